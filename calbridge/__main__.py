@@ -1,0 +1,3 @@
+from calbridge.cli import main
+
+main()

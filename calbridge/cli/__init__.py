@@ -1,0 +1,22 @@
+"""The `calbridge` command. Each area registers its commands from its own module; heavy
+imports happen inside the commands so that `calbridge --help` stays instant."""
+
+from __future__ import annotations
+
+import typer
+
+from calbridge.cli import db, demo
+
+app = typer.Typer(
+    name="calbridge",
+    help="Keep Google Workspace and Microsoft 365 / Exchange calendars in step.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    app()

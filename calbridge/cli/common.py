@@ -1,0 +1,45 @@
+"""What every command shares: one console, settings loaded with readable errors, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from calbridge.errors import ConfigurationError
+from calbridge.logs import configure_logging
+from calbridge.settings import Settings, load_settings
+
+__all__ = ["console", "err_console", "fail", "run", "settings_or_exit"]
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_CONFIG = 2
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; configuration errors found late still exit with a message."""
+    try:
+        return asyncio.run(coro)
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CONFIG)

@@ -1,0 +1,72 @@
+"""Errors that say what happened; every layer raises these, never bare Exceptions with strings."""
+
+from __future__ import annotations
+
+
+class CalbridgeError(Exception):
+    """Base of every error calbridge raises on purpose."""
+
+
+class ConfigurationError(CalbridgeError):
+    """Settings are missing or invalid; the message names the variable to fix."""
+
+
+class MalformedMessage(CalbridgeError):
+    """A message on the bus cannot be decoded; it goes to the dead-letter queue with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnsupportedVersion(MalformedMessage):
+    """A message carries an envelope version this build does not understand."""
+
+
+class BusUnavailable(CalbridgeError):
+    """The broker did not confirm in time or is unreachable; nothing may be acknowledged upstream."""
+
+
+class ProviderError(CalbridgeError):
+    """A provider call failed; subclasses say whether and when to try again."""
+
+
+class Throttled(ProviderError):
+    """The provider asked us to slow down (HTTP 429, ErrorServerBusy)."""
+
+    def __init__(self, retry_after: float, detail: str = "") -> None:
+        super().__init__(detail or f"throttled; retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class TransientProviderError(ProviderError):
+    """5xx, timeouts, connection resets: worth retrying with backoff."""
+
+
+class PermanentProviderError(ProviderError):
+    """A request the provider will never accept as sent (4xx other than 404/409/410/429)."""
+
+
+class AccessDenied(PermanentProviderError):
+    """The app may not read or write this calendar (401/403, impersonation refused)."""
+
+
+class NotFound(ProviderError):
+    """The event or calendar does not exist (any more) on the provider."""
+
+
+class AlreadyExists(ProviderError):
+    """A create met an existing object with the same client-chosen id (Google 409)."""
+
+
+class CursorExpired(ProviderError):
+    """The sync token, delta link or sync state is no longer valid; a full resync is needed."""
+
+
+class PairPaused(CalbridgeError):
+    """The pair is paused or in an error state and must not be processed."""
+
+    def __init__(self, pair_id: str, reason: str) -> None:
+        super().__init__(f"pair {pair_id} is paused: {reason}")
+        self.pair_id = pair_id
+        self.reason = reason

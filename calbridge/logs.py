@@ -1,0 +1,85 @@
+"""Structured logging: JSON in production, readable in a terminal, never content or secrets.
+
+Log calls pass fields (`log.info("published", calendar=ref, count=3)`); a processor below
+replaces the value of any field whose name says it may hold event content, an address, a token
+or a secret, so a careless call site cannot leak them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from pydantic import SecretBytes, SecretStr
+
+__all__ = ["REDACTED", "configure_logging", "get_logger", "redact"]
+
+REDACTED = "[redacted]"
+
+# Field names (or parts of them) that must never reach a log line with their value.
+_SENSITIVE_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "authorization",
+    "client_state",
+    "clientstate",
+    "assertion",
+    "cookie",
+    "api_key",
+    "private_key",
+    "title",
+    "subject",
+    "summary",
+    "description",
+    "body",
+    "location",
+    "attendee",
+    "organizer",
+    "email",
+    "address",
+)
+# Names that contain a sensitive part but are safe counters or ids.
+_ALLOWED = frozenset({"token_count", "body_bytes", "trace_id", "sync_token_present"})
+
+
+def _is_sensitive(key: str) -> bool:
+    lowered = key.lower()
+    return lowered not in _ALLOWED and any(part in lowered for part in _SENSITIVE_PARTS)
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if key == "event":
+            continue
+        if isinstance(value, SecretStr | SecretBytes) or _is_sensitive(key):
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

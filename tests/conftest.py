@@ -1,0 +1,112 @@
+"""Fixtures shared by the whole suite: a throwaway RabbitMQ vhost and throwaway databases.
+
+Integration tests get real RabbitMQ and PostgreSQL on loopback (scripts/services starts them).
+Each test session works in its own vhost and its own databases, so runs never see each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from calbridge.store.migrate import upgrade
+
+RABBIT_HOST = os.environ.get("CALBRIDGE_TEST_RABBIT_HOST", "127.0.0.1")
+RABBIT_API = f"http://{RABBIT_HOST}:15672/api"
+PG_ADMIN_DSN = os.environ.get("CALBRIDGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def rabbit_api(method: str, path: str, body: object | None = None) -> object:
+    """Call RabbitMQ's management API (loopback only), bounded by a timeout."""
+    request = urllib.request.Request(
+        f"{RABBIT_API}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        payload = response.read()
+    return json.loads(payload) if payload else None
+
+
+def make_vhost() -> str:
+    name = f"calbridge-test-{uuid.uuid4().hex[:10]}"
+    rabbit_api("PUT", f"/vhosts/{name}", {})
+    rabbit_api("PUT", f"/permissions/{name}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    return name
+
+
+def drop_vhost(name: str) -> None:
+    try:
+        rabbit_api("DELETE", f"/vhosts/{name}")
+    except urllib.error.URLError:
+        pass  # the broker may be down after a fault test; the vhost is gone with the next reset
+
+
+@pytest.fixture
+def amqp_url() -> Iterator[str]:
+    """A fresh, empty vhost on the real broker for one test."""
+    vhost = make_vhost()
+    yield f"amqp://guest:guest@{RABBIT_HOST}:5672/{vhost}"
+    drop_vhost(vhost)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'calbridge.db'}"
+
+
+async def create_pg_database() -> str:
+    """Create an empty PostgreSQL database and return its SQLAlchemy URL."""
+    name = f"calbridge_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    server = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{server}/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    url = await create_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty store, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'calbridge.db'}"
+        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+        yield url
+        return
+    url = await create_pg_database()
+    await asyncio.to_thread(upgrade, url)
+    yield url
+    await drop_pg_database(url)
