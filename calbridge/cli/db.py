@@ -20,7 +20,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     """Migrate the database (CALBRIDGE_DATABASE_URL) to the newest schema. Safe to repeat."""
     from sqlalchemy.exc import OperationalError
 
-    from calbridge.store.migrate import current_revision_sync, upgrade as do_upgrade
+    from calbridge.store.migrate import current_revision_sync
+    from calbridge.store.migrate import upgrade as do_upgrade
 
     settings = settings_or_exit()
     url = settings.database_url.get_secret_value()

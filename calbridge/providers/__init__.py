@@ -1,0 +1,1 @@
+"""Provider adapters (Google, Graph, EWS) behind one Protocol; see `base`."""
