@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key that encrypts provider credentials stored in the database "
-        "(generate with `calbridge keys new`).",
+        "(a Fernet key: 32 url-safe base64-encoded bytes).",
     )
 
     # --- logging

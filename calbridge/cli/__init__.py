@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import db, demo
+from calbridge.cli import config, db, demo
 
 app = typer.Typer(
     name="calbridge",
@@ -14,6 +14,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 
