@@ -90,7 +90,9 @@ def fetched_from_google(item: dict[str, Any], *, default_zone: str = "UTC") -> F
     event names none."""
     stamp, facts = stamps.read_google_marks(item)
     event = _event(item, facts, default_zone)
-    return Fetched(event=event, version=str(item.get("etag", "")), updated=_instant(item.get("updated")), stamp=stamp)
+    return Fetched(
+        event=event, version=str(item.get("etag", "")), updated=_instant(item.get("updated")), stamp=stamp
+    )
 
 
 def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: bool = False) -> dict[str, Any]:
@@ -113,7 +115,9 @@ def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: boo
         status=event.status.value,
         visibility=_VISIBILITY_OUT[event.sensitivity],
         reminders=_reminders_out(event.reminders),
-        extendedProperties={"private": stamps.google_properties(stamp, mirror_facts(event, attendees=not guests))},
+        extendedProperties={
+            "private": stamps.google_properties(stamp, mirror_facts(event, attendees=not guests))
+        },
     )
     if description is not None:
         body["description"] = description.content

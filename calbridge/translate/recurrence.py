@@ -5,7 +5,7 @@ What maps, exactly (both ways, and round-trips in the canonical spelling `rrule_
 - ``FREQ=DAILY[;INTERVAL=n]``                                   <-> ``daily``
 - ``FREQ=WEEKLY[;INTERVAL=n;WKST=d];BYDAY=MO,WE``               <-> ``weekly`` (daysOfWeek, firstDayOfWeek)
 - ``FREQ=MONTHLY;BYMONTHDAY=d`` (1 <= d <= 28)                  <-> ``absoluteMonthly``
-- ``FREQ=MONTHLY;BYDAY=2TU`` / ``BYDAY=MO,TU;BYSETPOS=-1``      <-> ``relativeMonthly`` (index first..fourth, last)
+- ``FREQ=MONTHLY;BYDAY=2TU`` / ``BYDAY=MO,TU;BYSETPOS=-1``      <-> ``relativeMonthly`` (first..fourth, last)
 - ``FREQ=YEARLY;BYMONTH=m;BYMONTHDAY=d``                        <-> ``absoluteYearly``
 - ``FREQ=YEARLY;BYMONTH=m;BYDAY=-1SU``                          <-> ``relativeYearly``
 - range: ``COUNT=n`` <-> ``numbered``; ``UNTIL`` <-> ``endDate`` (the last local date an occurrence
@@ -47,7 +47,9 @@ _TO_NAME = dict(zip(_DAYS, _DAY_NAMES, strict=True))
 _TO_CODE = dict(zip(_DAY_NAMES, _DAYS, strict=True))
 _INDEX = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
 _ORDINAL = {name: number for number, name in _INDEX.items()}
-_KNOWN_KEYS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST"})
+_KNOWN_KEYS = frozenset(
+    {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST"}
+)
 
 
 def graph_recurrence(
@@ -205,7 +207,9 @@ def _weekly(byday: list[tuple[int | None, str]], interval: int, parts: dict[str,
     }
 
 
-def _relative(byday: list[tuple[int | None, str]], setpos: str | None, parts: dict[str, str]) -> dict[str, Any]:
+def _relative(
+    byday: list[tuple[int | None, str]], setpos: str | None, parts: dict[str, str]
+) -> dict[str, Any]:
     if not byday:
         if setpos is not None:
             raise UnsupportedRecurrence("BYSETPOS without BYDAY")

@@ -99,9 +99,8 @@ def read_graph_marks(event: dict[str, Any]) -> tuple[MirrorStamp | None, Facts]:
 
 def graph_expand_marks() -> str:
     """The `$expand` value that makes Graph return the marks with an event."""
-    ids = " or ".join(
-        f"id eq '{pid}'" for pid in (GRAPH_PAIR_PROPERTY_ID, GRAPH_SOURCE_PROPERTY_ID, GRAPH_FACTS_PROPERTY_ID)
-    )
+    marks = (GRAPH_PAIR_PROPERTY_ID, GRAPH_SOURCE_PROPERTY_ID, GRAPH_FACTS_PROPERTY_ID)
+    ids = " or ".join(f"id eq '{pid}'" for pid in marks)
     return f"singleValueExtendedProperties($filter={ids})"
 
 
@@ -112,9 +111,8 @@ def graph_stamp_filter(stamp: MirrorStamp) -> str:
         quoted = value.replace("'", "''")
         return f"singleValueExtendedProperties/Any(ep: ep/id eq '{pid}' and ep/value eq '{quoted}')"
 
-    return (
-        f"{match(GRAPH_PAIR_PROPERTY_ID, stamp.pair_id)} and {match(GRAPH_SOURCE_PROPERTY_ID, stamp.source_id)}"
-    )
+    pair = match(GRAPH_PAIR_PROPERTY_ID, stamp.pair_id)
+    return f"{pair} and {match(GRAPH_SOURCE_PROPERTY_ID, stamp.source_id)}"
 
 
 def _stamp(pair: Any, source: Any) -> MirrorStamp | None:

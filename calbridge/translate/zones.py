@@ -27,7 +27,7 @@ def to_iana(name: str) -> str:
     if name in _UTC_NAMES:
         return "UTC"
     if name in MS_TIMEZONE_TO_IANA_MAP:
-        return MS_TIMEZONE_TO_IANA_MAP[name]
+        return str(MS_TIMEZONE_TO_IANA_MAP[name])
     if _is_iana(name):
         return name
     raise UnknownTimeZone(name)
