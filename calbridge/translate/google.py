@@ -135,7 +135,10 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
     if item.get("recurringEventId") and item.get("originalStartTime"):
         instance_of = InstanceOf(item["recurringEventId"], _moment(item["originalStartTime"]))
     if "start" not in item:  # a cancelled stub: only ids (and originalStartTime for an instance)
-        return Event(id=item["id"], span=_stub_span(instance_of), status=status, instance_of=instance_of)
+        zone = _zone((item.get("originalStartTime") or {}).get("timeZone") or default_zone)
+        return Event(
+            id=item["id"], span=_stub_span(instance_of, zone), status=status, instance_of=instance_of
+        )
     description = without_note(_description(item.get("description")))
     attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
     organizer = _person(item.get("organizer"))
@@ -164,7 +167,12 @@ def _span_in(start: dict[str, Any], end: dict[str, Any], default_zone: str) -> S
     if "date" in start:
         return AllDay(date.fromisoformat(start["date"]), date.fromisoformat(end["date"]))
     zone = _zone(start.get("timeZone") or default_zone)
-    return Timed(datetime.fromisoformat(start["dateTime"]), datetime.fromisoformat(end["dateTime"]), zone)
+    tz = ZoneInfo(zone)
+    return Timed(
+        datetime.fromisoformat(start["dateTime"]).astimezone(tz),
+        datetime.fromisoformat(end["dateTime"]).astimezone(tz),
+        zone,
+    )
 
 
 def _span_out(span: Span) -> dict[str, Any]:
@@ -183,12 +191,12 @@ def _moment(value: dict[str, Any]) -> datetime | date:
     return datetime.fromisoformat(value["dateTime"])
 
 
-def _stub_span(instance_of: InstanceOf | None) -> Span:
+def _stub_span(instance_of: InstanceOf | None, zone: str) -> Span:
     if instance_of is None:
         return Timed(_EPOCH, _EPOCH)
     start = instance_of.original_start
     if isinstance(start, datetime):
-        return Timed(start, start)
+        return Timed(start, start, zone)
     return AllDay(start, date.fromordinal(start.toordinal() + 1))
 
 

@@ -213,10 +213,10 @@ def _span_in(item: dict[str, Any], facts: dict[str, Any]) -> tuple[Span, str]:
         zone = stored  # the source's own IANA name, where the CLDR table maps several to one
     if item.get("isAllDay"):
         return AllDay(_date_in(start, zone), _date_in(end, zone)), zone
-    tz = ZoneInfo(response_zone)
-    return Timed(
-        _wall(start["dateTime"]).replace(tzinfo=tz), _wall(end["dateTime"]).replace(tzinfo=tz), zone
-    ), zone
+    given, local = ZoneInfo(response_zone), ZoneInfo(zone)
+    begins = _wall(start["dateTime"]).replace(tzinfo=given).astimezone(local)
+    ends = _wall(end["dateTime"]).replace(tzinfo=given).astimezone(local)
+    return Timed(begins, ends, zone), zone
 
 
 def _date_in(value: dict[str, str], zone: str) -> date:
