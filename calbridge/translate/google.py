@@ -142,8 +142,10 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
     description = without_note(_description(item.get("description")))
     attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
     organizer = _person(item.get("organizer"))
-    if not attendees and facts.get("attendees"):
-        attendees, organizer = attendees_from_facts(facts)
+    stored_attendees, stored_organizer = attendees_from_facts(facts)
+    if not attendees and stored_attendees:
+        attendees = stored_attendees
+    organizer = stored_organizer or organizer  # a mirror's visible organizer is only its owner
     visible = " ".join(filter(None, [item.get("description"), item.get("location")]))
     return Event(
         id=item["id"],

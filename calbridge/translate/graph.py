@@ -143,11 +143,10 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
             out["recurrence"] = _recurrence_out(event, span.start, all_day_zone, windows)
         return out
     zone = span.zone
-    try:
-        windows = iana_to_windows(zone)
-    except UnknownTimeZone:
+    windows = _windows_zone(zone, span.start, span.end)
+    if windows is None:
         if recurring:
-            raise UnsupportedRecurrence(f"zone {zone} has no Windows equivalent") from None
+            raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
         log.warning("translate.zone_unmapped", provider="graph", zone=zone, fallback="UTC")
         zone, windows = "UTC", "UTC"
     tz = ZoneInfo(zone)
@@ -159,6 +158,20 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
     if recurring:
         out["recurrence"] = _recurrence_out(event, span.start, zone, windows)
     return out
+
+
+def _windows_zone(zone: str, *instants: datetime) -> str | None:
+    """The Windows name for `zone`, if its CLDR counterpart keeps the same UTC offsets here (CLDR
+    maps a few zones, e.g. Antarctica/Troll, to a Windows zone whose rules differ)."""
+    try:
+        windows = iana_to_windows(zone)
+        counterpart = ZoneInfo(to_iana(windows))
+    except UnknownTimeZone:
+        return None
+    own = ZoneInfo(zone)
+    if any(i.astimezone(own).utcoffset() != i.astimezone(counterpart).utcoffset() for i in instants):
+        return None
+    return windows
 
 
 def _recurrence_out(event: Event, first: datetime | date, zone: str, windows: str) -> dict[str, Any]:

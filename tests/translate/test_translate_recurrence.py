@@ -190,7 +190,9 @@ def test_given_a_rule_graph_cannot_express_when_mapped_then_unsupported_with_the
     rules: tuple[str, ...], reason: str
 ) -> None:
     with pytest.raises(UnsupportedRecurrence) as raised:
-        graph_recurrence(rules, paris(2025, 3, 3, 9), zone="Europe/Paris", windows_zone="Romance Standard Time")
+        graph_recurrence(
+            rules, paris(2025, 3, 3, 9), zone="Europe/Paris", windows_zone="Romance Standard Time"
+        )
     assert reason in raised.value.reason
 
 
