@@ -9,8 +9,10 @@ Mapping decisions (lossy cases noted):
   `originalStartTimeZone` through the CLDR table. A zone the table does not know (Outlook's
   `tzone://Microsoft/Custom`) falls back to the response zone, with a warning; instants stay exact.
   Writes use the Windows name of the event's zone and its wall times, so 09:00 Europe/Paris stays
-  09:00 local across DST; an IANA zone without a Windows name is written in UTC with a warning
-  (a recurring series in such a zone raises UnsupportedRecurrence: it would drift at DST).
+  09:00 local across DST. A zone without a Windows name, or whose CLDR counterpart has other UTC
+  offsets at the event's times, is written in UTC with a warning (a recurring series in such a
+  zone raises UnsupportedRecurrence: it would drift at DST). Limit: a start in the repeated hour
+  of a fall-back night, second pass, is written as the first pass (wall time cannot say which).
 - all-day: midnight-to-midnight in `all_day_zone` (the mailbox's zone, which the adapter passes);
   reads take the dates as written, never converting midnight through another zone.
 - showAs: one to one; `unknown` reads as busy.
@@ -51,7 +53,7 @@ from calbridge.model import (
 )
 from calbridge.providers.base import Fetched, MirrorStamp
 from calbridge.translate import stamps
-from calbridge.translate.errors import UnknownTimeZone, UnsupportedRecurrence
+from calbridge.translate.errors import TranslationError, UnknownTimeZone, UnsupportedRecurrence
 from calbridge.translate.mirror import (
     BUSY_TITLE,
     Detail,
@@ -97,7 +99,10 @@ def graph_body(
 ) -> dict[str, Any]:
     """The POST/PATCH body of a mirror of `event`, carrying `stamp`.
 
-    Raises UnsupportedRecurrence when the series has no exact Graph pattern."""
+    Raises UnsupportedRecurrence when the series has no exact Graph pattern, and
+    TranslationError for a cancelled event: on Graph that is a delete, never a write."""
+    if event.cancelled:
+        raise TranslationError("a cancelled event is deleted on Graph, not written")
     body: dict[str, Any] = {**_span_out(event, all_day_zone), "showAs": event.show_as.value}
     if detail == "busy":
         # Empty body and location (not absent) so a PATCH also clears what a full mirror held.
@@ -133,14 +138,14 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
     span = event.span
     recurring = event.recurrence is not None
     if isinstance(span, AllDay):
-        windows = iana_to_windows(all_day_zone)
+        day_zone = iana_to_windows(all_day_zone)
         out: dict[str, Any] = {
             "isAllDay": True,
-            "start": _when(datetime.combine(span.start, time()), windows),
-            "end": _when(datetime.combine(span.end, time()), windows),
+            "start": _when(datetime.combine(span.start, time()), day_zone),
+            "end": _when(datetime.combine(span.end, time()), day_zone),
         }
         if recurring:
-            out["recurrence"] = _recurrence_out(event, span.start, all_day_zone, windows)
+            out["recurrence"] = _recurrence_out(event, span.start, all_day_zone, day_zone)
         return out
     zone = span.zone
     windows = _windows_zone(zone, span.start, span.end)

@@ -183,3 +183,20 @@ def test_given_more_than_five_reminders_when_written_then_the_five_earliest_as_p
     overrides = google_body(event, STAMP, detail="full")["reminders"]["overrides"]
     assert [o["minutes"] for o in overrides] == [5, 10, 30, 60, 1440]
     assert {o["method"] for o in overrides} == {"popup"}
+
+
+def test_given_a_bare_cancelled_event_when_read_then_a_cancelled_event_without_a_series() -> None:
+    fetched = fetched_from_google(
+        {"kind": "calendar#event", "etag": '"1"', "id": "gone00001", "status": "cancelled"}
+    )
+    assert fetched.event.cancelled
+    assert fetched.event.instance_of is None
+
+
+def test_given_a_cancelled_instance_when_written_then_google_gets_status_cancelled() -> None:
+    from dataclasses import replace
+
+    event = replace(
+        fetched_from_google(load("google", "recurring_exception")).event, status=EventStatus.CANCELLED
+    )
+    assert google_body(event, STAMP, detail="full")["status"] == "cancelled"

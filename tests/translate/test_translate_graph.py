@@ -229,3 +229,11 @@ def test_given_a_teams_meeting_when_mirrored_then_no_new_conference_and_the_link
     assert fetched_from_graph(graph_echo(body)).event.online_meeting == OnlineMeeting(
         "teamsForBusiness", event.online_meeting.join_url
     )
+
+
+def test_given_a_cancelled_event_when_written_to_graph_then_refused_because_it_is_a_delete() -> None:
+    from calbridge.translate import TranslationError
+
+    event = fetched_from_graph(load("graph", "cancelled_occurrence")).event
+    with pytest.raises(TranslationError):
+        graph_body(event, STAMP, detail="full")
