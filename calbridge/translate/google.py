@@ -162,6 +162,7 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
         attendees=attendees,
         reminders=_reminders_in(item.get("reminders")),
         online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
+        extra={"google_event_type": str(item.get("eventType") or "default")},  # outside the hash
     )
 
 

@@ -219,6 +219,8 @@ def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
         attendees=attendees,
         reminders=_reminders_in(item, facts),
         online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
+        # Provider hint outside the hash: an unmodified `occurrence` needs no write of its own.
+        extra={"graph_type": str(item.get("type") or "singleInstance")},
     )
 
 

@@ -237,3 +237,11 @@ def test_given_a_cancelled_event_when_written_to_graph_then_refused_because_it_i
     event = fetched_from_graph(load("graph", "cancelled_occurrence")).event
     with pytest.raises(TranslationError):
         graph_body(event, STAMP, detail="full")
+
+
+def test_given_graph_event_types_when_read_then_the_type_is_a_hint_outside_the_hash() -> None:
+    exception = fetched_from_graph(load("graph", "exception")).event
+    occurrence_item = load("graph", "exception") | {"type": "occurrence"}
+    occurrence = fetched_from_graph(occurrence_item).event
+    assert (exception.extra["graph_type"], occurrence.extra["graph_type"]) == ("exception", "occurrence")
+    assert content_hash(exception) == content_hash(occurrence)
