@@ -1,0 +1,306 @@
+"""Event <-> Google Calendar API v3 event resources (the dicts google-api-python-client yields).
+
+Reading: `fetched_from_google`. Writing: `google_body`, the body of events.insert/patch/update,
+which the adapter calls with sendUpdates=none and conferenceDataVersion=0.
+
+Mapping decisions (lossy cases noted):
+- show-as: transparency transparent -> free, opaque -> busy; eventType outOfOffice -> oof,
+  workingLocation -> workingElsewhere, focusTime -> busy. Writing: free and workingElsewhere ->
+  transparent, busy/tentative/oof -> opaque with the exact value kept as a fact. Mirrors are
+  always eventType default: an outOfOffice event would auto-decline the owner's meetings.
+- visibility: default/public -> normal (public is not kept), private -> private, confidential ->
+  confidential; personal is written as private with the exact value kept as a fact.
+- reminders: useDefault -> None; overrides -> their minutes (the method, popup or email, is not
+  kept; writes use popup, at most Google's 5, the earliest ones).
+- conferencing: conferenceData's video entry point (or hangoutLink) -> OnlineMeeting; a mirror
+  never carries conferenceData, only the join URL in its note.
+- attendees: kept out of mirrors unless `guests=True` (then the adapter's sendUpdates=none is
+  what keeps Google from mailing them); by default they are note lines and a fact.
+- a cancelled instance (a deleted occurrence) carries only its ids and originalStartTime: its
+  span is that original start, zero length.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from calbridge.model import (
+    AllDay,
+    Attendee,
+    Body,
+    Event,
+    EventStatus,
+    InstanceOf,
+    OnlineMeeting,
+    Person,
+    Recurrence,
+    Response,
+    Sensitivity,
+    ShowAs,
+    Span,
+    Timed,
+)
+from calbridge.providers.base import Fetched, MirrorStamp
+from calbridge.translate import stamps
+from calbridge.translate.errors import UnknownTimeZone
+from calbridge.translate.mirror import (
+    BUSY_TITLE,
+    Detail,
+    attendees_from_facts,
+    meeting_from_facts,
+    mirror_facts,
+    note_lines,
+)
+from calbridge.translate.text import looks_like_html, with_note, without_note
+from calbridge.translate.zones import to_iana
+
+__all__ = ["fetched_from_google", "google_body"]
+
+log = structlog.get_logger(__name__)
+
+_MAX_OVERRIDES = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_VISIBILITY_IN = {
+    "default": Sensitivity.NORMAL,
+    "public": Sensitivity.NORMAL,
+    "private": Sensitivity.PRIVATE,
+    "confidential": Sensitivity.CONFIDENTIAL,
+}
+_VISIBILITY_OUT = {
+    Sensitivity.NORMAL: "default",
+    Sensitivity.PERSONAL: "private",
+    Sensitivity.PRIVATE: "private",
+    Sensitivity.CONFIDENTIAL: "confidential",
+}
+_TRANSPARENCY_OUT = {
+    ShowAs.FREE: "transparent",
+    ShowAs.WORKING_ELSEWHERE: "transparent",
+    ShowAs.BUSY: "opaque",
+    ShowAs.TENTATIVE: "opaque",
+    ShowAs.OOF: "opaque",
+}
+
+
+def fetched_from_google(item: dict[str, Any], *, default_zone: str = "UTC") -> Fetched:
+    """An events.get/list item as a Fetched; `default_zone` is the calendar's zone, used when an
+    event names none."""
+    stamp, facts = stamps.read_google_marks(item)
+    event = _event(item, facts, default_zone)
+    return Fetched(
+        event=event, version=str(item.get("etag", "")), updated=_instant(item.get("updated")), stamp=stamp
+    )
+
+
+def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: bool = False) -> dict[str, Any]:
+    """The insert/update body of a mirror of `event`, carrying `stamp`."""
+    body: dict[str, Any] = {**_span_out(event.span), "transparency": _TRANSPARENCY_OUT[event.show_as]}
+    if event.recurrence is not None:
+        body["recurrence"] = list(event.recurrence.rules)
+    if detail == "busy":
+        return {
+            **body,
+            "summary": BUSY_TITLE,
+            "visibility": "private",
+            "reminders": {"useDefault": False, "overrides": []},
+            "extendedProperties": {"private": stamps.google_properties(stamp, None)},
+        }
+    note = note_lines(event, attendees=not guests)
+    description = with_note(event.description, note)
+    body.update(
+        summary=event.title,
+        status=event.status.value,
+        visibility=_VISIBILITY_OUT[event.sensitivity],
+        reminders=_reminders_out(event.reminders),
+        extendedProperties={
+            "private": stamps.google_properties(stamp, mirror_facts(event, attendees=not guests))
+        },
+    )
+    if description is not None:
+        body["description"] = description.content
+    if event.location:
+        body["location"] = event.location
+    if guests and event.attendees:
+        body["attendees"] = [_attendee_out(a) for a in event.attendees]
+        body["guestsCanInviteOthers"] = False
+    return body
+
+
+def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Event:
+    status = EventStatus(item.get("status", "confirmed"))
+    instance_of = None
+    if item.get("recurringEventId") and item.get("originalStartTime"):
+        instance_of = InstanceOf(item["recurringEventId"], _moment(item["originalStartTime"]))
+    if "start" not in item:  # a cancelled stub: only ids (and originalStartTime for an instance)
+        zone = _zone((item.get("originalStartTime") or {}).get("timeZone") or default_zone)
+        return Event(
+            id=item["id"], span=_stub_span(instance_of, zone), status=status, instance_of=instance_of
+        )
+    description = without_note(_description(item.get("description")))
+    attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
+    organizer = _person(item.get("organizer"))
+    stored_attendees, stored_organizer = attendees_from_facts(facts)
+    if not attendees and stored_attendees:
+        attendees = stored_attendees
+    organizer = stored_organizer or organizer  # a mirror's visible organizer is only its owner
+    visible = " ".join(filter(None, [item.get("description"), item.get("location")]))
+    return Event(
+        id=item["id"],
+        span=_span_in(item["start"], item["end"], default_zone),
+        title=item.get("summary") or "",
+        description=description,
+        location=item.get("location") or None,
+        status=status,
+        show_as=_show_as_in(item, facts),
+        sensitivity=_sensitivity_in(item, facts),
+        recurrence=Recurrence(tuple(item["recurrence"])) if item.get("recurrence") else None,
+        instance_of=instance_of,
+        organizer=organizer,
+        attendees=attendees,
+        reminders=_reminders_in(item.get("reminders")),
+        online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
+        extra={"google_event_type": str(item.get("eventType") or "default")},  # outside the hash
+    )
+
+
+def _span_in(start: dict[str, Any], end: dict[str, Any], default_zone: str) -> Span:
+    if "date" in start:
+        return AllDay(date.fromisoformat(start["date"]), date.fromisoformat(end["date"]))
+    zone = _zone(start.get("timeZone") or default_zone)
+    tz = ZoneInfo(zone)
+    return Timed(
+        datetime.fromisoformat(start["dateTime"]).astimezone(tz),
+        datetime.fromisoformat(end["dateTime"]).astimezone(tz),
+        zone,
+    )
+
+
+def _span_out(span: Span) -> dict[str, Any]:
+    if isinstance(span, AllDay):
+        return {"start": {"date": span.start.isoformat()}, "end": {"date": span.end.isoformat()}}
+    tz = ZoneInfo(span.zone)
+    return {
+        "start": {"dateTime": span.start.astimezone(tz).isoformat(), "timeZone": span.zone},
+        "end": {"dateTime": span.end.astimezone(tz).isoformat(), "timeZone": span.zone},
+    }
+
+
+def _moment(value: dict[str, Any]) -> datetime | date:
+    if "date" in value:
+        return date.fromisoformat(value["date"])
+    return datetime.fromisoformat(value["dateTime"])
+
+
+def _stub_span(instance_of: InstanceOf | None, zone: str) -> Span:
+    if instance_of is None:
+        return Timed(_EPOCH, _EPOCH)
+    start = instance_of.original_start
+    if isinstance(start, datetime):
+        return Timed(start, start, zone)
+    return AllDay(start, date.fromordinal(start.toordinal() + 1))
+
+
+def _zone(name: str) -> str:
+    try:
+        return to_iana(name)
+    except UnknownTimeZone:
+        log.warning("translate.zone_unknown", provider="google", zone=name, fallback="UTC")
+        return "UTC"
+
+
+def _show_as_in(item: dict[str, Any], facts: dict[str, Any]) -> ShowAs:
+    kind = item.get("eventType", "default")
+    if kind == "outOfOffice":
+        return ShowAs.OOF
+    if kind == "workingLocation":
+        return ShowAs.WORKING_ELSEWHERE
+    transparency = item.get("transparency", "opaque")
+    seen = ShowAs.FREE if transparency == "transparent" else ShowAs.BUSY
+    stored = _enum(ShowAs, facts.get("showAs"))
+    # The stored value wins only while the visible field still shows what it was written as.
+    return stored if stored is not None and _TRANSPARENCY_OUT[stored] == transparency else seen
+
+
+def _sensitivity_in(item: dict[str, Any], facts: dict[str, Any]) -> Sensitivity:
+    visibility = item.get("visibility", "default")
+    seen = _VISIBILITY_IN.get(visibility, Sensitivity.NORMAL)
+    stored = _enum(Sensitivity, facts.get("sensitivity"))
+    return stored if stored is not None and _VISIBILITY_OUT[stored] == _VISIBILITY_OUT[seen] else seen
+
+
+def _reminders_in(value: dict[str, Any] | None) -> tuple[int, ...] | None:
+    if not value or value.get("useDefault", True):
+        return None
+    return tuple(sorted(int(o["minutes"]) for o in value.get("overrides") or []))
+
+
+def _reminders_out(reminders: tuple[int, ...] | None) -> dict[str, Any]:
+    if reminders is None:
+        return {"useDefault": True}
+    kept = sorted(reminders, reverse=True)[:_MAX_OVERRIDES]
+    return {"useDefault": False, "overrides": [{"method": "popup", "minutes": m} for m in sorted(kept)]}
+
+
+def _meeting_in(item: dict[str, Any]) -> OnlineMeeting | None:
+    conference = item.get("conferenceData") or {}
+    for entry in conference.get("entryPoints") or []:
+        if entry.get("entryPointType") == "video" and entry.get("uri"):
+            solution = conference.get("conferenceSolution") or {}
+            kind = (solution.get("key") or {}).get("type")
+            if kind in ("hangoutsMeet", "eventHangout", "eventNamedHangout"):
+                provider = "googleMeet"
+            elif "zoom" in str(solution.get("name", "")).lower() or "zoom." in entry["uri"]:
+                provider = "zoom"
+            else:
+                provider = "other"
+            return OnlineMeeting(provider, entry["uri"])
+    if item.get("hangoutLink"):
+        return OnlineMeeting("googleMeet", item["hangoutLink"])
+    return None
+
+
+def _attendee_in(value: dict[str, Any]) -> Attendee:
+    return Attendee(
+        address=value.get("email", ""),
+        name=value.get("displayName"),
+        response=_enum(Response, value.get("responseStatus")) or Response.NEEDS_ACTION,
+        optional=bool(value.get("optional", False)),
+        resource=bool(value.get("resource", False)),
+    )
+
+
+def _attendee_out(attendee: Attendee) -> dict[str, Any]:
+    out: dict[str, Any] = {"email": attendee.address, "responseStatus": attendee.response.value}
+    if attendee.name:
+        out["displayName"] = attendee.name
+    if attendee.optional:
+        out["optional"] = True
+    if attendee.resource:
+        out["resource"] = True
+    return out
+
+
+def _person(value: dict[str, Any] | None) -> Person | None:
+    if not value or not value.get("email"):
+        return None
+    return Person(value["email"], value.get("displayName"))
+
+
+def _description(text: str | None) -> Body | None:
+    if not text or not text.strip():
+        return None
+    return Body(text, html=looks_like_html(text))
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _enum(kind: Any, value: Any) -> Any:
+    try:
+        return kind(value) if value is not None else None
+    except ValueError:
+        return None

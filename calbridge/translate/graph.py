@@ -1,0 +1,354 @@
+"""Event <-> Microsoft Graph event resources (raw JSON dicts, v1.0).
+
+Reading: `fetched_from_graph`, for an event fetched with the marks expanded (see
+`stamps.graph_expand_marks`) and in any `Prefer: outlook.timezone` (UTC when absent). Writing:
+`graph_body`, the POST/PATCH body of a mirror.
+
+Mapping decisions (lossy cases noted):
+- times: `dateTime` is wall time in `timeZone` (Windows, IANA or UTC); the event's zone is
+  `originalStartTimeZone` through the CLDR table. A zone the table does not know (Outlook's
+  `tzone://Microsoft/Custom`) falls back to the response zone, with a warning; instants stay exact.
+  Writes use the Windows name of the event's zone and its wall times, so 09:00 Europe/Paris stays
+  09:00 local across DST. A zone without a Windows name, or whose CLDR counterpart has other UTC
+  offsets at the event's times, is written in UTC with a warning (a recurring series in such a
+  zone raises UnsupportedRecurrence: it would drift at DST). Limit: a start in the repeated hour
+  of a fall-back night, second pass, is written as the first pass (wall time cannot say which).
+- all-day: midnight-to-midnight in `all_day_zone` (the mailbox's zone, which the adapter passes);
+  reads take the dates as written, never converting midnight through another zone.
+- showAs: one to one; `unknown` reads as busy.
+- status: `isCancelled` -> cancelled. Graph has no tentative event status: it is kept as a fact.
+  `responseStatus` is the owner's own answer to a meeting, not the event's status, and is not mapped.
+- reminders: Graph holds one. A list is written as its earliest reminder (the largest lead time),
+  the full list kept as a fact; None (the calendar default) writes nothing.
+- a mirror NEVER has `attendees`: a Graph event with attendees is a meeting and Exchange mails
+  every attendee on create and update. They are note lines and a fact instead (see `mirror`).
+  Nor does it get `isOnlineMeeting`: the source's join URL is a note line.
+- recurrence: see `recurrence`; EXDATE lines are deleted occurrences on Graph (the engine deletes
+  them) and are kept as a fact so the mirror reads back with its source's lines.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from calbridge.model import (
+    AllDay,
+    Attendee,
+    Event,
+    EventStatus,
+    InstanceOf,
+    OnlineMeeting,
+    Person,
+    Recurrence,
+    Response,
+    Sensitivity,
+    ShowAs,
+    Span,
+    Timed,
+)
+from calbridge.providers.base import Fetched, MirrorStamp
+from calbridge.translate import stamps
+from calbridge.translate.errors import TranslationError, UnknownTimeZone, UnsupportedRecurrence
+from calbridge.translate.mirror import (
+    BUSY_TITLE,
+    Detail,
+    attendees_from_facts,
+    meeting_from_facts,
+    mirror_facts,
+    note_lines,
+)
+from calbridge.translate.recurrence import graph_recurrence, rrule_lines
+from calbridge.translate.text import body_from_graph, with_note, without_note
+from calbridge.translate.zones import iana_to_windows, to_iana
+
+__all__ = ["fetched_from_graph", "graph_body"]
+
+log = structlog.get_logger(__name__)
+
+_SHOW_AS_IN = {s.value: s for s in ShowAs} | {"unknown": ShowAs.BUSY}
+_RESPONSE_IN = {
+    "none": Response.NEEDS_ACTION,
+    "notResponded": Response.NEEDS_ACTION,
+    "organizer": Response.ACCEPTED,
+    "accepted": Response.ACCEPTED,
+    "tentativelyAccepted": Response.TENTATIVE,
+    "declined": Response.DECLINED,
+}
+_MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
+
+
+def fetched_from_graph(item: dict[str, Any]) -> Fetched:
+    """A Graph event (as GET/delta/calendarView return it) as a Fetched."""
+    stamp, facts = stamps.read_graph_marks(item)
+    version = item.get("changeKey") or item.get("@odata.etag") or ""
+    return Fetched(
+        event=_event(item, facts),
+        version=str(version),
+        updated=_instant(item.get("lastModifiedDateTime")),
+        stamp=stamp,
+    )
+
+
+def graph_body(
+    event: Event, stamp: MirrorStamp, *, detail: Detail, all_day_zone: str = "UTC"
+) -> dict[str, Any]:
+    """The POST/PATCH body of a mirror of `event`, carrying `stamp`.
+
+    Raises UnsupportedRecurrence when the series has no exact Graph pattern, and
+    TranslationError for a cancelled event: on Graph that is a delete, never a write."""
+    if event.cancelled:
+        raise TranslationError("a cancelled event is deleted on Graph, not written")
+    body: dict[str, Any] = {**_span_out(event, all_day_zone), "showAs": event.show_as.value}
+    if detail == "busy":
+        # Empty body and location (not absent) so a PATCH also clears what a full mirror held.
+        return {
+            **body,
+            "subject": BUSY_TITLE,
+            "sensitivity": "private",
+            "body": {"contentType": "text", "content": ""},
+            "location": {"displayName": ""},
+            "isReminderOn": False,
+            "singleValueExtendedProperties": stamps.graph_properties(stamp, None),
+        }
+    description = with_note(event.description, note_lines(event))
+    body.update(
+        subject=event.title,
+        sensitivity=event.sensitivity.value,
+        body={
+            "contentType": "html" if description is not None and description.html else "text",
+            "content": description.content if description is not None else "",
+        },
+        location={"displayName": event.location or ""},
+        isOnlineMeeting=False,
+        singleValueExtendedProperties=stamps.graph_properties(stamp, mirror_facts(event)),
+    )
+    if event.reminders is not None:
+        body["isReminderOn"] = bool(event.reminders)
+        if event.reminders:
+            body["reminderMinutesBeforeStart"] = max(event.reminders)
+    return body
+
+
+def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
+    span = event.span
+    recurring = event.recurrence is not None
+    if isinstance(span, AllDay):
+        day_zone = iana_to_windows(all_day_zone)
+        out: dict[str, Any] = {
+            "isAllDay": True,
+            "start": _when(datetime.combine(span.start, time()), day_zone),
+            "end": _when(datetime.combine(span.end, time()), day_zone),
+        }
+        if recurring:
+            out["recurrence"] = _recurrence_out(event, span.start, all_day_zone, day_zone)
+        return out
+    zone = span.zone
+    windows = _windows_zone(zone, span.start, span.end)
+    if windows is None:
+        if recurring:
+            raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
+        log.warning("translate.zone_unmapped", provider="graph", zone=zone, fallback="UTC")
+        zone, windows = "UTC", "UTC"
+    tz = ZoneInfo(zone)
+    out = {
+        "isAllDay": False,
+        "start": _when(span.start.astimezone(tz), windows),
+        "end": _when(span.end.astimezone(tz), windows),
+    }
+    if recurring:
+        out["recurrence"] = _recurrence_out(event, span.start, zone, windows)
+    return out
+
+
+def _windows_zone(zone: str, *instants: datetime) -> str | None:
+    """The Windows name for `zone`, if its CLDR counterpart keeps the same UTC offsets here (CLDR
+    maps a few zones, e.g. Antarctica/Troll, to a Windows zone whose rules differ)."""
+    try:
+        windows = iana_to_windows(zone)
+        counterpart = ZoneInfo(to_iana(windows))
+    except UnknownTimeZone:
+        return None
+    own = ZoneInfo(zone)
+    if any(i.astimezone(own).utcoffset() != i.astimezone(counterpart).utcoffset() for i in instants):
+        return None
+    return windows
+
+
+def _recurrence_out(event: Event, first: datetime | date, zone: str, windows: str) -> dict[str, Any]:
+    assert event.recurrence is not None
+    return graph_recurrence(event.recurrence.rules, first, zone=zone, windows_zone=windows)
+
+
+def _when(local: datetime, windows: str) -> dict[str, str]:
+    return {"dateTime": f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond:06d}0", "timeZone": windows}
+
+
+def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
+    span, zone = _span_in(item, facts)
+    attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
+    organizer = _person((item.get("organizer") or {}).get("emailAddress"))
+    stored_attendees, stored_organizer = attendees_from_facts(facts)
+    if not attendees and stored_attendees:
+        attendees = stored_attendees
+    organizer = stored_organizer or organizer
+    description = body_from_graph(item.get("body"))
+    location = ((item.get("location") or {}).get("displayName") or "").strip() or None
+    visible = " ".join(filter(None, [description.content if description else None, location]))
+    status = EventStatus.CONFIRMED
+    if item.get("isCancelled"):
+        status = EventStatus.CANCELLED
+    elif facts.get("status") == EventStatus.TENTATIVE.value:
+        status = EventStatus.TENTATIVE
+    return Event(
+        id=item["id"],
+        span=span,
+        title=item.get("subject") or "",
+        description=without_note(description),
+        location=location,
+        status=status,
+        show_as=_SHOW_AS_IN.get(str(item.get("showAs")), ShowAs.BUSY),
+        sensitivity=_enum(Sensitivity, item.get("sensitivity")) or Sensitivity.NORMAL,
+        recurrence=_recurrence_in(item, span, zone, facts),
+        instance_of=_instance_of(item, span, zone),
+        organizer=organizer,
+        attendees=attendees,
+        reminders=_reminders_in(item, facts),
+        online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
+        # Provider hint outside the hash: an unmodified `occurrence` needs no write of its own.
+        extra={"graph_type": str(item.get("type") or "singleInstance")},
+    )
+
+
+def _span_in(item: dict[str, Any], facts: dict[str, Any]) -> tuple[Span, str]:
+    start, end = item["start"], item["end"]
+    response_zone = _zone(start.get("timeZone") or "UTC", "UTC")
+    zone = _zone(item.get("originalStartTimeZone") or response_zone, response_zone)
+    stored = facts.get("zone")
+    if isinstance(stored, str) and _same_windows_zone(stored, zone):
+        zone = stored  # the source's own IANA name, where the CLDR table maps several to one
+    if item.get("isAllDay"):
+        return AllDay(_date_in(start, zone), _date_in(end, zone)), zone
+    given, local = ZoneInfo(response_zone), ZoneInfo(zone)
+    begins = _wall(start["dateTime"]).replace(tzinfo=given).astimezone(local)
+    ends = _wall(end["dateTime"]).replace(tzinfo=given).astimezone(local)
+    return Timed(begins, ends, zone), zone
+
+
+def _date_in(value: dict[str, str], zone: str) -> date:
+    local = _wall(value["dateTime"])
+    if local.time() == time():
+        return local.date()  # all-day dates are floating: never convert midnight through a zone
+    instant = local.replace(tzinfo=ZoneInfo(_zone(value.get("timeZone") or "UTC", "UTC")))
+    return instant.astimezone(ZoneInfo(zone)).date()
+
+
+def _recurrence_in(item: dict[str, Any], span: Span, zone: str, facts: dict[str, Any]) -> Recurrence | None:
+    value = item.get("recurrence")
+    if not value:
+        return None
+    range_zone = _zone(value.get("range", {}).get("recurrenceTimeZone") or zone, zone)
+    all_day = isinstance(span, AllDay)
+    lines = rrule_lines(value, zone=range_zone, all_day=all_day)
+    stored = facts.get("rules")
+    if isinstance(stored, list) and stored:
+        try:
+            first = span.start
+            written = graph_recurrence(
+                tuple(stored), first, zone=range_zone, windows_zone=iana_to_windows(range_zone)
+            )
+            if rrule_lines(written, zone=range_zone, all_day=all_day) == lines:
+                return Recurrence(tuple(str(s) for s in stored))
+        except (UnsupportedRecurrence, UnknownTimeZone):
+            pass
+    return Recurrence(lines)
+
+
+def _instance_of(item: dict[str, Any], span: Span, zone: str) -> InstanceOf | None:
+    if item.get("type") not in ("exception", "occurrence") or not item.get("seriesMasterId"):
+        return None
+    raw = item.get("originalStart")
+    if raw:
+        original: datetime | date = _instant(raw) or span.start
+    else:
+        original = span.start
+    if isinstance(span, AllDay) and isinstance(original, datetime):
+        original = original.astimezone(ZoneInfo(zone)).date()
+    return InstanceOf(item["seriesMasterId"], original)
+
+
+def _reminders_in(item: dict[str, Any], facts: dict[str, Any]) -> tuple[int, ...] | None:
+    seen: tuple[int, ...] = ()
+    if item.get("isReminderOn"):
+        seen = (int(item.get("reminderMinutesBeforeStart") or 0),)
+    if "reminders" in facts:
+        stored = facts["reminders"]
+        if stored is None:
+            return None
+        if isinstance(stored, list) and (tuple(sorted(stored))[-1:] == seen):
+            return tuple(int(m) for m in stored)
+    return seen
+
+
+def _meeting_in(item: dict[str, Any]) -> OnlineMeeting | None:
+    url = (item.get("onlineMeeting") or {}).get("joinUrl") or item.get("onlineMeetingUrl")
+    if not item.get("isOnlineMeeting") or not url:
+        return None
+    return OnlineMeeting(_MEETING_PROVIDERS.get(str(item.get("onlineMeetingProvider")), "other"), url)
+
+
+def _attendee_in(value: dict[str, Any]) -> Attendee:
+    email = value.get("emailAddress") or {}
+    kind = value.get("type", "required")
+    return Attendee(
+        address=email.get("address", ""),
+        name=email.get("name"),
+        response=_RESPONSE_IN.get(str((value.get("status") or {}).get("response")), Response.NEEDS_ACTION),
+        optional=kind == "optional",
+        resource=kind == "resource",
+    )
+
+
+def _person(value: dict[str, Any] | None) -> Person | None:
+    if not value or not value.get("address"):
+        return None
+    return Person(value["address"], value.get("name"))
+
+
+def _zone(name: str, fallback: str) -> str:
+    try:
+        return to_iana(name)
+    except UnknownTimeZone:
+        log.warning("translate.zone_unknown", provider="graph", zone=name, fallback=fallback)
+        return fallback
+
+
+def _same_windows_zone(a: str, b: str) -> bool:
+    try:
+        return iana_to_windows(a) == iana_to_windows(b)
+    except UnknownTimeZone:
+        return False
+
+
+def _wall(value: str) -> datetime:
+    head, _, fraction = value.partition(".")
+    local = datetime.fromisoformat(head)
+    return local + timedelta(microseconds=int((fraction + "000000")[:6])) if fraction else local
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(re.sub(r"\.\d+", "", value).replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _enum(kind: Any, value: Any) -> Any:
+    try:
+        return kind(value) if value is not None else None
+    except ValueError:
+        return None
