@@ -28,7 +28,7 @@ __all__ = [
     "encode",
 ]
 
-ENVELOPE_VERSION = 1
+ENVELOPE_VERSION: Literal[1] = 1
 
 # A calendar ref is calbridge's own short id for one watched calendar (see the store's
 # `calendars` table). Keeping it short lets it travel inside Google channel tokens (256 chars)

@@ -50,7 +50,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the store; use an aware UTC datetime")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
