@@ -10,7 +10,6 @@ joins the two copies of one event within a pair; a *cursor* is a calendar's sync
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
