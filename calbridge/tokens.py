@@ -223,4 +223,3 @@ def _to_base36(value: int) -> str:
         out = digits[rest] + out
         if value == 0:
             return out
-

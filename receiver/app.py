@@ -72,9 +72,7 @@ class _Endpoints:
             NOTIFICATIONS.labels(Provider.GOOGLE, "malformed").inc()
             return _refuse(refusal, Provider.GOOGLE)
         try:
-            event = interpret_google(
-                notification, self.keys, trace_id=_trace_id(request), clock=self.clock
-            )
+            event = interpret_google(notification, self.keys, trace_id=_trace_id(request), clock=self.clock)
         except TokenError as exc:
             return self._refuse_token(Provider.GOOGLE, exc)
         if event is None:
@@ -119,9 +117,9 @@ class _Endpoints:
                 malformed=batch.outcomes["malformed"],
                 kept=batch.authenticated,
             )
-        refusal = refusal_for(batch)
-        if refusal is not None:
-            return _refuse(refusal, Provider.GRAPH)
+        nothing_authentic = refusal_for(batch)
+        if nothing_authentic is not None:
+            return _refuse(nothing_authentic, Provider.GRAPH)
         return await self._publish_then(
             batch.messages, Provider.GRAPH, started, Response(status_code=202), accepted=len(batch.messages)
         )
@@ -236,4 +234,3 @@ def _refuse(refusal: Refused, provider: Provider, *, reason: str | None = None) 
         reason=reason or type(refusal).__name__,
     )
     return PlainTextResponse(refusal.detail, status_code=refusal.status)
-

@@ -46,7 +46,9 @@ def google(ref: str = "cal_1", channel: str = "chan-1", keys: dict[str, bytes] =
 
 def test_given_a_graph_token_when_verified_then_it_yields_ref_key_and_expiry() -> None:
     verified = verify_token(graph("cal_A-9"), Provider.GRAPH, NEW, clock=clock)
-    assert verified == VerifiedToken(calendar_ref="cal_A-9", kid="new", expires_at=LATER.replace(microsecond=0))
+    assert verified == VerifiedToken(
+        calendar_ref="cal_A-9", kid="new", expires_at=LATER.replace(microsecond=0)
+    )
 
 
 def test_given_a_google_token_when_verified_with_its_channel_then_it_yields_the_ref() -> None:
@@ -107,10 +109,20 @@ def test_given_a_google_token_presented_as_client_state_then_wrong_provider() ->
 
 @pytest.mark.parametrize(
     "token",
-    ["", "garbage", "1m.cal.new.abc", "1m.cal.new.abc.mac.extra", "2m.cal.new.abc." + "A" * 43,
-     "1x.cal.new.abc." + "A" * 43, "1m.c@l.new.abc." + "A" * 43, "1m.cal.n_w.abc." + "A" * 43,
-     "1m.cal.new.0abc." + "A" * 43, "1m.cal.new.ABC." + "A" * 43, "1m.cal.new.abc." + "A" * 42,
-     "1m..new.abc." + "A" * 43],
+    [
+        "",
+        "garbage",
+        "1m.cal.new.abc",
+        "1m.cal.new.abc.mac.extra",
+        "2m.cal.new.abc." + "A" * 43,
+        "1x.cal.new.abc." + "A" * 43,
+        "1m.c@l.new.abc." + "A" * 43,
+        "1m.cal.n_w.abc." + "A" * 43,
+        "1m.cal.new.0abc." + "A" * 43,
+        "1m.cal.new.ABC." + "A" * 43,
+        "1m.cal.new.abc." + "A" * 42,
+        "1m..new.abc." + "A" * 43,
+    ],
 )
 def test_given_a_malformed_token_then_malformed(token: str) -> None:
     with pytest.raises(MalformedToken):
@@ -136,7 +148,9 @@ def test_given_an_over_length_value_then_too_long_before_any_parsing() -> None:
         ({"provider": Provider.GRAPH, "keys": {}}, "no signing key"),
     ],
 )
-def test_given_bad_arguments_when_signing_then_value_error_says_what(kwargs: dict[str, object], problem: str) -> None:
+def test_given_bad_arguments_when_signing_then_value_error_says_what(
+    kwargs: dict[str, object], problem: str
+) -> None:
     arguments: dict[str, object] = {"calendar_ref": "cal", "expires_at": LATER, "keys": NEW, **kwargs}
     provider = arguments.pop("provider")
     with pytest.raises(ValueError, match=problem):
@@ -152,8 +166,13 @@ channels = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_siz
 
 
 @settings(max_examples=300, deadline=None)
-@given(ref=refs, kid=kids, expires=expiries, provider=st.sampled_from([Provider.GOOGLE, Provider.GRAPH]),
-       channel=channels)
+@given(
+    ref=refs,
+    kid=kids,
+    expires=expiries,
+    provider=st.sampled_from([Provider.GOOGLE, Provider.GRAPH]),
+    channel=channels,
+)
 def test_property_any_signed_token_fits_its_limit_and_verifies(
     ref: str, kid: str, expires: datetime, provider: Provider, channel: str
 ) -> None:

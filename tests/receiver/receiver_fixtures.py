@@ -34,6 +34,7 @@ class RecordingBus:
         self.in_flight = 0
         self.max_in_flight = 0
         self.gate: asyncio.Event | None = None  # when set, publishes wait for it (to observe overlap)
+        self.entered: asyncio.Queue[int] = asyncio.Queue()  # one item per publish call, as it starts
 
     async def connect(self) -> None:
         self.connects += 1
@@ -46,6 +47,7 @@ class RecordingBus:
 
     async def publish(self, messages: Sequence[ChangeEvent | LifecycleEvent]) -> None:
         self.attempts += 1
+        self.entered.put_nowait(self.attempts)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

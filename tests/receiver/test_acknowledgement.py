@@ -61,7 +61,9 @@ async def test_given_the_broker_never_confirms_then_503_within_the_budget(
     assert REGISTRY.get_sample_value("calbridge_receiver_publishes_in_flight") == 0
 
 
-async def test_given_the_bus_itself_crashes_then_503_not_500(client: httpx.AsyncClient, bus: RecordingBus) -> None:
+async def test_given_the_bus_itself_crashes_then_503_not_500(
+    client: httpx.AsyncClient, bus: RecordingBus
+) -> None:
     bus.crash = RuntimeError("channel closed unexpectedly")
     response = await post_graph(client)
     assert response.status_code == 503
@@ -84,8 +86,8 @@ async def test_given_concurrent_requests_then_their_publishes_overlap_and_none_a
     bus.gate = asyncio.Event()
     requests = [asyncio.create_task(post_graph(client)) for _ in range(8)]
     async with asyncio.timeout(2):
-        while bus.in_flight < 8:  # every request is waiting for its confirm at the same time
-            await asyncio.sleep(0.005)
+        for _ in range(8):  # every request reaches the bus before any is confirmed
+            await bus.entered.get()
     assert not any(task.done() for task in requests)
     bus.gate.set()
     responses = await asyncio.gather(*requests)
@@ -98,9 +100,10 @@ async def test_given_a_publish_confirmed_then_its_latency_is_observed(
     client: httpx.AsyncClient, bus: RecordingBus
 ) -> None:
     def confirmed() -> float:
-        return REGISTRY.get_sample_value(
-            "calbridge_receiver_publish_seconds_count", {"outcome": "confirmed"}
-        ) or 0.0
+        return (
+            REGISTRY.get_sample_value("calbridge_receiver_publish_seconds_count", {"outcome": "confirmed"})
+            or 0.0
+        )
 
     before = confirmed()
     assert (await post_google(client)).status_code == 200

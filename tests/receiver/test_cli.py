@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from pydantic import SecretStr
 from receiver_fixtures import RecordingBus, make_settings
@@ -16,10 +18,8 @@ KEYS_ENV = "k1:" + "a" * 32
 
 def output(result: object) -> str:
     text = getattr(result, "output", "")
-    try:
+    with contextlib.suppress(ValueError):  # older click: stderr not captured separately
         text += getattr(result, "stderr", "")
-    except ValueError:  # older click: stderr not captured separately
-        pass
     return " ".join(text.split())
 
 
@@ -30,7 +30,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_given_neither_keys_nor_broker_then_it_refuses_naming_both_variables(clean_env: pytest.MonkeyPatch) -> None:
+def test_given_neither_keys_nor_broker_then_it_refuses_naming_both_variables(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
     result = CliRunner().invoke(cli, ["receiver"])
     assert result.exit_code == 2
     assert "CALBRIDGE_SIGNING_KEYS" in output(result)

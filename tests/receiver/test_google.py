@@ -12,7 +12,9 @@ from calbridge.metrics import REGISTRY
 URL = "/notifications/google"
 
 
-def google_headers(state: str = "exists", *, channel: str = "chan-1", token: str | None = None) -> dict[str, str]:
+def google_headers(
+    state: str = "exists", *, channel: str = "chan-1", token: str | None = None
+) -> dict[str, str]:
     return {
         "X-Goog-Channel-ID": channel,
         "X-Goog-Channel-Token": token if token is not None else google_token("cal_1", channel),
@@ -25,9 +27,10 @@ def google_headers(state: str = "exists", *, channel: str = "chan-1", token: str
 
 
 def count(outcome: str) -> float:
-    return REGISTRY.get_sample_value(
-        "calbridge_notifications_total", {"provider": "google", "outcome": outcome}
-    ) or 0.0
+    return (
+        REGISTRY.get_sample_value("calbridge_notifications_total", {"provider": "google", "outcome": outcome})
+        or 0.0
+    )
 
 
 @pytest.mark.parametrize("state", ["exists", "not_exists"])
@@ -40,7 +43,10 @@ async def test_given_a_change_push_then_one_changed_event_is_confirmed_before_20
     event = bus.published[0]
     assert isinstance(event, ChangeEvent)
     assert (event.provider, event.calendar, event.kind, event.version) == (
-        Provider.GOOGLE, "cal_1", ChangeKind.CHANGED, "4711"
+        Provider.GOOGLE,
+        "cal_1",
+        ChangeKind.CHANGED,
+        "4711",
     )
     assert event.trace_id == response.headers["X-Request-ID"]
 
@@ -116,7 +122,11 @@ async def test_given_a_required_header_missing_then_400_and_nothing_published(
 
 @pytest.mark.parametrize(
     ("header", "value"),
-    [("X-Goog-Resource-State", "exploded"), ("X-Goog-Message-Number", "12a"), ("X-Goog-Resource-ID", "r" * 2000)],
+    [
+        ("X-Goog-Resource-State", "exploded"),
+        ("X-Goog-Message-Number", "12a"),
+        ("X-Goog-Resource-ID", "r" * 2000),
+    ],
 )
 async def test_given_a_malformed_header_then_400(
     client: httpx.AsyncClient, bus: RecordingBus, header: str, value: str

@@ -52,9 +52,10 @@ def batch(*items: object) -> bytes:
 
 
 def count(outcome: str) -> float:
-    return REGISTRY.get_sample_value(
-        "calbridge_notifications_total", {"provider": "graph", "outcome": outcome}
-    ) or 0.0
+    return (
+        REGISTRY.get_sample_value("calbridge_notifications_total", {"provider": "graph", "outcome": outcome})
+        or 0.0
+    )
 
 
 # --- validation handshake
@@ -86,7 +87,9 @@ async def test_given_a_percent_encoded_token_then_the_echo_is_decoded(client: ht
 async def test_given_a_batch_of_valid_changes_then_each_becomes_a_confirmed_event_before_202(
     client: httpx.AsyncClient, bus: RecordingBus
 ) -> None:
-    body = batch(change("cal_2", "created", "e1"), change("cal_3", "deleted", "e2"), change("cal_2", "weird", "e3"))
+    body = batch(
+        change("cal_2", "created", "e1"), change("cal_3", "deleted", "e2"), change("cal_2", "weird", "e3")
+    )
     response = await client.post(GRAPH, content=body, headers=JSON)
     assert response.status_code == 202
     events = [e for e in bus.published if isinstance(e, ChangeEvent)]
@@ -152,8 +155,16 @@ async def test_given_a_client_state_of_the_google_kind_then_refused(
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[]", b'{"value": 3}', b'{"value": []}', b'{"values": [{}]}', b'"\xff\xfe"', b"",
-     b'{"value": [1, "a", null]}'],
+    [
+        b"{not json",
+        b"[]",
+        b'{"value": 3}',
+        b'{"value": []}',
+        b'{"values": [{}]}',
+        b'"\xff\xfe"',
+        b"",
+        b'{"value": [1, "a", null]}',
+    ],
 )
 async def test_given_a_malformed_body_then_400_and_nothing_published(
     client: httpx.AsyncClient, bus: RecordingBus, body: bytes

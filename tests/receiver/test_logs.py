@@ -46,7 +46,9 @@ async def exercise(bus: RecordingBus, *, crash_clock: bool = False) -> list[http
     responses = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client:
         google = {"X-Goog-Channel-ID": "chan-1", "X-Goog-Resource-State": "exists"}
-        responses.append(await client.post("/notifications/google", headers={**google, "X-Goog-Channel-Token": SECRETS[0]}))
+        responses.append(
+            await client.post("/notifications/google", headers={**google, "X-Goog-Channel-Token": SECRETS[0]})
+        )
         responses.append(
             await client.post(
                 "/notifications/google", headers={**google, "X-Goog-Channel-Token": flip_last(SECRETS[0])}
@@ -65,7 +67,11 @@ async def exercise(bus: RecordingBus, *, crash_clock: bool = False) -> list[http
         )
         responses.append(await client.post("/notifications/graph", params={"validationToken": HANDSHAKE}))
         responses.append(
-            await client.post("/notifications/graph", content=b"{" + BODY_MARKER.encode(), headers={"Content-Type": "application/json"})
+            await client.post(
+                "/notifications/graph",
+                content=b"{" + BODY_MARKER.encode(),
+                headers={"Content-Type": "application/json"},
+            )
         )
     return responses
 
@@ -88,7 +94,9 @@ async def test_given_accepted_forged_and_unavailable_requests_then_logs_hold_no_
     assert refused and refused[0]["trace_id"] == "trace-77" and refused[0]["forged"] == 1
 
 
-async def test_given_an_unexpected_error_then_500_is_logged_by_type_without_content(captured: LogCapture) -> None:
+async def test_given_an_unexpected_error_then_500_is_logged_by_type_without_content(
+    captured: LogCapture,
+) -> None:
     responses = await exercise(RecordingBus(), crash_clock=True)
     assert 500 in {r.status_code for r in responses}
     crashes = [e for e in captured.entries if e["event"] == "unhandled_error"]

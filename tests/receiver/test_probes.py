@@ -19,13 +19,17 @@ async def test_given_the_process_is_up_then_healthz_is_200_even_if_the_bus_is_no
     assert (await client.get("/healthz")).status_code == 200
 
 
-async def test_given_the_bus_is_ready_or_not_then_readyz_follows(client: httpx.AsyncClient, bus: RecordingBus) -> None:
+async def test_given_the_bus_is_ready_or_not_then_readyz_follows(
+    client: httpx.AsyncClient, bus: RecordingBus
+) -> None:
     assert (await client.get("/readyz")).status_code == 200
     bus.is_ready = False
     assert (await client.get("/readyz")).status_code == 503
 
 
-async def test_given_a_readiness_check_that_raises_then_503(client: httpx.AsyncClient, bus: RecordingBus) -> None:
+async def test_given_a_readiness_check_that_raises_then_503(
+    client: httpx.AsyncClient, bus: RecordingBus
+) -> None:
     async def broken() -> bool:
         raise OSError("connection refused")
 
