@@ -66,10 +66,10 @@ class _Endpoints:
     async def google(self, request: Request) -> Response:
         started = asyncio.get_running_loop().time()
         try:
-            await read_body(request, self.max_body_bytes)  # Google sends none; bound it anyway
             notification = read_google_headers(request.headers)
+            await read_body(request, self.max_body_bytes)  # Google sends none; bound it anyway
         except Refused as refusal:
-            NOTIFICATIONS.labels(Provider.GOOGLE, "malformed").inc()
+            NOTIFICATIONS.labels(Provider.GOOGLE, refusal.outcome).inc()
             return _refuse(refusal, Provider.GOOGLE)
         try:
             event = interpret_google(notification, self.keys, trace_id=_trace_id(request), clock=self.clock)
@@ -101,7 +101,7 @@ class _Endpoints:
             body = await read_body(request, self.max_body_bytes)
             items = parse_graph_body(body)
         except Refused as refusal:
-            NOTIFICATIONS.labels(Provider.GRAPH, "malformed").inc()
+            NOTIFICATIONS.labels(Provider.GRAPH, refusal.outcome).inc()
             return _refuse(refusal, Provider.GRAPH)
         batch = interpret_graph(items, self.keys, trace_id=_trace_id(request), clock=self.clock)
         for reason, count in batch.auth_failures.items():

@@ -18,7 +18,7 @@ __all__ = [
 NOTIFICATIONS = Counter(
     "calbridge_notifications_total",
     "Notifications received, by provider and outcome (accepted, sync, validation, forged, expired, "
-    "malformed, ignored, unavailable). A Graph batch counts each item.",
+    "malformed, oversized, ignored, unavailable). A Graph batch counts each item.",
     ["provider", "outcome"],
     registry=REGISTRY,
 )

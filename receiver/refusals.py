@@ -16,6 +16,7 @@ class Refused(CalbridgeError):
     """A request the receiver answers with a 4xx; `detail` is safe to send back (no input echoed)."""
 
     status = 400
+    outcome = "malformed"  # the label of calbridge_notifications_total it is counted under
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -28,10 +29,12 @@ class BadRequest(Refused):
 
 class Forbidden(Refused):
     status = 403
+    outcome = "forged"
 
 
 class PayloadTooLarge(Refused):
     status = 413
+    outcome = "oversized"
 
 
 class UnsupportedMediaType(Refused):
