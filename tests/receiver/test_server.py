@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import orjson
 import pytest
-import uvicorn
-from receiver_fixtures import RecordingBus, fixed_clock, graph_state, make_settings
+from receiver_fixtures import RecordingBus, Running, fixed_clock, graph_state, make_settings, serve
 
 from receiver import create_app
 
@@ -21,36 +18,10 @@ JSON = {"Content-Type": "application/json"}
 BODY = orjson.dumps({"value": [{"changeType": "created", "clientState": graph_state("cal_4")}]})
 
 
-@dataclass
-class Running:
-    server: uvicorn.Server
-    task: asyncio.Task[None]
-    url: str
-
-
 @pytest.fixture
 async def running(bus: RecordingBus) -> AsyncIterator[Running]:
-    app = create_app(make_settings(ack_budget=2.0), bus, clock=fixed_clock)
-    config = uvicorn.Config(
-        app,
-        http="httptools",
-        access_log=False,
-        lifespan="on",
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(5):
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.01)
-    yield Running(server, task, f"http://127.0.0.1:{sock.getsockname()[1]}")
-    server.should_exit = True
-    async with asyncio.timeout(10):
-        await task
-    sock.close()
+    async with serve(create_app(make_settings(ack_budget=2.0), bus, clock=fixed_clock)) as server:
+        yield server
 
 
 async def test_given_a_real_server_then_a_graph_batch_is_confirmed_and_answered_202(
