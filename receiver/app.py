@@ -74,7 +74,7 @@ class _Endpoints:
         try:
             event = interpret_google(notification, self.keys, trace_id=_trace_id(request), clock=self.clock)
         except TokenError as exc:
-            return self._refuse_token(Provider.GOOGLE, exc)
+            return _refuse_token(Provider.GOOGLE, exc)
         if event is None:
             NOTIFICATIONS.labels(Provider.GOOGLE, "sync").inc()
             _log().debug("google_sync", channel_id=notification.channel_id)
@@ -82,12 +82,6 @@ class _Endpoints:
         return await self._publish_then(
             [event], Provider.GOOGLE, started, Response(status_code=200), accepted=1
         )
-
-    def _refuse_token(self, provider: Provider, exc: TokenError) -> Response:
-        outcome = "expired" if isinstance(exc, ExpiredToken) else "forged"
-        NOTIFICATIONS.labels(provider, outcome).inc()
-        AUTH_FAILURES.labels(provider, exc.reason).inc()
-        return _refuse(Forbidden("notification could not be authenticated"), provider, reason=exc.reason)
 
     # --- Graph (both URLs accept both kinds of item)
 
@@ -224,6 +218,13 @@ def _require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType("notifications are application/json")
+
+
+def _refuse_token(provider: Provider, exc: TokenError) -> Response:
+    outcome = "expired" if isinstance(exc, ExpiredToken) else "forged"
+    NOTIFICATIONS.labels(provider, outcome).inc()
+    AUTH_FAILURES.labels(provider, exc.reason).inc()
+    return _refuse(Forbidden("notification could not be authenticated"), provider, reason=exc.reason)
 
 
 def _refuse(refusal: Refused, provider: Provider, *, reason: str | None = None) -> Response:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from receiver.refusals import PayloadTooLarge
+from receiver.refusals import BadRequest, PayloadTooLarge
 
 __all__ = ["read_body"]
 
@@ -20,9 +20,13 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody will read the answer; refusing keeps a half-sent batch off the bus.
+        raise BadRequest("the client went away before the body was complete") from None
     return b"".join(chunks)

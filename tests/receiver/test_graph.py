@@ -290,3 +290,38 @@ async def test_given_a_lifecycle_item_without_subscription_id_then_400(
 @pytest.mark.parametrize("url", [GRAPH, LIFECYCLE])
 async def test_given_a_get_then_405(client: httpx.AsyncClient, url: str) -> None:
     assert (await client.get(url)).status_code == 405
+
+
+async def test_given_the_client_disconnects_mid_body_then_nothing_is_published_and_no_error(
+    app: Any, bus: RecordingBus
+) -> None:
+    body = batch(change())
+    incoming = [
+        {"type": "http.request", "body": body[:20], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": GRAPH,
+        "raw_path": GRAPH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert bus.attempts == 0
