@@ -175,13 +175,13 @@ def verify_token(
         raise WrongProvider(f"token was issued for {_CODE_PROVIDER[head[1]]}, presented to {provider}")
     if channel_id is not None and (not channel_id or len(channel_id) > _CHANNEL_ID_MAX):
         raise MalformedToken("channel id is empty or too long")
-    if provider is Provider.GOOGLE and channel_id is None:
+    if provider == Provider.GOOGLE and channel_id is None:
         raise MalformedToken("a Google token is verified together with its channel id")
     secret = keys.get(kid)
     if secret is None:
         raise UnknownKey(f"key id {kid!r} is not configured")
     expiry = int(expiry_text, 36)
-    expected = _mac(secret, code, ref, kid, expiry, channel_id if provider is Provider.GOOGLE else None)
+    expected = _mac(secret, code, ref, kid, expiry, channel_id if provider == Provider.GOOGLE else None)
     if not hmac.compare_digest(expected.encode(), mac.encode()):
         raise BadSignature("MAC does not match")
     expires_at = datetime.fromtimestamp(expiry, UTC)
@@ -191,14 +191,14 @@ def verify_token(
 
 
 def _provider_code(provider: Provider) -> str:
-    code = _PROVIDER_CODE.get(provider)
+    code = _PROVIDER_CODE.get(Provider(provider))  # Provider(): a plain "google" works too
     if code is None:
         raise ValueError(f"{provider} notifications carry no calbridge token")
     return code
 
 
 def _check_channel_id(provider: Provider, channel_id: str | None) -> None:
-    if provider is Provider.GOOGLE:
+    if provider == Provider.GOOGLE:
         if not channel_id or len(channel_id) > _CHANNEL_ID_MAX:
             raise ValueError("a Google token needs the channel id (1-256 characters)")
     elif channel_id is not None:
