@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest notification body accepted (413 beyond)."
     )
+    ack_budget: float = Field(
+        default=2.0,
+        gt=0,
+        le=2.8,
+        description="Seconds the receiver may spend on one notification before it answers 503 so the "
+        "provider retries; stays under Graph's 3 s limit (2.9 s counts as slow).",
+    )
 
     # --- provider secrets at rest
     secret_key: SecretStr | None = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, db, demo
+from calbridge.cli import config, db, demo, receiver
 
 app = typer.Typer(
     name="calbridge",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
+app.command("receiver")(receiver.receiver)
 
 
 def main() -> None:

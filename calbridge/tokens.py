@@ -1,0 +1,225 @@
+"""Signed subscription tokens: the Google channel `token` and the Graph `clientState`.
+
+When calbridge subscribes to a calendar it hands the provider a token that the provider echoes
+back on every notification. The token names the calendar and proves that calbridge issued it,
+so the receiver authenticates and routes a notification without a database round trip.
+
+Wire format (ASCII, fields separated by dots; no field can contain a dot)::
+
+    1g.<calendar ref>.<kid>.<expiry>.<mac>      Google channel token (at most 256 chars)
+    1m.<calendar ref>.<kid>.<expiry>.<mac>      Graph clientState (at most 128 chars)
+
+- `1` is the scheme version, `g` / `m` the provider (Google / Microsoft Graph).
+- `kid` names the key that made the MAC (alphanumeric, at most 8 chars).
+- `expiry` is the Unix time in seconds, base 36 (7 digits last until the year 4400).
+- `mac` is HMAC-SHA256, base64url without padding (43 chars), over a length-prefixed encoding
+  of (version, provider, calendar ref, kid, expiry) and, for Google, the channel id, so a token
+  copied onto another channel does not verify.
+
+The longest Graph token (a 64-char ref, an 8-char kid, a 7-digit expiry) is exactly 128 chars.
+Verification is constant-time over the MAC, accepts every configured key (rotation: the first
+key signs, all verify) and refuses with a specific error class.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from calbridge.errors import CalbridgeError
+from calbridge.events import Provider
+
+__all__ = [
+    "MAX_LENGTH",
+    "SCHEME_VERSION",
+    "TOKEN_GRACE",
+    "BadSignature",
+    "Clock",
+    "ExpiredToken",
+    "MalformedToken",
+    "TokenError",
+    "TokenTooLong",
+    "UnknownKey",
+    "VerifiedToken",
+    "WrongProvider",
+    "sign_token",
+    "system_clock",
+    "verify_token",
+]
+
+SCHEME_VERSION = "1"
+MAX_LENGTH: Mapping[Provider, int] = {Provider.GOOGLE: 256, Provider.GRAPH: 128}
+# Graph retries an unacknowledged notification for up to 4 hours, and a Google channel may
+# deliver a little past its expiration: a token should outlive its subscription by this much.
+TOKEN_GRACE = timedelta(hours=6)
+
+_PROVIDER_CODE: Mapping[Provider, str] = {Provider.GOOGLE: "g", Provider.GRAPH: "m"}
+_CODE_PROVIDER = {code: provider for provider, code in _PROVIDER_CODE.items()}
+_REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KID = re.compile(r"[A-Za-z0-9]{1,8}")
+_EXPIRY = re.compile(r"0|[1-9a-z][0-9a-z]{0,6}")  # no leading zeros: one spelling per value
+_MAC = re.compile(r"[A-Za-z0-9_-]{43}")
+_MAX_EXPIRY = 36**7 - 1
+_CHANNEL_ID_MAX = 256
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenError(CalbridgeError):
+    """A token was refused; the subclass says why (for metrics, never shown to the caller)."""
+
+    reason = "invalid"
+
+
+class TokenTooLong(TokenError):
+    reason = "too_long"
+
+
+class MalformedToken(TokenError):
+    reason = "malformed"
+
+
+class WrongProvider(TokenError):
+    reason = "wrong_provider"
+
+
+class UnknownKey(TokenError):
+    reason = "unknown_key"
+
+
+class BadSignature(TokenError):
+    reason = "bad_signature"
+
+
+class ExpiredToken(TokenError):
+    reason = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    calendar_ref: str
+    kid: str
+    expires_at: datetime
+
+
+def sign_token(
+    provider: Provider,
+    calendar_ref: str,
+    expires_at: datetime,
+    keys: Mapping[str, bytes],
+    *,
+    channel_id: str | None = None,
+) -> str:
+    """Make the token for one subscription, signed with the first key of `keys`.
+
+    `channel_id` is required for Google (the channel id chosen before `events.watch`) and not
+    allowed for Graph (the subscription id is only known after the create).
+    """
+    code = _provider_code(provider)
+    if not _REF.fullmatch(calendar_ref):
+        raise ValueError("a calendar ref is 1-64 characters of [A-Za-z0-9_-]")
+    _check_channel_id(provider, channel_id)
+    if not keys:
+        raise ValueError("no signing key configured")
+    kid, secret = next(iter(keys.items()))
+    if not _KID.fullmatch(kid):
+        raise ValueError("a key id is 1-8 alphanumeric characters")
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    expiry = int(expires_at.timestamp())
+    if not 0 <= expiry <= _MAX_EXPIRY:
+        raise ValueError("expires_at is out of range")
+    mac = _mac(secret, code, calendar_ref, kid, expiry, channel_id)
+    token = ".".join((SCHEME_VERSION + code, calendar_ref, kid, _to_base36(expiry), mac))
+    if len(token) > MAX_LENGTH[provider]:  # unreachable with the checks above; kept as a guard
+        raise TokenTooLong(f"token of {len(token)} chars exceeds the {provider} limit")
+    return token
+
+
+def verify_token(
+    token: str,
+    provider: Provider,
+    keys: Mapping[str, bytes],
+    *,
+    channel_id: str | None = None,
+    clock: Clock = system_clock,
+) -> VerifiedToken:
+    """Authenticate a token echoed by `provider`; raise a TokenError subclass if refused.
+
+    Checks, in order: length, shape, provider, key id, MAC (constant-time), expiry. The MAC is
+    checked before the expiry so that a forged token is always counted as forged.
+    """
+    code = _provider_code(provider)
+    if len(token) > MAX_LENGTH[provider]:
+        raise TokenTooLong(f"token longer than {MAX_LENGTH[provider]} chars")
+    parts = token.split(".")
+    if len(parts) != 5:
+        raise MalformedToken("a token has five dot-separated fields")
+    head, ref, kid, expiry_text, mac = parts
+    if len(head) != 2 or head[0] != SCHEME_VERSION or head[1] not in _CODE_PROVIDER:
+        raise MalformedToken("unknown scheme version or provider code")
+    if not (
+        _REF.fullmatch(ref) and _KID.fullmatch(kid) and _EXPIRY.fullmatch(expiry_text) and _MAC.fullmatch(mac)
+    ):
+        raise MalformedToken("a field of the token has the wrong shape")
+    if head[1] != code:
+        raise WrongProvider(f"token was issued for {_CODE_PROVIDER[head[1]]}, presented to {provider}")
+    if channel_id is not None and (not channel_id or len(channel_id) > _CHANNEL_ID_MAX):
+        raise MalformedToken("channel id is empty or too long")
+    if provider == Provider.GOOGLE and channel_id is None:
+        raise MalformedToken("a Google token is verified together with its channel id")
+    secret = keys.get(kid)
+    if secret is None:
+        raise UnknownKey(f"key id {kid!r} is not configured")
+    expiry = int(expiry_text, 36)
+    expected = _mac(secret, code, ref, kid, expiry, channel_id if provider == Provider.GOOGLE else None)
+    if not hmac.compare_digest(expected.encode(), mac.encode()):
+        raise BadSignature("MAC does not match")
+    expires_at = datetime.fromtimestamp(expiry, UTC)
+    if clock() >= expires_at:
+        raise ExpiredToken("token has expired")
+    return VerifiedToken(calendar_ref=ref, kid=kid, expires_at=expires_at)
+
+
+def _provider_code(provider: Provider) -> str:
+    code = _PROVIDER_CODE.get(Provider(provider))  # Provider(): a plain "google" works too
+    if code is None:
+        raise ValueError(f"{provider} notifications carry no calbridge token")
+    return code
+
+
+def _check_channel_id(provider: Provider, channel_id: str | None) -> None:
+    if provider == Provider.GOOGLE:
+        if not channel_id or len(channel_id) > _CHANNEL_ID_MAX:
+            raise ValueError("a Google token needs the channel id (1-256 characters)")
+    elif channel_id is not None:
+        raise ValueError("only Google tokens are bound to a channel id")
+
+
+def _mac(secret: bytes, code: str, ref: str, kid: str, expiry: int, channel_id: str | None) -> str:
+    fields = [SCHEME_VERSION, code, ref, kid, str(expiry)]
+    if channel_id is not None:
+        fields.append(channel_id)
+    # Length-prefixed so that no two field lists encode to the same bytes.
+    message = b"".join(len(raw).to_bytes(4, "big") + raw for raw in (f.encode() for f in fields))
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _to_base36(value: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        value, rest = divmod(value, 36)
+        out = digits[rest] + out
+        if value == 0:
+            return out

@@ -1,0 +1,42 @@
+"""The ASGI factory uvicorn imports in each worker process (`receiver.asgi:build_app`).
+
+Each worker reads settings from the environment and opens its own bus connection; the command
+`calbridge receiver` has already checked the configuration before starting uvicorn.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+
+from calbridge.bus.base import Bus
+from calbridge.errors import ConfigurationError
+from calbridge.logs import configure_logging
+from calbridge.settings import Settings, load_settings
+from receiver.app import create_app
+
+__all__ = ["build_app", "find_open_bus"]
+
+
+def find_open_bus() -> Callable[[Settings], Bus]:
+    """Return `calbridge.bus.open_bus`, or raise ConfigurationError if this build has none."""
+    import calbridge.bus as bus_package
+
+    open_bus = getattr(bus_package, "open_bus", None)
+    if open_bus is None:
+        raise ConfigurationError(
+            "this build has no event bus implementation (calbridge.bus.open_bus is missing); "
+            "the receiver cannot publish anything"
+        )
+    return open_bus  # type: ignore[no-any-return]
+
+
+def build_app() -> Starlette:
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    bus = find_open_bus()(settings)
+    if inspect.isawaitable(bus):
+        raise ConfigurationError("calbridge.bus.open_bus must return a Bus, not an awaitable")
+    return create_app(settings, bus)

@@ -1,0 +1,160 @@
+"""Microsoft Graph change and lifecycle notifications: a JSON batch in, events out.
+
+Each item of `{"value": [...]}` is authenticated on its own by its `clientState`; items that
+fail are counted and dropped, never published. Items carrying `lifecycleEvent` become
+LifecycleEvents and items carrying `changeType` become ChangeEvents, whichever URL they were
+posted to (Graph allows the lifecycle URL to equal the notification URL). Pure: keys and clock
+are supplied by the caller.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeGuard
+
+import orjson
+
+from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
+from calbridge.tokens import Clock, ExpiredToken, TokenError, verify_token
+from receiver.refusals import BadRequest, Forbidden, Refused
+
+__all__ = ["GraphBatch", "interpret_graph", "parse_graph_body", "refusal_for"]
+
+_CHANGE_KINDS = {
+    "created": ChangeKind.CREATED,
+    "updated": ChangeKind.UPDATED,
+    "deleted": ChangeKind.DELETED,
+}
+_LIFECYCLE_KINDS = {kind.value: kind for kind in LifecycleKind}
+_MAX_RESOURCE = 1024
+_MAX_VERSION = 256
+_MAX_SUBSCRIPTION = 256
+
+
+@dataclass
+class GraphBatch:
+    """What one POST turned into: messages to publish and the outcome of every item."""
+
+    messages: list[ChangeEvent | LifecycleEvent] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)  # accepted, ignored, forged, expired, malformed
+    auth_failures: Counter[str] = field(default_factory=Counter)  # token error reason -> count
+
+    @property
+    def authenticated(self) -> int:
+        return self.outcomes["accepted"] + self.outcomes["ignored"]
+
+
+def parse_graph_body(body: bytes) -> list[object]:
+    """Return the items of a notification batch; raise BadRequest if it is not one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("value"), list):
+        raise BadRequest('body is not a {"value": [...]} notification batch')
+    items: list[object] = data["value"]
+    if not items:
+        raise BadRequest("the batch holds no notifications")
+    return items
+
+
+def interpret_graph(
+    items: list[object],
+    keys: Mapping[str, bytes],
+    *,
+    trace_id: str,
+    clock: Clock,
+) -> GraphBatch:
+    batch = GraphBatch()
+    for item in items:
+        _interpret_item(item, keys, trace_id, clock, batch)
+    return batch
+
+
+def refusal_for(batch: GraphBatch) -> Refused | None:
+    """The refusal for a batch in which nothing authenticated, else None (answer 202).
+
+    A batch with at least one authentic item is accepted: the forged items in it are dropped,
+    and a retry would only deliver them again. Nothing authentic: 403 if some item failed
+    authentication (a forgery, or a subscription whose token lapsed), else 400.
+    """
+    if batch.authenticated:
+        return None
+    if batch.outcomes["forged"] or batch.outcomes["expired"]:
+        return Forbidden("no notification in the batch could be authenticated")
+    return BadRequest("no notification in the batch is well-formed")
+
+
+def _interpret_item(
+    item: object, keys: Mapping[str, bytes], trace_id: str, clock: Clock, batch: GraphBatch
+) -> None:
+    if not isinstance(item, dict):
+        batch.outcomes["malformed"] += 1
+        return
+    client_state = item.get("clientState")
+    if not isinstance(client_state, str) or not client_state:
+        batch.outcomes["forged"] += 1
+        batch.auth_failures["missing"] += 1
+        return
+    try:
+        verified = verify_token(client_state, Provider.GRAPH, keys, clock=clock)
+    except TokenError as exc:
+        batch.outcomes["expired" if isinstance(exc, ExpiredToken) else "forged"] += 1
+        batch.auth_failures[exc.reason] += 1
+        return
+    received_at = clock()
+    lifecycle = item.get("lifecycleEvent")
+    if lifecycle is not None:
+        subscription = item.get("subscriptionId")
+        if not isinstance(lifecycle, str) or not _is_short_text(subscription, _MAX_SUBSCRIPTION):
+            batch.outcomes["malformed"] += 1
+            return
+        kind = _LIFECYCLE_KINDS.get(lifecycle)
+        if kind is None:  # authentic, but a lifecycle event this build does not know
+            batch.outcomes["ignored"] += 1
+            return
+        batch.messages.append(
+            LifecycleEvent(
+                provider=Provider.GRAPH,
+                calendar=verified.calendar_ref,
+                kind=kind,
+                subscription=subscription,
+                trace_id=trace_id,
+                received_at=received_at,
+            )
+        )
+        batch.outcomes["accepted"] += 1
+        return
+    change_type = item.get("changeType")
+    if not isinstance(change_type, str):
+        batch.outcomes["malformed"] += 1
+        return
+    resource_data = item.get("resourceData")
+    resource = version = None
+    if isinstance(resource_data, dict):
+        resource = _short_text_or_none(resource_data.get("id"), _MAX_RESOURCE)
+        version = _short_text_or_none(resource_data.get("@odata.etag"), _MAX_VERSION)
+    batch.messages.append(
+        ChangeEvent(
+            provider=Provider.GRAPH,
+            calendar=verified.calendar_ref,
+            # A type this build does not know is still a sign that the calendar changed.
+            kind=_CHANGE_KINDS.get(change_type, ChangeKind.CHANGED),
+            resource=resource,
+            version=version,
+            trace_id=trace_id,
+            received_at=received_at,
+        )
+    )
+    batch.outcomes["accepted"] += 1
+
+
+def _is_short_text(value: object, limit: int) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _short_text_or_none(value: object, limit: int) -> str | None:
+    # A hint that does not fit is dropped rather than refused: the processor re-reads anyway.
+    return value if _is_short_text(value, limit) else None
