@@ -48,6 +48,8 @@ class AmqpBus:
         self._consumers: set[AmqpConsumer] = set()
 
     async def connect(self) -> None:
+        if self._connection is not None:
+            return
         try:
             await declare_topology(self._url, self._settings)
             self._connection = await aio_pika.connect_robust(
