@@ -12,7 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from calbridge.logs import get_logger
+
 __all__ = ["Dispatcher"]
+
+log = get_logger(__name__)
 
 Work = Callable[[], Awaitable[None]]
 
@@ -51,6 +55,9 @@ class Dispatcher:
 
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Work settles its own message; an escape here is a bug, reported and not left dangling.
+            log.error("dispatch_work_failed", error=type(error).__name__, exc_info=error)
         if self._tails.get(key) is task:
             del self._tails[key]
 
