@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -31,13 +32,20 @@ def bus_settings(**overrides: object) -> Settings:
     return load_settings(**values)
 
 
-async def eventually(condition: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail after `within` seconds."""
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll `condition` (plain or async) until it holds; fail after `within` seconds."""
     deadline = time.monotonic() + within
-    while not condition():
+    while not await _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:g}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = condition()
+    return await result if inspect.isawaitable(result) else result
 
 
 @dataclass(frozen=True)
