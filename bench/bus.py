@@ -7,7 +7,7 @@ coroutine with a semaphore of in-flight publishes and gather. Runs alternate, be
 Then consume throughput: our consumer (decode, dispatch, ack) against a bare aio-pika consumer
 (ack per message), both with the same prefetch.
 
-    python bench/bus.py [--messages 5000] [--concurrency 64] [--rounds 2]
+    CALBRIDGE_LOG_LEVEL=warning python bench/bus.py [--messages 5000] [--concurrency 64] [--rounds 2] [--uvloop]
 """
 
 from __future__ import annotations
@@ -156,17 +156,16 @@ async def run(messages: int, concurrency: int, rounds: int) -> None:
         for _ in range(rounds):
             bare.append(await publish_bare(url, events, concurrency))
             ours.append(await publish_ours(bus, events, concurrency))
-        total = messages * rounds * 2
         print(f"publish with confirms, {messages} msgs x {rounds} rounds, {size} B, {concurrency} in flight")
         print(f"  bare aio-pika (semaphore + gather): {max(bare):8.0f} msg/s  (runs: {_runs(bare)})")
         print(f"  calbridge AmqpBus.publish callers:  {max(ours):8.0f} msg/s  (runs: {_runs(ours)})")
         print(f"  ratio ours/bare: {max(ours) / max(bare):.2f}")
 
-        half = total // 2
-        ours_consume = await consume_ours(bus, total)
+        backlog = messages * rounds * 2  # everything both publishers just sent
+        ours_consume = await consume_ours(bus, backlog)
         for _ in range(rounds * 2):
             await publish_bare(url, events, concurrency)
-        bare_consume = await consume_bare(url, settings, half * 2)
+        bare_consume = await consume_bare(url, settings, backlog)
         print(f"consume + decode + ack, prefetch {settings.prefetch}, {settings.shard_count} shards")
         print(f"  bare aio-pika consumer:             {bare_consume:8.0f} msg/s")
         print(f"  calbridge consumer (ordered, acked): {ours_consume:7.0f} msg/s")
@@ -183,10 +182,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--messages", type=int, default=5000, help="messages per publish run")
+    parser.add_argument("--concurrency", type=int, default=64, help="publishes in flight")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each publisher")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio")
     args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
     asyncio.run(run(args.messages, args.concurrency, args.rounds))
 
 
