@@ -7,7 +7,7 @@ coroutine with a semaphore of in-flight publishes and gather. Runs alternate, be
 Then consume throughput: our consumer (decode, dispatch, ack) against a bare aio-pika consumer
 (ack per message), both with the same prefetch.
 
-    CALBRIDGE_LOG_LEVEL=warning python bench/bus.py [--messages 5000] [--concurrency 64] [--rounds 2] [--uvloop]
+    python bench/bus.py [--messages 5000] [--concurrency 64] [--rounds 2] [--uvloop]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import aio_pika
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.names import CALENDAR_HEADER, CHANGES, shard_queue
 from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from calbridge.logs import configure_logging
 from calbridge.settings import Settings, load_settings
 
 BROKER = "127.0.0.1"
@@ -187,6 +188,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each publisher")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio")
     args = parser.parse_args()
+    configure_logging("console", "warning")
     if args.uvloop:
         import uvloop
 
