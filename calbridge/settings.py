@@ -95,6 +95,13 @@ class Settings(BaseSettings):
             return tuple(float(part) for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("retry_delays")
+    @classmethod
+    def _check_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every delay must be a positive number of seconds")
+        return value
+
     @field_validator("signing_keys")
     @classmethod
     def _check_signing_keys(cls, value: SecretStr | None) -> SecretStr | None:
