@@ -11,7 +11,9 @@ import time
 import urllib.parse
 import urllib.request
 
+import aio_pika
 import pytest
+from aio_pika.abc import AbstractIncomingMessage
 from bus_harness import SHARDS, bus_settings, eventually
 from bus_proxy import StallingProxy
 
@@ -190,3 +192,42 @@ async def _publish_when_queues_are_back(bus: AmqpBus, event: ChangeEvent) -> Non
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def test_given_message_that_crashes_its_consumer_when_limit_reached_then_broker_dead_letters_it(
+    amqp_url: str,
+) -> None:
+    # Given a delivery limit of 2 and a consumer process that dies with the message unacknowledged
+    bus = AmqpBus(amqp_url, bus_settings(delivery_limit=2))
+    await bus.connect()
+    await bus.publish([change("cal-crash")])
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        for _ in range(3):  # the first delivery and two redeliveries
+            delivered = asyncio.Event()
+
+            async def crash(message: AbstractIncomingMessage, delivered: asyncio.Event = delivered) -> None:
+                delivered.set()  # and never ack: closing the channel below is the crash
+
+            channel = await connection.channel()
+            for index in range(SHARDS):
+                await (await channel.get_queue(shard_queue(index), ensure=False)).consume(crash)
+            await asyncio.wait_for(delivered.wait(), 5)
+            await channel.close()
+
+        # Then RabbitMQ moves it to calbridge.dlq instead of a fourth delivery, saying why
+        dead = await (await connection.channel()).get_queue(DLQ)
+        letters: list[AbstractIncomingMessage] = []
+
+        async def poll() -> bool:
+            letter = await dead.get(fail=False)
+            if letter is not None:
+                letters.append(letter)
+            return bool(letters)
+
+        await eventually(poll, within=5, what="the dead letter")
+        assert letters[0].headers["x-first-death-reason"] == "delivery_limit"
+        assert letters[0].headers["x-calbridge-calendar"] == "cal-crash"
+    finally:
+        await connection.close()
+        await bus.close()

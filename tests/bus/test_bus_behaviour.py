@@ -7,6 +7,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 
+import pytest
 from bus_harness import SHARDS, Harness, eventually
 
 from calbridge.bus.base import Reject, RetryLater
@@ -19,6 +20,7 @@ from calbridge.bus.deadletter import (
     QUEUE_HEADER,
 )
 from calbridge.bus.names import CALENDAR_HEADER, shard_queue
+from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
 
 
@@ -242,3 +244,11 @@ async def test_given_lifecycle_event_when_its_handler_retries_then_it_comes_back
     await eventually(lambda: len(seen) == 2, what="the lifecycle retry")
     assert seen == ["sub-1", "sub-1"]
     await consumer.stop()
+
+
+async def test_given_closed_bus_then_not_ready_and_publishing_fails_loudly(harness: Harness) -> None:
+    assert await harness.bus.ready()
+    await harness.bus.close()
+    assert not await harness.bus.ready()
+    with pytest.raises(BusUnavailable):
+        await harness.bus.publish([change("cal-late")])
