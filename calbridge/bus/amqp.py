@@ -5,7 +5,9 @@ channel with publisher confirms. Every `publish()` call writes its messages at o
 their confirms; concurrent calls interleave on the same channel, so many messages are in flight
 and no caller waits for another's confirm. The wait is bounded by `publish_timeout`; a message
 without a confirm in time is reported as BusUnavailable, so the caller (the receiver) answers
-5xx and the provider delivers the notification again: never acknowledged and lost.
+5xx and the provider delivers the notification again: never acknowledged and lost. (A confirm
+that comes too late may still mean the broker stored it: a duplicate, which is harmless because
+the processor treats a change event as a hint and pulls the truth.)
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import aio_pika
 import aiormq.exceptions
 from aio_pika.abc import (
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
@@ -60,7 +59,6 @@ class AmqpConsumer:
         self._send = send
         self._dispatcher = Dispatcher()
         self._channel: AbstractRobustChannel | None = None
-        self._subscriptions: list[tuple[AbstractQueue, str]] = []
         self._stop_callbacks: list[Callable[[AmqpConsumer], None]] = []
         self._stopped = False
 
@@ -69,8 +67,7 @@ class AmqpConsumer:
         await self._channel.set_qos(prefetch_count=self._settings.prefetch)
         for name in self._queues:
             queue = await self._channel.declare_queue(name, passive=True)  # restored after a reconnect
-            tag = await queue.consume(partial(self._on_message, name))
-            self._subscriptions.append((queue, tag))
+            await queue.consume(partial(self._on_message, name))
         log.info("consumer_started", queues=len(self._queues), prefetch=self._settings.prefetch)
 
     def on_stop(self, callback: Callable[[AmqpConsumer], None]) -> None:
@@ -103,7 +100,13 @@ class AmqpConsumer:
         record_outcome(verdict, queue, message.message_id)
 
     async def stop(self) -> None:
-        """Let running handlers finish, then close the channel; messages not started go back in order."""
+        """Let running handlers finish, then close the channel; messages not started go back in order.
+
+        The consumer is not cancelled first on purpose: with a single active consumer, cancelling
+        would hand the shard to the next consumer while this one still works on a calendar, and
+        two workers would touch one calendar at once. Closing the channel after the drain hands
+        over cleanly; messages delivered meanwhile are simply not started.
+        """
         if self._stopped:
             return
         self._stopped = True
