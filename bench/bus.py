@@ -3,11 +3,14 @@
 Both publish the same change-event bytes with persistent delivery and publisher confirms into the
 same topology (consistent-hash exchange -> quorum shard queues) of a throwaway vhost, which is
 deleted at the end. Ours: many coroutines each calling `bus.publish([event])`. Bare: one
-coroutine with a semaphore of in-flight publishes and gather. Runs alternate, best of each kept.
-Then consume throughput: our consumer (decode, dispatch, ack) against a bare aio-pika consumer
-(ack per message), both with the same prefetch.
+coroutine with a semaphore of in-flight publishes and gather. The two alternate round by round.
+Then consume throughput: our consumer (decode, per-calendar dispatch, ack) against a bare
+aio-pika consumer (decode, ack), both with the same prefetch.
 
-    python bench/bus.py [--messages 5000] [--concurrency 64] [--rounds 2] [--uvloop]
+Each figure is wall-clock msg/s and the client's CPU time per message. The aio-pika client is
+CPU-bound, so on a shared machine CPU per message compares the two more fairly than msg/s.
+
+    python bench/bus.py [--messages 5000] [--concurrency 64] [--rounds 3] [--uvloop]
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ import argparse
 import asyncio
 import base64
 import json
+import statistics
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.names import CALENDAR_HEADER, CHANGES, shard_queue
@@ -30,6 +36,18 @@ from calbridge.logs import configure_logging
 from calbridge.settings import Settings, load_settings
 
 BROKER = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Measure:
+    rate: float  # messages per second, wall clock
+    cpu_us: float  # client CPU microseconds per message
+
+
+async def measure(count: int, work: Callable[[], Awaitable[None]]) -> Measure:
+    wall, cpu = time.perf_counter(), time.process_time()
+    await work()
+    return Measure(count / (time.perf_counter() - wall), (time.process_time() - cpu) * 1e6 / count)
 
 
 def management(method: str, path: str, body: object | None = None) -> None:
@@ -59,23 +77,17 @@ def sample_events(count: int) -> list[ChangeEvent]:
     ]
 
 
-async def publish_ours(bus: AmqpBus, events: list[ChangeEvent], concurrency: int) -> float:
-    queue = iter(events)
+async def publish_ours(bus: AmqpBus, events: list[ChangeEvent], concurrency: int) -> None:
+    pending = iter(events)
 
     async def caller() -> None:
-        for event in queue:
+        for event in pending:
             await bus.publish([event])
 
-    started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(concurrency)))
-    return len(events) / (time.perf_counter() - started)
 
 
-async def publish_bare(url: str, events: list[ChangeEvent], concurrency: int) -> float:
-    bodies = [(encode(event), event.calendar, event.id) for event in events]
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.get_exchange(CHANGES, ensure=False)
+async def publish_bare(exchange: AbstractExchange, events: list[ChangeEvent], concurrency: int) -> None:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(body: bytes, calendar: str, message_id: str) -> None:
@@ -89,11 +101,9 @@ async def publish_bare(url: str, events: list[ChangeEvent], concurrency: int) ->
             )
             await exchange.publish(message, routing_key="")
 
-    started = time.perf_counter()
+    # Pre-encoded: the bare publisher does not even pay for serialisation.
+    bodies = [(encode(event), event.calendar, event.id) for event in events]
     await asyncio.gather(*(one(*item) for item in bodies))
-    rate = len(bodies) / (time.perf_counter() - started)
-    await connection.close()
-    return rate
 
 
 async def until(condition: Callable[[], bool], within: float) -> None:
@@ -104,41 +114,44 @@ async def until(condition: Callable[[], bool], within: float) -> None:
         await asyncio.sleep(0.005)
 
 
-async def consume_ours(bus: AmqpBus, expected: int) -> float:
+async def consume_ours(bus: AmqpBus, expected: int) -> None:
     handled = 0
 
     async def handle(event: ChangeEvent) -> None:
         nonlocal handled
         handled += 1
 
-    started = time.perf_counter()
     consumer = await bus.consume_changes(handle)
-    await until(lambda: handled >= expected, within=120)
-    rate = expected / (time.perf_counter() - started)
+    await until(lambda: handled >= expected, within=300)
     await consumer.stop()
-    return rate
 
 
-async def consume_bare(url: str, settings: Settings, expected: int) -> float:
-    connection = await aio_pika.connect(url)
+async def consume_bare(
+    connection: aio_pika.abc.AbstractConnection, settings: Settings, expected: int
+) -> None:
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=settings.prefetch)
     handled = 0
 
-    async def handle(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    async def handle(message: AbstractIncomingMessage) -> None:
         nonlocal handled
-        ChangeEvent.model_validate_json(message.body)  # same decode work as ours
+        ChangeEvent.model_validate_json(message.body)  # the same decoding work as ours
         await message.ack()
         handled += 1
 
-    started = time.perf_counter()
     for index in range(settings.shard_count):
         queue = await channel.get_queue(shard_queue(index), ensure=False)
         await queue.consume(handle)
-    await until(lambda: handled >= expected, within=120)
-    rate = expected / (time.perf_counter() - started)
-    await connection.close()
-    return rate
+    await until(lambda: handled >= expected, within=300)
+    await channel.close()
+
+
+def line(name: str, runs: list[Measure]) -> str:
+    rates = ", ".join(f"{run.rate:.0f}" for run in runs)
+    cpu = statistics.median(run.cpu_us for run in runs)
+    return (
+        f"  {name:<34} best {max(run.rate for run in runs):6.0f} msg/s (runs {rates}); {cpu:4.0f} us CPU/msg"
+    )
 
 
 async def run(messages: int, concurrency: int, rounds: int) -> None:
@@ -148,35 +161,42 @@ async def run(messages: int, concurrency: int, rounds: int) -> None:
     url = f"amqp://guest:guest@{BROKER}:5672/{vhost}"
     settings = load_settings(amqp_url=url, publish_timeout=10)
     bus = AmqpBus(url, settings)
+    bare_connection = None
     try:
         await bus.connect()
+        bare_connection = await aio_pika.connect(url)
+        exchange = await (await bare_connection.channel(publisher_confirms=True)).get_exchange(
+            CHANGES, ensure=False
+        )
         events = sample_events(messages)
-        size = len(encode(events[0]))
-        ours: list[float] = []
-        bare: list[float] = []
+        ours: list[Measure] = []
+        bare: list[Measure] = []
         for _ in range(rounds):
-            bare.append(await publish_bare(url, events, concurrency))
-            ours.append(await publish_ours(bus, events, concurrency))
-        print(f"publish with confirms, {messages} msgs x {rounds} rounds, {size} B, {concurrency} in flight")
-        print(f"  bare aio-pika (semaphore + gather): {max(bare):8.0f} msg/s  (runs: {_runs(bare)})")
-        print(f"  calbridge AmqpBus.publish callers:  {max(ours):8.0f} msg/s  (runs: {_runs(ours)})")
-        print(f"  ratio ours/bare: {max(ours) / max(bare):.2f}")
+            bare.append(await measure(messages, lambda: publish_bare(exchange, events, concurrency)))
+            ours.append(await measure(messages, lambda: publish_ours(bus, events, concurrency)))
+        size = len(encode(events[0]))
+        print(f"publish with confirms: {messages} msgs x {rounds} rounds, {size} B, {concurrency} in flight")
+        print(line("bare aio-pika (semaphore + gather)", bare))
+        print(line("calbridge AmqpBus.publish", ours))
+        ratios = [mine.rate / theirs.rate for mine, theirs in zip(ours, bare, strict=True)]
+        cpu_ratio = statistics.median(r.cpu_us for r in bare) / statistics.median(r.cpu_us for r in ours)
+        print(f"  ours/bare: msg/s {statistics.median(ratios):.2f} (median of rounds), CPU {cpu_ratio:.2f}")
 
         backlog = messages * rounds * 2  # everything both publishers just sent
-        ours_consume = await consume_ours(bus, backlog)
+        ours_consume = await measure(backlog, lambda: consume_ours(bus, backlog))
         for _ in range(rounds * 2):
-            await publish_bare(url, events, concurrency)
-        bare_consume = await consume_bare(url, settings, backlog)
-        print(f"consume + decode + ack, prefetch {settings.prefetch}, {settings.shard_count} shards")
-        print(f"  bare aio-pika consumer:             {bare_consume:8.0f} msg/s")
-        print(f"  calbridge consumer (ordered, acked): {ours_consume:7.0f} msg/s")
+            await publish_bare(exchange, events, concurrency)
+        bare_consume = await measure(backlog, lambda: consume_bare(bare_connection, settings, backlog))
+        print(
+            f"consume + decode + ack: {backlog} msgs, prefetch {settings.prefetch}, {settings.shard_count} shards"
+        )
+        print(line("bare aio-pika consumer", [bare_consume]))
+        print(line("calbridge consumer (ordered)", [ours_consume]))
     finally:
         await bus.close()
+        if bare_connection is not None:
+            await bare_connection.close()
         management("DELETE", f"/vhosts/{vhost}")
-
-
-def _runs(rates: list[float]) -> str:
-    return ", ".join(f"{rate:.0f}" for rate in rates)
 
 
 def main() -> None:
@@ -185,7 +205,7 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=5000, help="messages per publish run")
     parser.add_argument("--concurrency", type=int, default=64, help="publishes in flight")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each publisher")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each publisher")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio")
     args = parser.parse_args()
     configure_logging("console", "warning")
