@@ -187,9 +187,8 @@ async def run(messages: int, concurrency: int, rounds: int) -> None:
         for _ in range(rounds * 2):
             await publish_bare(exchange, events, concurrency)
         bare_consume = await measure(backlog, lambda: consume_bare(bare_connection, settings, backlog))
-        print(
-            f"consume + decode + ack: {backlog} msgs, prefetch {settings.prefetch}, {settings.shard_count} shards"
-        )
+        shards = settings.shard_count
+        print(f"consume + decode + ack: {backlog} msgs, prefetch {settings.prefetch}, {shards} shards")
         print(line("bare aio-pika consumer", [bare_consume]))
         print(line("calbridge consumer (ordered)", [ours_consume]))
     finally:
