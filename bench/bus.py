@@ -154,6 +154,12 @@ def line(name: str, runs: list[Measure]) -> str:
     )
 
 
+def ratio_line(ours: list[Measure], bare: list[Measure]) -> str:
+    rates = statistics.median(mine.rate / theirs.rate for mine, theirs in zip(ours, bare, strict=True))
+    cpu = statistics.median(r.cpu_us for r in bare) / statistics.median(r.cpu_us for r in ours)
+    return f"  ours/bare: msg/s {rates:.2f} (median of paired rounds), CPU per msg {cpu:.2f}"
+
+
 async def run(messages: int, concurrency: int, rounds: int) -> None:
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
     management("PUT", f"/vhosts/{vhost}", {})
@@ -175,22 +181,25 @@ async def run(messages: int, concurrency: int, rounds: int) -> None:
             bare.append(await measure(messages, lambda: publish_bare(exchange, events, concurrency)))
             ours.append(await measure(messages, lambda: publish_ours(bus, events, concurrency)))
         size = len(encode(events[0]))
-        print(f"publish with confirms: {messages} msgs x {rounds} rounds, {size} B, {concurrency} in flight")
+        print(f"publish with confirms: {messages} msgs x {rounds}, {size} B, {concurrency} in flight")
         print(line("bare aio-pika (semaphore + gather)", bare))
         print(line("calbridge AmqpBus.publish", ours))
-        ratios = [mine.rate / theirs.rate for mine, theirs in zip(ours, bare, strict=True)]
-        cpu_ratio = statistics.median(r.cpu_us for r in bare) / statistics.median(r.cpu_us for r in ours)
-        print(f"  ours/bare: msg/s {statistics.median(ratios):.2f} (median of rounds), CPU {cpu_ratio:.2f}")
+        print(ratio_line(ours, bare))
 
-        backlog = messages * rounds * 2  # everything both publishers just sent
-        ours_consume = await measure(backlog, lambda: consume_ours(bus, backlog))
-        for _ in range(rounds * 2):
+        await consume_ours(bus, messages * rounds * 2)  # empty the queues, untimed
+        ours_in: list[Measure] = []
+        bare_in: list[Measure] = []
+        for _ in range(rounds):
             await publish_bare(exchange, events, concurrency)
-        bare_consume = await measure(backlog, lambda: consume_bare(bare_connection, settings, backlog))
+            ours_in.append(await measure(messages, lambda: consume_ours(bus, messages)))
+            await publish_bare(exchange, events, concurrency)
+            bare_in.append(await measure(messages, lambda: consume_bare(bare_connection, settings, messages)))
         shards = settings.shard_count
-        print(f"consume + decode + ack: {backlog} msgs, prefetch {settings.prefetch}, {shards} shards")
-        print(line("bare aio-pika consumer", [bare_consume]))
-        print(line("calbridge consumer (ordered)", [ours_consume]))
+        prefetch = settings.prefetch
+        print(f"consume + decode + ack: {messages} msgs x {rounds}, prefetch {prefetch}, {shards} shards")
+        print(line("bare aio-pika consumer", bare_in))
+        print(line("calbridge consumer (ordered)", ours_in))
+        print(ratio_line(ours_in, bare_in))
     finally:
         await bus.close()
         if bare_connection is not None:

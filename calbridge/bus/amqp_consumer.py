@@ -74,9 +74,10 @@ class AmqpConsumer:
         self._stop_callbacks.append(callback)
 
     async def _on_message(self, queue: str, message: AbstractIncomingMessage) -> None:
-        # Submitted before any await, so the arrival order of one calendar is kept.
+        # Runs in aio-pika's task for this delivery; the dispatcher queues it behind earlier
+        # deliveries of the same calendar before its first await, so their order is kept.
         key = message.headers.get(CALENDAR_HEADER) if message.headers else None
-        self._dispatcher.submit(str(key or ""), partial(self._process, queue, message))
+        await self._dispatcher.run(str(key or ""), partial(self._process, queue, message))
 
     async def _process(self, queue: str, message: AbstractIncomingMessage) -> None:
         delivery = Delivery(message.body, dict(message.headers or {}), queue)
