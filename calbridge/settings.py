@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     publish_timeout: float = Field(
         default=1.5, gt=0, le=10, description="Seconds to wait for the broker's confirm before giving up."
     )
+    delivery_limit: int = Field(
+        default=20,
+        ge=2,
+        le=1000,
+        description="Deliveries of one message before RabbitMQ dead-letters it to calbridge.dlq: a safety "
+        "net for a message that keeps crashing its consumer (handler failures follow retry_delays). "
+        "Fixed when the queues are first declared.",
+    )
+    drain_timeout: float = Field(
+        default=20,
+        gt=0,
+        le=600,
+        description="Seconds a stopping consumer waits for running handlers to finish before cancelling "
+        "them (keep below the pod's termination grace period).",
+    )
 
     # --- receiver and notification authentication
     signing_keys: SecretStr | None = Field(
@@ -85,6 +100,13 @@ class Settings(BaseSettings):
     def _split_delays(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(float(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("retry_delays")
+    @classmethod
+    def _check_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every delay must be a positive number of seconds")
         return value
 
     @field_validator("signing_keys")
