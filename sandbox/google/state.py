@@ -1,0 +1,420 @@
+"""The Google side's world: users, calendars with their ACLs, and events, all in memory.
+
+Every change to an event takes the next value of one world-wide serial; sync tokens and push
+notifications are built on it. Ids come from a seeded RNG so a run is repeatable.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sandbox.clock import Clock
+from sandbox.counters import Counters, Invitation
+from sandbox.google.errors import GoogleApiError
+from sandbox.google.invitations import recipients_to_mail
+from sandbox.google.recurrence import instance_resource, split_instance_id
+from sandbox.google.times import EventTime, format_millis, parse_event_time
+
+__all__ = ["ROLE_RANK", "Calendar", "GoogleUser", "GoogleWorld"]
+
+ROLE_RANK = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
+_BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
+_CLIENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
+_WRITABLE = {
+    "summary", "description", "location", "colorId", "start", "end", "endTimeUnspecified",
+    "recurrence", "transparency", "visibility", "sequence", "attendees",
+    "attendeesOmitted", "extendedProperties", "conferenceData", "gadget", "anyoneCanAddSelf",
+    "guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests", "privateCopy", "locked",
+    "reminders", "source", "attachments", "eventType", "status", "workingLocationProperties",
+    "outOfOfficeProperties", "focusTimeProperties",
+}  # fmt: skip
+_TIME_FIELDS = ("start", "end", "recurrence", "location")
+
+
+@dataclass(frozen=True)
+class GoogleUser:
+    email: str
+    name: str
+    time_zone: str
+
+
+@dataclass
+class Calendar:
+    id: str
+    summary: str
+    time_zone: str
+    acl: dict[str, str]  # email -> role
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    serials: dict[str, int] = field(default_factory=dict)  # event id -> serial of its last change
+    token_epoch: int = 0  # bumped to invalidate every sync token issued before
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+ChangeListener = Callable[[str], None]  # called with the calendar id after each change
+
+
+class GoogleWorld:
+    def __init__(
+        self,
+        clock: Clock,
+        counters: Counters,
+        *,
+        seed: int = 0,
+        users: Iterable[GoogleUser] = (),
+        domains: Iterable[str] = ("example.com",),
+    ) -> None:
+        self.clock = clock
+        self.counters = counters
+        self.seed = seed
+        self.domains = tuple(domains)
+        self.users = {u.email: u for u in users}
+        self.listeners: list[ChangeListener] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.serial = 0
+        self.calendars: dict[str, Calendar] = {}
+        for user in self.users.values():
+            self.add_calendar(user.email, user.name, user.time_zone, {user.email: "owner"})
+
+    def add_calendar(self, calendar_id: str, summary: str, time_zone: str, acl: dict[str, str]) -> Calendar:
+        calendar = Calendar(calendar_id, summary, time_zone, dict(acl))
+        self.calendars[calendar_id] = calendar
+        return calendar
+
+    def new_id(self, length: int = 26) -> str:
+        return "".join(self.rng.choice(_BASE32HEX) for _ in range(length))
+
+    # -- access ---------------------------------------------------------------------------------
+
+    def role(self, calendar: Calendar, who: str | None) -> str:
+        if who is None:
+            return "none"
+        return calendar.acl.get(who, "none")
+
+    def calendar_for(self, calendar_id: str, subject: str | None, minimum: str = "reader") -> Calendar:
+        """The calendar `subject` may use at `minimum` role; Google's 404 / 403 otherwise."""
+        if calendar_id == "primary":
+            if subject is None or subject not in self.calendars:
+                raise GoogleApiError.not_found()
+            calendar_id = subject
+        calendar = self.calendars.get(calendar_id)
+        role = self.role(calendar, subject) if calendar is not None else "none"
+        if calendar is None or ROLE_RANK[role] < min(ROLE_RANK[minimum], ROLE_RANK["reader"]):
+            raise GoogleApiError.not_found()
+        if ROLE_RANK[role] < ROLE_RANK[minimum]:
+            raise GoogleApiError.forbidden_writer()
+        return calendar
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def find_event(self, calendar: Calendar, event_id: str) -> dict[str, Any] | None:
+        """A stored event, or a computed instance of a stored series."""
+        stored = calendar.events.get(event_id)
+        if stored is not None:
+            return stored
+        split = split_instance_id(event_id)
+        if split is None:
+            return None
+        series = calendar.events.get(split[0])
+        if series is None or not series.get("recurrence") or series.get("status") == "cancelled":
+            return None
+        from sandbox.google.recurrence import original_starts
+
+        wanted = split[1]
+        for original in original_starts(series):
+            if _same_start(original, wanted):
+                return instance_resource(series, original, calendar.tz)
+            if original.instant(calendar.tz) > wanted.instant(calendar.tz):
+                break
+        return None
+
+    def get_event(self, calendar: Calendar, event_id: str) -> dict[str, Any]:
+        event = self.find_event(calendar, event_id)
+        if event is None:
+            raise GoogleApiError.not_found()
+        return event
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def insert_event(
+        self,
+        calendar: Calendar,
+        body: dict[str, Any],
+        actor: str,
+        send_updates: str | None,
+        conference_version: int = 0,
+        *,
+        record: bool = True,
+    ) -> dict[str, Any]:
+        event_id = body.get("id")
+        if event_id is not None:
+            if not isinstance(event_id, str) or not _CLIENT_ID.match(event_id):
+                raise GoogleApiError.bad_request("Invalid resource id value.")
+            if event_id in calendar.events:
+                raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
+        else:
+            event_id = self.new_id()
+        now = format_millis(self.clock.now())
+        event: dict[str, Any] = {
+            "kind": "calendar#event",
+            "id": event_id,
+            "status": "confirmed",
+            "htmlLink": _html_link(event_id, calendar.id),
+            "created": now,
+            "creator": {"email": actor},
+            "organizer": _organizer(calendar, self.users),
+            "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
+            "sequence": 0,
+            "reminders": {"useDefault": True},
+            "eventType": "default",
+        }
+        self._apply_fields(calendar, event, body, conference_version)
+        self._commit(calendar, event)
+        if record:
+            self._record_mail(calendar, event, send_updates, "insert")
+        return event
+
+    def update_event(
+        self,
+        calendar: Calendar,
+        event_id: str,
+        body: dict[str, Any],
+        actor: str,
+        send_updates: str | None,
+        *,
+        patch: bool,
+        conference_version: int = 0,
+        if_match: str | None = None,
+        record: bool = True,
+    ) -> dict[str, Any]:
+        current = self.get_event(calendar, event_id)
+        if if_match and if_match not in {"*", current.get("etag")}:
+            raise GoogleApiError(412, "conditionNotMet", "Precondition Failed")
+        event = dict(current)
+        fields = _merge(_writable(current), body) if patch else body
+        if not patch:
+            for key in _WRITABLE - {"sequence", "status"}:
+                event.pop(key, None)
+        requested_sequence = body.get("sequence")
+        if isinstance(requested_sequence, int) and requested_sequence < current.get("sequence", 0):
+            raise GoogleApiError.bad_request(
+                "Invalid sequence value. The specified sequence number is below the current sequence "
+                "number of the resource.",
+                "invalidSequenceValue",
+            )
+        self._apply_fields(calendar, event, fields, conference_version)
+        if any(event.get(k) != current.get(k) for k in _TIME_FIELDS):
+            event["sequence"] = max(current.get("sequence", 0) + 1, event.get("sequence", 0))
+        self._commit(calendar, event)
+        if record:
+            self._record_mail(calendar, event, send_updates, "update")
+        return event
+
+    def delete_event(
+        self, calendar: Calendar, event_id: str, send_updates: str | None, *, record: bool = True
+    ) -> None:
+        current = self.get_event(calendar, event_id)
+        if current.get("status") == "cancelled":
+            raise GoogleApiError(410, "deleted", "Resource has been deleted")
+        if record:
+            self._record_mail(calendar, current, send_updates, "delete")
+        self._cancel(calendar, current)
+        if current.get("recurrence"):  # a deleted series takes its exceptions with it
+            for other in list(calendar.events.values()):
+                if other.get("recurringEventId") == event_id and other.get("status") != "cancelled":
+                    self._cancel(calendar, other)
+        self._notify(calendar.id)
+
+    def move_event(self, source: Calendar, event_id: str, destination: Calendar) -> dict[str, Any]:
+        current = self.get_event(source, event_id)
+        if current.get("status") == "cancelled" or current.get("recurringEventId"):
+            raise GoogleApiError.bad_request(
+                "Cannot change the organizer of an instance.", "cannotChangeOrganizerOfInstance"
+            )
+        if event_id in destination.events:
+            raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
+        moved = dict(current)
+        moved["organizer"] = _organizer(destination, self.users)
+        moved["htmlLink"] = _html_link(event_id, destination.id)
+        self._cancel(source, current)
+        self._notify(source.id)
+        self._commit(destination, moved)
+        return moved
+
+    def respond(self, calendar: Calendar, event_id: str, attendee: str, response: str) -> dict[str, Any]:
+        if response not in {"needsAction", "declined", "tentative", "accepted"}:
+            raise GoogleApiError.bad_request("Invalid attendee response status.")
+        event = dict(self.get_event(calendar, event_id))
+        attendees = [dict(a) for a in event.get("attendees", [])]
+        matching = [a for a in attendees if a.get("email", "").lower() == attendee.lower()]
+        if not matching:
+            raise GoogleApiError.not_found()
+        matching[0]["responseStatus"] = response
+        event["attendees"] = attendees
+        self._commit(calendar, event)
+        return event
+
+    def expire_sync_tokens(self, calendar: Calendar) -> None:
+        calendar.token_epoch += 1
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _apply_fields(
+        self, calendar: Calendar, event: dict[str, Any], body: dict[str, Any], conference_version: int
+    ) -> None:
+        for key, value in body.items():
+            if key not in _WRITABLE or (key == "conferenceData" and conference_version < 1):
+                continue
+            if value is None:
+                event.pop(key, None)
+            else:
+                event[key] = value
+        start = parse_event_time(event.get("start"), "start")
+        end = parse_event_time(event.get("end"), "end")
+        _check_span(start, end, calendar.tz)
+        if event.get("recurrence") and start.moment is not None and start.tz is None:
+            raise GoogleApiError.bad_request("Missing time zone definition for start time.", "required")
+        event["start"] = start.render(calendar.tz)
+        event["end"] = end.render(calendar.tz)
+        if event.get("status") not in {"confirmed", "tentative", "cancelled"}:
+            raise GoogleApiError.bad_request("Invalid event status.")
+        if "attendees" in event:
+            event["attendees"] = _attendees(event["attendees"], event["organizer"]["email"], calendar.id)
+        _check_extended_properties(event.get("extendedProperties"))
+        if "conferenceData" in event and conference_version >= 1:
+            event["conferenceData"] = self._conference(event["conferenceData"])
+            for point in event["conferenceData"].get("entryPoints", []):
+                if point.get("entryPointType") == "video":
+                    event["hangoutLink"] = point["uri"]
+
+    def _conference(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A `createRequest` for Meet succeeds at once, with a made-up Meet link."""
+        request = data.get("createRequest")
+        if not request or data.get("entryPoints"):
+            return data
+        code = "-".join(self.new_id(n).replace("0", "a") for n in (3, 4, 3))
+        return {
+            "createRequest": {**request, "status": {"statusCode": "success"}},
+            "entryPoints": [
+                {
+                    "entryPointType": "video",
+                    "uri": f"https://meet.google.com/{code}",
+                    "label": f"meet.google.com/{code}",
+                }
+            ],
+            "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+            "conferenceId": code,
+        }
+
+    def _cancel(self, calendar: Calendar, event: dict[str, Any]) -> None:
+        tombstone = dict(event)
+        tombstone["status"] = "cancelled"
+        self._commit(calendar, tombstone, notify=False)
+
+    def _commit(self, calendar: Calendar, event: dict[str, Any], *, notify: bool = True) -> None:
+        self.serial += 1
+        now = self.clock.now()
+        event["updated"] = format_millis(now)
+        event["etag"] = f'"{int(now.timestamp() * 1000) * 1000 + self.serial % 1000}"'
+        calendar.events[event["id"]] = event
+        calendar.serials[event["id"]] = self.serial
+        if notify:
+            self._notify(calendar.id)
+
+    def _notify(self, calendar_id: str) -> None:
+        for listener in list(self.listeners):
+            listener(calendar_id)
+
+    def _record_mail(
+        self, calendar: Calendar, event: dict[str, Any], send_updates: str | None, what: str
+    ) -> None:
+        self.counters.send_updates[send_updates or "unset"] += 1
+        organizer = event.get("organizer", {}).get("email", calendar.id)
+        count = recipients_to_mail(event.get("attendees", []), organizer, send_updates, self.domains)
+        if count:
+            self.counters.invitations.append(
+                Invitation("google", calendar.id, event["id"], count, f"{what} sendUpdates={send_updates}")
+            )
+
+
+def _same_start(a: EventTime, b: EventTime) -> bool:
+    if a.day is not None or b.day is not None:
+        return a.day == b.day
+    return a.moment == b.moment
+
+
+def _check_span(start: EventTime, end: EventTime, tz: ZoneInfo) -> None:
+    if start.all_day != end.all_day:
+        raise GoogleApiError.bad_request("Start and end times must either both be date or both be dateTime.")
+    if end.instant(tz) < start.instant(tz):
+        raise GoogleApiError.bad_request("The specified time range is empty.", "timeRangeEmpty")
+
+
+def _check_extended_properties(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict) or any(k not in {"private", "shared"} for k in value):
+        raise GoogleApiError.bad_request("Invalid extended properties.")
+    for scope in value.values():
+        if not isinstance(scope, dict) or not all(isinstance(v, str) for v in scope.values()):
+            raise GoogleApiError.bad_request("Invalid extended property value.")
+
+
+def _attendees(raw: Any, organizer: str, calendar_id: str) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise GoogleApiError.bad_request("Invalid attendees.")
+    result = []
+    for attendee in raw:
+        if not isinstance(attendee, dict) or not attendee.get("email"):
+            raise GoogleApiError.bad_request("Missing attendee email.", "required")
+        shaped = dict(attendee)
+        email = shaped["email"].lower()
+        if email == organizer.lower():
+            shaped["organizer"] = True
+            shaped.setdefault("responseStatus", "accepted")
+        if email == calendar_id.lower():
+            shaped["self"] = True
+        shaped.setdefault("responseStatus", "needsAction")
+        result.append(shaped)
+    return result
+
+
+def _organizer(calendar: Calendar, users: dict[str, GoogleUser]) -> dict[str, Any]:
+    organizer: dict[str, Any] = {"email": calendar.id, "self": True}
+    user = users.get(calendar.id)
+    organizer["displayName"] = user.name if user else calendar.summary
+    return organizer
+
+
+def _html_link(event_id: str, calendar_id: str) -> str:
+    eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
+    return f"https://www.google.com/calendar/event?eid={eid}"
+
+
+def _writable(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k in _WRITABLE}
+
+
+def _merge(current: dict[str, Any], changes: dict[str, Any], *, nested: bool = False) -> dict[str, Any]:
+    """Patch semantics: objects merge key by key, arrays and scalars replace, null removes.
+    (At the top level a null is kept, so that applying the fields removes the field.)"""
+    merged = dict(current)
+    for key, value in changes.items():
+        if value is None and nested:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value, nested=True)
+        else:
+            merged[key] = value
+    return merged
