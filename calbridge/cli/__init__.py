@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import db, demo
+from calbridge.cli import db, demo, sandbox
 
 app = typer.Typer(
     name="calbridge",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
+app.command("sandbox")(sandbox.sandbox)
 
 
 def main() -> None:
