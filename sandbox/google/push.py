@@ -34,6 +34,14 @@ DEFAULT_TTL = timedelta(seconds=604800)  # documented default for params.ttl
 MAX_TTL = timedelta(days=30)  # the events maximum is undocumented; clients must read `expiration`
 
 
+@dataclass(frozen=True)
+class Pending:
+    state: str
+    number: int
+    delay: float  # seconds to hold it back (delay fault)
+    reorder: bool  # may be shuffled with the others waiting (reorder fault)
+
+
 @dataclass
 class Channel:
     id: str
@@ -44,7 +52,7 @@ class Channel:
     token: str | None
     expiration: datetime
     next_number: int = 1
-    queue: asyncio.Queue[tuple[str, int]] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Pending] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -153,9 +161,18 @@ class PushHub:
     # -- delivery -------------------------------------------------------------------------------
 
     def _enqueue(self, channel: Channel, state: str) -> None:
+        """Number the message and draw its faults now, so a rule applies to the changes made
+        while it is set (not to whenever the deliverer gets to them)."""
         number = channel.next_number
         channel.next_number += self.world.rng.randint(1, 9)  # rising, never consecutive by promise
-        channel.queue.put_nowait((state, number))
+        plan = self.faults.notification_plan("google")
+        rng = self.faults.rng
+        if plan.drop_rate and rng.random() < plan.drop_rate:
+            return
+        copies = 2 if plan.duplicate_rate and rng.random() < plan.duplicate_rate else 1
+        delay = rng.uniform(*plan.delay) if plan.delay[1] > 0 else 0.0
+        for _ in range(copies):
+            channel.queue.put_nowait(Pending(state, number, delay, plan.reorder))
         if channel.worker is None:
             channel.worker = asyncio.get_running_loop().create_task(self._deliver_from(channel))
 
@@ -164,20 +181,14 @@ class PushHub:
             batch = [await channel.queue.get()]
             while not channel.queue.empty():
                 batch.append(channel.queue.get_nowait())
-            plan = self.faults.notification_plan("google")
-            if plan.reorder and len(batch) > 1:
+            if len(batch) > 1 and any(p.reorder for p in batch):
                 self.faults.rng.shuffle(batch)
-            for state, number in batch:
-                if plan.drop_rate and self.faults.rng.random() < plan.drop_rate:
-                    continue
-                low, high = plan.delay
-                if high > 0:
-                    await asyncio.sleep(self.faults.rng.uniform(low, high))
+            for pending in batch:
+                if pending.delay:
+                    await asyncio.sleep(pending.delay)
                 if channel.expiration <= self.clock.now():
                     return
-                copies = 2 if plan.duplicate_rate and self.faults.rng.random() < plan.duplicate_rate else 1
-                for _ in range(copies):
-                    await self._deliver(channel, state, number)
+                await self._deliver(channel, pending.state, pending.number)
 
     async def _deliver(self, channel: Channel, state: str, number: int) -> None:
         headers = {

@@ -18,8 +18,8 @@ async def call(request: Any) -> Any:
     return await asyncio.to_thread(request.execute)
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
