@@ -10,6 +10,7 @@ it); the Microsoft side is HTTPS with the sandbox CA, because azure-identity req
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -194,7 +195,7 @@ class SandboxServer:
             self.optional_worlds[name] = world
             if callable(getattr(world, "reset", None)):
                 self.plane.resets[name] = world.reset
-            apps[name] = lambda build=build, world=world: build(world, self.faults, self.clock, self.counters)
+            apps[name] = functools.partial(build, world, self.faults, self.clock, self.counters)
         return apps
 
     def _make_world(self, world_class: Any) -> Any:
@@ -275,7 +276,7 @@ class Sandbox:
         """Service-account credentials impersonating `subject` (domain-wide delegation)."""
         from google.oauth2 import service_account
 
-        return service_account.Credentials.from_service_account_info(
+        return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             self.info.google_service_account, scopes=scopes or GOOGLE_SCOPES, subject=subject
         )
 

@@ -217,7 +217,9 @@ class PushHub:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         try:
-            async with self._session.post(address, headers=headers, data=b"", ssl=self.ssl_context) as answer:
+            async with self._session.post(
+                address, headers=headers, data=b"", ssl=self.ssl_context or True
+            ) as answer:
                 return answer.status
         except (TimeoutError, aiohttp.ClientError):
             return None
