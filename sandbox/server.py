@@ -240,6 +240,7 @@ class Sandbox:
         self.faults = server.faults
         self.counters = server.counters
         self.google = server.google
+        self.tls = server.tls
 
     @classmethod
     @asynccontextmanager

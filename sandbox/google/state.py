@@ -18,7 +18,7 @@ from sandbox.clock import Clock
 from sandbox.counters import Counters, Invitation
 from sandbox.google.errors import GoogleApiError
 from sandbox.google.invitations import recipients_to_mail
-from sandbox.google.recurrence import instance_resource, split_instance_id
+from sandbox.google.recurrence import instance_resource, original_starts, split_instance_id
 from sandbox.google.times import EventTime, format_millis, parse_event_time
 
 __all__ = ["ROLE_RANK", "Calendar", "GoogleUser", "GoogleWorld"]
@@ -129,8 +129,6 @@ class GoogleWorld:
         series = calendar.events.get(split[0])
         if series is None or not series.get("recurrence") or series.get("status") == "cancelled":
             return None
-        from sandbox.google.recurrence import original_starts
-
         wanted = split[1]
         for original in original_starts(series):
             if _same_start(original, wanted):

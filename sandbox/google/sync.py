@@ -20,7 +20,7 @@ from multidict import MultiMapping
 from sandbox.google.errors import GoogleApiError
 from sandbox.google.recurrence import instance_id, instance_resource, original_starts
 from sandbox.google.state import Calendar, GoogleWorld
-from sandbox.google.times import parse_event_time, parse_rfc3339
+from sandbox.google.times import format_millis, parse_event_time, parse_rfc3339
 
 __all__ = ["ListQuery", "SyncLedger", "list_events", "list_instances"]
 
@@ -196,8 +196,6 @@ def _answer(
 
 
 def _now(world: GoogleWorld) -> str:
-    from sandbox.google.times import format_millis
-
     return format_millis(world.clock.now())
 
 

@@ -3,6 +3,8 @@ retries and notification faults."""
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -149,3 +151,73 @@ async def test_given_notification_faults_when_events_change_then_messages_are_du
     await control.google.create_event(ALICE, {"summary": "seen", **timed("2026-12-01", "11:00", "12:00")})
     await wait_until(lambda: len(receiver.messages) == 3)
     assert receiver.states() == ["sync", "sync", "exists"]
+
+
+async def test_given_an_https_receiver_with_a_sandbox_certificate_when_watching_then_messages_arrive(
+    sb: Sandbox, alice_events: Any
+) -> None:
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        seen.append(request.headers["X-Goog-Resource-State"])
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    sb.tls.issue("127.0.0.1").configure_cert(context)
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+    try:
+        url = f"https://127.0.0.1:{runner.addresses[0][1]}/hook"
+        await call(
+            alice_events.watch(calendarId="primary", body={"id": "tls", "type": "web_hook", "address": url})
+        )
+        await wait_until(lambda: seen == ["sync"])
+    finally:
+        await runner.cleanup()
+
+
+async def test_given_the_reorder_fault_when_changes_queue_up_then_they_arrive_out_of_order(
+    sb: Sandbox, alice_events: Any, control: SandboxControl
+) -> None:
+    from aiohttp import web
+
+    release = asyncio.Event()
+    numbers: list[int] = []
+    holding: list[bool] = []
+
+    async def slow_hook(request: web.Request) -> web.Response:
+        if request.headers["X-Goog-Resource-State"] == "sync":
+            holding.append(True)
+            await release.wait()  # hold the deliverer so the next messages queue up
+        numbers.append(int(request.headers["X-Goog-Message-Number"]))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", slow_hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+        await control.set_notification_faults("google", reorder=True)
+        await call(
+            alice_events.watch(
+                calendarId="primary", body={"id": "reorder", "type": "web_hook", "address": url}
+            )
+        )
+        for n in range(6):
+            await control.google.create_event(
+                ALICE, {"summary": f"e{n}", **timed("2026-12-01", "09:00", "10:00")}
+            )
+        release.set()
+        await wait_until(lambda: len(numbers) == 7)
+        assert numbers[0] == 1
+        assert numbers[1:] != sorted(numbers[1:])
+        assert len(set(numbers)) == 7
+    finally:
+        await runner.cleanup()
