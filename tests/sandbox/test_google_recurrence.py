@@ -103,3 +103,29 @@ async def test_given_a_moved_and_a_cancelled_instance_when_listing_then_google_s
         "items"
     ]
     assert [i["id"] for i in single] == [instances[0]["id"], second["id"], instances[3]["id"]]
+
+
+@pytest.mark.integration
+async def test_given_an_all_day_series_when_syncing_single_events_then_instances_carry_dates(
+    alice_events: Any,
+) -> None:
+    first = await call(alice_events.list(calendarId="primary", singleEvents=True))
+    yearly = {
+        "summary": "Holiday",
+        "start": {"date": "2026-12-24"},
+        "end": {"date": "2026-12-25"},
+        "recurrence": ["RRULE:FREQ=YEARLY;COUNT=3"],
+    }
+    series = await call(alice_events.insert(calendarId="primary", body=yearly))
+
+    changes = await call(
+        alice_events.list(calendarId="primary", singleEvents=True, syncToken=first["nextSyncToken"])
+    )
+
+    assert [i["id"] for i in changes["items"]] == [
+        f"{series['id']}_{year}1224" for year in (2026, 2027, 2028)
+    ]
+    assert changes["items"][1]["start"] == {"date": "2027-12-24"} and changes["items"][1]["end"] == {
+        "date": "2027-12-25"
+    }
+    assert changes["items"][1]["originalStartTime"] == {"date": "2027-12-24"}
