@@ -187,7 +187,9 @@ async def events_move(request: web.Request, emu: GoogleEmulator, grant: AccessGr
 @operation("events.watch")
 async def events_watch(request: web.Request, emu: GoogleEmulator, grant: AccessGrant) -> web.Response:
     calendar = emu.world.calendar_for(request.match_info["calendarId"], grant.subject)
-    uri = f"{request.url.origin()}{API}/calendars/{quote(calendar.id, safe='')}/events?alt=json"
+    # Google echoes the calendar id as the watch request named it (e.g. `primary`).
+    named = quote(request.match_info["calendarId"], safe="")
+    uri = f"{request.url.origin()}{API}/calendars/{named}/events?alt=json"
     channel = emu.hub.open(calendar.id, await _body(request), uri)
     return web.json_response(channel.describe())
 

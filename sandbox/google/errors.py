@@ -12,19 +12,6 @@ from aiohttp import web
 
 __all__ = ["GoogleApiError", "error_body", "error_response", "fault_error"]
 
-_STATUS_TEXT = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ALREADY_EXISTS",
-    410: "FAILED_PRECONDITION",
-    412: "FAILED_PRECONDITION",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    503: "UNAVAILABLE",
-}
-
 
 class GoogleApiError(Exception):
     """Raised by request handling; the app turns it into Google's JSON error answer."""
@@ -54,6 +41,24 @@ class GoogleApiError(Exception):
         return cls(400, reason, message)
 
     @classmethod
+    def full_sync_required(cls) -> GoogleApiError:
+        return cls(
+            410,
+            "fullSyncRequired",
+            "Sync token is no longer valid, a full sync is required.",
+            extra={"domain": "calendar", "locationType": "parameter", "location": "syncToken"},
+        )
+
+    @classmethod
+    def time_range_empty(cls, location: str = "timeMax") -> GoogleApiError:
+        return cls(
+            400,
+            "timeRangeEmpty",
+            "The specified time range is empty.",
+            extra={"domain": "calendar", "locationType": "parameter", "location": location},
+        )
+
+    @classmethod
     def forbidden_writer(cls) -> GoogleApiError:
         return cls(
             403,
@@ -65,10 +70,7 @@ class GoogleApiError(Exception):
 def error_body(status: int, reason: str, message: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
     detail: dict[str, str] = {"domain": "global", "reason": reason, "message": message}
     detail.update(extra or {})
-    error: dict[str, Any] = {"errors": [detail], "code": status, "message": message}
-    if status in _STATUS_TEXT:
-        error["status"] = _STATUS_TEXT[status]
-    return {"error": error}
+    return {"error": {"errors": [detail], "code": status, "message": message}}
 
 
 def error_response(exc: GoogleApiError) -> web.Response:

@@ -21,7 +21,7 @@ def query_free_busy(world: GoogleWorld, subject: str | None, body: dict[str, Any
     start = parse_rfc3339(body["timeMin"], "timeMin")
     end = parse_rfc3339(body["timeMax"], "timeMax")
     if end <= start:
-        raise GoogleApiError.bad_request("The specified time range is empty.", "timeRangeEmpty")
+        raise GoogleApiError.time_range_empty()
     tz = zone(body.get("timeZone")) if body.get("timeZone") else None
     calendars: dict[str, Any] = {}
     for position, item in enumerate(body.get("items") or []):

@@ -10,6 +10,7 @@ a failed message, as Google documents. Expired channels die quietly.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import ssl
 from dataclasses import dataclass, field
@@ -230,9 +231,9 @@ class PushHub:
             channel.worker.cancel()
 
     def _resource_id(self, calendar_id: str) -> str:
-        # Stable per calendar, opaque to the client.
-        key = f"{self.world.seed}:{calendar_id}"
-        return hashlib.sha256(key.encode()).hexdigest()[:27]
+        """Opaque and stable per calendar, shaped like Google's (27 URL-safe base64 chars)."""
+        digest = hashlib.sha1(f"{self.world.seed}:{calendar_id}".encode(), usedforsecurity=False).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def _expiration(self, body: dict[str, Any]) -> datetime:
         now = self.clock.now()

@@ -198,7 +198,12 @@ class GoogleWorld:
     ) -> dict[str, Any]:
         current = self.get_event(calendar, event_id)
         if if_match and if_match not in {"*", current.get("etag")}:
-            raise GoogleApiError(412, "conditionNotMet", "Precondition Failed")
+            raise GoogleApiError(
+                412,
+                "conditionNotMet",
+                "Precondition Failed",
+                extra={"locationType": "header", "location": "If-Match"},
+            )
         event = dict(current)
         fields = _merge(_writable(current), body) if patch else body
         if not patch:
@@ -356,7 +361,7 @@ def _check_span(start: EventTime, end: EventTime, tz: ZoneInfo) -> None:
     if start.all_day != end.all_day:
         raise GoogleApiError.bad_request("Start and end times must either both be date or both be dateTime.")
     if end.instant(tz) < start.instant(tz):
-        raise GoogleApiError.bad_request("The specified time range is empty.", "timeRangeEmpty")
+        raise GoogleApiError.time_range_empty()
 
 
 def _check_extended_properties(value: Any) -> None:

@@ -77,7 +77,7 @@ class ListQuery:
         time_min = _time(params.get("timeMin"), "timeMin")
         time_max = _time(params.get("timeMax"), "timeMax")
         if time_min and time_max and time_max <= time_min:
-            raise GoogleApiError.bad_request("The specified time range is empty.", "timeRangeEmpty")
+            raise GoogleApiError.time_range_empty()
         return cls(
             sync_token=params.get("syncToken") or None,
             page_token=params.get("pageToken") or None,
@@ -202,9 +202,7 @@ def _now(world: GoogleWorld) -> str:
 def _mark(ledger: SyncLedger, calendar: Calendar, token: str) -> SyncMark:
     mark = ledger.marks.get(token)
     if mark is None or mark.calendar_id != calendar.id or mark.epoch != calendar.token_epoch:
-        raise GoogleApiError(
-            410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required."
-        )
+        raise GoogleApiError.full_sync_required()
     return mark
 
 
