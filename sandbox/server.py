@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import json
 import os
 import tempfile
@@ -30,6 +29,7 @@ from sandbox.control import ControlPlane, add_control_routes
 from sandbox.counters import Counters
 from sandbox.faults import Faults
 from sandbox.google import GoogleEmulator, GoogleUser, build_google_app
+from sandbox.mounts import MOUNTS, Mount, load
 from sandbox.people import (
     DOMAIN,
     EXTERNAL_GUEST,
@@ -135,8 +135,14 @@ class SandboxServer:
         add_control_routes(app, self.plane)
         base = await self._serve(app, self.http_port, tls=False)
         https: dict[str, str] = {}
-        for name, build in self._optional_apps().items():
+        microsoft: dict[str, str] = {
+            "tenant_id": self.app_registration.tenant_id,
+            "client_id": self.app_registration.client_id,
+            "client_secret": self.app_registration.client_secret,
+        }
+        for name, (mount, build) in self._optional_apps().items():
             https[name] = await self._serve(build(), 0, tls=True)
+            microsoft.update(mount.endpoints(https[name], self.app_registration))
         self.plane.endpoints.update({"google": base, **https})
         log.info("sandbox_started", google=base, https=sorted(https))
         return SandboxInfo(
@@ -150,17 +156,7 @@ class SandboxServer:
             external_guest=EXTERNAL_GUEST,
             team_calendar=TEAM_CALENDAR,
             ca_pem=self.tls.ca_pem,
-            microsoft={
-                "tenant_id": self.app_registration.tenant_id,
-                "client_id": self.app_registration.client_id,
-                "client_secret": self.app_registration.client_secret,
-                **(
-                    {"authority": https["graph"], "graph_url": f"{https['graph']}/v1.0"}
-                    if "graph" in https
-                    else {}
-                ),
-                **({"ews_url": f"{https['ews']}/EWS/Exchange.asmx"} if "ews" in https else {}),
-            },
+            microsoft=microsoft,
             https_endpoints=https,
         )
 
@@ -178,38 +174,29 @@ class SandboxServer:
         bound = runner.addresses[0][1]
         return f"{'https' if tls else 'http'}://{self.host}:{bound}"
 
-    def _optional_apps(self) -> dict[str, Callable[[], web.Application]]:
+    def _optional_apps(self) -> dict[str, tuple[Mount, Callable[[], web.Application]]]:
         """Microsoft-side emulators, mounted when their packages are present."""
-        apps: dict[str, Callable[[], web.Application]] = {}
-        for name, builder, world_class in (
-            ("graph", "build_graph_app", "GraphWorld"),
-            ("ews", "build_ews_app", "EwsWorld"),
-        ):
-            try:
-                module = importlib.import_module(f"sandbox.{name}")
-                build = getattr(module, builder)
-                world = self._make_world(getattr(module, world_class))
-            except (ImportError, AttributeError) as exc:
-                log.info("sandbox_emulator_absent", provider=name, reason=type(exc).__name__)
+        apps: dict[str, tuple[Mount, Callable[[], web.Application]]] = {}
+        for mount in MOUNTS:
+            loaded = load(mount)
+            if loaded is None:
+                log.info("sandbox_emulator_absent", provider=mount.name)
                 continue
-            self.optional_worlds[name] = world
+            module, world_class = loaded
+            try:
+                world = mount.populate(world_class, self.seed, self.users, self.app_registration)
+            except (TypeError, AttributeError) as exc:  # an emulator whose interface moved on
+                log.warning("sandbox_emulator_skipped", provider=mount.name, reason=str(exc))
+                continue
+            self.optional_worlds[mount.name] = world
             if callable(getattr(world, "reset", None)):
-                self.plane.resets[name] = world.reset
-            apps[name] = functools.partial(build, world, self.faults, self.clock, self.counters)
+                self.plane.resets[mount.name] = world.reset
+            build = getattr(module, mount.builder)
+            apps[mount.name] = (
+                mount,
+                functools.partial(build, world, self.faults, self.clock, self.counters),
+            )
         return apps
-
-    def _make_world(self, world_class: Any) -> Any:
-        """Build a Microsoft-side world for the sandbox people and app registration.
-
-        Prefers `World.for_sandbox(seed=, users=, app=)`; falls back to `World(seed=)`, `World()`.
-        """
-        factory = getattr(world_class, "for_sandbox", None)
-        if callable(factory):
-            return factory(seed=self.seed, users=self.users, app=self.app_registration)
-        try:
-            return world_class(seed=self.seed)
-        except TypeError:
-            return world_class()
 
 
 class _LoopThread:
