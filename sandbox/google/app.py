@@ -246,6 +246,12 @@ async def calendar_list(request: web.Request, emu: GoogleEmulator, grant: Access
 
 async def token(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
+    fault = await emulator.faults.before("google.oauth.token")
+    if fault is not None:
+        emulator.counters.call("google.oauth.token", fault.status)
+        error = "temporarily_unavailable" if fault.status >= 500 else (fault.reason or "invalid_request")
+        headers = {"Retry-After": str(round(fault.retry_after))} if fault.retry_after is not None else {}
+        return web.json_response({"error": error}, status=fault.status, headers=headers)
     form = {k: str(v) for k, v in (await request.post()).items()}
     try:
         answer = emulator.issuer.grant(form)

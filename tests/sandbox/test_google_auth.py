@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -85,3 +87,11 @@ async def test_given_the_sandbox_clock_past_token_expiry_when_calling_then_the_c
     statuses = {(c["operation"], c["status"]): c["count"] for c in counters["calls"]}
     assert statuses[("google.events.list", 401)] == 1  # the stale token was refused once
     assert statuses[("google.oauth.token", 200)] == 2  # and the library fetched a new one
+
+
+async def test_given_a_fault_on_the_token_endpoint_when_refreshing_then_the_library_reports_it(
+    sb: Sandbox, control: SandboxControl
+) -> None:
+    await control.set_fault("google.oauth.token", error_rate=1.0, error_status=400, reason="invalid_grant")
+    with pytest.raises(RefreshError, match="invalid_grant"):
+        await asyncio.to_thread(sb.google_credentials(ALICE).refresh, Request())
