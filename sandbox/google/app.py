@@ -246,7 +246,9 @@ async def calendar_list(request: web.Request, emu: GoogleEmulator, grant: Access
 
 async def token(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    fault = await emulator.faults.before("google.oauth.token")
+    # Only a rule named for the token endpoint itself applies: `google.*` means the Calendar API.
+    explicit = "google.oauth.token" in emulator.faults.operations
+    fault = await emulator.faults.before("google.oauth.token") if explicit else None
     if fault is not None:
         emulator.counters.call("google.oauth.token", fault.status)
         error = "temporarily_unavailable" if fault.status >= 500 else (fault.reason or "invalid_request")

@@ -6,7 +6,6 @@ notifications are built on it. Ids come from a seeded RNG so a run is repeatable
 
 from __future__ import annotations
 
-import base64
 import random
 import re
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sandbox.clock import Clock
 from sandbox.counters import Counters, Invitation
 from sandbox.google.errors import GoogleApiError
+from sandbox.google.guests import guest_copy, guests_of, html_link
 from sandbox.google.invitations import recipients_to_mail
 from sandbox.google.recurrence import instance_resource, original_starts, split_instance_id
 from sandbox.google.times import EventTime, format_millis, parse_event_time
@@ -78,6 +78,7 @@ class GoogleWorld:
         self.domains = tuple(domains)
         self.users = {u.email: u for u in users}
         self.listeners: list[ChangeListener] = []
+        self.guest_copies = True  # put events on invited users' calendars, as Google does
         self.reset()
 
     def reset(self) -> None:
@@ -168,7 +169,7 @@ class GoogleWorld:
             "kind": "calendar#event",
             "id": event_id,
             "status": "confirmed",
-            "htmlLink": _html_link(event_id, calendar.id),
+            "htmlLink": html_link(event_id, calendar.id),
             "created": now,
             "creator": {"email": actor},
             "organizer": _organizer(calendar, self.users),
@@ -179,6 +180,7 @@ class GoogleWorld:
         }
         self._apply_fields(calendar, event, body, conference_version)
         self._commit(calendar, event)
+        self._share_with_guests(calendar, event, None)
         if record:
             self._record_mail(calendar, event, send_updates, "insert")
         return event
@@ -220,6 +222,7 @@ class GoogleWorld:
         if any(event.get(k) != current.get(k) for k in _TIME_FIELDS):
             event["sequence"] = max(current.get("sequence", 0) + 1, event.get("sequence", 0))
         self._commit(calendar, event)
+        self._share_with_guests(calendar, event, current)
         if record:
             self._record_mail(calendar, event, send_updates, "update")
         return event
@@ -233,10 +236,12 @@ class GoogleWorld:
         if record:
             self._record_mail(calendar, current, send_updates, "delete")
         self._cancel(calendar, current)
+        self._share_with_guests(calendar, calendar.events[current["id"]], current)
         if current.get("recurrence"):  # a deleted series takes its exceptions with it
             for other in list(calendar.events.values()):
                 if other.get("recurringEventId") == event_id and other.get("status") != "cancelled":
                     self._cancel(calendar, other)
+                    self._share_with_guests(calendar, calendar.events[other["id"]], other)
         self._notify(calendar.id)
 
     def move_event(self, source: Calendar, event_id: str, destination: Calendar) -> dict[str, Any]:
@@ -249,16 +254,23 @@ class GoogleWorld:
             raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
         moved = dict(current)
         moved["organizer"] = _organizer(destination, self.users)
-        moved["htmlLink"] = _html_link(event_id, destination.id)
+        moved["htmlLink"] = html_link(event_id, destination.id)
         self._cancel(source, current)
         self._notify(source.id)
         self._commit(destination, moved)
+        self._share_with_guests(destination, moved, current)
         return moved
 
     def respond(self, calendar: Calendar, event_id: str, attendee: str, response: str) -> dict[str, Any]:
+        """An attendee answers; the answer lands on the organizer's event and every copy."""
         if response not in {"needsAction", "declined", "tentative", "accepted"}:
             raise GoogleApiError.bad_request("Invalid attendee response status.")
-        event = dict(self.get_event(calendar, event_id))
+        seen = self.get_event(calendar, event_id)
+        organizer = self.calendars.get(seen.get("organizer", {}).get("email", ""))
+        if organizer is not None and organizer is not calendar and event_id in organizer.events:
+            calendar = organizer
+        current = self.get_event(calendar, event_id)
+        event = dict(current)
         attendees = [dict(a) for a in event.get("attendees", [])]
         matching = [a for a in attendees if a.get("email", "").lower() == attendee.lower()]
         if not matching:
@@ -266,6 +278,7 @@ class GoogleWorld:
         matching[0]["responseStatus"] = response
         event["attendees"] = attendees
         self._commit(calendar, event)
+        self._share_with_guests(calendar, event, current)
         return event
 
     def expire_sync_tokens(self, calendar: Calendar) -> None:
@@ -335,6 +348,23 @@ class GoogleWorld:
         if notify:
             self._notify(calendar.id)
 
+    def _share_with_guests(
+        self, calendar: Calendar, event: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
+        """Write, refresh or cancel the guests' copies of an organizer's event."""
+        if not self.guest_copies or event.get("organizer", {}).get("email") != calendar.id:
+            return
+        now = guests_of(event, calendar.id, self.users)
+        for guest in sorted(now):
+            target = self.calendars[guest]
+            self._commit(target, guest_copy(event, guest, target.events.get(event["id"])))
+        for guest in sorted(guests_of(previous, calendar.id, self.users) - now):
+            target = self.calendars[guest]
+            existing = target.events.get(event["id"])
+            if existing is not None and existing.get("status") != "cancelled":
+                self._cancel(target, existing)
+                self._notify(target.id)
+
     def _notify(self, calendar_id: str) -> None:
         for listener in list(self.listeners):
             listener(calendar_id)
@@ -398,11 +428,6 @@ def _organizer(calendar: Calendar, users: dict[str, GoogleUser]) -> dict[str, An
     user = users.get(calendar.id)
     organizer["displayName"] = user.name if user else calendar.summary
     return organizer
-
-
-def _html_link(event_id: str, calendar_id: str) -> str:
-    eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
-    return f"https://www.google.com/calendar/event?eid={eid}"
 
 
 def _writable(event: dict[str, Any]) -> dict[str, Any]:
