@@ -159,6 +159,9 @@ class GoogleControl:
             "POST", f"/google/calendars/{quote(calendar_id, safe='')}/expire-sync-tokens"
         )
 
+    async def set_guest_copies(self, enabled: bool) -> None:
+        await self._control.call("PUT", "/google/settings", {"guestCopies": enabled})
+
     async def channels(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._control.call("GET", "/google/channels")
         return result

@@ -125,6 +125,13 @@ def _channels(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -
     }
 
 
+def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    """GET reads, PUT changes: `guestCopies` (events appear on invited users' calendars)."""
+    if "guestCopies" in body:
+        emu.world.guest_copies = bool(body["guestCopies"])
+    return {"guestCopies": emu.world.guest_copies}
+
+
 def _reset(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> None:
     emu.reset()
 
@@ -140,4 +147,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{cal}/events/{{eventId}}/respond", _route(_respond))
     app.router.add_post(f"{cal}/expire-sync-tokens", _route(_expire_tokens))
     app.router.add_get(f"{PREFIX}/channels", _route(_channels))
+    app.router.add_get(f"{PREFIX}/settings", _route(_settings))
+    app.router.add_put(f"{PREFIX}/settings", _route(_settings))
     app.router.add_post(f"{PREFIX}/reset", _route(_reset))

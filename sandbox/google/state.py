@@ -78,10 +78,10 @@ class GoogleWorld:
         self.domains = tuple(domains)
         self.users = {u.email: u for u in users}
         self.listeners: list[ChangeListener] = []
-        self.guest_copies = True  # put events on invited users' calendars, as Google does
         self.reset()
 
     def reset(self) -> None:
+        self.guest_copies = True  # put events on invited users' calendars, as Google does
         self.rng = random.Random(self.seed)
         self.serial = 0
         self.calendars: dict[str, Calendar] = {}

@@ -65,3 +65,11 @@ async def test_given_bob_is_uninvited_or_the_event_deleted_when_bob_syncs_then_h
         (kept["id"], "cancelled"),
         (dropped["id"], "cancelled"),
     }
+
+
+async def test_given_guest_copies_switched_off_when_inviting_then_bob_sees_nothing(
+    sb: Sandbox, alice_events: Any, control: SandboxControl
+) -> None:
+    await control.google.set_guest_copies(False)
+    await call(alice_events.insert(calendarId="primary", body=_with_bob("09:00", "10:00")))
+    assert (await control.google.calendar(BOB))["events"] == []
