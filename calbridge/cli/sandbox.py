@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from calbridge.cli.common import console, run
+from calbridge.logs import configure_logging
 
 
 def sandbox(
@@ -21,6 +22,7 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port of the Google + control server (0: any free port).")] = 0,
 ) -> None:
     """Run the Google / Microsoft emulators and the control API on 127.0.0.1 until Ctrl-C."""
+    configure_logging("console", "warning")  # the endpoints on stdout are what matters here
     run(_serve(seed, connection_file, port))
 
 
@@ -41,7 +43,7 @@ async def _serve(seed: int, connection_file: Path | None, port: int) -> None:
         for name, url in info.https_endpoints.items():
             console.print(f"[bold]{name:<17}[/]{url}")
         console.print(f"[bold]Control API[/]      {info.control_url}")
-        console.print(f"[bold]Users[/]            {', '.join(u['email'] for u in info.users)}")
+        console.print(f"[bold]Users[/]            {', '.join(u['email'] for u in info.users)}", soft_wrap=True)
         if connection_file is not None:
             console.print(f"[bold]Connection file[/]  {connection_file}")
         console.print("Running; press Ctrl-C to stop.")
