@@ -57,6 +57,7 @@ class SandboxInfo:
     google_base_url: str
     google_api_endpoint: str  # for ClientOptions(api_endpoint=...): includes /calendar/v3/
     google_token_uri: str
+    google_batch_uri: str  # for BatchHttpRequest(batch_uri=...): the library ignores api_endpoint there
     google_service_account: dict[str, str]
     users: list[dict[str, str]]
     external_guest: str
@@ -73,6 +74,7 @@ class SandboxInfo:
                 "base_url": self.google_base_url,
                 "api_endpoint": self.google_api_endpoint,
                 "token_uri": self.google_token_uri,
+                "batch_uri": self.google_batch_uri,
                 "scopes": GOOGLE_SCOPES,
                 "service_account": self.google_service_account,
                 "team_calendar": self.team_calendar,
@@ -151,6 +153,7 @@ class SandboxServer:
             google_base_url=base,
             google_api_endpoint=f"{base}/calendar/v3/",
             google_token_uri=f"{base}/token",
+            google_batch_uri=f"{base}/batch/calendar/v3",
             google_service_account=self.google.account.info(f"{base}/token"),
             users=[{"email": u.email, "name": u.name, "time_zone": u.time_zone} for u in self.users],
             external_guest=EXTERNAL_GUEST,

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from sandbox.google import control
+from sandbox.google import batch, control
 from sandbox.google.emulator import EMULATOR, GoogleEmulator
 from sandbox.google.errors import GoogleApiError, error_response, fault_error
 from sandbox.google.freebusy import query_free_busy
@@ -270,6 +270,7 @@ def build_google_app(emulator: GoogleEmulator) -> web.Application:
     app[EMULATOR] = emulator
     events = f"{API}/calendars/{{calendarId}}/events"
     app.router.add_post("/token", token)
+    app.router.add_post("/batch/calendar/v3", batch.batch)
     app.router.add_get(events, events_list)
     app.router.add_post(events, events_insert)
     app.router.add_post(f"{events}/watch", events_watch)
