@@ -43,7 +43,8 @@ async def _serve(seed: int, connection_file: Path | None, port: int) -> None:
         for name, url in info.https_endpoints.items():
             console.print(f"[bold]{name:<17}[/]{url}")
         console.print(f"[bold]Control API[/]      {info.control_url}")
-        console.print(f"[bold]Users[/]            {', '.join(u['email'] for u in info.users)}", soft_wrap=True)
+        users = ", ".join(u["email"] for u in info.users)
+        console.print(f"[bold]Users[/]            {users}", soft_wrap=True)
         if connection_file is not None:
             console.print(f"[bold]Connection file[/]  {connection_file}")
         console.print("Running; press Ctrl-C to stop.")
