@@ -3,6 +3,7 @@ trust the push deliverer needs to reach an HTTPS receiver that uses a sandbox ce
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass
 
@@ -17,7 +18,9 @@ class SandboxTLS:
     server: trustme.LeafCert
 
     @classmethod
+    @functools.cache
     def create(cls) -> SandboxTLS:
+        """The process's sandbox CA (made once: each costs ~0.1 s and tests start many sandboxes)."""
         ca = trustme.CA(organization_name="calbridge sandbox")
         return cls(ca, ca.issue_cert("127.0.0.1", "localhost", "::1"))
 

@@ -10,6 +10,7 @@ and the client library refreshes on the 401 as it would against Google.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,15 +50,7 @@ class ServiceAccount:
 
     @classmethod
     def generate(cls, *, project_id: str, key_id: str, client_id: str) -> ServiceAccount:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        public = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
+        private, public = _key_pair()
         email = f"calbridge-sync@{project_id}.iam.gserviceaccount.com"
         return cls(email, client_id, key_id, private, public, project_id)
 
@@ -75,6 +68,21 @@ class ServiceAccount:
             "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
             "universe_domain": "googleapis.com",
         }
+
+
+@functools.cache
+def _key_pair() -> tuple[str, str]:
+    """One RSA key per process: generating one costs ~0.2 s, and tests start many sandboxes."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
 
 
 class TokenError(Exception):
