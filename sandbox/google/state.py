@@ -7,7 +7,6 @@ notifications are built on it. Ids come from a seeded RNG so a run is repeatable
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,22 +18,13 @@ from sandbox.google.errors import GoogleApiError
 from sandbox.google.guests import guest_copy, guests_of, html_link
 from sandbox.google.invitations import recipients_to_mail
 from sandbox.google.recurrence import instance_resource, original_starts, split_instance_id
-from sandbox.google.times import EventTime, format_millis, parse_event_time
+from sandbox.google.shapes import TIME_FIELDS, WRITABLE, apply_fields, is_client_id, merge, writable
+from sandbox.google.times import EventTime, format_millis
 
 __all__ = ["ROLE_RANK", "Calendar", "GoogleUser", "GoogleWorld"]
 
 ROLE_RANK = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
 _BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
-_CLIENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
-_WRITABLE = {
-    "summary", "description", "location", "colorId", "start", "end", "endTimeUnspecified",
-    "recurrence", "transparency", "visibility", "sequence", "attendees",
-    "attendeesOmitted", "extendedProperties", "conferenceData", "gadget", "anyoneCanAddSelf",
-    "guestsCanInviteOthers", "guestsCanModify", "guestsCanSeeOtherGuests", "privateCopy", "locked",
-    "reminders", "source", "attachments", "eventType", "status", "workingLocationProperties",
-    "outOfOfficeProperties", "focusTimeProperties",
-}  # fmt: skip
-_TIME_FIELDS = ("start", "end", "recurrence", "location")
 
 
 @dataclass(frozen=True)
@@ -158,7 +148,7 @@ class GoogleWorld:
     ) -> dict[str, Any]:
         event_id = body.get("id")
         if event_id is not None:
-            if not isinstance(event_id, str) or not _CLIENT_ID.match(event_id):
+            if not is_client_id(event_id):
                 raise GoogleApiError.bad_request("Invalid resource id value.")
             if event_id in calendar.events:
                 raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
@@ -207,9 +197,9 @@ class GoogleWorld:
                 extra={"locationType": "header", "location": "If-Match"},
             )
         event = dict(current)
-        fields = _merge(_writable(current), body) if patch else body
+        fields = merge(writable(current), body) if patch else body
         if not patch:
-            for key in _WRITABLE - {"sequence", "status"}:
+            for key in WRITABLE - {"sequence", "status"}:
                 event.pop(key, None)
         requested_sequence = body.get("sequence")
         if isinstance(requested_sequence, int) and requested_sequence < current.get("sequence", 0):
@@ -219,7 +209,7 @@ class GoogleWorld:
                 "invalidSequenceValue",
             )
         self._apply_fields(calendar, event, fields, conference_version)
-        if any(event.get(k) != current.get(k) for k in _TIME_FIELDS):
+        if any(event.get(k) != current.get(k) for k in TIME_FIELDS):
             event["sequence"] = max(current.get("sequence", 0) + 1, event.get("sequence", 0))
         self._commit(calendar, event)
         self._share_with_guests(calendar, event, current)
@@ -289,49 +279,14 @@ class GoogleWorld:
     def _apply_fields(
         self, calendar: Calendar, event: dict[str, Any], body: dict[str, Any], conference_version: int
     ) -> None:
-        for key, value in body.items():
-            if key not in _WRITABLE or (key == "conferenceData" and conference_version < 1):
-                continue
-            if value is None:
-                event.pop(key, None)
-            else:
-                event[key] = value
-        start = parse_event_time(event.get("start"), "start")
-        end = parse_event_time(event.get("end"), "end")
-        _check_span(start, end, calendar.tz)
-        if event.get("recurrence") and start.moment is not None and start.tz is None:
-            raise GoogleApiError.bad_request("Missing time zone definition for start time.", "required")
-        event["start"] = start.render(calendar.tz)
-        event["end"] = end.render(calendar.tz)
-        if event.get("status") not in {"confirmed", "tentative", "cancelled"}:
-            raise GoogleApiError.bad_request("Invalid event status.")
-        if "attendees" in event:
-            event["attendees"] = _attendees(event["attendees"], event["organizer"]["email"], calendar.id)
-        _check_extended_properties(event.get("extendedProperties"))
-        if "conferenceData" in event and conference_version >= 1:
-            event["conferenceData"] = self._conference(event["conferenceData"])
-            for point in event["conferenceData"].get("entryPoints", []):
-                if point.get("entryPointType") == "video":
-                    event["hangoutLink"] = point["uri"]
-
-    def _conference(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A `createRequest` for Meet succeeds at once, with a made-up Meet link."""
-        request = data.get("createRequest")
-        if not request or data.get("entryPoints"):
-            return data
-        code = "-".join(self.new_id(n).replace("0", "a") for n in (3, 4, 3))
-        return {
-            "createRequest": {**request, "status": {"statusCode": "success"}},
-            "entryPoints": [
-                {
-                    "entryPointType": "video",
-                    "uri": f"https://meet.google.com/{code}",
-                    "label": f"meet.google.com/{code}",
-                }
-            ],
-            "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
-            "conferenceId": code,
-        }
+        apply_fields(
+            event,
+            body,
+            calendar_id=calendar.id,
+            tz=calendar.tz,
+            conference_version=conference_version,
+            meet_code=lambda: "-".join(self.new_id(n).replace("0", "a") for n in (3, 4, 3)),
+        )
 
     def _cancel(self, calendar: Calendar, event: dict[str, Any]) -> None:
         tombstone = dict(event)
@@ -387,62 +342,8 @@ def _same_start(a: EventTime, b: EventTime) -> bool:
     return a.moment == b.moment
 
 
-def _check_span(start: EventTime, end: EventTime, tz: ZoneInfo) -> None:
-    if start.all_day != end.all_day:
-        raise GoogleApiError.bad_request("Start and end times must either both be date or both be dateTime.")
-    if end.instant(tz) < start.instant(tz):
-        raise GoogleApiError.time_range_empty()
-
-
-def _check_extended_properties(value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict) or any(k not in {"private", "shared"} for k in value):
-        raise GoogleApiError.bad_request("Invalid extended properties.")
-    for scope in value.values():
-        if not isinstance(scope, dict) or not all(isinstance(v, str) for v in scope.values()):
-            raise GoogleApiError.bad_request("Invalid extended property value.")
-
-
-def _attendees(raw: Any, organizer: str, calendar_id: str) -> list[dict[str, Any]]:
-    if not isinstance(raw, list):
-        raise GoogleApiError.bad_request("Invalid attendees.")
-    result = []
-    for attendee in raw:
-        if not isinstance(attendee, dict) or not attendee.get("email"):
-            raise GoogleApiError.bad_request("Missing attendee email.", "required")
-        shaped = dict(attendee)
-        email = shaped["email"].lower()
-        if email == organizer.lower():
-            shaped["organizer"] = True
-            shaped.setdefault("responseStatus", "accepted")
-        if email == calendar_id.lower():
-            shaped["self"] = True
-        shaped.setdefault("responseStatus", "needsAction")
-        result.append(shaped)
-    return result
-
-
 def _organizer(calendar: Calendar, users: dict[str, GoogleUser]) -> dict[str, Any]:
     organizer: dict[str, Any] = {"email": calendar.id, "self": True}
     user = users.get(calendar.id)
     organizer["displayName"] = user.name if user else calendar.summary
     return organizer
-
-
-def _writable(event: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in event.items() if k in _WRITABLE}
-
-
-def _merge(current: dict[str, Any], changes: dict[str, Any], *, nested: bool = False) -> dict[str, Any]:
-    """Patch semantics: objects merge key by key, arrays and scalars replace, null removes.
-    (At the top level a null is kept, so that applying the fields removes the field.)"""
-    merged = dict(current)
-    for key, value in changes.items():
-        if value is None and nested:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value, nested=True)
-        else:
-            merged[key] = value
-    return merged

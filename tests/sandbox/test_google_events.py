@@ -223,3 +223,17 @@ async def test_given_attendees_when_writing_then_only_send_updates_all_counts_in
         BOB: "needsAction",
         EXTERNAL_GUEST: "needsAction",
     }
+
+
+async def test_given_a_meet_create_request_when_inserting_then_conference_data_only_with_version_1(
+    alice_events: Any,
+) -> None:
+    conference = {"createRequest": {"requestId": "req-1", "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
+    body = {"conferenceData": conference, **timed("2026-12-07", "10:00", "11:00")}
+
+    ignored = await call(alice_events.insert(calendarId="primary", body=body))
+    created = await call(alice_events.insert(calendarId="primary", body=body, conferenceDataVersion=1))
+
+    assert "conferenceData" not in ignored
+    assert created["conferenceData"]["createRequest"]["status"] == {"statusCode": "success"}
+    assert created["hangoutLink"].startswith("https://meet.google.com/")
