@@ -7,6 +7,7 @@ a reset hook here, so one `POST /_control/reset` returns the whole sandbox to it
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +31,14 @@ class ControlPlane:
     resets: dict[str, Callable[[], object]] = field(default_factory=dict)  # provider -> reset hook
     endpoints: dict[str, str] = field(default_factory=dict)  # name -> base URL, for the index
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self.faults.reset()
         self.counters.reset()
         self.clock.skew(timedelta(0))
-        for hook in self.resets.values():
-            hook()
+        for hook in list(self.resets.values()):
+            outcome = hook()
+            if inspect.isawaitable(outcome):
+                await outcome
 
 
 CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
@@ -137,7 +140,7 @@ async def clear_counters(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    _plane(request).reset()
+    await _plane(request).reset()
     return web.Response(status=204)
 
 

@@ -15,10 +15,11 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import structlog
@@ -120,7 +121,7 @@ class SandboxServer:
         )
         self._add_team_calendar()
         self.plane.resets["google"] = self._reset_google
-        self.optional_worlds: dict[str, Any] = {}
+        self.optional: dict[str, _Served] = {}  # Microsoft-side emulators being served
         self._runners: list[web.AppRunner] = []
 
     def _add_team_calendar(self) -> None:
@@ -135,16 +136,15 @@ class SandboxServer:
     async def start(self) -> SandboxInfo:
         app = build_google_app(self.google)
         add_control_routes(app, self.plane)
-        base = await self._serve(app, self.http_port, tls=False)
-        https: dict[str, str] = {}
+        base, _ = await self._serve(app, self.http_port, tls=False)
+        https = await self._mount_optional()
         microsoft: dict[str, str] = {
             "tenant_id": self.app_registration.tenant_id,
             "client_id": self.app_registration.client_id,
             "client_secret": self.app_registration.client_secret,
         }
-        for name, (mount, build) in self._optional_apps().items():
-            https[name] = await self._serve(build(), 0, tls=True)
-            microsoft.update(mount.endpoints(https[name], self.app_registration))
+        for name, url in https.items():
+            microsoft.update(self.optional[name].mount.endpoints(url, self.app_registration))
         self.plane.endpoints.update({"google": base, **https})
         log.info("sandbox_started", google=base, https=sorted(https))
         return SandboxInfo(
@@ -168,38 +168,56 @@ class SandboxServer:
             await runner.cleanup()
         self._runners.clear()
 
-    async def _serve(self, app: web.Application, port: int, *, tls: bool) -> str:
+    async def _serve(self, app: web.Application, port: int, *, tls: bool) -> tuple[str, web.AppRunner]:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, port, ssl_context=self.tls.server_context() if tls else None)
         await site.start()
         self._runners.append(runner)
         bound = runner.addresses[0][1]
-        return f"{'https' if tls else 'http'}://{self.host}:{bound}"
+        return f"{'https' if tls else 'http'}://{self.host}:{bound}", runner
 
-    def _optional_apps(self) -> dict[str, tuple[Mount, Callable[[], web.Application]]]:
-        """Microsoft-side emulators, mounted when their packages are present."""
-        apps: dict[str, tuple[Mount, Callable[[], web.Application]]] = {}
+    async def _start_optional(self, mount: Mount, module: ModuleType, world_class: Any, port: int = 0) -> str:
+        """Populate a fresh world for a Microsoft-side emulator and serve it over HTTPS."""
+        world = mount.populate(world_class, self.seed, self.users, self.app_registration)
+        build = getattr(module, mount.builder)
+        url, runner = await self._serve(build(world, self.faults, self.clock, self.counters), port, tls=True)
+        self.optional[mount.name] = _Served(mount, module, world_class, world, runner, runner.addresses[0][1])
+        if callable(getattr(world, "reset", None)):
+            self.plane.resets[mount.name] = world.reset
+        else:  # no reset of its own: serve a fresh world on the same port
+            self.plane.resets[mount.name] = functools.partial(self._restart_optional, mount.name)
+        return url
+
+    async def _restart_optional(self, name: str) -> None:
+        served = self.optional[name]
+        await served.runner.cleanup()
+        self._runners.remove(served.runner)
+        await self._start_optional(served.mount, served.module, served.world_class, served.port)
+
+    async def _mount_optional(self) -> dict[str, str]:
+        """Microsoft-side emulators, mounted when their packages are present; name -> base URL."""
+        urls: dict[str, str] = {}
         for mount in MOUNTS:
             loaded = load(mount)
             if loaded is None:
                 log.info("sandbox_emulator_absent", provider=mount.name)
                 continue
-            module, world_class = loaded
             try:
-                world = mount.populate(world_class, self.seed, self.users, self.app_registration)
+                urls[mount.name] = await self._start_optional(mount, *loaded)
             except (TypeError, AttributeError) as exc:  # an emulator whose interface moved on
                 log.warning("sandbox_emulator_skipped", provider=mount.name, reason=str(exc))
-                continue
-            self.optional_worlds[mount.name] = world
-            if callable(getattr(world, "reset", None)):
-                self.plane.resets[mount.name] = world.reset
-            build = getattr(module, mount.builder)
-            apps[mount.name] = (
-                mount,
-                functools.partial(build, world, self.faults, self.clock, self.counters),
-            )
-        return apps
+        return urls
+
+
+@dataclass
+class _Served:
+    mount: Mount
+    module: ModuleType
+    world_class: Any
+    world: Any
+    runner: web.AppRunner
+    port: int
 
 
 class _LoopThread:
