@@ -162,6 +162,10 @@ class GoogleControl:
     async def set_guest_copies(self, enabled: bool) -> None:
         await self._control.call("PUT", "/google/settings", {"guestCopies": enabled})
 
+    async def set_user_quota(self, per_minute: int | None) -> None:
+        """Calls per user per sliding minute before 403 userRateLimitExceeded (None: unlimited)."""
+        await self._control.call("PUT", "/google/settings", {"userQuotaPerMinute": per_minute})
+
     async def channels(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._control.call("GET", "/google/channels")
         return result

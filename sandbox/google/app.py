@@ -64,6 +64,10 @@ def _authorize(emulator: GoogleEmulator, request: web.Request, write: bool) -> A
             "Invalid Credentials",
             extra={"location": "Authorization", "locationType": "header"},
         )
+    if not emulator.quota.admit(grant.subject or emulator.account.client_email, emulator.clock.now()):
+        raise GoogleApiError(
+            403, "userRateLimitExceeded", "User Rate Limit Exceeded", extra={"domain": "usageLimits"}
+        )
     if write and not grant.can_write:
         raise GoogleApiError(
             403, "insufficientPermissions", "Request had insufficient authentication scopes."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -11,6 +11,7 @@ from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.faults import Faults
 from sandbox.google.push import PushHub
+from sandbox.google.quota import UserQuota
 from sandbox.google.state import GoogleUser, GoogleWorld
 from sandbox.google.sync import SyncLedger
 from sandbox.google.tokens import ServiceAccount, TokenIssuer
@@ -28,6 +29,7 @@ class GoogleEmulator:
     faults: Faults
     clock: Clock
     counters: Counters
+    quota: UserQuota = field(default_factory=UserQuota)
 
     @classmethod
     def create(
@@ -57,6 +59,7 @@ class GoogleEmulator:
         self.ledger.marks.clear()
         self.ledger.pages.clear()
         self.issuer.grants.clear()
+        self.quota.reset()
 
 
 EMULATOR = web.AppKey("google_emulator", GoogleEmulator)

@@ -87,3 +87,23 @@ async def test_given_a_503_rule_at_half_rate_when_calling_often_then_some_calls_
         c["count"] for c in counters["calls"] if c["operation"] == "google.events.list" and c["status"] == 503
     )
     assert failed == outcomes.count("backendError")
+
+
+async def test_given_a_user_quota_when_exceeded_then_403_until_the_minute_has_passed(
+    alice_events: Any, control: SandboxControl
+) -> None:
+    await control.google.set_user_quota(3)
+    for _ in range(3):
+        await call(alice_events.list(calendarId="primary"))
+
+    with pytest.raises(HttpError) as caught:
+        await call(alice_events.list(calendarId="primary"))
+    assert caught.value.status_code == 403
+    assert caught.value.error_details[0] == {
+        "domain": "usageLimits",
+        "reason": "userRateLimitExceeded",
+        "message": "User Rate Limit Exceeded",
+    }
+
+    await control.advance_clock(61)
+    assert (await call(alice_events.list(calendarId="primary")))["items"] == []
