@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from multidict import MultiMapping
 
 from sandbox.google.errors import GoogleApiError
 from sandbox.google.recurrence import instance_id, instance_resource, original_starts
 from sandbox.google.state import Calendar, GoogleWorld
-from sandbox.google.times import format_millis, parse_event_time, parse_rfc3339
+from sandbox.google.times import format_millis, format_rfc3339, parse_event_time, parse_rfc3339, zone
 
 __all__ = ["ListQuery", "SyncLedger", "list_events", "list_instances"]
 
@@ -53,6 +54,7 @@ class ListQuery:
     ical_uid: str | None = None
     order_by: str | None = None
     text: str | None = None
+    time_zone: ZoneInfo | None = None  # render times in this zone instead of the event's
 
     @classmethod
     def parse(cls, params: MultiMapping[str]) -> ListQuery:
@@ -92,6 +94,7 @@ class ListQuery:
             ical_uid=params.get("iCalUID"),
             order_by=order_by,
             text=params.get("q"),
+            time_zone=zone(params.get("timeZone")),
         )
 
 
@@ -143,7 +146,7 @@ def list_events(
             items = list(_matching(calendar, query))
             if query.order_by or query.updated_min or query.text or query.ical_uid:
                 next_sync = None
-        items = [_render(item) for item in _ordered(items, query.order_by, calendar)]
+        items = [_render(item, query.time_zone) for item in _ordered(items, query.order_by, calendar)]
     return _answer(world, ledger, calendar, role, items, query.max_results, next_sync)
 
 
@@ -160,7 +163,7 @@ def list_instances(
         raise GoogleApiError.not_found()
     candidates = list(_instances(calendar, series)) if series.get("recurrence") else [series]
     items = [
-        _render(item)
+        _render(item, query.time_zone)
         for item in candidates
         if (query.show_deleted or item.get("status") != "cancelled") and _in_window(item, query, calendar)
     ]
@@ -303,10 +306,17 @@ def _ordered(items: list[dict[str, Any]], order_by: str | None, calendar: Calend
     return items
 
 
-def _render(event: dict[str, Any]) -> dict[str, Any]:
-    """A cancelled event in a listing carries only what Google guarantees for tombstones."""
+def _render(event: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
+    """A cancelled event in a listing carries only what Google guarantees for tombstones; with
+    the `timeZone` parameter, instants are shown in that zone (the event keeps its `timeZone`)."""
     if event.get("status") != "cancelled":
-        return dict(event)
+        shown = dict(event)
+        if tz is not None:
+            for key in ("start", "end", "originalStartTime"):
+                if key in shown and "dateTime" in shown[key]:
+                    moment = datetime.fromisoformat(shown[key]["dateTime"])
+                    shown[key] = {**shown[key], "dateTime": format_rfc3339(moment, tz)}
+        return shown
     keep = ("kind", "etag", "id", "status", "recurringEventId", "originalStartTime")
     return {k: event[k] for k in keep if k in event}
 

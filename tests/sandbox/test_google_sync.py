@@ -140,3 +140,16 @@ async def test_given_a_time_window_when_listing_then_only_overlapping_events_are
     )
 
     assert [i["id"] for i in window["items"]] == [inside["id"]]
+
+
+async def test_given_a_time_zone_parameter_when_listing_then_times_are_shown_in_it(alice_events: Any) -> None:
+    await call(
+        alice_events.insert(calendarId="primary", body=timed("2026-12-10", "09:00", "10:00", "Europe/Berlin"))
+    )
+
+    listed = await call(alice_events.list(calendarId="primary", timeZone="America/New_York"))
+
+    assert listed["items"][0]["start"] == {
+        "dateTime": "2026-12-10T03:00:00-05:00",
+        "timeZone": "Europe/Berlin",
+    }
