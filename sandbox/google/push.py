@@ -174,7 +174,7 @@ class PushHub:
         delay = rng.uniform(*plan.delay) if plan.delay[1] > 0 else 0.0
         for _ in range(copies):
             channel.queue.put_nowait(Pending(state, number, delay, plan.reorder))
-        if channel.worker is None:
+        if channel.worker is None or channel.worker.done():
             channel.worker = asyncio.get_running_loop().create_task(self._deliver_from(channel))
 
     async def _deliver_from(self, channel: Channel) -> None:
