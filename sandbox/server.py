@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from sandbox.client import SandboxControl
 from sandbox.clock import Clock
 from sandbox.control import ControlPlane, add_control_routes
 from sandbox.counters import Counters
@@ -238,7 +239,11 @@ class _LoopThread:
 
 
 class Sandbox:
-    """A running sandbox: its connection info, shared clock/faults/counters and the emulators."""
+    """A running sandbox: its connection info, shared clock/faults/counters and the emulators.
+
+    The emulators' state lives on the sandbox's own loop: read it freely, change it through the
+    control API (`sb.control()`), which also notifies push channels as a real change would.
+    """
 
     def __init__(self, server: SandboxServer, info: SandboxInfo, ca_file: Path) -> None:
         self.server = server
@@ -280,6 +285,10 @@ class Sandbox:
         finally:
             loop_thread.run(server.stop())
             loop_thread.close()
+
+    def control(self) -> SandboxControl:
+        """A control-API client: `async with sb.control() as control: ...`."""
+        return SandboxControl(self.info.control_url)
 
     def google_credentials(self, subject: str, scopes: list[str] | None = None) -> Any:
         """Service-account credentials impersonating `subject` (domain-wide delegation)."""

@@ -23,7 +23,7 @@ async def sb() -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def control(sb: Sandbox) -> AsyncIterator[SandboxControl]:
-    async with SandboxControl(sb.info.control_url) as client:
+    async with sb.control() as client:
         yield client
 
 
