@@ -20,6 +20,7 @@ class OperationFaults:
     error_rate: float = 0.0  # share of calls answered with `error_status`
     error_status: int = 503
     retry_after: float | None = None  # seconds, sent with 429/503 answers
+    reason: str | None = None  # provider error reason to answer with, e.g. "userRateLimitExceeded"
 
 
 @dataclass
@@ -34,6 +35,7 @@ class NotificationFaults:
 class ErrorAnswer:
     status: int
     retry_after: float | None
+    reason: str | None = None
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Faults:
         if high > 0:
             await asyncio.sleep(self.rng.uniform(low, high))
         if rule.error_rate > 0 and self.rng.random() < rule.error_rate:
-            return ErrorAnswer(rule.error_status, rule.retry_after)
+            return ErrorAnswer(rule.error_status, rule.retry_after, rule.reason)
         return None
 
     def notification_plan(self, provider: str) -> NotificationFaults:

@@ -1,0 +1,156 @@
+"""`/_control/google/...`: act as a person in a Google calendar and look at the whole state.
+
+A person's writes go through the same world methods as API writes, so they bump serials and
+notify channels alike; they are not counted as API writes (no `sendUpdates`, no invitations).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.google.emulator import EMULATOR, GoogleEmulator
+from sandbox.google.errors import GoogleApiError, error_response
+
+__all__ = ["add_routes"]
+
+PREFIX = "/_control/google"
+ControlHandler = Callable[[web.Request, GoogleEmulator, dict[str, Any]], Any]
+
+
+def _route(handler: ControlHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        emulator = request.app[EMULATOR]
+        try:
+            raw = await request.read() if request.can_read_body else b""
+            body = json.loads(raw) if raw else {}
+            result = handler(request, emulator, body)
+        except GoogleApiError as exc:
+            return error_response(exc)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        if result is None:
+            return web.Response(status=204)
+        return web.json_response(result)
+
+    return handle
+
+
+def _calendar_state(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    calendar = emu.world.calendars.get(request.match_info["calendarId"])
+    if calendar is None:
+        raise GoogleApiError.not_found()
+    events = sorted(calendar.events.values(), key=lambda e: calendar.serials[e["id"]])
+    return {
+        "id": calendar.id,
+        "summary": calendar.summary,
+        "timeZone": calendar.time_zone,
+        "acl": calendar.acl,
+        "tokenEpoch": calendar.token_epoch,
+        "events": events,
+        "channels": [c.describe() for c in emu.hub.channels.values() if c.calendar_id == calendar.id],
+    }
+
+
+def _calendars(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "calendars": [
+            {"id": c.id, "summary": c.summary, "timeZone": c.time_zone, "acl": c.acl}
+            for c in emu.world.calendars.values()
+        ]
+    }
+
+
+def _known(emu: GoogleEmulator, request: web.Request) -> Any:
+    calendar = emu.world.calendars.get(request.match_info["calendarId"])
+    if calendar is None:
+        raise GoogleApiError.not_found()
+    return calendar
+
+
+def _create(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    calendar = _known(emu, request)
+    actor = body.get("actor") or calendar.id
+    return emu.world.insert_event(calendar, body.get("event", {}), actor, None, 1, record=False)
+
+
+def _edit(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    calendar = _known(emu, request)
+    actor = body.get("actor") or calendar.id
+    event_id = request.match_info["eventId"]
+    return emu.world.update_event(
+        calendar,
+        event_id,
+        body.get("changes", {}),
+        actor,
+        None,
+        patch=True,
+        conference_version=1,
+        record=False,
+    )
+
+
+def _delete(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> None:
+    emu.world.delete_event(_known(emu, request), request.match_info["eventId"], None, record=False)
+
+
+def _move(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    destination = emu.world.calendars.get(str(body.get("destination")))
+    if destination is None:
+        raise GoogleApiError.not_found()
+    return emu.world.move_event(_known(emu, request), request.match_info["eventId"], destination)
+
+
+def _respond(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    calendar = _known(emu, request)
+    return emu.world.respond(
+        calendar, request.match_info["eventId"], str(body.get("attendee")), str(body.get("responseStatus"))
+    )
+
+
+def _expire_tokens(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> None:
+    emu.world.expire_sync_tokens(_known(emu, request))
+
+
+def _channels(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "channels": [
+            {**c.describe(), "address": c.address, "calendarId": c.calendar_id}
+            for c in emu.hub.channels.values()
+        ],
+        "deliveries": [vars(d) for d in emu.hub.deliveries],
+    }
+
+
+def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    """GET reads, PUT changes: `guestCopies` (events appear on invited users' calendars) and
+    `userQuotaPerMinute` (calls per user per sliding minute; null: unlimited)."""
+    if "guestCopies" in body:
+        emu.world.guest_copies = bool(body["guestCopies"])
+    if "userQuotaPerMinute" in body:
+        limit = body["userQuotaPerMinute"]
+        emu.quota.per_minute = None if limit is None else int(limit)
+    return {"guestCopies": emu.world.guest_copies, "userQuotaPerMinute": emu.quota.per_minute}
+
+
+def _reset(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> None:
+    emu.reset()
+
+
+def add_routes(app: web.Application) -> None:
+    cal = f"{PREFIX}/calendars/{{calendarId}}"
+    app.router.add_get(f"{PREFIX}/calendars", _route(_calendars))
+    app.router.add_get(cal, _route(_calendar_state))
+    app.router.add_post(f"{cal}/events", _route(_create))
+    app.router.add_patch(f"{cal}/events/{{eventId}}", _route(_edit))
+    app.router.add_delete(f"{cal}/events/{{eventId}}", _route(_delete))
+    app.router.add_post(f"{cal}/events/{{eventId}}/move", _route(_move))
+    app.router.add_post(f"{cal}/events/{{eventId}}/respond", _route(_respond))
+    app.router.add_post(f"{cal}/expire-sync-tokens", _route(_expire_tokens))
+    app.router.add_get(f"{PREFIX}/channels", _route(_channels))
+    app.router.add_get(f"{PREFIX}/settings", _route(_settings))
+    app.router.add_put(f"{PREFIX}/settings", _route(_settings))
+    app.router.add_post(f"{PREFIX}/reset", _route(_reset))

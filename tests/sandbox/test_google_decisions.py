@@ -1,0 +1,54 @@
+"""Pure decisions of the Google emulator: who gets mailed, which list queries are refused."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import MultiDict
+
+from sandbox.google.errors import GoogleApiError
+from sandbox.google.invitations import recipients_to_mail
+from sandbox.google.sync import MAX_PAGE, ListQuery
+
+GUESTS = [{"email": "alice@example.com"}, {"email": "bob@example.com"}, {"email": "erin@partner.example"}]
+
+
+@pytest.mark.parametrize(
+    ("send_updates", "mailed"), [("all", 2), ("externalOnly", 1), ("none", 0), (None, 0)]
+)
+def test_given_send_updates_when_deciding_then_google_mails_guests_but_never_the_organizer(
+    send_updates: str | None, mailed: int
+) -> None:
+    assert recipients_to_mail(GUESTS, "alice@example.com", send_updates, ["example.com"]) == mailed
+
+
+def test_given_room_resources_when_deciding_then_they_are_not_mailed() -> None:
+    room = [{"email": "room-1@resource.example.com", "resource": True}]
+    assert recipients_to_mail(room, "alice@example.com", "all", ["example.com"]) == 0
+
+
+def test_given_paging_parameters_when_parsing_then_page_size_is_capped_and_filters_repeat() -> None:
+    query = ListQuery.parse(
+        MultiDict(
+            [("maxResults", "99999"), ("privateExtendedProperty", "a=1"), ("privateExtendedProperty", "b=2")]
+        )
+    )
+    assert query.max_results == MAX_PAGE
+    assert query.private == (("a", "1"), ("b", "2"))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        [("syncToken", "t"), ("q", "x")],
+        [("syncToken", "t"), ("iCalUID", "x")],
+        [("orderBy", "startTime")],  # only with singleEvents
+        [("timeMin", "2026-12-01T00:00:00")],  # no offset
+        [("timeMin", "2026-12-02T00:00:00Z"), ("timeMax", "2026-12-01T00:00:00Z")],
+        [("privateExtendedProperty", "novalue")],
+        [("maxResults", "0")],
+    ],
+)
+def test_given_a_query_google_refuses_when_parsing_then_400(params: list[tuple[str, str]]) -> None:
+    with pytest.raises(GoogleApiError) as caught:
+        ListQuery.parse(MultiDict(params))
+    assert caught.value.status == 400
