@@ -49,6 +49,11 @@ COMPUTED = {
     "OriginalStart",
 }
 _OCC = "OCC."
+# exchangelib writes booleans as 1/0; Exchange answers true/false, which is all exchangelib parses back.
+BOOLEANS = {
+    "IsAllDayEvent", "ReminderIsSet", "IsResponseRequested", "AllowNewTimeProposal", "IsOnlineMeeting",
+    "IsDraft", "IsRead", "HasAttachments", "IsAssociated", "IsSubmitted", "IsFromMe", "IsResend",
+}
 
 
 def parse_dt(value: str) -> datetime:
@@ -77,8 +82,11 @@ def _element(name: str, text: str | None = None, **attrs: str) -> etree._Element
 
 def _normalize(child: etree._Element) -> etree._Element:
     elem = copy.deepcopy(child)
-    if etree.QName(elem).localname in ("Start", "End") and elem.text:
+    name = etree.QName(elem).localname
+    if name in ("Start", "End") and elem.text:
         elem.text = format_dt(parse_dt(elem.text))
+    elif name in BOOLEANS and elem.text in ("0", "1"):
+        elem.text = "true" if elem.text == "1" else "false"
     return elem
 
 
