@@ -73,3 +73,35 @@ def serve_in_thread(world: EwsWorld, ssl_context: object | None = None) -> Itera
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+
+
+def sample_world(minute_seconds: float = 0.5, seed: int = 7) -> EwsWorld:
+    """alice, bob and carol; svc@example.com (Basic, password s3cret) may impersonate alice and bob."""
+    world = EwsWorld(seed=seed, minute_seconds=minute_seconds)
+    for address in ("alice@example.com", "bob@example.com", "carol@example.com"):
+        world.add_mailbox(address)
+    world.add_basic_user("svc@example.com", "s3cret")
+    world.allow_impersonation("svc@example.com", "alice@example.com", "bob@example.com")
+    return world
+
+
+def basic_account(
+    running: RunningEws,
+    mailbox: str = "alice@example.com",
+    password: str = "s3cret",
+    retry_policy: object | None = None,
+    max_connections: int = 4,
+) -> object:
+    """An exchangelib Account impersonating `mailbox` over Basic auth, fixed endpoint and version."""
+    from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials, FailFast
+    from exchangelib.version import EXCHANGE_2016, Version
+
+    config = Configuration(
+        service_endpoint=running.ews_url,
+        credentials=Credentials("svc@example.com", password),
+        auth_type=BASIC,
+        version=Version(build=EXCHANGE_2016),
+        retry_policy=retry_policy or FailFast(),
+        max_connections=max_connections,
+    )
+    return Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)

@@ -83,27 +83,23 @@ def plan_page(log: list[Change], since: int, limit: int, existing: set[str]) -> 
     return SyncPage(changes, next_seq, consumed == len(pending))
 
 
+def _sync_error(code: str, text: str) -> etree._Element:
+    # Exchange keeps an empty SyncState and IncludesLastItemInRange in error messages; exchangelib reads both.
+    message = error_message("SyncFolderItems", code, text)
+    etree.SubElement(message, m("SyncState"))
+    etree.SubElement(message, m("IncludesLastItemInRange")).text = "true"
+    return response("SyncFolderItems", [message])
+
+
 async def sync_folder_items(ctx: Context, op: etree._Element) -> etree._Element:
     ref = op.find(f"{m('SyncFolderId')}/*")
     folder = resolve_folder(ctx, ref) if ref is not None else None
     if folder is None:
-        return response(
-            "SyncFolderItems",
-            [error_message("SyncFolderItems", "ErrorFolderNotFound", "The folder was not found.")],
-        )
+        return _sync_error("ErrorFolderNotFound", "The folder was not found.")
     try:
         since = decode_state(folder, op.findtext(m("SyncState")))
     except InvalidSyncState:
-        return response(
-            "SyncFolderItems",
-            [
-                error_message(
-                    "SyncFolderItems",
-                    "ErrorInvalidSyncStateData",
-                    "Synchronization state data is corrupt or otherwise invalid.",
-                )
-            ],
-        )
+        return _sync_error("ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid.")
     limit = int(op.findtext(m("MaxChangesReturned")) or MAX_CHANGES)
     if not 1 <= limit <= MAX_CHANGES:
         raise EwsFault("ErrorInvalidArgument", "MaxChangesReturned must be between 1 and 512.")
