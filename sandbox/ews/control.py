@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import urllib.error
+import ssl
 import urllib.request
 from typing import Any
 
@@ -126,9 +126,10 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
 class EwsControlClient:
     """Drive the EWS emulator's control routes from tests or the demo (blocking, stdlib only)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/") + CONTROL_PREFIX
         self.timeout = timeout
+        self.ssl_context = ssl_context
 
     def _call(self, method: str, path: str, data: dict[str, Any] | None = None) -> Any:
         request = urllib.request.Request(
@@ -137,7 +138,7 @@ class EwsControlClient:
             data=None if data is None else json.dumps(data).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with urllib.request.urlopen(request, timeout=self.timeout, context=self.ssl_context) as response:
             payload = response.read()
         return json.loads(payload) if payload else None
 
