@@ -1,4 +1,4 @@
-"""SOAP Autodiscover (`GetUserSettings` on /autodiscover/autodiscover.svc), the flavour exchangelib 5.x uses."""
+"""SOAP Autodiscover: `GetUserSettings` on /autodiscover/autodiscover.svc, which exchangelib 5.x uses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,18 @@ __all__ = ["AUTODISCOVER_PATH", "add_routes"]
 AUTODISCOVER_PATH = "/autodiscover/autodiscover.svc"
 ANS = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
-SCHEMAS = "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2016"
+SCHEMAS = ", ".join(
+    (
+        "Exchange2007",
+        "Exchange2007_SP1",
+        "Exchange2010",
+        "Exchange2010_SP1",
+        "Exchange2010_SP2",
+        "Exchange2013",
+        "Exchange2013_SP1",
+        "Exchange2016",
+    )
+)
 
 
 def _a(name: str) -> str:

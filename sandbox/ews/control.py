@@ -126,7 +126,9 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
 class EwsControlClient:
     """Drive the EWS emulator's control routes from tests or the demo (blocking, stdlib only)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/") + CONTROL_PREFIX
         self.timeout = timeout
         self.ssl_context = ssl_context

@@ -51,8 +51,18 @@ COMPUTED = {
 _OCC = "OCC."
 # exchangelib writes booleans as 1/0; Exchange answers true/false, which is all exchangelib parses back.
 BOOLEANS = {
-    "IsAllDayEvent", "ReminderIsSet", "IsResponseRequested", "AllowNewTimeProposal", "IsOnlineMeeting",
-    "IsDraft", "IsRead", "HasAttachments", "IsAssociated", "IsSubmitted", "IsFromMe", "IsResend",
+    "IsAllDayEvent",
+    "ReminderIsSet",
+    "IsResponseRequested",
+    "AllowNewTimeProposal",
+    "IsOnlineMeeting",
+    "IsDraft",
+    "IsRead",
+    "HasAttachments",
+    "IsAssociated",
+    "IsSubmitted",
+    "IsFromMe",
+    "IsResend",
 }
 
 
@@ -286,7 +296,6 @@ def _computed(item: StoredItem, folder: Folder, mailbox_name: str) -> dict[str, 
             values["ModifiedOccurrences"] = modified
         if item.deleted_occurrences:
             deleted = _element("DeletedOccurrences")
-            start, _ = span(item.fields)
             all_starts = _all_starts(item)
             for index in sorted(item.deleted_occurrences):
                 if index <= len(all_starts):

@@ -45,18 +45,32 @@ def test_given_busy_and_free_items_when_asking_free_busy_then_each_mailbox_shows
         (bob, "Lunch", 12, "Free"),
     ):
         CalendarItem(
-            account=acc, folder=acc.calendar, subject=subject, start=at(start), end=at(start + 1),
+            account=acc,
+            folder=acc.calendar,
+            subject=subject,
+            start=at(start),
+            end=at(start + 1),
             legacy_free_busy_status=status,
         ).save(send_meeting_invitations="SendToNone")
 
-    views = list(alice.protocol.get_free_busy_info(
-        accounts=[(alice, "Organizer", False), (bob, "Required", False)],
-        start=at(8), end=at(14), merged_free_busy_interval=60,
-    ))
+    views = list(
+        alice.protocol.get_free_busy_info(
+            accounts=[(alice, "Organizer", False), (bob, "Required", False)],
+            start=at(8),
+            end=at(14),
+            merged_free_busy_interval=60,
+        )
+    )
 
     alice_view, bob_view = views
-    assert [(e.busy_type, e.start.hour) for e in alice_view.calendar_events] == [("Busy", 9), ("Tentative", 11)]
-    assert [(e.busy_type, e.details.subject) for e in bob_view.calendar_events] == [("OOF", "Offsite"), ("Free", "Lunch")]
+    assert [(e.busy_type, e.start.hour) for e in alice_view.calendar_events] == [
+        ("Busy", 9),
+        ("Tentative", 11),
+    ]
+    assert [(e.busy_type, e.details.subject) for e in bob_view.calendar_events] == [
+        ("OOF", "Offsite"),
+        ("Free", "Lunch"),
+    ]
     assert alice_view.merged == "020100" and bob_view.merged == "003000"
 
 
@@ -102,8 +116,14 @@ def test_given_weekly_master_when_one_occurrence_is_moved_and_one_deleted_then_m
 ) -> None:
     acc: Any = basic_account(ews)
     master = CalendarItem(
-        account=acc, folder=acc.calendar, subject="Weekly", start=at(9), end=at(10),
-        recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=[1, 3]), start=date(2026, 5, 4), number=6),
+        account=acc,
+        folder=acc.calendar,
+        subject="Weekly",
+        start=at(9),
+        end=at(10),
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[1, 3]), start=date(2026, 5, 4), number=6
+        ),
     )
     master.save(send_meeting_invitations="SendToNone")
 
@@ -119,7 +139,9 @@ def test_given_weekly_master_when_one_occurrence_is_moved_and_one_deleted_then_m
     view = list(acc.calendar.view(start=at(0), end=at(0, day=31)).only("subject", "start", "type"))
 
     assert master.type == "RecurringMaster"
-    assert [(o.start, o.original_start) for o in master.modified_occurrences] == [(at(11, day=6), at(9, day=6))]
+    assert [(o.start, o.original_start) for o in master.modified_occurrences] == [
+        (at(11, day=6), at(9, day=6))
+    ]
     assert [d.start for d in master.deleted_occurrences] == [at(9, day=11)]
     assert [(i.subject, i.start.day, i.type) for i in view] == [
         ("Weekly", 4, "Occurrence"),
@@ -131,7 +153,9 @@ def test_given_weekly_master_when_one_occurrence_is_moved_and_one_deleted_then_m
 
 
 def test_given_throttling_rule_when_fail_fast_then_server_busy_carries_the_back_off(ews: RunningEws) -> None:
-    ews.faults.operations["ews.GetFolder"] = OperationFaults(error_rate=1.0, error_status=500, retry_after=2.5)
+    ews.faults.operations["ews.GetFolder"] = OperationFaults(
+        error_rate=1.0, error_status=500, retry_after=2.5
+    )
     acc: Any = basic_account(ews)
     with pytest.raises(ErrorServerBusy) as caught:
         _ = acc.calendar
@@ -139,7 +163,9 @@ def test_given_throttling_rule_when_fail_fast_then_server_busy_carries_the_back_
     assert ews.counters.calls[("ews.GetFolder", 500)] == 1
 
 
-def test_given_back_off_longer_than_max_wait_when_fault_tolerant_then_exchangelib_gives_up(ews: RunningEws) -> None:
+def test_given_back_off_longer_than_max_wait_when_fault_tolerant_then_exchangelib_gives_up(
+    ews: RunningEws,
+) -> None:
     ews.faults.operations["ews.GetFolder"] = OperationFaults(error_rate=1.0, error_status=500, retry_after=30)
     acc: Any = basic_account(ews, retry_policy=FaultTolerance(max_wait=5))
     with pytest.raises(RateLimitError) as caught:
@@ -175,11 +201,15 @@ def test_given_oauth_client_over_https_when_calling_then_bearer_token_is_accepte
 
         monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", LocalCAAdapter)
         credentials = LocalOAuth2Credentials(
-            client_id="app-id", client_secret="app-secret", tenant_id="tenant-1",
+            client_id="app-id",
+            client_secret="app-secret",
+            tenant_id="tenant-1",
             identity=Identity(primary_smtp_address="alice@example.com"),
         )
         config = Configuration(
-            service_endpoint=running.ews_url, credentials=credentials, version=Version(build=EXCHANGE_2016),
+            service_endpoint=running.ews_url,
+            credentials=credentials,
+            version=Version(build=EXCHANGE_2016),
             retry_policy=FailFast(),
         )
         acc = Account("alice@example.com", config=config, autodiscover=False, access_type=IMPERSONATION)
@@ -199,10 +229,14 @@ def test_given_mailbox_when_autodiscovering_then_the_ews_url_and_version_come_ba
     from exchangelib.autodiscover.protocol import AutodiscoverProtocol
     from exchangelib.version import EXCHANGE_2016
 
-    protocol = AutodiscoverProtocol(config=Configuration(
-        service_endpoint=f"{ews.base_url}/autodiscover/autodiscover.svc",
-        credentials=Credentials("svc@example.com", "s3cret"), auth_type=BASIC, retry_policy=FailFast(),
-    ))
+    protocol = AutodiscoverProtocol(
+        config=Configuration(
+            service_endpoint=f"{ews.base_url}/autodiscover/autodiscover.svc",
+            credentials=Credentials("svc@example.com", "s3cret"),
+            auth_type=BASIC,
+            retry_policy=FailFast(),
+        )
+    )
     settings = protocol.get_user_settings(user="alice@example.com")
 
     assert settings.ews_url == ews.ews_url

@@ -16,7 +16,12 @@ from exchangelib import (
     EWSTimeZone,
     FailFast,
 )
-from exchangelib.errors import ErrorImpersonateUserDenied, ErrorIrresolvableConflict, ErrorItemNotFound, UnauthorizedError
+from exchangelib.errors import (
+    ErrorImpersonateUserDenied,
+    ErrorIrresolvableConflict,
+    ErrorItemNotFound,
+    UnauthorizedError,
+)
 from exchangelib.properties import ItemId
 from exchangelib.version import EXCHANGE_2016, Version
 
@@ -84,12 +89,20 @@ def test_given_wrong_password_when_calling_then_401_surfaces_as_unauthorized(ews
 def test_given_attendees_when_saving_with_send_to_all_then_one_invitation_is_counted(ews: RunningEws) -> None:
     acc = account(ews)
     quiet = CalendarItem(
-        account=acc, folder=acc.calendar, subject="Quiet", start=at(9), end=at(10),
+        account=acc,
+        folder=acc.calendar,
+        subject="Quiet",
+        start=at(9),
+        end=at(10),
         required_attendees=["bob@example.com"],
     )
     quiet.save(send_meeting_invitations="SendToNone")
     loud = CalendarItem(
-        account=acc, folder=acc.calendar, subject="Loud", start=at(11), end=at(12),
+        account=acc,
+        folder=acc.calendar,
+        subject="Loud",
+        start=at(11),
+        end=at(12),
         required_attendees=["bob@example.com", "carol@example.com"],
     )
     loud.save(send_meeting_invitations="SendToAllAndSaveCopy")
@@ -102,16 +115,29 @@ def test_given_attendees_when_saving_with_send_to_all_then_one_invitation_is_cou
 def test_given_item_when_fetching_with_only_fields_then_just_those_fields_come_back(ews: RunningEws) -> None:
     acc = account(ews)
     item = CalendarItem(
-        account=acc, folder=acc.calendar, subject="Review", start=at(13), end=at(14), body="agenda",
-        legacy_free_busy_status="Tentative", sensitivity="Private", location="Room 1",
+        account=acc,
+        folder=acc.calendar,
+        subject="Review",
+        start=at(13),
+        end=at(14),
+        body="agenda",
+        legacy_free_busy_status="Tentative",
+        sensitivity="Private",
+        location="Room 1",
     )
     item.save(send_meeting_invitations="SendToNone")
 
     full = next(iter(acc.fetch(ids=[(item.id, item.changekey)])))
-    slim = next(iter(acc.fetch(ids=[ItemId(id=item.id)], folder=acc.calendar, only_fields=["subject", "start"])))
+    slim = next(
+        iter(acc.fetch(ids=[ItemId(id=item.id)], folder=acc.calendar, only_fields=["subject", "start"]))
+    )
 
     assert (full.subject, full.start, full.end) == ("Review", at(13), at(14))
-    assert (full.legacy_free_busy_status, full.sensitivity, full.location) == ("Tentative", "Private", "Room 1")
+    assert (full.legacy_free_busy_status, full.sensitivity, full.location) == (
+        "Tentative",
+        "Private",
+        "Room 1",
+    )
     assert full.body == "agenda"
     assert (slim.subject, slim.start) == ("Review", at(13))
     assert slim.location is None and slim.body is None
@@ -129,7 +155,9 @@ def test_given_item_when_updating_with_current_changekey_then_saved_and_stale_ch
     acc = account(ews)
     item = CalendarItem(account=acc, folder=acc.calendar, subject="Draft", start=at(9), end=at(10))
     item.save(send_meeting_invitations="SendToNone")
-    stale = CalendarItem(account=acc, folder=acc.calendar, id=item.id, changekey=item.changekey, subject="Other")
+    stale = CalendarItem(
+        account=acc, folder=acc.calendar, id=item.id, changekey=item.changekey, subject="Other"
+    )
 
     item.subject = "Final"
     item.save(update_fields=["subject"], conflict_resolution="NeverOverwrite")
@@ -142,11 +170,21 @@ def test_given_item_when_updating_with_current_changekey_then_saved_and_stale_ch
 def test_given_meeting_when_deleting_with_cancellations_then_counted_and_gone(ews: RunningEws) -> None:
     acc = account(ews)
     silent = CalendarItem(
-        account=acc, folder=acc.calendar, subject="A", start=at(9), end=at(10), required_attendees=["bob@example.com"]
+        account=acc,
+        folder=acc.calendar,
+        subject="A",
+        start=at(9),
+        end=at(10),
+        required_attendees=["bob@example.com"],
     )
     silent.save(send_meeting_invitations="SendToNone")
     loud = CalendarItem(
-        account=acc, folder=acc.calendar, subject="B", start=at(11), end=at(12), required_attendees=["bob@example.com"]
+        account=acc,
+        folder=acc.calendar,
+        subject="B",
+        start=at(11),
+        end=at(12),
+        required_attendees=["bob@example.com"],
     )
     loud.save(send_meeting_invitations="SendToNone")
     loud_id = loud.id
@@ -158,11 +196,16 @@ def test_given_meeting_when_deleting_with_cancellations_then_counted_and_gone(ew
     assert [(i.event_id, i.recipients) for i in ews.counters.invitations] == [(loud_id, 1)]
 
 
-def test_given_items_when_listing_a_calendar_view_then_only_overlapping_ones_in_start_order(ews: RunningEws) -> None:
+def test_given_items_when_listing_a_calendar_view_then_only_overlapping_ones_in_start_order(
+    ews: RunningEws,
+) -> None:
     acc = account(ews)
     for subject, start in (("late", 15), ("early", 8), ("next day", 30)):
         CalendarItem(
-            account=acc, folder=acc.calendar, subject=subject, start=at(start % 24, 6 + start // 24),
+            account=acc,
+            folder=acc.calendar,
+            subject=subject,
+            start=at(start % 24, 6 + start // 24),
             end=at(start % 24 + 1, 6 + start // 24),
         ).save(send_meeting_invitations="SendToNone")
 
@@ -179,8 +222,15 @@ def test_given_all_day_item_in_a_zone_when_fetching_then_dates_and_zone_round_tr
     from datetime import date
 
     item = CalendarItem(
-        account=acc, folder=acc.calendar, subject="Holiday", start=date(2026, 5, 14), end=date(2026, 5, 14),
-        is_all_day=True, _start_timezone=berlin, _end_timezone=berlin, legacy_free_busy_status="OOF",
+        account=acc,
+        folder=acc.calendar,
+        subject="Holiday",
+        start=date(2026, 5, 14),
+        end=date(2026, 5, 14),
+        is_all_day=True,
+        _start_timezone=berlin,
+        _end_timezone=berlin,
+        legacy_free_busy_status="OOF",
     )
     item.save(send_meeting_invitations="SendToNone")
     fetched = next(iter(acc.fetch(ids=[item])))
@@ -191,3 +241,26 @@ def test_given_all_day_item_in_a_zone_when_fetching_then_dates_and_zone_round_tr
     assert fetched.legacy_free_busy_status == "OOF"
     stored = ews.control.calendar("alice@example.com")[0]
     assert stored["start"] == "2026-05-13T22:00:00Z" and stored["end"] == "2026-05-14T22:00:00Z"
+
+
+def test_given_meeting_when_adding_an_attendee_with_send_to_changed_then_only_the_new_one_is_mailed(
+    ews: RunningEws,
+) -> None:
+    acc = account(ews)
+    item = CalendarItem(
+        account=acc,
+        folder=acc.calendar,
+        subject="Plan",
+        start=at(9),
+        end=at(10),
+        required_attendees=["bob@example.com"],
+    )
+    item.save(send_meeting_invitations="SendToNone")
+    item.required_attendees = ["bob@example.com", "carol@example.com"]
+    item.save(update_fields=["required_attendees"], send_meeting_invitations="SendToChangedAndSaveCopy")
+    item.subject = "Plan v2"
+    item.save(update_fields=["subject"], send_meeting_invitations="SendToNone")
+
+    assert [(i.event_id, i.recipients, i.reason) for i in ews.counters.invitations] == [
+        (item.id, 1, "SendToChangedAndSaveCopy")
+    ]

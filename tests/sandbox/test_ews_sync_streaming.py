@@ -39,7 +39,9 @@ def test_given_changes_when_syncing_in_pages_then_all_arrive_and_the_state_resum
     acc: Any = basic_account(ews)
     created = []
     for hour in range(8, 13):
-        item = CalendarItem(account=acc, folder=acc.calendar, subject=f"s{hour}", start=at(hour), end=at(hour + 1))
+        item = CalendarItem(
+            account=acc, folder=acc.calendar, subject=f"s{hour}", start=at(hour), end=at(hour + 1)
+        )
         item.save(send_meeting_invitations="SendToNone")
         created.append(item)
 
@@ -68,7 +70,9 @@ def test_given_expired_sync_state_when_syncing_then_invalid_sync_state_error(ews
         list(acc.calendar.sync_items(sync_state=state))
 
 
-def collect_streaming(acc: Any, sub_id: str, sink: list[Any], errors: list[BaseException]) -> threading.Thread:
+def collect_streaming(
+    acc: Any, sub_id: str, sink: list[Any], errors: list[BaseException]
+) -> threading.Thread:
     def run() -> None:
         try:
             for notification in acc.calendar.get_streaming_events(sub_id, connection_timeout=1):
@@ -126,7 +130,9 @@ def test_given_open_stream_when_subscription_is_dropped_then_client_sees_subscri
     assert [type(e) for e in errors] == [ErrorSubscriptionNotFound]
 
 
-def test_given_api_move_to_trash_when_streaming_then_a_moved_event_names_the_old_item(ews: RunningEws) -> None:
+def test_given_api_move_to_trash_when_streaming_then_a_moved_event_names_the_old_item(
+    ews: RunningEws,
+) -> None:
     acc: Any = basic_account(ews)
     item = CalendarItem(account=acc, folder=acc.calendar, subject="Trash me", start=at(9), end=at(10))
     item.save(send_meeting_invitations="SendToNone")
@@ -144,3 +150,38 @@ def test_given_api_move_to_trash_when_streaming_then_a_moved_event_names_the_old
     assert events[0].old_item_id.id == old_id
     assert ews.control.calendar("alice@example.com") == []
     assert [i["subject"] for i in ews.control.calendar("alice@example.com", "deleteditems")] == ["Trash me"]
+
+
+def test_given_open_stream_when_connections_are_cut_then_client_fails_before_the_timeout(
+    ews: RunningEws,
+) -> None:
+    acc: Any = basic_account(ews)
+    sub_id = acc.calendar.subscribe_to_streaming()
+    events: list[Any] = []
+    errors: list[BaseException] = []
+    started = time.monotonic()
+    thread = collect_streaming(acc, sub_id, events, errors)
+    wait_until(lambda: any(s["connections"] for s in ews.control.subscriptions()))
+
+    assert ews.control.cut_streams("alice@example.com") == 1
+    thread.join(timeout=5)
+
+    assert len(errors) == 1 and "ended prematurely" in str(errors[0])
+    assert time.monotonic() - started < 0.9  # before the one scaled minute was up
+
+
+def test_given_person_moves_item_to_deleted_items_when_syncing_then_calendar_reports_a_delete(
+    ews: RunningEws,
+) -> None:
+    acc: Any = basic_account(ews)
+    item = ews.control.create_item(
+        "alice@example.com", subject="Person", start="2026-05-06T09:00:00Z", end="2026-05-06T10:00:00Z"
+    )
+    list(acc.calendar.sync_items())
+    state = acc.calendar.item_sync_state
+
+    moved = ews.control.move_item("alice@example.com", item["id"], "deleteditems")
+    changes = list(acc.calendar.sync_items(sync_state=state))
+
+    assert [(kind, i.id) for kind, i in changes] == [("delete", item["id"])]
+    assert moved["id"] != item["id"]

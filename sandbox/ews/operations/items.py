@@ -174,8 +174,7 @@ async def update_item(ctx: Context, op: etree._Element) -> etree._Element:
                 error_message(
                     "UpdateItem",
                     "ErrorIrresolvableConflict",
-                    "The send or update operation could not be performed because the change key passed in the request "
-                    "does not match the current change key for the item.",
+                    "The change key in the request does not match the current change key of the item.",
                 )
             )
             continue

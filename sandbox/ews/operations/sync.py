@@ -99,7 +99,9 @@ async def sync_folder_items(ctx: Context, op: etree._Element) -> etree._Element:
     try:
         since = decode_state(folder, op.findtext(m("SyncState")))
     except InvalidSyncState:
-        return _sync_error("ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid.")
+        return _sync_error(
+            "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."
+        )
     limit = int(op.findtext(m("MaxChangesReturned")) or MAX_CHANGES)
     if not 1 <= limit <= MAX_CHANGES:
         raise EwsFault("ErrorInvalidArgument", "MaxChangesReturned must be between 1 and 512.")
