@@ -126,8 +126,7 @@ async def get_user_availability(ctx: Context, op: etree._Element) -> etree._Elem
                 )
             )
             continue
-        entry.append(success_message("", []))
-        entry[-1].tag = m("ResponseMessage")
+        entry.append(success_message("", tag="ResponseMessage"))
         spans = _busy_spans(ctx, address, low, high)
         fb = etree.SubElement(entry, m("FreeBusyView"))
         etree.SubElement(fb, t("FreeBusyViewType")).text = view

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
@@ -218,8 +218,6 @@ def find_occurrence(item: StoredItem, index: int) -> Occurrence | None:
     start, _ = span(item.fields)
     if start is None:
         return None
-    from datetime import timedelta
-
     horizon = start + timedelta(days=3660)
     for occ in occurrences(item, horizon):
         if occ.index == index:
@@ -306,8 +304,6 @@ def _computed(item: StoredItem, folder: Folder, mailbox_name: str) -> dict[str, 
 
 
 def _far_future(item: StoredItem) -> datetime:
-    from datetime import timedelta
-
     start, _ = span(item.fields)
     return (start or datetime.now(UTC)) + timedelta(days=3660)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
@@ -126,7 +126,7 @@ def expand(
                 end_date = date.fromisoformat(_text(child, "EndDate")[:10])
     dtstart = datetime.combine(start_date, local_start.time().replace(tzinfo=None))
     rule_until = datetime.combine(end_date, time(23, 59, 59)) if end_date else None
-    rule = rrule.rrule(dtstart=dtstart, count=None if rule_until else count, until=rule_until, **kwargs)  # type: ignore[arg-type]
+    rule = rrule.rrule(dtstart=dtstart, count=None if rule_until else count, until=rule_until, **kwargs)
     starts: list[datetime] = []
     for naive in rule:
         start = naive.replace(tzinfo=zone).astimezone(UTC)
@@ -134,7 +134,3 @@ def expand(
             break
         starts.append(start)
     return starts
-
-
-def window_limit(end: datetime) -> datetime:
-    return end + timedelta(days=1)

@@ -78,8 +78,10 @@ def envelope(*body: etree._Element) -> bytes:
     return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
 
 
-def success_message(operation: str, children: Iterable[etree._Element] = ()) -> etree._Element:
-    msg = etree.Element(m(f"{operation}ResponseMessage"), ResponseClass="Success")
+def success_message(
+    operation: str, children: Iterable[etree._Element] = (), tag: str | None = None
+) -> etree._Element:
+    msg = etree.Element(m(tag or f"{operation}ResponseMessage"), ResponseClass="Success")
     etree.SubElement(msg, m("ResponseCode")).text = "NoError"
     msg.extend(children)
     return msg

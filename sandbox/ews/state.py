@@ -184,8 +184,7 @@ class EwsWorld:
             "MovedEvent", self.clock.now(), item.id, item.changekey, target.id, old_id, source.id
         )
         self.publish(source, event)
-        if target.id not in {source.id}:
-            self.publish(target, event, skip_folder=source.id)
+        self.publish(target, event, skip_folder=source.id)
 
     def publish(self, folder: Folder, event: StreamEvent, skip_folder: str | None = None) -> None:
         for sub in self.subscriptions.values():

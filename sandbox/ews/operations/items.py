@@ -11,7 +11,7 @@ from sandbox.ews import items as model
 from sandbox.ews.operations import Context, resolve_folder
 from sandbox.ews.operations.restriction import matches
 from sandbox.ews.soap import error_message, m, response, success_message, t
-from sandbox.ews.state import Folder, StoredItem
+from sandbox.ews.state import EwsWorld, Folder, StoredItem
 
 __all__ = ["create_item", "delete_item", "find_item", "get_item", "update_item"]
 
@@ -244,11 +244,8 @@ async def delete_item(ctx: Context, op: etree._Element) -> etree._Element:
     return response("DeleteItem", messages)
 
 
-def move(world: object, source: Folder, target: Folder, item: StoredItem) -> StoredItem:
+def move(world: EwsWorld, source: Folder, target: Folder, item: StoredItem) -> StoredItem:
     """Move keeps the item but gives it a new id, as Exchange does across folders."""
-    from sandbox.ews.state import EwsWorld
-
-    assert isinstance(world, EwsWorld)
     del source.items[item.id]
     old_id = item.id
     item.id = world.new_id()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from sandbox.ews.items import extended_key
+from sandbox.ews.items import extended_key, format_dt, parse_dt
 from sandbox.ews.soap import t
 from sandbox.ews.state import StoredItem
 
@@ -33,8 +33,6 @@ def _value(item: StoredItem, uri: etree._Element) -> str | None:
 def _normalize(value: str | None) -> str | None:
     # Exchange compares datetimes as instants; stored ones are UTC with a Z, so align constants.
     if value and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        from sandbox.ews.items import format_dt, parse_dt
-
         try:
             return format_dt(parse_dt(value))
         except ValueError:
