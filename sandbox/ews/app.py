@@ -12,7 +12,7 @@ from aiohttp import web
 from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.ews import autodiscover, control
-from sandbox.ews.availability import get_server_time_zones, get_user_availability
+from sandbox.ews.availability import get_user_availability
 from sandbox.ews.operations import Context, EwsFault, Handler
 from sandbox.ews.operations.folders import get_folder
 from sandbox.ews.operations.items import create_item, delete_item, find_item, get_item, update_item
@@ -21,6 +21,7 @@ from sandbox.ews.operations.sync import sync_folder_items
 from sandbox.ews.soap import MalformedSoap, envelope, fault, parse_request
 from sandbox.ews.state import EwsWorld
 from sandbox.ews.streaming import get_streaming_events
+from sandbox.ews.timezones import get_server_time_zones
 from sandbox.faults import Faults
 
 __all__ = ["EWS_PATH", "TOKEN_PATH", "authenticate", "build_ews_app"]

@@ -1,4 +1,4 @@
-"""GetUserAvailability (free/busy, detailed) and the GetServerTimeZones call exchangelib makes first."""
+"""GetUserAvailability: free/busy (merged and detailed) for up to 100 mailboxes over a time window."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from lxml import etree
 
 from sandbox.ews import items as model
 from sandbox.ews.operations import Context, EwsFault
-from sandbox.ews.recurrence import zone_for
-from sandbox.ews.soap import error_message, m, response, success_message, t
+from sandbox.ews.soap import error_message, m, success_message, t
 
-__all__ = ["get_server_time_zones", "get_user_availability", "utc_offset"]
+__all__ = ["get_user_availability", "utc_offset"]
 
 MAX_MAILBOXES = 100
 MAX_WINDOW = timedelta(days=42)
@@ -143,31 +142,3 @@ async def get_user_availability(ctx: Context, op: etree._Element) -> etree._Elem
                     details = etree.SubElement(event, t("CalendarEventDetails"))
                     etree.SubElement(details, t("Subject")).text = subject
     return result
-
-
-def _bias(minutes: int) -> str:
-    return f"{'-' if minutes < 0 else ''}PT{abs(minutes)}M"
-
-
-async def get_server_time_zones(ctx: Context, op: etree._Element) -> etree._Element:
-    """Single-period definitions at each zone's current standard offset (no DST rules are served)."""
-    ids_holder = op.find(m("Ids"))
-    ids = [(e.text or "").strip() for e in ids_holder] if ids_holder is not None else ["UTC"]
-    container = etree.Element(m("TimeZoneDefinitions"))
-    now = ctx.world.clock.now()
-    for ms_id in ids:
-        zone = zone_for(ms_id)
-        offset = now.astimezone(zone).utcoffset() or timedelta(0)
-        dst = now.astimezone(zone).dst() or timedelta(0)
-        bias = -int((offset - dst).total_seconds() // 60)
-        definition = etree.SubElement(container, t("TimeZoneDefinition"), Id=ms_id, Name=ms_id)
-        periods = etree.SubElement(definition, t("Periods"))
-        etree.SubElement(periods, t("Period"), Bias=_bias(bias), Name="Standard", Id="trule:std")
-        groups = etree.SubElement(definition, t("TransitionsGroups"))
-        group = etree.SubElement(groups, t("TransitionsGroup"), Id="0")
-        transition = etree.SubElement(group, t("Transition"))
-        etree.SubElement(transition, t("To"), Kind="Period").text = "trule:std"
-        transitions = etree.SubElement(definition, t("Transitions"))
-        top = etree.SubElement(transitions, t("Transition"))
-        etree.SubElement(top, t("To"), Kind="Group").text = "0"
-    return response("GetServerTimeZones", [success_message("GetServerTimeZones", [container])])

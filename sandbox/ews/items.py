@@ -141,12 +141,14 @@ def apply_set(item: StoredItem, uri: etree._Element, value_holder: etree._Elemen
     _store_fields(target, {}, value_holder)
 
 
-def apply_delete(item: StoredItem, uri: etree._Element) -> None:
+def apply_delete(item: StoredItem, uri: etree._Element, index: int | None) -> None:
     if etree.QName(uri).localname == "ExtendedFieldURI":
         item.extended.pop(extended_key(uri), None)
         return
     name = (uri.get("FieldURI") or "").split(":")[-1]
-    item.fields.pop(name, None)
+    # On an occurrence, dropping a field drops its override: the master's value shows again.
+    target = item.fields if index is None else item.exceptions.get(index, {})
+    target.pop(name, None)
 
 
 def attendees(fields: dict[str, etree._Element]) -> set[str]:

@@ -74,6 +74,26 @@ def test_given_busy_and_free_items_when_asking_free_busy_then_each_mailbox_shows
     assert alice_view.merged == "020100" and bob_view.merged == "003000"
 
 
+def test_given_a_summer_window_in_berlin_when_asking_free_busy_then_times_are_berlin_wall_clock(
+    ews: RunningEws,
+) -> None:
+    alice: Any = basic_account(ews)
+    CalendarItem(account=alice, folder=alice.calendar, subject="Call", start=at(9), end=at(10)).save(
+        send_meeting_invitations="SendToNone"
+    )
+    berlin = EWSTimeZone("Europe/Berlin")
+
+    (view,) = alice.protocol.get_free_busy_info(
+        accounts=[(alice, "Organizer", False)],
+        start=EWSDateTime(2026, 5, 4, 0, 0, tzinfo=berlin),
+        end=EWSDateTime(2026, 5, 5, 0, 0, tzinfo=berlin),
+    )
+
+    (event,) = view.calendar_events
+    assert (event.start, event.end) == (at(9).astimezone(berlin), at(10).astimezone(berlin))
+    assert event.start.hour == 11  # CEST, UTC+2
+
+
 class CalbridgeLink(ExtendedProperty):
     property_set_id = "c11ff724-aa03-4555-9952-8fa248a11c3e"
     property_name = "calbridgeLink"

@@ -13,6 +13,7 @@ from sandbox.ews.operations.sync import InvalidSyncState, decode_state, encode_s
 from sandbox.ews.recurrence import expand
 from sandbox.ews.soap import TNS, fault, parse_request
 from sandbox.ews.state import Change, Folder
+from sandbox.ews.timezones import yearly_transitions
 
 
 def changes(*entries: tuple[str, str]) -> list[Change]:
@@ -120,3 +121,15 @@ def test_given_impersonation_header_when_parsing_then_the_mailbox_is_found() -> 
     )
     request = parse_request(body)
     assert (request.name, request.impersonated) == ("GetFolder", "alice@example.com")
+
+
+def test_given_us_pacific_when_deriving_yearly_rules_then_second_sunday_of_march_and_first_of_november() -> (
+    None
+):
+    rules = yearly_transitions(ZoneInfo("America/Los_Angeles"), 2026)
+    assert [(r.to_daylight, r.month, r.weekday, r.occurrence) for r in rules] == [
+        (True, 3, "Sunday", 2),
+        (False, 11, "Sunday", 1),
+    ]
+    assert [r.local_time for r in rules] == [timedelta(hours=2), timedelta(hours=2)]
+    assert yearly_transitions(ZoneInfo("Asia/Tokyo"), 2026) == []

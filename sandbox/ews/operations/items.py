@@ -193,7 +193,7 @@ async def update_item(ctx: Context, op: etree._Element) -> etree._Element:
                 if holder is not None:
                     model.apply_set(item, uri, holder, target.index)
             elif kind == "DeleteItemField":
-                model.apply_delete(item, uri)
+                model.apply_delete(item, uri, target.index)
         item.changekey = ctx.world.new_changekey()
         item.modified = ctx.world.clock.now()
         ctx.world.record(target.folder, item, "update")
