@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -110,6 +111,8 @@ class EwsWorld:
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     max_subscriptions_per_mailbox: int = 20  # EWSMaxSubscriptions in Exchange Online
+    max_streaming_connections: int = 10  # HangingConnectionLimit per account in Exchange Online
+    open_streams: Counter[str] = field(default_factory=Counter)  # principal -> open streaming connections
     rng: random.Random = field(init=False)
     _seq: int = field(default=0, init=False)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from lxml import etree
 
 from sandbox.ews.items import format_dt
-from sandbox.ews.operations import Context
+from sandbox.ews.operations import Context, EwsFault
 from sandbox.ews.soap import envelope, error_message, m, response, success_message, t
 from sandbox.ews.state import StreamEvent, Subscription
 from sandbox.faults import Faults
@@ -19,6 +19,7 @@ __all__ = ["get_streaming_events"]
 
 OPERATION = "GetStreamingEvents"
 MAX_SUBSCRIPTIONS_PER_REQUEST = 200
+MAX_CONNECTION_MINUTES = 30
 
 
 def _event_element(event: StreamEvent) -> etree._Element:
@@ -72,21 +73,43 @@ def _take(subs: list[Subscription], faults: Faults) -> list[tuple[str, list[Stre
     return batches
 
 
-async def get_streaming_events(
-    request: web.Request, ctx: Context, op: etree._Element, faults: Faults
-) -> web.StreamResponse:
+def _requested(op: etree._Element) -> tuple[list[str], int]:
     ids_holder = op.find(m("SubscriptionIds"))
     ids = [(e.text or "").strip() for e in (ids_holder if ids_holder is not None else [])]
     try:
         minutes = int(op.findtext(m("ConnectionTimeout")) or "0")
     except ValueError:
         minutes = 0
-    if not 1 <= minutes <= 30 or not 1 <= len(ids) <= MAX_SUBSCRIPTIONS_PER_REQUEST:
-        return _plain(_error("ErrorInvalidArgument", "ConnectionTimeout must be 1 to 30 minutes."))
+    if not 1 <= minutes <= MAX_CONNECTION_MINUTES or not 1 <= len(ids) <= MAX_SUBSCRIPTIONS_PER_REQUEST:
+        # The schema bounds ConnectionTimeout to 1..30 and SubscriptionIds to 200.
+        raise EwsFault(
+            "ErrorSchemaValidation", "The request failed schema validation: ConnectionTimeout is 1 to 30."
+        )
+    return ids, minutes
+
+
+async def get_streaming_events(
+    request: web.Request, ctx: Context, op: etree._Element, faults: Faults
+) -> web.StreamResponse:
+    ids, minutes = _requested(op)
     subs = [ctx.world.subscriptions.get(i) for i in ids]
-    if any(s is None or s.mailbox != ctx.mailbox.address for s in subs):
+    live = [s for s in subs if s is not None and s.mailbox == ctx.mailbox.address]
+    if len(live) != len(ids):
         return _plain(_error("ErrorSubscriptionNotFound", "The specified subscription was not found."))
-    live = [s for s in subs if s is not None]
+    if ctx.world.open_streams[ctx.principal] >= ctx.world.max_streaming_connections:
+        return _plain(
+            _error("ErrorExceededConnectionCount", "You have exceeded the available concurrent connections.")
+        )
+    ctx.world.open_streams[ctx.principal] += 1
+    try:
+        return await _serve(request, ctx, live, minutes, faults)
+    finally:
+        ctx.world.open_streams[ctx.principal] -= 1
+
+
+async def _serve(
+    request: web.Request, ctx: Context, live: list[Subscription], minutes: int, faults: Faults
+) -> web.StreamResponse:
     stream = web.StreamResponse(status=200, headers={"Content-Type": "text/xml; charset=utf-8"})
     await stream.prepare(request)
     waiter = asyncio.Event()
@@ -97,10 +120,7 @@ async def get_streaming_events(
     deadline = loop.time() + minutes * ctx.world.minute_seconds
     try:
         await stream.write(_status("OK", _take(live, faults)))
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
+        while (remaining := deadline - loop.time()) > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), timeout=remaining)
             waiter.clear()

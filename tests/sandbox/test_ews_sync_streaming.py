@@ -8,8 +8,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
-from exchangelib.errors import ErrorInvalidSyncStateData, ErrorSubscriptionNotFound
+from exchangelib.errors import (
+    ErrorInvalidSyncStateData,
+    ErrorSubscriptionNotFound,
+)
 
 from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
 
@@ -185,3 +189,39 @@ def test_given_person_moves_item_to_deleted_items_when_syncing_then_calendar_rep
 
     assert [(kind, i.id) for kind, i in changes] == [("delete", item["id"])]
     assert moved["id"] != item["id"]
+
+
+def test_given_the_hanging_connection_limit_when_opening_one_more_stream_then_connection_count_exceeded(
+    ews: RunningEws,
+) -> None:
+    ews.world.max_streaming_connections = 1
+    acc: Any = basic_account(ews)
+    first_sub = acc.calendar.subscribe_to_streaming()
+    second_sub = acc.calendar.subscribe_to_streaming()
+    errors: list[BaseException] = []
+    thread = collect_streaming(acc, first_sub, [], errors)
+    wait_until(lambda: any(s["connections"] for s in ews.control.subscriptions()))
+
+    # Raw SOAP: exchangelib answers this error by shrinking its session pool and waiting for a session.
+    answer = requests.post(
+        ews.ews_url,
+        auth=("svc@example.com", "s3cret"),
+        data=STREAMING_REQUEST.format(sub=second_sub).encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=5,
+    )
+    thread.join(timeout=5)
+
+    assert answer.status_code == 200 and b"ErrorExceededConnectionCount" in answer.content
+    assert errors == []
+
+
+STREAMING_REQUEST = (
+    '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+    'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header>'
+    "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>alice@example.com</t:PrimarySmtpAddress>"
+    "</t:ConnectingSID></t:ExchangeImpersonation></s:Header><s:Body><m:GetStreamingEvents>"
+    "<m:SubscriptionIds><t:SubscriptionId>{sub}</t:SubscriptionId></m:SubscriptionIds>"
+    "<m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents></s:Body></s:Envelope>"
+)
