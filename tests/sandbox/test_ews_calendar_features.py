@@ -183,6 +183,14 @@ def test_given_throttling_rule_when_fail_fast_then_server_busy_carries_the_back_
     assert ews.counters.calls[("ews.GetFolder", 500)] == 1
 
 
+def test_given_a_503_rule_when_fail_fast_then_exchangelib_reports_server_busy(ews: RunningEws) -> None:
+    ews.faults.operations["ews.*"] = OperationFaults(error_rate=1.0, error_status=503)
+    acc: Any = basic_account(ews)
+    with pytest.raises(ErrorServerBusy):
+        _ = acc.calendar
+    assert ews.counters.calls[("ews.GetFolder", 503)] == 1
+
+
 def test_given_back_off_longer_than_max_wait_when_fault_tolerant_then_exchangelib_gives_up(
     ews: RunningEws,
 ) -> None:

@@ -16,6 +16,7 @@ from exchangelib.errors import (
 )
 
 from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
+from sandbox.faults import NotificationFaults
 
 pytestmark = pytest.mark.integration
 UTC = EWSTimeZone("UTC")
@@ -225,3 +226,22 @@ STREAMING_REQUEST = (
     "<m:SubscriptionIds><t:SubscriptionId>{sub}</t:SubscriptionId></m:SubscriptionIds>"
     "<m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents></s:Body></s:Envelope>"
 )
+
+
+def test_given_duplicate_notification_fault_when_streaming_then_each_event_arrives_twice(
+    ews: RunningEws,
+) -> None:
+    ews.faults.notifications["ews"] = NotificationFaults(duplicate_rate=1.0)
+    acc: Any = basic_account(ews)
+    sub_id = acc.calendar.subscribe_to_streaming()
+    events: list[Any] = []
+    errors: list[BaseException] = []
+    thread = collect_streaming(acc, sub_id, events, errors)
+    wait_until(lambda: any(s["connections"] for s in ews.control.subscriptions()))
+
+    item = ews.control.create_item(
+        "alice@example.com", subject="Twice", start="2026-05-06T09:00:00Z", end="2026-05-06T10:00:00Z"
+    )
+    thread.join(timeout=10)
+
+    assert [(type(e).__name__, e.item_id.id) for e in events] == [("CreatedEvent", item["id"])] * 2
