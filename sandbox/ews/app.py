@@ -19,12 +19,12 @@ from sandbox.ews.operations.items import create_item, delete_item, find_item, ge
 from sandbox.ews.operations.subscriptions import subscribe, unsubscribe
 from sandbox.ews.operations.sync import sync_folder_items
 from sandbox.ews.soap import MalformedSoap, envelope, fault, parse_request
-from sandbox.ews.state import EwsWorld
+from sandbox.ews.state import EwsWorld, Mailbox
 from sandbox.ews.streaming import get_streaming_events
 from sandbox.ews.timezones import get_server_time_zones
-from sandbox.faults import Faults
+from sandbox.faults import ErrorAnswer, Faults
 
-__all__ = ["EWS_PATH", "TOKEN_PATH", "authenticate", "build_ews_app"]
+__all__ = ["EWS_PATH", "TOKEN_PATH", "acting_mailbox", "authenticate", "build_ews_app"]
 
 log = structlog.get_logger("sandbox.ews")
 
@@ -79,49 +79,61 @@ def _soap_fault(code: str, message: str, status: int = 500, back_off_ms: int | N
     )
 
 
+def acting_mailbox(world: EwsWorld, principal: str, impersonated: str | None, bearer: bool) -> Mailbox | None:
+    """The mailbox a request acts on: the impersonated one if allowed, else the caller's own."""
+    if impersonated is not None:
+        mailbox = world.mailboxes.get(impersonated)
+        if mailbox is None:
+            raise EwsFault("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+        if not world.may_impersonate(principal, mailbox.address):
+            raise EwsFault(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            )
+        return mailbox
+    if bearer and principal not in world.mailboxes:
+        # App-only tokens carry no user, so Exchange insists on impersonation.
+        raise EwsFault(
+            "ErrorInvalidExchangeImpersonationHeader",
+            "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
+        )
+    return world.mailboxes.get(principal)
+
+
+def _throttled(answer: ErrorAnswer) -> web.Response:
+    if answer.status == 503:
+        headers = {"Retry-After": str(int(answer.retry_after))} if answer.retry_after else {}
+        return web.Response(status=503, headers=headers, text="Service Unavailable")
+    back_off = int(answer.retry_after * 1000) if answer.retry_after is not None else None
+    return _soap_fault(
+        "ErrorServerBusy",
+        "The server cannot service this request right now. Try again later.",
+        back_off_ms=back_off,
+    )
+
+
 async def _ews(request: web.Request) -> web.StreamResponse:
     world, faults, counters = request.app[WORLD], request.app[FAULTS], request.app[COUNTERS]
-    principal = authenticate(world, request.headers.get("Authorization"))
+    authorization = request.headers.get("Authorization", "")
+    principal = authenticate(world, authorization)
     if principal is None:
         counters.call("ews.auth", 401)
         return _unauthorized()
     try:
         soap = parse_request(await request.read())
     except MalformedSoap:
-        counters.call("ews.invalid", 400)
-        return _soap_fault("ErrorSchemaValidation", "The request failed schema validation.", status=500)
+        counters.call("ews.invalid", 500)
+        return _soap_fault("ErrorSchemaValidation", "The request failed schema validation.")
     operation = soap.name.removesuffix("Request")
     name = f"ews.{operation}"
     answer = await faults.before(name)
     if answer is not None:
         counters.call(name, answer.status)
         log.info("ews.fault_injected", operation=operation, status=answer.status)
-        if answer.status == 503:
-            headers = {"Retry-After": str(int(answer.retry_after))} if answer.retry_after else {}
-            return web.Response(status=503, headers=headers, text="Service Unavailable")
-        back_off = int(answer.retry_after * 1000) if answer.retry_after is not None else None
-        return _soap_fault(
-            "ErrorServerBusy",
-            "The server cannot service this request right now. Try again later.",
-            back_off_ms=back_off,
-        )
-    if soap.impersonated is not None:
-        mailbox = world.mailboxes.get(soap.impersonated)
-        if mailbox is None:
-            counters.call(name, 500)
-            return _soap_fault(
-                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
-            )
-        if not world.may_impersonate(principal, mailbox.address):
-            counters.call(name, 500)
-            return _soap_fault(
-                "ErrorImpersonateUserDenied",
-                "The account does not have permission to impersonate the requested user.",
-            )
-    else:
-        mailbox = world.mailboxes.get(principal)
-    ctx = Context(world, counters, principal, mailbox)
+        return _throttled(answer)
     try:
+        bearer = authorization.lower().startswith("bearer")
+        ctx = Context(world, counters, principal, acting_mailbox(world, principal, soap.impersonated, bearer))
         if soap.name == "GetStreamingEvents":
             counters.call(name, 200)
             return await get_streaming_events(request, ctx, soap.operation, faults)

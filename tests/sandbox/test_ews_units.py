@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
+from sandbox.ews.app import acting_mailbox
 from sandbox.ews.availability import utc_offset
+from sandbox.ews.operations import EwsFault
 from sandbox.ews.operations.sync import InvalidSyncState, decode_state, encode_state, plan_page
 from sandbox.ews.recurrence import expand
 from sandbox.ews.soap import TNS, fault, parse_request
-from sandbox.ews.state import Change, Folder
+from sandbox.ews.state import Change, EwsWorld, Folder
 from sandbox.ews.timezones import yearly_transitions
 
 
@@ -133,3 +135,20 @@ def test_given_us_pacific_when_deriving_yearly_rules_then_second_sunday_of_march
     ]
     assert [r.local_time for r in rules] == [timedelta(hours=2), timedelta(hours=2)]
     assert yearly_transitions(ZoneInfo("Asia/Tokyo"), 2026) == []
+
+
+def test_given_app_only_token_without_impersonation_when_resolving_then_exchange_demands_the_header() -> None:
+    world = EwsWorld()
+    world.add_mailbox("alice@example.com")
+    world.allow_impersonation("app-id", "alice@example.com")
+
+    assert (
+        acting_mailbox(world, "app-id", "alice@example.com", bearer=True)
+        is world.mailboxes["alice@example.com"]
+    )
+    with pytest.raises(EwsFault) as missing:
+        acting_mailbox(world, "app-id", None, bearer=True)
+    with pytest.raises(EwsFault) as denied:
+        acting_mailbox(world, "other-app", "alice@example.com", bearer=True)
+    assert missing.value.code == "ErrorInvalidExchangeImpersonationHeader"
+    assert denied.value.code == "ErrorImpersonateUserDenied"
