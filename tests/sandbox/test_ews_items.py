@@ -211,9 +211,11 @@ def test_given_items_when_listing_a_calendar_view_then_only_overlapping_ones_in_
 
     view = acc.calendar.view(start=at(0), end=at(23)).only("subject", "start")
     everything = acc.calendar.all().only("subject")
+    everything.page_size = 2  # plain FindItem paged with IndexedPageItemView
 
     assert [i.subject for i in view] == ["early", "late"]
     assert sorted(i.subject for i in everything) == ["early", "late", "next day"]
+    assert ews.counters.calls[("ews.FindItem", 200)] == 3  # one view, two pages
 
 
 def test_given_all_day_item_in_a_zone_when_fetching_then_dates_and_zone_round_trip(ews: RunningEws) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from lxml import etree
 
@@ -104,54 +105,78 @@ async def get_item(ctx: Context, op: etree._Element) -> etree._Element:
     return response("GetItem", messages)
 
 
+def _in_view(
+    folder: Folder,
+    shape: model.Shape,
+    name: str,
+    restriction: etree._Element | None,
+    window: tuple[datetime, datetime] | None,
+) -> list[tuple[str, etree._Element]]:
+    """(start, rendered item) for what the folder shows: masters as such, or a window's occurrences."""
+    found: list[tuple[str, etree._Element]] = []
+    for item in folder.items.values():
+        if restriction is not None and not matches(restriction, item):
+            continue
+        if window is None:
+            found.append((item.text("Start") or "", model.render(item, folder, shape, name)))
+            continue
+        low, high = window
+        if "Recurrence" in item.fields:
+            found.extend(
+                (model.format_dt(occ.start), model.render(item, folder, shape, name, occ))
+                for occ in model.occurrences(item, high)
+                if occ.start < high and occ.end > low
+            )
+            continue
+        start, end = model.span(item.fields)
+        if start is not None and end is not None and start < high and end > low:
+            found.append((item.text("Start") or "", model.render(item, folder, shape, name)))
+    return sorted(found, key=lambda pair: pair[0])
+
+
 async def find_item(ctx: Context, op: etree._Element) -> etree._Element:
     shape = model.Shape.parse(op.find(m("ItemShape")))
     restriction = op.find(m("Restriction"))
     view = op.find(m("CalendarView"))
     paging = op.find(m("IndexedPageItemView"))
+    window = None
+    if view is not None:
+        window = (model.parse_dt(view.get("StartDate") or ""), model.parse_dt(view.get("EndDate") or ""))
+        if window[1] < window[0]:
+            return response(
+                "FindItem",
+                [
+                    error_message(
+                        "FindItem",
+                        "ErrorCalendarEndDateIsEarlierThanStartDate",
+                        "EndDate is earlier than StartDate",
+                    )
+                ],
+            )
     messages = []
     for ref in _ids(op, "ParentFolderIds"):
         folder = resolve_folder(ctx, ref)
         if folder is None:
             messages.append(error_message("FindItem", "ErrorFolderNotFound", "The folder was not found."))
             continue
-        name = ctx.world.mailboxes[folder.mailbox].display_name
-        rendered: list[tuple[str, etree._Element]] = []
-        for item in folder.items.values():
-            if restriction is not None and not matches(restriction, item):
-                continue
-            if view is None:
-                rendered.append((item.text("Start") or "", model.render(item, folder, shape, name)))
-                continue
-            low = model.parse_dt(view.get("StartDate") or "")
-            high = model.parse_dt(view.get("EndDate") or "")
-            if "Recurrence" in item.fields:
-                for occ in model.occurrences(item, high):
-                    if occ.start < high and occ.end > low:
-                        rendered.append(
-                            (model.format_dt(occ.start), model.render(item, folder, shape, name, occ))
-                        )
-                continue
-            start, end = model.span(item.fields)
-            if start is not None and end is not None and start < high and end > low:
-                rendered.append((item.text("Start") or "", model.render(item, folder, shape, name)))
-        rendered.sort(key=lambda pair: pair[0])
-        total = len(rendered)
+        listed = _in_view(
+            folder, shape, ctx.world.mailboxes[folder.mailbox].display_name, restriction, window
+        )
+        total = len(listed)
         offset, limit = 0, total
         if view is not None and view.get("MaxEntriesReturned"):
             limit = int(view.get("MaxEntriesReturned") or total)
         if paging is not None:
             offset = int(paging.get("Offset") or 0)
             limit = int(paging.get("MaxEntriesReturned") or total)
-        page = rendered[offset : offset + limit]
+        page = listed[offset : offset + limit]
         last = offset + len(page) >= total
         root = etree.Element(
             m("RootFolder"), TotalItemsInView=str(total), IncludesLastItemInRange=str(last).lower()
         )
         if paging is not None and not last:
             root.set("IndexedPagingOffset", str(offset + len(page)))
-        items = etree.SubElement(root, t("Items"))
-        items.extend(elem for _, elem in page)
+        etree.SubElement(root, t("Items")).extend(elem for _, elem in page)
         messages.append(success_message("FindItem", [root]))
     return response("FindItem", messages)
 
