@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from lxml import etree
 
 from sandbox.ews import items as model
+from sandbox.ews.occurrences import occurrences
 from sandbox.ews.operations import Context, EwsFault
 from sandbox.ews.soap import error_message, m, success_message, t
 
@@ -69,7 +70,7 @@ def _busy_spans(
         status = item.text("LegacyFreeBusyStatus") or "Busy"
         subject = item.text("Subject") or ""
         if "Recurrence" in item.fields:
-            for occ in model.occurrences(item, high):
+            for occ in occurrences(item, high):
                 override = item.exceptions.get(occ.index, {})
                 occ_status = (
                     override["LegacyFreeBusyStatus"].text if "LegacyFreeBusyStatus" in override else status

@@ -9,8 +9,10 @@ from lxml import etree
 
 from sandbox.counters import Invitation
 from sandbox.ews import items as model
+from sandbox.ews.occurrences import find_occurrence, occurrence_id, occurrences, parse_occurrence_id
 from sandbox.ews.operations import Context, resolve_folder
 from sandbox.ews.operations.restriction import matches
+from sandbox.ews.render import Shape, render
 from sandbox.ews.soap import error_message, m, response, success_message, t
 from sandbox.ews.state import EwsWorld, Folder, StoredItem
 
@@ -40,7 +42,7 @@ def locate(ctx: Context, ref: etree._Element) -> Target | None:
     index: int | None = int(ref.get("InstanceIndex") or 0) if local == "OccurrenceItemId" else None
     if local == "RecurringMasterItemId":
         item_id = ref.get("OccurrenceId")
-    parsed = model.parse_occurrence_id(item_id or "")
+    parsed = parse_occurrence_id(item_id or "")
     if parsed is not None:
         item_id, index = parsed
         if local == "RecurringMasterItemId":
@@ -51,7 +53,7 @@ def locate(ctx: Context, ref: etree._Element) -> Target | None:
     folder, item = found
     if folder.mailbox != ctx.mailbox.address and not ctx.world.may_impersonate(ctx.principal, folder.mailbox):
         return None
-    if index is not None and model.find_occurrence(item, index) is None:
+    if index is not None and find_occurrence(item, index) is None:
         return None
     return Target(folder, item, index)
 
@@ -63,7 +65,7 @@ def _ids(op: etree._Element, container: str) -> list[etree._Element]:
 
 def _id_only(target: Target) -> etree._Element:
     elem = etree.Element(t("CalendarItem"))
-    item_id = target.item.id if target.index is None else model.occurrence_id(target.item.id, target.index)
+    item_id = target.item.id if target.index is None else occurrence_id(target.item.id, target.index)
     etree.SubElement(elem, t("ItemId"), Id=item_id, ChangeKey=target.item.changekey)
     return elem
 
@@ -90,24 +92,24 @@ async def create_item(ctx: Context, op: etree._Element) -> etree._Element:
 
 
 async def get_item(ctx: Context, op: etree._Element) -> etree._Element:
-    shape = model.Shape.parse(op.find(m("ItemShape")))
+    shape = Shape.parse(op.find(m("ItemShape")))
     messages = []
     for ref in _ids(op, "ItemIds"):
         target = locate(ctx, ref)
         if target is None:
             messages.append(error_message("GetItem", "ErrorItemNotFound", _NOT_FOUND))
             continue
-        occ = None if target.index is None else model.find_occurrence(target.item, target.index)
+        occ = None if target.index is None else find_occurrence(target.item, target.index)
         container = etree.Element(m("Items"))
         name = ctx.world.mailboxes[target.folder.mailbox].display_name
-        container.append(model.render(target.item, target.folder, shape, name, occ))
+        container.append(render(target.item, target.folder, shape, name, occ))
         messages.append(success_message("GetItem", [container]))
     return response("GetItem", messages)
 
 
 def _in_view(
     folder: Folder,
-    shape: model.Shape,
+    shape: Shape,
     name: str,
     restriction: etree._Element | None,
     window: tuple[datetime, datetime] | None,
@@ -118,24 +120,24 @@ def _in_view(
         if restriction is not None and not matches(restriction, item):
             continue
         if window is None:
-            found.append((item.text("Start") or "", model.render(item, folder, shape, name)))
+            found.append((item.text("Start") or "", render(item, folder, shape, name)))
             continue
         low, high = window
         if "Recurrence" in item.fields:
             found.extend(
-                (model.format_dt(occ.start), model.render(item, folder, shape, name, occ))
-                for occ in model.occurrences(item, high)
+                (model.format_dt(occ.start), render(item, folder, shape, name, occ))
+                for occ in occurrences(item, high)
                 if occ.start < high and occ.end > low
             )
             continue
         start, end = model.span(item.fields)
         if start is not None and end is not None and start < high and end > low:
-            found.append((item.text("Start") or "", model.render(item, folder, shape, name)))
+            found.append((item.text("Start") or "", render(item, folder, shape, name)))
     return sorted(found, key=lambda pair: pair[0])
 
 
 async def find_item(ctx: Context, op: etree._Element) -> etree._Element:
-    shape = model.Shape.parse(op.find(m("ItemShape")))
+    shape = Shape.parse(op.find(m("ItemShape")))
     restriction = op.find(m("Restriction"))
     view = op.find(m("CalendarView"))
     paging = op.find(m("IndexedPageItemView"))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from sandbox.ews import items as model
 from sandbox.ews.operations import Context, EwsFault, resolve_folder
+from sandbox.ews.render import Shape, render
 from sandbox.ews.soap import error_message, m, response, success_message, t
 from sandbox.ews.state import Change, Folder
 
@@ -105,7 +105,7 @@ async def sync_folder_items(ctx: Context, op: etree._Element) -> etree._Element:
     limit = int(op.findtext(m("MaxChangesReturned")) or MAX_CHANGES)
     if not 1 <= limit <= MAX_CHANGES:
         raise EwsFault("ErrorInvalidArgument", "MaxChangesReturned must be between 1 and 512.")
-    shape = model.Shape.parse(op.find(m("ItemShape")))
+    shape = Shape.parse(op.find(m("ItemShape")))
     page = plan_page(folder.log, since, limit, set(folder.items))
     changes = etree.Element(m("Changes"))
     name = ctx.world.mailboxes[folder.mailbox].display_name
@@ -115,7 +115,7 @@ async def sync_folder_items(ctx: Context, op: etree._Element) -> etree._Element:
             etree.SubElement(holder, t("ItemId"), Id=item_id)
             continue
         holder = etree.SubElement(changes, t("Create" if kind == "create" else "Update"))
-        holder.append(model.render(folder.items[item_id], folder, shape, name))
+        holder.append(render(folder.items[item_id], folder, shape, name))
     state = etree.Element(m("SyncState"))
     state.text = encode_state(folder, page.next_seq)
     last = etree.Element(m("IncludesLastItemInRange"))
