@@ -16,7 +16,7 @@ from sandbox.ews.availability import get_user_availability
 from sandbox.ews.operations import Context, EwsFault, Handler
 from sandbox.ews.operations.folders import get_folder
 from sandbox.ews.operations.items import create_item, delete_item, find_item, get_item, update_item
-from sandbox.ews.operations.subscriptions import subscribe, unsubscribe
+from sandbox.ews.operations.subscriptions import AFFINITY_COOKIE, subscribe, unsubscribe
 from sandbox.ews.operations.sync import sync_folder_items
 from sandbox.ews.soap import MalformedSoap, envelope, fault, parse_request
 from sandbox.ews.state import EwsWorld, Mailbox
@@ -133,7 +133,9 @@ async def _ews(request: web.Request) -> web.StreamResponse:
         return _throttled(answer)
     try:
         bearer = authorization.lower().startswith("bearer")
-        ctx = Context(world, counters, principal, acting_mailbox(world, principal, soap.impersonated, bearer))
+        mailbox = acting_mailbox(world, principal, soap.impersonated, bearer)
+        affinity = request.headers.get(AFFINITY_COOKIE) or request.cookies.get(AFFINITY_COOKIE)
+        ctx = Context(world, counters, principal, mailbox, affinity)
         if soap.name == "GetStreamingEvents":
             counters.call(name, 200)
             return await get_streaming_events(request, ctx, soap.operation, faults)
@@ -145,7 +147,10 @@ async def _ews(request: web.Request) -> web.StreamResponse:
         counters.call(name, exc.status)
         return _soap_fault(exc.code, exc.message, status=exc.status)
     counters.call(name, 200)
-    return web.Response(body=body, content_type="text/xml", charset="utf-8")
+    reply = web.Response(body=body, content_type="text/xml", charset="utf-8")
+    for cookie, value in ctx.set_cookies.items():
+        reply.set_cookie(cookie, value, httponly=True)
+    return reply
 
 
 async def _token(request: web.Request) -> web.Response:

@@ -87,6 +87,7 @@ class Subscription:
     mailbox: str
     folder_ids: set[str]
     event_types: set[str]
+    backend: str = ""  # the X-BackEndOverrideCookie value that reaches it
     pending: list[StreamEvent] = field(default_factory=list)
     waiters: set[asyncio.Event] = field(default_factory=set)  # one per open streaming connection
     cut: int = 0  # bumped to cut every open streaming connection
@@ -112,6 +113,9 @@ class EwsWorld:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     max_subscriptions_per_mailbox: int = 20  # EWSMaxSubscriptions in Exchange Online
     max_streaming_connections: int = 10  # HangingConnectionLimit per account in Exchange Online
+    # Exchange Online routes a subscription to one backend; without the affinity cookie a
+    # GetStreamingEvents lands elsewhere and answers ErrorSubscriptionNotFound. Off by default.
+    require_affinity: bool = False
     open_streams: Counter[str] = field(default_factory=Counter)  # principal -> open streaming connections
     rng: random.Random = field(init=False)
     _seq: int = field(default=0, init=False)

@@ -94,6 +94,8 @@ async def get_streaming_events(
     ids, minutes = _requested(op)
     subs = [ctx.world.subscriptions.get(i) for i in ids]
     live = [s for s in subs if s is not None and s.mailbox == ctx.mailbox.address]
+    if ctx.world.require_affinity and any(s.backend != ctx.affinity for s in live):
+        live = []  # landed on a backend that does not hold the subscription
     if len(live) != len(ids):
         return _plain(_error("ErrorSubscriptionNotFound", "The specified subscription was not found."))
     if ctx.world.open_streams[ctx.principal] >= ctx.world.max_streaming_connections:

@@ -245,3 +245,30 @@ def test_given_duplicate_notification_fault_when_streaming_then_each_event_arriv
     thread.join(timeout=10)
 
     assert [(type(e).__name__, e.item_id.id) for e in events] == [("CreatedEvent", item["id"])] * 2
+
+
+def test_given_affinity_required_when_streaming_then_exchangelib_echoes_the_cookie_and_others_miss(
+    ews: RunningEws,
+) -> None:
+    ews.world.require_affinity = True
+    acc: Any = basic_account(ews)
+    sub_id = acc.calendar.subscribe_to_streaming()
+    events: list[Any] = []
+    errors: list[BaseException] = []
+    thread = collect_streaming(acc, sub_id, events, errors)
+    wait_until(lambda: any(s["connections"] for s in ews.control.subscriptions()))
+    ews.control.create_item(
+        "alice@example.com", subject="Routed", start="2026-05-06T09:00:00Z", end="2026-05-06T10:00:00Z"
+    )
+
+    without_cookie = requests.post(
+        ews.ews_url,
+        auth=("svc@example.com", "s3cret"),
+        data=STREAMING_REQUEST.format(sub=sub_id).encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=5,
+    )
+    thread.join(timeout=10)
+
+    assert errors == [] and [type(e).__name__ for e in events] == ["CreatedEvent"]
+    assert b"ErrorSubscriptionNotFound" in without_cookie.content

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -30,6 +30,8 @@ class Context:
     counters: Counters
     principal: str
     acting_as: Mailbox | None  # the impersonated mailbox, else the caller's own, if it has one
+    affinity: str | None = None  # the X-BackEndOverrideCookie the caller sent
+    set_cookies: dict[str, str] = field(default_factory=dict)  # cookies for the response
 
     @property
     def mailbox(self) -> Mailbox:

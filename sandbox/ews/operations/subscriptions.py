@@ -8,7 +8,9 @@ from sandbox.ews.operations import Context, resolve_folder
 from sandbox.ews.soap import error_message, m, response, success_message, t
 from sandbox.ews.state import Subscription
 
-__all__ = ["subscribe", "unsubscribe"]
+__all__ = ["AFFINITY_COOKIE", "subscribe", "unsubscribe"]
+
+AFFINITY_COOKIE = "X-BackEndOverrideCookie"
 
 
 async def subscribe(ctx: Context, op: etree._Element) -> etree._Element:
@@ -56,7 +58,9 @@ async def subscribe(ctx: Context, op: etree._Element) -> etree._Element:
         (e.text or "").strip().removesuffix("Event")
         for e in (types_holder if types_holder is not None else [])
     }
-    sub = Subscription(ctx.world.new_id("JwBk"), mailbox.address, folder_ids, event_types)
+    backend = f"1~{mailbox.address.split('@')[0]}-be"  # one backend per mailbox, as anchors group them
+    sub = Subscription(ctx.world.new_id("JwBk"), mailbox.address, folder_ids, event_types, backend)
+    ctx.set_cookies[AFFINITY_COOKIE] = backend
     ctx.world.subscriptions[sub.id] = sub
     sub_elem = etree.Element(m("SubscriptionId"))
     sub_elem.text = sub.id
