@@ -11,6 +11,7 @@ from lxml import etree
 from sandbox.ews.app import acting_mailbox
 from sandbox.ews.availability import utc_offset
 from sandbox.ews.operations import EwsFault
+from sandbox.ews.operations.items import update_recipients
 from sandbox.ews.operations.sync import InvalidSyncState, decode_state, encode_state, plan_page
 from sandbox.ews.recurrence import expand
 from sandbox.ews.soap import TNS, fault, parse_request
@@ -152,3 +153,14 @@ def test_given_app_only_token_without_impersonation_when_resolving_then_exchange
         acting_mailbox(world, "other-app", "alice@example.com", bearer=True)
     assert missing.value.code == "ErrorInvalidExchangeImpersonationHeader"
     assert denied.value.code == "ErrorImpersonateUserDenied"
+
+
+def test_given_update_modes_when_counting_mail_then_only_sending_modes_mail_and_changed_mode_is_narrow() -> (
+    None
+):
+    before, after = {"bob@x.test", "carol@x.test"}, {"bob@x.test", "dave@x.test"}
+    assert update_recipients("SendToNone", before, after, {"RequiredAttendees"}) == 0
+    assert update_recipients("SendToAllAndSaveCopy", before, after, {"RequiredAttendees"}) == 3
+    assert update_recipients("SendToChangedAndSaveCopy", before, after, {"RequiredAttendees"}) == 2
+    assert update_recipients("SendOnlyToChanged", after, after, {"Subject"}) == 0
+    assert update_recipients("SendOnlyToChanged", after, after, {"Start", "End"}) == 2

@@ -16,7 +16,7 @@ from sandbox.ews.render import Shape, render
 from sandbox.ews.soap import error_message, m, response, success_message, t
 from sandbox.ews.state import EwsWorld, Folder, StoredItem
 
-__all__ = ["create_item", "delete_item", "find_item", "get_item", "update_item"]
+__all__ = ["create_item", "delete_item", "find_item", "get_item", "update_item", "update_recipients"]
 
 _MAILS = {"SendOnlyToAll", "SendToAllAndSaveCopy"}
 _MAILS_CHANGED = {"SendOnlyToChanged", "SendToChangedAndSaveCopy"}
@@ -183,6 +183,36 @@ async def find_item(ctx: Context, op: etree._Element) -> etree._Element:
     return response("FindItem", messages)
 
 
+def update_recipients(send: str, before: set[str], after: set[str], touched: set[str]) -> int:
+    """How many attendees Exchange mails for an update sent with `send`."""
+    if send in _MAILS:
+        return len(after | before)  # updates to those who stay, cancellations to those removed
+    if send in _MAILS_CHANGED:
+        changed = after ^ before
+        if not changed and touched & {"Start", "End", "Location", "Recurrence"}:
+            changed = after  # a new time or place concerns everyone
+        return len(changed)
+    return 0
+
+
+def _apply_updates(item: StoredItem, change: etree._Element, index: int | None) -> set[str]:
+    """Apply SetItemField / DeleteItemField; return the names of the fields touched."""
+    touched: set[str] = set()
+    updates = change.find(t("Updates"))
+    for update in updates if updates is not None else []:
+        uri = next((c for c in update if etree.QName(c).localname.endswith("URI")), None)
+        if uri is None:
+            continue
+        touched.add((uri.get("FieldURI") or "").split(":")[-1])
+        if etree.QName(update).localname == "SetItemField":
+            holder = next((c for c in update if etree.QName(c).localname == "CalendarItem"), None)
+            if holder is not None:
+                model.apply_set(item, uri, holder, index)
+        elif etree.QName(update).localname == "DeleteItemField":
+            model.apply_delete(item, uri, index)
+    return touched
+
+
 async def update_item(ctx: Context, op: etree._Element) -> etree._Element:
     send = op.get("SendMeetingInvitationsOrCancellations", "SendToAllAndSaveCopy")
     conflict = op.get("ConflictResolution", "AutoResolve")
@@ -197,41 +227,18 @@ async def update_item(ctx: Context, op: etree._Element) -> etree._Element:
             continue
         given = ref.get("ChangeKey")
         if conflict == "NeverOverwrite" and given and given != target.item.changekey:
-            messages.append(
-                error_message(
-                    "UpdateItem",
-                    "ErrorIrresolvableConflict",
-                    "The change key in the request does not match the current change key of the item.",
-                )
-            )
+            text = "The change key in the request does not match the current change key of the item."
+            messages.append(error_message("UpdateItem", "ErrorIrresolvableConflict", text))
             continue
         item = target.item
-        before_attendees = model.attendees(item.fields)
-        touched: set[str] = set()
-        updates = change.find(t("Updates"))
-        for update in updates if updates is not None else []:
-            kind = etree.QName(update).localname
-            uri = next((c for c in update if etree.QName(c).localname.endswith("URI")), None)
-            if uri is None:
-                continue
-            touched.add((uri.get("FieldURI") or "").split(":")[-1])
-            if kind == "SetItemField":
-                holder = next((c for c in update if etree.QName(c).localname == "CalendarItem"), None)
-                if holder is not None:
-                    model.apply_set(item, uri, holder, target.index)
-            elif kind == "DeleteItemField":
-                model.apply_delete(item, uri, target.index)
+        before = model.attendees(item.fields)
+        touched = _apply_updates(item, change, target.index)
         item.changekey = ctx.world.new_changekey()
         item.modified = ctx.world.clock.now()
         ctx.world.record(target.folder, item, "update")
-        after = model.attendees(item.fields)
-        if send in _MAILS:
-            _count_invitations(ctx, item, len(after | before_attendees), send)
-        elif send in _MAILS_CHANGED:
-            changed = after ^ before_attendees
-            if not changed and touched & {"Start", "End", "Location", "Recurrence"}:
-                changed = after
-            _count_invitations(ctx, item, len(changed), send)
+        _count_invitations(
+            ctx, item, update_recipients(send, before, model.attendees(item.fields), touched), send
+        )
         container = etree.Element(m("Items"))
         container.append(_id_only(target))
         conflicts = etree.Element(m("ConflictResults"))
