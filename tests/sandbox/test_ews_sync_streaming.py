@@ -112,7 +112,7 @@ def test_given_streaming_subscription_when_a_person_edits_then_events_arrive_unt
     assert [type(e).__name__ for e in events] == ["CreatedEvent", "ModifiedEvent", "DeletedEvent"]
     assert {e.item_id.id for e in events} == {item["id"]}
     assert events[0].parent_folder_id.id == acc.calendar.id
-    assert 0.9 <= time.monotonic() - started < 5  # one scaled minute, then ConnectionStatus Closed
+    assert 1.0 <= time.monotonic() - started < 8  # one scaled minute, then ConnectionStatus Closed
 
     acc.calendar.unsubscribe(sub_id)
     with pytest.raises(ErrorSubscriptionNotFound):
@@ -164,15 +164,14 @@ def test_given_open_stream_when_connections_are_cut_then_client_fails_before_the
     sub_id = acc.calendar.subscribe_to_streaming()
     events: list[Any] = []
     errors: list[BaseException] = []
-    started = time.monotonic()
     thread = collect_streaming(acc, sub_id, events, errors)
     wait_until(lambda: any(s["connections"] for s in ews.control.subscriptions()))
 
     assert ews.control.cut_streams("alice@example.com") == 1
     thread.join(timeout=5)
 
+    # A cut ends the response mid-stream; a timeout would end it cleanly with ConnectionStatus Closed.
     assert len(errors) == 1 and "ended prematurely" in str(errors[0])
-    assert time.monotonic() - started < 0.9  # before the one scaled minute was up
 
 
 def test_given_person_moves_item_to_deleted_items_when_syncing_then_calendar_reports_a_delete(
