@@ -171,7 +171,10 @@ async def _token(request: web.Request) -> web.Response:
 
 
 def build_ews_app(world: EwsWorld, faults: Faults, clock: Clock, counters: Counters) -> web.Application:
-    """Serve EWS (`POST /EWS/Exchange.asmx`), Autodiscover, a token endpoint and `/_control/ews/`."""
+    """Serve EWS (`POST /EWS/Exchange.asmx`), Autodiscover, a token endpoint and `/_control/ews/`.
+
+    The world adopts `clock`, so timestamps and sync follow the sandbox's shared time.
+    """
     world.clock = clock
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[WORLD], app[FAULTS], app[COUNTERS] = world, faults, counters
