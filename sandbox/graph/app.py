@@ -49,7 +49,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
 
 async def _graph(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    problem = bearer_ok(ctx.world, ctx.clock, request.headers.get("Authorization"))
+    problem = bearer_ok(ctx.world, request.headers.get("Authorization"))
     if problem is not None:
         ctx.counters.call("graph.auth", 401)
         return _json(401, error_body("InvalidAuthenticationToken", problem))
@@ -76,7 +76,7 @@ async def _graph(request: web.Request) -> web.Response:
 
 async def _token(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    response = await token(ctx.world, ctx.clock, request.match_info["tenant"], await request.post())
+    response = await token(ctx.world, request.match_info["tenant"], await request.post())
     ctx.counters.call("graph.token", response.status)
     return response
 

@@ -135,7 +135,7 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
         item, _ = create_event(
             world, mailbox, calendar_of(request, mailbox), await body_of(request), ctx.clock.now()
         )
-        return render_item(mailbox, item, _SHOW, {"*"})
+        return {**render_item(mailbox, item, _SHOW, {"*"}), "restId": item.rest_id}
 
     async def person_update(request: web.Request) -> Any:
         mailbox = mailbox_of(request)

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.clock import Clock
 from sandbox.graph.state import GraphWorld
 
 __all__ = ["bearer_ok", "openid_configuration", "token"]
@@ -61,7 +60,7 @@ def openid_configuration(world: GraphWorld, origin: str) -> dict[str, Any]:
     }
 
 
-async def token(world: GraphWorld, clock: Clock, tenant: str, form: Any) -> web.Response:
+async def token(world: GraphWorld, tenant: str, form: Any) -> web.Response:
     if tenant.lower() != world.tenant_id.lower():
         return _aad_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
     if form.get("grant_type") != "client_credentials":
@@ -87,19 +86,21 @@ async def token(world: GraphWorld, clock: Clock, tenant: str, form: Any) -> web.
         )  # fmt: skip
     access = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + world.new_hex(32)
     lifetime = int(world.token_lifetime.total_seconds())
-    world.tokens[access] = clock.now() + world.token_lifetime
+    # Real time, not the sandbox clock: SDKs cache tokens by their own clock, so moving the
+    # sandbox's time forward (to expire subscriptions) must not invalidate a cached token.
+    world.tokens[access] = datetime.now(UTC) + world.token_lifetime
     return web.json_response(
         {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access}
     )
 
 
-def bearer_ok(world: GraphWorld, clock: Clock, header: str | None) -> str | None:
+def bearer_ok(world: GraphWorld, header: str | None) -> str | None:
     """None when the bearer token is valid, else the reason Graph would give."""
     if not header or not header.lower().startswith("bearer "):
         return "Access token is empty."
     expiry = world.tokens.get(header[7:].strip())
     if expiry is None:
         return "IDX14100: JWT is not well formed."
-    if expiry <= clock.now():
+    if expiry <= datetime.now(UTC):
         return "Lifetime validation failed, the token is expired."
     return None
