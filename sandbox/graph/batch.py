@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from multidict import CIMultiDict, MultiDict
 
@@ -21,7 +21,7 @@ PARALLEL = 4
 
 def _relative(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
-    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    path = unquote(parts.path if parts.path.startswith("/") else "/" + parts.path)
     for version in ("/v1.0", "/beta"):
         if path.lower().startswith(version + "/"):
             path = path[len(version) :]
@@ -51,8 +51,6 @@ async def _one(call: Call, request: dict[str, Any], gate: asyncio.Semaphore) -> 
 
 
 def _parse_query(query: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(query, keep_blank_values=True)
 
 

@@ -77,12 +77,13 @@ def _schedule(call: Call, mailbox: Mailbox, start: Any, end: Any, interval: time
 
 
 async def get_schedule(call: Call) -> Reply:
-    body = call.body if isinstance(call.body, dict) else {}
+    # action parameters are matched case-insensitively (msgraph-sdk sends "Schedules", "StartTime")
+    body = {str(k).lower(): v for k, v in call.body.items()} if isinstance(call.body, dict) else {}
     schedules = body.get("schedules")
     if not isinstance(schedules, list) or not 1 <= len(schedules) <= MAX_SCHEDULES:
         raise GraphError(400, "ErrorInvalidParameter", "schedules must name between 1 and 20 mailboxes.")
-    start, _ = parse_datetime_tz(body.get("startTime"), "startTime")
-    end, _ = parse_datetime_tz(body.get("endTime"), "endTime")
+    start, _ = parse_datetime_tz(body.get("starttime"), "startTime")
+    end, _ = parse_datetime_tz(body.get("endtime"), "endTime")
     if end <= start:
         raise GraphError(400, "ErrorInvalidParameter", "endTime must be after startTime.")
     if end - start > MAX_WINDOW:
@@ -90,7 +91,7 @@ async def get_schedule(call: Call) -> Reply:
             400, "ErrorInvalidTimeInterval", "The requested time duration specified is too long; it "
             "must be less than 62 days.",
         )  # fmt: skip
-    minutes = int(body.get("availabilityViewInterval") or 30)
+    minutes = int(body.get("availabilityviewinterval") or 30)
     if not 5 <= minutes <= 1440:
         raise GraphError(400, "ErrorInvalidParameter", "availabilityViewInterval must be 5 to 1440.")
     rows = []
