@@ -154,6 +154,7 @@ class Webhook:
         self.notifications: list[dict[str, Any]] = []
         self.lifecycle: list[dict[str, Any]] = []
         self.posts = 0
+        self.delays: list[float] = []  # seconds to stall the next POSTs: a slow endpoint
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -163,6 +164,8 @@ class Webhook:
                 return web.Response(text=token, content_type="text/plain")
             return web.Response(text="hello", content_type="text/html")
         self.posts += 1
+        if self.delays:
+            await asyncio.sleep(self.delays.pop(0))
         if self.status >= 300:
             return web.Response(status=self.status)
         items = (await request.json())["value"]
