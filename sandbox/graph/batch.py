@@ -43,8 +43,10 @@ async def _one(call: Call, request: dict[str, Any], gate: asyncio.Semaphore) -> 
         )
         async with gate:
             reply = await dispatch(inner)
-    headers = {"Content-Type": "application/json", **reply.headers} if reply.body is not None else reply.headers
-    out: dict[str, Any] = {"id": request_id, "status": reply.status, "headers": headers}
+    answer_headers = dict(reply.headers)
+    if reply.body is not None:
+        answer_headers.setdefault("Content-Type", "application/json")
+    out: dict[str, Any] = {"id": request_id, "status": reply.status, "headers": answer_headers}
     if reply.body is not None:
         out["body"] = reply.body
     return out

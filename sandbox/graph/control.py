@@ -18,7 +18,7 @@ from aiohttp import web
 
 from sandbox.graph.errors import GraphError, error_body
 from sandbox.graph.events import resolve_target
-from sandbox.graph.instances import expand
+from sandbox.graph.instances import Instance
 from sandbox.graph.prefs import Prefs
 from sandbox.graph.render import render_instance, render_item
 from sandbox.graph.state import Calendar, Mailbox
@@ -39,7 +39,9 @@ def _mailbox_info(mailbox: Mailbox) -> dict[str, Any]:
         "id": mailbox.id,
         "address": mailbox.address,
         "displayName": mailbox.display_name,
-        "calendars": [{"id": c.id, "name": c.name, "isDefault": c.is_default} for c in mailbox.calendars.values()],
+        "calendars": [
+            {"id": c.id, "name": c.name, "isDefault": c.is_default} for c in mailbox.calendars.values()
+        ],
     }
 
 
@@ -51,10 +53,11 @@ def calendar_state(mailbox: Mailbox, calendar: Calendar) -> dict[str, Any]:
         row["restId"] = item.rest_id
         if item.recurrence is not None:
             row["exceptions"] = [
-                render_instance(mailbox, inst, _SHOW, {"*"})
-                for inst in expand(item, min(c.start for c in item.exceptions.values()), max(c.end for c in item.exceptions.values()))
-                if inst.kind == "exception"
-            ] if item.exceptions else []  # fmt: skip
+                render_instance(
+                    mailbox, Instance(item, key, copy, copy.start, copy.end, "exception"), _SHOW, {"*"}
+                )
+                for key, copy in sorted(item.exceptions.items())
+            ]
             row["cancelledOccurrences"] = sorted(item.cancelled)
         items.append(row)
     return {"mailbox": mailbox.address, "calendarId": calendar.id, "name": calendar.name, "events": items}
@@ -231,7 +234,7 @@ class GraphControl:
         if self.session is not None:
             await self.session.close()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:  # the JSON answer
         if self.session is None or self.session.closed:
             self.session = aiohttp.ClientSession()
         kwargs: dict[str, Any] = {"json": body} if body is not None else {}
@@ -245,38 +248,47 @@ class GraphControl:
                 raise GraphControlError(response.status, payload)
             return payload
 
+    async def _object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call(method, path, body)
+        return answer
+
     async def world(self) -> dict[str, Any]:
-        return await self._call("GET", "/world")  # type: ignore[no-any-return]
+        return await self._object("GET", "/world")
 
     async def add_mailbox(self, address: str, display_name: str | None = None) -> dict[str, Any]:
-        return await self._call("POST", "/mailboxes", {"address": address, "displayName": display_name})  # type: ignore[no-any-return]
+        return await self._object("POST", "/mailboxes", {"address": address, "displayName": display_name})
 
     async def add_calendar(self, user: str, name: str) -> dict[str, Any]:
-        return await self._call("POST", f"/mailboxes/{user}/calendars", {"name": name})  # type: ignore[no-any-return]
+        return await self._object("POST", f"/mailboxes/{user}/calendars", {"name": name})
 
     async def set_access(self, allowed: list[str] | None) -> None:
         await self._call("PUT", "/access", {"allowed": allowed})
 
     async def calendar_state(self, user: str, calendar: str = "default") -> dict[str, Any]:
-        return await self._call("GET", f"/mailboxes/{user}/calendars/{calendar}/state")  # type: ignore[no-any-return]
+        return await self._object("GET", f"/mailboxes/{user}/calendars/{calendar}/state")
 
-    async def create_event(self, user: str, event: dict[str, Any], calendar: str = "default") -> dict[str, Any]:
-        return await self._call("POST", f"/mailboxes/{user}/calendars/{calendar}/events", event)  # type: ignore[no-any-return]
+    async def create_event(
+        self, user: str, event: dict[str, Any], calendar: str = "default"
+    ) -> dict[str, Any]:
+        return await self._object("POST", f"/mailboxes/{user}/calendars/{calendar}/events", event)
 
     async def update_event(self, user: str, event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("PATCH", f"/mailboxes/{user}/events/{event_id}", changes)  # type: ignore[no-any-return]
+        return await self._object("PATCH", f"/mailboxes/{user}/events/{event_id}", changes)
 
     async def delete_event(self, user: str, event_id: str) -> None:
         await self._call("DELETE", f"/mailboxes/{user}/events/{event_id}")
 
     async def move_event(self, user: str, event_id: str, calendar_id: str) -> dict[str, Any]:
-        return await self._call("POST", f"/mailboxes/{user}/events/{event_id}/move", {"calendarId": calendar_id})  # type: ignore[no-any-return]
+        return await self._object(
+            "POST", f"/mailboxes/{user}/events/{event_id}/move", {"calendarId": calendar_id}
+        )
 
     async def respond(self, user: str, event_id: str, response: str) -> None:
         await self._call("POST", f"/mailboxes/{user}/events/{event_id}/respond", {"response": response})
 
     async def subscriptions(self) -> list[dict[str, Any]]:
-        return (await self._call("GET", "/subscriptions"))["value"]  # type: ignore[no-any-return]
+        subscriptions: list[dict[str, Any]] = (await self._object("GET", "/subscriptions"))["value"]
+        return subscriptions
 
     async def remove_subscription(self, subscription_id: str) -> None:
         await self._call("DELETE", f"/subscriptions/{subscription_id}")
@@ -285,7 +297,7 @@ class GraphControl:
         await self._call("POST", f"/subscriptions/{subscription_id}/lifecycle", {"event": event})
 
     async def expire_delta(self, mailbox: str | None = None) -> int:
-        return (await self._call("POST", "/delta/expire", {"mailbox": mailbox}))["expired"]  # type: ignore[no-any-return]
+        return int((await self._object("POST", "/delta/expire", {"mailbox": mailbox}))["expired"])
 
 
 class GraphControlError(Exception):

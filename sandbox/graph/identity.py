@@ -35,7 +35,11 @@ def openid_configuration(world: GraphWorld, origin: str) -> dict[str, Any]:
     base = f"{origin}/{world.tenant_id}"
     return {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_post",
+            "private_key_jwt",
+            "client_secret_basic",
+        ],
         "jwks_uri": f"{origin}/{world.tenant_id}/discovery/v2.0/keys",
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],

@@ -49,9 +49,13 @@ def parse_filter(text: str | None) -> ExtendedFilter | None:
         return None
     match = _ANY.match(text)
     if match is None:
-        raise GraphError(400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
+        raise GraphError(
+            400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes."
+        )
     value = match.group("value")
-    return ExtendedFilter(match.group("id").replace("''", "'"), None if value is None else value.replace("''", "'"))
+    return ExtendedFilter(
+        match.group("id").replace("''", "'"), None if value is None else value.replace("''", "'")
+    )
 
 
 def parse_expand(text: str | None) -> set[str] | None:

@@ -53,7 +53,9 @@ def _render(
     organizer = fields.get("organizer") or {
         "emailAddress": {"name": mailbox.display_name, "address": mailbox.address}
     }
-    is_organizer = str(organizer.get("emailAddress", {}).get("address", "")).lower() == mailbox.address.lower()
+    is_organizer = (
+        str(organizer.get("emailAddress", {}).get("address", "")).lower() == mailbox.address.lower()
+    )
     body = fields.get("body") or {"contentType": "text", "content": ""}
     out: dict[str, Any] = {
         "@odata.etag": etag(shown.change_key),
@@ -101,7 +103,9 @@ def _render(
     }
     if expand_ids is not None:
         out["singleValueExtendedProperties"] = [
-            {"id": pid, "value": value} for pid, value in shown.extended.items() if "*" in expand_ids or pid.lower() in expand_ids
+            {"id": pid, "value": value}
+            for pid, value in shown.extended.items()
+            if "*" in expand_ids or pid.lower() in expand_ids
         ]
     return out
 
@@ -113,7 +117,13 @@ def render_item(
     event_id = instance_id(item, None, immutable=prefs.immutable_ids)
     kind = "seriesMaster" if item.recurrence is not None else "singleInstance"
     out = _render(
-        mailbox, item, event_id=event_id, kind=kind, start=item.start, end=item.end, prefs=prefs,
+        mailbox,
+        item,
+        event_id=event_id,
+        kind=kind,
+        start=item.start,
+        end=item.end,
+        prefs=prefs,
         expand_ids=expand_ids,
     )
     out["recurrence"] = item.recurrence
@@ -128,8 +138,14 @@ def render_instance(
         return render_item(mailbox, inst.item, prefs, expand_ids)
     event_id = instance_id(inst.item, inst.key, immutable=prefs.immutable_ids)
     out = _render(
-        mailbox, inst.shown, event_id=event_id, kind=inst.kind, start=inst.start, end=inst.end,
-        prefs=prefs, expand_ids=expand_ids,
+        mailbox,
+        inst.shown,
+        event_id=event_id,
+        kind=inst.kind,
+        start=inst.start,
+        end=inst.end,
+        prefs=prefs,
+        expand_ids=expand_ids,
     )
     out["seriesMasterId"] = instance_id(inst.item, None, immutable=prefs.immutable_ids)
     out["originalStart"] = format_utc(key_start(inst.key)).replace(".0000000Z", "Z")

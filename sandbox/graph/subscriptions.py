@@ -26,6 +26,7 @@ _RESOURCE = re.compile(
     r"^/?(?:users/(?P<user>[^/]+)|me)(?:/calendar|/calendars/(?P<calendar>[^/]+))?/events/?$", re.IGNORECASE
 )
 CHANGE_TYPES = {"created", "updated", "deleted"}
+VALIDATION_PREFIX = "Validation: Testing client application reachability for subscription"
 
 
 def render_subscription(world: GraphWorld, sub: Subscription) -> dict[str, Any]:
@@ -69,7 +70,9 @@ def _expiry(call: Call, value: Any) -> datetime:
     return moment
 
 
-async def validate_endpoint(session: aiohttp.ClientSession, url: str, token: str, timeout: float) -> bool:
+async def validate_endpoint(
+    session: aiohttp.ClientSession, url: str, token: str, limit_seconds: float
+) -> bool:
     """Graph's handshake: POST ?validationToken=..., expect 200 text/plain echoing it decoded."""
     target = f"{url}{'&' if '?' in url else '?'}validationToken={quote(token, safe='')}"
     try:
@@ -77,7 +80,7 @@ async def validate_endpoint(session: aiohttp.ClientSession, url: str, token: str
             target,
             data=b"",
             headers={"Content-Type": "text/plain; charset=utf-8"},
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            timeout=aiohttp.ClientTimeout(total=limit_seconds),
         ) as response:
             text = await response.text()
             content_type = response.headers.get("Content-Type", "")
@@ -128,7 +131,7 @@ async def create(call: Call) -> Reply:
     if body.get("lifecycleNotificationUrl"):
         urls.append(str(body["lifecycleNotificationUrl"]))
     for url in dict.fromkeys(urls):
-        token = f"Validation: Testing client application reachability for subscription Request-Id: {world.new_guid()}"
+        token = f"{VALIDATION_PREFIX} Request-Id: {world.new_guid()}"
         if not await validate_endpoint(session, url, token, world.validation_timeout):
             raise GraphError(
                 400, "ValidationError",

@@ -22,11 +22,10 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
-from msgraph.graph_request_adapter import options as graph_default_options
-from msgraph_core import GraphClientFactory
-
 from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
 from msgraph.generated.models.entity import Entity
+from msgraph.graph_request_adapter import options as graph_default_options
+from msgraph_core import GraphClientFactory
 
 from sandbox.clock import Clock
 from sandbox.counters import Counters
@@ -55,9 +54,9 @@ def at(local: str, zone: str = "UTC") -> DateTimeTimeZone:
     return DateTimeTimeZone(date_time=local, time_zone=zone)
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll `condition` until it is truthy; fail the test after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(condition: Callable[[], Any], within: float = 5.0) -> Any:
+    """Poll `condition` until it is truthy; fail the test after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = condition()
         if value:
@@ -96,7 +95,10 @@ class GraphSandbox:
         http = httpx.AsyncClient(verify=self.client_ssl, timeout=30)
         self.closers.append(http)
         adapter = GraphRequestAdapter(
-            auth, client=GraphClientFactory.create_with_default_middleware(client=http, options=graph_default_options)
+            auth,
+            client=GraphClientFactory.create_with_default_middleware(
+                client=http, options=graph_default_options
+            ),
         )
         adapter.base_url = f"{self.origin}/v1.0"
         return GraphServiceClient(request_adapter=adapter)
@@ -137,7 +139,9 @@ async def graph(tmp_path: Path) -> AsyncIterator[GraphSandbox]:
     faults, clock, counters = Faults(seed=7), Clock(), Counters()
     runner, port = await serve(build_graph_app(world, faults, clock, counters), server_ssl)
     origin = f"https://127.0.0.1:{port}"
-    sandbox = GraphSandbox(world, faults, clock, counters, origin, ca_path, client_ssl, GraphControl(origin, client_ssl))
+    sandbox = GraphSandbox(
+        world, faults, clock, counters, origin, ca_path, client_ssl, GraphControl(origin, client_ssl)
+    )
     try:
         yield sandbox
     finally:

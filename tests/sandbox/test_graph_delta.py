@@ -1,6 +1,8 @@
 """`calendarView/delta` through the real msgraph-sdk: paging with next and delta links,
 `@removed` entries, links on the request's own https origin, and 410 for an expired link."""
 
+# ruff: noqa: F811  (pytest fixtures imported from graph_harness are parameters here)
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,7 +22,9 @@ def person_event(subject: str, day: int) -> dict[str, Any]:
     }
 
 
-def first_round(page_size: int) -> RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters]:
+def first_round(
+    page_size: int,
+) -> RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters]:
     config = RequestConfiguration(
         query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
             start_date_time="2026-11-01T00:00:00Z", end_date_time="2026-12-01T00:00:00Z"
@@ -30,10 +34,12 @@ def first_round(page_size: int) -> RequestConfiguration[DeltaRequestBuilder.Delt
     return config
 
 
-async def test_delta_pages_then_reports_changes_and_removals_then_expires(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_delta_pages_then_reports_changes_and_removals_then_expires(graph: GraphSandbox) -> None:
     for subject, day in (("One", 10), ("Two", 11), ("Three", 12)):
         await graph.control.create_event(ALICE, person_event(subject, day))
-    await graph.control.create_event(ALICE, person_event("Outside", 1) | {"start": {"dateTime": "2027-03-01T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2027-03-01T10:00:00", "timeZone": "UTC"}})  # fmt: skip
+    outside = person_event("Outside", 1)
+    outside["start"]["dateTime"], outside["end"]["dateTime"] = "2027-03-01T09:00:00", "2027-03-01T10:00:00"
+    await graph.control.create_event(ALICE, outside)
     delta = graph.client().users.by_user_id(ALICE).calendar_view.delta
 
     # Given a first round in pages of two
@@ -57,7 +63,9 @@ async def test_delta_pages_then_reports_changes_and_removals_then_expires(graph:
     changes = await delta.with_url(delta_link).get()
     assert changes is not None and changes.odata_delta_link
     edited = [e.subject for e in changes.value or [] if "@removed" not in e.additional_data]
-    removed = [(e.id, e.additional_data["@removed"]) for e in changes.value or [] if "@removed" in e.additional_data]
+    removed = [
+        (e.id, e.additional_data["@removed"]) for e in changes.value or [] if "@removed" in e.additional_data
+    ]
     assert edited == ["One (edited)"]
     assert removed == [(by_subject["Two"], {"reason": "deleted"})]
 

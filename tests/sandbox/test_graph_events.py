@@ -1,6 +1,8 @@
 """Event CRUD, idempotent create, extended properties, ids, time zones and invitations, driven
 through the real msgraph-sdk against the emulator."""
 
+# ruff: noqa: F811  (pytest fixtures imported from graph_harness are parameters here)
+
 from __future__ import annotations
 
 import pytest
@@ -30,7 +32,7 @@ def preferring(*values: str) -> RequestConfiguration[object]:
 
 
 async def test_given_a_retried_create_with_the_same_transaction_id_then_one_event_exists(
-    graph: GraphSandbox,  # noqa: F811
+    graph: GraphSandbox,
 ) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     first = await events.post(meeting("Standup", transaction_id="tx-standup-1"))
@@ -42,7 +44,7 @@ async def test_given_a_retried_create_with_the_same_transaction_id_then_one_even
     assert [e["subject"] for e in state["events"]] == ["Standup"]
 
 
-async def test_get_patch_delete_round_trip(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_get_patch_delete_round_trip(graph: GraphSandbox) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     created = await events.post(meeting("Draft", body=ItemBody(content="<b>hi</b>", content_type="html")))
     assert created is not None and created.id
@@ -63,10 +65,15 @@ async def test_get_patch_delete_round_trip(graph: GraphSandbox) -> None:  # noqa
     assert missing.value.error is not None and missing.value.error.code == "ErrorItemNotFound"
 
 
-async def test_extended_property_is_set_expanded_and_filtered(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_extended_property_is_set_expanded_and_filtered(graph: GraphSandbox) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     tagged = await events.post(
-        meeting("Mirror", single_value_extended_properties=[SingleValueLegacyExtendedProperty(id=SOURCE, value="google:abc")])
+        meeting(
+            "Mirror",
+            single_value_extended_properties=[
+                SingleValueLegacyExtendedProperty(id=SOURCE, value="google:abc")
+            ],
+        )
     )
     await events.post(meeting("Own event"))
     assert tagged is not None and tagged.id
@@ -81,7 +88,7 @@ async def test_extended_property_is_set_expanded_and_filtered(graph: GraphSandbo
     found = await events.get(
         RequestConfiguration(
             query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
-                filter=f"singleValueExtendedProperties/Any(ep: ep/id eq '{SOURCE}' and ep/value eq 'google:abc')"
+                filter=f"singleValueExtendedProperties/Any(ep: ep/id eq '{SOURCE}' and ep/value eq 'google:abc')"  # noqa: E501
             )
         )
     )
@@ -91,7 +98,7 @@ async def test_extended_property_is_set_expanded_and_filtered(graph: GraphSandbo
     assert found is not None and [e.subject for e in found.value or []] == ["Mirror"]
 
 
-async def test_immutable_id_survives_a_move_but_the_default_id_does_not(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_immutable_id_survives_a_move_but_the_default_id_does_not(graph: GraphSandbox) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     immutable = preferring('IdType="ImmutableId"')
     created = await events.post(meeting("Planning"), immutable)
@@ -112,15 +119,21 @@ async def test_immutable_id_survives_a_move_but_the_default_id_does_not(graph: G
 
 
 async def test_times_come_back_in_the_preferred_zone_and_windows_or_iana_names_are_accepted(
-    graph: GraphSandbox,  # noqa: F811
+    graph: GraphSandbox,
 ) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     pacific = await events.post(
-        Event(subject="West", start=at("2026-11-23T09:00:00", "Pacific Standard Time"), end=at("2026-11-23T10:00:00", "America/Los_Angeles"))
+        Event(
+            subject="West",
+            start=at("2026-11-23T09:00:00", "Pacific Standard Time"),
+            end=at("2026-11-23T10:00:00", "America/Los_Angeles"),
+        )
     )
     assert pacific is not None and pacific.id and pacific.start is not None
 
-    in_berlin = await events.by_event_id(pacific.id).get(preferring('outlook.timezone="W. Europe Standard Time"'))
+    in_berlin = await events.by_event_id(pacific.id).get(
+        preferring('outlook.timezone="W. Europe Standard Time"')
+    )
 
     assert (pacific.start.date_time, pacific.start.time_zone) == ("2026-11-23T17:00:00.0000000", "UTC")
     assert in_berlin is not None and in_berlin.start is not None
@@ -130,7 +143,9 @@ async def test_times_come_back_in_the_preferred_zone_and_windows_or_iana_names_a
     )
     assert pacific.original_start_time_zone == "Pacific Standard Time"
     with pytest.raises(ODataError) as refused:
-        await events.post(Event(subject="?", start=at("2026-11-23T09:00:00", "Mars/Olympus"), end=at("2026-11-23T10:00:00")))
+        await events.post(
+            Event(subject="?", start=at("2026-11-23T09:00:00", "Mars/Olympus"), end=at("2026-11-23T10:00:00"))
+        )
     assert refused.value.error is not None and refused.value.error.code == "TimeZoneNotSupportedException"
 
 
@@ -139,7 +154,7 @@ def attendees(*addresses: str) -> list[Attendee]:
 
 
 async def test_invitations_are_counted_only_for_writes_that_would_mail_attendees(
-    graph: GraphSandbox,  # noqa: F811
+    graph: GraphSandbox,
 ) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     # Given a mirror written without attendees (the way to avoid mailing anyone)
@@ -166,10 +181,14 @@ async def test_invitations_are_counted_only_for_writes_that_would_mail_attendees
 
     # Then exactly the meeting's creation, visible update and cancellation were mailed
     reasons = [(i.reason, i.recipients) for i in graph.counters.invitations]
-    assert reasons == [("meeting created with attendees", 2), ("meeting updated", 2), ("meeting cancelled", 2)]
+    assert reasons == [
+        ("meeting created with attendees", 2),
+        ("meeting updated", 2),
+        ("meeting cancelled", 2),
+    ]
 
 
-async def test_a_mailbox_outside_the_access_policy_is_refused(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_a_mailbox_outside_the_access_policy_is_refused(graph: GraphSandbox) -> None:
     graph.world.allowed_mailboxes = {ALICE}
     client = graph.client()
     assert await client.users.by_user_id(ALICE).events.get() is not None

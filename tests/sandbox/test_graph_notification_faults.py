@@ -1,6 +1,8 @@
 """Notification mishaps: duplicates and drops from the fault plan, and an endpoint slower than
 Graph's time limit, which counts as a failed delivery and is retried."""
 
+# ruff: noqa: F811  (pytest fixtures imported from graph_harness are parameters here)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +14,7 @@ from msgraph.generated.models.subscription import Subscription
 from sandbox.faults import NotificationFaults
 
 
-async def subscribe(graph: GraphSandbox, hook: Webhook) -> None:  # noqa: F811
+async def subscribe(graph: GraphSandbox, hook: Webhook) -> None:
     await graph.client().subscriptions.post(
         Subscription(
             change_type="created,updated,deleted",
@@ -33,8 +35,8 @@ def person_event(subject: str) -> dict[str, Any]:
 
 
 async def test_duplicated_notifications_arrive_twice_and_dropped_ones_never(
-    graph: GraphSandbox,  # noqa: F811
-    webhook: Webhook,  # noqa: F811
+    graph: GraphSandbox,
+    webhook: Webhook,
 ) -> None:
     await subscribe(graph, webhook)
     graph.faults.notifications["graph"] = NotificationFaults(duplicate_rate=1.0)
@@ -52,8 +54,8 @@ async def test_duplicated_notifications_arrive_twice_and_dropped_ones_never(
 
 
 async def test_an_endpoint_slower_than_the_limit_gets_the_notification_again(
-    graph: GraphSandbox,  # noqa: F811
-    webhook: Webhook,  # noqa: F811
+    graph: GraphSandbox,
+    webhook: Webhook,
 ) -> None:
     await subscribe(graph, webhook)
     graph.world.notification_timeout = 0.2

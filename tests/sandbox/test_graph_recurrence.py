@@ -1,6 +1,8 @@
 """A weekly series with one modified and one cancelled occurrence, read back through `instances`
 with the real msgraph-sdk."""
 
+# ruff: noqa: F811  (pytest fixtures imported from graph_harness are parameters here)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,10 +18,14 @@ from msgraph.generated.models.recurrence_pattern import RecurrencePattern
 from msgraph.generated.models.recurrence_pattern_type import RecurrencePatternType
 from msgraph.generated.models.recurrence_range import RecurrenceRange
 from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
-from msgraph.generated.users.item.events.item.instances.instances_request_builder import InstancesRequestBuilder
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
+    InstancesRequestBuilder,
+)
 
 
-def window(start: str, end: str) -> RequestConfiguration[InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters]:
+def window(
+    start: str, end: str
+) -> RequestConfiguration[InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters]:
     return RequestConfiguration(
         query_parameters=InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
             start_date_time=start, end_date_time=end
@@ -28,7 +34,7 @@ def window(start: str, end: str) -> RequestConfiguration[InstancesRequestBuilder
 
 
 async def test_series_instances_show_the_exception_and_omit_the_cancelled_occurrence(
-    graph: GraphSandbox,  # noqa: F811
+    graph: GraphSandbox,
 ) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     series = await events.post(
@@ -42,14 +48,18 @@ async def test_series_instances_show_the_exception_and_omit_the_cancelled_occurr
                     first_day_of_week=DayOfWeek.Monday,
                 ),
                 range=RecurrenceRange(
-                    type=RecurrenceRangeType.Numbered, start_date=dt.date(2026, 11, 23), number_of_occurrences=4
+                    type=RecurrenceRangeType.Numbered,
+                    start_date=dt.date(2026, 11, 23),
+                    number_of_occurrences=4,
                 ),
             ),
         )
     )  # fmt: skip
     assert series is not None and series.id and series.type is not None
     assert series.type.value == "seriesMaster"
-    first = await events.by_event_id(series.id).instances.get(window("2026-11-01T00:00:00Z", "2027-01-01T00:00:00Z"))
+    first = await events.by_event_id(series.id).instances.get(
+        window("2026-11-01T00:00:00Z", "2027-01-01T00:00:00Z")
+    )
     assert first is not None and first.value is not None and len(first.value) == 4
     second_id, third_id = first.value[1].id, first.value[2].id
     assert second_id and third_id
@@ -62,10 +72,17 @@ async def test_series_instances_show_the_exception_and_omit_the_cancelled_occurr
     await events.by_event_id(third_id).delete()
 
     # Then the series shows an exception where the second was, and no third occurrence
-    after = await events.by_event_id(series.id).instances.get(window("2026-11-01T00:00:00Z", "2027-01-01T00:00:00Z"))
+    after = await events.by_event_id(series.id).instances.get(
+        window("2026-11-01T00:00:00Z", "2027-01-01T00:00:00Z")
+    )
     assert after is not None and after.value is not None
     shape = [
-        (e.type.value if e.type else None, e.subject, e.start.date_time if e.start else None, e.series_master_id)
+        (
+            e.type.value if e.type else None,
+            e.subject,
+            e.start.date_time if e.start else None,
+            e.series_master_id,
+        )
         for e in after.value
     ]
     assert shape == [

@@ -1,5 +1,7 @@
 """getSchedule, $batch and per-mailbox throttling through the real msgraph-sdk."""
 
+# ruff: noqa: F811  (pytest fixtures imported from graph_harness are parameters here)
+
 from __future__ import annotations
 
 import asyncio
@@ -20,12 +22,17 @@ from msgraph_core.requests.batch_request_item import BatchRequestItem
 from sandbox.faults import OperationFaults
 
 
-async def test_get_schedule_reports_busy_tentative_and_unknown_mailboxes(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_get_schedule_reports_busy_tentative_and_unknown_mailboxes(graph: GraphSandbox) -> None:
     client = graph.client()
     bob = client.users.by_user_id(BOB).events
     await bob.post(Event(subject="Busy", start=at("2026-11-23T09:00:00"), end=at("2026-11-23T10:00:00")))
     await bob.post(
-        Event(subject="Maybe", show_as=FreeBusyStatus.Tentative, start=at("2026-11-23T10:00:00"), end=at("2026-11-23T10:30:00"))
+        Event(
+            subject="Maybe",
+            show_as=FreeBusyStatus.Tentative,
+            start=at("2026-11-23T10:00:00"),
+            end=at("2026-11-23T10:30:00"),
+        )
     )
 
     answer = await client.users.by_user_id(ALICE).calendar.get_schedule.post(
@@ -47,10 +54,12 @@ async def test_get_schedule_reports_busy_tentative_and_unknown_mailboxes(graph: 
     assert unknown.error is not None and unknown.error.response_code == "ErrorMailRecipientNotFound"
 
 
-async def test_batch_runs_each_request_and_answers_per_request(graph: GraphSandbox) -> None:  # noqa: F811
+async def test_batch_runs_each_request_and_answers_per_request(graph: GraphSandbox) -> None:
     client = graph.client()
     events = client.users.by_user_id(ALICE).events
-    made = await events.post(Event(subject="Batched", start=at("2026-11-23T09:00:00"), end=at("2026-11-23T10:00:00")))
+    made = await events.post(
+        Event(subject="Batched", start=at("2026-11-23T09:00:00"), end=at("2026-11-23T10:00:00"))
+    )
     assert made is not None and made.id
     content = BatchRequestContent()
     requests = {
@@ -68,7 +77,7 @@ async def test_batch_runs_each_request_and_answers_per_request(graph: GraphSandb
 
 
 async def test_the_fifth_concurrent_request_to_a_mailbox_is_throttled_with_retry_after(
-    graph: GraphSandbox,  # noqa: F811
+    graph: GraphSandbox,
 ) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     await events.get()  # fetch the token first
@@ -89,16 +98,20 @@ async def test_the_fifth_concurrent_request_to_a_mailbox_is_throttled_with_retry
 
 
 @pytest.mark.parametrize("status", [503, 429])
-async def test_injected_faults_answer_in_graphs_error_shape(graph: GraphSandbox, status: int) -> None:  # noqa: F811
+async def test_injected_faults_answer_in_graphs_error_shape(graph: GraphSandbox, status: int) -> None:
     events = graph.client().users.by_user_id(ALICE).events
     await events.get()
-    graph.faults.operations["graph.events.create"] = OperationFaults(error_rate=1.0, error_status=status, retry_after=0)
+    graph.faults.operations["graph.events.create"] = OperationFaults(
+        error_rate=1.0, error_status=status, retry_after=0
+    )
     config: RequestConfiguration[object] = RequestConfiguration(
         options=[RetryHandlerOption(max_retries=0, should_retry=False)]
     )
 
     with pytest.raises(ODataError) as failed:
-        await events.post(Event(subject="x", start=at("2026-11-23T09:00:00"), end=at("2026-11-23T10:00:00")), config)
+        await events.post(
+            Event(subject="x", start=at("2026-11-23T09:00:00"), end=at("2026-11-23T10:00:00")), config
+        )
 
     assert failed.value.response_status_code == status
     assert graph.world.mailbox(ALICE).default_calendar.events == {}  # type: ignore[union-attr]

@@ -1,6 +1,8 @@
 """Subscriptions through the real msgraph-sdk: validation handshake, limits, notifications after
 a person's edit, lifecycle events, renewal, and expiry by the sandbox clock."""
 
+# ruff: noqa: F811  (pytest fixtures imported from graph_harness are parameters here)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,8 +36,8 @@ def person_event(subject: str) -> dict[str, Any]:
 
 
 async def test_create_succeeds_only_when_the_endpoint_echoes_the_token(
-    graph: GraphSandbox,  # noqa: F811
-    webhook: Webhook,  # noqa: F811
+    graph: GraphSandbox,
+    webhook: Webhook,
 ) -> None:
     subscriptions = graph.client().subscriptions
     created = await subscriptions.post(subscription(webhook))
@@ -55,8 +57,8 @@ async def test_create_succeeds_only_when_the_endpoint_echoes_the_token(
     [({}, 10081), ({"client_state": "x" * 129}, 60), ({"resource": "/users/nobody@contoso.test/events"}, 60)],
 )
 async def test_create_refuses_what_graph_refuses(
-    graph: GraphSandbox,  # noqa: F811
-    webhook: Webhook,  # noqa: F811
+    graph: GraphSandbox,
+    webhook: Webhook,
     extra: dict[str, Any],
     minutes: int,
 ) -> None:
@@ -69,7 +71,7 @@ async def test_create_refuses_what_graph_refuses(
     assert graph.world.subscriptions == {}
 
 
-async def test_a_persons_edit_is_notified_in_graphs_shape(graph: GraphSandbox, webhook: Webhook) -> None:  # noqa: F811
+async def test_a_persons_edit_is_notified_in_graphs_shape(graph: GraphSandbox, webhook: Webhook) -> None:
     created = await graph.client().subscriptions.post(subscription(webhook))
     assert created is not None
 
@@ -100,11 +102,13 @@ async def test_a_persons_edit_is_notified_in_graphs_shape(graph: GraphSandbox, w
 
 
 async def test_lifecycle_events_reach_the_lifecycle_url_and_renewal_extends_the_expiry(
-    graph: GraphSandbox,  # noqa: F811
-    webhook: Webhook,  # noqa: F811
+    graph: GraphSandbox,
+    webhook: Webhook,
 ) -> None:
     subscriptions = graph.client().subscriptions
-    created = await subscriptions.post(subscription(webhook, lifecycle_notification_url=f"{webhook.url}/lifecycle"))
+    created = await subscriptions.post(
+        subscription(webhook, lifecycle_notification_url=f"{webhook.url}/lifecycle")
+    )
     assert created is not None and created.id and created.expiration_date_time
 
     await graph.control.fire_lifecycle(created.id, "reauthorizationRequired")
@@ -123,10 +127,12 @@ async def test_lifecycle_events_reach_the_lifecycle_url_and_renewal_extends_the_
 
 
 async def test_a_failing_endpoint_is_retried_then_told_it_missed_notifications(
-    graph: GraphSandbox,  # noqa: F811
-    webhook: Webhook,  # noqa: F811
+    graph: GraphSandbox,
+    webhook: Webhook,
 ) -> None:
-    await graph.client().subscriptions.post(subscription(webhook, lifecycle_notification_url=f"{webhook.url}/lifecycle"))
+    await graph.client().subscriptions.post(
+        subscription(webhook, lifecycle_notification_url=f"{webhook.url}/lifecycle")
+    )
     webhook.status = 503
 
     await graph.control.create_event(ALICE, person_event("Dropped"))
@@ -138,7 +144,7 @@ async def test_a_failing_endpoint_is_retried_then_told_it_missed_notifications(
     assert webhook.notifications == []
 
 
-async def test_an_expired_subscription_is_gone_and_silent(graph: GraphSandbox, webhook: Webhook) -> None:  # noqa: F811
+async def test_an_expired_subscription_is_gone_and_silent(graph: GraphSandbox, webhook: Webhook) -> None:
     subscriptions = graph.client().subscriptions
     created = await subscriptions.post(subscription(webhook, minutes=60))
     assert created is not None and created.id
