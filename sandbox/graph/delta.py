@@ -3,8 +3,10 @@
 A delta token remembers what the client has seen in its window (instance -> change key). The
 next round compares the window now against it: new or changed instances come back whole, the
 ones gone (deleted, cancelled, moved out of the window or the calendar) as
-`{"id", "@removed": {"reason": "deleted"}}`. Tokens are opaque and kept in memory; expired or
-forgotten ones answer 410 so the client restarts with a full sync.
+`{"id", "@removed": {"reason": "deleted"}}` -- and, as Graph does, so do events added or changed
+*outside* the window since the last round (clients must ignore those). Tokens are opaque and
+kept in memory; expired or forgotten ones answer 410 `SyncStateNotFound`, so the client restarts
+with a full sync.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.graph.errors import GraphError
-from sandbox.graph.instances import expand_all
+from sandbox.graph.instances import expand_all, split_id
 from sandbox.graph.prefs import Prefs
 from sandbox.graph.query import parse_window
 from sandbox.graph.render import render_instance
@@ -94,10 +96,18 @@ def _start_round(call: Call, previous: DeltaState | None) -> PendingRound:
         before = seen.get(inst.identity)
         if before is None or before.change_key != change_key:
             rows.append(render_instance(mailbox, inst, call.prefs))
+    removed: dict[str, str] = {}  # identity -> id as this request shows ids
     for identity, before in seen.items():
         if identity not in now_seen:
-            shown_id = identity if call.prefs.immutable_ids else before.rest_id
-            rows.append({"id": shown_id, "@removed": {"reason": "deleted"}})
+            removed[identity] = identity if call.prefs.immutable_ids else before.rest_id
+    if previous is not None:
+        in_window = {split_id(identity)[0] for identity in now_seen}
+        for item in items:
+            if item.modified > previous.issued and item.immutable_id not in in_window:
+                removed.setdefault(
+                    item.immutable_id, item.immutable_id if call.prefs.immutable_ids else item.rest_id
+                )
+    rows.extend({"id": shown_id, "@removed": {"reason": "deleted"}} for shown_id in removed.values())
     now = ctx.clock.now()
     return PendingRound(DeltaState(mailbox.id, calendar_id, window, now_seen, now), rows, now)
 

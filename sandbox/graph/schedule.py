@@ -2,7 +2,9 @@
 
 Free/busy comes from each mailbox's default calendar, as Exchange publishes it. Subject and
 location are shown only for `normal`/`personal` events. `availabilityView` has one digit per
-interval: 0 free, 1 tentative, 2 busy, 3 out of office, 4 working elsewhere (the strongest wins).
+interval: 0 free (and working elsewhere, which Graph folds into 0 for backward compatibility),
+1 tentative, 2 busy, 3 out of office; the strongest status in a slot wins. Item statuses are
+capitalized ("Busy", "Tentative") as in Graph's own samples.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ __all__ = ["ROUTES", "availability_view"]
 
 MAX_SCHEDULES = 20
 MAX_WINDOW = timedelta(days=62)
-_DIGIT = {"free": "0", "tentative": "1", "busy": "2", "oof": "3", "workingElsewhere": "4", "unknown": "2"}
-_STRENGTH = {"0": 0, "4": 1, "1": 2, "2": 3, "3": 4}
+_DIGIT = {"free": "0", "tentative": "1", "busy": "2", "oof": "3", "workingElsewhere": "0", "unknown": "2"}
 
 
 def _status(inst: Instance) -> str:
@@ -38,7 +39,7 @@ def availability_view(instances: list[Instance], start: Any, end: Any, interval:
         for inst in instances:
             if inst.start < slot_end and inst.end > slot_start:
                 digit = _DIGIT.get(_status(inst), "2")
-                if _STRENGTH[digit] > _STRENGTH[best]:
+                if digit > best:
                     best = digit
         digits.append(best)
     return "".join(digits)
@@ -55,7 +56,7 @@ def _schedule(call: Call, mailbox: Mailbox, start: Any, end: Any, interval: time
         sensitivity = fields.get("sensitivity", "normal")
         item: dict[str, Any] = {
             "isPrivate": sensitivity in ("private", "confidential"),
-            "status": _status(inst),
+            "status": _status(inst)[0].upper() + _status(inst)[1:],
             "start": format_local(inst.start, prefs.zone, prefs.zone_name),
             "end": format_local(inst.end, prefs.zone, prefs.zone_name),
         }

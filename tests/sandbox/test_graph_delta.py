@@ -55,11 +55,15 @@ async def test_delta_pages_then_reports_changes_and_removals_then_expires(graph:
     assert delta_link.startswith("https://")
     by_subject = {e["subject"]: e["restId"] for e in (await graph.control.calendar_state(ALICE))["events"]}
 
-    # When a person edits one event and deletes another
+    # When a person edits one event, deletes another and adds one far outside the window
     await graph.control.update_event(ALICE, by_subject["One"], {"subject": "One (edited)"})
     await graph.control.delete_event(ALICE, by_subject["Two"])
+    far = person_event("Far away", 1)
+    far["start"]["dateTime"], far["end"]["dateTime"] = "2027-06-01T09:00:00", "2027-06-01T10:00:00"
+    far_id = (await graph.control.create_event(ALICE, far))["restId"]
 
-    # Then the next round has exactly the edit and the removal
+    # Then the next round has exactly the edit and the removal -- plus, as Graph does, an
+    # @removed for the change outside the window, which clients must ignore
     changes = await delta.with_url(delta_link).get()
     assert changes is not None and changes.odata_delta_link
     edited = [e.subject for e in changes.value or [] if "@removed" not in e.additional_data]
@@ -67,7 +71,7 @@ async def test_delta_pages_then_reports_changes_and_removals_then_expires(graph:
         (e.id, e.additional_data["@removed"]) for e in changes.value or [] if "@removed" in e.additional_data
     ]
     assert edited == ["One (edited)"]
-    assert removed == [(by_subject["Two"], {"reason": "deleted"})]
+    assert removed == [(by_subject["Two"], {"reason": "deleted"}), (far_id, {"reason": "deleted"})]
 
     # And once the sandbox forgets the link, using it answers 410
     await graph.control.expire_delta(ALICE)
