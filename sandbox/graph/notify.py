@@ -115,7 +115,11 @@ class Notifier:
     def _wake(self, url: str) -> None:
         worker = self.workers.get(url)
         if worker is None or worker.done():
-            self.workers[url] = asyncio.get_running_loop().create_task(self._drain(url))
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # a write made outside the server's loop: sent with the next one
+                return
+            self.workers[url] = loop.create_task(self._drain(url))
 
     async def _drain(self, url: str) -> None:
         while self.queues[url]:
@@ -144,6 +148,7 @@ class Notifier:
                 async with self.client().post(
                     url,
                     json=payload,
+                    ssl=self.world.notification_ssl if self.world.notification_ssl is not None else True,
                     timeout=aiohttp.ClientTimeout(total=self.world.notification_timeout),
                 ) as response:
                     if 200 <= response.status < 300:

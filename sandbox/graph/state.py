@@ -8,6 +8,7 @@ so writers never need to know who is subscribed.
 from __future__ import annotations
 
 import random
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,6 +120,10 @@ class GraphWorld:
     validation_timeout: float = 10.0
     notification_timeout: float = 3.0  # an endpoint slower than this has failed the delivery
     notification_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    # TLS for webhook POSTs: None verifies against the system store (as Graph does); pass an
+    # SSLContext trusting a test CA, or False for a loopback receiver with a throwaway cert.
+    notification_ssl: ssl.SSLContext | bool | None = None
+    max_subscriptions_per_mailbox: int = 1000
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)  # by user id
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     tokens: dict[str, datetime] = field(default_factory=dict)  # access token -> expiry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -71,7 +72,11 @@ def _expiry(call: Call, value: Any) -> datetime:
 
 
 async def validate_endpoint(
-    session: aiohttp.ClientSession, url: str, token: str, limit_seconds: float
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    limit_seconds: float,
+    tls: ssl.SSLContext | bool | None = None,
 ) -> bool:
     """Graph's handshake: POST ?validationToken=..., expect 200 text/plain echoing it decoded."""
     target = f"{url}{'&' if '?' in url else '?'}validationToken={quote(token, safe='')}"
@@ -79,6 +84,7 @@ async def validate_endpoint(
         async with session.post(
             target,
             data=b"",
+            ssl=tls if tls is not None else True,
             headers={"Content-Type": "text/plain; charset=utf-8"},
             timeout=aiohttp.ClientTimeout(total=limit_seconds),
         ) as response:
@@ -126,13 +132,23 @@ async def create(call: Call) -> Reply:
     if match.group(0).lower().rstrip("/").endswith("/calendar/events"):
         calendar_id = mailbox.default_calendar.id
     expiration = _expiry(call, body["expirationDateTime"])
+    active = [
+        s
+        for s in world.subscriptions.values()
+        if s.mailbox_id == mailbox.id and s.expiration > ctx.clock.now()
+    ]
+    if len(active) >= world.max_subscriptions_per_mailbox:
+        raise GraphError(
+            403, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; Reason: The "
+            f"maximum of {world.max_subscriptions_per_mailbox} subscriptions for this mailbox is reached.]",
+        )  # fmt: skip
     session = ctx.notifier.client()
     urls = [str(body["notificationUrl"])]
     if body.get("lifecycleNotificationUrl"):
         urls.append(str(body["lifecycleNotificationUrl"]))
     for url in dict.fromkeys(urls):
         token = f"{VALIDATION_PREFIX} Request-Id: {world.new_guid()}"
-        if not await validate_endpoint(session, url, token, world.validation_timeout):
+        if not await validate_endpoint(session, url, token, world.validation_timeout, world.notification_ssl):
             raise GraphError(
                 400, "ValidationError",
                 f"Subscription validation request failed. Notification endpoint must respond with 200 OK "

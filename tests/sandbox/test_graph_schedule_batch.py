@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
-from graph_harness import ALICE, BOB, GraphSandbox, at, graph  # noqa: F401
+from graph_harness import ALICE, BOB, SCOPES, GraphSandbox, at, graph  # noqa: F401
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_http.middleware.options.retry_handler_option import RetryHandlerOption
 from msgraph.generated.models.event import Event
@@ -115,3 +116,23 @@ async def test_injected_faults_answer_in_graphs_error_shape(graph: GraphSandbox,
 
     assert failed.value.response_status_code == status
     assert graph.world.mailbox(ALICE).default_calendar.events == {}  # type: ignore[union-attr]
+
+
+async def test_oversized_batches_and_schedule_windows_are_refused(graph: GraphSandbox) -> None:
+    token = (await graph.credential().get_token(*SCOPES)).token
+    headers = {"Authorization": f"Bearer {token}"}
+    requests = [{"id": str(n), "method": "GET", "url": f"/users/{ALICE}/events"} for n in range(21)]
+    long_window = {
+        "schedules": [BOB],
+        "startTime": {"dateTime": "2026-11-01T00:00:00", "timeZone": "UTC"},
+        "endTime": {"dateTime": "2027-01-15T00:00:00", "timeZone": "UTC"},
+    }
+
+    async with httpx.AsyncClient(verify=graph.client_ssl, headers=headers) as http:
+        batch = await http.post(f"{graph.origin}/v1.0/$batch", json={"requests": requests})
+        schedule = await http.post(
+            f"{graph.origin}/v1.0/users/{ALICE}/calendar/getSchedule", json=long_window
+        )
+
+    assert batch.status_code == 400 and batch.json()["error"]["code"] == "BadRequest"
+    assert schedule.status_code == 400 and schedule.json()["error"]["code"] == "ErrorInvalidTimeInterval"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from graph_harness import ALICE, GraphSandbox, Webhook, graph, wait_for, webhook  # noqa: F401
+from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
 
@@ -156,3 +157,36 @@ async def test_an_expired_subscription_is_gone_and_silent(graph: GraphSandbox, w
         await subscriptions.by_subscription_id(created.id).get()
     assert gone.value.response_status_code == 404
     assert webhook.posts == 0
+
+
+async def test_subscription_removed_is_announced_and_the_subscription_is_gone(
+    graph: GraphSandbox,
+    webhook: Webhook,
+) -> None:
+    subscriptions = graph.client().subscriptions
+    created = await subscriptions.post(
+        subscription(webhook, lifecycle_notification_url=f"{webhook.url}/lifecycle")
+    )
+    kept = await subscriptions.post(subscription(webhook))
+    assert created is not None and created.id and kept is not None and kept.id
+
+    await graph.control.fire_lifecycle(created.id, "subscriptionRemoved")
+    await wait_for(lambda: webhook.lifecycle)
+    await subscriptions.by_subscription_id(kept.id).delete()
+
+    assert webhook.lifecycle[0]["lifecycleEvent"] == "subscriptionRemoved"
+    assert await graph.control.subscriptions() == []
+
+
+async def test_a_subscription_made_with_immutable_ids_is_notified_with_them(
+    graph: GraphSandbox,
+    webhook: Webhook,
+) -> None:
+    config: RequestConfiguration[object] = RequestConfiguration()
+    config.headers.add("Prefer", 'IdType="ImmutableId"')
+    await graph.client().subscriptions.post(subscription(webhook), config)
+
+    event = await graph.control.create_event(ALICE, person_event("Stable"))
+
+    await wait_for(lambda: webhook.notifications)
+    assert webhook.notifications[0]["resourceData"]["id"] == event["id"] != event["restId"]
