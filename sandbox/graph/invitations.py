@@ -17,9 +17,12 @@ Graph; a person's own edits through the control API are theirs, not calbridge's)
 
 How a client avoids mailing anyone: write the mirror *without* `attendees` (keep the list in
 the body and/or a single-value extended property), so the event is an appointment, not a meeting.
-Facts relied on: Graph's event POST/PATCH/DELETE send meeting requests, updates and
-cancellations to attendees when the caller's mailbox organizes the meeting (event resource and
-"create event" / "update event" / "delete event" reference pages).
+Facts relied on (Graph v1.0 reference): "Create event" sends the meeting request to the attendees
+when an event with attendees is saved; "Delete event" states that deleting a meeting from the
+organizer's calendar sends attendees a cancellation; Outlook sends updates to attendees when the
+organizer changes a meeting. Which property changes trigger an update is not documented; the
+VISIBLE set below is this sandbox's reading of what Outlook puts in an update, and errs towards
+counting.
 """
 
 from __future__ import annotations
