@@ -115,7 +115,9 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
 
     async def add_mailbox(request: web.Request) -> Any:
         body = await body_of(request)
-        existing = world.mailbox(str(body.get("address", "")))
+        if not body.get("address"):
+            raise GraphError(400, "BadRequest", "A mailbox needs an address.")
+        existing = world.mailbox(str(body["address"]))
         mailbox = existing or world.add_mailbox(str(body["address"]), body.get("displayName"))
         return _mailbox_info(mailbox)
 

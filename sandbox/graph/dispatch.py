@@ -3,10 +3,14 @@ the handler, and the call counter."""
 
 from __future__ import annotations
 
+import structlog
+
 from sandbox.graph.errors import GraphError, error_body
 from sandbox.graph.routing import Call, Reply
 
 __all__ = ["dispatch"]
+
+log = structlog.get_logger(__name__)
 
 _FAULT_CODES = {
     429: "TooManyRequests",
@@ -57,6 +61,9 @@ async def _run(call: Call, handler: object, operation: str, user: str | None) ->
             return await _faulted(call, handler, operation)
     except GraphError as exc:
         return _error(exc)
+    except Exception:  # a sandbox bug must still answer like Graph, and be visible in the logs
+        log.exception("graph.handler.failed", operation=operation)
+        return _error(GraphError(500, "generalException", "An unexpected error occurred."))
 
 
 async def _faulted(call: Call, handler: object, operation: str) -> Reply:

@@ -27,13 +27,14 @@ _DAYS = {
     "sunday": rrule.SU,
 }
 _INDEX = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+# Required pattern properties per type (firstDayOfWeek and index have defaults).
 _PATTERN_FIELDS = {
     "daily": {"interval"},
-    "weekly": {"interval", "daysOfWeek", "firstDayOfWeek"},
+    "weekly": {"interval", "daysOfWeek"},
     "absoluteMonthly": {"interval", "dayOfMonth"},
-    "relativeMonthly": {"interval", "daysOfWeek", "index"},
+    "relativeMonthly": {"interval", "daysOfWeek"},
     "absoluteYearly": {"interval", "dayOfMonth", "month"},
-    "relativeYearly": {"interval", "daysOfWeek", "month", "index"},
+    "relativeYearly": {"interval", "daysOfWeek", "month"},
 }
 
 
@@ -49,8 +50,12 @@ def validate_recurrence(value: Any) -> dict[str, Any]:
     kind = pattern.get("type")
     if kind not in _PATTERN_FIELDS:
         raise GraphError(400, "ErrorInvalidRecurrence", f"Unsupported recurrence pattern type '{kind}'.")
-    if kind in ("weekly", "relativeMonthly", "relativeYearly") and not pattern.get("daysOfWeek"):
-        raise GraphError(400, "ErrorInvalidRecurrence", "daysOfWeek is required for this pattern.")
+    missing = sorted(name for name in _PATTERN_FIELDS[kind] if not pattern.get(name))
+    if missing:
+        raise GraphError(400, "ErrorInvalidRecurrence", f"The {kind} pattern needs {', '.join(missing)}.")
+    unknown_days = {str(d).lower() for d in pattern.get("daysOfWeek") or []} - _DAYS.keys()
+    if unknown_days:
+        raise GraphError(400, "ErrorInvalidRecurrence", f"Unknown daysOfWeek {sorted(unknown_days)}.")
     range_type = str(rng.get("type", "")).lower()
     if range_type not in ("enddate", "noend", "numbered") or not rng.get("startDate"):
         raise GraphError(400, "ErrorInvalidRecurrence", "range needs a type and a startDate.")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
-from graph_harness import ALICE, GraphSandbox, graph  # noqa: F401
+from graph_harness import ALICE, SCOPES, GraphSandbox, graph  # noqa: F401
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
@@ -79,3 +80,21 @@ async def test_delta_pages_then_reports_changes_and_removals_then_expires(graph:
         await delta.with_url(changes.odata_delta_link).get()
     assert gone.value.response_status_code == 410
     assert gone.value.error is not None and gone.value.error.code == "SyncStateNotFound"
+
+
+async def test_delta_without_parentheses_is_the_same_function(graph: GraphSandbox) -> None:
+    await graph.control.create_event(ALICE, person_event("Plain", 10))
+    token = (await graph.credential().get_token(*SCOPES)).token
+
+    async with httpx.AsyncClient(verify=graph.client_ssl) as http:
+        answer = await http.get(
+            f"{graph.origin}/v1.0/users/{ALICE}/calendarView/delta",
+            params={"startDateTime": "2026-11-01T00:00:00Z", "endDateTime": "2026-12-01T00:00:00Z"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    assert answer.status_code == 200
+    assert [e["subject"] for e in answer.json()["value"]] == ["Plain"]
+    assert answer.json()["@odata.deltaLink"].startswith(
+        f"{graph.origin}/v1.0/users/{ALICE}/calendarView/delta?"
+    )

@@ -51,11 +51,12 @@ async def test_get_patch_delete_round_trip(graph: GraphSandbox) -> None:
     assert created.type is not None and created.type.value == "singleInstance"
     assert created.i_cal_u_id and created.change_key and created.created_date_time
 
-    patched = await events.by_event_id(created.id).patch(Event(subject="Final", show_as=None))
+    patched = await events.by_event_id(created.id).patch(Event(subject="Final", is_online_meeting=True))
     got = await events.by_event_id(created.id).get()
 
     assert patched is not None and got is not None
     assert got.subject == "Final" and got.body is not None and got.body.content == "<b>hi</b>"
+    assert got.is_online_meeting and got.online_meeting is not None and got.online_meeting.join_url
     assert got.change_key != created.change_key
     assert got.additional_data["@odata.etag"] == f'W/"{got.change_key}"'
     await events.by_event_id(created.id).delete()

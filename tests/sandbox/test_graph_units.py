@@ -12,7 +12,7 @@ from sandbox.graph.instances import Instance
 from sandbox.graph.invitations import invitation_for
 from sandbox.graph.prefs import parse_prefs
 from sandbox.graph.query import parse_expand, parse_filter
-from sandbox.graph.recurrence import occurrences
+from sandbox.graph.recurrence import occurrences, validate_recurrence
 from sandbox.graph.schedule import availability_view
 from sandbox.graph.state import GraphWorld, StoredEvent
 from sandbox.graph.timezones import parse_datetime_tz, resolve_zone
@@ -129,3 +129,17 @@ def test_only_meetings_the_mailbox_organizes_mail_attendees() -> None:
     assert invitation_for("update", alice, "e", meeting, {"categories": ["x"]}) is None
     assert invitation_for("update", alice, "e", meeting, {"end": {}}) is not None
     assert invitation_for("delete", alice, "e", meeting) is not None
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        {"type": "hourly", "interval": 1},
+        {"type": "absoluteMonthly", "interval": 1},
+        {"type": "weekly", "interval": 1, "daysOfWeek": ["someday"]},
+    ],
+)
+def test_recurrences_graph_would_refuse_are_refused(pattern: dict[str, object]) -> None:
+    with pytest.raises(GraphError) as refused:
+        validate_recurrence({"pattern": pattern, "range": {"type": "noEnd", "startDate": "2026-11-23"}})
+    assert refused.value.status == 400
