@@ -6,6 +6,7 @@ last-modified time) and announces the change, so subscriptions and delta see it 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
@@ -172,7 +173,21 @@ def create_event(
 def update_target(
     world: GraphWorld, mailbox: Mailbox, target: Instance, payload: Any, now: datetime
 ) -> StoredEvent:
-    """PATCH an item, or one occurrence of a series (which makes it an exception)."""
+    """PATCH an item, or one occurrence of a series (which makes it an exception).
+
+    All or nothing: a PATCH refused half-way leaves the stored item as it was.
+    """
+    before = copy.deepcopy(target.item)
+    try:
+        return _update(world, mailbox, target, payload, now)
+    except GraphError:
+        vars(target.item).update(vars(before))
+        raise
+
+
+def _update(
+    world: GraphWorld, mailbox: Mailbox, target: Instance, payload: Any, now: datetime
+) -> StoredEvent:
     payload = _check_payload(payload)
     if "transactionId" in payload and payload["transactionId"] != target.item.transaction_id:
         raise GraphError(400, "ErrorInvalidPropertyUpdate", "transactionId cannot be changed.")
@@ -191,17 +206,17 @@ def update_target(
         return item
     if "recurrence" in payload:
         raise GraphError(400, "ErrorInvalidRequest", "An occurrence cannot carry a recurrence.")
-    copy = item.exceptions.get(target.key) or replace(
+    exception = item.exceptions.get(target.key) or replace(
         item, fields=dict(item.fields), extended=dict(item.extended), recurrence=None,
         exceptions={}, cancelled=set(), start=target.start, end=target.end,
     )  # fmt: skip
-    _apply_times(copy, payload)
-    _apply_fields(world, copy, payload)
-    _touch(world, copy, now)
-    item.exceptions[target.key] = copy
+    _apply_times(exception, payload)
+    _apply_fields(world, exception, payload)
+    _touch(world, exception, now)
+    item.exceptions[target.key] = exception
     _touch(world, item, now)  # Exchange keeps exceptions inside the master item: it changed too
     _announce(world, mailbox, item, "updated")
-    return copy
+    return exception
 
 
 def delete_target(world: GraphWorld, mailbox: Mailbox, target: Instance, now: datetime) -> None:

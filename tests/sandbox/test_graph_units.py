@@ -16,6 +16,9 @@ from sandbox.graph.recurrence import occurrences, validate_recurrence
 from sandbox.graph.schedule import availability_view
 from sandbox.graph.state import GraphWorld, StoredEvent
 from sandbox.graph.timezones import parse_datetime_tz, resolve_zone
+from sandbox.graph.writes import create_event, update_target
+
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
 
 def stored(fields: dict[str, object], start: datetime, end: datetime) -> StoredEvent:
@@ -143,3 +146,20 @@ def test_recurrences_graph_would_refuse_are_refused(pattern: dict[str, object]) 
     with pytest.raises(GraphError) as refused:
         validate_recurrence({"pattern": pattern, "range": {"type": "noEnd", "startDate": "2026-11-23"}})
     assert refused.value.status == 400
+
+
+def test_a_refused_patch_leaves_the_event_as_it_was() -> None:
+    world = GraphWorld()
+    alice = world.add_mailbox("alice@contoso.test")
+    when = {"dateTime": "2026-11-23T09:00:00", "timeZone": "UTC"}
+    item, _ = create_event(
+        world, alice, alice.default_calendar, {"subject": "Kept", "start": when, "end": when}, NOW
+    )
+    target = Instance(item, None, item, item.start, item.end, "singleInstance")
+
+    with pytest.raises(GraphError):
+        update_target(
+            world, alice, target, {"subject": "Lost", "end": {"dateTime": "2026-11-22T09:00:00"}}, NOW
+        )
+
+    assert (item.fields["subject"], item.end) == ("Kept", item.start)
