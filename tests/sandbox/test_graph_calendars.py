@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import pytest
 from graph_harness import ALICE, GraphSandbox, at, graph  # noqa: F401
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.event import Event
 from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
     CalendarViewRequestBuilder,
 )
+
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
 
 
 async def test_events_written_to_a_secondary_calendar_stay_out_of_the_default_one(

@@ -14,6 +14,8 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
 
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
+
 
 def person_event(subject: str, day: int) -> dict[str, Any]:
     return {

@@ -17,6 +17,8 @@ from msgraph.generated.models.single_value_legacy_extended_property import Singl
 from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
 
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
+
 SOURCE = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name calbridgeSource"
 
 

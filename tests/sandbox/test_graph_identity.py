@@ -12,6 +12,8 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential as SyncClientSecretCredential
 from graph_harness import ALICE, SCOPES, GraphSandbox, graph  # noqa: F401
 
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
+
 
 async def test_a_wrong_secret_is_refused_and_the_right_one_gets_a_token(graph: GraphSandbox) -> None:
     with pytest.raises(ClientAuthenticationError) as refused:

@@ -8,10 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from graph_harness import ALICE, GraphSandbox, Webhook, graph, wait_for, webhook  # noqa: F401
 from msgraph.generated.models.subscription import Subscription
 
 from sandbox.faults import NotificationFaults
+
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
 
 
 async def subscribe(graph: GraphSandbox, hook: Webhook) -> None:

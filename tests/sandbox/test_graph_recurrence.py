@@ -22,6 +22,8 @@ from msgraph.generated.users.item.events.item.instances.instances_request_builde
     InstancesRequestBuilder,
 )
 
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
+
 
 def window(
     start: str, end: str

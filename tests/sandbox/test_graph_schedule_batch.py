@@ -22,6 +22,8 @@ from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 from sandbox.faults import OperationFaults
 
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
+
 
 async def test_get_schedule_reports_busy_tentative_and_unknown_mailboxes(graph: GraphSandbox) -> None:
     client = graph.client()

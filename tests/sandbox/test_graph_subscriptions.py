@@ -14,6 +14,8 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.subscription import Subscription
 
+pytestmark = pytest.mark.integration  # the emulator over HTTPS on loopback
+
 SECRET_STATE = "s3cr3t-client-state"
 
 
