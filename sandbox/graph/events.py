@@ -113,9 +113,25 @@ async def get_event(call: Call) -> Reply:
     return Reply(200, render_instance(mailbox, target, call.prefs, parse_expand(lowered.get("$expand"))))
 
 
+def _check_if_match(call: Call, target: Instance) -> None:
+    """Optimistic concurrency: `If-Match` with a stale `@odata.etag` is refused with 412."""
+    wanted = call.headers.get("If-Match")
+    if not wanted or wanted.strip() == "*":
+        return
+    current = render_instance(_mailbox(call), target, call.prefs)["@odata.etag"]
+    if wanted.strip() != current:
+        raise GraphError(
+            412,
+            "ErrorIrresolvableConflict",
+            "The send or update operation could not be performed because the change key passed in the "
+            "request does not match the current change key for the item.",
+        )
+
+
 async def patch_event(call: Call) -> Reply:
     mailbox = _mailbox(call)
     target = resolve_target(mailbox, call.param("event"))
+    _check_if_match(call, target)
     if not isinstance(call.body, dict):
         raise GraphError(400, "RequestBodyRead", "The request body must be a JSON object.")
     payload = {k: v for k, v in call.body.items() if k != "organizer"}
@@ -130,6 +146,7 @@ async def patch_event(call: Call) -> Reply:
 async def delete_event(call: Call) -> Reply:
     mailbox = _mailbox(call)
     target = resolve_target(mailbox, call.param("event"))
+    _check_if_match(call, target)
     invitation = invitation_for("delete", mailbox, target.item.immutable_id, target.shown)
     delete_target(call.ctx.world, mailbox, target, call.ctx.clock.now())
     if invitation is not None:

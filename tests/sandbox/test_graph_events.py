@@ -201,3 +201,20 @@ async def test_a_mailbox_outside_the_access_policy_is_refused(graph: GraphSandbo
 
     assert denied.value.response_status_code == 403
     assert denied.value.error is not None and denied.value.error.code == "ErrorAccessDenied"
+
+
+async def test_a_patch_with_a_stale_etag_is_refused_with_412(graph: GraphSandbox) -> None:
+    events = graph.client().users.by_user_id(ALICE).events
+    created = await events.post(meeting("Contested"))
+    assert created is not None and created.id
+    stale = created.additional_data["@odata.etag"]
+    await graph.control.update_event(ALICE, created.id, {"subject": "Changed by a person"})
+
+    config: RequestConfiguration[object] = RequestConfiguration()
+    config.headers.add("If-Match", stale)
+    with pytest.raises(ODataError) as conflict:
+        await events.by_event_id(created.id).patch(Event(subject="Overwrite"), config)
+
+    assert conflict.value.response_status_code == 412
+    got = await events.by_event_id(created.id).get()
+    assert got is not None and got.subject == "Changed by a person"
