@@ -105,7 +105,7 @@ class GraphSandbox:
 
     async def close(self) -> None:
         for closer in self.closers:
-            await closer.close() if hasattr(closer, "close") else None
+            await (closer.aclose() if isinstance(closer, httpx.AsyncClient) else closer.close())
         await self.control.close()
 
 
