@@ -23,6 +23,7 @@ from sandbox.graph.dispatch import dispatch
 from sandbox.graph.errors import error_body
 from sandbox.graph.identity import bearer_ok, openid_configuration, token
 from sandbox.graph.notify import Notifier
+from sandbox.graph.prefs import applied
 from sandbox.graph.routing import make_call
 from sandbox.graph.state import GraphWorld
 from sandbox.graph.throttle import MailboxGate
@@ -71,6 +72,9 @@ async def _graph(request: web.Request) -> web.Response:
         _origin(request),
     )
     reply = await dispatch(call)
+    preference = applied(call.prefs)
+    if preference is not None and reply.status < 400:
+        reply.headers.setdefault("Preference-Applied", preference)
     return _json(reply.status, reply.body, reply.headers)
 
 

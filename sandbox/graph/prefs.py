@@ -8,7 +8,7 @@ from datetime import UTC, tzinfo
 
 from sandbox.graph.timezones import zone_or_utc
 
-__all__ = ["Prefs", "parse_prefs"]
+__all__ = ["Prefs", "applied", "parse_prefs"]
 
 _PAIR = re.compile(r'\s*([A-Za-z.]+)\s*=\s*("([^"]*)"|[^,;\s]+)')
 
@@ -34,3 +34,15 @@ def parse_prefs(values: list[str]) -> Prefs:
         zone_name=zone_name,
         max_page_size=int(size) if size.isdigit() and int(size) > 0 else None,
     )
+
+
+def applied(prefs: Prefs) -> str | None:
+    """The `Preference-Applied` header Graph answers with, if any preference was honoured."""
+    parts = []
+    if prefs.zone_name != "UTC":
+        parts.append(f'outlook.timezone="{prefs.zone_name}"')
+    if prefs.max_page_size is not None:
+        parts.append(f"odata.maxpagesize={prefs.max_page_size}")
+    if prefs.immutable_ids:
+        parts.append('IdType="ImmutableId"')
+    return ", ".join(parts) or None

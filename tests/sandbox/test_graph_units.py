@@ -10,7 +10,7 @@ import pytest
 from sandbox.graph.errors import GraphError
 from sandbox.graph.instances import Instance
 from sandbox.graph.invitations import invitation_for
-from sandbox.graph.prefs import parse_prefs
+from sandbox.graph.prefs import applied, parse_prefs
 from sandbox.graph.query import parse_expand, parse_filter
 from sandbox.graph.recurrence import occurrences, validate_recurrence
 from sandbox.graph.schedule import availability_view
@@ -74,6 +74,10 @@ def test_prefer_headers_are_read_together_or_apart() -> None:
     )
     assert (prefs.zone_name, prefs.max_page_size, prefs.immutable_ids) == ("Tokyo Standard Time", 5, True)
     assert parse_prefs(['outlook.timezone="Nowhere"']).zone_name == "UTC"
+    assert (
+        applied(prefs) == 'outlook.timezone="Tokyo Standard Time", odata.maxpagesize=5, IdType="ImmutableId"'
+    )
+    assert applied(parse_prefs([])) is None
 
 
 def test_extended_property_filter_matches_name_exactly_and_value_case_insensitively() -> None:
