@@ -118,12 +118,11 @@ def _decode(body: bytes, model: type[_M]) -> _M:
         raise MalformedMessage(f"not JSON: {first['msg']}") from None
     if first["type"] == "model_type" or not first["loc"]:
         raise MalformedMessage("not a JSON object") from None
-    for err in errors:
-        if err["loc"] == ("v",):
-            version = orjson.loads(body).get("v")
-            raise UnsupportedVersion(
-                f"envelope version {version!r} is not supported (expected {ENVELOPE_VERSION})"
-            ) from None
+    version = orjson.loads(body).get("v")  # only on the error path: the body is valid JSON here
+    if version != ENVELOPE_VERSION:
+        raise UnsupportedVersion(
+            f"envelope version {version!r} is not supported (expected {ENVELOPE_VERSION})"
+        )
     problems = "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}" for err in errors[:5]
     )
