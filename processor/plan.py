@@ -198,6 +198,8 @@ def _plan_origin(
             # The copy was deleted while this one was edited: the deletion wins (deleted events
             # must not come back); the copy's own pass would decide the same.
             return Delete(side, fetched.event.id, None, seen_link.as_deleted())
+        if fingerprint(copy.event, policy.detail) == digest:
+            return _agreed(policy, seen_link, copy, other)
         if _changed_since(copy, link, other, policy):
             return _resolve(policy, side, fetched, copy, seen_link, master_link)
     mapped = _map_instance(project(fetched.event, policy.detail), master_link, other)
@@ -248,6 +250,8 @@ def _plan_mirror_edit(
             other, origin.event.id, origin.version, fingerprint(origin.event, policy.detail)
         )
         return Update(side, fetched.event.id, restored, _mirror_stamp(policy, link, side), origin_link)
+    if fingerprint(origin.event, policy.detail) == digest:
+        return _agreed(policy, seen_link, origin, other)
     if _changed_since(origin, link, other, policy):
         return _resolve(policy, side, fetched, origin, seen_link, master_link)
     edited = _map_instance(fetched.event, master_link, other)
@@ -269,6 +273,13 @@ def _plan_mirror_occurrence(policy: Policy, side: Side, fetched: Fetched, master
 
 
 # --- conflicts
+
+
+def _agreed(policy: Policy, seen_link: Link, copy: Fetched, other: Side) -> Skip:
+    """Both copies already hold the same content (a write whose link was lost, or the same
+    edit made twice): record both, write nothing."""
+    link = seen_link.with_side(other, copy.event.id, copy.version, fingerprint(copy.event, policy.detail))
+    return Skip(Outcome.SKIP_UNCHANGED, "both copies already agree", link)
 
 
 def _changed_since(copy: Fetched, link: Link, side: Side, policy: Policy) -> bool:
