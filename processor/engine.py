@@ -11,6 +11,7 @@ are skipped, creates look for their mirror first, a delete of something gone is 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -240,6 +241,12 @@ async def _apply(pair: PairContext, links: LinkRepository, action: Action) -> Ou
                 await links.save(pair_id, action.link)
             return action.outcome
         case Create():
+            if action.stamp is not None and not action.link.deleted:
+                # Intent first: if the write succeeds but we crash before recording it, the
+                # link still names the source, so a later deletion of the source finds the
+                # mirror by its stamp instead of leaving it orphaned.
+                intent = await links.save(pair_id, action.link)
+                action = dataclasses.replace(action, link=intent)
             written = await _write_mirror(pair, action.target, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome

@@ -99,7 +99,8 @@ def _role(policy: Policy, side: Side, change: Change, link: Link | None, master_
     if stamp is not None and stamp.pair_id != policy.pair_id:
         return _Role.FOREIGN_MIRROR
     if stamp is not None:
-        return _Role.UNLINKED_MIRROR if link is None else _Role.DUPLICATE_MIRROR
+        unlinked = link is None or link.id_on(side) is None
+        return _Role.UNLINKED_MIRROR if unlinked else _Role.DUPLICATE_MIRROR
     return _Role.ORIGIN
 
 
@@ -153,7 +154,7 @@ def _plan_present(
         case _Role.FOREIGN_MIRROR:
             return Skip(Outcome.SKIP_FOREIGN_MIRROR, "another pair's mirror is never mirrored")
         case _Role.UNLINKED_MIRROR:
-            return Skip(Outcome.SKIP_ECHO, "our mirror without a link; its origin's pass adopts it")
+            return _plan_unlinked_mirror(policy, side, fetched, counterpart)
         case _Role.DUPLICATE_MIRROR:
             return Skip(Outcome.SKIP_DUPLICATE_MIRROR, "carries our stamp but is not the linked mirror")
         case _Role.MIRROR_OCCURRENCE:
@@ -163,6 +164,18 @@ def _plan_present(
             return _plan_mirror_edit(policy, side, fetched, link, master_link, counterpart)
         case _Role.ORIGIN:
             return _plan_origin(policy, side, fetched, link, master_link, counterpart)
+
+
+def _plan_unlinked_mirror(policy: Policy, side: Side, fetched: Fetched, counterpart: Seen | None) -> Plan:
+    """Our mirror with no link: a create that crashed before recording it. While its origin
+    lives, the origin's pass adopts it (`find_mirror`); once the origin is gone it is an orphan."""
+    assert fetched.stamp is not None
+    if counterpart is None:
+        return ReadCounterpart(side.other, fetched.stamp.source_id)
+    origin = counterpart.fetched
+    if origin is None or not wants_mirror(origin.event, policy.detail):
+        return Delete(side, fetched.event.id, None, None)
+    return Skip(Outcome.SKIP_ECHO, "our mirror without a link; its origin's pass adopts it")
 
 
 def _plan_origin(
@@ -372,11 +385,13 @@ def _plan_removal(
     if link.deleted:
         return Skip(Outcome.SKIP_ECHO, "already deleted on both sides")
     target_id = link.id_on(other)
-    assert target_id is not None
     if role is _Role.ORIGIN:
         if not policy.flows_from(side):
             return Skip(Outcome.SKIP_DIRECTION, f"the pair does not sync from {side}")
-        return Delete(other, target_id, None, link.as_deleted())
+        # No target id: the create was intended but not confirmed; find its mirror by stamp.
+        stamp = MirrorStamp(policy.pair_id, removed_id) if target_id is None else None
+        return Delete(other, target_id, stamp, link.as_deleted())
+    assert target_id is not None
     # A person deleted our mirror.
     if policy.peers:
         return Delete(other, target_id, None, link.as_deleted())

@@ -17,7 +17,7 @@ from typing import Literal
 from calbridge.errors import CursorExpired, NotFound, TransientProviderError
 from calbridge.events import Provider
 from calbridge.model import Event, EventStatus
-from calbridge.providers.base import CalendarAddress, ChangePage, Change, Fetched, MirrorStamp, Removed
+from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 
 Fault = Literal["before", "after"]
 

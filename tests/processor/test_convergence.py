@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sync_fakes import Clock, FakeCalendar
 
 from calbridge.errors import PairPaused, TransientProviderError
 from calbridge.events import Provider
@@ -25,7 +26,6 @@ from processor.engine import CalendarSide, Hint, PairContext, run_pass
 from processor.memory_links import MemoryLinks
 from processor.policy import ConflictPolicy, Detail, Direction, Policy, Side
 from processor.projection import fingerprint, wants_mirror
-from sync_fakes import Clock, FakeCalendar
 
 SIDES = st.sampled_from([Side.GOOGLE, Side.MICROSOFT])
 TITLES = st.sampled_from(["Standup", "1:1", "Lunch", "Review", "Dentist"])
