@@ -63,6 +63,8 @@ class FakeCalendar:
         self.log: list[str] = []
         self.writes = 0  # writes made through the Protocol (by calbridge), not by people
         self.faults: list[Fault] = []
+        self.outside_window: set[str] = set()  # ids a windowed full read does not list
+        self.write_error: Exception | None = None  # raised by every write while set
         self.expired_before = 0  # cursors older than this log position are refused
         self._ids = itertools.count(1)
         self._versions = itertools.count(1)
@@ -95,7 +97,9 @@ class FakeCalendar:
 
     async def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
         if cursor is None:
-            found: list[Change] = [s.fetched() for s in self.live().values()]
+            found: list[Change] = [
+                s.fetched() for eid, s in self.live().items() if eid not in self.outside_window
+            ]
         else:
             if int(cursor) < self.expired_before:
                 raise CursorExpired("sync token expired")
@@ -172,6 +176,8 @@ class FakeCalendar:
         return Fetched(cancelled, stored.version, stored.updated, None)
 
     def _fail_before(self) -> None:
+        if self.write_error is not None:
+            raise self.write_error
         if self.faults and self.faults[0] == "before":
             self.faults.pop(0)
             raise TransientProviderError("injected failure before the write")
