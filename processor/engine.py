@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from calbridge.errors import CursorExpired, NotFound, PairPaused
+from calbridge.errors import CursorExpired, NotFound, PairPaused, TransientProviderError
 from calbridge.model import Event
 from calbridge.providers.base import CalendarAddress, CalendarProvider, Change, Fetched, MirrorStamp, Removed
 from processor.actions import Action, Create, Delete, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
@@ -29,9 +29,13 @@ from processor.policy import Policy, Side
 from processor.projection import fingerprint
 from processor.record import Link
 
-__all__ = ["CalendarSide", "Hint", "PairContext", "PassSummary", "run_pass"]
+__all__ = ["CalendarSide", "Hint", "PairContext", "PassSummary", "SeriesMissing", "run_pass"]
 
 log = structlog.get_logger("calbridge.processor")
+
+
+class SeriesMissing(TransientProviderError):
+    """An occurrence change could not land: its linked series is gone on the target for now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +111,24 @@ async def run_pass(
         if isinstance(verdict, Pause):
             raise PairPaused(policy.pair_id, verdict.reason)
 
+    waiting: list[Change] = []
     for change in changes:
         action = await _plan_with_reads(pair, links, side, change)
         outcome = await _apply(pair, links, action)
+        if outcome is Outcome.SKIP_NO_MASTER:
+            waiting.append(change)  # its series may be (re)created later in this pass
+            continue
         summary.outcomes[outcome] += 1
-        if isinstance(action, Create | Update) and action.conflict is not None:
-            summary.conflicts += 1
-            log.info(
-                "conflict_resolved",
-                pair=policy.pair_id,
-                winner=action.conflict.winner.value,
-                reason=action.conflict.reason,
-            )
+        _note_conflict(policy, action, summary)
+    for change in waiting:
+        action = await _plan_with_reads(pair, links, side, change)
+        outcome = await _apply(pair, links, action)
+        if outcome is Outcome.SKIP_NO_MASTER and isinstance(action, Create | Update):
+            # The series is linked but gone on the target: the other side's pass is about to
+            # restore or delete it. Retry the whole pass then; the cursor stays where it is.
+            raise SeriesMissing(f"the series of an occurrence is missing on {action.target}")
+        summary.outcomes[outcome] += 1
+        _note_conflict(policy, action, summary)
     if next_cursor is not None:
         await links.save_cursor(source.ref, next_cursor, full=summary.full)
     log.info(
@@ -130,6 +140,17 @@ async def run_pass(
         **{outcome.value: count for outcome, count in summary.outcomes.items()},
     )
     return summary
+
+
+def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:
+    if isinstance(action, Create | Update) and action.conflict is not None:
+        summary.conflicts += 1
+        log.info(
+            "conflict_resolved",
+            pair=policy.pair_id,
+            winner=action.conflict.winner.value,
+            reason=action.conflict.reason,
+        )
 
 
 # --- reading
@@ -223,6 +244,10 @@ async def _plan_with_reads(pair: PairContext, links: LinkRepository, side: Side,
     if isinstance(decided, ReadCounterpart):
         other = pair.calendar(decided.side)
         seen = Seen(await other.provider.get(other.address, decided.event_id))
+        if master is None and seen.fetched is not None and seen.fetched.event.instance_of is not None:
+            # Restoring an occurrence from its origin: the series link, found from that side.
+            master_id = seen.fetched.event.instance_of.master_id
+            master = await links.find(pair.policy.pair_id, decided.side, master_id)
         decided = plan(pair.policy, side, change, link, master_link=master, counterpart=seen)
     assert not isinstance(decided, ReadCounterpart), "the planner asks for the counterpart once"
     if isinstance(decided, Skip) and decided.link == link:
@@ -241,6 +266,8 @@ async def _apply(pair: PairContext, links: LinkRepository, action: Action) -> Ou
                 await links.save(pair_id, action.link)
             return action.outcome
         case Create():
+            if action.event.instance_of is not None:
+                return await _write_occurrence(pair, links, action)
             if action.stamp is not None and not action.link.deleted:
                 # Intent first: if the write succeeds but we crash before recording it, the
                 # link still names the source, so a later deletion of the source finds the
@@ -259,11 +286,25 @@ async def _apply(pair: PairContext, links: LinkRepository, action: Action) -> Ou
             except NotFound:
                 if action.stamp is None:
                     return Outcome.SKIP_GONE  # the origin went away; its own pass carries that
-                written = await _write_mirror(pair, action.target, action.event, action.stamp)
+                # The mirror vanished: write it again (find_mirror first, like any create).
+                again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
+                outcome = await _apply(pair, links, again)
+                return action.outcome if outcome is Outcome.CREATED else outcome
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome
         case Delete():
             return await _delete(pair, links, action)
+
+
+async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Create) -> Outcome:
+    """An occurrence change lands on a series; a series that is gone (deleted, or about to be
+    re-created later in this pass) sends the change back to wait for it."""
+    try:
+        written = await _write_mirror(pair, action.target, action.event, action.stamp)
+    except NotFound:
+        return Outcome.SKIP_NO_MASTER
+    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
+    return action.outcome
 
 
 async def _write_mirror(pair: PairContext, side: Side, event: Event, stamp: MirrorStamp | None) -> Fetched:
@@ -285,10 +326,9 @@ async def _delete(pair: PairContext, links: LinkRepository, action: Delete) -> O
     if target_id is None and action.stamp is not None:
         found = await target.provider.find_mirror(target.address, action.stamp)
         target_id = None if found is None or found.event.cancelled else found.event.id
-    if target_id is None:
-        return Outcome.SKIP_GONE
-    with contextlib.suppress(NotFound):  # already gone is what we wanted
-        await target.provider.delete(target.address, target_id)
+    if target_id is not None:
+        with contextlib.suppress(NotFound):  # already gone is what we wanted
+            await target.provider.delete(target.address, target_id)
     if action.link is not None:
         await links.save(pair.policy.pair_id, action.link)
-    return action.outcome
+    return action.outcome if target_id is not None else Outcome.SKIP_GONE

@@ -83,6 +83,13 @@ class FakeCalendar:
     def person_delete(self, event_id: str) -> None:
         self._remove(event_id)
 
+    def exceptions_of(self, master_id: str) -> list[str]:
+        return [
+            eid
+            for eid, s in self.live().items()
+            if s.event.instance_of is not None and s.event.instance_of.master_id == master_id
+        ]
+
     def expire_cursors(self) -> None:
         """Invalidate every cursor handed out so far (Google 410, Graph syncStateNotFound)."""
         self.expired_before = len(self.log) + 1
@@ -125,6 +132,8 @@ class FakeCalendar:
         existing = await self.find_mirror(calendar, stamp) if stamp is not None else None
         if existing is not None:
             event_id = existing.event.id  # idempotent for the same stamp
+        elif event.instance_of is not None:
+            event_id = self._write_occurrence(event, stamp)
         else:
             event_id = f"{self.prefix}{next(self._ids)}"
             self._store(event_id, dataclasses.replace(event, id=event_id), stamp=stamp)
@@ -155,12 +164,31 @@ class FakeCalendar:
 
     # --- internals
 
+    def _write_occurrence(self, event: Event, stamp: MirrorStamp | None) -> str:
+        """Change one occurrence of a series: move/edit it, or cancel it (status CANCELLED)."""
+        assert event.instance_of is not None
+        master = self.events.get(event.instance_of.master_id)
+        if master is None or master.deleted:
+            raise NotFound(event.instance_of.master_id)
+        same = [
+            eid
+            for eid in self.exceptions_of(event.instance_of.master_id)
+            if self.events[eid].event.instance_of == event.instance_of
+        ]
+        event_id = same[0] if same else f"{self.prefix}{next(self._ids)}"
+        self._store(event_id, dataclasses.replace(event, id=event_id), stamp=stamp)
+        if event.cancelled:
+            self._remove(event_id)
+        return event_id
+
     def _store(self, event_id: str, event: Event, stamp: MirrorStamp | None) -> None:
         version = f"v{next(self._versions)}"
         self.events[event_id] = Stored(event, version, self.clock.now(), stamp)
         self.log.append(event_id)
 
     def _remove(self, event_id: str) -> None:
+        for exception_id in self.exceptions_of(event_id):  # a series goes with its exceptions
+            self._remove(exception_id)
         stored = self.events[event_id]
         stored.deleted = True
         stored.version = f"v{next(self._versions)}"

@@ -19,7 +19,7 @@ from sync_fakes import Clock, FakeCalendar
 
 from calbridge.errors import PairPaused, TransientProviderError
 from calbridge.events import Provider
-from calbridge.model import AllDay, Event, ShowAs, Timed
+from calbridge.model import AllDay, Event, InstanceOf, Recurrence, ShowAs, Timed
 from calbridge.providers.base import CalendarAddress
 from processor.breaker import Limits
 from processor.engine import CalendarSide, Hint, PairContext, run_pass
@@ -33,14 +33,17 @@ BASE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NO_BREAKER = Limits(share=1.0, minimum=10_000)  # the breaker has its own tests
 
 
-def person_event(title: str, hour: int, all_day: bool, free: bool) -> Event:
+def person_event(
+    title: str, hour: int, all_day: bool, free: bool, recurrence: Recurrence | None = None
+) -> Event:
     if all_day:
         day = BASE.date() + timedelta(days=hour % 5)
         span: Timed | AllDay = AllDay(day, day + timedelta(days=1))
     else:
         start = BASE + timedelta(hours=hour)
         span = Timed(start, start + timedelta(minutes=30), zone="Europe/Paris")
-    return Event(id="", span=span, title=title, show_as=ShowAs.FREE if free else ShowAs.BUSY)
+    show_as = ShowAs.FREE if free else ShowAs.BUSY
+    return Event(id="", span=span, title=title, show_as=show_as, recurrence=recurrence)
 
 
 class SyncMachine(RuleBasedStateMachine):
@@ -69,6 +72,33 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(side=SIDES, title=TITLES, hour=st.integers(0, 40), all_day=st.booleans(), free=st.booleans())
     def person_creates(self, side: Side, title: str, hour: int, all_day: bool, free: bool) -> None:
         self.calendars[side].person_create(person_event(title, hour, all_day, free and hour % 3 == 0))
+
+    @rule(side=SIDES, title=TITLES, hour=st.integers(0, 40))
+    def person_creates_series(self, side: Side, title: str, hour: int) -> None:
+        weekly = Recurrence(("RRULE:FREQ=WEEKLY;COUNT=5",))
+        self.calendars[side].person_create(person_event(title, hour, False, False, weekly))
+
+    @rule(side=SIDES, pick=st.integers(0, 50), week=st.integers(1, 4), shift=st.integers(1, 3))
+    def person_moves_an_occurrence(self, side: Side, pick: int, week: int, shift: int) -> None:
+        calendar = self.calendars[side]
+        series = sorted(eid for eid, s in calendar.live().items() if s.event.recurrence and s.stamp is None)
+        if not series:
+            return
+        master_id = series[pick % len(series)]
+        master = calendar.events[master_id].event
+        assert isinstance(master.span, Timed)
+        original = master.span.start + timedelta(weeks=week)
+        taken = {calendar.events[e].event.instance_of for e in calendar.exceptions_of(master_id)}
+        if InstanceOf(master_id, original) in taken:
+            return
+        moved = original + timedelta(hours=shift)
+        exception = Event(
+            id="",
+            span=Timed(moved, moved + timedelta(minutes=30), master.span.zone),
+            title=master.title,
+            instance_of=InstanceOf(master_id, original),
+        )
+        calendar.person_create(exception)
 
     @precondition(lambda self: any(c.live() for c in self.calendars.values()))
     @rule(side=SIDES, pick=st.integers(0, 50), title=TITLES, shift=st.integers(-3, 3))
@@ -159,11 +189,34 @@ class SyncMachine(RuleBasedStateMachine):
                     assert wants_mirror(source.event, detail)
                     continue
                 mirrors = [s for s in other.values() if s.stamp is not None and s.stamp.source_id == event_id]
-                if self.policy.flows_from(side) and wants_mirror(stored.event, detail):
+                if self.expects_mirror(side, event_id):
                     assert len(mirrors) == 1, f"{event_id} has {len(mirrors)} mirrors"
                     assert fingerprint(mirrors[0].event, detail) == fingerprint(stored.event, detail)
+                    self.check_occurrence(side, stored.event, mirrors[0].event)
                 else:
                     assert mirrors == []
+
+    def expects_mirror(self, side: Side, event_id: str) -> bool:
+        stored = self.calendars[side].live().get(event_id)
+        if stored is None or stored.stamp is not None:
+            return False
+        if not (self.policy.flows_from(side) and wants_mirror(stored.event, self.policy.detail)):
+            return False
+        series = stored.event.instance_of
+        return series is None or self.expects_mirror(side, series.master_id)
+
+    def check_occurrence(self, side: Side, origin: Event, mirror: Event) -> None:
+        """An exception sits on the mirror series' occurrence with the same original start."""
+        if origin.instance_of is None:
+            assert mirror.instance_of is None
+            return
+        other = self.calendars[side.other].live()
+        (mirror_master,) = [
+            eid
+            for eid, s in other.items()
+            if s.stamp is not None and s.stamp.source_id == origin.instance_of.master_id
+        ]
+        assert mirror.instance_of == InstanceOf(mirror_master, origin.instance_of.original_start)
 
 
 def machine_test(policy: Policy) -> type[SyncMachine]:
