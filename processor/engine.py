@@ -299,6 +299,15 @@ async def _apply(pair: PairContext, links: LinkRepository, action: Action) -> Ou
 async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Create) -> Outcome:
     """An occurrence change lands on a series; a series that is gone (deleted, or about to be
     re-created later in this pass) sends the change back to wait for it."""
+    target = pair.calendar(action.target)
+    if action.event.cancelled and action.stamp is not None:
+        # Cancelling an occurrence we had already changed: remove that changed occurrence.
+        existing = await target.provider.find_mirror(target.address, action.stamp)
+        if existing is not None and not existing.event.cancelled:
+            with contextlib.suppress(NotFound):
+                await target.provider.delete(target.address, existing.event.id)
+            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
+            return Outcome.DELETED
     try:
         written = await _write_mirror(pair, action.target, action.event, action.stamp)
     except NotFound:

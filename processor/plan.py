@@ -92,10 +92,14 @@ def _role(policy: Policy, side: Side, change: Change, link: Link | None, master_
     if link is not None and link.id_on(side) == change_id(change):
         return _Role.ORIGIN if link.origin is side else _Role.MIRROR
     fetched = change if isinstance(change, Fetched) else None
+    stamp = fetched.stamp if fetched is not None else None
     if fetched is not None and fetched.event.instance_of is not None and _live(master_link):
         assert master_link is not None
-        return _Role.ORIGIN if master_link.origin is side else _Role.MIRROR_OCCURRENCE
-    stamp = fetched.stamp if fetched is not None else None
+        # An occurrence may inherit its series' stamp; a stamp naming another source means we
+        # wrote this occurrence ourselves.
+        inherited = stamp is None or stamp.source_id == master_link.id_on(master_link.origin)
+        if inherited or stamp is None or stamp.pair_id != policy.pair_id:
+            return _Role.ORIGIN if master_link.origin is side else _Role.MIRROR_OCCURRENCE
     if stamp is not None and stamp.pair_id != policy.pair_id:
         return _Role.FOREIGN_MIRROR
     if stamp is not None:

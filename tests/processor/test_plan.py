@@ -344,3 +344,11 @@ def test_given_an_all_day_event_then_its_dates_are_carried_unchanged() -> None:
     day = fetched(Event(id="g3", span=AllDay(date(2026, 3, 2), date(2026, 3, 3)), title="Holiday"))
     action = plan(TWO_WAY, G, day, None)
     assert isinstance(action, Create) and action.event.span == AllDay(date(2026, 3, 2), date(2026, 3, 3))
+
+
+def test_given_our_own_occurrence_mirror_without_link_then_it_is_never_carried_back() -> None:
+    ours = fetched(occurrence("m1_x", "m1", hour=5), stamp=MirrorStamp("p1", "g1_x"))
+    action = plan(TWO_WAY, M, ours, None, master_link=SERIES_LINK)
+    assert action == ReadCounterpart(G, "g1_x")
+    orphan = plan(TWO_WAY, M, ours, None, master_link=SERIES_LINK, counterpart=Seen(None))
+    assert isinstance(orphan, Delete) and (orphan.target, orphan.target_id) == (M, "m1_x")
