@@ -15,7 +15,7 @@ from calbridge.providers.base import CalendarAddress, MirrorStamp
 from processor.actions import Outcome
 from processor.engine import CalendarSide, Hint, PairContext, PassSummary, run_pass
 from processor.memory_links import MemoryLinks
-from processor.policy import Direction, Policy, Side
+from processor.policy import ConflictPolicy, Direction, Policy, Side
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GOOGLE_HINT = Hint("calg")
@@ -185,3 +185,17 @@ async def test_given_an_event_on_the_target_of_a_one_way_pair_then_it_stays_ther
     summary = await world.sync(MICROSOFT_HINT)
     assert summary.outcomes[Outcome.SKIP_DIRECTION] == 1
     assert world.google.live() == {}
+
+
+async def test_given_both_copies_edited_when_either_side_syncs_then_one_conflict_and_they_agree() -> None:
+    world = World(Policy("p1", conflict=ConflictPolicy.MICROSOFT))
+    g1 = world.google.person_create(meeting())
+    await world.sync()
+    (m1,) = world.mirrors_of(g1)
+    world.google.person_edit(g1, title="Google says")
+    world.microsoft.person_edit(m1, title="Outlook says")
+    summary = await world.sync()
+    assert summary.conflicts == 1
+    settled = [await world.sync(MICROSOFT_HINT), await world.sync()]
+    assert [s.writes for s in settled] == [0, 0]
+    assert world.google.events[g1].event.title == world.microsoft.events[m1].event.title == "Outlook says"
