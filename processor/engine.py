@@ -24,6 +24,7 @@ from calbridge.providers.base import CalendarAddress, CalendarProvider, Change, 
 from processor.actions import Action, Create, Delete, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
 from processor.breaker import Limits, Pause, judge_deletions, judge_full_read
 from processor.links import LinkRepository
+from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
 from processor.plan import change_id, is_removal, plan, settle
 from processor.policy import Policy, Side
 from processor.projection import fingerprint
@@ -109,6 +110,7 @@ async def run_pass(
         planned = [await _plan_once(pair, links, side, change) for change in changes]
         verdict = judge_deletions(planned, await links.count_live(policy.pair_id), limits or Limits())
         if isinstance(verdict, Pause):
+            SYNC_PAUSES.inc()
             raise PairPaused(policy.pair_id, verdict.reason)
 
     waiting: list[Change] = []
@@ -129,6 +131,8 @@ async def run_pass(
             raise SeriesMissing(f"the series of an occurrence is missing on {action.target}")
         summary.outcomes[outcome] += 1
         _note_conflict(policy, action, summary)
+    for outcome, count in summary.outcomes.items():
+        SYNC_ACTIONS.labels(outcome.value).inc(count)
     if next_cursor is not None:
         await links.save_cursor(source.ref, next_cursor, full=summary.full)
     log.info(
@@ -145,6 +149,7 @@ async def run_pass(
 def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:
     if isinstance(action, Create | Update) and action.conflict is not None:
         summary.conflicts += 1
+        SYNC_CONFLICTS.labels(action.conflict.winner.value).inc()
         log.info(
             "conflict_resolved",
             pair=policy.pair_id,
@@ -206,6 +211,7 @@ async def _add_absent(
     if not confirm:
         verdict = judge_full_read(present, len(linked))
         if isinstance(verdict, Pause):
+            SYNC_PAUSES.inc()
             raise PairPaused(pair_id, verdict.reason)
     seen = {change_id(change) for change in changes}
     source = pair.calendar(side)

@@ -10,6 +10,7 @@ from sync_fakes import Clock, FakeCalendar
 
 from calbridge.errors import PairPaused, Throttled, TransientProviderError
 from calbridge.events import Provider
+from calbridge.metrics import REGISTRY
 from calbridge.model import Event, InstanceOf, Recurrence, Timed
 from calbridge.providers.base import CalendarAddress, MirrorStamp
 from processor.actions import Outcome
@@ -137,9 +138,11 @@ async def test_given_most_events_deleted_at_once_then_the_pair_pauses_before_del
     await world.sync()
     for event_id in ids[:11]:
         world.google.person_delete(event_id)
+    pauses_before = REGISTRY.get_sample_value("calbridge_sync_pauses_total") or 0
     with pytest.raises(PairPaused) as paused:
         await world.sync()
     assert "11 of 12" in paused.value.reason
+    assert REGISTRY.get_sample_value("calbridge_sync_pauses_total") == pauses_before + 1
     assert len(world.microsoft.live()) == 12, "nothing may be deleted before the verdict"
     confirmed = await world.sync(confirm_deletions=True)
     assert confirmed.outcomes[Outcome.DELETED] == 11
