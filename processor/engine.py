@@ -10,66 +10,32 @@ are skipped, creates look for their mirror first, a delete of something gone is 
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
-from calbridge.errors import CursorExpired, NotFound, PairPaused, TransientProviderError
-from calbridge.model import Event
-from calbridge.providers.base import CalendarAddress, CalendarProvider, Change, Fetched, MirrorStamp, Removed
-from processor.actions import Action, Create, Delete, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
+from calbridge.errors import PairPaused, TransientProviderError
+from calbridge.providers.base import Change, Fetched, Removed
+from processor.actions import Action, Create, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
+from processor.apply import apply_action
 from processor.breaker import Limits, Pause, judge_deletions, judge_full_read
+from processor.context import CalendarSide, Hint, PairContext
+from processor.feed import in_apply_order, read_changes
 from processor.links import LinkRepository
 from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
-from processor.plan import change_id, is_removal, plan, settle
+from processor.plan import change_id, is_removal, plan
 from processor.policy import Policy, Side
-from processor.projection import fingerprint
 from processor.record import Link
 
 __all__ = ["CalendarSide", "Hint", "PairContext", "PassSummary", "SeriesMissing", "run_pass"]
+
 
 log = structlog.get_logger("calbridge.processor")
 
 
 class SeriesMissing(TransientProviderError):
     """An occurrence change could not land: its linked series is gone on the target for now."""
-
-
-@dataclass(frozen=True, slots=True)
-class CalendarSide:
-    ref: str  # the calendar ref (store row id)
-    address: CalendarAddress
-    provider: CalendarProvider
-
-
-@dataclass(frozen=True, slots=True)
-class PairContext:
-    policy: Policy
-    google: CalendarSide
-    microsoft: CalendarSide
-
-    def calendar(self, side: Side) -> CalendarSide:
-        return self.google if side is Side.GOOGLE else self.microsoft
-
-    def side_of(self, calendar_ref: str) -> Side:
-        if calendar_ref == self.google.ref:
-            return Side.GOOGLE
-        if calendar_ref == self.microsoft.ref:
-            return Side.MICROSOFT
-        raise ValueError(f"calendar {calendar_ref!r} is not part of pair {self.policy.pair_id!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Hint:
-    """Which calendar changed. The resource id only traces the hint: the pass reads the feed
-    since the cursor, which also catches changes whose hints were dropped."""
-
-    calendar: str
-    resource_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -100,10 +66,10 @@ async def run_pass(
     source = pair.calendar(side)
     summary = PassSummary(side)
     cursor = await links.load_cursor(source.ref)
-    changes, next_cursor, summary.full = await _read_changes(source, cursor)
+    changes, next_cursor, summary.full = await read_changes(source, cursor)
     if summary.full:
         changes = await _add_absent(pair, links, side, changes, confirm_deletions)
-    changes = _in_apply_order(changes)
+    changes = in_apply_order(changes)
     summary.changes = len(changes)
 
     if not confirm_deletions:
@@ -116,7 +82,7 @@ async def run_pass(
     waiting: list[Change] = []
     for change in changes:
         action = await _plan_with_reads(pair, links, side, change)
-        outcome = await _apply(pair, links, action)
+        outcome = await apply_action(pair, links, action)
         if outcome is Outcome.SKIP_NO_MASTER:
             waiting.append(change)  # its series may be (re)created later in this pass
             continue
@@ -124,7 +90,7 @@ async def run_pass(
         _note_conflict(policy, action, summary)
     for change in waiting:
         action = await _plan_with_reads(pair, links, side, change)
-        outcome = await _apply(pair, links, action)
+        outcome = await apply_action(pair, links, action)
         if outcome is Outcome.SKIP_NO_MASTER and isinstance(action, Create | Update):
             # The series is linked but gone on the target: the other side's pass is about to
             # restore or delete it. Retry the whole pass then; the cursor stays where it is.
@@ -156,48 +122,6 @@ def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None
             winner=action.conflict.winner.value,
             reason=action.conflict.reason,
         )
-
-
-# --- reading
-
-
-async def _read_changes(source: CalendarSide, cursor: str | None) -> tuple[list[Change], str | None, bool]:
-    """All pages since `cursor`; an expired cursor restarts as a full read (idempotent)."""
-    try:
-        changes, next_cursor = await _read_pages(source, cursor)
-        return changes, next_cursor, cursor is None
-    except CursorExpired:
-        if cursor is None:
-            raise
-        log.info("cursor_expired", calendar=source.ref)
-        changes, next_cursor = await _read_pages(source, None)
-        return changes, next_cursor, True
-
-
-async def _read_pages(source: CalendarSide, cursor: str | None) -> tuple[list[Change], str | None]:
-    changes: list[Change] = []
-    next_cursor: str | None = None
-    async for page in source.provider.changes(source.address, cursor):
-        changes.extend(page.changes)
-        next_cursor = page.cursor or next_cursor
-    return changes, next_cursor
-
-
-def _latest(changes: Sequence[Change]) -> list[Change]:
-    """A feed may list an id twice across pages: only its last state matters."""
-    by_id: dict[str, Change] = {}
-    for change in changes:
-        by_id.pop(change_id(change), None)
-        by_id[change_id(change)] = change
-    return list(by_id.values())
-
-
-def _in_apply_order(changes: Sequence[Change]) -> list[Change]:
-    """Series masters and single events before exceptions, so an exception finds its series."""
-    return sorted(
-        _latest(changes),
-        key=lambda c: isinstance(c, Fetched) and c.event.instance_of is not None,
-    )
 
 
 async def _add_absent(
@@ -259,91 +183,3 @@ async def _plan_with_reads(pair: PairContext, links: LinkRepository, side: Side,
     if isinstance(decided, Skip) and decided.link == link:
         return Skip(decided.outcome, decided.reason)  # nothing new to record
     return decided
-
-
-# --- applying
-
-
-async def _apply(pair: PairContext, links: LinkRepository, action: Action) -> Outcome:
-    pair_id = pair.policy.pair_id
-    match action:
-        case Skip():
-            if action.link is not None:
-                await links.save(pair_id, action.link)
-            return action.outcome
-        case Create():
-            if action.event.instance_of is not None:
-                return await _write_occurrence(pair, links, action)
-            if action.stamp is not None and not action.link.deleted:
-                # Intent first: if the write succeeds but we crash before recording it, the
-                # link still names the source, so a later deletion of the source finds the
-                # mirror by its stamp instead of leaving it orphaned.
-                intent = await links.save(pair_id, action.link)
-                action = dataclasses.replace(action, link=intent)
-            written = await _write_mirror(pair, action.target, action.event, action.stamp)
-            await links.save(pair_id, settle(action, written, pair.policy))
-            return action.outcome
-        case Update():
-            target = pair.calendar(action.target)
-            try:
-                written = await target.provider.update(
-                    target.address, action.target_id, action.event, action.stamp
-                )
-            except NotFound:
-                if action.stamp is None:
-                    return Outcome.SKIP_GONE  # the origin went away; its own pass carries that
-                # The mirror vanished: write it again (find_mirror first, like any create).
-                again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
-                outcome = await _apply(pair, links, again)
-                return action.outcome if outcome is Outcome.CREATED else outcome
-            await links.save(pair_id, settle(action, written, pair.policy))
-            return action.outcome
-        case Delete():
-            return await _delete(pair, links, action)
-
-
-async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Create) -> Outcome:
-    """An occurrence change lands on a series; a series that is gone (deleted, or about to be
-    re-created later in this pass) sends the change back to wait for it."""
-    target = pair.calendar(action.target)
-    if action.event.cancelled and action.stamp is not None:
-        # Cancelling an occurrence we had already changed: remove that changed occurrence.
-        existing = await target.provider.find_mirror(target.address, action.stamp)
-        if existing is not None and not existing.event.cancelled:
-            with contextlib.suppress(NotFound):
-                await target.provider.delete(target.address, existing.event.id)
-            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
-            return Outcome.DELETED
-    try:
-        written = await _write_mirror(pair, action.target, action.event, action.stamp)
-    except NotFound:
-        return Outcome.SKIP_NO_MASTER
-    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
-    return action.outcome
-
-
-async def _write_mirror(pair: PairContext, side: Side, event: Event, stamp: MirrorStamp | None) -> Fetched:
-    """Create, unless an earlier attempt already did and crashed before recording its link."""
-    target = pair.calendar(side)
-    if stamp is not None:
-        existing = await target.provider.find_mirror(target.address, stamp)
-        if existing is not None and not existing.event.cancelled:
-            detail = pair.policy.detail
-            if fingerprint(existing.event, detail) == fingerprint(event, detail):
-                return existing
-            return await target.provider.update(target.address, existing.event.id, event, stamp)
-    return await target.provider.create(target.address, event, stamp)
-
-
-async def _delete(pair: PairContext, links: LinkRepository, action: Delete) -> Outcome:
-    target = pair.calendar(action.target)
-    target_id = action.target_id
-    if target_id is None and action.stamp is not None:
-        found = await target.provider.find_mirror(target.address, action.stamp)
-        target_id = None if found is None or found.event.cancelled else found.event.id
-    if target_id is not None:
-        with contextlib.suppress(NotFound):  # already gone is what we wanted
-            await target.provider.delete(target.address, target_id)
-    if action.link is not None:
-        await links.save(pair.policy.pair_id, action.link)
-    return action.outcome if target_id is not None else Outcome.SKIP_GONE

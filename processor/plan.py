@@ -95,10 +95,10 @@ def _role(policy: Policy, side: Side, change: Change, link: Link | None, master_
     stamp = fetched.stamp if fetched is not None else None
     if fetched is not None and fetched.event.instance_of is not None and _live(master_link):
         assert master_link is not None
-        # An occurrence may inherit its series' stamp; a stamp naming another source means we
-        # wrote this occurrence ourselves.
-        inherited = stamp is None or stamp.source_id == master_link.id_on(master_link.origin)
-        if inherited or stamp is None or stamp.pair_id != policy.pair_id:
+        # An occurrence may inherit its series' stamp; our stamp naming another source means
+        # we wrote this occurrence ourselves (handled below as our mirror).
+        series_source = master_link.id_on(master_link.origin)
+        if stamp is None or stamp.pair_id != policy.pair_id or stamp.source_id == series_source:
             return _Role.ORIGIN if master_link.origin is side else _Role.MIRROR_OCCURRENCE
     if stamp is not None and stamp.pair_id != policy.pair_id:
         return _Role.FOREIGN_MIRROR
