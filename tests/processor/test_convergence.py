@@ -115,6 +115,22 @@ class SyncMachine(RuleBasedStateMachine):
         else:
             calendar.person_edit(event_id, title=title)
 
+    @rule(side=SIDES, pick=st.integers(0, 50), first=TITLES, second=TITLES)
+    def people_edit_both_copies(self, side: Side, pick: int, first: str, second: str) -> None:
+        """Someone edits a mirror while someone else edits its origin: a conflict to resolve."""
+        calendar, other = self.calendars[side], self.calendars[side.other]
+        mirrors = sorted(
+            eid
+            for eid, s in calendar.live().items()
+            if s.stamp is not None and s.stamp.source_id in other.live()
+        )
+        if not mirrors:
+            return
+        mirror_id = mirrors[pick % len(mirrors)]
+        source_id = calendar.events[mirror_id].stamp.source_id  # type: ignore[union-attr]
+        calendar.person_edit(mirror_id, title=first + " (mirror side)")
+        other.person_edit(source_id, title=second)
+
     @precondition(lambda self: any(c.live() for c in self.calendars.values()))
     @rule(side=SIDES, pick=st.integers(0, 50))
     def person_deletes(self, side: Side, pick: int) -> None:
