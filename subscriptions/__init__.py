@@ -1,0 +1,1 @@
+"""Subscriptions: the renewer that keeps every watched calendar subscribed, and pair handling."""
