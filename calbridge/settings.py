@@ -37,7 +37,7 @@ def format_duration(value: timedelta) -> str:
     """The shortest exact spelling in the units `_parse_duration` reads."""
     seconds = value.total_seconds()
     for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNITS[unit] == 0:
+        if seconds and seconds % _UNITS[unit] == 0 and seconds >= 2 * _UNITS[unit] * (unit == "d"):
             return f"{seconds / _UNITS[unit]:g}{unit}"
     return f"{seconds:g}s"
 
