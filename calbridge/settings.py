@@ -37,8 +37,10 @@ def format_duration(value: timedelta) -> str:
     """The shortest exact spelling in the units `_parse_duration` reads."""
     seconds = value.total_seconds()
     for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNITS[unit] == 0 and seconds >= 2 * _UNITS[unit] * (unit == "d"):
-            return f"{seconds / _UNITS[unit]:g}{unit}"
+        size = _UNITS[unit]
+        smallest = 2 * size if unit == "d" else size  # 24h reads better than 1d
+        if seconds >= smallest and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
 
 
