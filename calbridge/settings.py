@@ -21,7 +21,7 @@ __all__ = ["ENV_PREFIX", "Duration", "Settings", "format_duration", "load_settin
 ENV_PREFIX = "CALBRIDGE_"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SHORT_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
+_SHORT_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
 
 
 def _parse_duration(value: object) -> object:
@@ -29,7 +29,7 @@ def _parse_duration(value: object) -> object:
     if isinstance(value, str):
         match = _SHORT_DURATION.fullmatch(value.lower())
         if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
     return value
 
 
