@@ -1,0 +1,319 @@
+"""The renewer's integration world: the sandbox (Google + Graph emulators), the receiver served
+on loopback with a real RabbitMQ bus, a migrated store with active pairs, and a Renewer whose
+clock is the sandbox's clock. Test modules import `world` and helpers from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from calbridge.bus import Bus, open_bus
+from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.providers.google_watch import GoogleWatch
+from calbridge.providers.graph_subscriptions import GraphSubscriptions
+from calbridge.providers.subscriptions import SubscriptionProvider
+from calbridge.settings import Settings, load_settings
+from calbridge.store.engine import create_engine
+from calbridge.store.migrate import upgrade
+from calbridge.store.tables import calendars, connections, pairs, subscriptions
+from receiver.app import create_app
+from sandbox.graph import GraphControl
+from sandbox.server import Sandbox
+from subscriptions.renewer import Endpoints, Renewer
+from subscriptions.rows import CalendarInfo
+from subscriptions.schedule import Policy
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "receiver"))  # the receiver tests' `serve(app)`
+from receiver_fixtures import serve
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+KEYS = {"k2": b"b" * 32, "k1": b"a" * 32}  # k2 signs; k1 still verifies
+
+
+def keys_setting(keys: dict[str, bytes]) -> SecretStr:
+    return SecretStr(",".join(f"{kid}:{secret.decode()}" for kid, secret in keys.items()))
+
+
+class SandboxGoogleCalls:
+    """Executes google-api-python-client requests as a delegated user against the sandbox.
+
+    httplib2 is not thread-safe: calls are serialized, one AuthorizedHttp per subject.
+    """
+
+    def __init__(self, sb: Sandbox) -> None:
+        service = sb.google_service(ALICE)  # the Resource only builds requests
+        self.events = service.events()
+        self.channels = service.channels()
+        self._sb = sb
+        self._lock = threading.Lock()
+        self._https: dict[str, Any] = {}
+
+    def _http(self, subject: str) -> Any:
+        import google_auth_httplib2
+        import httplib2
+
+        if subject not in self._https:
+            credentials = self._sb.google_credentials(subject)
+            self._https[subject] = google_auth_httplib2.AuthorizedHttp(
+                credentials, http=httplib2.Http(timeout=30)
+            )
+        return self._https[subject]
+
+    async def execute(self, subject: str, request: Any) -> Any:
+        def call() -> Any:
+            with self._lock:
+                return request.execute(http=self._http(subject), num_retries=0)
+
+        return await asyncio.to_thread(call)
+
+
+def graph_sdk(sb: Sandbox, closers: list[Any]) -> Any:
+    """msgraph-sdk against the sandbox's Graph emulator, with the SDK's own retries off
+    (retrying is the renewer's policy)."""
+    import httpx
+    from azure.identity.aio import ClientSecretCredential
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from kiota_http.middleware.options import RetryHandlerOption
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import options as graph_options
+    from msgraph_core import GraphClientFactory
+
+    ms = sb.info.microsoft
+    credential = ClientSecretCredential(
+        ms["tenant_id"],
+        ms["client_id"],
+        ms["client_secret"],
+        authority=ms["graph_authority"],
+        disable_instance_discovery=True,
+        connection_verify=str(sb.ca_file),
+    )
+    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(sb.ca_file)), timeout=30)
+    closers.extend([credential, http])
+    options = {
+        **graph_options,
+        RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False),
+    }
+    adapter = GraphRequestAdapter(
+        AzureIdentityAuthenticationProvider(credential, scopes=["https://graph.microsoft.com/.default"]),
+        client=GraphClientFactory.create_with_default_middleware(client=http, options=options),
+    )
+    adapter.base_url = ms["graph_url"]
+    return GraphServiceClient(request_adapter=adapter)
+
+
+@dataclass
+class BusTap:
+    """Every change event on the bus, as a consumer of all shards sees it."""
+
+    events: list[ChangeEvent] = field(default_factory=list)
+
+    async def handle(self, event: ChangeEvent) -> None:
+        self.events.append(event)
+
+    def of(
+        self, calendar: str, kind: ChangeKind | None = None, reason: str | None = None
+    ) -> list[ChangeEvent]:
+        return [
+            e
+            for e in self.events
+            if e.calendar == calendar
+            and (kind is None or e.kind == kind)
+            and (reason is None or e.reason == reason)
+        ]
+
+
+@dataclass
+class World:
+    sb: Sandbox
+    engine: AsyncEngine
+    bus: Bus
+    settings: Settings
+    receiver_url: str
+    google: GoogleWatch
+    graph: GraphSubscriptions
+    tap: BusTap
+    database_url: str
+    closers: list[Any]
+    rng_seed: int = 7
+
+    @property
+    def graph_world(self) -> Any:
+        return self.sb.server.optional["graph"].world
+
+    def graph_control(self) -> GraphControl:
+        """The Graph emulator's control API (a person's edits, lifecycle events)."""
+        return GraphControl(self.sb.info.https_endpoints["graph"], ssl_context=self.sb.tls.client_context())
+
+    def now(self) -> datetime:
+        return self.sb.clock.now()
+
+    def providers(self, calendar: CalendarInfo) -> SubscriptionProvider | None:
+        return {Provider.GOOGLE: self.google, Provider.GRAPH: self.graph}.get(calendar.provider)
+
+    def renewer(
+        self, *, engine: AsyncEngine | None = None, policy: Policy | None = None, seed: int = 7
+    ) -> Renewer:
+        return Renewer(
+            engine or self.engine,
+            self.bus,
+            self.providers,
+            keys=KEYS,
+            endpoints=Endpoints.under(self.receiver_url),
+            policy=policy or Policy(),
+            clock=self.now,
+            rng=random.Random(seed),
+        )
+
+    # -- what the sandbox holds -----------------------------------------------------------------
+
+    def live_channels(self, owner: str = ALICE) -> list[Any]:
+        now = self.now()
+        return [
+            c for c in self.sb.google.hub.channels.values() if c.calendar_id == owner and c.expiration > now
+        ]
+
+    def live_graph_subscriptions(self, owner: str = ALICE) -> list[Any]:
+        now = self.now()
+        mailbox = self.graph_world.mailbox(owner)
+        return [
+            s
+            for s in self.graph_world.subscriptions.values()
+            if s.mailbox_id == mailbox.id and s.expiration > now
+        ]
+
+    def calls(self, operation: str, status: int | None = None) -> int:
+        return sum(
+            n
+            for (op, st), n in self.sb.counters.calls.items()
+            if op == operation and (status is None or st == status)
+        )
+
+    async def rows(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(sa.select(subscriptions))).mappings().all()]
+
+    # -- store set-up ---------------------------------------------------------------------------
+
+    async def add_pair(
+        self,
+        pair_id: str,
+        google_ref: str,
+        microsoft_ref: str,
+        *,
+        owner: str = ALICE,
+        direction: str = "both",
+        microsoft_calendar: str = "primary",
+    ) -> None:
+        """A connection per provider, a calendar on each side and an active pair (what
+        `subscriptions.pairs` makes once access is checked)."""
+        now = self.now()
+        async with self.engine.begin() as conn:
+            for cid, provider in (("conn-google", "google"), ("conn-graph", "graph")):
+                exists = await conn.execute(sa.select(connections.c.id).where(connections.c.id == cid))
+                if exists.first() is None:
+                    await conn.execute(
+                        sa.insert(connections).values(id=cid, provider=provider, name=cid, settings={})
+                    )
+            await conn.execute(
+                sa.insert(calendars),
+                [
+                    {"id": google_ref, "connection_id": "conn-google", "provider": "google", "owner": owner,
+                     "calendar": "primary"},
+                    {"id": microsoft_ref, "connection_id": "conn-graph", "provider": "graph", "owner": owner,
+                     "calendar": microsoft_calendar},
+                ],
+            )  # fmt: skip
+            await conn.execute(
+                sa.insert(pairs).values(
+                    id=pair_id,
+                    google_calendar_id=google_ref,
+                    microsoft_calendar_id=microsoft_ref,
+                    direction=direction,
+                    state="active",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+    async def set_pair_state(self, pair_id: str, state: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(pairs).where(pairs.c.id == pair_id).values(state=state))
+
+
+async def wait_for(condition: Callable[[], Any], within: float = 10.0) -> Any:
+    """Poll `condition` until it is truthy; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
+    closers: list[Any] = []
+    await asyncio.to_thread(upgrade, database_url)
+    settings = load_settings(
+        amqp_url=SecretStr(amqp_url), signing_keys=keys_setting(KEYS), database_url=SecretStr(database_url)
+    )
+    async with Sandbox.start(seed=7) as sb:
+        receiver_bus = open_bus(settings)
+        async with serve(create_app(settings, receiver_bus, clock=sb.clock.now)) as running:
+            bus = open_bus(settings)
+            await bus.connect()
+            tap = BusTap()
+            consumer = await bus.consume_changes(tap.handle)
+            engine = create_engine(database_url)
+            world = World(
+                sb=sb,
+                engine=engine,
+                bus=bus,
+                settings=settings,
+                receiver_url=running.url,
+                google=GoogleWatch(SandboxGoogleCalls(sb), clock=sb.clock.now),
+                graph=GraphSubscriptions(graph_sdk(sb, closers), clock=sb.clock.now),
+                tap=tap,
+                database_url=database_url,
+                closers=closers,
+            )
+            try:
+                yield world
+            finally:
+                await consumer.stop()
+                await bus.close()
+                await engine.dispose()
+                for closer in closers:
+                    await (closer.aclose() if hasattr(closer, "aclose") else closer.close())
+
+
+@pytest.fixture
+async def world(amqp_url: str, sqlite_url: str) -> AsyncIterator[World]:
+    """Given the sandbox, the receiver on a real broker and an empty store on SQLite."""
+    async for opened in open_world(amqp_url, sqlite_url):
+        yield opened
+
+
+@pytest.fixture
+async def pg_world(amqp_url: str, postgres_url: str) -> AsyncIterator[World]:
+    """The same world on PostgreSQL (claims with SKIP LOCKED)."""
+    async for opened in open_world(amqp_url, postgres_url):
+        yield opened
