@@ -220,6 +220,7 @@ class World:
         owner: str = ALICE,
         direction: str = "both",
         microsoft_calendar: str = "primary",
+        google_calendar: str = "primary",
     ) -> None:
         """A connection per provider, a calendar on each side and an active pair (what
         `subscriptions.pairs` makes once access is checked)."""
@@ -231,15 +232,21 @@ class World:
                     await conn.execute(
                         sa.insert(connections).values(id=cid, provider=provider, name=cid, settings={})
                     )
-            await conn.execute(
-                sa.insert(calendars),
-                [
-                    {"id": google_ref, "connection_id": "conn-google", "provider": "google", "owner": owner,
-                     "calendar": "primary"},
-                    {"id": microsoft_ref, "connection_id": "conn-graph", "provider": "graph", "owner": owner,
-                     "calendar": microsoft_calendar},
-                ],
-            )  # fmt: skip
+            for ref, connection_id, provider, calendar in (
+                (google_ref, "conn-google", "google", google_calendar),
+                (microsoft_ref, "conn-graph", "graph", microsoft_calendar),
+            ):
+                known = await conn.execute(sa.select(calendars.c.id).where(calendars.c.id == ref))
+                if known.first() is None:
+                    await conn.execute(
+                        sa.insert(calendars).values(
+                            id=ref,
+                            connection_id=connection_id,
+                            provider=provider,
+                            owner=owner,
+                            calendar=calendar,
+                        )
+                    )
             await conn.execute(
                 sa.insert(pairs).values(
                     id=pair_id,
