@@ -9,7 +9,6 @@ connection of the provider).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections import Counter
@@ -23,7 +22,7 @@ from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
 from subscriptions.access import AccessChecker
-from subscriptions.pairs import AddOutcome, HintPublisher, add_pair, choose_connection
+from subscriptions.pairs import AddOutcome, HintPublisher, add_pairs, choose_connection
 from subscriptions.spec import (
     Detail,
     Direction,
@@ -39,6 +38,7 @@ __all__ = ["ImportRow", "ImportSummary", "RowError", "import_pairs", "read_rows"
 
 REQUIRED = ("google", "microsoft")
 OPTIONAL = ("via", "direction", "detail", "google_connection", "microsoft_connection")
+BATCH = 200  # rows stored per transaction; progress advances a batch at a time
 REPORT_COLUMNS = ("line", "google", "microsoft", "via", "direction", "detail", "reason")
 
 
@@ -161,26 +161,27 @@ async def import_pairs(
     bus: HintPublisher,
     *,
     concurrency: int,
+    batch: int = BATCH,
     on_done: Callable[[ImportRow, AddOutcome], None] | None = None,
 ) -> ImportSummary:
-    """Add every row, at most `concurrency` at a time; failures are collected, never raised."""
+    """Add every row in batches: each batch is stored in one transaction, its access checks run
+    at most `concurrency` at a time. Failures are collected, never raised."""
     summary = ImportSummary()
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(row: ImportRow) -> None:
-        async with limit:
-            try:
-                result = await add_pair(engine, row.spec, connections, checker, bus)
-                outcome, reason = result.outcome, result.error
-            except CalbridgeError as exc:
-                outcome, reason = AddOutcome.FAILED, str(exc)
-        summary.counts[outcome] += 1
-        if outcome is AddOutcome.FAILED:
-            summary.failures.append(RowError(row.line, row.raw, f"line {row.line}: {reason}"))
-        if on_done is not None:
-            on_done(row, outcome)
-
-    await asyncio.gather(*(one(row) for row in rows))
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        try:
+            results = await add_pairs(
+                engine, [row.spec for row in chunk], connections, checker, bus, concurrency=concurrency
+            )
+            outcomes = [(result.outcome, result.error) for result in results]
+        except CalbridgeError as exc:  # e.g. the bus refused: every row of the batch failed
+            outcomes = [(AddOutcome.FAILED, str(exc))] * len(chunk)
+        for row, (outcome, reason) in zip(chunk, outcomes, strict=True):
+            summary.counts[outcome] += 1
+            if outcome is AddOutcome.FAILED:
+                summary.failures.append(RowError(row.line, row.raw, f"line {row.line}: {reason}"))
+            if on_done is not None:
+                on_done(row, outcome)
     summary.failures.sort(key=lambda failure: failure.line)
     return summary
 

@@ -20,9 +20,10 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,10 +32,9 @@ from calbridge.errors import BusUnavailable, CalbridgeError
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, Provider
 from calbridge.providers.base import CalendarAddress
 from calbridge.store.connection_records import new_id
-from calbridge.store.engine import upsert
 from calbridge.store.tables import calendars, cursors, links, pairs, subscriptions
 from subscriptions.access import AccessChecker, check_with_retries, explain_access_failure
-from subscriptions.records import PairRecord, fetch_pair
+from subscriptions.records import PairRecord, fetch_pair, fetch_pairs
 from subscriptions.spec import CalendarSpec, PairSpec, Side
 from subscriptions.states import Action, InvalidTransition, PairState, allowed_from, next_state
 
@@ -46,11 +46,14 @@ __all__ = [
     "PairBusy",
     "PairNotActive",
     "activate_pair",
+    "activate_pairs",
     "add_pair",
+    "add_pairs",
     "choose_connection",
     "finish_removal",
     "pause_pair",
     "register_pair",
+    "register_pairs",
     "remove_pair",
     "request_resync",
     "resume_pair",
@@ -82,6 +85,7 @@ class Registered(StrEnum):
     NEW = "new"
     SAME = "same"
     CHANGED = "changed"
+    BUSY = "busy"  # being removed: left alone
 
 
 class AddOutcome(StrEnum):
@@ -123,65 +127,130 @@ def choose_connection(candidates: Sequence[Connection], provider: Provider, name
 # --- the store
 
 
-async def _ensure_calendar(conn: AsyncConnection, connection: Connection, spec: CalendarSpec) -> str:
-    key = (
-        (calendars.c.connection_id == connection.id)
-        & (calendars.c.owner == spec.owner)
-        & (calendars.c.calendar == spec.calendar)
-    )
-    found = (await conn.execute(sa.select(calendars.c.id).where(key))).scalar_one_or_none()
-    if found is not None:
-        return str(found)
-    values = {
-        "id": new_id(),
-        "connection_id": connection.id,
-        "provider": str(connection.provider),
-        "owner": spec.owner,
-        "calendar": spec.calendar,
+CalendarKey = tuple[str, str, str]  # connection id, owner, provider calendar id
+
+
+async def _ensure_calendars(
+    conn: AsyncConnection, wanted: Mapping[CalendarKey, Provider]
+) -> dict[CalendarKey, str]:
+    """The calendar ref of each (connection, owner, calendar), creating the missing rows."""
+
+    async def existing() -> dict[CalendarKey, str]:
+        found: dict[CalendarKey, str] = {}
+        owners = sorted({owner for _, owner, _ in wanted})
+        for start in range(0, len(owners), 500):  # stay far below any engine's parameter limit
+            rows = await conn.execute(
+                sa.select(
+                    calendars.c.id, calendars.c.connection_id, calendars.c.owner, calendars.c.calendar
+                ).where(calendars.c.owner.in_(owners[start : start + 500]))
+            )
+            for row in rows:
+                key = (row.connection_id, row.owner, row.calendar)
+                if key in wanted:
+                    found[key] = row.id
+        return found
+
+    refs = await existing()
+    missing = [key for key in wanted if key not in refs]
+    if missing:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        rows = [
+            {
+                "id": new_id(),
+                "connection_id": c,
+                "provider": str(wanted[(c, o, k)]),
+                "owner": o,
+                "calendar": k,
+            }
+            for c, o, k in missing
+        ]
+        insert = dialect.insert(calendars).on_conflict_do_nothing(
+            index_elements=["connection_id", "owner", "calendar"]
+        )
+        await conn.execute(insert, rows)
+        refs = await existing()
+    return refs
+
+
+async def register_pairs(
+    conn: AsyncConnection, items: Sequence[tuple[PairSpec, Connection, Connection]]
+) -> list[tuple[str, Registered]]:
+    """Store pairs (pending when new), a few statements for the whole batch. The same pair again
+    changes nothing; another direction or detail updates it; a pair being removed is left alone.
+    Returns each pair's id and what happened, in order."""
+    wanted: dict[CalendarKey, Provider] = {}
+    for spec, google, microsoft in items:
+        wanted[(google.id, spec.google.owner, spec.google.calendar)] = Provider.GOOGLE
+        wanted[(microsoft.id, spec.microsoft.owner, spec.microsoft.calendar)] = Provider(microsoft.provider)
+    refs = await _ensure_calendars(conn, wanted)
+    keyed = [
+        (
+            spec,
+            refs[(google.id, spec.google.owner, spec.google.calendar)],
+            refs[(microsoft.id, spec.microsoft.owner, spec.microsoft.calendar)],
+        )
+        for spec, google, microsoft in items
+    ]
+
+    async def existing() -> dict[tuple[str, str], Any]:
+        found: dict[tuple[str, str], Any] = {}
+        google_refs = sorted({g for _, g, _ in keyed})
+        for start in range(0, len(google_refs), 500):
+            rows = await conn.execute(
+                sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
+                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail)
+                .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
+            )
+            for row in rows:
+                found[(row.google_calendar_id, row.microsoft_calendar_id)] = row
+        return found
+
+    before = await existing()
+    new_rows = {
+        (g, m): {
+            "id": new_id(),
+            "google_calendar_id": g,
+            "microsoft_calendar_id": m,
+            "direction": spec.direction.value,
+            "detail": spec.detail.value,
+            "state": PairState.PENDING.value,
+        }
+        for spec, g, m in keyed
+        if (g, m) not in before
     }
-    await upsert(conn, calendars, values, key=("connection_id", "owner", "calendar"), update=[])
-    return str((await conn.execute(sa.select(calendars.c.id).where(key))).scalar_one())
+    if new_rows:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(pairs).on_conflict_do_nothing(
+            index_elements=["google_calendar_id", "microsoft_calendar_id"]
+        )
+        await conn.execute(insert, list(new_rows.values()))
+    after = await existing() if new_rows else before
+    out: list[tuple[str, Registered]] = []
+    for spec, g, m in keyed:
+        row = after[(g, m)]
+        if (g, m) in new_rows:
+            mine = row.id == new_rows[(g, m)]["id"]  # or a concurrent add got there first
+            out.append((str(row.id), Registered.NEW if mine else Registered.SAME))
+        elif row.state == PairState.REMOVING:
+            out.append((str(row.id), Registered.BUSY))
+        elif (row.direction, row.detail) == (spec.direction.value, spec.detail.value):
+            out.append((str(row.id), Registered.SAME))
+        else:
+            await conn.execute(
+                pairs.update()
+                .where(pairs.c.id == row.id)
+                .values(direction=spec.direction.value, detail=spec.detail.value)
+            )
+            out.append((str(row.id), Registered.CHANGED))
+    return out
 
 
 async def register_pair(
     conn: AsyncConnection, spec: PairSpec, google: Connection, microsoft: Connection
 ) -> tuple[str, Registered]:
-    """Store the pair (pending when new). The same pair again changes nothing; another direction
-    or detail updates it. Returns the pair id and what happened."""
-    google_ref = await _ensure_calendar(conn, google, spec.google)
-    microsoft_ref = await _ensure_calendar(conn, microsoft, spec.microsoft)
-    key = (pairs.c.google_calendar_id == google_ref) & (pairs.c.microsoft_calendar_id == microsoft_ref)
-    row = (
-        await conn.execute(sa.select(pairs.c.id, pairs.c.state, pairs.c.direction, pairs.c.detail).where(key))
-    ).first()
-    if row is None:
-        pair_id = new_id()
-        await upsert(
-            conn,
-            pairs,
-            {
-                "id": pair_id,
-                "google_calendar_id": google_ref,
-                "microsoft_calendar_id": microsoft_ref,
-                "direction": spec.direction.value,
-                "detail": spec.detail.value,
-                "state": PairState.PENDING.value,
-            },
-            key=("google_calendar_id", "microsoft_calendar_id"),
-            update=[],
-        )
-        inserted = (await conn.execute(sa.select(pairs.c.id).where(key))).scalar_one()
-        return str(inserted), Registered.NEW if inserted == pair_id else Registered.SAME
-    if row.state == PairState.REMOVING:
-        raise PairBusy(f"pair {row.id} is being removed; add it again once the removal has finished")
-    if (row.direction, row.detail) == (spec.direction.value, spec.detail.value):
-        return str(row.id), Registered.SAME
-    await conn.execute(
-        pairs.update()
-        .where(pairs.c.id == row.id)
-        .values(direction=spec.direction.value, detail=spec.detail.value)
-    )
-    return str(row.id), Registered.CHANGED
+    """Store one pair; see `register_pairs`."""
+    (result,) = await register_pairs(conn, [(spec, google, microsoft)])
+    return result
 
 
 def baseline_hints(
@@ -219,7 +288,7 @@ async def _check_sides(
 
 
 async def _set_state(
-    engine: AsyncEngine,
+    conn: AsyncConnection,
     pair_id: str,
     action: Action,
     *,
@@ -227,20 +296,109 @@ async def _set_state(
     error: str | None = None,
     **values: object,
 ) -> bool:
-    """Apply a transition if the pair is still in a state that allows it; False if it moved on."""
-    async with engine.begin() as conn:
-        current = (
-            await conn.execute(sa.select(pairs.c.state).where(pairs.c.id == pair_id))
-        ).scalar_one_or_none()
-        if current is None:
-            return False
-        target = next_state(PairState(current), action)
+    """Apply a transition if the pair is still in a state that allows it; False if it moved on.
+    Every action has one target state, so the guard is a conditional update (no read first)."""
+    target = next_state(allowed_from(action)[0], action)
+    result = await conn.execute(
+        pairs.update()
+        .where((pairs.c.id == pair_id) & pairs.c.state.in_([s.value for s in allowed_from(action)]))
+        .values(state=target.value, state_reason=reason, last_error=error, **values)
+    )
+    return result.rowcount == 1
+
+
+async def _activate_rows(conn: AsyncConnection, pair_ids: Sequence[str]) -> set[str]:
+    """Activate these pairs where still pending or in error; the ids that moved."""
+    moved: set[str] = set()
+    allowed = [state.value for state in allowed_from(Action.ACTIVATE)]
+    for start in range(0, len(pair_ids), 500):
         result = await conn.execute(
             pairs.update()
-            .where((pairs.c.id == pair_id) & pairs.c.state.in_([s.value for s in allowed_from(action)]))
-            .values(state=target.value, state_reason=reason, last_error=error, **values)
+            .where(pairs.c.id.in_(pair_ids[start : start + 500]) & pairs.c.state.in_(allowed))
+            .values(state=PairState.ACTIVE.value, state_reason=None, last_error=None)
+            .returning(pairs.c.id)
         )
-        return result.rowcount == 1
+        moved.update(result.scalars())
+    return moved
+
+
+async def _transition(engine: AsyncEngine, pair_id: str, action: Action, **kwargs: Any) -> bool:
+    async with engine.begin() as conn:
+        return await _set_state(conn, pair_id, action, **kwargs)
+
+
+async def _record_failures(conn: AsyncConnection, pair: PairRecord, reason: str) -> None:
+    # The same failure again changes nothing, so a re-run leaves the row exactly as it was.
+    if pair.state is PairState.ERROR and pair.state_reason == reason and pair.last_error == reason:
+        return
+    await _set_state(conn, pair.id, Action.FAIL, reason=reason, error=reason)
+
+
+async def activate_pairs(
+    engine: AsyncEngine,
+    records: Sequence[PairRecord],
+    connections: Mapping[str, Connection],
+    checker: AccessChecker,
+    bus: HintPublisher,
+    *,
+    concurrency: int = 8,
+) -> list[AddResult]:
+    """Activate pending or failed pairs: check access (at most `concurrency` pairs at a time), then
+    store every outcome in one transaction, then request the baselines of those now active.
+
+    Checks run concurrently; store writes do not (one short transaction for the batch), which
+    keeps SQLite free of lock contention and PostgreSQL free of many tiny commits."""
+    for pair in records:
+        if pair.state not in (PairState.PENDING, PairState.ERROR):
+            raise InvalidTransition(pair.state, Action.ACTIVATE)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def check(pair: PairRecord) -> list[str]:
+        async with limit:
+            return await _check_sides(pair, connections, checker)
+
+    failures = await asyncio.gather(*(check(pair) for pair in records))
+    activated: list[PairRecord] = []
+    results: dict[str, AddResult] = {}
+    passed = [pair for pair, failed in zip(records, failures, strict=True) if not failed]
+    async with engine.begin() as conn:
+        for pair, failed in zip(records, failures, strict=True):
+            if failed:
+                reason = "; ".join(failed)
+                await _record_failures(conn, pair, reason)
+                results[pair.id] = AddResult(pair, AddOutcome.FAILED, reason)
+        moved = await _activate_rows(conn, [pair.id for pair in passed])
+    for pair in passed:
+        if pair.id in moved:
+            activated.append(pair)
+        else:  # someone else moved it on (removed, activated) meanwhile
+            results[pair.id] = AddResult(pair, AddOutcome.UNCHANGED)
+    if activated:
+        try:
+            await bus.publish([hint for pair in activated for hint in baseline_hints(pair)])
+        except (BusUnavailable, ConnectionError, OSError) as exc:
+            # Not active without a baseline: keep them out of processing until activation is retried.
+            reason = (
+                "access is fine, but the baseline sync could not be requested "
+                f"({exc.__class__.__name__}); add the pair again"
+            )
+            async with engine.begin() as conn:
+                await conn.execute(
+                    pairs.update()
+                    .where(pairs.c.id.in_([p.id for p in activated]))
+                    .values(state=PairState.ERROR.value, state_reason=reason, last_error=reason)
+                )
+            for pair in activated:
+                results[pair.id] = AddResult(pair, AddOutcome.FAILED, reason)
+        else:
+            for pair in activated:
+                results[pair.id] = AddResult(pair, AddOutcome.ADDED)
+    async with engine.connect() as conn:
+        fresh = {p.id: p for p in await fetch_pairs(conn, ids=[p.id for p in records])}
+    return [
+        AddResult(fresh.get(p.id, results[p.id].pair), results[p.id].outcome, results[p.id].error)
+        for p in records
+    ]
 
 
 async def activate_pair(
@@ -251,38 +409,91 @@ async def activate_pair(
     bus: HintPublisher,
 ) -> AddResult:
     """Check both sides, then activate and request the baseline; or store the reason it failed."""
-    async with engine.connect() as conn:
-        pair = await fetch_pair(conn, pair_id)
-    if pair.state not in (PairState.PENDING, PairState.ERROR):
-        raise InvalidTransition(pair.state, Action.ACTIVATE)
-    failures = await _check_sides(pair, connections, checker)
-    if failures:
-        reason = "; ".join(failures)
-        await _set_state(engine, pair_id, Action.FAIL, reason=reason, error=reason)
-        return AddResult(await _reload(engine, pair_id), AddOutcome.FAILED, reason)
-    if not await _set_state(engine, pair_id, Action.ACTIVATE, reason=None):
-        return AddResult(await _reload(engine, pair_id), AddOutcome.UNCHANGED)
-    try:
-        await bus.publish(baseline_hints(pair))
-    except (BusUnavailable, ConnectionError, OSError) as exc:
-        # Not active without a baseline: keep it out of processing until activation is retried.
-        reason = (
-            "access is fine, but the baseline sync could not be requested "
-            f"({exc.__class__.__name__}); add the pair again"
-        )
-        async with engine.begin() as conn:
-            await conn.execute(
-                pairs.update()
-                .where(pairs.c.id == pair_id)
-                .values(state=PairState.ERROR.value, state_reason=reason, last_error=reason)
-            )
-        return AddResult(await _reload(engine, pair_id), AddOutcome.FAILED, reason)
-    return AddResult(await _reload(engine, pair_id), AddOutcome.ADDED)
+    pair = await _reload(engine, pair_id)
+    (result,) = await activate_pairs(engine, [pair], connections, checker, bus)
+    return result
 
 
 async def _reload(engine: AsyncEngine, pair_id: str) -> PairRecord:
     async with engine.connect() as conn:
         return await fetch_pair(conn, pair_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    pair_id: str
+    registered: Registered
+
+
+async def register_specs(
+    engine: AsyncEngine, specs: Sequence[PairSpec], connections: Sequence[Connection]
+) -> list[Registration]:
+    """Store many pairs in one transaction (pending when new); see `register_pair`."""
+    chosen = [
+        (
+            choose_connection(connections, Provider.GOOGLE, spec.google_connection),
+            choose_connection(connections, spec.microsoft_provider, spec.microsoft_connection),
+        )
+        for spec in specs
+    ]
+    for attempt in range(3):
+        try:
+            async with engine.begin() as conn:
+                items = [(spec, g, m) for spec, (g, m) in zip(specs, chosen, strict=True)]
+                return [Registration(*result) for result in await register_pairs(conn, items)]
+        except IntegrityError:
+            if attempt == 2:  # a concurrent add of the same calendars won each time
+                raise
+    raise AssertionError("unreachable")
+
+
+async def add_pairs(
+    engine: AsyncEngine,
+    specs: Sequence[PairSpec],
+    connections: Sequence[Connection],
+    checker: AccessChecker,
+    bus: HintPublisher,
+    *,
+    concurrency: int = 8,
+) -> list[AddResult]:
+    """Add (or find) pairs and bring them to active; idempotent. See the module docstring."""
+    registrations = await register_specs(engine, specs, connections)
+    async with engine.connect() as conn:
+        records = {p.id: p for p in await fetch_pairs(conn, ids=[r.pair_id for r in registrations])}
+    to_activate = [
+        records[r.pair_id]
+        for r in dict.fromkeys(registrations)
+        if records[r.pair_id].state in (PairState.PENDING, PairState.ERROR)
+    ]
+    activated = {
+        result.pair.id: result
+        for result in await activate_pairs(
+            engine, to_activate, {c.id: c for c in connections}, checker, bus, concurrency=concurrency
+        )
+    }
+    changed = [
+        records[r.pair_id]
+        for r in registrations
+        if r.registered is Registered.CHANGED and records[r.pair_id].state is PairState.ACTIVE
+    ]
+    if changed:  # a new direction or detail: rewrite the mirrors
+        await bus.publish([hint for pair in changed for hint in baseline_hints(pair)])
+    results = []
+    for registration in registrations:
+        pair = records[registration.pair_id]
+        result = activated.get(pair.id)
+        if result is not None:
+            if registration.registered is not Registered.NEW and result.outcome is AddOutcome.ADDED:
+                result = AddResult(result.pair, AddOutcome.ACTIVATED)
+            results.append(result)
+        elif registration.registered is Registered.CHANGED:
+            results.append(AddResult(pair, AddOutcome.UPDATED))
+        elif registration.registered is Registered.BUSY:
+            reason = f"pair {pair.id} is being removed; add it again once the removal has finished"
+            results.append(AddResult(pair, AddOutcome.FAILED, reason))
+        else:
+            results.append(AddResult(pair, AddOutcome.UNCHANGED))
+    return results
 
 
 async def add_pair(
@@ -292,36 +503,16 @@ async def add_pair(
     checker: AccessChecker,
     bus: HintPublisher,
 ) -> AddResult:
-    """Add (or find) the pair and bring it to active; idempotent. See the module docstring."""
-    google = choose_connection(connections, Provider.GOOGLE, spec.google_connection)
-    microsoft = choose_connection(connections, spec.microsoft_provider, spec.microsoft_connection)
-    for attempt in range(3):
-        try:
-            async with engine.begin() as conn:
-                pair_id, registered = await register_pair(conn, spec, google, microsoft)
-            break
-        except IntegrityError:
-            if attempt == 2:  # a concurrent add of the same calendars won each time
-                raise
-    by_id = {c.id: c for c in connections}
-    pair = await _reload(engine, pair_id)
-    if pair.state in (PairState.PENDING, PairState.ERROR):
-        result = await activate_pair(engine, pair_id, by_id, checker, bus)
-        if registered is not Registered.NEW and result.outcome is AddOutcome.ADDED:
-            return AddResult(result.pair, AddOutcome.ACTIVATED)
-        return result
-    if registered is Registered.CHANGED:
-        if pair.state is PairState.ACTIVE:
-            await bus.publish(baseline_hints(pair))  # a new direction or detail: rewrite the mirrors
-        return AddResult(pair, AddOutcome.UPDATED)
-    return AddResult(pair, AddOutcome.UNCHANGED)
+    """Add (or find) one pair and bring it to active; idempotent."""
+    (result,) = await add_pairs(engine, [spec], connections, checker, bus)
+    return result
 
 
 async def pause_pair(engine: AsyncEngine, pair_id: str, reason: str = "paused by an operator") -> PairRecord:
     """Stop processing an active pair; hints for it are dropped until it is resumed."""
     pair = await _reload(engine, pair_id)
     next_state(pair.state, Action.PAUSE)
-    await _set_state(engine, pair_id, Action.PAUSE, reason=reason, error=pair.last_error)
+    await _transition(engine, pair_id, Action.PAUSE, reason=reason, error=pair.last_error)
     return await _reload(engine, pair_id)
 
 
@@ -338,7 +529,7 @@ async def resume_pair(
     if pair.state in (PairState.PENDING, PairState.ERROR):
         return await activate_pair(engine, pair_id, {c.id: c for c in connections}, checker, bus)
     next_state(pair.state, Action.RESUME)
-    await _set_state(engine, pair_id, Action.RESUME, reason=None, error=pair.last_error)
+    await _transition(engine, pair_id, Action.RESUME, reason=None, error=pair.last_error)
     await bus.publish(baseline_hints(pair, reason="resume"))
     return AddResult(await _reload(engine, pair_id), AddOutcome.ACTIVATED)
 
@@ -362,7 +553,7 @@ async def remove_pair(engine: AsyncEngine, pair_id: str, *, delete_mirrors: bool
                 await conn.execute(pairs.update().where(pairs.c.id == pair_id).values(delete_mirrors=True))
         return await _reload(engine, pair_id)
     reason = "removal requested; mirrors will be deleted" if delete_mirrors else "removal requested"
-    await _set_state(
+    await _transition(
         engine, pair_id, Action.REMOVE, reason=reason, error=pair.last_error, delete_mirrors=delete_mirrors
     )
     return await _reload(engine, pair_id)

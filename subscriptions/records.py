@@ -168,10 +168,16 @@ async def fetch_pair(conn: AsyncConnection, pair_id: str) -> PairRecord:
 
 
 async def fetch_pairs(
-    conn: AsyncConnection, *, states: list[PairState] | None = None, search: str | None = None
+    conn: AsyncConnection,
+    *,
+    states: list[PairState] | None = None,
+    search: str | None = None,
+    ids: list[str] | None = None,
 ) -> list[PairRecord]:
     """Pairs ordered by Google owner; `search` matches either owner address (substring)."""
     query = _query()
+    if ids is not None:
+        query = query.where(pairs.c.id.in_(ids))
     if states:
         query = query.where(pairs.c.state.in_([s.value for s in states]))
     if search:
