@@ -7,12 +7,12 @@ bus; the renewer subscribes active pairs. See subscriptions/pairs.py.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -61,30 +61,46 @@ def _microsoft_cell(pair: PairRecord) -> str:
     return f"{pair.microsoft} (ews)" if pair.via.value == "ews" else str(pair.microsoft)
 
 
+_SIDE_LABEL = re.compile(r"(Google|Microsoft \((?:graph|ews)\)) calendar \S+: ")
+
+
+def short_error(text: str) -> str:
+    """The table's form of a reason: `G:`/`M:` instead of the side and address the row shows."""
+    return _SIDE_LABEL.sub(lambda m: "G: " if m.group(1) == "Google" else "M: ", text)
+
+
+def _cut(text: str, style: str = "") -> Text:
+    """A cell that never wraps: cut with an ellipsis when the column is narrow."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
 def pairs_table(records: list[PairRecord], now: datetime) -> Table:
-    """The `pairs list` table: the columns a person scans stay on one line; long errors are cut
-    (`pairs show` has them whole)."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, header_style="bold")
+    """The `pairs list` table. Every pair is one line: the addresses and the last error shrink
+    (with an ellipsis) when the terminal is narrow, the short columns never do; `pairs show`
+    has everything whole."""
+    # One space between columns; the short columns take what they need, the addresses and the
+    # error share the rest 3:3:2, and their cells are cut rather than wrapped.
+    table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0), expand=True)
     table.add_column("id", no_wrap=True, min_width=12)
-    table.add_column("google", no_wrap=True, overflow="ellipsis", ratio=3, min_width=12)
-    table.add_column("", no_wrap=True, width=1)  # direction arrow
-    table.add_column("microsoft", no_wrap=True, overflow="ellipsis", ratio=3, min_width=12)
-    table.add_column("detail", no_wrap=True)
+    table.add_column("google", ratio=3, min_width=12)
+    table.add_column("sync", no_wrap=True)
+    table.add_column("microsoft", ratio=3, min_width=12)
     table.add_column("state", no_wrap=True)
     table.add_column("synced", no_wrap=True)
-    table.add_column("subs expire", no_wrap=True)
-    table.add_column("last error", no_wrap=True, overflow="ellipsis", ratio=2, min_width=10)
+    table.add_column("expires", no_wrap=True)
+    table.add_column("last error", ratio=2, min_width=10)
     for pair in records:
         table.add_row(
             pair.id,
-            str(pair.google),
-            ARROWS[pair.direction.value],
-            _microsoft_cell(pair),
-            pair.detail.value,
+            _cut(str(pair.google)),
+            f"{ARROWS[pair.direction.value]} {pair.detail.value}",
+            _cut(_microsoft_cell(pair)),
             Text(pair.state.value, style=STATE_STYLES[pair.state.value]),
             relative(pair.last_sync_at, now),
             _subscriptions_cell(pair, now),
-            Text(pair.last_error or pair.state_reason or "", style="red" if pair.last_error else "dim"),
+            _cut(
+                short_error(pair.last_error or pair.state_reason or ""), "red" if pair.last_error else "dim"
+            ),
         )
     return table
 

@@ -48,8 +48,12 @@ class Saved(StrEnum):
 
 
 def new_id() -> str:
-    """A short opaque id: 12 characters of [A-Za-z0-9_-]."""
-    return secrets.token_urlsafe(9)
+    """A short opaque id: 12 characters of [A-Za-z0-9_-], never starting with '-' or '_' (so it
+    is never mistaken for an option on a command line)."""
+    while True:
+        candidate = secrets.token_urlsafe(9)  # 9 bytes: exactly 12 characters
+        if candidate[0].isalnum():
+            return candidate
 
 
 def _record(row: sa.Row[tuple[object, ...]], box: SecretBox) -> Connection:
