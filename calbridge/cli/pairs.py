@@ -79,16 +79,16 @@ def pairs_table(records: list[PairRecord], now: datetime) -> Table:
     (with an ellipsis) when the terminal is narrow, the short columns never do; `pairs show`
     has everything whole."""
     # One space between columns; the short columns take what they need, the addresses and the
-    # error share the rest 3:3:2, and their cells are cut rather than wrapped.
+    # error share the rest equally, and their cells are cut rather than wrapped.
     table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0), expand=True)
     table.add_column("id", no_wrap=True, min_width=12)
-    table.add_column("google", ratio=3, min_width=12)
+    table.add_column("google", ratio=1, min_width=12)
     table.add_column("sync", no_wrap=True)
-    table.add_column("microsoft", ratio=3, min_width=12)
+    table.add_column("microsoft", ratio=1, min_width=12)
     table.add_column("state", no_wrap=True)
     table.add_column("synced", no_wrap=True)
     table.add_column("expires", no_wrap=True)
-    table.add_column("last error", ratio=2, min_width=10)
+    table.add_column("last error", ratio=1, min_width=10)
     for pair in records:
         table.add_row(
             pair.id,
