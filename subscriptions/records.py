@@ -173,11 +173,17 @@ async def fetch_pairs(
     states: list[PairState] | None = None,
     search: str | None = None,
     ids: list[str] | None = None,
+    calendar: str | None = None,
 ) -> list[PairRecord]:
-    """Pairs ordered by Google owner; `search` matches either owner address (substring)."""
+    """Pairs ordered by Google owner; `search` matches either owner address (substring),
+    `calendar` a calendar ref on either side (what the processor fans a change out to)."""
     query = _query()
     if ids is not None:
         query = query.where(pairs.c.id.in_(ids))
+    if calendar is not None:
+        query = query.where(
+            (pairs.c.google_calendar_id == calendar) | (pairs.c.microsoft_calendar_id == calendar)
+        )
     if states:
         query = query.where(pairs.c.state.in_([s.value for s in states]))
     if search:

@@ -4,6 +4,7 @@ a command has something to publish."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -59,10 +60,9 @@ class LazyBus:
         async with self._lock:
             if self._bus is None:
                 require_bus(self._settings, "requesting a sync")
-                try:
-                    from calbridge.bus import open_bus  # type: ignore[attr-defined]
-                except ImportError:
-                    raise ConfigurationError("this build of calbridge has no RabbitMQ bus") from None
+                open_bus = getattr(importlib.import_module("calbridge.bus"), "open_bus", None)
+                if open_bus is None:
+                    raise ConfigurationError("this build of calbridge has no RabbitMQ bus")
                 bus: Bus = open_bus(self._settings)
                 await bus.connect()
                 self._bus = bus

@@ -20,9 +20,12 @@ from calbridge.cli.common import console, err_console, fail, run, settings_or_ex
 from calbridge.cli.humanize import relative
 
 if TYPE_CHECKING:
+    from calbridge.connections import Connection
     from calbridge.settings import Settings
+    from subscriptions.importer import ImportRow, ImportSummary, RowError
     from subscriptions.pairs import AddResult
     from subscriptions.records import PairRecord
+    from subscriptions.spec import PairSpec
 
 app = typer.Typer(help="Pairs: a Google calendar joined to a Microsoft calendar.", no_args_is_help=True)
 
@@ -161,7 +164,7 @@ def _print_result(result: AddResult) -> None:
 # --- commands
 
 
-async def _connections(settings: Settings) -> list:  # type: ignore[type-arg]
+async def _connections(settings: Settings) -> list[Connection]:
     from calbridge.cli.context import open_engine, secretbox
     from calbridge.store.connection_records import list_connections
 
@@ -220,7 +223,7 @@ def add(
     _print_result(result)
 
 
-async def _add(settings: Settings, spec: object) -> AddResult:
+async def _add(settings: Settings, spec: PairSpec) -> AddResult:
     from calbridge.cli.context import LazyBus, open_engine, require_bus
     from calbridge.errors import CalbridgeError, ConfigurationError
     from subscriptions.access import RegistryAccessChecker
@@ -231,7 +234,7 @@ async def _add(settings: Settings, spec: object) -> AddResult:
     checker, bus = RegistryAccessChecker(), LazyBus(settings)
     try:
         async with open_engine(settings) as engine:
-            return await add_pair(engine, spec, connections, checker, bus)  # type: ignore[arg-type]
+            return await add_pair(engine, spec, connections, checker, bus)
     except ConfigurationError:
         raise
     except CalbridgeError as exc:
@@ -409,6 +412,9 @@ def import_(
         int | None,
         typer.Option("--concurrency", min=1, max=64, help="Default: CALBRIDGE_IMPORT_CONCURRENCY."),
     ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only validate the file (no store, no provider, no bus).")
+    ] = False,
 ) -> None:
     """Add many pairs from a CSV file: every row validated first, then activated with a progress
     bar. Re-running the same file changes nothing."""
@@ -423,6 +429,11 @@ def import_(
         rows, errors = read_rows(text)
     except ImportFileInvalid as exc:
         fail(f"{file}: {exc}")
+    if check:
+        for error in errors:
+            err_console.print(f"  {error.reason}", highlight=False, markup=False)
+        console.print(f"{len(rows) + len(errors)} row(s): {len(rows)} valid, {len(errors)} invalid")
+        raise typer.Exit(1 if errors else 0)
     summary = run(_import(settings, rows, errors, concurrency or settings.import_concurrency))
     counts = summary.counts
     console.print(
@@ -444,12 +455,14 @@ def import_(
         raise typer.Exit(1)
 
 
-async def _import(settings: Settings, rows: list, errors: list, concurrency: int) -> object:  # type: ignore[type-arg]
+async def _import(
+    settings: Settings, rows: list[ImportRow], errors: list[RowError], concurrency: int
+) -> ImportSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from calbridge.cli.context import LazyBus, open_engine, require_bus
     from subscriptions.access import RegistryAccessChecker
-    from subscriptions.importer import ImportSummary, check_connections, import_pairs
+    from subscriptions.importer import check_connections, import_pairs
 
     require_bus(settings, "activating pairs")
     connections = await _connections(settings)
@@ -477,7 +490,7 @@ async def _import(settings: Settings, rows: list, errors: list, concurrency: int
                 progress.update(task, advance=1, failed=failed)
 
             async with open_engine(settings) as engine:
-                summary: ImportSummary = await import_pairs(
+                summary = await import_pairs(
                     engine, todo, connections, checker, bus, concurrency=concurrency, on_done=done
                 )
     finally:

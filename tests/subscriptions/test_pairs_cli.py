@@ -4,6 +4,7 @@ failures, and a `pairs list` that reads well in a 100-column terminal."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -335,3 +336,48 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
         timeout=60,
     )
     assert "Calendars.ReadWrite" in shown.stdout and "access policy" in " ".join(shown.stdout.split())
+
+
+def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from pair_fakes import service_account
+
+    sandbox_file = tmp_path / "sandbox.json"
+    sandbox_file.write_text(
+        json.dumps(
+            {
+                "google": {
+                    "api_endpoint": "http://127.0.0.1:9001/calendar/v3/",
+                    "token_uri": "http://127.0.0.1:9001/token",
+                    "service_account": service_account(),
+                },
+                "microsoft": {
+                    "tenant_id": "tenant",
+                    "client_id": "client",
+                    "client_secret": CLIENT_SECRET,
+                    "graph_authority": "https://127.0.0.1:9002",
+                    "graph_url": "https://127.0.0.1:9002/v1.0",
+                },
+                "ca_pem": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+            }
+        )
+    )
+    code, out = invoke("connections", "add-sandbox", "--connection-file", str(sandbox_file))
+    assert code == 0, out
+    assert "sandbox-google (google): added" in out and "sandbox-graph (graph): added" in out
+    assert "ews" not in out  # this sandbox has no EWS emulator
+    code, out = invoke("connections", "add-sandbox", "--connection-file", str(sandbox_file))
+    assert out.count("unchanged") == 2
+    assert CLIENT_SECRET not in out and CLIENT_SECRET not in stored(env["CALBRIDGE_DATABASE_URL"])
+
+
+def test_import_check_validates_without_a_store_or_a_bus(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "pairs.csv"
+    source.write_text(
+        "google,microsoft,direction\na@example.com,a@example.org,both\nb@example.com,b@example.org,up\n"
+    )
+    code, out = invoke("pairs", "import", str(source), "--check")
+    assert code == 1
+    assert "line 3: direction must be both|google-to-microsoft|microsoft-to-google, got 'up'" in out
+    assert "2 row(s): 1 valid, 1 invalid" in out
