@@ -28,8 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from calbridge.connections import Connection
-from calbridge.errors import BusUnavailable, CalbridgeError
+from calbridge.errors import CalbridgeError
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, Provider
+from calbridge.logs import get_logger
 from calbridge.providers.base import CalendarAddress
 from calbridge.store.connection_records import new_id
 from calbridge.store.tables import calendars, cursors, links, pairs, subscriptions
@@ -58,6 +59,8 @@ __all__ = [
     "request_resync",
     "resume_pair",
 ]
+
+log = get_logger(__name__)
 
 BASELINE = "baseline"
 RESYNC_REASON = "operator"
@@ -280,6 +283,7 @@ async def _check_sides(
                 checker, connections[connection_id], CalendarAddress(spec.owner, spec.calendar)
             )
         except Exception as exc:  # every failure becomes a stored reason, never a crash of the batch
+            log.debug("pair_access_refused", pair=pair.id, side=side.value, error=exc.__class__.__name__)
             return explain_access_failure(f"{label} calendar {spec}", exc, str(pair.provider(side)))
         return None
 
@@ -376,12 +380,12 @@ async def activate_pairs(
     if activated:
         try:
             await bus.publish([hint for pair in activated for hint in baseline_hints(pair)])
-        except (BusUnavailable, ConnectionError, OSError) as exc:
-            # Not active without a baseline: keep them out of processing until activation is retried.
+        except Exception as exc:  # whatever it was, no pair stays active without its baseline
+            detail = str(exc) if isinstance(exc, CalbridgeError) else exc.__class__.__name__
             reason = (
-                "access is fine, but the baseline sync could not be requested "
-                f"({exc.__class__.__name__}); add the pair again"
+                f"access is fine, but the baseline sync could not be requested ({detail}); add the pair again"
             )
+            log.warning("pair_baseline_not_requested", pairs=len(activated), error=exc.__class__.__name__)
             async with engine.begin() as conn:
                 await conn.execute(
                     pairs.update()
@@ -393,6 +397,7 @@ async def activate_pairs(
         else:
             for pair in activated:
                 results[pair.id] = AddResult(pair, AddOutcome.ADDED)
+            log.debug("pairs_activated", pairs=len(activated), hints=sum(len(p.sources()) for p in activated))
     async with engine.connect() as conn:
         fresh = {p.id: p for p in await fetch_pairs(conn, ids=[p.id for p in records])}
     return [

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from calbridge.errors import ConfigurationError
+from calbridge.errors import BusUnavailable, CalbridgeError, ConfigurationError
 from calbridge.settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
@@ -64,13 +64,21 @@ class LazyBus:
                 if open_bus is None:
                     raise ConfigurationError("this build of calbridge has no RabbitMQ bus")
                 bus: Bus = open_bus(self._settings)
-                await bus.connect()
+                try:
+                    await bus.connect()
+                except Exception as exc:  # aio-pika/aiormq raise several kinds; say it plainly
+                    raise BusUnavailable(f"cannot reach RabbitMQ ({exc.__class__.__name__})") from exc
                 self._bus = bus
             return self._bus
 
     async def publish(self, messages: Sequence[ChangeEvent | LifecycleEvent]) -> None:
         bus = await self._open()
-        await bus.publish(messages)
+        try:
+            await bus.publish(messages)
+        except CalbridgeError:
+            raise
+        except Exception as exc:
+            raise BusUnavailable(f"publishing to RabbitMQ failed ({exc.__class__.__name__})") from exc
 
     async def aclose(self) -> None:
         if self._bus is not None:

@@ -9,6 +9,7 @@ from pair_fakes import Access, RecordingBus
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.connections import Connection
+from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, ChangeKind, Provider
 from calbridge.providers import registry
 from calbridge.store.tables import calendars, pairs
@@ -211,3 +212,23 @@ async def test_given_no_adapter_registered_then_the_pair_is_in_error_saying_so(
     assert result.pair.state is PairState.ERROR
     assert "no google adapter is available" in (result.pair.state_reason or "")
     assert bus.published == []
+
+
+class RefusingBus:
+    async def publish(self, messages: object) -> None:
+        raise BusUnavailable("the broker did not confirm in time")
+
+
+async def test_given_the_bus_cannot_confirm_the_baseline_then_no_pair_is_left_active(
+    engine: AsyncEngine, connections: list[Connection], access: Access
+) -> None:
+    result = await add_pair(engine, spec(), connections, RegistryAccessChecker(), RefusingBus())
+    assert result.outcome is AddOutcome.FAILED
+    assert result.pair.state is PairState.ERROR
+    assert "baseline sync could not be requested (the broker did not confirm in time)" in (
+        result.pair.state_reason or ""
+    )
+    # once the bus is back, adding again activates it and requests the baseline
+    bus = RecordingBus()
+    again = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    assert again.outcome is AddOutcome.ACTIVATED and len(hints(bus)) == 2
