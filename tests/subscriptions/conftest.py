@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from cryptography.fernet import Fernet
 from pair_fakes import Access, FakeProvider, RecordingBus, seed_connections, service_account
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,3 +62,11 @@ def service_account_file(tmp_path: Path) -> Path:
     path = tmp_path / "service-account.json"
     path.write_text(json.dumps(service_account()))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _logging_back_to_defaults() -> Iterator[None]:
+    """CLI tests configure logging to CliRunner's stderr, which is closed after the command; later
+    tests must not log into it."""
+    yield
+    structlog.reset_defaults()
