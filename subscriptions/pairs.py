@@ -60,7 +60,12 @@ __all__ = [
     "resume_pair",
 ]
 
-log = get_logger(__name__)
+
+def _log() -> Any:
+    # Looked up per use: a cached module-level logger would keep the stream of whichever
+    # configuration came first (in-process CLI runs reconfigure it).
+    return get_logger(__name__)
+
 
 BASELINE = "baseline"
 RESYNC_REASON = "operator"
@@ -283,7 +288,7 @@ async def _check_sides(
                 checker, connections[connection_id], CalendarAddress(spec.owner, spec.calendar)
             )
         except Exception as exc:  # every failure becomes a stored reason, never a crash of the batch
-            log.debug("pair_access_refused", pair=pair.id, side=side.value, error=exc.__class__.__name__)
+            _log().debug("pair_access_refused", pair=pair.id, side=side.value, error=exc.__class__.__name__)
             return explain_access_failure(f"{label} calendar {spec}", exc, str(pair.provider(side)))
         return None
 
@@ -385,7 +390,7 @@ async def activate_pairs(
             reason = (
                 f"access is fine, but the baseline sync could not be requested ({detail}); add the pair again"
             )
-            log.warning("pair_baseline_not_requested", pairs=len(activated), error=exc.__class__.__name__)
+            _log().warning("pair_baseline_not_requested", pairs=len(activated), error=exc.__class__.__name__)
             async with engine.begin() as conn:
                 await conn.execute(
                     pairs.update()
@@ -397,7 +402,9 @@ async def activate_pairs(
         else:
             for pair in activated:
                 results[pair.id] = AddResult(pair, AddOutcome.ADDED)
-            log.debug("pairs_activated", pairs=len(activated), hints=sum(len(p.sources()) for p in activated))
+            _log().debug(
+                "pairs_activated", pairs=len(activated), hints=sum(len(p.sources()) for p in activated)
+            )
     async with engine.connect() as conn:
         fresh = {p.id: p for p in await fetch_pairs(conn, ids=[p.id for p in records])}
     return [
