@@ -539,7 +539,10 @@ async def resume_pair(
     activated again (access checked, baseline requested)."""
     pair = await _reload(engine, pair_id)
     if pair.state in (PairState.PENDING, PairState.ERROR):
-        return await activate_pair(engine, pair_id, {c.id: c for c in connections}, checker, bus)
+        result = await activate_pair(engine, pair_id, {c.id: c for c in connections}, checker, bus)
+        if result.outcome is AddOutcome.ADDED:
+            return AddResult(result.pair, AddOutcome.ACTIVATED)
+        return result
     next_state(pair.state, Action.RESUME)
     await _transition(engine, pair_id, Action.RESUME, reason=None, error=pair.last_error)
     await bus.publish(baseline_hints(pair, reason="resume"))
