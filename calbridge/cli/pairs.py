@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -144,7 +145,7 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
 
 def _print_result(result: AddResult) -> None:
     pair = result.pair
-    label = f"{pair.google} {ARROWS[pair.direction.value]} {_microsoft_cell(pair)}"
+    label = escape(f"{pair.google} {ARROWS[pair.direction.value]} {_microsoft_cell(pair)}")
     messages = {
         "added": f"pair [bold]{pair.id}[/] added and active: {label}; baseline sync requested",
         "activated": f"pair [bold]{pair.id}[/] is active again: {label}; sync requested",
@@ -175,9 +176,9 @@ async def _connections(settings: Settings) -> list[Connection]:
 
 @app.command("add")
 def add(
-    google: Annotated[str, typer.Option("--google", help="USER[/CALENDAR] (default calendar: primary).")],
+    google: Annotated[str, typer.Option("--google", help="USER\\[/CALENDAR] (default calendar: primary).")],
     microsoft: Annotated[
-        str, typer.Option("--microsoft", help="MAILBOX[/CALENDAR] (default: its calendar).")
+        str, typer.Option("--microsoft", help="MAILBOX\\[/CALENDAR] (default: its calendar).")
     ],
     direction: Annotated[
         str, typer.Option("--direction", help="both | google-to-microsoft | microsoft-to-google.")
@@ -192,7 +193,7 @@ def add(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a pair and activate it: check access on both sides, then request the baseline sync.
+    """Add a pair and activate it (access checked on both sides, then a baseline sync).
 
     Adding the same pair again changes nothing. Only active pairs are ever synced."""
     from calbridge.errors import CalbridgeError
@@ -404,7 +405,7 @@ def remove(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
+    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft\\[,via,direction,detail].")],
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the failed rows and their reasons here (CSV).")
     ] = None,
@@ -416,8 +417,10 @@ def import_(
         bool, typer.Option("--check", help="Only validate the file (no store, no provider, no bus).")
     ] = False,
 ) -> None:
-    """Add many pairs from a CSV file: every row validated first, then activated with a progress
-    bar. Re-running the same file changes nothing."""
+    """Add many pairs from a CSV file, with a report of the rows that failed.
+
+    Every row is validated first, then the pairs are activated with a progress bar. Re-running the
+    same file changes nothing."""
     from subscriptions.importer import ImportFileInvalid, read_rows
 
     settings = settings_or_exit()

@@ -381,3 +381,24 @@ def test_import_check_validates_without_a_store_or_a_bus(env: dict[str, str], tm
     assert code == 1
     assert "line 3: direction must be both|google-to-microsoft|microsoft-to-google, got 'up'" in out
     assert "2 row(s): 1 valid, 1 invalid" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["connections"],
+        ["connections", "add", "google"],
+        ["connections", "add", "graph"],
+        ["connections", "add", "ews"],
+        ["connections", "add-sandbox"],
+        ["pairs"],
+        ["pairs", "add"],
+        ["pairs", "list"],
+        ["pairs", "import"],
+        ["pairs", "remove"],
+    ],
+)
+def test_every_help_page_renders(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
