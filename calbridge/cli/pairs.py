@@ -40,6 +40,9 @@ STATE_STYLES = {
 ARROWS = {"both": "⇄", "google-to-microsoft": "→", "microsoft-to-google": "←"}
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 PairId = Annotated[str, typer.Argument(help="The pair id (see `calbridge pairs list`).")]
+PairIdOrAddress = Annotated[
+    str, typer.Argument(help="The pair id, or an address on either side of exactly one pair.")
+]
 
 
 # --- rendering (pure: records and a clock in, rich renderables out)
@@ -295,7 +298,7 @@ def list_(
 
 
 @app.command("show")
-def show(pair_id: PairId, as_json: JsonOption = False) -> None:
+def show(pair_id: PairIdOrAddress, as_json: JsonOption = False) -> None:
     """Show one pair in full, with its whole state reason and last error."""
     from subscriptions.records import PairNotFound
 
@@ -303,7 +306,21 @@ def show(pair_id: PairId, as_json: JsonOption = False) -> None:
     try:
         (record,) = run(_fetch(settings, pair_id, [], None))
     except PairNotFound as exc:
-        fail(str(exc))
+        if "@" not in pair_id:
+            fail(str(exc))
+        # An address instead of an id: the pairs of that user or mailbox.
+        address = pair_id.lower()
+        found = [
+            r
+            for r in run(_fetch(settings, None, [], address))
+            if address in (r.google.owner, r.microsoft.owner)
+        ]
+        if len(found) != 1:
+            if not found:
+                fail(f"no pair has {pair_id} on either side")
+            console.print(pairs_table(found, datetime.now(UTC)))
+            fail(f"{len(found)} pairs have {pair_id}; show one by its id")
+        (record,) = found
     if as_json:
         typer.echo(json.dumps(record.as_json(), indent=2))
         return

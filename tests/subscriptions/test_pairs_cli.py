@@ -337,6 +337,9 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
     )
     assert "Calendars.ReadWrite" in shown.stdout and "access policy" in " ".join(shown.stdout.split())
 
+    code, by_address = invoke("pairs", "show", "carol@example.org", "--json")
+    assert code == 0 and json.loads(by_address)["state_reason"] == "migration weekend"
+
 
 def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
     env: dict[str, str], tmp_path: Path
