@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.markup import escape
@@ -20,9 +22,15 @@ from rich.text import Text
 from calbridge.cli.common import console, err_console, fail, run, settings_or_exit
 from calbridge.cli.humanize import relative
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from calbridge.cli.context import LazyBus
     from calbridge.connections import Connection
     from calbridge.settings import Settings
+    from subscriptions.access import RegistryAccessChecker
     from subscriptions.importer import ImportRow, ImportSummary, RowError
     from subscriptions.pairs import AddResult
     from subscriptions.records import PairRecord
@@ -227,18 +235,24 @@ def add(
     _print_result(result)
 
 
-async def _add(settings: Settings, spec: PairSpec) -> AddResult:
-    from calbridge.cli.context import LazyBus, open_engine, require_bus
+@dataclass(frozen=True, slots=True)
+class _Session:
+    engine: AsyncEngine
+    checker: RegistryAccessChecker
+    bus: LazyBus
+
+
+async def _with_session(settings: Settings, work: Callable[[_Session], Awaitable[T]]) -> T:
+    """Run `work` with the store, the adapters' access check and a lazily opened bus; a
+    calbridge error ends the command with its message (configuration errors exit 2)."""
+    from calbridge.cli.context import LazyBus, open_engine
     from calbridge.errors import CalbridgeError, ConfigurationError
     from subscriptions.access import RegistryAccessChecker
-    from subscriptions.pairs import add_pair
 
-    require_bus(settings, "activating a pair")
-    connections = await _connections(settings)
     checker, bus = RegistryAccessChecker(), LazyBus(settings)
     try:
         async with open_engine(settings) as engine:
-            return await add_pair(engine, spec, connections, checker, bus)
+            return await work(_Session(engine, checker, bus))
     except ConfigurationError:
         raise
     except CalbridgeError as exc:
@@ -246,6 +260,15 @@ async def _add(settings: Settings, spec: PairSpec) -> AddResult:
     finally:
         await checker.aclose()
         await bus.aclose()
+
+
+async def _add(settings: Settings, spec: PairSpec) -> AddResult:
+    from calbridge.cli.context import require_bus
+    from subscriptions.pairs import add_pair
+
+    require_bus(settings, "activating a pair")
+    connections = await _connections(settings)
+    return await _with_session(settings, lambda s: add_pair(s.engine, spec, connections, s.checker, s.bus))
 
 
 async def _fetch(
@@ -327,37 +350,6 @@ def show(pair_id: PairIdOrAddress, as_json: JsonOption = False) -> None:
     console.print(pair_details(record, datetime.now(UTC)))
 
 
-def _act(
-    settings: Settings, pair_id: str, action: str, *, reason: str = "", delete_mirrors: bool = False
-) -> object:
-    async def go() -> object:
-        from calbridge.cli.context import LazyBus, open_engine
-        from calbridge.errors import CalbridgeError, ConfigurationError
-        from subscriptions import pairs as ops
-        from subscriptions.access import RegistryAccessChecker
-
-        checker, bus = RegistryAccessChecker(), LazyBus(settings)
-        try:
-            async with open_engine(settings) as engine:
-                if action == "pause":
-                    return await ops.pause_pair(engine, pair_id, reason)
-                if action == "remove":
-                    return await ops.remove_pair(engine, pair_id, delete_mirrors=delete_mirrors)
-                if action == "resync":
-                    return await ops.request_resync(engine, pair_id, bus)
-                connections = await _connections(settings)
-                return await ops.resume_pair(engine, pair_id, connections, checker, bus)
-        except ConfigurationError:
-            raise
-        except CalbridgeError as exc:
-            fail(str(exc))
-        finally:
-            await checker.aclose()
-            await bus.aclose()
-
-    return run(go())
-
-
 @app.command("pause")
 def pause(
     pair_id: PairId,
@@ -367,7 +359,9 @@ def pause(
 ) -> None:
     """Stop syncing an active pair until it is resumed (its subscriptions stay)."""
     settings = settings_or_exit()
-    _act(settings, pair_id, "pause", reason=reason)
+    from subscriptions.pairs import pause_pair
+
+    run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
     console.print(f"pair [bold]{pair_id}[/] paused: {reason}", highlight=False)
 
 
@@ -382,7 +376,13 @@ def resume(pair_id: PairId) -> None:
         require_bus(settings, "resuming a pair")
     except ConfigurationError as exc:
         fail(str(exc), 2)
-    _print_result(_act(settings, pair_id, "resume"))  # type: ignore[arg-type]
+    from subscriptions.pairs import resume_pair
+
+    async def go(session: _Session) -> AddResult:
+        connections = await _connections(settings)
+        return await resume_pair(session.engine, pair_id, connections, session.checker, session.bus)
+
+    _print_result(run(_with_session(settings, go)))
 
 
 @app.command("resync")
@@ -396,8 +396,10 @@ def resync(pair_id: PairId) -> None:
         require_bus(settings, "a resync")
     except ConfigurationError as exc:
         fail(str(exc), 2)
-    hints = _act(settings, pair_id, "resync")
-    console.print(f"resync requested for pair [bold]{pair_id}[/] ({len(hints)} calendar(s))", highlight=False)  # type: ignore[arg-type]
+    from subscriptions.pairs import request_resync
+
+    hints = run(_with_session(settings, lambda s: request_resync(s.engine, pair_id, s.bus)))
+    console.print(f"resync requested for pair [bold]{pair_id}[/] ({len(hints)} calendar(s))", highlight=False)
 
 
 @app.command("remove")
@@ -412,7 +414,9 @@ def remove(
     The pair stops being processed at once. The renewer then stops the subscriptions no other
     pair needs, has the mirrors deleted if --delete-mirrors was given, and deletes the pair."""
     settings = settings_or_exit()
-    _act(settings, pair_id, "remove", delete_mirrors=delete_mirrors)
+    from subscriptions.pairs import remove_pair
+
+    run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
     then = "its mirrors will be deleted, then " if delete_mirrors else "mirrors stay; "
     console.print(
         f"pair [bold]{pair_id}[/] is being removed: no longer synced; {then}the renewer finishes the removal",

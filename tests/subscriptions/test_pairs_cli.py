@@ -405,3 +405,26 @@ def test_every_help_page_renders(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+def test_pause_resume_resync_and_remove_from_the_command_line(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    code, out = invoke("pairs", "add", "--google", "d@example.com", "--microsoft", "d@example.org", "--json")
+    assert code == 0
+    pair_id = json.loads(out)["pair"]["id"]
+
+    assert invoke("pairs", "pause", pair_id, "--reason", "quiet week")[1].endswith("paused: quiet week")
+    code, out = invoke("pairs", "resync", pair_id)
+    assert code == 1 and "is paused; only active pairs are synced" in out
+    code, out = invoke("pairs", "resume", pair_id)
+    assert code == 0 and "is active again" in out
+    code, out = invoke("pairs", "resync", pair_id)
+    assert code == 0 and "resync requested" in out and "(2 calendar(s))" in out
+    assert [h.reason for h in recording_bus.published] == ["baseline"] * 2 + ["resume"] * 2 + ["operator"] * 2
+
+    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors")
+    assert code == 0 and "its mirrors will be deleted" in out
+    shown = json.loads(invoke("pairs", "show", pair_id, "--json")[1])
+    assert shown["state"] == "removing" and shown["delete_mirrors"] is True
