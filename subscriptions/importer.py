@@ -69,10 +69,6 @@ class ImportSummary:
     def failed(self) -> int:
         return len(self.failures)
 
-    @property
-    def changed(self) -> int:
-        return sum(n for outcome, n in self.counts.items() if outcome != AddOutcome.UNCHANGED)
-
 
 def _cell(raw: dict[str, str], name: str) -> str:
     return (raw.get(name) or "").strip()

@@ -466,15 +466,16 @@ def import_(
         f"{counts['unchanged']} unchanged, [red]{summary.failed} failed[/]",
         highlight=False,
     )
+    if report is not None:  # written even when empty, so a script can always read it
+        from subscriptions.importer import write_report
+
+        write_report(report, summary.failures)
     if summary.failures:
         for failure in summary.failures[:10]:
             err_console.print(f"  {failure.reason}", highlight=False, markup=False)
         if len(summary.failures) > 10:
             err_console.print(f"  ... and {len(summary.failures) - 10} more", highlight=False)
         if report is not None:
-            from subscriptions.importer import write_report
-
-            write_report(report, summary.failures)
             err_console.print(f"failed rows with reasons written to {report}", highlight=False)
         raise typer.Exit(1)
 

@@ -23,6 +23,7 @@ ROWS = 2000
 
 
 def generated_csv(rows: int = ROWS) -> str:
+    """`rows` pairs, three of them malformed, and one duplicate at the end."""
     lines = ["google,microsoft,via,direction,detail"]
     for n in range(rows):
         direction = ("both", "google-to-microsoft", "microsoft-to-google")[n % 3]
@@ -31,7 +32,7 @@ def generated_csv(rows: int = ROWS) -> str:
     # a few bad rows, at known lines (the header is line 1, row n is line n + 2)
     lines[11] = "user10@example.com,not-an-address,,both,full"
     lines[101] = "user100@example.com,user100@example.org,,sideways,full"
-    lines[1001] = "user1000@example.com,user1000@example.org,smtp,both,full"
+    lines[min(1001, rows)] = "userX@example.com,userX@example.org,smtp,both,full"
     lines.append("user5@example.com,user5@example.org,graph,both,full")  # a duplicate of line 7
     return "\n".join(lines) + "\n"
 
@@ -96,3 +97,23 @@ async def test_given_2000_rows_with_a_few_bad_when_imported_twice_then_report_an
         after = (await conn.execute(sa.select(pairs).order_by(pairs.c.id))).all()
     assert after == before
     await engine.dispose()
+
+
+@pytest.mark.integration
+async def test_an_import_across_batches_is_idempotent_on_both_engines(
+    engine: AsyncEngine, box: SecretBox, access: Access, bus: RecordingBus
+) -> None:
+    connections = await seed_connections(engine, box)
+    rows, errors = read_rows(generated_csv(450))  # three batches
+    assert len(errors) == 4
+    first = await import_pairs(
+        engine, rows, connections, RegistryAccessChecker(), bus, concurrency=4, batch=200
+    )
+    again = await import_pairs(
+        engine, rows, connections, RegistryAccessChecker(), bus, concurrency=4, batch=200
+    )
+    assert first.counts["added"] == len(rows) and not first.failures
+    assert again.counts["unchanged"] == len(rows) and not again.failures
+    async with engine.connect() as conn:
+        states = (await conn.execute(sa.select(pairs.c.state, sa.func.count()).group_by(pairs.c.state))).all()
+    assert [tuple(s) for s in states] == [("active", len(rows))]
