@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from calbridge.cli.common import console, fail, run, settings_or_exit
+from calbridge.cli.common import console, err_console, fail, run, settings_or_exit
 
 if TYPE_CHECKING:
     from calbridge.connections import Connection
@@ -40,8 +40,13 @@ def read_secret(file: Path | None, env: str | None, what: str, file_flag: str, e
     if file is not None:
         try:
             value = file.read_text().rstrip("\r\n")
+            shared = file.stat().st_mode & 0o077
         except OSError as exc:
             fail(f"cannot read the {what} from {file}: {exc.strerror}")
+        if shared:
+            err_console.print(
+                f"[yellow]warning:[/] {file} is readable by other users; `chmod 600 {file}`", highlight=False
+            )
     else:
         assert env is not None
         value = os.environ.get(env, "")
