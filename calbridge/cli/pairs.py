@@ -141,12 +141,13 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
-        ("last error", pair.last_error or "-"),
         ("google subscription", sub(pair.google_subscription_expires)),
         ("microsoft subscription", sub(pair.microsoft_subscription_expires)),
         ("calendar refs", f"google {pair.google_ref}, microsoft {pair.microsoft_ref}"),
         ("created", f"{relative(pair.created_at, now)} ({pair.created_at:%Y-%m-%d %H:%M} UTC)"),
     ]
+    if pair.last_error != pair.state_reason:  # the reason of an error state is its last error
+        rows.insert(8, ("last error", pair.last_error or "-"))
     if pair.state.value == "removing":
         rows.append(("delete mirrors", "yes" if pair.delete_mirrors else "no"))
     for key, value in rows:
