@@ -1,1 +1,2 @@
-"""Subscriptions: the renewer that keeps every watched calendar subscribed, and pair handling."""
+"""Pairs and their activation (`pairs`), and the renewer that keeps every watched calendar
+subscribed, handles lifecycle events and reconciles (`renewer`)."""

@@ -1,7 +1,7 @@
 """subscriptions: token expiry, reconciliation time and renewer lease
 
 Revision ID: 0003_renewer
-Revises: 0001
+Revises: 0002_pairs_removal
 Create Date: 2026-11-21
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_renewer"
-down_revision = "0001"
+down_revision = "0002_pairs_removal"
 branch_labels = None
 depends_on = None
 
