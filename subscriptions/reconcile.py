@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from subscriptions.schedule import RowState, SubscriptionRow
 
-__all__ = ["PairView", "ReconcilePlan", "plan_reconcile", "source_calendars"]
+__all__ = ["PairView", "ReconcilePlan", "plan_reconcile", "removals_ready", "source_calendars"]
 
 ACTIVE = "active"
+REMOVING = "removing"
 BOTH = "both"
 GOOGLE_TO_MICROSOFT = "google-to-microsoft"
 MICROSOFT_TO_GOOGLE = "microsoft-to-google"
@@ -28,6 +29,7 @@ class PairView:
     microsoft_calendar_id: str
     direction: str
     state: str
+    delete_mirrors: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +82,22 @@ def plan_reconcile(
 def _lasting(row: SubscriptionRow) -> tuple[bool, float]:
     live = row.provider_id is not None and row.state != RowState.REMOVED
     return (live, row.expires_at.timestamp() if row.expires_at else 0.0)
+
+
+def removals_ready(pairs: Iterable[PairView], rows: Sequence[SubscriptionRow]) -> tuple[str, ...]:
+    """Removing pairs whose own subscriptions are all gone, so `finish_removal` may delete them.
+
+    A calendar another active pair still reads keeps its subscription and does not hold the
+    removal up. A pair whose mirrors are to be deleted waits for that (not the renewer's work).
+    """
+    pairs = list(pairs)
+    still_wanted = source_calendars(pairs)
+    subscribed = {row.calendar_id for row in rows}
+    ready = []
+    for pair in pairs:
+        if pair.state != REMOVING or pair.delete_mirrors:
+            continue
+        own = {pair.google_calendar_id, pair.microsoft_calendar_id} - still_wanted
+        if not own & subscribed:
+            ready.append(pair.id)
+    return tuple(sorted(ready))

@@ -43,7 +43,8 @@ from subscriptions import rows as store
 from subscriptions.claims import claim_due, claim_one, insert_placeholders
 from subscriptions.lifecycle import LifecycleStep, lifecycle_step
 from subscriptions.metrics import RENEWALS, RESYNCS, observe_rows
-from subscriptions.reconcile import plan_reconcile, source_calendars
+from subscriptions.reconcile import plan_reconcile, removals_ready, source_calendars
+from subscriptions.removal import finish_removal
 from subscriptions.schedule import (
     Action,
     Decision,
@@ -57,6 +58,7 @@ from subscriptions.schedule import (
     renew_time,
     resync_due,
 )
+from subscriptions.states import InvalidTransition
 
 __all__ = ["Endpoints", "ProviderFor", "Renewer", "TickReport", "run_loop"]
 
@@ -149,8 +151,21 @@ class Renewer:
             )
             if len(claimed) < self.batch:
                 break
-        observe_rows((await store.read_world(self.engine)).rows, self.clock())
+        after = await store.read_world(self.engine)
+        await self._finish_removals(after, report)
+        observe_rows(after.rows, self.clock())
         return report
+
+    async def _finish_removals(self, world: store.World, report: TickReport) -> None:
+        """Delete removing pairs once their subscriptions are stopped (`pairs.finish_removal`)."""
+        for pair_id in removals_ready(world.pairs, world.rows):
+            async with self.engine.begin() as conn:
+                try:
+                    await finish_removal(conn, pair_id)
+                except InvalidTransition:  # resumed or removed by someone else meanwhile
+                    continue
+            report.count("pairs_removed")
+            log.info("pair_removal_finished", pair=pair_id)
 
     async def _guarded(
         self,

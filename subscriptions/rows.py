@@ -119,6 +119,7 @@ async def read_world(engine: AsyncEngine) -> World:
                 microsoft_calendar_id=p["microsoft_calendar_id"],
                 direction=p["direction"],
                 state=p["state"],
+                delete_mirrors=bool(p["delete_mirrors"]),
             )
             for p in pair_rows
         ),

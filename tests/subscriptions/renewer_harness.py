@@ -209,6 +209,14 @@ class World:
         async with self.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(sa.select(subscriptions))).mappings().all()]
 
+    async def pair_ids(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            return sorted((await conn.execute(sa.select(pairs.c.id))).scalars())
+
+    async def calendar_ids(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            return sorted((await conn.execute(sa.select(calendars.c.id))).scalars())
+
     # -- store set-up ---------------------------------------------------------------------------
 
     async def add_pair(

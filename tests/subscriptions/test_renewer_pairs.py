@@ -28,6 +28,9 @@ async def test_given_a_removed_pair_then_its_channel_is_stopped_and_its_graph_su
     assert world.live_channels() == [] and world.sb.google.hub.channels == {}
     assert world.graph_world.subscriptions == {}
     assert await world.rows() == []
+    # With nothing left to stop, the removal is finished: the pair and its calendars are gone.
+    assert report.outcomes.get("pairs_removed") == 1
+    assert await world.pair_ids() == [] and await world.calendar_ids() == []
 
 
 async def test_given_a_calendar_shared_by_two_pairs_when_one_is_removed_then_it_stays_watched(
@@ -48,6 +51,7 @@ async def test_given_a_calendar_shared_by_two_pairs_when_one_is_removed_then_it_
 
     assert len(world.live_channels()) == 1 and world.live_graph_subscriptions() == []
     assert {r["calendar_id"] for r in await world.rows()} == {"g_alice"}
+    assert await world.pair_ids() == ["p2"] and await world.calendar_ids() == ["g_alice", "m_team"]
 
 
 async def test_given_a_paused_pair_when_it_is_resumed_then_it_is_subscribed_again_and_resynced(

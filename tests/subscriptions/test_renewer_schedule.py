@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from calbridge.events import LifecycleKind, Provider
 from subscriptions.lifecycle import LifecycleStep, lifecycle_step
-from subscriptions.reconcile import PairView, plan_reconcile, source_calendars
+from subscriptions.reconcile import PairView, plan_reconcile, removals_ready, source_calendars
 from subscriptions.schedule import (
     Action,
     Policy,
@@ -184,6 +184,15 @@ def test_reconcile_keeps_the_longest_lived_copy_when_a_calendar_has_two() -> Non
 def test_calendars_the_renewer_does_not_keep_are_left_to_their_listener() -> None:
     plan = plan_reconcile([pair("p1", "g1", "e1")], [], {"g1": True, "e1": False})
     assert plan.create == ("g1",) and plan.wanted == {"g1"}
+
+
+def test_a_removing_pair_is_finished_once_its_own_subscriptions_are_gone() -> None:
+    removing = pair("p1", "g1", "m1", state="removing")
+    keeper = pair("p2", "g1", "m2", "google-to-microsoft")
+    waiting = PairView("p3", "g3", "m3", "both", "removing", delete_mirrors=True)
+    rows = [graph_row(id="shared", calendar_id="g1")]
+    assert removals_ready([removing, keeper, waiting], rows) == ("p1",)
+    assert removals_ready([removing], rows) == ()  # g1 is still subscribed: stop it first
 
 
 def test_lifecycle_events_map_to_renew_recreate_resync() -> None:
