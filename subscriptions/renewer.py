@@ -38,6 +38,7 @@ from calbridge.errors import BusUnavailable, NotFound, ProviderError, Throttled
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
 from calbridge.logs import get_logger
 from calbridge.providers.subscriptions import SubscriptionHandle, SubscriptionProvider
+from calbridge.settings import Settings
 from calbridge.tokens import sign_token
 from subscriptions import rows as store
 from subscriptions.claims import claim_due, claim_one, insert_placeholders
@@ -60,13 +61,28 @@ from subscriptions.schedule import (
 )
 from subscriptions.states import InvalidTransition
 
-__all__ = ["Endpoints", "ProviderFor", "Renewer", "TickReport", "run_loop"]
+__all__ = ["Endpoints", "ProviderFor", "Renewer", "TickReport", "policy_from", "run_loop"]
 
 log = get_logger("calbridge.renewer")
 
 Clock = Callable[[], datetime]
 ProviderFor = Callable[[store.CalendarInfo], SubscriptionProvider | None]
 _GONE = (ResyncCause.REMOVED, ResyncCause.LAPSED, ResyncCause.GONE)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        margin=settings.renew_margin,
+        jitter=settings.renew_jitter,
+        lifetimes={
+            Provider.GOOGLE: settings.google_channel_ttl,
+            Provider.GRAPH: timedelta(minutes=settings.graph_subscription_minutes),
+        },
+        token_lifetime=settings.subscription_token_lifetime,
+        retry_base=settings.renew_retry_base,
+        retry_cap=settings.renew_retry_cap,
+        resync_interval=settings.resync_interval,
+    )
 
 
 @dataclass(frozen=True, slots=True)

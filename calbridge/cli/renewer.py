@@ -21,6 +21,10 @@ def startup_problems(settings: Settings) -> list[str]:
         )
     if settings.public_url is None:
         problems.append(f"{ENV_PREFIX}PUBLIC_URL is not set: providers need the receiver's address")
+    if settings.secret_key is None:
+        problems.append(
+            f"{ENV_PREFIX}SECRET_KEY is not set: the stored connections' credentials cannot be opened"
+        )
     if settings.amqp_url is None:
         problems.append(
             f"{ENV_PREFIX}AMQP_URL is not set: lifecycle events and resync hints travel on RabbitMQ"
