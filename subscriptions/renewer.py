@@ -195,7 +195,13 @@ class Renewer:
             if calendar is None:  # a calendar this snapshot did not name: look at it next tick
                 await store.release(self.engine, [row.id], self.clock())
                 return
-            await self._act(row, calendar, row.calendar_id in wanted, report)
+            try:
+                await self._act(row, calendar, row.calendar_id in wanted, report)
+            except Exception as exc:
+                log.exception(
+                    "subscription_action_crashed", calendar=row.calendar_id, error=type(exc).__name__
+                )
+                await self._failed(row, exc, report)
 
     async def _act(
         self, row: SubscriptionRow, calendar: store.CalendarInfo, wanted: bool, report: TickReport
@@ -355,7 +361,7 @@ class Renewer:
         RENEWALS.labels(provider=provider.provider.value, outcome="stopped").inc()
         report.count("stopped")
 
-    async def _failed(self, row: SubscriptionRow, exc: ProviderError, report: TickReport) -> None:
+    async def _failed(self, row: SubscriptionRow, exc: Exception, report: TickReport) -> None:
         now = self.clock()
         failures = row.failures + 1
         retry_at = backoff_until(failures, now, self.policy, self.rng)

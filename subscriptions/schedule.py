@@ -124,9 +124,9 @@ class Decision:
 
 def renew_time(expires_at: datetime, now: datetime, policy: Policy, rng: random.Random) -> datetime:
     """When to renew a subscription that expires at `expires_at` (granted just now)."""
-    lead = policy.margin + policy.jitter * rng.random()
-    remaining = expires_at - now
-    return expires_at - min(lead, remaining / 2)
+    lead: timedelta = policy.margin + policy.jitter * rng.random()
+    half: timedelta = (expires_at - now) / 2
+    return expires_at - (lead if lead < half else half)
 
 
 def backoff_until(failures: int, now: datetime, policy: Policy, rng: random.Random) -> datetime:

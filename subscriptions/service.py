@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from calbridge.bus import open_bus
@@ -67,7 +68,7 @@ async def serve_renewer(settings: Settings, *, once: bool = False) -> None:
         await engine.dispose()
 
 
-async def _serve(settings: Settings, renewer: Renewer, tick: object) -> None:
+async def _serve(settings: Settings, renewer: Renewer, tick: Callable[[], Awaitable[None]]) -> None:
     import uvicorn
 
     stop = asyncio.Event()
@@ -85,12 +86,14 @@ async def _serve(settings: Settings, renewer: Renewer, tick: object) -> None:
         lifespan="off",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop both
+    # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has stopped,
+    # which reaches the handlers above: the probes stop first, then the loop finishes its pass.
     probes = asyncio.create_task(server.serve())
+    probes.add_done_callback(lambda _: stop.set())
     consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
     log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
     try:
-        await run_loop(tick, stop, settings.renewer_interval, health.record)  # type: ignore[arg-type]
+        await run_loop(tick, stop, settings.renewer_interval, health.record)
     finally:
         await consumer.stop()
         server.should_exit = True
