@@ -131,7 +131,7 @@ def renew_time(expires_at: datetime, now: datetime, policy: Policy, rng: random.
 
 def backoff_until(failures: int, now: datetime, policy: Policy, rng: random.Random) -> datetime:
     """When to try again after `failures` consecutive failures (1 = the first)."""
-    ceiling = min(policy.retry_cap, policy.retry_base * (2 ** min(max(failures - 1, 0), 30)))
+    ceiling = min(policy.retry_cap, policy.retry_base * (1 << min(max(failures - 1, 0), 30)))
     # Full jitter between half and all of the step: replicas that failed together spread out.
     return now + ceiling * (0.5 + 0.5 * rng.random())
 
