@@ -59,10 +59,11 @@ async def test_probes_report_ready_only_after_a_successful_pass_and_expose_the_e
         assert (await client.get("/readyz")).status_code == 503
 
         row = SubscriptionRow(
-            "s1", "cal", Provider.GRAPH, RowState.ACTIVE, provider_id="x", expires_at=NOW + timedelta(hours=5)
+            "s1", "cal", Provider.GRAPH, RowState.ACTIVE, "x", NOW + timedelta(hours=5), key_id="k2"
         )
         observe_rows([row], NOW)
         metrics = (await client.get("/metrics")).text
     assert 'calbridge_subscription_expiry_seconds{provider="graph"} 18000.0' in metrics
     assert 'calbridge_subscriptions{provider="graph",state="active"} 1.0' in metrics
+    assert 'calbridge_subscriptions_by_key{key_id="k2"} 1.0' in metrics
     await bus.close()
