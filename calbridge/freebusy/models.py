@@ -62,7 +62,9 @@ class FreeBusyRequest(BaseModel):
         description="Start of the window (RFC 3339). Without an offset it is read in `timeZone`.",
         examples=["2026-11-23T08:00:00+01:00"],
     )
-    end: datetime = Field(description="End of the window, after `start`.", examples=["2026-11-23T18:00:00+01:00"])
+    end: datetime = Field(
+        description="End of the window, after `start`.", examples=["2026-11-23T18:00:00+01:00"]
+    )
     time_zone: str | None = Field(
         default=None,
         alias="timeZone",
@@ -85,7 +87,9 @@ class FreeBusyRequest(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise PydanticCustomError("unknown_zone", "{zone} is not an IANA time zone", {"zone": value}) from None
+            raise PydanticCustomError(
+                "unknown_zone", "{zone} is not an IANA time zone", {"zone": value}
+            ) from None
         return value
 
     @field_validator("addresses")

@@ -86,12 +86,12 @@ class Lookup:
         return outcomes
 
     async def _ask(
-        self, source: FreeBusySource, addresses: list[str], window: Window, timeout: float
+        self, source: FreeBusySource, addresses: list[str], window: Window, budget: float
     ) -> dict[str, Outcome]:
         """One connection: every planned call concurrently, then one outcome per address."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + budget
         calls = plan_calls(addresses, window.start, window.end, LIMITS[source.provider])
-        parts = await asyncio.gather(*(self._call(source, call, deadline, timeout) for call in calls))
+        parts = await asyncio.gather(*(self._call(source, call, deadline, budget) for call in calls))
         blocks: dict[str, list[Busy]] = {address: [] for address in addresses}
         errors: dict[str, AddressError] = {}
         for part in parts:
@@ -106,7 +106,7 @@ class Lookup:
         }
 
     async def _call(
-        self, source: FreeBusySource, call: PlannedCall, deadline: float, timeout: float
+        self, source: FreeBusySource, call: PlannedCall, deadline: float, budget: float
     ) -> dict[str, Outcome]:
         loop = asyncio.get_running_loop()
         provider = str(source.provider)
@@ -125,7 +125,7 @@ class Lookup:
                 return _all(call, _failed("the provider is throttling requests", exc.retry_after))
             except TimeoutError:
                 PROVIDER_CALLS.labels(provider, "timeout").inc()
-                return _all(call, _failed(f"the provider did not answer within {timeout:g}s"))
+                return _all(call, _failed(f"the provider did not answer within {budget:g}s"))
             except AccessDenied:
                 PROVIDER_CALLS.labels(provider, "denied").inc()
                 return _all(call, AddressError(ErrorCode.NOT_PERMITTED, "the provider refused access"))
