@@ -9,7 +9,7 @@ O(n log n) whatever their overlaps.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 from calbridge.freebusy.types import Busy, BusyStatus
 
@@ -25,12 +25,13 @@ PRECEDENCE: dict[BusyStatus, int] = {
 
 def merge(blocks: Iterable[Busy]) -> list[Busy]:
     """Disjoint, sorted blocks; where blocks overlap the highest-precedence status wins, and
-    touching blocks of the same status become one."""
+    touching blocks of the same status become one. Results are in UTC: aware datetimes that
+    share a zone compare as wall clocks, which is wrong inside a repeated DST hour."""
     edges: list[tuple[datetime, int, BusyStatus]] = []
     for block in blocks:
-        if block.start < block.end:
-            edges.append((block.start, 1, block.status))
-            edges.append((block.end, -1, block.status))
+        if block.start.astimezone(UTC) < block.end.astimezone(UTC):
+            edges.append((block.start.astimezone(UTC), 1, block.status))
+            edges.append((block.end.astimezone(UTC), -1, block.status))
     edges.sort(key=lambda edge: edge[0])
     active = dict.fromkeys(BusyStatus, 0)
     merged: list[Busy] = []
@@ -52,10 +53,11 @@ def merge(blocks: Iterable[Busy]) -> list[Busy]:
 
 
 def clip(blocks: Iterable[Busy], start: datetime, end: datetime) -> list[Busy]:
-    """The parts of `blocks` inside [start, end); blocks wholly outside disappear."""
+    """The parts of `blocks` inside [start, end), in UTC; blocks wholly outside disappear."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     clipped = []
     for block in blocks:
-        lo, hi = max(block.start, start), min(block.end, end)
+        lo, hi = max(block.start.astimezone(UTC), start), min(block.end.astimezone(UTC), end)
         if lo < hi:
             clipped.append(Busy(lo, hi, block.status))
     return clipped

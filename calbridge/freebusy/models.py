@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -116,14 +116,15 @@ class FreeBusyRequest(BaseModel):
         if (self.start.tzinfo is None or self.end.tzinfo is None) and self.time_zone is None:
             raise PydanticCustomError("naive_time", "start and end need an offset, or give timeZone")
         start, end = (t.replace(tzinfo=zone) if t.tzinfo is None else t for t in (self.start, self.end))
-        if not start < end:
+        length = end.astimezone(UTC) - start.astimezone(UTC)
+        if length <= timedelta(0):
             raise PydanticCustomError("empty_window", "start must be before end")
         limit = _limits(info).max_window
-        if end - start > limit:
+        if length > limit:
             raise PydanticCustomError(
                 "window_too_long",
                 "the window is {hours:g} hours; at most {limit:g} hours per request",
-                {"hours": (end - start) / timedelta(hours=1), "limit": limit / timedelta(hours=1)},
+                {"hours": length / timedelta(hours=1), "limit": limit / timedelta(hours=1)},
             )
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)

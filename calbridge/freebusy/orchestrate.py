@@ -90,7 +90,12 @@ class Lookup:
     ) -> dict[str, Outcome]:
         """One connection: every planned call concurrently, then one outcome per address."""
         deadline = asyncio.get_running_loop().time() + budget
-        calls = plan_calls(addresses, window.start, window.end, LIMITS[source.provider])
+        # Planned in UTC (exact lengths across DST), asked in the requested zone.
+        planned = plan_calls(
+            addresses, window.start.astimezone(UTC), window.end.astimezone(UTC), LIMITS[source.provider]
+        )
+        zone = window.zone
+        calls = [PlannedCall(c.addresses, c.start.astimezone(zone), c.end.astimezone(zone)) for c in planned]
         parts = await asyncio.gather(*(self._call(source, call, deadline, budget) for call in calls))
         blocks: dict[str, list[Busy]] = {address: [] for address in addresses}
         errors: dict[str, AddressError] = {}

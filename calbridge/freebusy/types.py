@@ -7,7 +7,7 @@ reaching past the window: merging and clipping happen once, centrally) or an `Ad
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -74,7 +74,7 @@ class Window:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("a window needs aware datetimes")
-        if not self.start < self.end:
+        if not self.start.astimezone(UTC) < self.end.astimezone(UTC):
             raise ValueError("a window must start before it ends")
 
     @property
@@ -84,4 +84,4 @@ class Window:
 
     @property
     def length(self) -> timedelta:
-        return self.end - self.start
+        return self.end.astimezone(UTC) - self.start.astimezone(UTC)
