@@ -82,8 +82,8 @@ class Settings(BaseSettings):
         description="Bearer keys of free/busy API callers, as ID:SECRET[,ID:SECRET...] (secrets of at "
         "least 32 characters). Unset: POST /v1/freebusy is not served.",
     )
-    freebusy_domains: str = Field(
-        default="",
+    freebusy_domains: str | None = Field(
+        default=None,
         description="Which connection answers free/busy for a domain, as DOMAIN=CONNECTION[,...] "
         "(e.g. example.com=google-main,contoso.com=graph-main). Owners of calendars in the store "
         "need no entry.",
@@ -136,10 +136,11 @@ class Settings(BaseSettings):
 
     @field_validator("freebusy_domains")
     @classmethod
-    def _check_freebusy_domains(cls, value: str) -> str:
+    def _check_freebusy_domains(cls, value: str | None) -> str | None:
         from calbridge.freebusy.resolve import parse_domain_map
 
-        parse_domain_map(value)
+        if value is not None:
+            parse_domain_map(value)
         return value
 
     @field_validator("freebusy_timeouts")
@@ -184,7 +185,9 @@ def parse_provider_seconds(raw: str) -> dict[str, float]:
             continue
         name, sep, value = (s.strip() for s in part.partition("="))
         if not sep or name not in known:
-            raise ValueError(f"{part.strip()!r} is not PROVIDER=SECONDS with PROVIDER one of {', '.join(known)}")
+            raise ValueError(
+                f"{part.strip()!r} is not PROVIDER=SECONDS with PROVIDER one of {', '.join(known)}"
+            )
         try:
             number = float(value)
         except ValueError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, db, demo, receiver
+from calbridge.cli import config, db, demo, freebusy, receiver
 
 app = typer.Typer(
     name="calbridge",
@@ -18,6 +18,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.command("receiver")(receiver.receiver)
+app.command("freebusy")(freebusy.freebusy)
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ def build_lookup(
 ) -> Lookup:
     return Lookup(
         sources=sources,
-        directory=StoreDirectory(parse_domain_map(settings.freebusy_domains), engine, clock=clock),
+        directory=StoreDirectory(parse_domain_map(settings.freebusy_domains or ""), engine, clock=clock),
         cache=FreeBusyCache(settings.freebusy_cache_ttl, clock=clock),
         timeouts=timeouts_from(settings),
     )
