@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -64,7 +65,7 @@ def test_given_45_days_on_ews_and_150_mailboxes_then_two_slices_of_two_batches()
 def test_slices_cover_the_window_without_gaps() -> None:
     parts = slices(at(0), at(0) + timedelta(days=10, hours=3), timedelta(days=3))
     assert parts[0][0] == at(0) and parts[-1][1] == at(0) + timedelta(days=10, hours=3)
-    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))
 
 
 def test_batches_refuse_a_size_below_one() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -123,7 +124,7 @@ def test_property_merged_blocks_are_disjoint_and_show_the_strongest_status_every
     blocks: list[Busy],
 ) -> None:
     merged = merge(blocks)
-    for a, b in zip(merged, merged[1:], strict=False):
+    for a, b in itertools.pairwise(merged):
         assert a.end <= b.start
         assert a.end < b.start or a.status != b.status  # touching blocks differ, or they would be one
     for minute in range(0, 24 * 60, 7):
