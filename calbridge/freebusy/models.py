@@ -123,8 +123,8 @@ class FreeBusyRequest(BaseModel):
         if length > limit:
             raise PydanticCustomError(
                 "window_too_long",
-                "the window is {hours:g} hours; at most {limit:g} hours per request",
-                {"hours": length / timedelta(hours=1), "limit": limit / timedelta(hours=1)},
+                "the window is {length} days; at most {limit} days per request",
+                {"length": f"{length / timedelta(days=1):.4g}", "limit": f"{limit / timedelta(days=1):g}"},
             )
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
