@@ -18,7 +18,7 @@ from calbridge.events import Provider
 from calbridge.freebusy.intervals import localize
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
 
-__all__ = ["EwsFreeBusySource", "parse_views"]
+__all__ = ["EwsFreeBusySource", "open_ews_source", "parse_views"]
 
 _STATUS = {
     "Busy": BusyStatus.BUSY,
@@ -68,6 +68,29 @@ class EwsFreeBusySource:
             raise TransientProviderError(f"exchange unreachable: {type(exc).__name__}") from None
         except EWSError as exc:
             raise ProviderError(f"exchange: {type(exc).__name__}") from None
+
+
+def open_ews_source(
+    *,
+    service_endpoint: str,
+    mailbox: str,
+    credentials: Any,
+    impersonate: bool = True,
+    max_connections: int = 4,
+) -> EwsFreeBusySource:
+    """A source acting as `mailbox` at a fixed endpoint: no autodiscover, no version probing.
+    `credentials` is an exchangelib credentials object (OAuth2 client credentials or basic)."""
+    from exchangelib import DELEGATE, IMPERSONATION, Account, Configuration
+    from exchangelib.version import EXCHANGE_2016, Version
+
+    config = Configuration(
+        service_endpoint=service_endpoint,
+        credentials=credentials,
+        version=Version(build=EXCHANGE_2016),
+        max_connections=max_connections,
+    )
+    access = IMPERSONATION if impersonate else DELEGATE
+    return EwsFreeBusySource(Account(mailbox, config=config, autodiscover=False, access_type=access))
 
 
 def parse_views(views: Sequence[Any], addresses: Sequence[str], zone: Any) -> dict[str, Outcome]:

@@ -25,8 +25,10 @@ from calbridge.errors import (
 from calbridge.events import Provider
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
 
-__all__ = ["GoogleFreeBusySource", "parse_freebusy", "provider_error"]
+__all__ = ["CALENDAR_SCOPE", "GoogleFreeBusySource", "open_google_source", "parse_freebusy", "provider_error"]
 
+# The scope the sync already needs: one domain-wide delegation grant serves both.
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
 DEFAULT_RETRY_AFTER = 1.0
 
@@ -40,6 +42,7 @@ class GoogleFreeBusySource:
         self._freebusy = service.freebusy()  # building a resource costs milliseconds: once
         self._make_http = make_http
         self._local = threading.local()
+        self._shared = threading.Lock()  # without make_http all threads share the service's Http
 
     @property
     def provider(self) -> Provider:
@@ -58,17 +61,51 @@ class GoogleFreeBusySource:
     def _execute(self, body: dict[str, Any]) -> dict[str, Any]:
         from googleapiclient.errors import HttpError
 
-        http = None
-        if self._make_http is not None:
+        try:
+            if self._make_http is None:
+                with self._shared:
+                    return dict(self._freebusy.query(body=body).execute())
             http = getattr(self._local, "http", None)
             if http is None:
                 http = self._local.http = self._make_http()
-        try:
             return dict(self._freebusy.query(body=body).execute(http=http))
         except HttpError as exc:
             raise provider_error(exc.status_code, _reasons(exc), exc.resp.get("retry-after")) from None
         except (OSError, TimeoutError) as exc:
             raise TransientProviderError(f"google unreachable: {type(exc).__name__}") from None
+
+
+def open_google_source(
+    service_account_info: Mapping[str, Any],
+    *,
+    subject: str,
+    api_endpoint: str | None = None,
+    ca_file: str | None = None,
+    scopes: Sequence[str] = (CALENDAR_SCOPE,),
+) -> GoogleFreeBusySource:
+    """A source acting as `subject` (domain-wide delegation). `api_endpoint` replaces the whole
+    base URL (it must end in `/calendar/v3/`); the token endpoint is the key's `token_uri`, and
+    tokens are fetched through the same per-thread Http, so `ca_file` is trusted for both."""
+    import httplib2
+    from google.api_core.client_options import ClientOptions
+    from google.oauth2 import service_account
+    from google_auth_httplib2 import AuthorizedHttp
+    from googleapiclient.discovery import build
+
+    credentials = service_account.Credentials.from_service_account_info(
+        dict(service_account_info), scopes=list(scopes), subject=subject
+    )
+    service = build(
+        "calendar",
+        "v3",
+        credentials=credentials,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options=ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None,
+    )
+    return GoogleFreeBusySource(
+        service, make_http=lambda: AuthorizedHttp(credentials, http=httplib2.Http(ca_certs=ca_file))
+    )
 
 
 def _reasons(exc: Any) -> set[str]:

@@ -19,7 +19,9 @@ from calbridge.freebusy.intervals import localize
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
 from calbridge.translate.zones import iana_to_windows, zone_info
 
-__all__ = ["GraphFreeBusySource", "parse_schedules"]
+__all__ = ["GraphFreeBusySource", "open_graph_source", "parse_schedules"]
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 _STATUS = {
     "busy": BusyStatus.BUSY,
@@ -31,10 +33,22 @@ DEFAULT_RETRY_AFTER = 1.0
 
 
 class GraphFreeBusySource:
-    def __init__(self, client: Any, *, mailbox: str | None = None, interval_minutes: int = 30) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        mailbox: str | None = None,
+        interval_minutes: int = 30,
+        closers: Sequence[Any] = (),
+    ) -> None:
         self._client = client  # a msgraph GraphServiceClient
         self._mailbox = mailbox
         self._interval = interval_minutes
+        self._closers = closers  # objects with an async close(): credential, HTTP client
+
+    async def close(self) -> None:
+        for closer in self._closers:
+            await closer.aclose() if hasattr(closer, "aclose") else await closer.close()
 
     @property
     def provider(self) -> Provider:
@@ -67,6 +81,50 @@ class GraphFreeBusySource:
         except OSError as exc:
             raise TransientProviderError(f"graph unreachable: {type(exc).__name__}") from None
         return parse_schedules(getattr(reply, "value", None) or [], addresses, start.tzinfo)
+
+
+def open_graph_source(
+    tenant_id: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    authority: str | None = None,
+    graph_url: str | None = None,
+    ca_file: str | None = None,
+    mailbox: str | None = None,
+) -> GraphFreeBusySource:
+    """A source with an app registration's client credentials. `authority` and `graph_url`
+    point elsewhere than Microsoft's cloud (a national cloud, or the sandbox; https either way,
+    which azure-identity requires); `ca_file` trusts a private CA for both."""
+    import ssl
+
+    import httpx
+    from azure.identity.aio import ClientSecretCredential
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import options as graph_options
+    from msgraph_core import GraphClientFactory
+
+    extra: dict[str, Any] = {}
+    if authority is not None:
+        extra.update(authority=authority, disable_instance_discovery=True)
+    if ca_file is not None:
+        extra["connection_verify"] = ca_file
+    credential = ClientSecretCredential(tenant_id, client_id, client_secret, **extra)
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    http = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(verify=verify, timeout=30), options=graph_options
+    )
+    adapter = GraphRequestAdapter(
+        AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE]), client=http
+    )
+    if graph_url is not None:
+        adapter.base_url = graph_url.rstrip("/")
+    return GraphFreeBusySource(
+        GraphServiceClient(request_adapter=adapter), mailbox=mailbox, closers=[credential, http]
+    )
 
 
 def _wall(moment: datetime) -> str:
