@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from calbridge.bus.base import Bus
 from calbridge.errors import BusUnavailable
@@ -193,7 +193,7 @@ def create_app(
             await bus.close()
             _log().info("receiver_stopped")
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route(GOOGLE_ROUTE, endpoints.google, methods=["POST"]),
         Route(GRAPH_ROUTE, endpoints.graph, methods=["POST"]),
         Route(LIFECYCLE_ROUTE, endpoints.graph, methods=["POST"]),
@@ -201,7 +201,7 @@ def create_app(
         Route("/readyz", endpoints.readyz, methods=["GET"]),
         Route("/metrics", endpoints.metrics, methods=["GET"]),
     ]
-    labelled = ROUTES
+    labelled: tuple[str, ...] = ROUTES
     freebusy_keys = keys_from(settings)
     if freebusy is not None and freebusy_keys:
         routes += freebusy_routes(freebusy, keys=freebusy_keys, limits=limits_from(settings))

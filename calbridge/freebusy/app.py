@@ -79,7 +79,7 @@ class _Api:
         _log().info(
             "freebusy_answered",
             caller=caller,
-            addresses=len(outcomes),
+            address_count=len(outcomes),
             errors=sum(isinstance(o, AddressError) for o in outcomes.values()),
             seconds=round(time.perf_counter() - started, 4),
         )

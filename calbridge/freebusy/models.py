@@ -200,6 +200,6 @@ def render_response(request: FreeBusyRequest, outcomes: dict[str, Outcome]) -> F
             results[address] = AddressBusy(busy=blocks)
         elif isinstance(outcome, AddressError):
             results[address] = AddressFailure(
-                error=ErrorBody(code=outcome.code, message=outcome.detail, retry_after=outcome.retry_after)
+                error=ErrorBody(code=outcome.code, message=outcome.detail, retryAfter=outcome.retry_after)
             )
-    return FreeBusyResponse(start=window.start, end=window.end, time_zone=str(zone), results=results)
+    return FreeBusyResponse(start=window.start, end=window.end, timeZone=str(zone), results=results)

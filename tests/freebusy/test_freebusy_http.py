@@ -198,3 +198,18 @@ async def test_given_a_missing_field_then_422_names_it(client: httpx.AsyncClient
 
 async def test_given_get_on_the_query_route_then_405(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/freebusy", headers=AUTH)).status_code == 405
+
+
+async def test_given_a_lookup_with_failures_then_logs_name_no_address_and_no_key(
+    client: httpx.AsyncClient, sources: dict[str, FakeSource]
+) -> None:
+    from structlog.testing import capture_logs
+
+    sources["ews-main"].fail_with = [TransientProviderError("down")]
+    with capture_logs() as logs:
+        await post(client, GOOD)
+        await post(client, GOOD, headers={"Authorization": "Bearer " + "x" * 40})
+    text = repr(logs)
+    assert "freebusy_answered" in text and "freebusy_refused" in text
+    assert not any(address in text for address in MIXED)
+    assert KEY not in text and "x" * 40 not in text

@@ -20,9 +20,9 @@ pytest.importorskip("sandbox.google")
 pytest.importorskip("sandbox.graph")
 pytest.importorskip("sandbox.ews")
 
-from freebusy_doubles import make_lookup  # noqa: E402
+from freebusy_doubles import make_lookup
 
-from calbridge.freebusy.types import AddressError, BusyResult, ErrorCode, Window  # noqa: E402
+from calbridge.freebusy.types import AddressError, BusyResult, ErrorCode, Window
 
 pytestmark = pytest.mark.integration
 UTC = ZoneInfo("UTC")

@@ -92,7 +92,7 @@ def open_google_source(
     from google_auth_httplib2 import AuthorizedHttp
     from googleapiclient.discovery import build
 
-    credentials = service_account.Credentials.from_service_account_info(
+    credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
         dict(service_account_info), scopes=list(scopes), subject=subject
     )
     service = build(

@@ -103,8 +103,9 @@ def open_graph_source(
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import GraphRequestAdapter
     from msgraph.graph_request_adapter import options as graph_options
+    from msgraph.graph_service_client import GraphServiceClient
     from msgraph_core import GraphClientFactory
 
     extra: dict[str, Any] = {}
