@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.events import Provider
@@ -25,6 +26,11 @@ __all__ = [
     "limits_from",
     "timeouts_from",
 ]
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger("calbridge.freebusy")  # type: ignore[no-any-return]
+
 
 # How long the store's list of calendar owners is reused before it is read again.
 DIRECTORY_REFRESH = 60.0
@@ -68,12 +74,17 @@ class StoreDirectory:
         self._directory = Directory(domains=self._domains)
 
     async def __call__(self) -> Directory:
+        """The directory; while the store cannot be read, the last one read (or the domain map)."""
         if self._engine is None:
             return self._directory
         if self._loaded_at is None or self._clock() - self._loaded_at >= self._refresh:
-            known = await load_known_addresses(self._engine)
-            self._directory = Directory(domains=self._domains, known=known)
-            self._loaded_at = self._clock()
+            try:
+                known = await load_known_addresses(self._engine)
+            except Exception as exc:
+                _log().warning("freebusy_directory_stale", error_type=type(exc).__name__)
+            else:
+                self._directory = Directory(domains=self._domains, known=known)
+            self._loaded_at = self._clock()  # failed or not: try again after `refresh`, not per request
         return self._directory
 
 

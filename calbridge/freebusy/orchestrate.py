@@ -67,7 +67,12 @@ class Lookup:
         return {address: known[address] for address in addresses}
 
     async def _fetch(self, addresses: list[str], window: Window) -> dict[str, Outcome]:
-        resolution = resolve(addresses, await self.directory())
+        try:
+            directory = await self.directory()
+        except Exception as exc:  # answer every address, even when routing is impossible
+            _log().error("freebusy_directory_unavailable", error_type=type(exc).__name__)
+            return dict.fromkeys(addresses, _failed("the address directory is unavailable"))
+        resolution = resolve(addresses, directory)
         outcomes: dict[str, Outcome] = {
             address: AddressError(ErrorCode.UNKNOWN_ADDRESS, "no connection serves this address")
             for address in resolution.unknown

@@ -110,3 +110,17 @@ async def test_given_more_entries_than_the_bound_then_the_oldest_go_first() -> N
     assert len(cache) == 2
     assert cache.claim([keys[0]]).owned == [keys[0]]
     assert keys[2] in cache.claim([keys[2]]).hits
+
+
+async def test_given_the_fetching_caller_goes_away_then_waiting_lookups_still_get_an_answer() -> None:
+    source = google()
+    source.stall = asyncio.Event()  # never released
+    lookup = make_lookup({"google-main": source}, clock=FakeClock())
+    fetching = asyncio.create_task(lookup.answer(["ada@example.com"], window()))
+    await asyncio.wait_for(source.started.wait(), 2)
+    waiting = asyncio.create_task(lookup.answer(["ada@example.com"], window()))
+    await asyncio.sleep(0)
+    fetching.cancel()
+    outcome = (await asyncio.wait_for(waiting, 2))["ada@example.com"]
+    assert isinstance(outcome, AddressError) and outcome.code is ErrorCode.PROVIDER_FAILED
+    assert len(source.calls) == 1

@@ -139,3 +139,29 @@ async def test_given_calendars_in_the_store_then_their_owners_resolve_to_their_c
         assert "boss@example.com" not in (await directory()).known  # read again after it
     finally:
         await engine.dispose()
+
+
+@pytest.mark.integration
+async def test_given_the_store_fails_then_the_directory_keeps_the_last_owners_it_read(
+    sqlite_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade, sqlite_url)
+    engine = create_engine(sqlite_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(connections).values(id="c1", provider="ews", name="ews-main", settings={})
+        )
+        await conn.execute(
+            sa.insert(calendars).values(
+                id="cal1", connection_id="c1", provider="ews", owner="boss@example.com", calendar="primary"
+            )
+        )
+    clock = FakeClock()
+    directory = StoreDirectory({"example.com": "google-main"}, engine, refresh=60, clock=clock)
+    assert (await directory()).known == {"boss@example.com": "ews-main"}
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE calendars"))  # the store can no longer answer
+    clock.advance(60)
+    assert (await directory()).known == {"boss@example.com": "ews-main"}
+    assert (await directory()).domains == {"example.com": "google-main"}
+    await engine.dispose()

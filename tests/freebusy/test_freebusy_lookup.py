@@ -170,3 +170,14 @@ async def test_given_a_window_in_a_zone_then_sources_are_asked_in_that_zone() ->
     (_, start, end) = sources["google-main"].calls[0]
     assert start.tzinfo == berlin and end.tzinfo == berlin
     assert start == at(8, zone=berlin)
+
+
+async def test_given_the_directory_cannot_be_read_then_every_address_gets_an_error_not_an_exception() -> None:
+    lookup = make_lookup(three_sources())
+
+    async def broken() -> object:
+        raise OSError("store down")
+
+    lookup.directory = broken  # type: ignore[assignment]
+    answer = await lookup.answer(MIXED, window())
+    assert [error(answer[a]) for a in MIXED] == [ErrorCode.PROVIDER_FAILED] * 3
