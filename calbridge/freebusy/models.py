@@ -37,7 +37,7 @@ HARD_MAX_ADDRESSES = 1000  # whatever the settings say; bounds the work of valid
 # RFC 5321 sizes; the local part as most providers accept it (dot-atom, no quoted strings).
 _ADDRESS = re.compile(
     r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
 )
 
 

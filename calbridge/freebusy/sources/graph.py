@@ -10,13 +10,14 @@ mailbox of the tenant may ask about the others.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from calbridge.errors import AccessDenied, NotFound, PermanentProviderError, Throttled, TransientProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.intervals import localize
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
+from calbridge.translate.errors import UnknownTimeZone
 from calbridge.translate.zones import iana_to_windows, zone_info
 
 __all__ = ["GraphFreeBusySource", "open_graph_source", "parse_schedules"]
@@ -62,7 +63,11 @@ class GraphFreeBusySource:
             GetSchedulePostRequestBody,
         )
 
-        zone = iana_to_windows(str(start.tzinfo))
+        try:
+            zone = iana_to_windows(str(start.tzinfo))
+        except UnknownTimeZone:  # a zone Graph has no name for: ask in UTC, answers stay exact
+            zone = "UTC"
+            start, end = start.astimezone(UTC), end.astimezone(UTC)
         body = GetSchedulePostRequestBody(
             schedules=list(addresses),
             start_time=DateTimeTimeZone(date_time=_wall(start), time_zone=zone),
