@@ -1,104 +1,180 @@
-"""The SDK-backed sources against the provider emulators (real google-api-python-client,
-msgraph-sdk and exchangelib over loopback). Skipped until the emulators are in this build.
+"""The SDK-backed sources against the sandbox's emulators: real google-api-python-client,
+msgraph-sdk and exchangelib over loopback, the sandbox's own call counters and faults.
 
-Everything that depends on how the emulators are started and seeded sits in the `Emulators`
-adapter below, so that joining them to this suite touches one place.
+Alice's calendar is asked through Google, Bob's through Graph, Carol's through EWS (the same
+people exist on all three, as in a company that runs both; the directory says which to ask).
+Skipped until the emulators are in this build.
 """
 
 from __future__ import annotations
 
-import importlib
+import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-pytest.importorskip("sandbox.google")
+pytest.importorskip("sandbox.server")
 pytest.importorskip("sandbox.graph")
 pytest.importorskip("sandbox.ews")
 
+import requests.adapters
+from exchangelib import Identity, OAuth2Credentials
+from exchangelib.protocol import BaseProtocol
 from freebusy_doubles import make_lookup
+from sandbox.ews.control import EwsControlClient
+from sandbox.graph.client import GraphControl
+from sandbox.server import Sandbox
 
-from calbridge.freebusy.types import AddressError, BusyResult, ErrorCode, Window
+from calbridge.freebusy.sources.base import FreeBusySource
+from calbridge.freebusy.sources.ews import open_ews_source
+from calbridge.freebusy.sources.google import open_google_source
+from calbridge.freebusy.sources.graph import open_graph_source
+from calbridge.freebusy.types import AddressError, BusyResult, BusyStatus, ErrorCode, Window
 
 pytestmark = pytest.mark.integration
 UTC = ZoneInfo("UTC")
+ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
+PEOPLE = [ALICE, BOB, CAROL]
+KNOWN = {ALICE: "google-main", BOB: "graph-main", CAROL: "ews-main"}
 WINDOW = Window(datetime(2026, 11, 23, 8, tzinfo=UTC), datetime(2026, 11, 23, 18, tzinfo=UTC))
-PEOPLE = {
-    "google-main": "ada@example.com",
-    "graph-main": "grace@contoso.com",
-    "ews-main": "linus@fabrikam.com",
+CALLS = {
+    "google-main": "google.freebusy.query",
+    "graph-main": "graph.calendar.getSchedule",
+    "ews-main": "ews.GetUserAvailability",
 }
 
 
-class Emulators:
-    """Starts the three emulators and builds a source on each (the adapter to the sandbox)."""
+def _ews_credentials(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """exchangelib hard-codes Microsoft's token URL and verifies TLS against the system store."""
+    token_url = sb.info.microsoft["ews_token_url"]
+    ca_file = str(sb.ca_file)
 
-    def __init__(self, running: dict[str, Any]) -> None:
-        self.running = running
+    class SandboxCredentials(OAuth2Credentials):  # type: ignore[misc]
+        @property
+        def token_url(self) -> str:
+            return token_url
 
-    @classmethod
-    @asynccontextmanager
-    async def start(cls) -> AsyncIterator[Emulators]:
-        async with (
-            importlib.import_module("sandbox.google").serve() as google,
-            importlib.import_module("sandbox.graph").serve() as graph,
-            importlib.import_module("sandbox.ews").serve() as ews,
-        ):
-            yield cls({"google-main": google, "graph-main": graph, "ews-main": ews})
+    class SandboxCA(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, ca_file, cert)
 
-    def add_busy(self, connection: str, address: str, start: datetime, end: datetime) -> None:
-        self.running[connection].add_event(address, start=start, end=end, show_as="busy")
-
-    def fail(self, connection: str, status: int) -> None:
-        self.running[connection].faults.fail(f"{connection.split('-')[0]}.freebusy", status=status, rate=1.0)
-
-    def freebusy_calls(self, connection: str) -> int:
-        return int(self.running[connection].counters.calls_to(connection.split("-")[0] + ".freebusy"))
-
-    def sources(self) -> dict[str, Any]:
-        return {name: emulator.freebusy_source() for name, emulator in self.running.items()}
+    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", SandboxCA)
+    return SandboxCredentials(
+        client_id=sb.info.microsoft["client_id"],
+        client_secret=sb.info.microsoft["client_secret"],
+        tenant_id=sb.info.microsoft["tenant_id"],
+        identity=Identity(primary_smtp_address=CAROL),
+    )
 
 
 @pytest.fixture
-async def emulators() -> AsyncIterator[Emulators]:
-    async with Emulators.start() as running:
-        for connection, address in PEOPLE.items():
-            running.add_busy(
-                connection,
-                address,
-                datetime(2026, 11, 23, 9, tzinfo=UTC),
-                datetime(2026, 11, 23, 10, tzinfo=UTC),
+async def sb() -> AsyncIterator[Sandbox]:
+    async with Sandbox.start(seed=11) as sandbox:
+        if not {"graph", "ews"} <= set(sandbox.info.https_endpoints):
+            pytest.skip("the Microsoft emulators are not mounted in this sandbox")
+        yield sandbox
+
+
+@pytest.fixture
+async def sources(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, FreeBusySource]]:
+    microsoft = sb.info.microsoft
+    graph = open_graph_source(
+        microsoft["tenant_id"],
+        microsoft["client_id"],
+        microsoft["client_secret"],
+        authority=microsoft["graph_authority"],
+        graph_url=microsoft["graph_url"],
+        ca_file=str(sb.ca_file),
+        mailbox=BOB,
+    )
+    yield {
+        "google-main": open_google_source(
+            sb.info.google_service_account, subject=ALICE, api_endpoint=sb.info.google_api_endpoint
+        ),
+        "graph-main": graph,
+        "ews-main": open_ews_source(
+            service_endpoint=microsoft["ews_url"],
+            mailbox=CAROL,
+            credentials=_ews_credentials(sb, monkeypatch),
+        ),
+    }
+    await graph.close()
+
+
+@pytest.fixture
+async def busy_people(sb: Sandbox) -> None:
+    """Each person busy 09:00-10:00 UTC on their own platform; Bob also tentative 13:00-14:00."""
+    async with sb.control() as control:
+        await control.google.create_event(
+            ALICE,
+            {
+                "summary": "1:1",
+                "start": {"dateTime": "2026-11-23T09:00:00Z"},
+                "end": {"dateTime": "2026-11-23T10:00:00Z"},
+            },
+        )
+    client_ssl = ssl.create_default_context(cafile=str(sb.ca_file))
+    async with GraphControl(sb.info.https_endpoints["graph"], ssl_context=client_ssl) as graph:
+        for start, end, show_as in (("09:00", "10:00", "busy"), ("13:00", "14:00", "tentative")):
+            await graph.create_event(
+                BOB,
+                {
+                    "subject": "Review",
+                    "start": {"dateTime": f"2026-11-23T{start}:00", "timeZone": "UTC"},
+                    "end": {"dateTime": f"2026-11-23T{end}:00", "timeZone": "UTC"},
+                    "showAs": show_as,
+                },
             )
-        yield running
+    EwsControlClient(sb.info.https_endpoints["ews"], ssl_context=client_ssl).create_item(
+        CAROL, subject="Standup", start="2026-11-23T09:00:00Z", end="2026-11-23T10:00:00Z", free_busy="Busy"
+    )
 
 
-async def test_given_people_on_three_platforms_then_one_lookup_answers_all(emulators: Emulators) -> None:
-    answer = await make_lookup(emulators.sources()).answer(list(PEOPLE.values()), WINDOW)
-    for address in PEOPLE.values():
-        outcome = answer[address]
-        assert isinstance(outcome, BusyResult), (address, outcome)
-        assert [(b.start.astimezone(UTC).hour, b.end.astimezone(UTC).hour) for b in outcome.busy] == [(9, 10)]
+def hours(outcome: object) -> list[tuple[int, int, BusyStatus]]:
+    assert isinstance(outcome, BusyResult), outcome
+    return [(b.start.astimezone(UTC).hour, b.end.astimezone(UTC).hour, b.status) for b in outcome.busy]
 
 
-async def test_given_graph_failing_then_its_people_get_errors_and_the_others_answer(
-    emulators: Emulators,
+async def test_given_people_on_three_platforms_then_one_lookup_answers_all(
+    sources: dict[str, FreeBusySource], busy_people: None
 ) -> None:
-    emulators.fail("graph-main", 503)
-    answer = await make_lookup(emulators.sources()).answer(list(PEOPLE.values()), WINDOW)
-    failure = answer["grace@contoso.com"]
+    answer = await make_lookup(sources, known=KNOWN).answer(PEOPLE, WINDOW)
+    assert hours(answer[ALICE]) == [(9, 10, BusyStatus.BUSY)]
+    assert hours(answer[BOB]) == [(9, 10, BusyStatus.BUSY), (13, 14, BusyStatus.TENTATIVE)]
+    assert hours(answer[CAROL]) == [(9, 10, BusyStatus.BUSY)]
+
+
+async def test_given_graph_failing_then_bob_gets_an_error_and_the_others_answer(
+    sb: Sandbox, sources: dict[str, FreeBusySource], busy_people: None
+) -> None:
+    async with sb.control() as control:
+        await control.set_fault(CALLS["graph-main"], error_rate=1.0, error_status=500)
+        answer = await make_lookup(sources, known=KNOWN).answer(PEOPLE, WINDOW)
+    failure = answer[BOB]
     assert isinstance(failure, AddressError) and failure.code is ErrorCode.PROVIDER_FAILED
-    assert isinstance(answer["ada@example.com"], BusyResult)
-    assert isinstance(answer["linus@fabrikam.com"], BusyResult)
+    assert hours(answer[ALICE]) == [(9, 10, BusyStatus.BUSY)]
+    assert hours(answer[CAROL]) == [(9, 10, BusyStatus.BUSY)]
 
 
 async def test_given_repeated_lookups_within_the_ttl_then_each_provider_is_called_once(
-    emulators: Emulators,
+    sb: Sandbox, sources: dict[str, FreeBusySource], busy_people: None
 ) -> None:
-    lookup = make_lookup(emulators.sources(), ttl=30)
+    lookup = make_lookup(sources, known=KNOWN, ttl=30)
     for _ in range(5):
-        await lookup.answer(list(PEOPLE.values()), WINDOW)
-    assert {name: emulators.freebusy_calls(name) for name in PEOPLE} == dict.fromkeys(PEOPLE, 1)
+        await lookup.answer(PEOPLE, WINDOW)
+    assert {name: sb.counters.calls_to(operation) for name, operation in CALLS.items()} == dict.fromkeys(
+        CALLS, 1
+    )
+
+
+async def test_given_an_address_the_provider_does_not_know_then_only_it_is_unknown(
+    sources: dict[str, FreeBusySource], busy_people: None
+) -> None:
+    ghost = "ghost@example.com"
+    lookup = make_lookup(sources, known={**KNOWN, ghost: "graph-main"})
+    answer = await lookup.answer([BOB, ghost], WINDOW)
+    assert hours(answer[BOB])
+    assert isinstance(answer[ghost], AddressError) and answer[ghost].code is ErrorCode.UNKNOWN_ADDRESS

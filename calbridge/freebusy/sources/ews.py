@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from calbridge.errors import AccessDenied, ProviderError, Throttled, TransientProviderError
 from calbridge.events import Provider
@@ -55,8 +56,8 @@ class EwsFreeBusySource:
             return list(
                 self._account.protocol.get_free_busy_info(
                     accounts=[(address, "Required", False) for address in addresses],
-                    start=EWSDateTime.from_datetime(start.astimezone(zone)),
-                    end=EWSDateTime.from_datetime(end.astimezone(zone)),
+                    start=_in_zone(start, zone, EWSDateTime),
+                    end=_in_zone(end, zone, EWSDateTime),
                     requested_view="Detailed",
                 )
             )
@@ -93,6 +94,26 @@ def open_ews_source(
     return EwsFreeBusySource(Account(mailbox, config=config, autodiscover=False, access_type=access))
 
 
+def _in_zone(moment: datetime, zone: Any, ews_datetime: Any) -> Any:
+    """An EWSDateTime in `zone` (converting into an EWSTimeZone already yields one)."""
+    local = moment.astimezone(zone)
+    return local if isinstance(local, ews_datetime) else ews_datetime.from_datetime(local)
+
+
+def _plain(moment: datetime, zone: Any) -> datetime:
+    """A plain aware datetime from exchangelib's EWSDateTime (which refuses stdlib zones later
+    on, e.g. in `astimezone(UTC)`); wall-clock times are read in the asked zone."""
+    tz = moment.tzinfo
+    if tz is None:
+        tz = zone
+    elif isinstance(tz, ZoneInfo):  # EWSTimeZone is a ZoneInfo; use the plain one
+        tz = ZoneInfo(tz.key)
+    wall = datetime(
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond
+    )
+    return localize(wall, tz).replace(fold=moment.fold)
+
+
 def parse_views(views: Sequence[Any], addresses: Sequence[str], zone: Any) -> dict[str, Outcome]:
     """FreeBusyView objects (or per-mailbox exceptions), in request order -> outcomes."""
     outcomes: dict[str, Outcome] = {}
@@ -104,7 +125,7 @@ def parse_views(views: Sequence[Any], addresses: Sequence[str], zone: Any) -> di
         for event in view.calendar_events or []:
             status = _STATUS.get(str(event.busy_type))
             if status is not None and event.start is not None and event.end is not None:
-                blocks.append(Busy(localize(event.start, zone), localize(event.end, zone), status))
+                blocks.append(Busy(_plain(event.start, zone), _plain(event.end, zone), status))
         outcomes[address] = BusyResult(tuple(blocks))
     for address in addresses[len(views) :]:
         outcomes[address] = AddressError(ErrorCode.PROVIDER_FAILED, "exchange did not answer for it")
