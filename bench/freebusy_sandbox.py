@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import ssl
 import statistics
 import tempfile
@@ -27,9 +28,6 @@ import structlog
 import uvicorn
 from exchangelib import Identity, OAuth2Credentials
 from exchangelib.protocol import BaseProtocol
-from sandbox.ews.control import EwsControlClient
-from sandbox.graph.client import GraphControl
-from sandbox.server import Sandbox
 
 from calbridge.freebusy.app import create_freebusy_app
 from calbridge.freebusy.cache import FreeBusyCache
@@ -39,6 +37,10 @@ from calbridge.freebusy.sources.ews import open_ews_source
 from calbridge.freebusy.sources.google import open_google_source
 from calbridge.freebusy.sources.graph import open_graph_source
 
+# Imported by name: whether the sandbox is in this build must not change how imports sort.
+Sandbox = importlib.import_module("sandbox.server").Sandbox
+GraphControl = importlib.import_module("sandbox.graph.client").GraphControl
+EwsControlClient = importlib.import_module("sandbox.ews.control").EwsControlClient
 KEY = "b" * 40
 ALICE = "alice@example.com"
 DAY = "2026-11-23"
@@ -55,7 +57,7 @@ def addresses() -> dict[str, str]:
     return known
 
 
-async def add_people(sb: Sandbox, known: dict[str, str]) -> None:
+async def add_people(sb: Any, known: dict[str, str]) -> None:
     """Mailboxes and calendars for the extra addresses, each busy 09:00-10:00."""
     client_ssl = ssl.create_default_context(cafile=str(sb.ca_file))
     ews = EwsControlClient(sb.info.https_endpoints["ews"], ssl_context=client_ssl)
@@ -99,7 +101,7 @@ async def add_people(sb: Sandbox, known: dict[str, str]) -> None:
             )
 
 
-def ews_credentials(sb: Sandbox) -> Any:
+def ews_credentials(sb: Any) -> Any:
     token_url, ca_file = sb.info.microsoft["ews_token_url"], str(sb.ca_file)
 
     class SandboxCredentials(OAuth2Credentials):  # type: ignore[misc]

@@ -15,24 +15,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-
-pytest.importorskip("sandbox.server")
-pytest.importorskip("sandbox.graph")
-pytest.importorskip("sandbox.ews")
-
 import requests.adapters
 from exchangelib import Identity, OAuth2Credentials
 from exchangelib.protocol import BaseProtocol
 from freebusy_doubles import make_lookup
-from sandbox.ews.control import EwsControlClient
-from sandbox.graph.client import GraphControl
-from sandbox.server import Sandbox
 
 from calbridge.freebusy.sources.base import FreeBusySource
 from calbridge.freebusy.sources.ews import open_ews_source
 from calbridge.freebusy.sources.google import open_google_source
 from calbridge.freebusy.sources.graph import open_graph_source
 from calbridge.freebusy.types import AddressError, BusyResult, BusyStatus, ErrorCode, Window
+
+# Reached through importorskip rather than import statements: whether `sandbox.server` exists
+# must not change how the imports sort.
+Sandbox = pytest.importorskip("sandbox.server").Sandbox
+GraphControl = pytest.importorskip("sandbox.graph.client").GraphControl
+EwsControlClient = pytest.importorskip("sandbox.ews.control").EwsControlClient
 
 pytestmark = pytest.mark.integration
 UTC = ZoneInfo("UTC")
@@ -47,7 +45,7 @@ CALLS = {
 }
 
 
-def _ews_credentials(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _ews_credentials(sb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """exchangelib hard-codes Microsoft's token URL and verifies TLS against the system store."""
     token_url = sb.info.microsoft["ews_token_url"]
     ca_file = str(sb.ca_file)
@@ -71,7 +69,7 @@ def _ews_credentials(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-async def sb() -> AsyncIterator[Sandbox]:
+async def sb() -> AsyncIterator[Any]:
     async with Sandbox.start(seed=11) as sandbox:
         if not {"graph", "ews"} <= set(sandbox.info.https_endpoints):
             pytest.skip("the Microsoft emulators are not mounted in this sandbox")
@@ -79,7 +77,7 @@ async def sb() -> AsyncIterator[Sandbox]:
 
 
 @pytest.fixture
-async def sources(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, FreeBusySource]]:
+async def sources(sb: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, FreeBusySource]]:
     microsoft = sb.info.microsoft
     graph = open_graph_source(
         microsoft["tenant_id"],
@@ -105,7 +103,7 @@ async def sources(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
 
 
 @pytest.fixture
-async def busy_people(sb: Sandbox) -> None:
+async def busy_people(sb: Any) -> None:
     """Each person busy 09:00-10:00 UTC on their own platform; Bob also tentative 13:00-14:00."""
     async with sb.control() as control:
         await control.google.create_event(
@@ -148,7 +146,7 @@ async def test_given_people_on_three_platforms_then_one_lookup_answers_all(
 
 
 async def test_given_graph_failing_then_bob_gets_an_error_and_the_others_answer(
-    sb: Sandbox, sources: dict[str, FreeBusySource], busy_people: None
+    sb: Any, sources: dict[str, FreeBusySource], busy_people: None
 ) -> None:
     async with sb.control() as control:
         await control.set_fault(CALLS["graph-main"], error_rate=1.0, error_status=500)
@@ -160,7 +158,7 @@ async def test_given_graph_failing_then_bob_gets_an_error_and_the_others_answer(
 
 
 async def test_given_repeated_lookups_within_the_ttl_then_each_provider_is_called_once(
-    sb: Sandbox, sources: dict[str, FreeBusySource], busy_people: None
+    sb: Any, sources: dict[str, FreeBusySource], busy_people: None
 ) -> None:
     lookup = make_lookup(sources, known=KNOWN, ttl=30)
     for _ in range(5):
