@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, connections, db, demo, pairs, receiver, renewer, sandbox
+from calbridge.cli import config, connections, db, demo, freebusy, pairs, receiver, renewer, sandbox
 
 app = typer.Typer(
     name="calbridge",
@@ -22,6 +22,7 @@ app.command("demo")(demo.demo)
 app.command("receiver")(receiver.receiver)
 app.command("renewer")(renewer.renewer)
 app.command("sandbox")(sandbox.sandbox)
+app.command("freebusy")(freebusy.freebusy)
 
 
 def main() -> None:
