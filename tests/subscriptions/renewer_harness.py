@@ -43,6 +43,7 @@ from receiver_fixtures import serve
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 KEYS = {"k2": b"b" * 32, "k1": b"a" * 32}  # k2 signs; k1 still verifies
+NEXT_KEY = {"k3": b"c" * 32}  # the receiver already knows it: a rotation puts it first
 
 
 def keys_setting(keys: dict[str, bytes]) -> SecretStr:
@@ -168,13 +169,18 @@ class World:
         return {Provider.GOOGLE: self.google, Provider.GRAPH: self.graph}.get(calendar.provider)
 
     def renewer(
-        self, *, engine: AsyncEngine | None = None, policy: Policy | None = None, seed: int = 7
+        self,
+        *,
+        engine: AsyncEngine | None = None,
+        policy: Policy | None = None,
+        seed: int = 7,
+        keys: dict[str, bytes] | None = None,
     ) -> Renewer:
         return Renewer(
             engine or self.engine,
             self.bus,
             self.providers,
-            keys=KEYS,
+            keys=keys or KEYS,
             endpoints=Endpoints.under(self.receiver_url),
             policy=policy or Policy(),
             clock=self.now,
@@ -288,7 +294,9 @@ async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
     closers: list[Any] = []
     await asyncio.to_thread(upgrade, database_url)
     settings = load_settings(
-        amqp_url=SecretStr(amqp_url), signing_keys=keys_setting(KEYS), database_url=SecretStr(database_url)
+        amqp_url=SecretStr(amqp_url),
+        signing_keys=keys_setting({**KEYS, **NEXT_KEY}),
+        database_url=SecretStr(database_url),
     )
     async with Sandbox.start(seed=7) as sb:
         receiver_bus = open_bus(settings)

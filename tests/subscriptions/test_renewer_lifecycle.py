@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from renewer_harness import ALICE, World, wait_for, world  # noqa: F401
+from renewer_harness import ALICE, KEYS, NEXT_KEY, World, wait_for, world  # noqa: F401
 
 from calbridge.events import ChangeKind
+from sandbox.faults import OperationFaults
 from subscriptions.renewer import Renewer
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
@@ -98,3 +99,48 @@ async def test_given_a_subscription_deleted_silently_when_renewal_gets_404_then_
     [new] = world.live_graph_subscriptions()
     assert new.id != old_id
     await wait_for(lambda: world.tap.of("m_alice", ChangeKind.RESYNC, "gone"))
+
+
+async def test_given_an_outage_longer_than_the_margin_then_the_lapsed_subscription_is_recreated_and_resynced(
+    world: World,
+) -> None:
+    renewer, old_id = await subscribed(world)
+    world.sb.faults.operations["graph.subscriptions.update"] = OperationFaults(
+        error_rate=1.0, error_status=503
+    )
+    world.sb.faults.operations["graph.subscriptions.create"] = OperationFaults(
+        error_rate=1.0, error_status=503
+    )
+    for _ in range(15):  # seven and a half days: the renewals from day six on all fail
+        world.sb.clock.advance(timedelta(hours=12))
+        await renewer.tick()
+    assert world.live_graph_subscriptions() == []  # lapsed: Graph forgot it
+    world.sb.faults.reset()
+
+    world.sb.clock.advance(timedelta(hours=2))
+    await renewer.tick()
+
+    [new] = world.live_graph_subscriptions()
+    assert new.id != old_id
+    await wait_for(lambda: world.tap.of("m_alice", ChangeKind.RESYNC, "lapsed"))
+
+
+async def test_given_a_new_first_key_then_every_subscription_is_signed_with_it_at_its_next_renewal(
+    world: World,
+) -> None:
+    await world.add_pair("p1", "g_alice", "m_alice")
+    await world.renewer().tick()
+    rotated = world.renewer(keys={**NEXT_KEY, **KEYS})
+
+    world.sb.clock.advance(timedelta(days=6, hours=12))
+    await rotated.tick()
+
+    [channel], [graph_subscription] = world.live_channels(), world.live_graph_subscriptions()
+    assert channel.token.split(".")[2] == "k3" and graph_subscription.client_state.split(".")[2] == "k3"
+    assert {r["key_id"] for r in await world.rows()} == {"k3"}
+    assert world.calls("graph.subscriptions.update") == 0  # a PATCH cannot change clientState
+    await wait_for(lambda: world.tap.of("m_alice", ChangeKind.RESYNC, "resigned"))
+    # And the receiver, which knows the new key, takes the notifications it signs.
+    async with world.graph_control() as graph:
+        await graph.create_event(ALICE, PERSONS_EVENT)
+    await wait_for(lambda: world.tap.of("m_alice", ChangeKind.CREATED))
