@@ -68,6 +68,7 @@ log = get_logger("calbridge.renewer")
 Clock = Callable[[], datetime]
 ProviderFor = Callable[[store.CalendarInfo], SubscriptionProvider | None]
 _GONE = (ResyncCause.REMOVED, ResyncCause.LAPSED, ResyncCause.GONE)
+_MAX_ROUNDS = 20  # claims of `batch` rows per pass; the rest waits for the next pass
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -160,7 +161,7 @@ class Renewer:
         kinds = {cid: cal.provider for cid, cal in world.calendars.items()}
         await insert_placeholders(self.engine, plan.create, kinds, now)
         await store.mark_due(self.engine, plan.stop, now, RowState.STOPPING)
-        while True:
+        for _ in range(_MAX_ROUNDS):  # bounded: rows left due (a missing adapter) cannot spin
             claimed = await claim_due(self.engine, self.clock(), self.lease, self.batch)
             await asyncio.gather(
                 *(self._guarded(row, world.calendars, plan.wanted, report) for row in claimed)
