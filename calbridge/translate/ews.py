@@ -132,6 +132,7 @@ _SHOW_AS_OUT = {
 _SHOW_AS_IN = {v: k for k, v in _SHOW_AS_OUT.items()} | {"NoData": ShowAs.BUSY}
 _SENSITIVITY_OUT = {s: s.value.capitalize() for s in Sensitivity}
 _SENSITIVITY_IN = {v: k for k, v in _SENSITIVITY_OUT.items()}
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT"})  # exchangelib says Etc/UTC for Windows "UTC"
 _RESPONSE_IN = {
     "Unknown": Response.NEEDS_ACTION,
     "NoResponseReceived": Response.NEEDS_ACTION,
@@ -252,7 +253,7 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
 
 def _span_in(fields: Mapping[str, Any], facts: dict[str, Any]) -> tuple[Span, str]:
     tz = fields.get("_start_timezone")
-    zone = getattr(tz, "key", None) or "UTC"
+    zone = "UTC" if getattr(tz, "key", None) in _UTC_KEYS else getattr(tz, "key", None) or "UTC"
     stored = facts.get("zone")
     if isinstance(stored, str) and stored != zone and _same_windows_zone(stored, zone):
         zone = stored  # the source's own IANA name, where CLDR maps several to one Windows zone

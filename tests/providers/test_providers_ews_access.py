@@ -1,0 +1,102 @@
+"""The EWS adapter's access checks, throttling, autodiscover and recurring series, against the emulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from ews_fixtures import MAILBOX, ews, provider  # noqa: F401 (fixtures)
+from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
+from exchangelib.recurrence import Recurrence as EwsRecurrence
+from exchangelib.recurrence import WeeklyPattern
+
+from calbridge.errors import AccessDenied, NotFound, Throttled
+from calbridge.model import InstanceOf, Recurrence
+from calbridge.providers.base import CalendarAddress, Fetched
+from calbridge.providers.ews import EwsProvider
+from calbridge.providers.ews_client import EwsClient, EwsConnection
+from sandbox.ews.testing import RunningEws, basic_account
+from sandbox.faults import OperationFaults
+
+pytestmark = pytest.mark.integration
+CAL = CalendarAddress(MAILBOX)
+
+
+async def test_given_granted_and_refused_mailboxes_when_checking_access_then_ok_denied_and_not_found(
+    ews: RunningEws, provider: EwsProvider
+) -> None:
+    await provider.check_access(CAL)
+    with pytest.raises(AccessDenied):
+        await provider.check_access(CalendarAddress("carol@example.com"))  # not granted to svc
+    with pytest.raises(NotFound):
+        await provider.check_access(CalendarAddress("nobody@example.com"))
+
+
+async def test_given_a_wrong_password_when_checking_access_then_access_denied(ews: RunningEws) -> None:
+    client = EwsClient(EwsConnection("svc@example.com", "wrong", ews_url=ews.ews_url), threads=1)
+    try:
+        with pytest.raises(AccessDenied):
+            await EwsProvider(client).check_access(CAL)
+    finally:
+        client.close()
+
+
+async def test_given_server_busy_when_syncing_then_throttled_with_the_servers_back_off(
+    ews: RunningEws, provider: EwsProvider
+) -> None:
+    await provider.check_access(CAL)
+    ews.faults.operations["ews.SyncFolderItems"] = OperationFaults(error_rate=1.0, error_status=500, retry_after=2.5)
+    with pytest.raises(Throttled) as caught:
+        async for _ in provider.changes(CAL, None):
+            pass
+    assert caught.value.retry_after == 2.5
+    assert ews.counters.calls[("ews.SyncFolderItems", 500)] == 1  # FailFast: no hidden retry
+
+
+async def test_given_only_an_autodiscover_url_when_checking_access_then_the_endpoint_is_found(ews: RunningEws) -> None:
+    connection = EwsConnection("svc@example.com", "s3cret", autodiscover_url=f"{ews.base_url}/autodiscover/autodiscover.svc")
+    client = EwsClient(connection, threads=1)
+    try:
+        await EwsProvider(client).check_access(CAL)
+        account = await client.run("account", lambda: client.account(MAILBOX))
+        assert account.protocol.service_endpoint == ews.ews_url
+        assert account.version.build.major_version == 15
+    finally:
+        client.close()
+
+
+async def test_given_a_series_with_a_moved_and_a_deleted_occurrence_when_syncing_then_both_read_back(
+    ews: RunningEws, provider: EwsProvider
+) -> None:
+    utc = EWSTimeZone("UTC")
+    acc: Any = basic_account(ews)
+    master = CalendarItem(
+        account=acc,
+        folder=acc.calendar,
+        subject="Weekly",
+        start=EWSDateTime(2026, 5, 4, 9, tzinfo=utc),
+        end=EWSDateTime(2026, 5, 4, 10, tzinfo=utc),
+        recurrence=EwsRecurrence(pattern=WeeklyPattern(interval=1, weekdays=[1, 3]), start=datetime(2026, 5, 4).date(), number=6),
+    )
+    master.save(send_meeting_invitations="SendToNone")
+    second = master.occurrence(2)
+    second.refresh()
+    second.subject = "Moved once"
+    second.start, second.end = second.start + timedelta(hours=2), second.end + timedelta(hours=2)
+    second.save(update_fields=["subject", "start", "end"])
+    third = master.occurrence(3)
+    third.refresh()
+    third.delete()
+
+    changes = [c async for page in provider.changes(CAL, None) for c in page.changes]
+
+    events = {c.event.title: c.event for c in changes if isinstance(c, Fetched)}
+    assert set(events) == {"Weekly", "Moved once"}
+    assert events["Weekly"].recurrence == Recurrence(
+        ("RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=6", "EXDATE;TZID=UTC:20260511T090000")
+    )
+    moved = events["Moved once"]
+    assert moved.instance_of == InstanceOf(events["Weekly"].id, datetime(2026, 5, 6, 9, tzinfo=UTC))
+    assert moved.span.start == datetime(2026, 5, 6, 11, tzinfo=UTC)  # type: ignore[union-attr]
+    assert ews.counters.invitations == []
