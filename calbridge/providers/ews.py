@@ -82,7 +82,11 @@ class EwsProvider:
 
         def start() -> Iterator[tuple[str, Any]]:
             folder.item_sync_state = None  # exchangelib falls back to it when the cursor is None
-            return iter(folder.sync_items(sync_state=cursor, only_fields=["changekey"], max_changes_returned=self.page_size))
+            return iter(
+                folder.sync_items(
+                    sync_state=cursor, only_fields=["changekey"], max_changes_returned=self.page_size
+                )
+            )
 
         stream = await self.client.run("SyncFolderItems", start)
         done = False
@@ -136,7 +140,9 @@ class EwsProvider:
         fields = ews_fields(event, stamp, detail=self.detail, all_day_zone=self.all_day_zone)
 
         def save() -> None:
-            item = CalendarItem(account=folder.account, folder=folder, id=event_id, changekey=_changekey(folder, event_id))
+            item = CalendarItem(
+                account=folder.account, folder=folder, id=event_id, changekey=_changekey(folder, event_id)
+            )
             for name, value in fields.items():
                 setattr(item, name, value)
             item.save(
@@ -152,7 +158,9 @@ class EwsProvider:
         folder = await self._calendar(calendar)
 
         def remove() -> None:
-            item = CalendarItem(account=folder.account, folder=folder, id=event_id, changekey=_changekey(folder, event_id))
+            item = CalendarItem(
+                account=folder.account, folder=folder, id=event_id, changekey=_changekey(folder, event_id)
+            )
             item.delete(send_meeting_cancellations=SEND_NONE)
 
         await self.client.run("DeleteItem", remove)

@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import structlog
-from exchangelib import BASIC, IMPERSONATION, NTLM, Account, Configuration, Credentials, FailFast, Identity
-from exchangelib import OAuth2Credentials
+from exchangelib import (
+    BASIC,
+    IMPERSONATION,
+    NTLM,
+    Account,
+    Configuration,
+    Credentials,
+    FailFast,
+    Identity,
+    OAuth2Credentials,
+)
 from exchangelib.autodiscover import discover
 from exchangelib.autodiscover.protocol import AutodiscoverProtocol
 from exchangelib.version import EXCHANGE_2016, Build, Version
@@ -28,6 +37,7 @@ from prometheus_client import Histogram
 from calbridge.errors import ConfigurationError
 from calbridge.metrics import REGISTRY
 from calbridge.providers.ews_errors import provider_error
+from calbridge.settings import Settings
 
 __all__ = ["EwsClient", "EwsConnection", "TokenUrlOAuth2Credentials"]
 
@@ -122,6 +132,12 @@ class EwsClient:
         self._accounts: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, connection: EwsConnection, settings: Settings) -> EwsClient:
+        return cls(
+            connection, threads=settings.ews_threads, autodiscover_refresh=settings.ews_autodiscover_refresh
+        )
+
     async def run(self, operation: str, fn: Callable[[], T]) -> T:
         """Run a blocking exchangelib call in the pool; its errors come back as calbridge's."""
 
@@ -188,7 +204,9 @@ class EwsClient:
                 raise found
             log.info("ews.autodiscovered", via="url")
             return str(found.ews_url), found.version
-        _, protocol = discover(mailbox, credentials=credentials, auth_type=conn.auth_type, retry_policy=FailFast())
+        _, protocol = discover(
+            mailbox, credentials=credentials, auth_type=conn.auth_type, retry_policy=FailFast()
+        )
         log.info("ews.autodiscovered", via="dns")
         return str(protocol.service_endpoint), protocol.version
 

@@ -25,7 +25,12 @@ __all__ = ["DEFAULT_BACK_OFF", "provider_error"]
 DEFAULT_BACK_OFF = 30.0
 
 _NOT_FOUND = (ews.ErrorItemNotFound, ews.ErrorNonExistentMailbox, ews.ErrorFolderNotFound)
-_DENIED = (ews.ErrorAccessDenied, ews.ErrorImpersonateUserDenied, ews.ErrorImpersonationDenied, ews.UnauthorizedError)
+_DENIED = (
+    ews.ErrorAccessDenied,
+    ews.ErrorImpersonateUserDenied,
+    ews.ErrorImpersonationDenied,
+    ews.UnauthorizedError,
+)
 _EXPIRED = (ews.ErrorInvalidSyncStateData,)
 _TRANSIENT = (
     ews.ErrorTimeoutExpired,

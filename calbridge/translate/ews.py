@@ -38,8 +38,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import structlog
-from exchangelib import CalendarItem, EWSDate, EWSDateTime, EWSTimeZone, ExtendedProperty, HTMLBody
 from exchangelib import Body as EwsBody
+from exchangelib import CalendarItem, EWSDate, EWSDateTime, EWSTimeZone, ExtendedProperty, HTMLBody
 from exchangelib.errors import UnknownTimeZone as EwsUnknownTimeZone
 
 from calbridge.model import (
@@ -201,7 +201,11 @@ def fetched_from_ews(fields: Mapping[str, Any]) -> Fetched:
     """An EWS calendar item's field map as a Fetched (see module doc for what maps how)."""
     facts = _facts(fields.get(FACTS_FIELD))
     pair, source = fields.get(PAIR_FIELD), fields.get(SOURCE_FIELD)
-    stamp = MirrorStamp(pair, source) if isinstance(pair, str) and isinstance(source, str) and pair and source else None
+    stamp = (
+        MirrorStamp(pair, source)
+        if isinstance(pair, str) and isinstance(source, str) and pair and source
+        else None
+    )
     modified = fields.get("last_modified_time")
     return Fetched(
         event=_event(fields, facts),
@@ -280,7 +284,11 @@ def _recurrence_in(
     deleted = [_original(d.start, all_day, zone) for d in fields.get("deleted_occurrences") or ()]
     visible = rrule + exdate_lines(deleted, zone=zone)
     stored = facts.get("rules")
-    if isinstance(stored, list) and stored and _still_written(tuple(map(str, stored)), rrule, deleted, span, zone):
+    if (
+        isinstance(stored, list)
+        and stored
+        and _still_written(tuple(map(str, stored)), rrule, deleted, span, zone)
+    ):
         return Recurrence(tuple(str(s) for s in stored))
     return Recurrence(visible)
 
@@ -314,7 +322,7 @@ def _reminders_in(fields: Mapping[str, Any], facts: dict[str, Any]) -> tuple[int
     if "reminders" in facts:
         stored = facts["reminders"]
         if stored is None:
-            return None if not seen else seen
+            return seen or None
         if isinstance(stored, list) and tuple(sorted(stored))[-1:] == seen:
             return tuple(int(m) for m in stored)
     return seen
@@ -462,8 +470,15 @@ def _same_windows_zone(a: str, b: str) -> bool:
 def _plain(value: datetime) -> datetime:
     """A stdlib datetime (exchangelib hands out EWSDateTime subclasses)."""
     moment = datetime(
-        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
-        tzinfo=value.tzinfo, fold=value.fold,
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=value.tzinfo,
+        fold=value.fold,
     )
     return moment.astimezone(UTC)
 

@@ -101,7 +101,9 @@ def _pattern_out(p: dict[str, Any]) -> Any:
     if kind == "absoluteYearly":
         return AbsoluteYearlyPattern(day_of_month=int(p["dayOfMonth"]), month=int(p["month"]))
     if kind == "relativeYearly":
-        return RelativeYearlyPattern(weekday=_weekday_out(p), week_number=_index_out(p), month=int(p["month"]))
+        return RelativeYearlyPattern(
+            weekday=_weekday_out(p), week_number=_index_out(p), month=int(p["month"])
+        )
     raise UnsupportedRecurrence(f"pattern {kind} has no EWS equivalent")
 
 
@@ -167,7 +169,9 @@ def _pattern_in(recurrence: Recurrence) -> dict[str, Any]:
             "daysOfWeek": _days_in(p.weekday),
             "index": _INDEXES[p.week_number - 1],
         }
-    raise UnsupportedRecurrence(f"EWS pattern {type(p).__name__} (a task regeneration) is not a calendar rule")
+    raise UnsupportedRecurrence(
+        f"EWS pattern {type(p).__name__} (a task regeneration) is not a calendar rule"
+    )
 
 
 def _days_in(weekday: int) -> list[str]:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from ews_fixtures import MAILBOX, ews, provider  # noqa: F401 (fixtures)
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.recurrence import WeeklyPattern
@@ -20,17 +19,18 @@ from sandbox.ews.testing import RunningEws, basic_account
 from sandbox.faults import OperationFaults
 
 pytestmark = pytest.mark.integration
+MAILBOX = "alice@example.com"
 CAL = CalendarAddress(MAILBOX)
 
 
 async def test_given_granted_and_refused_mailboxes_when_checking_access_then_ok_denied_and_not_found(
-    ews: RunningEws, provider: EwsProvider
+    ews: RunningEws, ews_provider: EwsProvider
 ) -> None:
-    await provider.check_access(CAL)
+    await ews_provider.check_access(CAL)
     with pytest.raises(AccessDenied):
-        await provider.check_access(CalendarAddress("carol@example.com"))  # not granted to svc
+        await ews_provider.check_access(CalendarAddress("carol@example.com"))  # not granted to svc
     with pytest.raises(NotFound):
-        await provider.check_access(CalendarAddress("nobody@example.com"))
+        await ews_provider.check_access(CalendarAddress("nobody@example.com"))
 
 
 async def test_given_a_wrong_password_when_checking_access_then_access_denied(ews: RunningEws) -> None:
@@ -43,19 +43,25 @@ async def test_given_a_wrong_password_when_checking_access_then_access_denied(ew
 
 
 async def test_given_server_busy_when_syncing_then_throttled_with_the_servers_back_off(
-    ews: RunningEws, provider: EwsProvider
+    ews: RunningEws, ews_provider: EwsProvider
 ) -> None:
-    await provider.check_access(CAL)
-    ews.faults.operations["ews.SyncFolderItems"] = OperationFaults(error_rate=1.0, error_status=500, retry_after=2.5)
+    await ews_provider.check_access(CAL)
+    ews.faults.operations["ews.SyncFolderItems"] = OperationFaults(
+        error_rate=1.0, error_status=500, retry_after=2.5
+    )
     with pytest.raises(Throttled) as caught:
-        async for _ in provider.changes(CAL, None):
+        async for _ in ews_provider.changes(CAL, None):
             pass
     assert caught.value.retry_after == 2.5
     assert ews.counters.calls[("ews.SyncFolderItems", 500)] == 1  # FailFast: no hidden retry
 
 
-async def test_given_only_an_autodiscover_url_when_checking_access_then_the_endpoint_is_found(ews: RunningEws) -> None:
-    connection = EwsConnection("svc@example.com", "s3cret", autodiscover_url=f"{ews.base_url}/autodiscover/autodiscover.svc")
+async def test_given_only_an_autodiscover_url_when_checking_access_then_the_endpoint_is_found(
+    ews: RunningEws,
+) -> None:
+    connection = EwsConnection(
+        "svc@example.com", "s3cret", autodiscover_url=f"{ews.base_url}/autodiscover/autodiscover.svc"
+    )
     client = EwsClient(connection, threads=1)
     try:
         await EwsProvider(client).check_access(CAL)
@@ -67,7 +73,7 @@ async def test_given_only_an_autodiscover_url_when_checking_access_then_the_endp
 
 
 async def test_given_a_series_with_a_moved_and_a_deleted_occurrence_when_syncing_then_both_read_back(
-    ews: RunningEws, provider: EwsProvider
+    ews: RunningEws, ews_provider: EwsProvider
 ) -> None:
     utc = EWSTimeZone("UTC")
     acc: Any = basic_account(ews)
@@ -77,7 +83,9 @@ async def test_given_a_series_with_a_moved_and_a_deleted_occurrence_when_syncing
         subject="Weekly",
         start=EWSDateTime(2026, 5, 4, 9, tzinfo=utc),
         end=EWSDateTime(2026, 5, 4, 10, tzinfo=utc),
-        recurrence=EwsRecurrence(pattern=WeeklyPattern(interval=1, weekdays=[1, 3]), start=datetime(2026, 5, 4).date(), number=6),
+        recurrence=EwsRecurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[1, 3]), start=datetime(2026, 5, 4).date(), number=6
+        ),
     )
     master.save(send_meeting_invitations="SendToNone")
     second = master.occurrence(2)
@@ -89,7 +97,7 @@ async def test_given_a_series_with_a_moved_and_a_deleted_occurrence_when_syncing
     third.refresh()
     third.delete()
 
-    changes = [c async for page in provider.changes(CAL, None) for c in page.changes]
+    changes = [c async for page in ews_provider.changes(CAL, None) for c in page.changes]
 
     events = {c.event.title: c.event for c in changes if isinstance(c, Fetched)}
     assert set(events) == {"Weekly", "Moved once"}

@@ -22,7 +22,9 @@ OWNER = "mirror.owner@example.com"
 VERSION = Version(build=EXCHANGE_2016)
 
 
-def ews_echo(fields: dict[str, Any], item_id: str = "AAMkAGI2TGuLAAA=", drop_marks: bool = False) -> dict[str, Any]:
+def ews_echo(
+    fields: dict[str, Any], item_id: str = "AAMkAGI2TGuLAAA=", drop_marks: bool = False
+) -> dict[str, Any]:
     """The field map of the item Exchange would return after a CreateItem with `fields`."""
     item = CalendarItem(**fields)
     # exchangelib reads the server version off the account while turning all-day dates into

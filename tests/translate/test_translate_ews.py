@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (EWS XML fixtures read best on one line per element group)
 """EWS calendar items (as Exchange answers GetItem) -> Event, and Event -> fields -> (as Exchange
 returns them) -> Event, through exchangelib's own XML parsing."""
 
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ews_echo import T, ews_echo
 from exchangelib import CalendarItem
-from exchangelib.recurrence import AbsoluteMonthlyPattern, RelativeMonthlyPattern
+from exchangelib.recurrence import RelativeMonthlyPattern
 from lxml import etree
 
 from calbridge.model import (
@@ -63,17 +64,31 @@ TIMED = """
 def test_given_a_timed_meeting_in_a_windows_zone_when_read_then_wall_time_zone_and_people_map() -> None:
     fetched = fetched_from_ews(parse(TIMED))
     event = fetched.event
-    assert event.span == Timed(datetime(2026, 3, 30, 9, tzinfo=BERLIN), datetime(2026, 3, 30, 10, tzinfo=BERLIN), "Europe/Berlin")
+    assert event.span == Timed(
+        datetime(2026, 3, 30, 9, tzinfo=BERLIN), datetime(2026, 3, 30, 10, tzinfo=BERLIN), "Europe/Berlin"
+    )
     assert isinstance(event.span, Timed) and event.span.start.utcoffset() is not None
     assert event.span.start.hour == 9  # CEST began on the 29th: 07:00Z is 09:00 local
-    assert (event.title, event.location, event.description) == ("Planning", "Raum 2.01", Body("<div>Agenda</div>", html=True))
-    assert (event.show_as, event.sensitivity, event.reminders) == (ShowAs.TENTATIVE, Sensitivity.PRIVATE, (15,))
+    assert (event.title, event.location, event.description) == (
+        "Planning",
+        "Raum 2.01",
+        Body("<div>Agenda</div>", html=True),
+    )
+    assert (event.show_as, event.sensitivity, event.reminders) == (
+        ShowAs.TENTATIVE,
+        Sensitivity.PRIVATE,
+        (15,),
+    )
     assert event.attendees == (
         Attendee("bob@example.com", response=Response.ACCEPTED),
         Attendee("carol@example.com", optional=True),
     )
     assert event.organizer is not None and event.organizer.address == "alice@example.com"
-    assert (fetched.version, fetched.updated, fetched.stamp) == ("DwAAAB", datetime(2026, 3, 21, 9, 0, 1, tzinfo=UTC), None)
+    assert (fetched.version, fetched.updated, fetched.stamp) == (
+        "DwAAAB",
+        datetime(2026, 3, 21, 9, 0, 1, tzinfo=UTC),
+        None,
+    )
 
 
 def test_given_an_all_day_item_in_a_zone_east_of_utc_when_read_then_the_dates_never_shift() -> None:
@@ -121,7 +136,9 @@ def test_given_a_weekly_master_with_a_deleted_occurrence_when_read_then_rrule_an
     assert event.instance_of is None
 
 
-def test_given_an_exception_fetched_from_its_master_when_read_then_instance_of_names_the_original_start() -> None:
+def test_given_an_exception_fetched_from_its_master_when_read_then_instance_of_names_the_original_start() -> (
+    None
+):
     fields = parse(
         "<t:Subject>Moved once</t:Subject><t:Start>2026-05-06T09:00:00Z</t:Start><t:End>2026-05-06T10:00:00Z</t:End>"
         "<t:CalendarItemType>Exception</t:CalendarItemType><t:OriginalStart>2026-05-06T07:00:00Z</t:OriginalStart>"
@@ -136,7 +153,11 @@ def test_given_an_exception_fetched_from_its_master_when_read_then_instance_of_n
 def meeting(**changes: Any) -> Event:
     base = Event(
         id="src-1",
-        span=Timed(datetime(2026, 3, 29, 9, tzinfo=ZoneInfo("Europe/Amsterdam")), datetime(2026, 3, 29, 10, tzinfo=ZoneInfo("Europe/Amsterdam")), "Europe/Amsterdam"),
+        span=Timed(
+            datetime(2026, 3, 29, 9, tzinfo=ZoneInfo("Europe/Amsterdam")),
+            datetime(2026, 3, 29, 10, tzinfo=ZoneInfo("Europe/Amsterdam")),
+            "Europe/Amsterdam",
+        ),
         title="Sync",
         description=Body("Notes"),
         location="Room 1",
@@ -159,7 +180,11 @@ def test_given_a_meeting_when_mirrored_then_no_attendees_are_written_and_it_read
     assert "Attendees: Bob <bob@example.com>, carol@example.com" in str(fields["body"])
     assert "https://meet.google.com/abc-defg-hij" in str(fields["body"])
     assert fields["_start_timezone"].ms_id == "W. Europe Standard Time"
-    assert (fields["legacy_free_busy_status"], fields["sensitivity"], fields["reminder_minutes_before_start"]) == (
+    assert (
+        fields["legacy_free_busy_status"],
+        fields["sensitivity"],
+        fields["reminder_minutes_before_start"],
+    ) == (
         "WorkingElsewhere",
         "Personal",
         60,
@@ -180,15 +205,25 @@ def test_given_busy_detail_when_mirrored_then_only_the_block_and_stamp_are_writt
     fields = ews_fields(meeting(), STAMP, detail="busy")
     again = fetched_from_ews(ews_echo(fields))
     assert (again.event.title, again.event.description, again.event.location) == ("Busy", None, None)
-    assert (again.event.sensitivity, again.event.attendees, again.event.reminders) == (Sensitivity.PRIVATE, (), ())
+    assert (again.event.sensitivity, again.event.attendees, again.event.reminders) == (
+        Sensitivity.PRIVATE,
+        (),
+        (),
+    )
     assert again.stamp == STAMP and fields["calbridge_facts"] is None
 
 
-def test_given_an_all_day_event_when_mirrored_then_exchangelib_gets_inclusive_dates_in_the_mailbox_zone() -> None:
+def test_given_an_all_day_event_when_mirrored_then_exchangelib_gets_inclusive_dates_in_the_mailbox_zone() -> (
+    None
+):
     event = Event(id="a", span=AllDay(date(2026, 5, 14), date(2026, 5, 16)), title="Trip")
     fields = ews_fields(event, STAMP, detail="full", all_day_zone="Asia/Tokyo")
     again = fetched_from_ews(ews_echo(fields)).event
-    assert (fields["start"], fields["end"], fields["is_all_day"]) == (date(2026, 5, 14), date(2026, 5, 15), True)
+    assert (fields["start"], fields["end"], fields["is_all_day"]) == (
+        date(2026, 5, 14),
+        date(2026, 5, 15),
+        True,
+    )
     assert again.span == event.span
 
 
@@ -204,7 +239,9 @@ def test_given_yearly_every_two_years_when_mirrored_then_a_24_month_pattern_that
 def test_given_the_last_weekday_of_the_month_when_mirrored_then_one_weekday_group_value() -> None:
     start = datetime(2026, 4, 30, 9, tzinfo=BERLIN)
     rule = "RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"
-    event = meeting(span=Timed(start, start.replace(hour=10), "Europe/Berlin"), recurrence=Recurrence((rule,)))
+    event = meeting(
+        span=Timed(start, start.replace(hour=10), "Europe/Berlin"), recurrence=Recurrence((rule,))
+    )
     pattern = ews_fields(event, STAMP, detail="full")["recurrence"].pattern
     assert (pattern.weekday, pattern.week_number) == (9, 5)  # Weekday, Last
 
@@ -219,7 +256,9 @@ def test_given_the_last_weekday_of_the_month_when_mirrored_then_one_weekday_grou
 )
 def test_given_a_rule_ews_cannot_hold_when_mirrored_then_unsupported_recurrence(rule: str) -> None:
     start = datetime(2026, 3, 2, 9, tzinfo=BERLIN)
-    event = meeting(span=Timed(start, start.replace(hour=10), "Europe/Berlin"), recurrence=Recurrence((rule,)))
+    event = meeting(
+        span=Timed(start, start.replace(hour=10), "Europe/Berlin"), recurrence=Recurrence((rule,))
+    )
     with pytest.raises(UnsupportedRecurrence):
         ews_fields(event, STAMP, detail="full")
 
@@ -231,7 +270,9 @@ def test_given_a_monthly_pattern_every_12_months_when_read_then_it_is_yearly() -
         "</t:AbsoluteMonthlyRecurrence><t:NoEndRecurrence><t:StartDate>2026-03-30</t:StartDate></t:NoEndRecurrence>"
         '</t:Recurrence><t:StartTimeZone Id="W. Europe Standard Time"/>'
     )
-    assert fetched_from_ews(fields).event.recurrence == Recurrence(("RRULE:FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=30",))
+    assert fetched_from_ews(fields).event.recurrence == Recurrence(
+        ("RRULE:FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=30",)
+    )
 
 
 def test_given_a_cancelled_event_when_mirrored_then_it_is_refused() -> None:
@@ -241,7 +282,11 @@ def test_given_a_cancelled_event_when_mirrored_then_it_is_refused() -> None:
 
 def test_given_a_zone_whose_windows_counterpart_has_other_offsets_when_mirrored_then_utc_and_exact() -> None:
     troll = ZoneInfo("Antarctica/Troll")
-    event = meeting(span=Timed(datetime(2026, 1, 7, 9, tzinfo=troll), datetime(2026, 1, 7, 10, tzinfo=troll), "Antarctica/Troll"))
+    event = meeting(
+        span=Timed(
+            datetime(2026, 1, 7, 9, tzinfo=troll), datetime(2026, 1, 7, 10, tzinfo=troll), "Antarctica/Troll"
+        )
+    )
     fields = ews_fields(event, STAMP, detail="full")
     again = fetched_from_ews(ews_echo(fields)).event
     assert fields["_start_timezone"].key == "UTC"

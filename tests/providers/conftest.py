@@ -18,12 +18,9 @@ def ews() -> Iterator[RunningEws]:
 
 
 @pytest.fixture
-async def provider(ews: RunningEws) -> AsyncIterator[EwsProvider]:
+async def ews_provider(ews: RunningEws) -> AsyncIterator[EwsProvider]:
     client = EwsClient(EwsConnection("svc@example.com", "s3cret", ews_url=ews.ews_url), threads=2)
     try:
         yield EwsProvider(client)
     finally:
         client.close()
-
-
-MAILBOX = "alice@example.com"
