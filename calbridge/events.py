@@ -103,24 +103,30 @@ def encode(message: ChangeEvent | LifecycleEvent) -> bytes:
 
 
 def _decode(body: bytes, model: type[_M]) -> _M:
+    # One parse, in pydantic's Rust core; the error kinds tell a non-JSON body, a non-object and
+    # an unknown envelope version apart from ordinary field errors.
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage("not a JSON object")
-    version = data.get("v")
+        message = model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors()
+    else:
+        if "v" not in message.model_fields_set:  # `v` has a default for senders, never for readers
+            raise UnsupportedVersion(f"envelope version None is not supported (expected {ENVELOPE_VERSION})")
+        return message
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        raise MalformedMessage(f"not JSON: {first['msg']}") from None
+    if first["type"] == "model_type" or not first["loc"]:
+        raise MalformedMessage("not a JSON object") from None
+    version = orjson.loads(body).get("v")  # only on the error path: the body is valid JSON here
     if version != ENVELOPE_VERSION:
         raise UnsupportedVersion(
             f"envelope version {version!r} is not supported (expected {ENVELOPE_VERSION})"
         )
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}" for err in exc.errors()[:5]
-        )
-        raise MalformedMessage(f"invalid {model.__name__}: {problems}") from None
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}" for err in errors[:5]
+    )
+    raise MalformedMessage(f"invalid {model.__name__}: {problems}") from None
 
 
 def decode_change(body: bytes) -> ChangeEvent:

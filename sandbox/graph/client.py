@@ -1,0 +1,103 @@
+"""`GraphControl`: an async client of the Graph emulator's control routes, for tests and the demo."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+
+from sandbox.graph.control import PREFIX
+
+__all__ = ["GraphControl", "GraphControlError"]
+
+
+class GraphControl:
+    """A small async client of the control routes, for tests and the demo."""
+
+    def __init__(self, origin: str, ssl_context: ssl.SSLContext | bool | None = None) -> None:
+        self.base = origin.rstrip("/") + PREFIX
+        self.ssl = ssl_context
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> GraphControl:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:  # the JSON answer
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession()
+        kwargs: dict[str, Any] = {"json": body} if body is not None else {}
+        if self.ssl is not None:
+            kwargs["ssl"] = self.ssl
+        async with self.session.request(method, self.base + path, **kwargs) as response:
+            if response.status == 204:
+                return None
+            payload = await response.json()
+            if response.status >= 400:
+                raise GraphControlError(response.status, payload)
+            return payload
+
+    async def _object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call(method, path, body)
+        return answer
+
+    async def world(self) -> dict[str, Any]:
+        return await self._object("GET", "/world")
+
+    async def add_mailbox(self, address: str, display_name: str | None = None) -> dict[str, Any]:
+        return await self._object("POST", "/mailboxes", {"address": address, "displayName": display_name})
+
+    async def add_calendar(self, user: str, name: str) -> dict[str, Any]:
+        return await self._object("POST", f"/mailboxes/{user}/calendars", {"name": name})
+
+    async def set_access(self, allowed: list[str] | None) -> None:
+        await self._call("PUT", "/access", {"allowed": allowed})
+
+    async def calendar_state(self, user: str, calendar: str = "default") -> dict[str, Any]:
+        return await self._object("GET", f"/mailboxes/{user}/calendars/{calendar}/state")
+
+    async def create_event(
+        self, user: str, event: dict[str, Any], calendar: str = "default"
+    ) -> dict[str, Any]:
+        return await self._object("POST", f"/mailboxes/{user}/calendars/{calendar}/events", event)
+
+    async def update_event(self, user: str, event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return await self._object("PATCH", f"/mailboxes/{user}/events/{event_id}", changes)
+
+    async def delete_event(self, user: str, event_id: str) -> None:
+        await self._call("DELETE", f"/mailboxes/{user}/events/{event_id}")
+
+    async def move_event(self, user: str, event_id: str, calendar_id: str) -> dict[str, Any]:
+        return await self._object(
+            "POST", f"/mailboxes/{user}/events/{event_id}/move", {"calendarId": calendar_id}
+        )
+
+    async def respond(self, user: str, event_id: str, response: str) -> None:
+        await self._call("POST", f"/mailboxes/{user}/events/{event_id}/respond", {"response": response})
+
+    async def subscriptions(self) -> list[dict[str, Any]]:
+        subscriptions: list[dict[str, Any]] = (await self._object("GET", "/subscriptions"))["value"]
+        return subscriptions
+
+    async def remove_subscription(self, subscription_id: str) -> None:
+        await self._call("DELETE", f"/subscriptions/{subscription_id}")
+
+    async def fire_lifecycle(self, subscription_id: str, event: str) -> None:
+        await self._call("POST", f"/subscriptions/{subscription_id}/lifecycle", {"event": event})
+
+    async def expire_delta(self, mailbox: str | None = None) -> int:
+        return int((await self._object("POST", "/delta/expire", {"mailbox": mailbox}))["expired"])
+
+
+class GraphControlError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body

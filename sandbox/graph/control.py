@@ -1,0 +1,216 @@
+"""Control routes under `/_control/graph/` (their client is `sandbox.graph.client.GraphControl`).
+
+They let a test or the demo act as a person in Outlook (create, edit, move, delete, respond --
+each triggers notifications like a real edit), read a calendar's whole state, shape the tenant
+(mailboxes, calendars, the app's access policy) and misbehave on purpose (lifecycle events,
+expired delta links, silently removed subscriptions). No bearer token: loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from sandbox.graph.errors import GraphError, error_body
+from sandbox.graph.events import resolve_target
+from sandbox.graph.instances import Instance
+from sandbox.graph.prefs import Prefs
+from sandbox.graph.render import render_instance, render_item
+from sandbox.graph.state import Calendar, Mailbox
+from sandbox.graph.writes import create_event, delete_target, move_event, respond, update_target
+
+if TYPE_CHECKING:
+    from sandbox.graph.context import GraphContext
+
+__all__ = ["PREFIX", "add_control_routes", "calendar_state"]
+
+PREFIX = "/_control/graph"
+LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
+_SHOW = Prefs(immutable_ids=True)
+
+
+def _mailbox_info(mailbox: Mailbox) -> dict[str, Any]:
+    return {
+        "id": mailbox.id,
+        "address": mailbox.address,
+        "displayName": mailbox.display_name,
+        "calendars": [
+            {"id": c.id, "name": c.name, "isDefault": c.is_default} for c in mailbox.calendars.values()
+        ],
+    }
+
+
+def calendar_state(mailbox: Mailbox, calendar: Calendar) -> dict[str, Any]:
+    """Everything stored in a calendar, with immutable ids and every extended property."""
+    items = []
+    for item in sorted(calendar.events.values(), key=lambda e: (e.start, e.immutable_id)):
+        row = render_item(mailbox, item, _SHOW, {"*"})
+        row["restId"] = item.rest_id
+        if item.recurrence is not None:
+            row["exceptions"] = [
+                render_instance(
+                    mailbox, Instance(item, key, copy, copy.start, copy.end, "exception"), _SHOW, {"*"}
+                )
+                for key, copy in sorted(item.exceptions.items())
+            ]
+            row["cancelledOccurrences"] = sorted(item.cancelled)
+        items.append(row)
+    return {"mailbox": mailbox.address, "calendarId": calendar.id, "name": calendar.name, "events": items}
+
+
+def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
+    world = ctx.world
+
+    def mailbox_of(request: web.Request) -> Mailbox:
+        mailbox = world.mailbox(request.match_info["user"])
+        if mailbox is None:
+            raise GraphError(404, "ErrorInvalidUser", "No such mailbox.")
+        return mailbox
+
+    def calendar_of(request: web.Request, mailbox: Mailbox) -> Calendar:
+        key = request.match_info.get("calendar", "default")
+        if key == "default":
+            return mailbox.default_calendar
+        calendar = mailbox.calendars.get(key) or next(
+            (c for c in mailbox.calendars.values() if c.name == key), None
+        )
+        if calendar is None:
+            raise GraphError(404, "ErrorItemNotFound", "No such calendar.")
+        return calendar
+
+    async def body_of(request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        value = json.loads(raw) if raw else {}
+        if not isinstance(value, dict):
+            raise GraphError(400, "BadRequest", "Expected a JSON object.")
+        return value
+
+    def handled(
+        fn: Callable[[web.Request], Awaitable[Any]], status: int = 200
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def wrapper(request: web.Request) -> web.Response:
+            try:
+                result = await fn(request)
+            except GraphError as exc:
+                return web.json_response(error_body(exc.code, exc.message), status=exc.status)
+            if result is None:
+                return web.Response(status=204)
+            return web.json_response(result, status=status)
+
+        return wrapper
+
+    async def get_world(_: web.Request) -> Any:
+        return {
+            "tenantId": world.tenant_id,
+            "clientId": world.client_id,
+            "clientSecret": world.client_secret,
+            "allowedMailboxes": None if world.allowed_mailboxes is None else sorted(world.allowed_mailboxes),
+            "mailboxes": [_mailbox_info(m) for m in world.mailboxes.values()],
+        }
+
+    async def add_mailbox(request: web.Request) -> Any:
+        body = await body_of(request)
+        if not body.get("address"):
+            raise GraphError(400, "BadRequest", "A mailbox needs an address.")
+        existing = world.mailbox(str(body["address"]))
+        mailbox = existing or world.add_mailbox(str(body["address"]), body.get("displayName"))
+        return _mailbox_info(mailbox)
+
+    async def add_calendar(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        calendar = world.add_calendar(mailbox, str((await body_of(request)).get("name", "Calendar")))
+        return {"id": calendar.id, "name": calendar.name, "isDefault": False}
+
+    async def set_access(request: web.Request) -> Any:
+        allowed = (await body_of(request)).get("allowed")
+        world.allowed_mailboxes = None if allowed is None else {str(a) for a in allowed}
+        return {"allowed": allowed}
+
+    async def read_state(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        return calendar_state(mailbox, calendar_of(request, mailbox))
+
+    async def person_create(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        item, _ = create_event(
+            world, mailbox, calendar_of(request, mailbox), await body_of(request), ctx.clock.now()
+        )
+        return {**render_item(mailbox, item, _SHOW, {"*"}), "restId": item.rest_id}
+
+    async def person_update(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        target = resolve_target(mailbox, request.match_info["event"])
+        update_target(world, mailbox, target, await body_of(request), ctx.clock.now())
+        return render_instance(mailbox, resolve_target(mailbox, request.match_info["event"]), _SHOW, {"*"})
+
+    async def person_delete(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        delete_target(world, mailbox, resolve_target(mailbox, request.match_info["event"]), ctx.clock.now())
+        return None
+
+    async def person_move(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        target = resolve_target(mailbox, request.match_info["event"])
+        destination = mailbox.calendars.get(str((await body_of(request)).get("calendarId")))
+        if destination is None:
+            raise GraphError(404, "ErrorItemNotFound", "No such calendar.")
+        item = move_event(world, mailbox, target.item, destination, ctx.clock.now())
+        return {"id": item.immutable_id, "restId": item.rest_id, "calendarId": item.calendar_id}
+
+    async def person_respond(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        target = resolve_target(mailbox, request.match_info["event"])
+        respond(world, mailbox, target, str((await body_of(request)).get("response")), ctx.clock.now())
+        return None
+
+    async def list_subscriptions(_: web.Request) -> Any:
+        from sandbox.graph.subscriptions import render_subscription
+
+        return {"value": [render_subscription(world, s) for s in world.subscriptions.values()]}
+
+    async def remove_subscription(request: web.Request) -> Any:
+        if world.subscriptions.pop(request.match_info["sub"], None) is None:
+            raise GraphError(404, "ResourceNotFound", "No such subscription.")
+        return None
+
+    async def fire_lifecycle(request: web.Request) -> Any:
+        sub = world.subscriptions.get(request.match_info["sub"])
+        if sub is None:
+            raise GraphError(404, "ResourceNotFound", "No such subscription.")
+        event = str((await body_of(request)).get("event"))
+        if event not in LIFECYCLE_EVENTS:
+            raise GraphError(400, "BadRequest", f"lifecycle event must be one of {sorted(LIFECYCLE_EVENTS)}.")
+        if event == "subscriptionRemoved":
+            world.subscriptions.pop(sub.id, None)
+        task = ctx.notifier.send_lifecycle(sub, event)
+        return {"sent": task is not None}
+
+    async def expire_delta(request: web.Request) -> Any:
+        key = (await body_of(request)).get("mailbox")
+        mailbox = world.mailbox(str(key)) if key else None
+        if key and mailbox is None:
+            raise GraphError(404, "ErrorInvalidUser", "No such mailbox.")
+        return {"expired": ctx.delta.expire(mailbox.id if mailbox else None)}
+
+    async def notifications(_: web.Request) -> Any:
+        return {"delivered": ctx.notifier.delivered, "failed": ctx.notifier.failed}
+
+    user, event = PREFIX + "/mailboxes/{user}", PREFIX + "/mailboxes/{user}/events/{event}"
+    app.router.add_get(PREFIX + "/world", handled(get_world))
+    app.router.add_post(PREFIX + "/mailboxes", handled(add_mailbox, 201))
+    app.router.add_post(user + "/calendars", handled(add_calendar, 201))
+    app.router.add_put(PREFIX + "/access", handled(set_access))
+    app.router.add_get(user + "/calendars/{calendar}/state", handled(read_state))
+    app.router.add_post(user + "/calendars/{calendar}/events", handled(person_create, 201))
+    app.router.add_patch(event, handled(person_update))
+    app.router.add_delete(event, handled(person_delete))
+    app.router.add_post(event + "/move", handled(person_move))
+    app.router.add_post(event + "/respond", handled(person_respond))
+    app.router.add_get(PREFIX + "/subscriptions", handled(list_subscriptions))
+    app.router.add_delete(PREFIX + "/subscriptions/{sub}", handled(remove_subscription))
+    app.router.add_post(PREFIX + "/subscriptions/{sub}/lifecycle", handled(fire_lifecycle))
+    app.router.add_post(PREFIX + "/delta/expire", handled(expire_delta))
+    app.router.add_get(PREFIX + "/notifications", handled(notifications))

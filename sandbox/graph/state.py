@@ -1,0 +1,178 @@
+"""The Graph emulator's world: one tenant, one app registration, mailboxes with calendars.
+
+Everything a Graph call or a person's edit changes lives here, in memory. Ids and tokens come
+from one seeded RNG so a run is repeatable. Changes are announced to `listeners` (the notifier),
+so writers never need to know who is subscribed.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = ["Calendar", "Change", "GraphWorld", "Mailbox", "StoredEvent", "Subscription"]
+
+
+@dataclass
+class StoredEvent:
+    """One item in a calendar folder: a single event or a series master (with its exceptions)."""
+
+    immutable_id: str
+    rest_id: str  # the default-format id; it changes when the item moves to another folder
+    calendar_id: str
+    fields: dict[str, Any]  # client-settable JSON properties other than those below
+    start: datetime  # UTC; for all-day events, midnight UTC of the first day
+    end: datetime
+    start_zone: str
+    end_zone: str
+    is_all_day: bool
+    created: datetime
+    modified: datetime
+    change_key: str
+    ical_uid: str
+    transaction_id: str | None = None
+    recurrence: dict[str, Any] | None = None
+    extended: dict[str, str] = field(default_factory=dict)  # singleValueExtendedProperties id -> value
+    exceptions: dict[str, StoredEvent] = field(default_factory=dict)  # occurrence key -> modified copy
+    cancelled: set[str] = field(default_factory=set)  # occurrence keys deleted from the series
+
+
+@dataclass
+class Calendar:
+    id: str
+    name: str
+    is_default: bool = False
+    events: dict[str, StoredEvent] = field(default_factory=dict)  # by immutable id
+
+
+@dataclass
+class Mailbox:
+    id: str  # the user's object id (a GUID)
+    address: str
+    display_name: str
+    calendars: dict[str, Calendar] = field(default_factory=dict)
+    transactions: dict[str, str] = field(default_factory=dict)  # transactionId -> immutable id
+
+    @property
+    def default_calendar(self) -> Calendar:
+        return next(c for c in self.calendars.values() if c.is_default)
+
+    def find(self, event_id: str) -> StoredEvent | None:
+        """The stored item whose immutable or default-format id is `event_id`."""
+        for calendar in self.calendars.values():
+            hit = calendar.events.get(event_id)
+            if hit is not None:
+                return hit
+            for item in calendar.events.values():
+                if item.rest_id == event_id:
+                    return item
+        return None
+
+    def items(self) -> Iterator[StoredEvent]:
+        for calendar in self.calendars.values():
+            yield from calendar.events.values()
+
+
+@dataclass
+class Subscription:
+    id: str
+    resource: str  # as the client wrote it
+    mailbox_id: str
+    calendar_id: str | None  # None: every calendar of the mailbox (`/users/{id}/events`)
+    change_types: frozenset[str]
+    notification_url: str
+    lifecycle_url: str | None
+    client_state: str | None
+    expiration: datetime
+    immutable_ids: bool
+    creator_id: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """An item changed in a mailbox; `kind` is Graph's changeType (created, updated, deleted)."""
+
+    mailbox_id: str
+    calendar_id: str
+    immutable_id: str
+    rest_id: str
+    kind: str
+    etag: str
+
+
+@dataclass
+class GraphWorld:
+    tenant_id: str = "9f3c2a51-7d4e-4b8a-9c1f-2e6d5a7b8c90"
+    client_id: str = "5d1e8c3a-2b7f-4e9d-8a6c-1f0b3e5d7a92"
+    client_secret: str = "sandbox-graph-secret"
+    seed: int = 0
+    # An application access policy: addresses (or user ids) the app may reach; None means all.
+    allowed_mailboxes: set[str] | None = None
+    token_lifetime: timedelta = timedelta(hours=1)
+    delta_token_lifetime: timedelta = timedelta(days=7)
+    max_subscription_minutes: int = 10080
+    mailbox_concurrency: int = 4
+    throttle_retry_after: int = 1  # seconds, sent with MailboxConcurrency 429s
+    validation_timeout: float = 10.0
+    notification_timeout: float = 3.0  # an endpoint slower than this has failed the delivery
+    notification_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    # TLS for webhook POSTs: None verifies against the system store (as Graph does); pass an
+    # SSLContext trusting a test CA, or False for a loopback receiver with a throwaway cert.
+    notification_ssl: ssl.SSLContext | bool | None = None
+    max_subscriptions_per_mailbox: int = 1000
+    mailboxes: dict[str, Mailbox] = field(default_factory=dict)  # by user id
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    tokens: dict[str, datetime] = field(default_factory=dict)  # access token -> expiry
+    listeners: list[Callable[[Change], None]] = field(default_factory=list)
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    # ids -----------------------------------------------------------------------------------
+    def new_hex(self, nbytes: int = 16) -> str:
+        return self.rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big").hex()
+
+    def new_guid(self) -> str:
+        h = self.new_hex(16)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+    def new_event_ids(self) -> tuple[str, str]:
+        """A fresh (immutable id, default-format id) pair, shaped like Exchange's."""
+        return "AAkALg" + self.new_hex(24), "AAMkAG" + self.new_hex(24)
+
+    # mailboxes -----------------------------------------------------------------------------
+    def add_mailbox(self, address: str, display_name: str | None = None) -> Mailbox:
+        mailbox = Mailbox(self.new_guid(), address, display_name or address.split("@")[0].title())
+        calendar = Calendar("AAMkCal" + self.new_hex(12), "Calendar", is_default=True)
+        mailbox.calendars[calendar.id] = calendar
+        self.mailboxes[mailbox.id] = mailbox
+        return mailbox
+
+    def add_calendar(self, mailbox: Mailbox, name: str) -> Calendar:
+        calendar = Calendar("AAMkCal" + self.new_hex(12), name)
+        mailbox.calendars[calendar.id] = calendar
+        return calendar
+
+    def mailbox(self, key: str) -> Mailbox | None:
+        """By user id or address (case-insensitive), as `/users/{id | userPrincipalName}` takes."""
+        found = self.mailboxes.get(key)
+        if found is not None:
+            return found
+        lowered = key.lower()
+        return next((m for m in self.mailboxes.values() if m.address.lower() == lowered), None)
+
+    def may_access(self, mailbox: Mailbox) -> bool:
+        if self.allowed_mailboxes is None:
+            return True
+        allowed = {a.lower() for a in self.allowed_mailboxes}
+        return mailbox.address.lower() in allowed or mailbox.id.lower() in allowed
+
+    # changes -------------------------------------------------------------------------------
+    def announce(self, change: Change) -> None:
+        for listener in list(self.listeners):
+            listener(change)
