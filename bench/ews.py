@@ -110,6 +110,7 @@ def run(url: str, calls: int, rounds: int) -> None:
         # Always from the newest state, so each call really has no changes to report.
         list(folder.sync_items(sync_state=state[0], only_fields=["changekey"]))
         state[0] = folder.item_sync_state
+
     fetched = next(iter(account.fetch(ids=ids, folder=folder, only_fields=list(READ_FIELDS))))
     loop = asyncio.new_event_loop()
 
@@ -122,7 +123,9 @@ def run(url: str, calls: int, rounds: int) -> None:
         ),
         (
             "GetItem, only_fields (4)",
-            lambda: list(account.fetch(ids=ids, folder=folder, only_fields=["subject", "start", "end", "location"])),
+            lambda: list(
+                account.fetch(ids=ids, folder=folder, only_fields=["subject", "start", "end", "location"])
+            ),
         ),
         ("CreateItem (mirror, SendToNone)", create),
         ("SyncFolderItems, no changes, IdOnly", sync_quiet),

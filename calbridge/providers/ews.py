@@ -17,6 +17,7 @@ Exchange Online goes through Graph: Microsoft retires EWS there in 2026-2027 (do
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from itertools import islice
 from typing import Any
 
@@ -28,9 +29,11 @@ from exchangelib.properties import ItemId
 
 from calbridge.errors import NotFound
 from calbridge.events import Provider
-from calbridge.model import Event
+from calbridge.model import Event, Timed
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.ews_client import EwsClient
+from calbridge.providers.ews_occurrences import fetch_one, find_occurrence, zone_of
+from calbridge.translate.errors import UnsupportedRecurrence
 from calbridge.translate.ews import (
     PAIR_FIELD,
     READ_FIELDS,
@@ -40,7 +43,9 @@ from calbridge.translate.ews import (
     item_fields,
     register_marks,
 )
+from calbridge.translate.ews_recurrence import rules_from_ews
 from calbridge.translate.mirror import Detail
+from calbridge.translate.recurrence import excluded_starts
 
 __all__ = ["EwsProvider"]
 
@@ -118,8 +123,12 @@ class EwsProvider:
         found = await self.client.run("GetItem", lambda: self._fetch(folder, ids[:1]))
         return found[0] if found else None
 
-    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp) -> Fetched:
-        existing = await self.find_mirror(calendar, stamp)
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        """Create a mirror (idempotent for its stamp), or, for an event with `instance_of`, change
+        or cancel that occurrence of the series on this calendar."""
+        if event.instance_of is not None:
+            return await self._write_occurrence(calendar, event, stamp)
+        existing = await self.find_mirror(calendar, stamp) if stamp is not None else None
         if existing is not None:
             return existing  # a retried create: the first one landed
         folder = await self._calendar(calendar)
@@ -128,28 +137,34 @@ class EwsProvider:
         def save() -> str:
             item = CalendarItem(account=folder.account, folder=folder, **fields)
             item.save(send_meeting_invitations=SEND_NONE)
+            _cancel_excluded(folder, str(item.id), event)
             return str(item.id)
 
         item_id = await self.client.run("CreateItem", save)
         return await self._reread(folder, item_id)
 
     async def update(
-        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp
+        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
+        """Replace the item's content. The recurrence is written only when it changed: Exchange
+        drops a series' changed and deleted occurrences whenever its pattern is set."""
         folder = await self._calendar(calendar)
         fields = ews_fields(event, stamp, detail=self.detail, all_day_zone=self.all_day_zone)
 
         def save() -> None:
+            current = fetch_one(folder, ItemId(id=event_id), ["changekey", *RECURRENCE_FIELDS])
+            names = [n for n in fields if n != "recurrence" or _pattern_changed(current, fields)]
             item = CalendarItem(
-                account=folder.account, folder=folder, id=event_id, changekey=_changekey(folder, event_id)
+                account=folder.account, folder=folder, id=event_id, changekey=current.changekey
             )
-            for name, value in fields.items():
-                setattr(item, name, value)
+            for name in names:
+                setattr(item, name, fields[name])
             item.save(
-                update_fields=list(fields),
+                update_fields=names,
                 conflict_resolution="AutoResolve",
                 send_meeting_invitations=SEND_NONE,  # UpdateItem: SendMeetingInvitationsOrCancellations
             )
+            _cancel_excluded(folder, event_id, event)
 
         await self.client.run("UpdateItem", save)
         return await self._reread(folder, event_id)
@@ -158,12 +173,54 @@ class EwsProvider:
         folder = await self._calendar(calendar)
 
         def remove() -> None:
+            current = fetch_one(folder, ItemId(id=event_id), ["changekey"])
             item = CalendarItem(
-                account=folder.account, folder=folder, id=event_id, changekey=_changekey(folder, event_id)
+                account=folder.account, folder=folder, id=event_id, changekey=current.changekey
             )
             item.delete(send_meeting_cancellations=SEND_NONE)
 
         await self.client.run("DeleteItem", remove)
+
+    async def _write_occurrence(
+        self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        instance = event.instance_of
+        assert instance is not None
+        folder = await self._calendar(calendar)
+        if event.cancelled:
+
+            def cancel() -> str | None:
+                occurrence = find_occurrence(folder, instance.master_id, instance.original_start)
+                if occurrence is None:
+                    return None  # already cancelled: a retried write
+                occurrence.delete(send_meeting_cancellations=SEND_NONE)
+                return str(occurrence.id)
+
+            gone = await self.client.run("DeleteItem", cancel)
+            return Fetched(replace(event, id=gone or event.id), version="", stamp=stamp)
+        fields = ews_fields(event, stamp, detail=self.detail, all_day_zone=self.all_day_zone)
+        fields.pop("recurrence", None)  # an occurrence has no pattern of its own
+
+        def change() -> str:
+            occurrence = find_occurrence(folder, instance.master_id, instance.original_start)
+            if occurrence is None:
+                raise ErrorItemNotFound("no such occurrence")
+            for name, value in fields.items():
+                setattr(occurrence, name, value)
+            occurrence.save(
+                update_fields=list(fields),
+                conflict_resolution="AutoResolve",
+                send_meeting_invitations=SEND_NONE,
+            )
+            return str(occurrence.id)
+
+        item_id = await self.client.run("UpdateItem", change)
+        found = await self.client.run(
+            "GetItem", lambda: self._fetch(folder, [item_id], master_id=instance.master_id)
+        )
+        if not found:
+            raise NotFound("the occurrence vanished right after it was written")
+        return found[0]
 
     # --- pieces
 
@@ -191,10 +248,12 @@ class EwsProvider:
         fetched = await self.client.run("GetItem", lambda: self._fetch(folder, ids, with_exceptions=True))
         return [*fetched, *removed]
 
-    def _fetch(self, folder: Any, ids: list[str], *, with_exceptions: bool = False) -> list[Fetched]:
+    def _fetch(
+        self, folder: Any, ids: list[str], *, with_exceptions: bool = False, master_id: str | None = None
+    ) -> list[Fetched]:
         """GetItem with only the fields translation reads; items gone meanwhile are skipped."""
         items = list(self._get_items(folder, [ItemId(id=i) for i in ids]))
-        out = [fetched_from_ews(item_fields(item)) for item in items]
+        out = [fetched_from_ews(item_fields(item, master_id=master_id)) for item in items]
         if with_exceptions:
             for master in items:
                 occurrences = [o.id for o in master.modified_occurrences or ()]
@@ -213,9 +272,31 @@ class EwsProvider:
             yield result
 
 
-def _changekey(folder: Any, item_id: str) -> str:
-    """The item's current change key (exchangelib will not write without one); NotFound if gone."""
-    (result,) = folder.account.fetch(ids=[ItemId(id=item_id)], folder=folder, only_fields=["changekey"])
-    if isinstance(result, Exception):
-        raise result
-    return str(result.changekey)
+RECURRENCE_FIELDS = ["recurrence", "start", "is_all_day", "_start_timezone", "_end_timezone"]
+
+
+def _pattern_changed(current: Any, fields: dict[str, Any]) -> bool:
+    """Whether writing `fields` changes the item's recurrence (compared as RRULE lines)."""
+    new = fields.get("recurrence")
+    if current.recurrence is None or new is None:
+        return current.recurrence is not new
+    zone = zone_of(current)
+    all_day = bool(current.is_all_day)
+    try:
+        return rules_from_ews(current.recurrence, zone=zone, all_day=all_day) != rules_from_ews(
+            new, zone=zone, all_day=all_day
+        )
+    except UnsupportedRecurrence:
+        return True
+
+
+def _cancel_excluded(folder: Any, master_id: str, event: Event) -> None:
+    """Delete the occurrences a series' EXDATE lines exclude (EWS keeps them as deleted
+    occurrences of the master, not in its pattern). Already deleted ones are skipped."""
+    if event.recurrence is None:
+        return
+    zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
+    for original in excluded_starts(event.recurrence.rules, zone):
+        occurrence = find_occurrence(folder, master_id, original)
+        if occurrence is not None:
+            occurrence.delete(send_meeting_cancellations=SEND_NONE)

@@ -74,6 +74,7 @@ from calbridge.translate.text import body_from_graph, with_note, without_note
 
 __all__ = [
     "FACTS_FIELD",
+    "MARK_FIELDS",
     "MASTER_ID",
     "PAIR_FIELD",
     "READ_FIELDS",
@@ -164,6 +165,7 @@ class CalbridgeFacts(ExtendedProperty):
     property_type = "String"
 
 
+MARK_FIELDS = (PAIR_FIELD, SOURCE_FIELD, FACTS_FIELD)
 _MARKS: dict[str, type[ExtendedProperty]] = {
     PAIR_FIELD: CalbridgePair,
     SOURCE_FIELD: CalbridgeSource,
@@ -355,10 +357,13 @@ def _person(mailbox: Any) -> Person | None:
 
 
 def ews_fields(
-    event: Event, stamp: MirrorStamp, *, detail: Detail, all_day_zone: str = "UTC"
+    event: Event, stamp: MirrorStamp | None, *, detail: Detail, all_day_zone: str = "UTC"
 ) -> dict[str, Any]:
     """The CalendarItem fields of a mirror of `event`, carrying `stamp`. Every key is meant to be
     written, also on update (`update_fields=list(fields)`): None clears a field.
+
+    `stamp` None writes a person's own event back (two-way pairs): no marks, no mirror note, and
+    the marks already on the item are left alone (no key for them).
 
     Raises UnsupportedRecurrence when the series has no exact EWS pattern, and TranslationError
     for a cancelled event (on EWS that is a delete, never a write)."""
@@ -367,22 +372,25 @@ def ews_fields(
     fields: dict[str, Any] = {
         **_span_out(event, all_day_zone),
         "legacy_free_busy_status": _SHOW_AS_OUT[event.show_as],
-        PAIR_FIELD: stamp.pair_id,
-        SOURCE_FIELD: stamp.source_id,
     }
+    if stamp is not None:
+        fields.update({PAIR_FIELD: stamp.pair_id, SOURCE_FIELD: stamp.source_id})
     if detail == "busy":
         # Empty body and location (not absent) so an update also clears what a full mirror held.
-        return {
-            **fields,
-            "subject": BUSY_TITLE,
-            "sensitivity": "Private",
-            "body": EwsBody(""),
-            "location": "",
-            "reminder_is_set": False,
-            "reminder_minutes_before_start": 0,
-            FACTS_FIELD: None,
-        }
-    description = with_note(event.description, note_lines(event))
+        fields.update(
+            {
+                "subject": BUSY_TITLE,
+                "sensitivity": "Private",
+                "body": EwsBody(""),
+                "location": "",
+                "reminder_is_set": False,
+                "reminder_minutes_before_start": 0,
+            }
+        )
+        if stamp is not None:
+            fields[FACTS_FIELD] = None
+        return fields
+    description = with_note(event.description, note_lines(event)) if stamp is not None else event.description
     content = description.content if description is not None else ""
     fields.update(
         {
@@ -392,9 +400,10 @@ def ews_fields(
             "location": event.location or "",
             "reminder_is_set": bool(event.reminders),
             "reminder_minutes_before_start": max(event.reminders) if event.reminders else 0,
-            FACTS_FIELD: orjson.dumps(mirror_facts(event)).decode(),
         }
     )
+    if stamp is not None:
+        fields[FACTS_FIELD] = orjson.dumps(mirror_facts(event)).decode()
     return fields
 
 

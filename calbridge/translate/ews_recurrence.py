@@ -18,10 +18,11 @@ Deleted occurrences are EXDATE lines (`exdate_lines`): EWS keeps them on the mas
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
 from exchangelib.recurrence import (
     AbsoluteMonthlyPattern,
     AbsoluteYearlyPattern,
@@ -38,7 +39,7 @@ from exchangelib.recurrence import (
 from calbridge.translate.errors import UnsupportedRecurrence
 from calbridge.translate.recurrence import graph_recurrence, rrule_lines
 
-__all__ = ["ews_recurrence", "exdate_lines", "rules_from_ews"]
+__all__ = ["ews_recurrence", "exdate_lines", "occurrence_index", "rules_from_ews"]
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _INDEXES = ("first", "second", "third", "fourth", "last")  # exchangelib week_number 1..5
@@ -50,6 +51,7 @@ _GROUPS = {
 }
 _MAX_INTERVAL = 99
 _MAX_COUNT = 999
+_MAX_SCAN = 20_000  # occurrences scanned to find an index (55 years of dailies)
 
 
 def ews_recurrence(rules: tuple[str, ...], first: datetime | date, *, zone: str) -> Recurrence:
@@ -75,6 +77,34 @@ def exdate_lines(deleted: list[datetime | date], *, zone: str) -> tuple[str, ...
         else:
             out.append(f"EXDATE;VALUE=DATE:{moment:%Y%m%d}")
     return tuple(out)
+
+
+def occurrence_index(
+    recurrence: Recurrence, first: datetime | date, original: datetime | date, *, zone: str
+) -> int | None:
+    """The 1-based EWS InstanceIndex of the occurrence that starts (originally) at `original` in
+    a series whose first occurrence is `first`; deleted occurrences keep their index. None when
+    the series has no such occurrence."""
+    all_day = not isinstance(first, datetime)
+    (rule,) = rules_from_ews(recurrence, zone=zone, all_day=all_day)
+    tz = ZoneInfo(zone)
+    if isinstance(first, datetime):
+        start = _local(first, tz).replace(tzinfo=None)
+        wanted = _local(original, tz).replace(tzinfo=None) if isinstance(original, datetime) else None
+    else:
+        start = datetime.combine(first, time())
+        day = _local(original, tz).date() if isinstance(original, datetime) else original
+        wanted = datetime.combine(day, time())
+    if wanted is None or wanted < start:
+        return None
+    # UNTIL is UTC in the canonical line; dateutil wants it naive next to a naive start.
+    expansion = rrulestr(rule.removeprefix("RRULE:"), dtstart=start, ignoretz=True)
+    for index, moment in enumerate(expansion, start=1):
+        if moment == wanted:
+            return index
+        if moment > wanted or index >= _MAX_SCAN:
+            return None
+    return None
 
 
 def _pattern_out(p: dict[str, Any]) -> Any:
@@ -187,6 +217,11 @@ def _boundary_in(boundary: Any) -> dict[str, Any]:
     if isinstance(boundary, EndDatePattern):
         return {"type": "endDate", "endDate": _as_date(boundary.end).isoformat(), "startDate": start}
     return {"type": "noEnd", "startDate": start}
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    # Through a timestamp: exchangelib's EWSDateTime refuses stdlib tzinfo in astimezone().
+    return datetime.fromtimestamp(moment.timestamp(), tz)
 
 
 def _as_date(value: date | datetime) -> date:
