@@ -15,7 +15,7 @@ from calbridge.model import InstanceOf, Recurrence
 from calbridge.providers.base import CalendarAddress, Fetched
 from calbridge.providers.ews import EwsProvider
 from calbridge.providers.ews_client import EwsClient, EwsConnection
-from sandbox.ews.testing import RunningEws, basic_account
+from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
 from sandbox.faults import OperationFaults
 
 pytestmark = pytest.mark.integration
@@ -108,3 +108,31 @@ async def test_given_a_series_with_a_moved_and_a_deleted_occurrence_when_syncing
     assert moved.instance_of == InstanceOf(events["Weekly"].id, datetime(2026, 5, 6, 9, tzinfo=UTC))
     assert moved.span.start == datetime(2026, 5, 6, 11, tzinfo=UTC)  # type: ignore[union-attr]
     assert ews.counters.invitations == []
+
+
+async def test_given_an_oauth_app_with_its_own_token_url_when_writing_then_bearer_calls_succeed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # oauthlib refuses plain http unless told it is a test; production endpoints are https.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    world = sample_world()
+    world.add_oauth_client("app-id", "app-secret")
+    world.allow_impersonation("app-id", MAILBOX)
+    with serve_in_thread(world) as running:
+        connection = EwsConnection(
+            "app-id",
+            "app-secret",
+            auth="oauth",
+            tenant_id="tenant-1",
+            token_url=f"{running.base_url}/ews-login/tenant-1/oauth2/v2.0/token",
+            ews_url=running.ews_url,
+        )
+        client = EwsClient(connection, threads=1)
+        try:
+            provider = EwsProvider(client)
+            await provider.check_access(CAL)
+            with pytest.raises(AccessDenied):
+                await provider.check_access(CalendarAddress("bob@example.com"))  # not granted to the app
+        finally:
+            client.close()
+        assert running.counters.calls[("ews.auth", 401)] == 0
