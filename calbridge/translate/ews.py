@@ -147,19 +147,19 @@ _RESPONSE_IN = {
 # --- the marks, as extended properties in the Graph adapter's property set
 
 
-class CalbridgePair(ExtendedProperty):
+class CalbridgePair(ExtendedProperty):  # type: ignore[misc]
     property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
     property_name = "calbridgePair"
     property_type = "String"
 
 
-class CalbridgeSource(ExtendedProperty):
+class CalbridgeSource(ExtendedProperty):  # type: ignore[misc]
     property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
     property_name = "calbridgeSource"
     property_type = "String"
 
 
-class CalbridgeFacts(ExtendedProperty):
+class CalbridgeFacts(ExtendedProperty):  # type: ignore[misc]
     property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
     property_name = "calbridgeFacts"
     property_type = "String"
