@@ -24,7 +24,8 @@ from typing import Any
 import structlog
 from exchangelib import CalendarItem
 from exchangelib.errors import ErrorItemNotFound
-from exchangelib.folders import Calendar
+from exchangelib.folders import Calendar, FolderCollection
+from exchangelib.folders.collections import SyncCompleted
 from exchangelib.properties import ItemId
 
 from calbridge.errors import NotFound
@@ -84,24 +85,15 @@ class EwsProvider:
     async def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
         """Pages of SyncFolderItems since `cursor`; the new sync state comes with the last page."""
         folder = await self._calendar(calendar)
-
-        def start() -> Iterator[tuple[str, Any]]:
-            folder.item_sync_state = None  # exchangelib falls back to it when the cursor is None
-            return iter(
-                folder.sync_items(
-                    sync_state=cursor, only_fields=["changekey"], max_changes_returned=self.page_size
-                )
-            )
-
-        stream = await self.client.run("SyncFolderItems", start)
-        done = False
-        while not done:
-            batch = await self.client.run("SyncFolderItems", lambda: list(islice(stream, self.page_size)))
-            done = len(batch) < self.page_size
+        stream = SyncStream(folder, cursor, self.page_size)
+        while True:
+            batch = await self.client.run("SyncFolderItems", stream.take)
             changes = await self._resolve(folder, batch)
-            state = folder.item_sync_state if done else None
-            if changes or done:
-                yield ChangePage(tuple(changes), state)
+            if stream.state is not None:
+                yield ChangePage(tuple(changes), stream.state)
+                return
+            if changes:
+                yield ChangePage(tuple(changes), None)
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
         folder = await self._calendar(calendar)
@@ -270,6 +262,30 @@ class EwsProvider:
             if isinstance(result, Exception):
                 raise result
             yield result
+
+
+class SyncStream:
+    """SyncFolderItems as a stream of (change type, item) taken a page at a time. exchangelib
+    issues the next request as the stream is drained (until IncludesLastItemInRange) and ends it
+    with the new sync state, kept here rather than on the shared, cached folder object."""
+
+    def __init__(self, folder: Any, cursor: str | None, page_size: int) -> None:
+        self.state: str | None = None
+        self._page_size = page_size
+        self._changes = self._run(folder, cursor)
+
+    def take(self) -> list[tuple[str, Any]]:
+        """The next page (blocking: may call the server)."""
+        return list(islice(self._changes, self._page_size))
+
+    def _run(self, folder: Any, cursor: str | None) -> Iterator[tuple[str, Any]]:
+        collection = FolderCollection(account=folder.account, folders=[folder])
+        try:
+            yield from collection.sync_items(
+                sync_state=cursor, only_fields=["changekey"], max_changes_returned=self._page_size
+            )
+        except SyncCompleted as completed:
+            self.state = str(completed.sync_state)
 
 
 RECURRENCE_FIELDS = ["recurrence", "start", "is_all_day", "_start_timezone", "_end_timezone"]
