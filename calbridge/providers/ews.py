@@ -247,17 +247,24 @@ class EwsProvider:
         items = list(self._get_items(folder, [ItemId(id=i) for i in ids]))
         out = [fetched_from_ews(item_fields(item, master_id=master_id)) for item in items]
         if with_exceptions:
-            for master in items:
-                occurrences = [o.id for o in master.modified_occurrences or ()]
-                if occurrences:
-                    exceptions = self._get_items(folder, [ItemId(id=i) for i in occurrences])
-                    out.extend(fetched_from_ews(item_fields(e, master_id=master.id)) for e in exceptions)
+            # A series' changed occurrences, for every master of the page, in one more GetItem.
+            masters = {str(o.id): str(m.id) for m in items for o in m.modified_occurrences or ()}
+            refs = [ItemId(id=i) for i in masters]
+            # GetItem answers in request order: pair each answer with the id asked for.
+            for asked, found in zip(masters, self._get_items(folder, refs, keep_gaps=True), strict=True):
+                if found is not None:
+                    out.append(fetched_from_ews(item_fields(found, master_id=masters[asked])))
         return out
 
     @staticmethod
-    def _get_items(folder: Any, ids: list[ItemId]) -> Iterator[Any]:
+    def _get_items(folder: Any, ids: list[ItemId], *, keep_gaps: bool = False) -> Iterator[Any]:
+        """The items, in request order; one gone meanwhile is skipped (or None with keep_gaps)."""
+        if not ids:
+            return
         for result in folder.account.fetch(ids=ids, folder=folder, only_fields=list(READ_FIELDS)):
             if isinstance(result, ErrorItemNotFound):
+                if keep_gaps:
+                    yield None
                 continue
             if isinstance(result, Exception):
                 raise result
