@@ -3,14 +3,16 @@
 Exchange Online goes through Graph: Microsoft retires EWS there in 2026-2027 (docs/ews.md).
 
 - reads: SyncFolderItems with the sync state as the cursor, asking for ids only, then one
-  GetItem per page with `only_fields` (a full-field GetItem costs about four times the CPU);
-  a master's modified occurrences are fetched too and read as events with `instance_of`;
+  GetItem per page with `only_fields` (a full-field GetItem costs several times the CPU, see
+  bench/README.md); a master's modified occurrences are fetched too and read as events with
+  `instance_of`;
 - writes never mail anyone: SendToNone on create, update and delete, and a mirror has no
   attendees at all (see translate.ews);
 - creates are idempotent: the stamp lives in extended properties and a create first looks for
   a mirror carrying it (FindItem restricted on them);
-- updates use AutoResolve without a change key: a mirror follows its source, and a person's
-  edit to it arrives as its own change for the engine to plan (the Protocol carries no version);
+- updates read the current change key and write with AutoResolve: a mirror follows its
+  source, and a person's edit to it arrives as its own change for the engine to plan (the
+  Protocol carries no expected version); an occurrence is addressed by its original start;
 - errors: see ews_errors; exchangelib runs FailFast so the bus does the retrying.
 """
 
@@ -299,10 +301,13 @@ RECURRENCE_FIELDS = ["recurrence", "start", "is_all_day", "_start_timezone", "_e
 
 
 def _pattern_changed(current: Any, fields: dict[str, Any]) -> bool:
-    """Whether writing `fields` changes the item's recurrence (compared as RRULE lines)."""
+    """Whether writing `fields` changes the item's recurrence: its rule (compared as RRULE
+    lines) or the date the series starts from."""
     new = fields.get("recurrence")
     if current.recurrence is None or new is None:
         return current.recurrence is not new
+    if current.recurrence.boundary.start != new.boundary.start:
+        return True
     zone = zone_of(current)
     all_day = bool(current.is_all_day)
     try:

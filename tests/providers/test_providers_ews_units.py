@@ -114,3 +114,22 @@ def test_given_an_autodiscovered_endpoint_when_the_refresh_interval_passes_then_
         client.close()
     assert cached is first and client.lookups == 2
     assert moved is not first and moved.protocol.service_endpoint == "https://ex2.example/EWS/Exchange.asmx"
+
+
+def test_given_a_stored_series_when_updating_then_the_pattern_is_rewritten_only_when_it_changed() -> None:
+    from types import SimpleNamespace
+
+    from exchangelib import EWSTimeZone
+
+    from calbridge.providers.ews import _pattern_changed
+
+    def series(first: date, days: list[int]) -> Recurrence:
+        return Recurrence(pattern=WeeklyPattern(interval=1, weekdays=days), start=first, number=6)
+
+    stored = SimpleNamespace(
+        recurrence=series(date(2026, 5, 4), [1, 3]), is_all_day=False, _start_timezone=EWSTimeZone("UTC")
+    )
+    assert not _pattern_changed(stored, {"recurrence": series(date(2026, 5, 4), [1, 3])})
+    assert _pattern_changed(stored, {"recurrence": series(date(2026, 5, 11), [1, 3])})  # moved a week
+    assert _pattern_changed(stored, {"recurrence": series(date(2026, 5, 4), [1, 4])})
+    assert _pattern_changed(stored, {"recurrence": None})
