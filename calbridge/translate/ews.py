@@ -23,14 +23,12 @@ Mapping decisions (lossy cases noted):
   writable online-meeting field.
 - recurrence: see `ews_recurrence`. Deleted occurrences read as EXDATE lines of the master;
   modified occurrences read as their own events with `instance_of` (the adapter fetches them).
-- marks: the stamp and facts are MAPI named properties in the SAME property set and names as the
-  Graph adapter writes (`stamps.GRAPH_PROPERTY_SET`), so a mailbox moved from EWS to Graph keeps
-  its mirrors recognisable.
+- marks: the stamp and facts are extended properties, see `ews_marks` (the same named
+  properties the Graph adapter writes).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -39,7 +37,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import structlog
 from exchangelib import Body as EwsBody
-from exchangelib import CalendarItem, EWSDate, EWSDateTime, EWSTimeZone, ExtendedProperty, HTMLBody
+from exchangelib import EWSDate, EWSDateTime, EWSTimeZone, HTMLBody
 from exchangelib.errors import UnknownTimeZone as EwsUnknownTimeZone
 
 from calbridge.model import (
@@ -58,8 +56,15 @@ from calbridge.model import (
     Timed,
 )
 from calbridge.providers.base import Fetched, MirrorStamp
-from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnsupportedRecurrence
+from calbridge.translate.ews_marks import (
+    FACTS_FIELD,
+    MARK_FIELDS,
+    PAIR_FIELD,
+    SOURCE_FIELD,
+    read_facts,
+    register_marks,
+)
 from calbridge.translate.ews_recurrence import ews_recurrence, exdate_lines, rules_from_ews
 from calbridge.translate.mirror import (
     BUSY_TITLE,
@@ -87,9 +92,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-PAIR_FIELD = "calbridge_pair"
-SOURCE_FIELD = "calbridge_source"
-FACTS_FIELD = "calbridge_facts"
 # Not an exchangelib field: the adapter adds it to an exception's fields (EWS items do not say
 # which master they belong to; the adapter knows because it read them from the master).
 MASTER_ID = "master_id"
@@ -144,49 +146,6 @@ _RESPONSE_IN = {
 }
 
 
-# --- the marks, as extended properties in the Graph adapter's property set
-
-
-class CalbridgePair(ExtendedProperty):  # type: ignore[misc]
-    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
-    property_name = "calbridgePair"
-    property_type = "String"
-
-
-class CalbridgeSource(ExtendedProperty):  # type: ignore[misc]
-    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
-    property_name = "calbridgeSource"
-    property_type = "String"
-
-
-class CalbridgeFacts(ExtendedProperty):  # type: ignore[misc]
-    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
-    property_name = "calbridgeFacts"
-    property_type = "String"
-
-
-MARK_FIELDS = (PAIR_FIELD, SOURCE_FIELD, FACTS_FIELD)
-_MARKS: dict[str, type[ExtendedProperty]] = {
-    PAIR_FIELD: CalbridgePair,
-    SOURCE_FIELD: CalbridgeSource,
-    FACTS_FIELD: CalbridgeFacts,
-}
-_register_lock = threading.Lock()
-
-
-def register_marks() -> None:
-    """Make the marks attributes of CalendarItem (once per process; safe to call again)."""
-    with _register_lock:
-        for name, cls in _MARKS.items():
-            try:
-                CalendarItem.get_field_by_fieldname(name)
-            except ValueError:  # exchangelib's InvalidField: not registered yet
-                CalendarItem.register(name, cls)
-
-
-register_marks()
-
-
 # --- reading
 
 
@@ -201,7 +160,7 @@ def item_fields(item: Any, master_id: str | None = None) -> dict[str, Any]:
 
 def fetched_from_ews(fields: Mapping[str, Any]) -> Fetched:
     """An EWS calendar item's field map as a Fetched (see module doc for what maps how)."""
-    facts = _facts(fields.get(FACTS_FIELD))
+    facts = read_facts(fields.get(FACTS_FIELD))
     pair, source = fields.get(PAIR_FIELD), fields.get(SOURCE_FIELD)
     stamp = (
         MirrorStamp(pair, source)
@@ -457,16 +416,6 @@ def _ews_zone(zone: str, *instants: datetime) -> EWSTimeZone | None:
 
 
 # --- small pieces
-
-
-def _facts(value: Any) -> dict[str, Any]:
-    if not isinstance(value, str) or not value:
-        return {}
-    try:
-        decoded = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return {}  # a damaged fact is ignored: the visible fields stand on their own
-    return decoded if isinstance(decoded, dict) else {}
 
 
 def _same_windows_zone(a: str, b: str) -> bool:
