@@ -31,7 +31,7 @@ from exchangelib.properties import ItemId
 from calbridge.model import Attendee, Body, Event, Timed
 from calbridge.providers.base import CalendarAddress, MirrorStamp
 from calbridge.providers.ews import EwsProvider
-from calbridge.providers.ews_client import EwsClient, EwsConnection
+from calbridge.providers.ews_client import EwsClient, EwsEndpoint
 from calbridge.translate.ews import READ_FIELDS, ews_fields, fetched_from_ews, item_fields
 
 MAILBOX = "alice@example.com"
@@ -89,7 +89,7 @@ def main() -> None:
 
 
 def run(url: str, calls: int, rounds: int) -> None:
-    client = EwsClient(EwsConnection("svc@example.com", "s3cret", ews_url=url), threads=1)
+    client = EwsClient(EwsEndpoint("svc@example.com", "s3cret", ews_url=url), threads=1)
     provider = EwsProvider(client)
     account = client.account(MAILBOX)
     folder = account.calendar

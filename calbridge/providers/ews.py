@@ -30,12 +30,15 @@ from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.folders.collections import SyncCompleted
 from exchangelib.properties import ItemId
 
+from calbridge.connections import Connection, EwsConnection
 from calbridge.errors import NotFound
 from calbridge.events import Provider
 from calbridge.model import Event, Timed
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
-from calbridge.providers.ews_client import EwsClient
+from calbridge.providers.ews_client import EwsClient, EwsEndpoint
 from calbridge.providers.ews_occurrences import fetch_one, find_occurrence, zone_of
+from calbridge.providers.registry import register
+from calbridge.settings import get_settings
 from calbridge.translate.errors import UnsupportedRecurrence
 from calbridge.translate.ews import (
     PAIR_FIELD,
@@ -50,7 +53,7 @@ from calbridge.translate.ews_recurrence import rules_from_ews
 from calbridge.translate.mirror import Detail
 from calbridge.translate.recurrence import excluded_starts
 
-__all__ = ["EwsProvider"]
+__all__ = ["EwsProvider", "open_ews"]
 
 log = structlog.get_logger(__name__)
 
@@ -271,6 +274,18 @@ class EwsProvider:
             if isinstance(result, Exception):
                 raise result
             yield result
+
+
+def open_ews(connection: Connection) -> EwsProvider:
+    """The adapter for a stored EWS connection, with the process's EWS settings."""
+    if not isinstance(connection, EwsConnection):
+        raise TypeError(f"not an EWS connection: {connection.provider}")
+    settings = get_settings()
+    client = EwsClient.from_settings(EwsEndpoint.from_connection(connection), settings)
+    return EwsProvider(client, page_size=settings.ews_page_size)
+
+
+register(Provider.EWS, open_ews)
 
 
 class SyncStream:

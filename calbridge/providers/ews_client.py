@@ -34,12 +34,14 @@ from exchangelib.autodiscover.protocol import AutodiscoverProtocol
 from exchangelib.version import EXCHANGE_2016, Build, Version
 from prometheus_client import Histogram
 
+from calbridge.connections import EwsConnection
 from calbridge.errors import ConfigurationError
 from calbridge.metrics import REGISTRY
 from calbridge.providers.ews_errors import provider_error
+from calbridge.providers.ews_tls import trust_ca
 from calbridge.settings import Settings
 
-__all__ = ["EwsClient", "EwsConnection", "TokenUrlOAuth2Credentials"]
+__all__ = ["EwsClient", "EwsEndpoint", "TokenUrlOAuth2Credentials"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -73,7 +75,7 @@ class TokenUrlOAuth2Credentials(OAuth2Credentials):  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
-class EwsConnection:
+class EwsEndpoint:
     """How to reach one Exchange organisation. `ews_url` None means autodiscover (optionally at a
     known `autodiscover_url`, else exchangelib's DNS-based steps)."""
 
@@ -85,6 +87,21 @@ class EwsConnection:
     version: Build = EXCHANGE_2016
     tenant_id: str | None = None  # OAuth
     token_url: str | None = None  # OAuth endpoint other than login.microsoftonline.com
+    ca_file: str | None = None  # a private CA the endpoints' certificates are checked against
+
+    @classmethod
+    def from_connection(cls, connection: EwsConnection) -> EwsEndpoint:
+        """The endpoint of a stored EWS connection (`calbridge connections add ews`)."""
+        oauth = connection.auth == "oauth"
+        return cls(
+            username=(connection.client_id if oauth else connection.username) or "",
+            secret=connection.password,
+            auth=connection.auth,
+            ews_url=connection.url,
+            tenant_id=connection.tenant_id,
+            token_url=connection.token_url,
+            ca_file=connection.ca_file,
+        )
 
     def credentials(self, mailbox: str) -> Any:
         if self.auth == "oauth":
@@ -118,7 +135,7 @@ class EwsClient:
 
     def __init__(
         self,
-        connection: EwsConnection,
+        connection: EwsEndpoint,
         *,
         threads: int = 4,
         autodiscover_refresh: float = 86_400.0,
@@ -131,9 +148,13 @@ class EwsClient:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ews")
         self._accounts: dict[str, _Cached] = {}
         self._lock = threading.Lock()
+        if connection.ca_file:
+            trust_ca(
+                connection.ca_file, connection.ews_url, connection.autodiscover_url, connection.token_url
+            )
 
     @classmethod
-    def from_settings(cls, connection: EwsConnection, settings: Settings) -> EwsClient:
+    def from_settings(cls, connection: EwsEndpoint, settings: Settings) -> EwsClient:
         return cls(
             connection, threads=settings.ews_threads, autodiscover_refresh=settings.ews_autodiscover_refresh
         )
@@ -186,6 +207,12 @@ class EwsClient:
             self._accounts.clear()
 
     def _endpoint(self, mailbox: str) -> tuple[str, Version]:
+        found, version = self._discover(mailbox)
+        if self.connection.ca_file:
+            trust_ca(self.connection.ca_file, found)
+        return found, version
+
+    def _discover(self, mailbox: str) -> tuple[str, Version]:
         conn = self.connection
         if conn.ews_url is not None:
             return conn.ews_url, Version(build=conn.version)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from calbridge.providers.ews import EwsProvider
-from calbridge.providers.ews_client import EwsClient, EwsConnection
+from calbridge.providers.ews_client import EwsClient, EwsEndpoint
 from sandbox.ews.testing import RunningEws, sample_world, serve_in_thread
 
 
@@ -19,7 +19,7 @@ def ews() -> Iterator[RunningEws]:
 
 @pytest.fixture
 async def ews_provider(ews: RunningEws) -> AsyncIterator[EwsProvider]:
-    client = EwsClient(EwsConnection("svc@example.com", "s3cret", ews_url=ews.ews_url), threads=2)
+    client = EwsClient(EwsEndpoint("svc@example.com", "s3cret", ews_url=ews.ews_url), threads=2)
     try:
         yield EwsProvider(client)
     finally:

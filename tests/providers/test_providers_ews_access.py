@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import ssl
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.recurrence import WeeklyPattern
 
+from calbridge.connections import EwsConnection
 from calbridge.errors import AccessDenied, NotFound, Throttled
-from calbridge.model import InstanceOf, Recurrence
-from calbridge.providers.base import CalendarAddress, Fetched
+from calbridge.model import AllDay, Event, InstanceOf, Recurrence
+from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
 from calbridge.providers.ews import EwsProvider
-from calbridge.providers.ews_client import EwsClient, EwsConnection
+from calbridge.providers.ews_client import EwsClient, EwsEndpoint
+from calbridge.providers.registry import open_provider
 from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
 from sandbox.faults import OperationFaults
 
@@ -34,7 +39,7 @@ async def test_given_granted_and_refused_mailboxes_when_checking_access_then_ok_
 
 
 async def test_given_a_wrong_password_when_checking_access_then_access_denied(ews: RunningEws) -> None:
-    client = EwsClient(EwsConnection("svc@example.com", "wrong", ews_url=ews.ews_url), threads=1)
+    client = EwsClient(EwsEndpoint("svc@example.com", "wrong", ews_url=ews.ews_url), threads=1)
     try:
         with pytest.raises(AccessDenied):
             await EwsProvider(client).check_access(CAL)
@@ -59,7 +64,7 @@ async def test_given_server_busy_when_syncing_then_throttled_with_the_servers_ba
 async def test_given_only_an_autodiscover_url_when_checking_access_then_the_endpoint_is_found(
     ews: RunningEws,
 ) -> None:
-    connection = EwsConnection(
+    connection = EwsEndpoint(
         "svc@example.com", "s3cret", autodiscover_url=f"{ews.base_url}/autodiscover/autodiscover.svc"
     )
     client = EwsClient(connection, threads=1)
@@ -119,7 +124,7 @@ async def test_given_an_oauth_app_with_its_own_token_url_when_writing_then_beare
     world.add_oauth_client("app-id", "app-secret")
     world.allow_impersonation("app-id", MAILBOX)
     with serve_in_thread(world) as running:
-        connection = EwsConnection(
+        connection = EwsEndpoint(
             "app-id",
             "app-secret",
             auth="oauth",
@@ -136,3 +141,38 @@ async def test_given_an_oauth_app_with_its_own_token_url_when_writing_then_beare
         finally:
             client.close()
         assert running.counters.calls[("ews.auth", 401)] == 0
+
+
+async def test_given_a_stored_oauth_connection_with_a_private_ca_when_opened_then_it_works_over_https(
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    world = sample_world()
+    world.add_oauth_client("app-id", "app-secret")
+    world.allow_impersonation("app-id", MAILBOX)
+    with serve_in_thread(world, ssl_context=server_tls) as running:
+        stored = EwsConnection(
+            name="onprem",
+            auth="oauth",
+            password="app-secret",
+            url=running.ews_url,
+            tenant_id="tenant-1",
+            client_id="app-id",
+            token_url=f"{running.base_url}/ews-login/tenant-1/oauth2/v2.0/token",
+            ca_file=str(ca_file),
+        )
+        provider = open_provider(stored)
+        assert isinstance(provider, EwsProvider)
+        try:
+            await provider.check_access(CAL)
+            created = await provider.create(
+                CAL, Event(id="s", span=AllDay(date(2026, 5, 14), date(2026, 5, 15))), MirrorStamp("p", "s")
+            )
+        finally:
+            provider.client.close()
+        assert running.ews_url.startswith("https://")
+        assert created.event.span == AllDay(date(2026, 5, 14), date(2026, 5, 15))

@@ -18,7 +18,7 @@ from calbridge.errors import (
     Throttled,
     TransientProviderError,
 )
-from calbridge.providers.ews_client import EwsClient, EwsConnection
+from calbridge.providers.ews_client import EwsClient, EwsEndpoint
 from calbridge.providers.ews_errors import DEFAULT_BACK_OFF, provider_error
 from calbridge.translate.ews_recurrence import occurrence_index
 
@@ -87,7 +87,7 @@ class MovingEndpoint(EwsClient):
 
     def __init__(self, endpoints: list[str], now: list[float]) -> None:
         super().__init__(
-            EwsConnection("svc@example.com", "pw"), threads=1, autodiscover_refresh=3600, clock=lambda: now[0]
+            EwsEndpoint("svc@example.com", "pw"), threads=1, autodiscover_refresh=3600, clock=lambda: now[0]
         )
         self.endpoints = endpoints
         self.lookups = 0
