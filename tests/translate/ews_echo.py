@@ -20,6 +20,8 @@ from calbridge.translate.ews import item_fields
 T = "{http://schemas.microsoft.com/exchange/services/2006/types}"
 OWNER = "mirror.owner@example.com"
 VERSION = Version(build=EXCHANGE_2016)
+# exchangelib writes these as 1/0; Exchange answers true/false, which is all exchangelib reads back.
+BOOLEANS = {"IsAllDayEvent", "ReminderIsSet", "IsResponseRequested", "AllowNewTimeProposal", "IsDraft"}
 
 
 def ews_echo(
@@ -35,7 +37,7 @@ def ews_echo(
         name = etree.QName(child).localname
         if name in ("Start", "End"):
             child.text = datetime.fromisoformat(child.text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        elif child.text in ("0", "1") and name.startswith(("Is", "Reminder")):
+        elif child.text in ("0", "1") and name in BOOLEANS:
             child.text = "true" if child.text == "1" else "false"
         elif name == "ExtendedProperty" and drop_marks:
             elem.remove(child)
