@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.recurrence import WeeklyPattern
 
 from calbridge.connections import EwsConnection
-from calbridge.errors import AccessDenied, NotFound, Throttled
+from calbridge.errors import AccessDenied, NotFound, Throttled, TransientProviderError
 from calbridge.model import AllDay, Event, InstanceOf, Recurrence
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
 from calbridge.providers.ews import EwsProvider
@@ -176,3 +177,17 @@ async def test_given_a_stored_oauth_connection_with_a_private_ca_when_opened_the
             provider.client.close()
         assert running.ews_url.startswith("https://")
         assert created.event.span == AllDay(date(2026, 5, 14), date(2026, 5, 15))
+
+
+async def test_given_nothing_listening_when_checking_access_then_a_transient_error_at_once() -> None:
+    with socket.socket() as probe:  # a loopback port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = EwsClient(
+        EwsEndpoint("svc@example.com", "pw", ews_url=f"http://127.0.0.1:{port}/EWS/Exchange.asmx")
+    )
+    try:
+        with pytest.raises(TransientProviderError):
+            await EwsProvider(client).check_access(CAL)
+    finally:
+        client.close()
