@@ -28,7 +28,7 @@ from exchangelib import CalendarItem
 from exchangelib.errors import ErrorItemNotFound
 from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.folders.collections import SyncCompleted
-from exchangelib.properties import ItemId
+from exchangelib.properties import ItemId, RecurringMasterItemId
 
 from calbridge.connections import Connection, EwsConnection
 from calbridge.errors import NotFound
@@ -101,8 +101,20 @@ class EwsProvider:
                 yield ChangePage(tuple(changes), None)
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
+        """One event by id; an exception of a series comes with its master (`instance_of`)."""
         folder = await self._calendar(calendar)
-        found = await self.client.run("GetItem", lambda: self._fetch(folder, [event_id]))
+
+        def read() -> list[Fetched]:
+            items = list(self._get_items(folder, [ItemId(id=event_id)]))
+            if not items:
+                return []
+            master_id = None
+            if items[0].type in ("Exception", "Occurrence"):
+                master = fetch_one(folder, RecurringMasterItemId(id=event_id), ["changekey"])
+                master_id = str(master.id)
+            return [fetched_from_ews(item_fields(items[0], master_id=master_id))]
+
+        found = await self.client.run("GetItem", read)
         return found[0] if found else None
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:

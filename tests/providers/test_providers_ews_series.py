@@ -101,3 +101,23 @@ async def test_given_a_persons_own_event_when_written_back_without_a_stamp_then_
     assert written.stamp is None and written.event.title == "Mine, moved"
     assert written.event.description == Body("my notes")  # no mirror note on a person's own event
     assert ews.counters.invitations == []
+
+
+async def test_given_an_exception_id_when_got_by_id_then_it_names_its_series(
+    ews: RunningEws, ews_provider: EwsProvider
+) -> None:
+    master = await ews_provider.create(CAL, weekly(), STAMP)
+    wednesday = datetime(2026, 5, 6, 9, tzinfo=UTC)
+    moved = replace(
+        weekly(),
+        recurrence=None,
+        title="Moved",
+        span=Timed(wednesday + timedelta(hours=1), wednesday + timedelta(hours=2)),
+        instance_of=InstanceOf(master.event.id, wednesday),
+    )
+    written = await ews_provider.create(CAL, moved, STAMP)
+
+    got = await ews_provider.get(CAL, written.event.id)
+
+    assert got is not None and got.event.instance_of == InstanceOf(master.event.id, wednesday)
+    assert got.event.span == moved.span
