@@ -84,6 +84,27 @@ class Settings(BaseSettings):
         "provider retries; stays under Graph's 3 s limit (2.9 s counts as slow).",
     )
 
+    # --- Exchange on-premises (EWS)
+    ews_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Worker threads that run blocking exchangelib calls per EWS connection (also its "
+        "HTTP connection limit). Calls are CPU-bound XML work: more threads than cores buys little.",
+    )
+    ews_autodiscover_refresh: float = Field(
+        default=86_400,
+        ge=60,
+        description="Seconds an autodiscovered EWS endpoint is trusted before it is looked up again "
+        "(connections without a fixed EWS URL).",
+    )
+    ews_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=512,
+        description="Changes per SyncFolderItems page (EWS allows 1-512); each page costs one GetItem.",
+    )
+
     # --- provider secrets at rest
     secret_key: SecretStr | None = Field(
         default=None,
