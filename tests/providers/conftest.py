@@ -3,12 +3,15 @@ adapters built against it exactly as production builds them, only with sandbox e
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from calbridge.providers.google import GoogleCalendar
+from calbridge.providers.graph import GraphCalendar
 from sandbox.client import SandboxControl
+from sandbox.graph import GraphControl
 from sandbox.server import Sandbox
 
 
@@ -37,3 +40,28 @@ def google(sandbox: Sandbox) -> Iterator[GoogleCalendar]:
     )
     yield adapter
     adapter.close()
+
+
+@pytest.fixture
+async def graph(sandbox: Sandbox, control: SandboxControl) -> AsyncIterator[GraphCalendar]:
+    """A Graph adapter per test: its HTTP connections belong to the test's event loop."""
+    ms = sandbox.info.microsoft
+    adapter = GraphCalendar.connect(
+        ms["tenant_id"],
+        ms["client_id"],
+        ms["client_secret"],
+        authority=ms["graph_authority"],
+        graph_url=ms["graph_url"],
+        ca_file=str(sandbox.ca_file),
+        timeout=10,
+        page_size=3,  # small pages, so every listing test also pages
+    )
+    yield adapter
+    await adapter.close()
+
+
+@pytest.fixture
+async def graph_control(sandbox: Sandbox, control: SandboxControl) -> AsyncIterator[GraphControl]:
+    context = ssl.create_default_context(cafile=str(sandbox.ca_file))
+    async with GraphControl(sandbox.info.microsoft["graph_authority"], context) as client:
+        yield client
