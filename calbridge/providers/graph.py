@@ -75,7 +75,7 @@ class GraphCalendar:
         all_day_zone: str = "UTC",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._client = client
+        self.client = client
         self.limits = limits or MailboxLimits(4)
         self._past, self._ahead = past, ahead
         self._page_size = page_size
@@ -107,12 +107,12 @@ class GraphCalendar:
         return cls(client, **options)
 
     async def close(self) -> None:
-        await self._client.close()
+        await self.client.close()
 
     # -- reading ------------------------------------------------------------------------------
 
     async def check_access(self, calendar: CalendarAddress) -> None:
-        info = self._client.user(calendar.owner).calendars.to_get_request_information()
+        info = self.client.user(calendar.owner).calendars.to_get_request_information()
         while True:
             answer = await self._call(calendar, info, on="calendar")
             for row in answer.get("value") or []:
@@ -124,7 +124,7 @@ class GraphCalendar:
             link = answer.get("@odata.nextLink")
             if not link:
                 raise NotFound("no such calendar in the mailbox")
-            info = self._client.user(calendar.owner).calendars.with_url(link).to_get_request_information()
+            info = self.client.user(calendar.owner).calendars.with_url(link).to_get_request_information()
 
     async def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
         delta = self._calendar(calendar).calendar_view.delta
@@ -180,13 +180,13 @@ class GraphCalendar:
     ) -> Fetched:
         body = graph_body(event, stamp, detail="full", all_day_zone=self._all_day_zone)
         info = GraphClient.request(
-            "PATCH", self._client.user(calendar.owner).events.by_event_id(event_id), body
+            "PATCH", self.client.user(calendar.owner).events.by_event_id(event_id), body
         )
         item = await self._call(calendar, info, on="event")
         return _with_marks(item, body)
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
-        info = GraphClient.request("DELETE", self._client.user(calendar.owner).events.by_event_id(event_id))
+        info = GraphClient.request("DELETE", self.client.user(calendar.owner).events.by_event_id(event_id))
         await self._call(calendar, info, on="event")
 
     # -- one delta page -----------------------------------------------------------------------
@@ -228,7 +228,7 @@ class GraphCalendar:
         master = fetched_from_graph(item)
         found: list[Change] = [master]
         listed: list[datetime | date] = []
-        instances = self._client.user(calendar.owner).events.by_event_id(master_id).instances
+        instances = self.client.user(calendar.owner).events.by_event_id(master_id).instances
         info = _get(instances, start_date_time=_iso(window[0]), end_date_time=_iso(window[1]))
         while True:
             page = await self._call(calendar, info, on="event")
@@ -257,7 +257,7 @@ class GraphCalendar:
         return await self._read(calendar, row["id"]) or row
 
     async def _read(self, calendar: CalendarAddress, event_id: str) -> dict[str, Any] | None:
-        builder = self._client.user(calendar.owner).events.by_event_id(event_id)
+        builder = self.client.user(calendar.owner).events.by_event_id(event_id)
         try:
             item: dict[str, Any] = await self._call(
                 calendar, _get(builder, expand=[stamps.graph_expand_marks()]), on="event"
@@ -269,7 +269,7 @@ class GraphCalendar:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _calendar(self, calendar: CalendarAddress) -> Any:
-        user = self._client.user(calendar.owner)
+        user = self.client.user(calendar.owner)
         if calendar.calendar == _PRIMARY:
             return user.calendar
         return user.calendars.by_calendar_id(calendar.calendar)
@@ -280,7 +280,7 @@ class GraphCalendar:
         prefer = (*PREFER, f"odata.maxpagesize={page_size}") if page_size else PREFER
         async with self.limits.hold(calendar.owner):
             try:
-                return await self._client.send(info, prefer=prefer)
+                return await self.client.send(info, prefer=prefer)
             except Exception as exc:
                 error = translate_exception(exc, on=on)
                 if error is None:
