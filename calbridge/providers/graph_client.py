@@ -51,8 +51,9 @@ class GraphClient:
             AzureIdentityAuthenticationProvider,
         )
         from kiota_http.middleware.options import RetryHandlerOption
-        from msgraph import GraphRequestAdapter, GraphServiceClient
+        from msgraph.graph_request_adapter import GraphRequestAdapter
         from msgraph.graph_request_adapter import options as graph_options
+        from msgraph.graph_service_client import GraphServiceClient
         from msgraph_core import GraphClientFactory
 
         extra: dict[str, Any] = {}

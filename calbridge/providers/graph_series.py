@@ -34,13 +34,12 @@ def expected_starts(master: Event, window: tuple[datetime, datetime]) -> list[da
         return []
     span = master.span
     all_day = isinstance(span, AllDay)
-    zone = "UTC" if all_day else span.zone  # type: ignore[union-attr]
+    if isinstance(span, AllDay):
+        zone, first = "UTC", datetime.combine(span.start, time())
+    else:
+        zone = span.zone
+        first = span.start.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     tz = ZoneInfo(zone)
-    first = (
-        datetime.combine(span.start, time())  # type: ignore[arg-type]
-        if all_day
-        else span.start.astimezone(tz).replace(tzinfo=None)  # type: ignore[union-attr]
-    )
     rule = rrulestr("\n".join(_floating(line, tz) for line in lines), dtstart=first, forceset=True)
     low = window[0].astimezone(tz).replace(tzinfo=None)
     high = window[1].astimezone(tz).replace(tzinfo=None)
