@@ -91,6 +91,20 @@ class Settings(BaseSettings):
         "(a Fernet key: 32 url-safe base64-encoded bytes).",
     )
 
+    # --- sync safety
+    mass_delete_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Pause a pair when one sync pass would delete more than this share of its "
+        "linked events (the mass-deletion circuit breaker).",
+    )
+    mass_delete_min: int = Field(
+        default=10,
+        ge=1,
+        description="Deletions in one pass below this count never trip the mass-deletion breaker.",
+    )
+
     # --- logging
     log_format: Literal["json", "console"] = Field(default="json", description="json or console.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")

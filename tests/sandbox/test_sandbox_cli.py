@@ -33,8 +33,45 @@ listed = events.list(calendarId="primary").execute()
 print(json.dumps([item["summary"] for item in listed["items"]]))
 """
 
+GRAPH_CLIENT = """
+import asyncio, json, ssl, sys, tempfile
+import httpx
+from azure.identity.aio import ClientSecretCredential
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider)
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+from msgraph.generated.models.event import Event
+from msgraph.graph_request_adapter import options as graph_options
+from msgraph_core import GraphClientFactory
 
-def test_given_the_sandbox_command_when_another_process_reads_the_connection_file_then_the_sdk_connects(
+info = json.load(open(sys.argv[1]))
+ms = info["microsoft"]
+ca = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
+ca.write(info["ca_pem"]); ca.close()
+
+async def main():
+    credential = ClientSecretCredential(ms["tenant_id"], ms["client_id"], ms["client_secret"],
+        authority=ms["graph_authority"], disable_instance_discovery=True, connection_verify=ca.name)
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=["https://graph.microsoft.com/.default"])
+    http = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca.name)), options=graph_options)
+    adapter = GraphRequestAdapter(auth, client=http)
+    adapter.base_url = ms["graph_url"]
+    client = GraphServiceClient(request_adapter=adapter)
+    user = info["users"][0]["email"]
+    await client.users.by_user_id(user).events.post(Event(subject="from another process",
+        start=DateTimeTimeZone(date_time="2026-12-01T09:00:00", time_zone="UTC"),
+        end=DateTimeTimeZone(date_time="2026-12-01T10:00:00", time_zone="UTC")))
+    page = await client.users.by_user_id(user).events.get()
+    print(json.dumps([event.subject for event in page.value]))
+    await credential.close()
+
+asyncio.run(main())
+"""
+
+
+def test_given_the_sandbox_command_when_another_process_reads_the_connection_file_then_both_sdks_connect(
     tmp_path: Path,
 ) -> None:
     connection = tmp_path / "x.json"
@@ -68,6 +105,12 @@ def test_given_the_sandbox_command_when_another_process_reads_the_connection_fil
 
         assert client.returncode == 0, client.stderr
         assert json.loads(client.stdout.strip().splitlines()[-1]) == ["from another process"]
+
+        graph = subprocess.run(
+            [sys.executable, "-c", GRAPH_CLIENT, str(connection)], capture_output=True, text=True, timeout=60
+        )
+        assert graph.returncode == 0, graph.stderr
+        assert json.loads(graph.stdout.strip().splitlines()[-1]) == ["from another process"]
     finally:
         server.send_signal(signal.SIGINT)
         try:
