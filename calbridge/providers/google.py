@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
@@ -29,7 +31,7 @@ from calbridge.providers.google_errors import Target, translate_exception
 from calbridge.translate import stamps
 from calbridge.translate.google import fetched_from_google, google_body
 
-__all__ = ["GoogleCalendar", "change_from_item", "mirror_id"]
+__all__ = ["GoogleCalendar", "change_from_item", "instance_id", "mirror_id"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,25 @@ def change_from_item(item: dict[str, Any], default_zone: str) -> Change:
     if item.get("status") == "cancelled" and "start" not in item and not item.get("recurringEventId"):
         return Removed(item["id"])
     return fetched_from_google(item, default_zone=default_zone)
+
+
+def instance_id(master_id: str, original_start: datetime | date) -> str:
+    """Google's id of one occurrence: the series id and the original start, in UTC for a timed
+    series (`_20261022T080000Z`) or as a date for an all-day one (`_20261022`)."""
+    if isinstance(original_start, datetime):
+        return f"{master_id}_{original_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return f"{master_id}_{original_start:%Y%m%d}"
+
+
+def _own_body(event: Event) -> dict[str, Any]:
+    """What a write back to a person's own event carries: the event's fields, no stamp, no facts,
+    and nothing that would replace their guests or conference."""
+    body = google_body(event, MirrorStamp("", ""), detail="full", guests=True)
+    for key in ("extendedProperties", "attendees", "guestsCanInviteOthers", "recurrence"):
+        body.pop(key, None)
+    if event.recurrence is not None and event.instance_of is None:
+        body["recurrence"] = list(event.recurrence.rules)
+    return body
 
 
 class GoogleCalendar:
@@ -154,7 +175,14 @@ class GoogleCalendar:
 
     # -- writing ------------------------------------------------------------------------------
 
-    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp) -> Fetched:
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        if event.instance_of is not None:
+            return await self._write_occurrence(calendar, event, stamp)
+        if stamp is None:  # not a mirror: nothing to be idempotent by
+            request = self._client.events.insert(
+                calendarId=calendar.calendar, body=_own_body(event), **_WRITE
+            )
+            return await self._fetched(calendar, await self._call(calendar, request, on="calendar"))
         event_id = mirror_id(stamp)
         body = {**google_body(event, stamp, detail="full"), "id": event_id}
         request = self._client.events.insert(calendarId=calendar.calendar, body=body, **_WRITE)
@@ -165,8 +193,10 @@ class GoogleCalendar:
         return await self._fetched(calendar, item)
 
     async def update(
-        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp
+        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
+        if stamp is None:
+            return await self._merge(calendar, event_id, _own_body(event))
         return await self._replace(calendar, event_id, google_body(event, stamp, detail="full"))
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
@@ -188,6 +218,35 @@ class GoogleCalendar:
             raise AlreadyExists(f"google event id {event_id} belongs to another event")
         log.info("google.create_adopted", event_id=event_id, was_cancelled=existing.event.cancelled)
         return await self._replace(calendar, event_id, {**body, "status": body.get("status", "confirmed")})
+
+    async def _write_occurrence(
+        self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        """Change (or, cancelled, remove) one occurrence of a series on this calendar. Google names
+        an occurrence by its series and original start, so its id is known without a lookup."""
+        assert event.instance_of is not None
+        event_id = instance_id(event.instance_of.master_id, event.instance_of.original_start)
+        if event.cancelled:
+            # Already cancelled is what was wanted (a missing series 404s below).
+            with contextlib.suppress(NotFound):
+                await self.delete(calendar, event_id)
+            found = await self.get(calendar, event_id)
+            if found is None:
+                raise NotFound("google series or occurrence not found")
+            return found
+        if stamp is None:
+            return await self._merge(calendar, event_id, _own_body(event))
+        body = google_body(event, stamp, detail="full")
+        body.pop("recurrence", None)
+        return await self._replace(calendar, event_id, body)
+
+    async def _merge(self, calendar: CalendarAddress, event_id: str, body: dict[str, Any]) -> Fetched:
+        # A person's own event: patch only what the sync carries, keep their guests, conference
+        # and properties (a PUT would drop them).
+        request = self._client.events.patch(
+            calendarId=calendar.calendar, eventId=event_id, body=body, **_WRITE
+        )
+        return await self._fetched(calendar, await self._call(calendar, request, on="event"))
 
     async def _replace(self, calendar: CalendarAddress, event_id: str, body: dict[str, Any]) -> Fetched:
         # update (PUT), not patch: the whole mirror is ours, and a field the new body leaves out

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -166,28 +167,90 @@ class GraphCalendar:
 
     # -- writing ------------------------------------------------------------------------------
 
-    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp) -> Fetched:
-        body = {
-            **graph_body(event, stamp, detail="full", all_day_zone=self._all_day_zone),
-            "transactionId": transaction_id(stamp),
-        }
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        if event.instance_of is not None:
+            return await self._write_occurrence(calendar, event, stamp)
+        body = self._body(event, stamp)
+        if stamp is not None:
+            body["transactionId"] = transaction_id(stamp)
         info = GraphClient.request("POST", self._calendar(calendar).events, body)
         item = await self._call(calendar, info, on="calendar")
         return _with_marks(item, body)
 
     async def update(
-        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp
+        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
-        body = graph_body(event, stamp, detail="full", all_day_zone=self._all_day_zone)
+        body = self._body(event, stamp)
         info = GraphClient.request(
             "PATCH", self.client.user(calendar.owner).events.by_event_id(event_id), body
         )
         item = await self._call(calendar, info, on="event")
-        return _with_marks(item, body)
+        return _with_marks(item, body) if stamp is not None else fetched_from_graph(item)
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
         info = GraphClient.request("DELETE", self.client.user(calendar.owner).events.by_event_id(event_id))
         await self._call(calendar, info, on="event")
+
+    def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
+        if stamp is not None:
+            return graph_body(event, stamp, detail="full", all_day_zone=self._all_day_zone)
+        # A person's own event: no stamp or facts, and leave their Teams meeting as it is.
+        body = graph_body(event, MirrorStamp("", ""), detail="full", all_day_zone=self._all_day_zone)
+        for key in ("singleValueExtendedProperties", "isOnlineMeeting"):
+            body.pop(key, None)
+        return body
+
+    async def _write_occurrence(
+        self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        """Change (or, cancelled, delete) the occurrence of a series that starts at the original
+        start. Graph ids of occurrences are opaque: the series' instances are listed around
+        that start and matched by `originalStart`."""
+        assert event.instance_of is not None
+        row = await self._occurrence(calendar, event.instance_of)
+        if event.cancelled:
+            if row is not None:
+                with contextlib.suppress(NotFound):
+                    await self.delete(calendar, row["id"])
+            gone = Event(
+                id=row["id"] if row else "",
+                span=event.span,
+                status=EventStatus.CANCELLED,
+                instance_of=event.instance_of,
+            )
+            return Fetched(event=gone, version="", stamp=stamp)
+        if row is None:
+            raise NotFound("graph occurrence not found")
+        body = self._body(event, stamp)
+        body.pop("recurrence", None)
+        info = GraphClient.request(
+            "PATCH", self.client.user(calendar.owner).events.by_event_id(row["id"]), body
+        )
+        item = await self._call(calendar, info, on="event")
+        return _with_marks(item, body) if stamp is not None else fetched_from_graph(item)
+
+    async def _occurrence(self, calendar: CalendarAddress, instance_of: InstanceOf) -> dict[str, Any] | None:
+        """The listed occurrence or exception with this original start (None: none, e.g. it was
+        cancelled). A missing series raises NotFound."""
+        original = instance_of.original_start
+        if isinstance(original, datetime):
+            centre = original
+        else:
+            centre = datetime.combine(original, datetime.min.time(), UTC)
+        instances = self.client.user(calendar.owner).events.by_event_id(instance_of.master_id).instances
+        for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
+            info = _get(instances, start_date_time=_iso(centre - reach), end_date_time=_iso(centre + reach))
+            while True:
+                page = await self._call(calendar, info, on="event")
+                for row in page.get("value") or []:
+                    listed = fetched_from_graph(row).event.instance_of
+                    if listed is not None and _same_start(listed.original_start, original):
+                        return dict(row)
+                link = page.get("@odata.nextLink")
+                if not link:
+                    break
+                info = instances.with_url(link).to_get_request_information()
+        return None
 
     # -- one delta page -----------------------------------------------------------------------
 
@@ -324,6 +387,14 @@ def _cancelled(master: Fetched, start: datetime | date) -> Fetched:
         instance_of=InstanceOf(master.event.id, start),
     )
     return Fetched(event=event, version=master.version, updated=master.updated, stamp=master.stamp)
+
+
+def _same_start(a: datetime | date, b: datetime | date) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a == b  # aware: compares instants
+    if isinstance(a, datetime) or isinstance(b, datetime):
+        return False
+    return a == b
 
 
 def _iso(moment: datetime) -> str:

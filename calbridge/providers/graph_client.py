@@ -81,6 +81,12 @@ class GraphClient:
         """Send a built request; the answer's JSON as dicts (None for an empty answer)."""
         for value in prefer:
             info.headers.add("Prefer", value)
+        if not info.path_parameters.get(info.RAW_URL_KEY):
+            # kiota expands the URI template each time it reads `url` (three times per request);
+            # expanding it once here saves about a fifth of the call's CPU.
+            # The request shares its builder's path-parameter dict, which setting `url` clears.
+            info.path_parameters = {**info.path_parameters, "baseurl": self.adapter.base_url}
+            info.url = info.url
         raw = await self.adapter.send_primitive_async(info, "bytes", None)
         return orjson.loads(raw) if raw else None
 
