@@ -72,3 +72,15 @@ def test_given_an_all_day_series_when_expanding_then_dates_come_back() -> None:
 def test_given_no_recurrence_when_expanding_then_nothing() -> None:
     single = Event(id="s", span=AllDay(date(2026, 1, 1), date(2026, 1, 2)))
     assert expected_starts(single, WINDOW) == []
+
+
+def test_given_settings_when_building_adapter_options_then_the_knobs_are_carried() -> None:
+    from datetime import timedelta
+
+    from calbridge.providers.tuning import google_options, graph_options
+    from calbridge.settings import load_settings
+
+    settings = load_settings(google_threads=3, graph_mailbox_concurrency=2, graph_window_past_days=7)
+    assert google_options(settings)["threads"] == 3
+    options = graph_options(settings)
+    assert options["limits"].per_mailbox == 2 and options["past"] == timedelta(days=7)
