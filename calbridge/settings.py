@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         le=16,
-        description="Graph requests in flight per mailbox (Outlook answers 429 beyond 4 per app and mailbox).",
+        description="Graph requests in flight per mailbox (Outlook answers 429 past 4 per app and mailbox).",
     )
     graph_window_past_days: int = Field(
         default=90,
