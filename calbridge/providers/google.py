@@ -27,7 +27,7 @@ from calbridge.events import Provider
 from calbridge.model import Event
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.google_client import GoogleClient
-from calbridge.providers.google_errors import Target, translate_exception
+from calbridge.providers.google_errors import Target
 from calbridge.translate import stamps
 from calbridge.translate.google import fetched_from_google, google_body
 
@@ -79,7 +79,7 @@ class GoogleCalendar:
     provider = Provider.GOOGLE
 
     def __init__(self, client: GoogleClient, *, page_size: int = 250) -> None:
-        self._client = client
+        self.client = client
         self._page_size = page_size
         self._zones: dict[tuple[str, str], str] = {}
 
@@ -106,13 +106,13 @@ class GoogleCalendar:
         return cls(client, page_size=page_size)
 
     def close(self) -> None:
-        self._client.close()
+        self.client.close()
 
     # -- reading ------------------------------------------------------------------------------
 
     async def check_access(self, calendar: CalendarAddress) -> None:
         answer = await self._call(
-            calendar, self._client.events.list(calendarId=calendar.calendar, maxResults=1), on="calendar"
+            calendar, self.client.events.list(calendarId=calendar.calendar, maxResults=1), on="calendar"
         )
         self._remember_zone(calendar, answer)
         role = answer.get("accessRole")
@@ -130,7 +130,7 @@ class GoogleCalendar:
             query["syncToken"] = cursor
         page_token: str | None = None
         while True:
-            request = self._client.events.list(**query, **({"pageToken": page_token} if page_token else {}))
+            request = self.client.events.list(**query, **({"pageToken": page_token} if page_token else {}))
             answer = await self._call(calendar, request, on="listing")
             zone = self._remember_zone(calendar, answer)
             items = answer.get("items") or []
@@ -148,7 +148,7 @@ class GoogleCalendar:
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
         try:
             item = await self._call(
-                calendar, self._client.events.get(calendarId=calendar.calendar, eventId=event_id), on="event"
+                calendar, self.client.events.get(calendarId=calendar.calendar, eventId=event_id), on="event"
             )
         except NotFound:
             return None
@@ -159,7 +159,7 @@ class GoogleCalendar:
         if found is not None and found.stamp == stamp and not found.event.cancelled:
             return found
         # A mirror made under another id (an instance, or an older writer): search by the stamp.
-        request = self._client.events.list(
+        request = self.client.events.list(
             calendarId=calendar.calendar,
             privateExtendedProperty=stamps.google_stamp_filters(stamp),
             maxResults=10,
@@ -179,13 +179,11 @@ class GoogleCalendar:
         if event.instance_of is not None:
             return await self._write_occurrence(calendar, event, stamp)
         if stamp is None:  # not a mirror: nothing to be idempotent by
-            request = self._client.events.insert(
-                calendarId=calendar.calendar, body=_own_body(event), **_WRITE
-            )
+            request = self.client.events.insert(calendarId=calendar.calendar, body=_own_body(event), **_WRITE)
             return await self._fetched(calendar, await self._call(calendar, request, on="calendar"))
         event_id = mirror_id(stamp)
         body = {**google_body(event, stamp, detail="full"), "id": event_id}
-        request = self._client.events.insert(calendarId=calendar.calendar, body=body, **_WRITE)
+        request = self.client.events.insert(calendarId=calendar.calendar, body=body, **_WRITE)
         try:
             item = await self._call(calendar, request, on="calendar")
         except AlreadyExists:
@@ -200,7 +198,7 @@ class GoogleCalendar:
         return await self._replace(calendar, event_id, google_body(event, stamp, detail="full"))
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
-        request = self._client.events.delete(
+        request = self.client.events.delete(
             calendarId=calendar.calendar, eventId=event_id, sendUpdates="none"
         )
         await self._call(calendar, request, on="event")
@@ -243,7 +241,7 @@ class GoogleCalendar:
     async def _merge(self, calendar: CalendarAddress, event_id: str, body: dict[str, Any]) -> Fetched:
         # A person's own event: patch only what the sync carries, keep their guests, conference
         # and properties (a PUT would drop them).
-        request = self._client.events.patch(
+        request = self.client.events.patch(
             calendarId=calendar.calendar, eventId=event_id, body=body, **_WRITE
         )
         return await self._fetched(calendar, await self._call(calendar, request, on="event"))
@@ -252,7 +250,7 @@ class GoogleCalendar:
         # update (PUT), not patch: the whole mirror is ours, and a field the new body leaves out
         # (a description a busy block no longer shows) must go.
         body = {key: value for key, value in body.items() if key != "id"}
-        request = self._client.events.update(
+        request = self.client.events.update(
             calendarId=calendar.calendar, eventId=event_id, body=body, **_WRITE
         )
         item = await self._call(calendar, request, on="event")
@@ -261,14 +259,7 @@ class GoogleCalendar:
     # -- plumbing -----------------------------------------------------------------------------
 
     async def _call(self, calendar: CalendarAddress, request: Any, *, on: Target) -> Any:
-        try:
-            return await self._client.execute(calendar.owner, request)
-        except Exception as exc:
-            error = translate_exception(exc, on=on)
-            if error is None:
-                raise
-            log.info("google.call_failed", operation=request.methodId, error=type(error).__name__)
-            raise error from exc
+        return await self.client.call(calendar.owner, request, on=on)
 
     async def _fetched(self, calendar: CalendarAddress, item: dict[str, Any]) -> Fetched:
         return fetched_from_google(item, default_zone=await self._zone(calendar, item))
@@ -281,7 +272,7 @@ class GoogleCalendar:
         key = (calendar.owner, calendar.calendar)
         if key not in self._zones:
             answer = await self._call(
-                calendar, self._client.calendars.get(calendarId=calendar.calendar), on="calendar"
+                calendar, self.client.calendars.get(calendarId=calendar.calendar), on="calendar"
             )
             self._zones[key] = str(answer.get("timeZone") or "UTC")
         return self._zones[key]

@@ -18,7 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import structlog
+
+from calbridge.providers.google_errors import Target, translate_exception
+
 __all__ = ["GOOGLE_SCOPES", "GoogleClient"]
+
+log = structlog.get_logger(__name__)
 
 GOOGLE_SCOPES = ("https://www.googleapis.com/auth/calendar",)
 
@@ -93,6 +99,19 @@ class GoogleClient:
         """Run a built request as `subject` in the pool; the library's own retries are off
         (retrying is the caller's policy)."""
         return await self.run(lambda: request.execute(http=self._http_for(subject), num_retries=0))
+
+    async def call(self, subject: str, request: Any, *, on: Target) -> Any:
+        """`execute`, with failures raised as calbridge errors (see `google_errors`)."""
+        try:
+            return await self.execute(subject, request)
+        except Exception as exc:
+            error = translate_exception(exc, on=on)
+            if error is None:
+                raise
+            log.info(
+                "google.call_failed", operation=getattr(request, "methodId", ""), error=type(error).__name__
+            )
+            raise error from exc
 
     async def run(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
