@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable
@@ -261,25 +262,32 @@ class GraphCalendar:
         window: tuple[datetime, datetime],
         done_series: set[str],
     ) -> list[Change]:
+        # Rows are resolved concurrently (their GETs share the mailbox's cap), in page order.
+        resolved = await asyncio.gather(*(self._row_change(calendar, row) for row in rows))
         changes: list[Change] = []
         series: list[str] = []
-        for row in rows:
-            if "@removed" in row:
-                item = await self._read(calendar, row["id"])  # gone, or only out of the window?
-                if item is None or item.get("isCancelled"):
-                    changes.append(Removed(row["id"]))
-                    continue
-                row = item
-            master = row.get("seriesMasterId")
-            if row.get("type") in ("occurrence", "exception") and master:
-                if master not in done_series:
-                    done_series.add(master)
-                    series.append(master)
-                continue
-            changes.append(fetched_from_graph(await self._marked(calendar, row)))
-        for master_id in series:
-            changes.extend(await self._series(calendar, master_id, window))
+        for change in resolved:
+            if isinstance(change, str):  # an occurrence or exception: its series is read below
+                if change not in done_series:
+                    done_series.add(change)
+                    series.append(change)
+            else:
+                changes.append(change)
+        for batch in await asyncio.gather(*(self._series(calendar, m, window) for m in series)):
+            changes.extend(batch)
         return changes
+
+    async def _row_change(self, calendar: CalendarAddress, row: dict[str, Any]) -> Change | str:
+        """One delta row as a change, or the id of the series it belongs to."""
+        if "@removed" in row:
+            item = await self._read(calendar, row["id"])  # gone, or only out of the window?
+            if item is None or item.get("isCancelled"):
+                return Removed(row["id"])
+            row = item
+        master = row.get("seriesMasterId")
+        if row.get("type") in ("occurrence", "exception") and master:
+            return str(master)
+        return fetched_from_graph(await self._marked(calendar, row))
 
     async def _series(
         self, calendar: CalendarAddress, master_id: str, window: tuple[datetime, datetime]
