@@ -149,7 +149,7 @@ async def bench_graph(info: dict[str, Any], ca: Path, calls: int, rounds: int) -
     for r in range(rounds):
         for name, call in variants.items():
             figures[name].append(await cpu_per_call(call, calls, r * calls))
-    await ours.close()
+    await ours.aclose()
     await stock_credential.close()
     median = {name: statistics.median(values) for name, values in figures.items()}
     for kind in ("get", "create"):

@@ -22,16 +22,20 @@ from typing import Any
 
 import structlog
 
+from calbridge.connections import Connection, GoogleConnection
 from calbridge.errors import AccessDenied, AlreadyExists, NotFound, ProviderError
 from calbridge.events import Provider
 from calbridge.model import Event
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.google_client import GoogleClient
 from calbridge.providers.google_errors import Target
+from calbridge.providers.registry import register
+from calbridge.providers.tuning import google_options
+from calbridge.settings import get_settings
 from calbridge.translate import stamps
 from calbridge.translate.google import fetched_from_google, google_body
 
-__all__ = ["GoogleCalendar", "change_from_item", "instance_id", "mirror_id"]
+__all__ = ["GoogleCalendar", "change_from_item", "instance_id", "mirror_id", "open_google"]
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +111,9 @@ class GoogleCalendar:
 
     def close(self) -> None:
         self.client.close()
+
+    async def aclose(self) -> None:
+        self.close()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -281,3 +288,19 @@ class GoogleCalendar:
         zone = str(answer.get("timeZone") or "UTC")
         self._zones[(calendar.owner, calendar.calendar)] = zone
         return zone
+
+
+def open_google(connection: Connection) -> GoogleCalendar:
+    """The registry's opener for a stored Google connection (tuning from settings)."""
+    if not isinstance(connection, GoogleConnection):
+        raise ProviderError(f"not a Google connection: {connection.provider}")
+    return GoogleCalendar.connect(
+        connection.service_account_info(),
+        api_endpoint=connection.api_endpoint,
+        token_uri=connection.token_uri,
+        ca_file=connection.ca_file,
+        **google_options(get_settings()),
+    )
+
+
+register(Provider.GOOGLE, open_google)

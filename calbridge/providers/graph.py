@@ -25,7 +25,8 @@ from typing import Any
 
 import structlog
 
-from calbridge.errors import AccessDenied, NotFound
+from calbridge.connections import Connection, GraphConnection
+from calbridge.errors import AccessDenied, NotFound, ProviderError
 from calbridge.events import Provider
 from calbridge.model import AllDay, Event, EventStatus, InstanceOf, Timed
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
@@ -33,10 +34,13 @@ from calbridge.providers.graph_client import PREFER, GraphClient
 from calbridge.providers.graph_errors import Target, translate_exception
 from calbridge.providers.graph_series import cancelled_starts
 from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.registry import register
+from calbridge.providers.tuning import graph_options
+from calbridge.settings import get_settings
 from calbridge.translate import stamps
 from calbridge.translate.graph import fetched_from_graph, graph_body
 
-__all__ = ["GraphCalendar", "source_filter", "transaction_id"]
+__all__ = ["GraphCalendar", "open_graph", "source_filter", "transaction_id"]
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +112,7 @@ class GraphCalendar:
         )
         return cls(client, **options)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self.client.close()
 
     # -- reading ------------------------------------------------------------------------------
@@ -407,3 +411,29 @@ def _same_start(a: datetime | date, b: datetime | date) -> bool:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_shared_limits: MailboxLimits | None = None
+
+
+def open_graph(connection: Connection) -> GraphCalendar:
+    """The registry's opener for a stored Graph connection. Every Graph adapter of the process
+    shares one MailboxLimits: Outlook counts requests per app and mailbox, not per adapter."""
+    global _shared_limits
+    if not isinstance(connection, GraphConnection):
+        raise ProviderError(f"not a Graph connection: {connection.provider}")
+    settings = get_settings()
+    if _shared_limits is None:
+        _shared_limits = MailboxLimits(settings.graph_mailbox_concurrency)
+    return GraphCalendar.connect(
+        connection.tenant_id,
+        connection.client_id,
+        connection.client_secret,
+        authority=connection.authority,
+        graph_url=connection.graph_url,
+        ca_file=connection.ca_file,
+        **graph_options(settings, _shared_limits),
+    )
+
+
+register(Provider.GRAPH, open_graph)

@@ -57,7 +57,7 @@ async def graph(sandbox: Sandbox, control: SandboxControl) -> AsyncIterator[Grap
         page_size=3,  # small pages, so every listing test also pages
     )
     yield adapter
-    await adapter.close()
+    await adapter.aclose()
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ async def test_given_a_wrong_secret_when_checking_access_then_access_denied(
         with pytest.raises(AccessDenied):
             await adapter.check_access(HERE)
     finally:
-        await adapter.close()
+        await adapter.aclose()
 
 
 @pytest.mark.integration
