@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from calbridge.events import Provider
 from calbridge.model import AllDay, Event, EventStatus, InstanceOf, Timed
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.graph_client import PREFER, GraphClient
+from calbridge.providers.graph_cursor import GraphCursor
 from calbridge.providers.graph_errors import Target, translate_exception
 from calbridge.providers.graph_series import cancelled_starts
 from calbridge.providers.limits import MailboxLimits
@@ -136,21 +138,33 @@ class GraphCalendar:
         delta = self._calendar(calendar).calendar_view.delta
         now = self._now()
         window = (now - self._past, now + self._ahead)  # a delta link keeps the window it began with
-        if cursor is None:
+        known = GraphCursor.decode(cursor) if cursor is not None else None
+        if known is None:
             info = _get(delta, start_date_time=_iso(window[0]), end_date_time=_iso(window[1]))
         else:
-            info = delta.with_url(cursor).to_get_request_information()
-        done_series: set[str] = set()
+            info = delta.with_url(known.delta_link).to_get_request_information()
+        round_ = _Round()
         while True:
             page = await self._call(calendar, info, on="listing", page_size=self._page_size)
-            changes = await self._page_changes(calendar, page.get("value") or [], window, done_series)
+            changes = await self._page_changes(calendar, page.get("value") or [], window, round_)
             link = page.get("@odata.nextLink")
             if link:
                 yield ChangePage(tuple(changes), None)
                 info = delta.with_url(link).to_get_request_information()
                 continue
-            yield ChangePage(tuple(changes), page.get("@odata.deltaLink") or cursor)
+            series = set(round_.series) | (set(known.series) if known else set())
+            if round_.removed and known is not None:
+                gone = await self._gone_series(calendar, known.series - round_.series)
+                changes.extend(Removed(master) for master in gone)
+                series -= gone
+            delta_link = page.get("@odata.deltaLink") or (known.delta_link if known else "")
+            yield ChangePage(tuple(changes), GraphCursor(delta_link, frozenset(series)).encode())
             return
+
+    async def _gone_series(self, calendar: CalendarAddress, masters: frozenset[str]) -> set[str]:
+        """Which of these series masters no longer exist (a person deleted the whole series)."""
+        found = await asyncio.gather(*(self._read(calendar, master) for master in sorted(masters)))
+        return {master for master, item in zip(sorted(masters), found, strict=True) if item is None}
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
         item = await self._read(calendar, event_id)
@@ -264,7 +278,7 @@ class GraphCalendar:
         calendar: CalendarAddress,
         rows: list[dict[str, Any]],
         window: tuple[datetime, datetime],
-        done_series: set[str],
+        round_: _Round,
     ) -> list[Change]:
         # Rows are resolved concurrently (their GETs share the mailbox's cap), in page order.
         resolved = await asyncio.gather(*(self._row_change(calendar, row) for row in rows))
@@ -272,10 +286,11 @@ class GraphCalendar:
         series: list[str] = []
         for change in resolved:
             if isinstance(change, str):  # an occurrence or exception: its series is read below
-                if change not in done_series:
-                    done_series.add(change)
+                if change not in round_.series:
+                    round_.series.add(change)
                     series.append(change)
             else:
+                round_.removed += isinstance(change, Removed)
                 changes.append(change)
         for batch in await asyncio.gather(*(self._series(calendar, m, window) for m in series)):
             changes.extend(batch)
@@ -411,6 +426,14 @@ def _same_start(a: datetime | date, b: datetime | date) -> bool:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Round:
+    """What one round of delta pages has seen so far."""
+
+    series: set[str] = field(default_factory=set)  # masters read this round (once each)
+    removed: int = 0  # removals a GET confirmed
 
 
 _shared_limits: MailboxLimits | None = None

@@ -84,3 +84,13 @@ def test_given_settings_when_building_adapter_options_then_the_knobs_are_carried
     assert google_options(settings)["threads"] == 3
     options = graph_options(settings)
     assert options["limits"].per_mailbox == 2 and options["past"] == timedelta(days=7)
+
+
+def test_given_a_cursor_with_series_when_encoded_and_decoded_then_it_round_trips() -> None:
+    from calbridge.providers.graph_cursor import GraphCursor
+
+    plain = GraphCursor("https://graph/delta?$deltatoken=x")
+    assert plain.encode() == "https://graph/delta?$deltatoken=x"  # a bare link stays a bare link
+    assert GraphCursor.decode(plain.encode()) == plain
+    rich = GraphCursor("https://graph/delta?$deltatoken=y", frozenset({"m1", "m2"}))
+    assert GraphCursor.decode(rich.encode()) == rich

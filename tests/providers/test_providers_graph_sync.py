@@ -164,3 +164,30 @@ async def _occurrences(graph: GraphCalendar, series_id: str) -> dict[str, str]:
         builder.to_get_request_information(RequestConfiguration(query_parameters=window))
     )
     return {row["originalStart"]: row["id"] for row in answer["value"]}
+
+
+async def test_given_a_whole_series_deleted_when_syncing_then_its_master_is_reported_removed(
+    graph: GraphCalendar, graph_control: GraphControl
+) -> None:
+    series = await graph_control.create_event(
+        ALICE,
+        {
+            "subject": "Weekly",
+            **timed("2026-12-01", "10:00", "10:30"),
+            "recurrence": {
+                "pattern": {
+                    "type": "weekly",
+                    "interval": 1,
+                    "daysOfWeek": ["tuesday"],
+                    "firstDayOfWeek": "monday",
+                },
+                "range": {"type": "numbered", "startDate": "2026-12-01", "numberOfOccurrences": 4},
+            },
+        },
+    )
+    _, cursor = await drain(graph, None)
+    await graph_control.delete_event(ALICE, series["id"])
+    pages, after = await drain(graph, cursor)
+    assert Removed(series["id"]) in flat(pages)
+    pages, _ = await drain(graph, after)
+    assert flat(pages) == []  # reported once; the series is forgotten
