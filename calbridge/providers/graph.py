@@ -1,40 +1,30 @@
 """The Microsoft Graph adapter: `CalendarProvider` over msgraph-sdk (raw JSON, see `graph_client`).
 
-- `changes` follows `calendarView/delta` over a window (`past`/`ahead` of now) from nextLink to
-  deltaLink; the deltaLink is the cursor, and 410 raises CursorExpired.
-- Delta cannot expand extended properties, so stamps are read with a GET where they can exist:
-  on events whose `transactionId` calbridge wrote (or when the server does not say).
-- Delta lists occurrences and exceptions, never series masters. Each series touched in a pass is
-  read once: its master (with marks), its exceptions in the window, and its cancelled
-  occurrences, which Graph does not list at all (`graph_series`).
-- `@removed` also names events that merely left the window; an id is reported Removed only if
-  a GET confirms it is gone.
+- `changes` is the delta feed (`graph_feed`): calendarView delta over a window of `past` and
+  `ahead` around now.
 - Creates carry a `transactionId` derived from the stamp, so a retried POST returns the event the
   first one made; mirrors never have attendees, so no write mails anyone.
+- Occurrence changes (`create` with `instance_of`) find the occurrence by its original start,
+  since Graph's occurrence ids are opaque.
 - At most `MailboxLimits.per_mailbox` requests per mailbox are in flight (Outlook allows 4).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-import structlog
 
 from calbridge.connections import Connection, GraphConnection
 from calbridge.errors import AccessDenied, NotFound, ProviderError
 from calbridge.events import Provider
-from calbridge.model import AllDay, Event, EventStatus, InstanceOf, Timed
-from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
-from calbridge.providers.graph_client import PREFER, GraphClient
-from calbridge.providers.graph_cursor import GraphCursor
-from calbridge.providers.graph_errors import Target, translate_exception
-from calbridge.providers.graph_series import cancelled_starts
+from calbridge.model import Event, EventStatus, InstanceOf
+from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
+from calbridge.providers.graph_client import GraphClient
+from calbridge.providers.graph_feed import TRANSACTION_PREFIX, read_changes
+from calbridge.providers.graph_mailbox import PRIMARY, GraphMailbox, get_request, iso
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import graph_options
@@ -43,11 +33,6 @@ from calbridge.translate import stamps
 from calbridge.translate.graph import fetched_from_graph, graph_body
 
 __all__ = ["GraphCalendar", "open_graph", "source_filter", "transaction_id"]
-
-log = structlog.get_logger(__name__)
-
-TRANSACTION_PREFIX = "calbridge-"
-_PRIMARY = "primary"
 
 
 def transaction_id(stamp: MirrorStamp) -> str:
@@ -117,72 +102,40 @@ class GraphCalendar:
     async def aclose(self) -> None:
         await self.client.close()
 
+    def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
+        return GraphMailbox(self.client, self.limits, calendar)
+
     # -- reading ------------------------------------------------------------------------------
 
     async def check_access(self, calendar: CalendarAddress) -> None:
-        info = self.client.user(calendar.owner).calendars.to_get_request_information()
-        while True:
-            answer = await self._call(calendar, info, on="calendar")
-            for row in answer.get("value") or []:
-                wanted = row.get("isDefaultCalendar") if calendar.calendar == _PRIMARY else row.get("id")
-                if wanted is True or wanted == calendar.calendar:
-                    if not row.get("canEdit", True):
-                        raise AccessDenied("the app may read but not write this Outlook calendar")
-                    return
-            link = answer.get("@odata.nextLink")
-            if not link:
-                raise NotFound("no such calendar in the mailbox")
-            info = self.client.user(calendar.owner).calendars.with_url(link).to_get_request_information()
+        mailbox = self._mailbox(calendar)
+        calendars = mailbox.user.calendars
+        async for row in mailbox.rows(calendars, calendars.to_get_request_information(), on="calendar"):
+            wanted = row.get("isDefaultCalendar") if calendar.calendar == PRIMARY else row.get("id")
+            if wanted is True or wanted == calendar.calendar:
+                if not row.get("canEdit", True):
+                    raise AccessDenied("the app may read but not write this Outlook calendar")
+                return
+        raise NotFound("no such calendar in the mailbox")
 
-    async def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
-        delta = self._calendar(calendar).calendar_view.delta
+    def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
         now = self._now()
         window = (now - self._past, now + self._ahead)  # a delta link keeps the window it began with
-        known = GraphCursor.decode(cursor) if cursor is not None else None
-        if known is None:
-            info = _get(delta, start_date_time=_iso(window[0]), end_date_time=_iso(window[1]))
-        else:
-            info = delta.with_url(known.delta_link).to_get_request_information()
-        round_ = _Round()
-        while True:
-            page = await self._call(calendar, info, on="listing", page_size=self._page_size)
-            changes = await self._page_changes(calendar, page.get("value") or [], window, round_)
-            link = page.get("@odata.nextLink")
-            if link:
-                yield ChangePage(tuple(changes), None)
-                info = delta.with_url(link).to_get_request_information()
-                continue
-            series = set(round_.series) | (set(known.series) if known else set())
-            if round_.removed and known is not None:
-                gone = await self._gone_series(calendar, known.series - round_.series)
-                changes.extend(Removed(master) for master in gone)
-                series -= gone
-            delta_link = page.get("@odata.deltaLink") or (known.delta_link if known else "")
-            yield ChangePage(tuple(changes), GraphCursor(delta_link, frozenset(series)).encode())
-            return
-
-    async def _gone_series(self, calendar: CalendarAddress, masters: frozenset[str]) -> set[str]:
-        """Which of these series masters no longer exist (a person deleted the whole series)."""
-        found = await asyncio.gather(*(self._read(calendar, master) for master in sorted(masters)))
-        return {master for master, item in zip(sorted(masters), found, strict=True) if item is None}
+        return read_changes(self._mailbox(calendar), cursor, window, self._page_size)
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
-        item = await self._read(calendar, event_id)
+        item = await self._mailbox(calendar).read(event_id)
         return fetched_from_graph(item) if item is not None else None
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
-        events = self._calendar(calendar).events
-        info = _get(events, filter=source_filter(stamp), expand=[stamps.graph_expand_marks()])
-        while True:
-            answer = await self._call(calendar, info, on="calendar")
-            for row in answer.get("value") or []:
-                found = fetched_from_graph(row)
-                if found.stamp == stamp and not found.event.cancelled:  # the pair is checked here
-                    return found
-            link = answer.get("@odata.nextLink")
-            if not link:
-                return None
-            info = events.with_url(link).to_get_request_information()
+        mailbox = self._mailbox(calendar)
+        events = mailbox.calendar_builder.events
+        info = get_request(events, filter=source_filter(stamp), expand=[stamps.graph_expand_marks()])
+        async for row in mailbox.rows(events, info, on="calendar"):
+            found = fetched_from_graph(row)
+            if found.stamp == stamp and not found.event.cancelled:  # the pair is checked here
+                return found
+        return None
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -192,23 +145,18 @@ class GraphCalendar:
         body = self._body(event, stamp)
         if stamp is not None:
             body["transactionId"] = transaction_id(stamp)
-        info = GraphClient.request("POST", self._calendar(calendar).events, body)
-        item = await self._call(calendar, info, on="calendar")
-        return _with_marks(item, body)
+        mailbox = self._mailbox(calendar)
+        info = GraphClient.request("POST", mailbox.calendar_builder.events, body)
+        return _written(await mailbox.call(info, on="calendar"), body, stamp)
 
     async def update(
         self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
-        body = self._body(event, stamp)
-        info = GraphClient.request(
-            "PATCH", self.client.user(calendar.owner).events.by_event_id(event_id), body
-        )
-        item = await self._call(calendar, info, on="event")
-        return _with_marks(item, body) if stamp is not None else fetched_from_graph(item)
+        return await self._patch(self._mailbox(calendar), event_id, self._body(event, stamp), stamp)
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
-        info = GraphClient.request("DELETE", self.client.user(calendar.owner).events.by_event_id(event_id))
-        await self._call(calendar, info, on="event")
+        mailbox = self._mailbox(calendar)
+        await mailbox.call(GraphClient.request("DELETE", mailbox.event(event_id)), on="event")
 
     def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
         if stamp is not None:
@@ -219,6 +167,12 @@ class GraphCalendar:
             body.pop(key, None)
         return body
 
+    async def _patch(
+        self, mailbox: GraphMailbox, event_id: str, body: dict[str, Any], stamp: MirrorStamp | None
+    ) -> Fetched:
+        info = GraphClient.request("PATCH", mailbox.event(event_id), body)
+        return _written(await mailbox.call(info, on="event"), body, stamp)
+
     async def _write_occurrence(
         self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
@@ -226,7 +180,8 @@ class GraphCalendar:
         start. Graph ids of occurrences are opaque: the series' instances are listed around
         that start and matched by `originalStart`."""
         assert event.instance_of is not None
-        row = await self._occurrence(calendar, event.instance_of)
+        mailbox = self._mailbox(calendar)
+        row = await _find_occurrence(mailbox, event.instance_of)
         if event.cancelled:
             if row is not None:
                 with contextlib.suppress(NotFound):
@@ -242,178 +197,31 @@ class GraphCalendar:
             raise NotFound("graph occurrence not found")
         body = self._body(event, stamp)
         body.pop("recurrence", None)
-        info = GraphClient.request(
-            "PATCH", self.client.user(calendar.owner).events.by_event_id(row["id"]), body
-        )
-        item = await self._call(calendar, info, on="event")
-        return _with_marks(item, body) if stamp is not None else fetched_from_graph(item)
-
-    async def _occurrence(self, calendar: CalendarAddress, instance_of: InstanceOf) -> dict[str, Any] | None:
-        """The listed occurrence or exception with this original start (None: none, e.g. it was
-        cancelled). A missing series raises NotFound."""
-        original = instance_of.original_start
-        if isinstance(original, datetime):
-            centre = original
-        else:
-            centre = datetime.combine(original, datetime.min.time(), UTC)
-        instances = self.client.user(calendar.owner).events.by_event_id(instance_of.master_id).instances
-        for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
-            info = _get(instances, start_date_time=_iso(centre - reach), end_date_time=_iso(centre + reach))
-            while True:
-                page = await self._call(calendar, info, on="event")
-                for row in page.get("value") or []:
-                    listed = fetched_from_graph(row).event.instance_of
-                    if listed is not None and _same_start(listed.original_start, original):
-                        return dict(row)
-                link = page.get("@odata.nextLink")
-                if not link:
-                    break
-                info = instances.with_url(link).to_get_request_information()
-        return None
-
-    # -- one delta page -----------------------------------------------------------------------
-
-    async def _page_changes(
-        self,
-        calendar: CalendarAddress,
-        rows: list[dict[str, Any]],
-        window: tuple[datetime, datetime],
-        round_: _Round,
-    ) -> list[Change]:
-        # Rows are resolved concurrently (their GETs share the mailbox's cap), in page order.
-        resolved = await asyncio.gather(*(self._row_change(calendar, row) for row in rows))
-        changes: list[Change] = []
-        series: list[str] = []
-        for change in resolved:
-            if isinstance(change, str):  # an occurrence or exception: its series is read below
-                if change not in round_.series:
-                    round_.series.add(change)
-                    series.append(change)
-            else:
-                round_.removed += isinstance(change, Removed)
-                changes.append(change)
-        for batch in await asyncio.gather(*(self._series(calendar, m, window) for m in series)):
-            changes.extend(batch)
-        return changes
-
-    async def _row_change(self, calendar: CalendarAddress, row: dict[str, Any]) -> Change | str:
-        """One delta row as a change, or the id of the series it belongs to."""
-        if "@removed" in row:
-            item = await self._read(calendar, row["id"])  # gone, or only out of the window?
-            if item is None or item.get("isCancelled"):
-                return Removed(row["id"])
-            row = item
-        master = row.get("seriesMasterId")
-        if row.get("type") in ("occurrence", "exception") and master:
-            return str(master)
-        return fetched_from_graph(await self._marked(calendar, row))
-
-    async def _series(
-        self, calendar: CalendarAddress, master_id: str, window: tuple[datetime, datetime]
-    ) -> list[Change]:
-        """A series as the engine wants it: master, its exceptions and its cancelled occurrences."""
-        item = await self._read(calendar, master_id)
-        if item is None:
-            return [Removed(master_id)]
-        master = fetched_from_graph(item)
-        found: list[Change] = [master]
-        listed: list[datetime | date] = []
-        instances = self.client.user(calendar.owner).events.by_event_id(master_id).instances
-        info = _get(instances, start_date_time=_iso(window[0]), end_date_time=_iso(window[1]))
-        while True:
-            page = await self._call(calendar, info, on="event")
-            for row in page.get("value") or []:
-                fetched = fetched_from_graph(row)
-                if fetched.event.instance_of is not None:
-                    listed.append(fetched.event.instance_of.original_start)
-                if row.get("type") == "exception":
-                    found.append(fetched_from_graph(await self._marked(calendar, row, master.stamp)))
-            link = page.get("@odata.nextLink")
-            if not link:
-                break
-            info = instances.with_url(link).to_get_request_information()
-        for start in cancelled_starts(master.event, listed, window):
-            found.append(_cancelled(master, start))
-        return found
-
-    async def _marked(
-        self, calendar: CalendarAddress, row: dict[str, Any], inherited: MirrorStamp | None = None
-    ) -> dict[str, Any]:
-        """`row` with its extended properties, read where calbridge may have written them."""
-        transaction = row.get("transactionId")
-        ours = "transactionId" not in row or str(transaction or "").startswith(TRANSACTION_PREFIX)
-        if not ours and inherited is None:
-            return row
-        return await self._read(calendar, row["id"]) or row
-
-    async def _read(self, calendar: CalendarAddress, event_id: str) -> dict[str, Any] | None:
-        builder = self.client.user(calendar.owner).events.by_event_id(event_id)
-        try:
-            item: dict[str, Any] = await self._call(
-                calendar, _get(builder, expand=[stamps.graph_expand_marks()]), on="event"
-            )
-        except NotFound:
-            return None
-        return item
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    def _calendar(self, calendar: CalendarAddress) -> Any:
-        user = self.client.user(calendar.owner)
-        if calendar.calendar == _PRIMARY:
-            return user.calendar
-        return user.calendars.by_calendar_id(calendar.calendar)
-
-    async def _call(
-        self, calendar: CalendarAddress, info: Any, *, on: Target, page_size: int | None = None
-    ) -> Any:
-        prefer = (*PREFER, f"odata.maxpagesize={page_size}") if page_size else PREFER
-        async with self.limits.hold(calendar.owner):
-            try:
-                return await self.client.send(info, prefer=prefer)
-            except Exception as exc:
-                error = translate_exception(exc, on=on)
-                if error is None:
-                    raise
-                log.info("graph.call_failed", method=str(info.http_method), error=type(error).__name__)
-                raise error from exc
+        return await self._patch(mailbox, row["id"], body, stamp)
 
 
-def _get(builder: Any, **query: Any) -> Any:
-    """`builder`'s GET with query parameters, through the SDK's own query classes (they know the
-    `$`-prefixed names and the encoding)."""
-    from kiota_abstractions.base_request_configuration import RequestConfiguration
+async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> dict[str, Any] | None:
+    """The listed occurrence or exception with this original start (None: none, e.g. it was
+    cancelled). A missing series raises NotFound."""
+    original = instance_of.original_start
+    centre = (
+        original if isinstance(original, datetime) else datetime.combine(original, datetime.min.time(), UTC)
+    )
+    instances = mailbox.event(instance_of.master_id).instances
+    for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
+        info = get_request(instances, start_date_time=iso(centre - reach), end_date_time=iso(centre + reach))
+        async for row in mailbox.rows(instances, info, on="event"):
+            listed = fetched_from_graph(row).event.instance_of
+            if listed is not None and _same_start(listed.original_start, original):
+                return dict(row)
+    return None
 
-    if not query:
-        return builder.to_get_request_information()
-    parameters = getattr(type(builder), f"{type(builder).__name__}GetQueryParameters")(**query)
-    return builder.to_get_request_information(RequestConfiguration(query_parameters=parameters))
 
-
-def _with_marks(item: dict[str, Any], body: dict[str, Any]) -> Fetched:
-    """A write's answer with the marks it wrote (Graph does not return them unexpanded)."""
-    if "singleValueExtendedProperties" not in item:
+def _written(item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None) -> Fetched:
+    """A write's answer, with the marks it wrote (Graph does not return them unexpanded)."""
+    if stamp is not None and "singleValueExtendedProperties" not in item:
         item = {**item, "singleValueExtendedProperties": body.get("singleValueExtendedProperties", [])}
     return fetched_from_graph(item)
-
-
-def _cancelled(master: Fetched, start: datetime | date) -> Fetched:
-    """A cancelled occurrence, shaped like Google's: its series, its original start, no length."""
-    span: AllDay | Timed
-    if isinstance(start, datetime):
-        zone = master.event.span.zone if isinstance(master.event.span, Timed) else "UTC"
-        span = Timed(start, start, zone)
-        key = start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    else:
-        span = AllDay(start, start + timedelta(days=1))
-        key = start.strftime("%Y%m%d")
-    event = Event(
-        id=f"{master.event.id}/cancelled/{key}",
-        span=span,
-        status=EventStatus.CANCELLED,
-        instance_of=InstanceOf(master.event.id, start),
-    )
-    return Fetched(event=event, version=master.version, updated=master.updated, stamp=master.stamp)
 
 
 def _same_start(a: datetime | date, b: datetime | date) -> bool:
@@ -422,18 +230,6 @@ def _same_start(a: datetime | date, b: datetime | date) -> bool:
     if isinstance(a, datetime) or isinstance(b, datetime):
         return False
     return a == b
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class _Round:
-    """What one round of delta pages has seen so far."""
-
-    series: set[str] = field(default_factory=set)  # masters read this round (once each)
-    removed: int = 0  # removals a GET confirmed
 
 
 _shared_limits: MailboxLimits | None = None
