@@ -11,7 +11,7 @@ import pytest
 from providers_support import ALICE, all_day, meeting, stamp
 
 from calbridge.errors import AlreadyExists, NotFound
-from calbridge.model import Attendee, Person
+from calbridge.model import Attendee, Body, Person
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.google import GoogleCalendar, mirror_id
 from sandbox.client import SandboxControl
@@ -150,3 +150,12 @@ def _span() -> dict[str, Any]:
         "start": {"dateTime": "2026-12-02T09:00:00", "timeZone": "Europe/Berlin"},
         "end": {"dateTime": "2026-12-02T10:00:00", "timeZone": "Europe/Berlin"},
     }
+
+
+async def test_given_an_html_description_when_written_and_read_then_the_markup_round_trips(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    source = replace(meeting(), description=Body("<p>Agenda: <b>numbers</b></p>", html=True))
+    made = await google.create(HERE, source, stamp())
+    read = await google.get(HERE, made.event.id)
+    assert read is not None and read.event.description == source.description

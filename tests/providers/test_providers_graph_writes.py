@@ -10,7 +10,7 @@ import pytest
 from providers_support import ALICE, all_day, meeting, stamp
 
 from calbridge.errors import NotFound
-from calbridge.model import Attendee, Person
+from calbridge.model import Attendee, Body, Person
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph import GraphCalendar, transaction_id
 from sandbox.client import SandboxControl
@@ -110,3 +110,12 @@ async def test_given_an_all_day_event_when_written_and_read_then_the_dates_are_e
 
 async def test_given_the_sandbox_when_connecting_then_microsoft_endpoints_are_known(sandbox: Sandbox) -> None:
     assert sandbox.info.microsoft["graph_url"].startswith("https://127.0.0.1")
+
+
+async def test_given_an_html_description_when_written_and_read_then_the_markup_round_trips(
+    graph: GraphCalendar, graph_control: GraphControl
+) -> None:
+    source = replace(meeting(), description=Body("<p>Agenda: <b>numbers</b></p>", html=True))
+    made = await graph.create(HERE, source, stamp())
+    read = await graph.get(HERE, made.event.id)
+    assert read is not None and read.event.description == source.description
