@@ -152,7 +152,12 @@ class GraphCalendar:
     async def update(
         self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
-        return await self._patch(self._mailbox(calendar), event_id, self._body(event, stamp), stamp)
+        mailbox = self._mailbox(calendar)
+        body = self._body(event, stamp)
+        if "recurrence" in body and await _same_pattern(mailbox, event_id, event):
+            # Outlook drops a series' exceptions when its pattern is written, even unchanged.
+            del body["recurrence"]
+        return await self._patch(mailbox, event_id, body, stamp)
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
         mailbox = self._mailbox(calendar)
@@ -215,6 +220,15 @@ async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> di
             if listed is not None and _same_start(listed.original_start, original):
                 return dict(row)
     return None
+
+
+async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event) -> bool:
+    """Whether the stored series already has this event's pattern and first start."""
+    current = await mailbox.read(event_id)
+    if current is None:
+        return False
+    stored = fetched_from_graph(current).event
+    return stored.recurrence == event.recurrence and stored.span.start == event.span.start
 
 
 def _written(item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None) -> Fetched:

@@ -71,3 +71,15 @@ async def test_given_a_persons_meeting_when_written_back_unstamped_then_guests_s
     assert [a["email"] for a in stored["attendees"]] == ["bob@example.com"]
     assert "extendedProperties" not in stored or not stored["extendedProperties"].get("private")
     assert (await control.counters())["invitations"] == []
+
+
+async def test_given_a_mirror_series_with_an_exception_when_its_title_changes_then_the_exception_stays(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    master = await google.create(HERE, series(), stamp("series"))
+    moved = await google.create(HERE, occurrence(master.event.id, 22, moved_to=15), stamp("s-22"))
+    await google.update(HERE, master.event.id, series("Standup, renamed"), stamp("series"))
+    exception = await google.get(HERE, moved.event.id)
+    assert exception is not None and not exception.event.cancelled
+    assert isinstance(exception.event.span, Timed)
+    assert exception.event.span.start == datetime(2026, 10, 22, 15, tzinfo=BERLIN)

@@ -70,3 +70,15 @@ async def test_given_a_persons_meeting_when_written_back_unstamped_then_attendee
     read = await graph.get(HERE, own["id"])
     assert read is not None and read.stamp is None
     assert [a.address for a in read.event.attendees] == ["bob@example.com"]
+
+
+async def test_given_a_mirror_series_with_an_exception_when_its_title_changes_then_the_exception_stays(
+    graph: GraphCalendar, graph_control: GraphControl
+) -> None:
+    master = await graph.create(HERE, series(), stamp("series"))
+    moved = await graph.create(HERE, occurrence(master.event.id, 22, moved_to=15), stamp("s-22"))
+    await graph.update(HERE, master.event.id, series("Standup, renamed"), stamp("series"))
+    state = await graph_control.calendar_state(ALICE)
+    stored = next(e for e in state["events"] if e["id"] == master.event.id)
+    assert stored["subject"] == "Standup, renamed"
+    assert [x["id"] for x in stored["exceptions"]] == [moved.event.id]
