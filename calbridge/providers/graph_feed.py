@@ -29,6 +29,7 @@ from calbridge.translate.graph import fetched_from_graph
 __all__ = ["TRANSACTION_PREFIX", "read_changes"]
 
 TRANSACTION_PREFIX = "calbridge-"
+INSTANCES_PAGE = 200  # Graph pages instances by 10 unless asked: a daily series has ~490 here
 
 Window = tuple[datetime, datetime]
 
@@ -112,7 +113,9 @@ async def _series(mailbox: GraphMailbox, master_id: str, window: Window) -> list
     found: list[Change] = [master]
     listed: list[datetime | date] = []
     instances = mailbox.event(master_id).instances
-    info = get_request(instances, start_date_time=iso(window[0]), end_date_time=iso(window[1]))
+    info = get_request(
+        instances, start_date_time=iso(window[0]), end_date_time=iso(window[1]), top=INSTANCES_PAGE
+    )
     async for row in mailbox.rows(instances, info, on="event"):
         fetched = fetched_from_graph(row)
         if fetched.event.instance_of is not None:
