@@ -221,3 +221,92 @@ def timed_event(summary: str) -> dict[str, Any]:
         "start": {"dateTime": "2026-12-01T09:00:00Z"},
         "end": {"dateTime": "2026-12-01T10:00:00Z"},
     }
+
+
+# --- Graph: subscriptions through msgraph-sdk, a person's edits through the emulator's control API
+
+GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
+
+
+def graph_world(stack: Stack) -> Any:
+    """The Graph emulator's world (to shorten its retry delays; it lives on the sandbox's loop)."""
+    return stack.sandbox.server.optional["graph"].world
+
+
+@asynccontextmanager
+async def graph_client(stack: Stack) -> AsyncIterator[Any]:
+    """A GraphServiceClient (msgraph-sdk + azure-identity) pointed at the sandbox."""
+    from azure.identity.aio import ClientSecretCredential
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import options as graph_default_options
+    from msgraph_core import GraphClientFactory
+
+    microsoft = stack.sandbox.info.microsoft
+    credential = ClientSecretCredential(
+        microsoft["tenant_id"],
+        microsoft["client_id"],
+        microsoft["client_secret"],
+        authority=microsoft["graph_authority"],
+        disable_instance_discovery=True,
+        connection_verify=str(stack.sandbox.ca_file),
+    )
+    http = httpx.AsyncClient(verify=stack.sandbox.tls.client_context(), timeout=30)
+    adapter = GraphRequestAdapter(
+        AzureIdentityAuthenticationProvider(credential, scopes=GRAPH_SCOPES),
+        client=GraphClientFactory.create_with_default_middleware(client=http, options=graph_default_options),
+    )
+    adapter.base_url = microsoft["graph_url"]
+    try:
+        yield GraphServiceClient(request_adapter=adapter)
+    finally:
+        await http.aclose()
+        await credential.close()
+
+
+async def subscribe(client: Any, stack: Stack, client_state: str, *, lifecycle: bool = False) -> Any:
+    """Create a Graph subscription on Alice's events that notifies the receiver."""
+    from msgraph.generated.models.subscription import Subscription
+
+    base = f"{stack.receiver_url}/notifications/graph"
+    request = Subscription(
+        change_type="created,updated,deleted",
+        notification_url=base,
+        lifecycle_notification_url=f"{base}/lifecycle" if lifecycle else None,
+        resource=f"/users/{ALICE}/events",
+        client_state=client_state,
+        expiration_date_time=datetime.now(UTC) + timedelta(minutes=60),
+    )
+    return await client.subscriptions.post(request)
+
+
+@asynccontextmanager
+async def graph_control(stack: Stack) -> AsyncIterator[Any]:
+    from sandbox.graph import GraphControl
+
+    origin = stack.sandbox.info.microsoft["graph_authority"]
+    control = GraphControl(origin, stack.sandbox.tls.client_context())
+    try:
+        yield control
+    finally:
+        await control.close()
+
+
+async def graph_notifications(stack: Stack) -> dict[str, int]:
+    """Notification items the emulator got a 2xx for (`delivered`) or gave up on (`failed`)."""
+    origin = stack.sandbox.info.microsoft["graph_authority"]
+    async with httpx.AsyncClient(verify=stack.sandbox.tls.client_context(), timeout=10) as http:
+        response = await http.get(f"{origin}/_control/graph/notifications")
+    response.raise_for_status()
+    counts: dict[str, int] = response.json()
+    return counts
+
+
+def graph_event(subject: str) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"},
+    }
