@@ -11,11 +11,13 @@ microseconds per request (best of the rounds) and the time spent in garbage coll
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import importlib.util
 import secrets
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,16 +53,15 @@ class ConfirmingBus:
         raise NotImplementedError
 
 
-def load_notifications(keys: dict[str, bytes]) -> list[Any]:
-    # The same notifications as the end-to-end bench; loaded by path because this folder's
-    # `receiver.py` would shadow the `receiver` package if imported by name.
+def load_bench() -> Any:
+    """The end-to-end bench module, for its notifications and broker helpers; loaded by path
+    because this folder's `receiver.py` would shadow the `receiver` package if imported by name."""
     spec = importlib.util.spec_from_file_location("bench_receiver", Path(__file__).with_name("receiver.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_receiver"] = module
     spec.loader.exec_module(module)
-    notes: list[Any] = module.make_notifications(keys)
-    return notes
+    return module
 
 
 def scope_of(note: Any) -> tuple[dict[str, Any], bytes]:
@@ -104,14 +105,61 @@ async def call(app: Starlette, scope: dict[str, Any], body: bytes) -> int:
     return status
 
 
-async def run(requests: int, rounds: int) -> None:
+async def drive(
+    app: Starlette, calls: list[tuple[dict[str, Any], bytes]], requests: int, concurrency: int
+) -> None:
+    """`requests` requests from `concurrency` concurrent callers (as uvicorn runs one task each)."""
+    sent = 0
+
+    async def caller() -> None:
+        nonlocal sent
+        while sent < requests:
+            index = sent
+            sent += 1
+            status = await call(app, *calls[index % len(calls)])
+            if status not in (200, 202):
+                raise RuntimeError(f"unexpected status {status}")
+
+    await asyncio.wait_for(asyncio.gather(*(caller() for _ in range(concurrency))), timeout=300)
+
+
+async def run(requests: int, rounds: int, amqp: bool, concurrency: int) -> None:
+    from calbridge.bus import Bus, open_bus
     from receiver import create_app
 
     keys = {"bench": secrets.token_urlsafe(32).encode()}
-    settings = load_settings(signing_keys=SecretStr(f"bench:{keys['bench'].decode()}"))
-    bus = ConfirmingBus()
+    bench = load_bench()
+    vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}" if amqp else None
+    overrides: dict[str, Any] = {"signing_keys": SecretStr(f"bench:{keys['bench'].decode()}")}
+    if vhost is not None:
+        bench.management("PUT", f"/vhosts/{vhost}", {})
+        bench.management(
+            "PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"}
+        )
+        overrides |= {
+            "amqp_url": SecretStr(f"amqp://guest:guest@{bench.BROKER}:5672/{vhost}"),
+            "shard_count": bench.SHARDS,
+        }
+    settings = load_settings(**overrides)
+    bus: Bus = open_bus(settings) if amqp else ConfirmingBus()
     app = create_app(settings, bus)
-    calls = [scope_of(note) for note in load_notifications(keys)]
+    calls = [scope_of(note) for note in bench.make_notifications(keys)]
+    try:
+        await measure(app, calls, requests, rounds, concurrency, vhost, bench)
+    finally:
+        if vhost is not None:
+            bench.management("DELETE", f"/vhosts/{vhost}")
+
+
+async def measure(
+    app: Starlette,
+    calls: list[tuple[dict[str, Any], bytes]],
+    requests: int,
+    rounds: int,
+    concurrency: int,
+    vhost: str | None,
+    bench: Any,
+) -> None:
     gc_seconds = 0.0
     gc_started = 0.0
 
@@ -123,21 +171,22 @@ async def run(requests: int, rounds: int) -> None:
             gc_seconds += time.perf_counter() - gc_started
 
     async with app.router.lifespan_context(app):
-        for index in range(2000):  # warm up
-            await call(app, *calls[index % len(calls)])
+        await drive(app, calls, 2000, concurrency)  # warm up
         gc.callbacks.append(time_gc)
         results = []
         for _ in range(rounds):
+            if vhost is not None:
+                bench.purge_shards(vhost)
             gc_seconds = 0.0
             started = time.process_time()
-            for index in range(requests):
-                status = await call(app, *calls[index % len(calls)])
-                if status not in (200, 202):
-                    raise RuntimeError(f"unexpected status {status}")
+            await drive(app, calls, requests, concurrency)
             results.append(((time.process_time() - started) / requests * 1e6, gc_seconds / requests * 1e6))
         gc.callbacks.remove(time_gc)
     best = min(results)
-    print(f"receiver app in-process, {requests} requests x {rounds} (Google and Graph half and half)")
+    bus = "the real AmqpBus (RabbitMQ, throwaway vhost)" if vhost else "a bus that confirms at once"
+    print(
+        f"receiver app in-process on {bus}, {concurrency} concurrent callers, {requests} requests x {rounds}"
+    )
     print("  CPU us/request per round: " + ", ".join(f"{cpu:.0f}" for cpu, _ in results))
     print(f"  best {best[0]:.0f} us/request; GC {best[1]:.1f} us/request in that round")
 
@@ -148,8 +197,12 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--amqp", action="store_true", help="publish through the real AmqpBus to the local RabbitMQ"
+    )
+    parser.add_argument("--concurrency", type=int, default=1, help="concurrent callers (64 suits --amqp)")
     args = parser.parse_args()
-    if not 0 < args.requests <= 1_000_000 or not 0 < args.rounds <= 50:
+    if not 0 < args.requests <= 1_000_000 or not 0 < args.rounds <= 50 or not 0 < args.concurrency <= 1024:
         parser.error("requests in 1..1000000, rounds in 1..50")
     # `python bench/receiver_app.py` puts this folder first on sys.path, where `receiver.py` (the
     # end-to-end bench) would shadow the `receiver` package.
@@ -157,7 +210,7 @@ def main() -> None:
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
     import uvloop
 
-    uvloop.run(run(args.requests, args.rounds))
+    uvloop.run(run(args.requests, args.rounds, args.amqp, args.concurrency))
 
 
 if __name__ == "__main__":
