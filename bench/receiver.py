@@ -207,9 +207,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn_receiver(amqp_url: str, keys: dict[str, bytes], log: Path) -> Receiver:
-    """`calbridge receiver` on a free loopback port, configured as in production but for the URL."""
-    port = free_port()
+def receiver_command(amqp_url: str, keys: dict[str, bytes], port: int) -> tuple[list[str], dict[str, str]]:
+    """`calbridge receiver` on loopback, configured as in production but for the broker URL."""
     env = {
         **os.environ,
         "CALBRIDGE_AMQP_URL": amqp_url,
@@ -217,14 +216,26 @@ def spawn_receiver(amqp_url: str, keys: dict[str, bytes], log: Path) -> Receiver
         "CALBRIDGE_SHARD_COUNT": str(SHARDS),
         "CALBRIDGE_LOG_FORMAT": "json",
     }
-    command = [sys.executable, "-m", "calbridge", "receiver", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "calbridge", "receiver", "--host", "127.0.0.1", "--port", str(port)], env
+
+
+def floor_command(port: int) -> tuple[list[str], dict[str, str]]:
+    """`http_floor.py` behind uvicorn with the receiver's server settings."""
+    command = [sys.executable, "-m", "uvicorn", "http_floor:app", "--app-dir", str(Path(__file__).parent),
+               "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+               "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    return command, dict(os.environ)
+
+
+def spawn(command: list[str], env: dict[str, str], port: int, log: Path) -> Receiver:
     with log.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     return Receiver(process, f"http://127.0.0.1:{port}", log)
 
 
-async def start_receiver(amqp_url: str, keys: dict[str, bytes], log: Path) -> Receiver:
-    receiver = spawn_receiver(amqp_url, keys, log)
+async def start_server(command: list[str], env: dict[str, str], port: int, log: Path) -> Receiver:
+    """Start the server and wait, bounded, until GET /readyz answers 200."""
+    receiver = spawn(command, env, port, log)
     process = receiver.process
     deadline = time.monotonic() + STARTUP_SECONDS
     async with aiohttp.ClientSession() as session:
@@ -260,6 +271,11 @@ class Run:
     latencies: list[float] = field(default_factory=list)  # seconds, of 2xx answers
     statuses: Counter[str] = field(default_factory=Counter)
     receiver_cpu: float = 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU microseconds per answered request."""
+        return self.receiver_cpu * 1e6 / max(1, len(self.latencies))
 
     @property
     def rate(self) -> float:
@@ -398,7 +414,18 @@ def start_profiler(receiver: Receiver, duration: float, output: Path) -> subproc
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-async def run(duration: float, rate: float, concurrency: int, rounds: int, profile: Path | None) -> None:
+@dataclass(frozen=True)
+class Plan:
+    duration: float
+    rates: list[float]
+    concurrency: int
+    rounds: int
+    http_floor: bool
+    profile: Path | None
+
+
+async def run(plan: Plan) -> None:
+    duration, concurrency, rounds, profile = plan.duration, plan.concurrency, plan.rounds, plan.profile
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
     management("PUT", f"/vhosts/{vhost}", {})
     management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
@@ -409,12 +436,17 @@ async def run(duration: float, rate: float, concurrency: int, rounds: int, profi
     receiver: Receiver | None = None
     with tempfile.TemporaryDirectory(prefix="calbridge-bench-") as folder:
         try:
-            receiver = await start_receiver(url, keys, Path(folder) / "receiver.log")
+            port = free_port()
+            receiver = await start_server(
+                *receiver_command(url, keys, port), port, Path(folder) / "receiver.log"
+            )
             await closed_loop(receiver, notes, 8, 1.0)  # warm up: connections, caches
             purge_shards(vhost)
 
-            fixed = await open_loop(receiver, notes, rate, duration)
-            purge_shards(vhost)
+            fixed: list[tuple[float, Run]] = []
+            for rate in plan.rates:
+                fixed.append((rate, await open_loop(receiver, notes, rate, duration)))
+                purge_shards(vhost)
             ceilings: list[Ceiling] = []
             maxima: list[Run] = []
             for _ in range(rounds):
@@ -426,6 +458,9 @@ async def run(duration: float, rate: float, concurrency: int, rounds: int, profi
                     profiler.wait(timeout=duration + 30)
                 purge_shards(vhost)
             rss, peak = receiver.memory_mb()
+            stop_receiver(receiver)
+            receiver = None
+            floor = await http_floor(notes, concurrency, duration, Path(folder)) if plan.http_floor else None
         finally:
             if receiver is not None:
                 stop_receiver(receiver)
@@ -436,12 +471,14 @@ async def run(duration: float, rate: float, concurrency: int, rounds: int, profi
         f"receiver: 1 worker, uvloop + httptools, no access log; {SHARDS} quorum shards; "
         f"Google and Graph half and half; published event {size:.0f} B on average"
     )
-    print(f"\nopen loop at {rate:.0f}/s for {duration:g} s:")
-    print(
-        f"  answered 2xx {fixed.rate:7.0f}/s  p50 {ms(fixed.percentile(50))}  p99 {ms(fixed.percentile(99))}"
-        f"  max {ms(max(fixed.latencies, default=float('nan')))}  errors: {fixed.errors()}"
-    )
-    print(f"  receiver CPU {fixed.receiver_cpu * 1e6 / max(1, len(fixed.latencies)):.0f} us per notification")
+    for rate, result in fixed:
+        print(f"\nopen loop at {rate:.0f}/s for {duration:g} s:")
+        print(
+            f"  answered 2xx {result.rate:7.0f}/s  p50 {ms(result.percentile(50))}  "
+            f"p99 {ms(result.percentile(99))}  max {ms(max(result.latencies, default=float('nan')))}  "
+            f"errors: {result.errors()}"
+        )
+        print(f"  receiver CPU {result.cpu_us:.0f} us per notification")
     print(
         f"\nmax throughput, {concurrency} connections, {duration:g} s x {rounds}, alternating with ceiling:"
     )
@@ -449,12 +486,27 @@ async def run(duration: float, rate: float, concurrency: int, rounds: int, profi
         print(
             f"  round {index}: receiver {top.rate:6.0f}/s (p50 {ms(top.percentile(50))}, "
             f"p99 {ms(top.percentile(99))}, errors: {top.errors()}, "
-            f"{top.receiver_cpu * 1e6 / max(1, len(top.latencies)):.0f} us CPU/notification); "
+            f"{top.cpu_us:.0f} us CPU/notification); "
             f"bare publish+confirm {ceiling.rate:6.0f}/s ({ceiling.cpu_us:.0f} us CPU/msg)"
         )
     ratio = statistics.median(top.rate / ceiling.rate for top, ceiling in zip(maxima, ceilings, strict=True))
     print(f"  receiver / ceiling: {ratio:.2f} (median of paired rounds)")
     print(f"\nreceiver RSS: {rss:.0f} MB now, {peak:.0f} MB peak")
+    if floor is not None:
+        print(
+            f"\nHTTP floor (empty app, same uvicorn settings and generator, {concurrency} connections): "
+            f"{floor.rate:.0f}/s, {floor.cpu_us:.0f} us CPU/request"
+        )
+
+
+async def http_floor(notes: list[Notification], concurrency: int, duration: float, folder: Path) -> Run:
+    port = free_port()
+    server = await start_server(*floor_command(port), port, folder / "floor.log")
+    try:
+        await closed_loop(server, notes, 8, 1.0)
+        return await closed_loop(server, notes, concurrency, duration)
+    finally:
+        stop_receiver(server)
 
 
 def main() -> None:
@@ -462,18 +514,31 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per phase")
-    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop notifications per second")
+    parser.add_argument(
+        "--rate", type=float, action="append", help="open-loop notifications per second (repeatable; 1000)"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="connections / publishes in flight")
     parser.add_argument("--rounds", type=int, default=2, help="alternating max-throughput and ceiling runs")
+    parser.add_argument("--http-floor", action="store_true", help="also load an empty app behind uvicorn")
     parser.add_argument(
         "--profile", type=Path, help="write py-spy collapsed stacks of the first max-throughput round here"
     )
     args = parser.parse_args()
-    if not 0 < args.duration <= 60 or not 0 < args.rate <= 20_000 or not 0 < args.concurrency <= 1024:
-        parser.error("keep it brief: duration <= 60 s, rate <= 20000/s, concurrency <= 1024")
+    rates = args.rate or [1000.0]
+    if (
+        not 0 < args.duration <= 60
+        or not all(0 < rate <= 20_000 for rate in rates)
+        or len(rates) > 5
+        or not 0 < args.concurrency <= 1024
+        or not 0 < args.rounds <= 10
+    ):
+        parser.error(
+            "keep it brief: duration <= 60 s, up to 5 rates <= 20000/s, concurrency <= 1024, rounds <= 10"
+        )
     import uvloop
 
-    uvloop.run(run(args.duration, args.rate, args.concurrency, args.rounds, args.profile))
+    plan = Plan(args.duration, rates, args.concurrency, args.rounds, args.http_floor, args.profile)
+    uvloop.run(run(plan))
 
 
 if __name__ == "__main__":
