@@ -240,8 +240,9 @@ async def graph_client(stack: Stack) -> AsyncIterator[Any]:
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import GraphRequestAdapter
     from msgraph.graph_request_adapter import options as graph_default_options
+    from msgraph.graph_service_client import GraphServiceClient
     from msgraph_core import GraphClientFactory
 
     microsoft = stack.sandbox.info.microsoft

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-__all__ = ["BrokerProxy"]
+__all__ = ["BrokerProxy", "StallingProxy"]
 
 
 class BrokerProxy:
@@ -88,3 +88,6 @@ class BrokerProxy:
             self._writers.discard(sink)
             with contextlib.suppress(Exception):
                 sink.close()
+
+
+StallingProxy = BrokerProxy  # its former name, for branches that still import it
