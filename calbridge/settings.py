@@ -88,7 +88,62 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key that encrypts provider credentials stored in the database "
-        "(a Fernet key: 32 url-safe base64-encoded bytes).",
+        "(a Fernet key: 32 url-safe base64-encoded bytes; `calbridge connections generate-key` makes "
+        "one). Several, comma-separated, for rotation: the first encrypts, all decrypt.",
+    )
+
+    # --- pairs
+    import_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Pairs whose access `calbridge pairs import` checks at once (each check calls both "
+        "providers; keep it within their per-app limits).",
+    )
+
+    # --- sync safety
+    mass_delete_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Pause a pair when one sync pass would delete more than this share of its "
+        "linked events (the mass-deletion circuit breaker).",
+    )
+    mass_delete_min: int = Field(
+        default=10,
+        ge=1,
+        description="Deletions in one pass below this count never trip the mass-deletion breaker.",
+    )
+
+    # --- free/busy API
+    freebusy_keys: SecretStr | None = Field(
+        default=None,
+        description="Bearer keys of free/busy API callers, as ID:SECRET[,ID:SECRET...] (secrets of at "
+        "least 32 characters). Unset: POST /v1/freebusy is not served.",
+    )
+    freebusy_domains: str | None = Field(
+        default=None,
+        description="Which connection answers free/busy for a domain, as DOMAIN=CONNECTION[,...] "
+        "(e.g. example.com=google-main,contoso.com=graph-main). Owners of calendars in the store "
+        "need no entry.",
+    )
+    freebusy_timeouts: str = Field(
+        default="google=4,graph=4,ews=6",
+        description="Seconds each provider may take to answer a free/busy lookup, as PROVIDER=SECONDS "
+        "(google, graph, ews); its addresses get a per-address error after that.",
+    )
+    freebusy_cache_ttl: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="Seconds a free/busy answer per (address, window) is reused; 0 disables the cache "
+        "(identical lookups in flight are still shared).",
+    )
+    freebusy_max_window_days: int = Field(
+        default=31, ge=1, le=366, description="Longest free/busy window per request, in days (422 beyond)."
+    )
+    freebusy_max_addresses: int = Field(
+        default=100, ge=1, le=1000, description="Most addresses per free/busy request (413 beyond)."
     )
 
     # --- logging
@@ -116,6 +171,39 @@ class Settings(BaseSettings):
             parse_signing_keys(value)
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from calbridge.secretbox import parse_secret_keys  # cryptography only when a key is set
+
+            parse_secret_keys(value.get_secret_value())
+        return value
+
+    @field_validator("freebusy_keys")
+    @classmethod
+    def _check_freebusy_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from calbridge.freebusy.auth import parse_keys
+
+            parse_keys(value.get_secret_value())
+        return value
+
+    @field_validator("freebusy_domains")
+    @classmethod
+    def _check_freebusy_domains(cls, value: str | None) -> str | None:
+        from calbridge.freebusy.resolve import parse_domain_map
+
+        if value is not None:
+            parse_domain_map(value)
+        return value
+
+    @field_validator("freebusy_timeouts")
+    @classmethod
+    def _check_freebusy_timeouts(cls, value: str) -> str:
+        parse_provider_seconds(value)
+        return value
+
     def signing_key_map(self) -> dict[str, bytes]:
         """Key id -> secret, in the order given (the first signs)."""
         if self.signing_keys is None:
@@ -141,6 +229,28 @@ def parse_signing_keys(raw: SecretStr) -> dict[str, bytes]:
     if not keys:
         raise ValueError("no keys given")
     return keys
+
+
+def parse_provider_seconds(raw: str) -> dict[str, float]:
+    """`google=4,graph=4,ews=6` -> {provider: seconds}; providers not named keep their default."""
+    known = ("google", "graph", "ews")
+    seconds: dict[str, float] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or name not in known:
+            raise ValueError(
+                f"{part.strip()!r} is not PROVIDER=SECONDS with PROVIDER one of {', '.join(known)}"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number of seconds") from None
+        if not 0 < number <= 60:
+            raise ValueError(f"the timeout of {name} must be between 0 and 60 seconds")
+        seconds[name] = number
+    return seconds
 
 
 def _describe(exc: ValidationError) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, db, demo, receiver, sandbox
+from calbridge.cli import config, connections, db, demo, freebusy, pairs, receiver, sandbox
 
 app = typer.Typer(
     name="calbridge",
@@ -16,9 +16,12 @@ app = typer.Typer(
 )
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
+app.add_typer(connections.app, name="connections")
+app.add_typer(pairs.app, name="pairs")
 app.command("demo")(demo.demo)
 app.command("receiver")(receiver.receiver)
 app.command("sandbox")(sandbox.sandbox)
+app.command("freebusy")(freebusy.freebusy)
 
 
 def main() -> None:

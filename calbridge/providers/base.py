@@ -83,12 +83,19 @@ class CalendarProvider(Protocol):
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         """The mirror carrying this stamp, if one exists (a create that crashed before its link)."""
 
-    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp) -> Fetched:
-        """Create a mirror without inviting anyone; idempotent for the same stamp."""
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        """Create a mirror without inviting anyone; idempotent for the same stamp.
+
+        An event with `instance_of` set is not a new event: it changes the occurrence of the
+        series `instance_of.master_id` (on this calendar) that starts at `original_start`, and
+        with status CANCELLED it removes that occurrence. `stamp` is None only when such an
+        occurrence change is written back to a person's own series (two-way pairs)."""
 
     async def update(
-        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp
-    ) -> Fetched: ...
+        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        """Replace the event's content. `stamp` None: the event is a person's own (a two-way
+        edit written back to where the event was made): write no stamp, keep what is there."""
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
         """Delete without mailing cancellations; raise NotFound if already gone."""

@@ -37,7 +37,8 @@ GRAPH_CLIENT = """
 import asyncio, json, ssl, sys, tempfile
 import httpx
 from azure.identity.aio import ClientSecretCredential
-from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider)
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
 from msgraph.generated.models.event import Event

@@ -1,0 +1,204 @@
+"""The engine's pass over honest in-memory calendars: what a user sees on the other side after
+crashes, redeliveries, expired cursors, windowed reads, mass deletions and provider errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sync_fakes import Clock, FakeCalendar
+
+from calbridge.errors import PairPaused, Throttled, TransientProviderError
+from calbridge.events import Provider
+from calbridge.metrics import REGISTRY
+from calbridge.model import Event, InstanceOf, Recurrence, Timed
+from calbridge.providers.base import CalendarAddress, MirrorStamp
+from processor.actions import Outcome
+from processor.engine import CalendarSide, Hint, PairContext, PassSummary, run_pass
+from processor.memory_links import MemoryLinks
+from processor.policy import ConflictPolicy, Direction, Policy, Side
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+GOOGLE_HINT = Hint("calg")
+MICROSOFT_HINT = Hint("calm")
+
+
+class World:
+    def __init__(self, policy: Policy | None = None, page_size: int = 3) -> None:
+        clock = Clock()
+        self.google = FakeCalendar(Provider.GOOGLE, "g", clock, removals="cancelled", page_size=page_size)
+        self.microsoft = FakeCalendar(Provider.GRAPH, "m", clock, page_size=page_size)
+        self.links = MemoryLinks()
+        self.pair = PairContext(
+            policy or Policy("p1"),
+            CalendarSide("calg", CalendarAddress("ann@example.com"), self.google),
+            CalendarSide("calm", CalendarAddress("ann@example.com"), self.microsoft),
+        )
+
+    async def sync(self, hint: Hint = GOOGLE_HINT, **options: bool) -> PassSummary:
+        return await run_pass(self.pair, self.links, hint, **options)  # type: ignore[arg-type]
+
+    def mirrors_of(self, source_id: str) -> list[str]:
+        return [eid for eid, s in self.microsoft.live().items() if s.stamp == MirrorStamp("p1", source_id)]
+
+
+def meeting(title: str = "Planning", hour: int = 0, **more: object) -> Event:
+    start = T0 + timedelta(hours=hour)
+    return Event(id="", span=Timed(start, start + timedelta(hours=1)), title=title, **more)  # type: ignore[arg-type]
+
+
+async def test_given_a_new_google_event_when_synced_twice_then_one_mirror_and_no_second_write() -> None:
+    world = World()
+    g1 = world.google.person_create(meeting())
+    first = await world.sync()
+    again = await world.sync()  # the same hint delivered twice
+    assert first.outcomes[Outcome.CREATED] == 1
+    assert again.writes == 0
+    assert len(world.mirrors_of(g1)) == 1
+    echo = await world.sync(MICROSOFT_HINT)  # our write comes back as a Microsoft change
+    assert echo.writes == 0 and echo.outcomes[Outcome.SKIP_ECHO] == 1
+
+
+async def test_given_a_crash_after_the_create_when_the_pass_is_retried_then_no_duplicate() -> None:
+    world = World()
+    g1 = world.google.person_create(meeting())
+    world.microsoft.faults.append("after")  # the mirror is written, the response is lost
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    assert world.links.cursors.get("calg") is None, "the cursor must not move past a failed pass"
+    await world.sync()
+    assert len(world.mirrors_of(g1)) == 1
+    assert await world.links.count_live("p1") == 1
+
+
+async def test_given_a_failure_on_a_later_page_then_the_cursor_waits_and_the_retry_completes() -> None:
+    world = World(page_size=2)
+    ids = [world.google.person_create(meeting(f"m{i}", i)) for i in range(5)]
+    await world.sync()
+    for i, event_id in enumerate(ids):
+        world.google.person_edit(event_id, title=f"edited {i}")
+    world.microsoft.write_error = TransientProviderError("503")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    cursor_after_failure = world.links.cursors["calg"]
+    world.microsoft.write_error = None
+    summary = await world.sync()
+    assert summary.outcomes[Outcome.UPDATED] == 5
+    assert world.links.cursors["calg"] != cursor_after_failure
+    assert all(len(world.mirrors_of(event_id)) == 1 for event_id in ids)
+
+
+async def test_given_an_expired_cursor_when_synced_then_a_full_resync_writes_nothing_new() -> None:
+    world = World()
+    world.google.person_create(meeting())
+    await world.sync()
+    world.google.expire_cursors()
+    summary = await world.sync()
+    assert summary.full and summary.writes == 0
+
+
+async def test_given_a_deletion_missed_while_the_cursor_expired_then_the_full_resync_applies_it() -> None:
+    world = World()
+    g1 = world.google.person_create(meeting())
+    world.google.person_create(meeting("Other", 2))
+    await world.sync()
+    world.google.person_delete(g1)
+    world.google.expire_cursors()
+    summary = await world.sync()
+    assert summary.full and summary.outcomes[Outcome.DELETED] == 1
+    assert world.mirrors_of(g1) == []
+
+
+async def test_given_a_windowed_full_read_when_a_linked_event_is_not_listed_then_it_is_kept() -> None:
+    world = World()
+    old = world.google.person_create(meeting("Last year"))
+    world.google.person_create(meeting("Today", 2))
+    await world.sync()
+    world.google.outside_window.add(old)
+    world.links.cursors.clear()
+    summary = await world.sync()
+    assert summary.writes == 0
+    assert len(world.mirrors_of(old)) == 1
+
+
+async def test_given_the_mirror_already_deleted_when_the_origin_is_deleted_then_success() -> None:
+    world = World()
+    g1 = world.google.person_create(meeting())
+    await world.sync()
+    world.microsoft.person_delete(world.mirrors_of(g1)[0])  # not yet synced
+    world.google.person_delete(g1)
+    summary = await world.sync()
+    assert summary.outcomes[Outcome.DELETED] == 1
+    assert (await world.links.find("p1", Side.GOOGLE, g1)).deleted  # type: ignore[union-attr]
+
+
+async def test_given_most_events_deleted_at_once_then_the_pair_pauses_before_deleting_anything() -> None:
+    world = World()
+    ids = [world.google.person_create(meeting(f"m{i}", i)) for i in range(12)]
+    await world.sync()
+    for event_id in ids[:11]:
+        world.google.person_delete(event_id)
+    pauses_before = REGISTRY.get_sample_value("calbridge_sync_pauses_total") or 0
+    with pytest.raises(PairPaused) as paused:
+        await world.sync()
+    assert "11 of 12" in paused.value.reason
+    assert REGISTRY.get_sample_value("calbridge_sync_pauses_total") == pauses_before + 1
+    assert len(world.microsoft.live()) == 12, "nothing may be deleted before the verdict"
+    confirmed = await world.sync(confirm_deletions=True)
+    assert confirmed.outcomes[Outcome.DELETED] == 11
+    assert len(world.microsoft.live()) == 1
+
+
+async def test_given_links_when_a_full_read_comes_back_empty_then_pause_not_wipe() -> None:
+    world = World()
+    world.google.person_create(meeting())
+    await world.sync()
+    world.google.outside_window.update(world.google.live())  # the provider answers "nothing"
+    world.links.cursors.clear()
+    with pytest.raises(PairPaused, match="empty full read"):
+        await world.sync()
+    assert len(world.microsoft.live()) == 1
+
+
+async def test_given_the_provider_throttles_then_the_error_propagates_and_nothing_advances() -> None:
+    world = World()
+    world.google.person_create(meeting())
+    world.microsoft.write_error = Throttled(30)
+    with pytest.raises(Throttled):
+        await world.sync()
+    assert world.links.cursors.get("calg") is None
+
+
+async def test_given_an_exception_listed_before_its_series_then_it_lands_on_the_mirror_series() -> None:
+    world = World()
+    original = T0 + timedelta(days=7)
+    exception_id = world.google.person_create(meeting("Moved", 3, instance_of=InstanceOf("g2", original)))
+    series = world.google.person_create(meeting(recurrence=Recurrence(("RRULE:FREQ=WEEKLY",))))
+    assert series == "g2"
+    summary = await world.sync()
+    assert summary.outcomes[Outcome.CREATED] == 2
+    (mirror_series,) = world.mirrors_of(series)
+    (mirror_exception,) = world.mirrors_of(exception_id)
+    assert world.microsoft.events[mirror_exception].event.instance_of == InstanceOf(mirror_series, original)
+
+
+async def test_given_an_event_on_the_target_of_a_one_way_pair_then_it_stays_there_alone() -> None:
+    world = World(Policy("p1", Direction.GOOGLE_TO_MICROSOFT))
+    world.microsoft.person_create(meeting("Private"))
+    summary = await world.sync(MICROSOFT_HINT)
+    assert summary.outcomes[Outcome.SKIP_DIRECTION] == 1
+    assert world.google.live() == {}
+
+
+async def test_given_both_copies_edited_when_either_side_syncs_then_one_conflict_and_they_agree() -> None:
+    world = World(Policy("p1", conflict=ConflictPolicy.MICROSOFT))
+    g1 = world.google.person_create(meeting())
+    await world.sync()
+    (m1,) = world.mirrors_of(g1)
+    world.google.person_edit(g1, title="Google says")
+    world.microsoft.person_edit(m1, title="Outlook says")
+    summary = await world.sync()
+    assert summary.conflicts == 1
+    settled = [await world.sync(MICROSOFT_HINT), await world.sync()]
+    assert [s.writes for s in settled] == [0, 0]
+    assert world.google.events[g1].event.title == world.microsoft.events[m1].event.title == "Outlook says"
