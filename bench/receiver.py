@@ -16,9 +16,13 @@ notifications (batches of one item, valid clientState), half and half, over 500 
   It alternates with the max-throughput run round by round; the ratio is the median of the pairs.
 
 Also printed: the receiver's RSS (current and peak) and its CPU time per notification, read from
-/proc (the fairer figure on a shared machine), and the ceiling's CPU per message.
+/proc (the fairer figure on a shared machine), and the ceiling's CPU per message. `--http-floor`
+adds an empty ASGI app (`http_floor.py`) behind the same uvicorn settings, loaded the same way:
+what the HTTP server and the generator cost alone. `--profile` samples the receiver with py-spy
+during the first max-throughput round.
 
-    python bench/receiver.py [--duration 4] [--rate 1000] [--concurrency 64] [--rounds 2]
+    python bench/receiver.py [--duration 4] [--rate 1000 [--rate 250 ...]] [--concurrency 64]
+                             [--rounds 2] [--http-floor] [--profile stacks.txt]
 """
 
 from __future__ import annotations
