@@ -413,8 +413,12 @@ def ms(seconds: float) -> str:
 
 def start_profiler(receiver: Receiver, duration: float, output: Path) -> subprocess.Popen[bytes]:
     """Sample the receiver with py-spy (collapsed stacks) while a phase runs."""
-    command = ["py-spy", "record", "--pid", str(receiver.process.pid), "--duration", str(int(duration)),
-               "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(output)]  # fmt: skip
+    beside = Path(sys.executable).with_name("py-spy")  # installed with the dev extra, in the same venv
+    command = [
+        str(beside) if beside.exists() else "py-spy",
+        *("record", "--pid", str(receiver.process.pid), "--duration", str(int(duration))),
+        *("--rate", "250", "--nonblocking", "--format", "raw", "--output", str(output)),
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
