@@ -28,7 +28,7 @@ from receiver_fixtures import serve
 from calbridge.bus import open_bus
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.names import shard_queue
-from calbridge.events import ChangeEvent, Provider
+from calbridge.events import ChangeEvent, LifecycleEvent, Provider
 from calbridge.settings import Settings, load_settings
 from calbridge.tokens import sign_token
 from receiver import create_app
@@ -109,16 +109,41 @@ class Stack:
 
     async def queued_changes(self) -> int:
         """Change events waiting in the shard queues, counted by the broker itself."""
+        return await self.queued(*(shard_queue(index) for index in range(SHARDS)))
+
+    async def queued(self, *queues: str) -> int:
+        """Messages ready in the given queues, by passive declare (exact, unlike the management API)."""
         connection = await aio_pika.connect(self.amqp_url)
         try:
             channel = await connection.channel()
             total = 0
-            for index in range(SHARDS):
-                queue = await channel.declare_queue(shard_queue(index), passive=True)
+            for name in queues:
+                queue = await channel.declare_queue(name, passive=True)
                 total += queue.declaration_result.message_count or 0
             return total
         finally:
             await connection.close()
+
+    async def consume_lifecycle(self, expected: int, within: float = 10.0) -> list[LifecycleEvent]:
+        """Take `expected` lifecycle events off their queue with the real AmqpBus consumer."""
+        taken: list[LifecycleEvent] = []
+
+        async def handle(event: LifecycleEvent) -> None:
+            taken.append(event)
+
+        bus = AmqpBus(self.amqp_url, self.settings)
+        await bus.connect()
+        try:
+            consumer = await bus.consume_lifecycle(handle)
+
+            async def enough() -> bool:
+                return len(taken) >= expected
+
+            await eventually(enough, within, f"{expected} lifecycle events on the bus")
+            await consumer.stop()
+        finally:
+            await bus.close()
+        return taken
 
     async def consume_changes(self, expected: int, within: float = 10.0) -> list[ChangeEvent]:
         """Take `expected` change events off the shard queues with the real AmqpBus consumer."""

@@ -29,11 +29,13 @@ from receiver_e2e import (
     tampered,
 )
 
-from calbridge.events import ChangeKind, Provider
+from calbridge.bus.names import LIFECYCLE
+from calbridge.events import ChangeKind, LifecycleKind, Provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
 
 ROUTE = "/notifications/graph"
+LIFECYCLE_ROUTE = "/notifications/graph/lifecycle"
 
 
 @pytest.fixture
@@ -87,6 +89,34 @@ async def test_given_a_subscription_made_with_msgraph_when_a_person_edits_then_t
     assert len({e.resource for e in events}) == 1 and events[0].resource
     after = await stack.metrics()
     assert after.notifications("graph", "accepted") - before.notifications("graph", "accepted") == 3
+
+
+async def test_given_a_lifecycle_url_when_graph_asks_for_reauthorization_then_the_renewer_queue_gets_it_once(
+    stack: Stack, graph: Any
+) -> None:
+    subscription = await subscribe(graph, stack, graph_state("cal_alice_m"), lifecycle=True)
+    before = await stack.metrics()
+
+    # When Graph sends reauthorizationRequired to the subscription's lifecycle URL
+    async with graph_control(stack) as control:
+        await control.fire_lifecycle(subscription.id, "reauthorizationRequired")
+
+    async def answered() -> bool:
+        return (await stack.metrics()).responses(LIFECYCLE_ROUTE, 202) > before.responses(
+            LIFECYCLE_ROUTE, 202
+        )
+
+    await eventually(answered, 10, "the receiver to accept the lifecycle notification")
+
+    # Then one lifecycle event naming the subscription waits for the renewer, and no change event
+    assert await stack.queued(LIFECYCLE) == 1
+    assert await stack.queued_changes() == 0
+    (event,) = await stack.consume_lifecycle(1)
+    assert (event.calendar, event.kind, event.subscription) == (
+        "cal_alice_m",
+        LifecycleKind.REAUTHORIZATION_REQUIRED,
+        subscription.id,
+    )
 
 
 async def test_given_subscriptions_with_forged_or_tampered_client_state_then_their_items_never_reach_the_bus(
