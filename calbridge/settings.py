@@ -112,6 +112,27 @@ class Settings(BaseSettings):
         "provider retries; stays under Graph's 3 s limit (2.9 s counts as slow).",
     )
 
+    # --- Exchange on-premises (EWS)
+    ews_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Worker threads that run blocking exchangelib calls per EWS connection (also its "
+        "HTTP connection limit). Calls are CPU-bound XML work: more threads than cores buys little.",
+    )
+    ews_autodiscover_refresh: float = Field(
+        default=86_400,
+        ge=60,
+        description="Seconds an autodiscovered EWS endpoint is trusted before it is looked up again "
+        "(connections without a fixed EWS URL).",
+    )
+    ews_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=512,
+        description="Changes per SyncFolderItems page (EWS allows 1-512); each page costs one GetItem.",
+    )
+
     # --- provider secrets at rest
     secret_key: SecretStr | None = Field(
         default=None,
@@ -197,6 +218,39 @@ class Settings(BaseSettings):
     renewer_http_host: str = Field(default="0.0.0.0", description="Address the renewer's probes bind.")
     renewer_http_port: int = Field(
         default=9091, ge=1, le=65535, description="Port of the renewer's /healthz, /readyz and /metrics."
+    )
+
+    # --- provider adapters
+    provider_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="Seconds before a Google or Graph call is given up as transient.",
+    )
+    google_threads: int = Field(
+        default=8,
+        ge=1,
+        le=128,
+        description="Threads running Google API calls (google-api-python-client is synchronous; each "
+        "thread owns its own HTTP connection).",
+    )
+    graph_mailbox_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Graph requests in flight per mailbox (Outlook answers 429 past 4 per app and mailbox).",
+    )
+    graph_window_past_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="How far back the Graph change feed (calendarView delta) reaches, in days.",
+    )
+    graph_window_ahead_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="How far ahead the Graph change feed (calendarView delta) reaches, in days.",
     )
 
     # --- free/busy API

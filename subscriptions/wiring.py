@@ -53,7 +53,6 @@ class ConnectionProviders:
     def _open(self, connection: Connection) -> tuple[SubscriptionProvider | None, Any]:
         if isinstance(connection, GoogleConnection):
             from calbridge.providers.google_client import GoogleClient
-
             from calbridge.providers.google_watch import GoogleWatch
 
             google = GoogleClient(
@@ -65,7 +64,6 @@ class ConnectionProviders:
             return GoogleWatch(google, clock=self._clock), google
         if isinstance(connection, GraphConnection):
             from calbridge.providers.graph_client import GRAPH_URL, GraphClient
-
             from calbridge.providers.graph_subscriptions import GraphSubscriptions
 
             graph = GraphClient(
@@ -76,7 +74,7 @@ class ConnectionProviders:
                 graph_url=connection.graph_url or GRAPH_URL,
                 ca_file=connection.ca_file,
             )
-            return GraphSubscriptions(graph.sdk, clock=self._clock), graph
+            return GraphSubscriptions(graph, clock=self._clock), graph
         return None, None  # EWS: the EWS listener keeps its streaming subscriptions
 
     async def close(self) -> None:

@@ -1,54 +1,80 @@
-"""Google Calendar push channels through google-api-python-client: `events.watch` and
-`channels.stop`.
+"""Google push channels for the renewer: `events.watch` and `channels.stop`.
 
-A channel cannot be renewed. The renewer creates a new channel (new id, new token bound to
-that id) before the old one expires and then stops the old one; both deliver for a moment,
-which is harmless because every notification is only a hint.
+Google channels cannot be renewed: the renewer opens a new channel before the old one expires
+and then stops the old one (both delivering for a while is harmless: the processor is
+idempotent). The channel's `token` is what the receiver authenticates a notification by.
 
-The channel asks for a lifetime with both `params.ttl` (seconds) and `expiration` (Unix ms);
-Google grants the more restrictive of those and its own limit, so the granted `expiration` of
-the answer is what is recorded.
+A channel asks for its lifetime with `params.ttl` (seconds) and, when given, `expiration`
+(Unix ms); Google grants the more restrictive of those and its own limit, so the `expiration`
+of the answer is what counts.
+
+`GoogleWatch` is the renewer's `SubscriptionProvider` over these two calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from calbridge.errors import (
-    AccessDenied,
-    NotFound,
-    PermanentProviderError,
-    ProviderError,
-    Throttled,
-    TransientProviderError,
-)
+from calbridge.errors import TransientProviderError
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.google_client import GoogleClient
 from calbridge.providers.subscriptions import CannotRenew, Subscribed, SubscriptionHandle
 
-__all__ = ["GoogleCalls", "GoogleWatch"]
+__all__ = ["GoogleChannel", "GoogleWatch", "stop_channel", "watch_events"]
 
 
-class GoogleCalls(Protocol):
-    """What this module needs of a Google client: the Resources that build requests and a way
-    to execute one as a delegated user (domain-wide delegation: subject = calendar owner)."""
+@dataclass(frozen=True, slots=True)
+class GoogleChannel:
+    id: str
+    resource_id: str  # needed to stop the channel
+    expiration: datetime | None  # when Google stops delivering; read it, never assume the ttl
 
-    events: Any
-    channels: Any
 
-    async def execute(self, subject: str, request: Any) -> Any: ...
+async def watch_events(
+    client: GoogleClient,
+    calendar: CalendarAddress,
+    *,
+    channel_id: str,
+    address: str,
+    token: str,
+    ttl: timedelta | None = None,
+    expiration: datetime | None = None,
+) -> GoogleChannel:
+    """Open a channel that notifies `address` of every change to the calendar's events."""
+    body: dict[str, object] = {"id": channel_id, "type": "web_hook", "address": address, "token": token}
+    if ttl is not None:
+        body["params"] = {"ttl": str(max(1, int(ttl.total_seconds())))}
+    if expiration is not None:
+        body["expiration"] = int(expiration.timestamp() * 1000)
+    request = client.events.watch(calendarId=calendar.calendar, body=body)
+    answer = await client.call(calendar.owner, request, on="calendar")
+    granted = answer.get("expiration")
+    return GoogleChannel(
+        id=str(answer.get("id", channel_id)),
+        resource_id=str(answer["resourceId"]),
+        expiration=datetime.fromtimestamp(int(granted) / 1000, UTC) if granted else None,
+    )
+
+
+async def stop_channel(client: GoogleClient, owner: str, channel: GoogleChannel) -> None:
+    """Stop a channel; NotFound when Google no longer knows it (already stopped or expired)."""
+    request = client.channels.stop(body={"id": channel.id, "resourceId": channel.resource_id})
+    await client.call(owner, request, on="event")
 
 
 class GoogleWatch:
+    """Channels as subscriptions: `create` opens one, `stop` stops it, `renew` is impossible."""
+
     provider = Provider.GOOGLE
     renewable = False
 
     def __init__(
-        self, client: GoogleCalls, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self, client: GoogleClient, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        self._client = client
+        self.client = client
         self._clock = clock
 
     async def create(
@@ -60,55 +86,22 @@ class GoogleWatch:
         lifecycle_address: str | None,
         expiry: datetime,
     ) -> Subscribed:
-        ttl = max(1, int((expiry - self._clock()).total_seconds()))
-        body = {
-            "id": subscription_id,
-            "type": "web_hook",
-            "address": address,
-            "token": token,
-            "expiration": int(expiry.timestamp() * 1000),
-            "params": {"ttl": str(ttl)},
-        }
-        request = self._client.events.watch(calendarId=calendar.calendar, body=body)
-        answer = await self._call(calendar.owner, request)
-        return Subscribed(
-            provider_id=str(answer["resourceId"]),
-            expires_at=datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC),
+        channel = await watch_events(
+            self.client,
+            calendar,
+            channel_id=subscription_id,
+            address=address,
+            token=token,
+            ttl=expiry - self._clock(),
+            expiration=expiry,
         )
+        if channel.expiration is None:  # a channel that never expires is not what we asked for
+            raise TransientProviderError("google answered a watch without an expiration")
+        return Subscribed(provider_id=channel.resource_id, expires_at=channel.expiration)
 
     async def renew(self, subscription: SubscriptionHandle, new_expiry: datetime) -> datetime:
-        raise CannotRenew("a Google channel cannot be renewed; create a new one")
+        raise CannotRenew("a Google channel cannot be renewed; open a new one")
 
     async def stop(self, subscription: SubscriptionHandle) -> None:
-        body = {"id": subscription.id, "resourceId": subscription.provider_id}
-        await self._call(subscription.calendar.owner, self._client.channels.stop(body=body))
-
-    async def _call(self, subject: str, request: Any) -> Any:
-        try:
-            return await self._client.execute(subject, request)
-        except Exception as exc:
-            mapped = translate_google(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
-
-def translate_google(exc: BaseException) -> ProviderError | None:
-    """The calbridge error for what a channel call raised (None: not a provider failure)."""
-    from googleapiclient.errors import HttpError
-
-    if isinstance(exc, HttpError):
-        status = int(exc.resp.status)
-        detail = f"google {status}"
-        if status == 429 or (status == 403 and b"RateLimitExceeded" in (exc.content or b"")):
-            return Throttled(float(exc.resp.get("retry-after", 5) or 5), detail)
-        if status >= 500 or status == 408:
-            return TransientProviderError(detail)
-        if status in (401, 403):
-            return AccessDenied(detail)
-        if status in (404, 410):
-            return NotFound(detail)
-        return PermanentProviderError(detail)
-    if isinstance(exc, (OSError, TimeoutError)):
-        return TransientProviderError(f"google connection failed: {type(exc).__name__}")
-    return None
+        channel = GoogleChannel(subscription.id, subscription.provider_id, None)
+        await stop_channel(self.client, subscription.calendar.owner, channel)

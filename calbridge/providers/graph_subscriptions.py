@@ -1,56 +1,107 @@
-"""Microsoft Graph change-notification subscriptions through msgraph-sdk: create (Graph runs
-the validation handshake against both URLs before answering), renew by PATCH of
-`expirationDateTime`, delete.
+"""Graph change-notification subscriptions for the renewer: create, renew (PATCH of the
+expiration), delete.
 
-- Resource: `/users/{mailbox}/events` for the default calendar (the documented path), else
-  `/users/{mailbox}/calendars/{id}/events`.
-- `clientState` is calbridge's signed token. A PATCH cannot change it, which is why the
-  renewer recreates a subscription whose token must be re-signed.
-- Lifetime: Outlook events allow 10080 minutes; the request stays `SAFETY` below that so
-  clock skew between us and Graph never makes a create or renewal fail.
-- `Prefer: IdType="ImmutableId"` makes the ids in notifications immutable, as the processor's
-  reads are.
+Subscriptions ask for immutable ids, like every other Graph request calbridge makes, so the ids
+in notifications match the ids the adapter reads. `client_state` is what the receiver
+authenticates a notification by (at most 128 characters); a PATCH cannot change it, which is
+why the renewer recreates a subscription whose token must be re-signed.
+
+Outlook events allow at most 10080 minutes; `GraphSubscriptions` never asks for more than that
+minus `SAFETY` by its clock, so skew between us and Graph never fails a create or a renewal.
+`GraphSubscriptions` is the renewer's `SubscriptionProvider` over these calls.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from calbridge.errors import (
-    AccessDenied,
-    NotFound,
-    PermanentProviderError,
-    ProviderError,
-    Throttled,
-    TransientProviderError,
-)
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.graph_client import GraphClient
+from calbridge.providers.graph_errors import translate_exception
 from calbridge.providers.subscriptions import Subscribed, SubscriptionHandle
 
-__all__ = ["MAX_LIFETIME", "SAFETY", "GraphSubscriptions", "resource_for"]
+__all__ = [
+    "MAX_LIFETIME",
+    "SAFETY",
+    "GraphSubscription",
+    "GraphSubscriptions",
+    "create_subscription",
+    "delete_subscription",
+    "renew_subscription",
+    "resource_of",
+]
 
+CHANGE_TYPES = "created,updated,deleted"
 MAX_LIFETIME = timedelta(minutes=10_080)  # Outlook message/event/contact, basic notifications
 SAFETY = timedelta(minutes=10)
-CHANGE_TYPES = "created,updated,deleted"
-_DEFAULT_NAMES = frozenset({"", "primary", "default", "calendar"})
 
 
-def resource_for(calendar: CalendarAddress) -> str:
-    if calendar.calendar.lower() in _DEFAULT_NAMES:
+@dataclass(frozen=True, slots=True)
+class GraphSubscription:
+    id: str
+    expiration: datetime
+
+
+def resource_of(calendar: CalendarAddress) -> str:
+    """What to watch: every event of the mailbox's default calendar, or of one calendar."""
+    if calendar.calendar == "primary":
         return f"/users/{calendar.owner}/events"
     return f"/users/{calendar.owner}/calendars/{calendar.calendar}/events"
 
 
+async def create_subscription(
+    client: GraphClient,
+    calendar: CalendarAddress,
+    *,
+    notification_url: str,
+    client_state: str,
+    expiration: datetime,
+    lifecycle_url: str | None = None,
+) -> GraphSubscription:
+    """Subscribe; Graph validates `notification_url` (and `lifecycle_url`) before answering."""
+    body: dict[str, Any] = {
+        "changeType": CHANGE_TYPES,
+        "notificationUrl": notification_url,
+        "resource": resource_of(calendar),
+        "expirationDateTime": _iso(expiration),
+        "clientState": client_state,
+    }
+    if lifecycle_url:
+        body["lifecycleNotificationUrl"] = lifecycle_url
+    answer = await _send(client, GraphClient.request("POST", client.sdk.subscriptions, body), "calendar")
+    return _subscription(answer)
+
+
+async def renew_subscription(
+    client: GraphClient, subscription_id: str, expiration: datetime
+) -> GraphSubscription:
+    """Move the expiration on; NotFound when the subscription is gone (create a new one)."""
+    builder = client.sdk.subscriptions.by_subscription_id(subscription_id)
+    body = {"expirationDateTime": _iso(expiration)}
+    return _subscription(await _send(client, GraphClient.request("PATCH", builder, body), "event"))
+
+
+async def delete_subscription(client: GraphClient, subscription_id: str) -> None:
+    """Delete; NotFound when it is already gone."""
+    builder = client.sdk.subscriptions.by_subscription_id(subscription_id)
+    await _send(client, GraphClient.request("DELETE", builder), "event")
+
+
 class GraphSubscriptions:
+    """Graph subscriptions as the renewer sees them: renewable in place by PATCH."""
+
     provider = Provider.GRAPH
     renewable = True
 
-    def __init__(self, sdk: Any, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        """`sdk`: a `msgraph.GraphServiceClient` for the connection's app registration."""
-        self._sdk = sdk
+    def __init__(
+        self, client: GraphClient, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.client = client
         self._clock = clock
 
     def _bounded(self, expiry: datetime) -> datetime:
@@ -65,72 +116,42 @@ class GraphSubscriptions:
         lifecycle_address: str | None,
         expiry: datetime,
     ) -> Subscribed:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.models.subscription import Subscription
-
-        body = Subscription(
-            change_type=CHANGE_TYPES,
+        created = await create_subscription(
+            self.client,
+            calendar,
             notification_url=address,
-            lifecycle_notification_url=lifecycle_address,
-            resource=resource_for(calendar),
             client_state=token,
-            expiration_date_time=self._bounded(expiry),
+            expiration=self._bounded(expiry),
+            lifecycle_url=lifecycle_address,
         )
-        config: RequestConfiguration[Any] = RequestConfiguration()
-        config.headers.add("Prefer", 'IdType="ImmutableId"')
-        created = await self._call(self._sdk.subscriptions.post(body, request_configuration=config))
-        if created is None or not created.id or created.expiration_date_time is None:
-            raise TransientProviderError("graph answered a subscription create without id or expiry")
-        return Subscribed(provider_id=created.id, expires_at=_aware(created.expiration_date_time))
+        return Subscribed(provider_id=created.id, expires_at=created.expiration)
 
     async def renew(self, subscription: SubscriptionHandle, new_expiry: datetime) -> datetime:
-        from msgraph.generated.models.subscription import Subscription
-
-        patch = Subscription(expiration_date_time=self._bounded(new_expiry))
-        one = self._sdk.subscriptions.by_subscription_id(subscription.provider_id)
-        renewed = await self._call(one.patch(patch))
-        if renewed is None or renewed.expiration_date_time is None:
-            raise TransientProviderError("graph answered a renewal without an expiry")
-        return _aware(renewed.expiration_date_time)
+        renewed = await renew_subscription(self.client, subscription.provider_id, self._bounded(new_expiry))
+        return renewed.expiration
 
     async def stop(self, subscription: SubscriptionHandle) -> None:
-        await self._call(self._sdk.subscriptions.by_subscription_id(subscription.provider_id).delete())
-
-    async def _call(self, call: Any) -> Any:
-        try:
-            return await call
-        except Exception as exc:
-            mapped = translate_graph(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        await delete_subscription(self.client, subscription.provider_id)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+async def _send(client: GraphClient, info: Any, on: Any) -> Any:
+    try:
+        return await client.send(info)
+    except Exception as exc:
+        error = translate_exception(exc, on=on)
+        if error is None:
+            raise
+        raise error from exc
 
 
-def translate_graph(exc: BaseException) -> ProviderError | None:
-    """The calbridge error for what a subscription call raised (None: not a provider failure)."""
-    import httpx
-    from azure.core.exceptions import ClientAuthenticationError
-    from kiota_abstractions.api_error import APIError
+def _subscription(answer: dict[str, Any]) -> GraphSubscription:
+    return GraphSubscription(id=str(answer["id"]), expiration=_parse(str(answer["expirationDateTime"])))
 
-    if isinstance(exc, APIError):
-        status = int(exc.response_status_code or 0)
-        detail = f"graph {status}"
-        if status == 429:
-            headers = exc.response_headers or {}
-            return Throttled(float(headers.get("retry-after", 5) or 5), detail)
-        if status >= 500 or status == 408:
-            return TransientProviderError(detail)
-        if status in (401, 403):
-            return AccessDenied(detail)
-        if status in (404, 410):
-            return NotFound(detail)
-        return PermanentProviderError(detail)
-    if isinstance(exc, ClientAuthenticationError):
-        return AccessDenied("microsoft token refused for this app")
-    if isinstance(exc, (httpx.TransportError, OSError, TimeoutError)):
-        return TransientProviderError(f"graph connection failed: {type(exc).__name__}")
-    return None
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _parse(value: str) -> datetime:
+    moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

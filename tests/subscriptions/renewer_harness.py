@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import ssl
 import sys
-import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import Bus, open_bus
 from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.providers.google_client import GoogleClient
 from calbridge.providers.google_watch import GoogleWatch
+from calbridge.providers.graph_client import GraphClient
 from calbridge.providers.graph_subscriptions import GraphSubscriptions
 from calbridge.providers.subscriptions import SubscriptionProvider
 from calbridge.settings import Settings, load_settings
@@ -50,73 +50,29 @@ def keys_setting(keys: dict[str, bytes]) -> SecretStr:
     return SecretStr(",".join(f"{kid}:{secret.decode()}" for kid, secret in keys.items()))
 
 
-class SandboxGoogleCalls:
-    """Executes google-api-python-client requests as a delegated user against the sandbox.
-
-    httplib2 is not thread-safe: calls are serialized, one AuthorizedHttp per subject.
-    """
-
-    def __init__(self, sb: Sandbox) -> None:
-        service = sb.google_service(ALICE)  # the Resource only builds requests
-        self.events = service.events()
-        self.channels = service.channels()
-        self._sb = sb
-        self._lock = threading.Lock()
-        self._https: dict[str, Any] = {}
-
-    def _http(self, subject: str) -> Any:
-        import google_auth_httplib2
-        import httplib2
-
-        if subject not in self._https:
-            credentials = self._sb.google_credentials(subject)
-            self._https[subject] = google_auth_httplib2.AuthorizedHttp(
-                credentials, http=httplib2.Http(timeout=30)
-            )
-        return self._https[subject]
-
-    async def execute(self, subject: str, request: Any) -> Any:
-        def call() -> Any:
-            with self._lock:
-                return request.execute(http=self._http(subject), num_retries=0)
-
-        return await asyncio.to_thread(call)
-
-
-def graph_sdk(sb: Sandbox, closers: list[Any]) -> Any:
-    """msgraph-sdk against the sandbox's Graph emulator, with the SDK's own retries off
-    (retrying is the renewer's policy)."""
-    import httpx
-    from azure.identity.aio import ClientSecretCredential
-    from kiota_authentication_azure.azure_identity_authentication_provider import (
-        AzureIdentityAuthenticationProvider,
+def google_client(sb: Sandbox) -> GoogleClient:
+    """The adapters' Google client, pointed at the sandbox."""
+    return GoogleClient(
+        sb.info.google_service_account,
+        api_endpoint=sb.info.google_api_endpoint,
+        token_uri=sb.info.google_token_uri,
+        threads=2,
+        timeout=10,
     )
-    from kiota_http.middleware.options import RetryHandlerOption
-    from msgraph import GraphRequestAdapter, GraphServiceClient
-    from msgraph.graph_request_adapter import options as graph_options
-    from msgraph_core import GraphClientFactory
 
+
+def graph_client(sb: Sandbox) -> GraphClient:
+    """The adapters' Graph client (SDK retries off: retrying is the renewer's policy)."""
     ms = sb.info.microsoft
-    credential = ClientSecretCredential(
+    return GraphClient(
         ms["tenant_id"],
         ms["client_id"],
         ms["client_secret"],
         authority=ms["graph_authority"],
-        disable_instance_discovery=True,
-        connection_verify=str(sb.ca_file),
+        graph_url=ms["graph_url"],
+        ca_file=str(sb.ca_file),
+        timeout=10,
     )
-    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(sb.ca_file)), timeout=30)
-    closers.extend([credential, http])
-    options = {
-        **graph_options,
-        RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False),
-    }
-    adapter = GraphRequestAdapter(
-        AzureIdentityAuthenticationProvider(credential, scopes=["https://graph.microsoft.com/.default"]),
-        client=GraphClientFactory.create_with_default_middleware(client=http, options=options),
-    )
-    adapter.base_url = ms["graph_url"]
-    return GraphServiceClient(request_adapter=adapter)
 
 
 @dataclass
@@ -306,14 +262,16 @@ async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
             tap = BusTap()
             consumer = await bus.consume_changes(tap.handle)
             engine = create_engine(database_url)
+            google, graph = google_client(sb), graph_client(sb)
+            closers.extend([google, graph])
             world = World(
                 sb=sb,
                 engine=engine,
                 bus=bus,
                 settings=settings,
                 receiver_url=running.url,
-                google=GoogleWatch(SandboxGoogleCalls(sb), clock=sb.clock.now),
-                graph=GraphSubscriptions(graph_sdk(sb, closers), clock=sb.clock.now),
+                google=GoogleWatch(google, clock=sb.clock.now),
+                graph=GraphSubscriptions(graph, clock=sb.clock.now),
                 tap=tap,
                 database_url=database_url,
                 closers=closers,
@@ -324,8 +282,8 @@ async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
                 await consumer.stop()
                 await bus.close()
                 await engine.dispose()
-                for closer in closers:
-                    await (closer.aclose() if hasattr(closer, "aclose") else closer.close())
+                google.close()
+                await graph.close()
 
 
 @pytest.fixture

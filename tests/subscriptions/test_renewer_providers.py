@@ -13,7 +13,7 @@ from renewer_harness import ALICE, KEYS, World, world  # noqa: F401
 from calbridge.errors import AccessDenied, NotFound, Throttled, TransientProviderError
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph_subscriptions import MAX_LIFETIME, SAFETY, resource_for
+from calbridge.providers.graph_subscriptions import MAX_LIFETIME, SAFETY, resource_of
 from calbridge.providers.subscriptions import CannotRenew, SubscriptionHandle
 from calbridge.tokens import sign_token
 from sandbox.faults import OperationFaults
@@ -66,15 +66,21 @@ async def test_graph_never_asks_past_its_lifetime_limit_and_a_deleted_subscripti
 
 
 @pytest.mark.parametrize(
-    "status, error", [(503, TransientProviderError), (429, Throttled), (403, AccessDenied)]
+    "status, retry_after, error",
+    [(503, None, TransientProviderError), (429, 7.0, Throttled), (403, None, AccessDenied)],
+    ids=["unavailable", "throttled", "forbidden"],
 )
 async def test_provider_failures_become_calbridge_errors(
-    world: World, status: int, error: type[Exception]
+    world: World, status: int, retry_after: float | None, error: type[Exception]
 ) -> None:
     for operation in ("google.events.watch", "graph.subscriptions.create"):
-        world.sb.faults.operations[operation] = OperationFaults(
-            error_rate=1.0, error_status=status, retry_after=7
+        rule = OperationFaults(
+            error_rate=1.0,
+            error_status=status,
+            retry_after=retry_after,
+            reason="forbidden" if status == 403 else None,
         )
+        world.sb.faults.operations[operation] = rule
     hooks = endpoints(world)
     expiry = world.now() + timedelta(days=1)
     google_token = sign_token(Provider.GOOGLE, "g_alice", expiry, KEYS, channel_id="chan-2")
@@ -88,7 +94,7 @@ async def test_provider_failures_become_calbridge_errors(
 
 def test_a_named_graph_calendar_is_subscribed_by_its_own_events() -> None:
     assert (
-        resource_for(CalendarAddress("bob@example.com", "AAMk="))
+        resource_of(CalendarAddress("bob@example.com", "AAMk="))
         == "/users/bob@example.com/calendars/AAMk=/events"
     )
-    assert resource_for(CalendarAddress("bob@example.com")) == "/users/bob@example.com/events"
+    assert resource_of(CalendarAddress("bob@example.com")) == "/users/bob@example.com/events"
