@@ -36,7 +36,7 @@ async def serve_renewer(settings: Settings, *, once: bool = False) -> None:
     assert settings.public_url is not None  # checked by the command before starting
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
-    providers = ConnectionProviders(engine, open_secretbox(settings), _now)
+    providers = ConnectionProviders(engine, open_secretbox(settings), _now, timeout=settings.provider_timeout)
     renewer = Renewer(
         engine,
         bus,

@@ -28,10 +28,20 @@ log = get_logger("calbridge.renewer")
 class ConnectionProviders:
     """`providers(calendar)` for the Renewer; `refresh()` picks up added or changed connections."""
 
-    def __init__(self, engine: AsyncEngine, box: SecretBox, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        box: SecretBox,
+        clock: Callable[[], datetime],
+        *,
+        timeout: float = 30.0,
+        google_threads: int = 2,
+    ) -> None:
         self._engine = engine
         self._box = box
         self._clock = clock
+        self._timeout = timeout
+        self._threads = google_threads  # the renewer makes a few calls a minute at most
         self._opened: dict[str, tuple[Connection, SubscriptionProvider | None, Any]] = {}
 
     def __call__(self, calendar: CalendarInfo) -> SubscriptionProvider | None:
@@ -60,6 +70,8 @@ class ConnectionProviders:
                 api_endpoint=connection.api_endpoint,
                 token_uri=connection.token_uri,
                 ca_file=connection.ca_file,
+                threads=self._threads,
+                timeout=self._timeout,
             )
             return GoogleWatch(google, clock=self._clock), google
         if isinstance(connection, GraphConnection):
@@ -73,6 +85,7 @@ class ConnectionProviders:
                 authority=connection.authority,
                 graph_url=connection.graph_url or GRAPH_URL,
                 ca_file=connection.ca_file,
+                timeout=self._timeout,
             )
             return GraphSubscriptions(graph, clock=self._clock), graph
         return None, None  # EWS: the EWS listener keeps its streaming subscriptions

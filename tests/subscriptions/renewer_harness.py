@@ -191,20 +191,22 @@ class World:
         direction: str = "both",
         microsoft_calendar: str = "primary",
         google_calendar: str = "primary",
+        google_connection: str = "conn-google",
+        graph_connection: str = "conn-graph",
     ) -> None:
         """A connection per provider, a calendar on each side and an active pair (what
         `subscriptions.pairs` makes once access is checked)."""
         now = self.now()
         async with self.engine.begin() as conn:
-            for cid, provider in (("conn-google", "google"), ("conn-graph", "graph")):
+            for cid, provider in ((google_connection, "google"), (graph_connection, "graph")):
                 exists = await conn.execute(sa.select(connections.c.id).where(connections.c.id == cid))
                 if exists.first() is None:
                     await conn.execute(
                         sa.insert(connections).values(id=cid, provider=provider, name=cid, settings={})
                     )
             for ref, connection_id, provider, calendar in (
-                (google_ref, "conn-google", "google", google_calendar),
-                (microsoft_ref, "conn-graph", "graph", microsoft_calendar),
+                (google_ref, google_connection, "google", google_calendar),
+                (microsoft_ref, graph_connection, "graph", microsoft_calendar),
             ):
                 known = await conn.execute(sa.select(calendars.c.id).where(calendars.c.id == ref))
                 if known.first() is None:
