@@ -32,7 +32,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def serve_renewer(settings: Settings, *, once: bool = False) -> None:
+async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio.Event | None = None) -> None:
+    """Run the renewer until SIGTERM/SIGINT (or `stop` is set); `once`: one pass, then return."""
     assert settings.public_url is not None  # checked by the command before starting
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
@@ -61,17 +62,18 @@ async def serve_renewer(settings: Settings, *, once: bool = False) -> None:
         if once:
             await tick()
             return
-        await _serve(settings, renewer, tick)
+        await _serve(settings, renewer, tick, stop or asyncio.Event())
     finally:
         await providers.close()
         await bus.close()
         await engine.dispose()
 
 
-async def _serve(settings: Settings, renewer: Renewer, tick: Callable[[], Awaitable[None]]) -> None:
+async def _serve(
+    settings: Settings, renewer: Renewer, tick: Callable[[], Awaitable[None]], stop: asyncio.Event
+) -> None:
     import uvicorn
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):

@@ -5,13 +5,17 @@ in the store), the adapters' SDK clients, one pass."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from renewer_harness import KEYS, World, keys_setting, world  # noqa: F401
 
-from calbridge.events import Provider
+from calbridge.events import ChangeKind, Provider
 from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
@@ -47,3 +51,70 @@ async def test_given_stored_connections_when_the_renewer_runs_once_then_the_pair
 
     assert len(world.live_channels()) == 1 and len(world.live_graph_subscriptions()) == 1
     assert {r["calendar_id"] for r in await world.rows()} == {"g_alice", "m_alice"}
+
+
+async def test_given_the_running_renewer_then_it_serves_probes_and_handles_lifecycle_events(
+    world: World, tmp_path: Path, unused_tcp_port: int
+) -> None:
+    settings = load_settings(
+        amqp_url=world.settings.amqp_url,
+        database_url=SecretStr(world.database_url),
+        signing_keys=keys_setting(KEYS),
+        public_url=world.receiver_url,
+        secret_key=SecretStr(generate_key()),
+        renewer_http_host="127.0.0.1",
+        renewer_http_port=unused_tcp_port,
+        renewer_interval=0.2,
+    )
+    box = open_secretbox(settings)
+    found = sandbox_connections(world.sb.info.as_json(), "sandbox", tmp_path / "ca.pem")
+    async with world.engine.begin() as conn:
+        saved = {c.provider: (await save_connection(conn, box, c))[0].id for c in found}
+    await world.add_pair(
+        "p1", "g_alice", "m_alice", direction="microsoft-to-google",
+        google_connection=saved[Provider.GOOGLE], graph_connection=saved[Provider.GRAPH],
+    )  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve_renewer(settings, stop=stop))
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+
+            async def ready() -> bool:
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(ready)
+            [subscription] = await wait_until(async_value(world.live_graph_subscriptions))
+            metrics = (await client.get("/metrics")).text
+            assert 'calbridge_subscriptions{provider="graph",state="active"} 1.0' in metrics
+            assert "calbridge_subscription_expiry_seconds" in metrics
+
+            async with world.graph_control() as graph:
+                await graph.fire_lifecycle(subscription.id, "missed")
+            await wait_until(async_value(lambda: world.tap.of("m_alice", ChangeKind.RESYNC, "missed")))
+    finally:
+        stop.set()
+        async with asyncio.timeout(15):
+            await running
+
+
+def async_value(condition: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    async def check() -> Any:
+        return condition()
+
+    return check
+
+
+async def wait_until(condition: Callable[[], Awaitable[Any]], within: float = 15.0) -> Any:
+    """Poll an async condition until it is truthy; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
