@@ -230,7 +230,10 @@ async def test_given_overlapping_and_all_day_events_then_each_person_gets_merged
         for start, end in (("09:00", "10:00"), ("09:30", "11:00")):
             await control.google.create_event(
                 ALICE,
-                {"start": {"dateTime": f"2026-11-23T{start}:00Z"}, "end": {"dateTime": f"2026-11-23T{end}:00Z"}},
+                {
+                    "start": {"dateTime": f"2026-11-23T{start}:00Z"},
+                    "end": {"dateTime": f"2026-11-23T{end}:00Z"},
+                },
             )
     async with graph_control(sb) as graph:  # Bob: all day on the 24th, and a meeting within it
         await graph.create_event(
@@ -283,7 +286,9 @@ async def test_given_bad_requests_then_each_is_refused_with_a_status_and_a_reaso
     assert all(problem.get("detail") for _, problem in refusals.values())
 
 
-async def test_given_an_address_nobody_serves_then_only_it_is_unknown(receiver: str, busy_people: None) -> None:
+async def test_given_an_address_nobody_serves_then_only_it_is_unknown(
+    receiver: str, busy_people: None
+) -> None:
     status, answer = await ask(receiver, {**DAY, "addresses": [BOB, "ghost@elsewhere.org"]})
     assert status == 200
     assert hours(answer["results"][BOB])
@@ -298,7 +303,6 @@ async def test_given_the_store_when_the_cli_runs_without_url_then_it_draws_the_k
     # The command runs its own event loop, so it runs beside this test's.
     result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
     assert result.exit_code == 0, result.output
-    print(result.stdout)
     lines = result.stdout.rstrip("\n").split("\n")
     assert all(len(line) <= 100 for line in lines)
     rows = {line.split(" ", 1)[0]: line for line in lines if "@" in line.split(" ", 1)[0]}
@@ -306,6 +310,7 @@ async def test_given_the_store_when_the_cli_runs_without_url_then_it_draws_the_k
     header_width = len(ALICE) + 1  # names are padded to the longest, here all the same length
     cells = rows[ALICE][header_width:]
     busy = [i for i, cell in enumerate(cells) if cell == "█"]
-    # 09:00-10:00 of a 24-hour day drawn across the remaining cells
-    assert busy and busy[0] == int(9 / 24 * len(cells)) and busy[-1] == int(10 / 24 * len(cells)) - 1
+    # 09:00-10:00 of a 24-hour day: every cell the hour touches, and no other
+    assert busy == list(range(int(9 / 24 * len(cells)), int(10 / 24 * len(cells)) + 1))
+    assert "Mon 23 " in lines[0] and "10:00" in lines[0]  # the header reads: labels never run together
     assert "▒" in rows[BOB]  # Bob's tentative afternoon

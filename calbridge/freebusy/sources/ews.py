@@ -67,11 +67,15 @@ class EwsFreeBusySource:
         self._client.close()
 
 
-def open_ews_source(connection: EwsConnection, *, mailbox: str | None = None, threads: int = 4) -> EwsFreeBusySource:
+def open_ews_source(
+    connection: EwsConnection, *, mailbox: str | None = None, threads: int = 4
+) -> EwsFreeBusySource:
     """A source over a stored EWS connection, with the sync's own client setup."""
     from calbridge.providers.ews_client import EwsClient, EwsEndpoint
 
-    return EwsFreeBusySource(EwsClient(EwsEndpoint.from_connection(connection), threads=threads), mailbox=mailbox)
+    return EwsFreeBusySource(
+        EwsClient(EwsEndpoint.from_connection(connection), threads=threads), mailbox=mailbox
+    )
 
 
 def _in_zone(moment: datetime, zone: Any, ews_datetime: Any) -> Any:

@@ -38,7 +38,9 @@ _STATUS = {
 
 
 class GraphFreeBusySource:
-    def __init__(self, client: GraphClient, *, mailbox: str | None = None, interval_minutes: int = 30) -> None:
+    def __init__(
+        self, client: GraphClient, *, mailbox: str | None = None, interval_minutes: int = 30
+    ) -> None:
         self._client = client
         self._mailbox = mailbox
         self._interval = interval_minutes
