@@ -223,6 +223,16 @@ async def test_given_repeated_requests_within_the_ttl_then_each_provider_is_call
     )
 
 
+async def test_given_several_requests_then_exchange_is_asked_for_its_zone_definition_once(
+    sb: Any, receiver: str, busy_people: None
+) -> None:
+    for _ in range(3):  # the cache is off: every request reaches every provider
+        status, answer = await ask(receiver, {**DAY, "addresses": [CAROL]})
+        assert status == 200 and hours(answer["results"][CAROL]) == [("09:00", "10:00", "busy")]
+    assert sb.counters.calls_to("ews.GetUserAvailability") == 3
+    assert sb.counters.calls_to("ews.GetServerTimeZones") == 1
+
+
 async def test_given_overlapping_and_all_day_events_then_each_person_gets_merged_blocks(
     sb: Any, receiver: str
 ) -> None:

@@ -36,6 +36,9 @@ class EwsFreeBusySource:
     def __init__(self, client: EwsClient, *, mailbox: str | None = None) -> None:
         self._client = client
         self._mailbox = mailbox
+        # exchangelib's get_free_busy_info asks GetServerTimeZones before every
+        # GetUserAvailability; a zone's definition does not change, so it is asked once here.
+        self._zones: dict[tuple[str, int], Any] = {}
 
     @property
     def provider(self) -> Provider:
@@ -50,18 +53,39 @@ class EwsFreeBusySource:
         return parse_views(views, addresses, start.tzinfo)
 
     def _call(self, caller: str, addresses: list[str], start: datetime, end: datetime) -> list[Any]:
+        """exchangelib's `Protocol.get_free_busy_info`, with the zone definition cached."""
         from exchangelib import EWSDateTime, EWSTimeZone
+        from exchangelib.properties import FreeBusyViewOptions, MailboxData, TimeWindow
+        from exchangelib.services import GetUserAvailability
 
         zone = EWSTimeZone(str(start.tzinfo))
         protocol = self._client.account(caller).protocol
+        first, last = _in_zone(start, zone, EWSDateTime), _in_zone(end, zone, EWSDateTime)
         return list(
-            protocol.get_free_busy_info(
-                accounts=[(address, "Required", False) for address in addresses],
-                start=_in_zone(start, zone, EWSDateTime),
-                end=_in_zone(end, zone, EWSDateTime),
-                requested_view="Detailed",
+            GetUserAvailability(protocol).call(
+                tzinfo=zone,
+                mailbox_data=[
+                    MailboxData(email=address, attendee_type="Required", exclude_conflicts=False)
+                    for address in addresses
+                ],
+                timezone=self._zone_definition(protocol, zone, first.year),
+                free_busy_view_options=FreeBusyViewOptions(
+                    time_window=TimeWindow(start=first, end=last),
+                    merged_free_busy_interval=30,
+                    requested_view="Detailed",
+                ),
             )
         )
+
+    def _zone_definition(self, protocol: Any, zone: Any, year: int) -> Any:
+        from exchangelib.properties import TimeZone
+
+        key = (zone.key, year)
+        found = self._zones.get(key)
+        if found is None:
+            definition = next(iter(protocol.get_timezones(timezones=[zone], return_full_timezone_data=True)))
+            found = self._zones[key] = TimeZone.from_server_timezone(tz_definition=definition, for_year=year)
+        return found
 
     async def aclose(self) -> None:
         self._client.close()
