@@ -46,7 +46,14 @@ EwsControlClient = importlib.import_module("sandbox.ews.control").EwsControlClie
 KEY = "b" * 40
 ALICE = "alice@example.com"
 DAY = "2026-11-23"
-OPERATIONS = ("google.freebusy.query", "graph.calendar.getSchedule", "ews.GetUserAvailability")
+# Every call a free/busy request may make, delayed alike (GetServerTimeZones: exchangelib asks it
+# before GetUserAvailability unless the zone's definition is cached).
+OPERATIONS = (
+    "google.freebusy.query",
+    "graph.calendar.getSchedule",
+    "ews.GetUserAvailability",
+    "ews.GetServerTimeZones",
+)
 
 
 def addresses() -> dict[str, str]:
