@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,26 +150,38 @@ def cache_ttl() -> float:
     return 0.0
 
 
-@pytest.fixture
-async def receiver(store: Store, monkeypatch: pytest.MonkeyPatch, cache_ttl: float) -> AsyncIterator[str]:
-    """The receiver as deployed (`receiver.asgi:build_app` reads the environment), on loopback."""
-    from receiver.asgi import build_app
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """`app` served by uvicorn on a loopback port the OS picks, lifespan included."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(20):
+            while not server.started:  # uvicorn exposes a flag, not an event
+                if task.done():
+                    task.result()  # startup failed: say why
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)
 
+
+@pytest.fixture
+def deployment_env(store: Store, monkeypatch: pytest.MonkeyPatch, cache_ttl: float) -> None:
     monkeypatch.delenv("CALBRIDGE_AMQP_URL", raising=False)  # the memory bus: no RabbitMQ needed
     for name, value in store.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CALBRIDGE_FREEBUSY_CACHE_TTL", str(cache_ttl))
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(20):
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def receiver(deployment_env: None) -> AsyncIterator[str]:
+    """The receiver as deployed (`receiver.asgi:build_app` reads the environment), on loopback."""
+    from receiver.asgi import build_app
+
+    async with serving(build_app()) as base:
+        yield base
 
 
 async def ask(base: str, body: dict[str, Any], token: str | None = TOKEN, **extra: Any) -> tuple[int, Any]:
@@ -303,6 +316,21 @@ async def test_given_an_address_nobody_serves_then_only_it_is_unknown(
     assert status == 200
     assert hours(answer["results"][BOB])
     assert answer["results"]["ghost@elsewhere.org"]["error"]["code"] == "unknownAddress"
+
+
+async def test_given_the_standalone_app_then_it_answers_from_the_store_and_describes_itself(
+    deployment_env: None, busy_people: None
+) -> None:
+    from calbridge.freebusy.asgi import build_app
+
+    async with serving(build_app()) as base:
+        status, answer = await ask(base, {**DAY, "addresses": PEOPLE})
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/openapi.json") as described:
+            assert described.status == 200 and "/v1/freebusy" in (await described.json())["paths"]
+    assert status == 200
+    assert [hours(answer["results"][person]) for person in (ALICE, CAROL)] == [
+        [("09:00", "10:00", "busy")]
+    ] * 2
 
 
 async def test_given_the_store_when_the_cli_runs_without_url_then_it_draws_the_known_meeting(
