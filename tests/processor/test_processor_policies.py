@@ -1,0 +1,223 @@
+"""The processor's pure policies: what becomes of a failed hint, coalescing, shard assignment,
+mailbox caps, dead-letter records and the CLI's argument parsing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import typer
+
+from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, FIRST_FAILURE_HEADER, LAST_FAILURE_HEADER
+from calbridge.bus.names import CALENDAR_HEADER
+from calbridge.cli.dlq import parse_since
+from calbridge.cli.processor import parse_shards
+from calbridge.errors import (
+    AccessDenied,
+    CursorExpired,
+    MalformedMessage,
+    NotFound,
+    PairPaused,
+    PermanentProviderError,
+    Throttled,
+    TransientProviderError,
+)
+from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from processor.actions import Outcome
+from processor.assignment import assign_shards, shards_for
+from processor.coalesce import PassLedger
+from processor.consumer import change_outcome
+from processor.deadletters import record_of
+from processor.failures import (
+    DeadLetter,
+    PausePair,
+    RetryScheduled,
+    RetryThrottled,
+    decide,
+    pair_in_reason,
+    reason_with_pair,
+)
+from processor.instrumented import call_status
+from processor.mailboxes import MailboxLimits
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+# --- failure fates
+
+
+@pytest.mark.parametrize(
+    ("error", "fate"),
+    [
+        (Throttled(7.5), RetryThrottled(7.5)),
+        (TransientProviderError("503"), RetryScheduled()),
+        (CursorExpired("410"), RetryScheduled()),
+        (NotFound("calendar"), RetryScheduled()),
+        (RuntimeError("bug"), RetryScheduled()),
+        (PermanentProviderError("400"), DeadLetter()),
+        (AccessDenied("403"), DeadLetter()),
+        (MalformedMessage("bad"), DeadLetter()),
+        (PairPaused("p1", "mass deletion"), PausePair("mass deletion")),
+    ],
+)
+def test_given_a_failed_pass_when_deciding_then_each_error_has_its_fate(
+    error: Exception, fate: object
+) -> None:
+    assert decide(error) == fate
+
+
+def test_given_a_negative_retry_after_when_deciding_then_the_delay_is_zero() -> None:
+    assert decide(Throttled(-3)) == RetryThrottled(0.0)
+
+
+def test_given_a_dead_letter_reason_then_it_names_the_pair_and_the_pair_can_be_read_back() -> None:
+    reason = reason_with_pair("pair-7", AccessDenied("403 from\n Graph"))
+    assert reason == "pair=pair-7 AccessDenied: 403 from Graph"
+    assert pair_in_reason(reason) == "pair-7"
+    assert pair_in_reason("TransientProviderError: 503") is None
+
+
+# --- coalescing
+
+
+def test_given_a_pass_started_after_a_hint_arrived_then_the_hint_is_covered() -> None:
+    ledger = PassLedger()
+    ledger.record("cal", started=10.0)
+    assert ledger.covers("cal", arrived=9.5)
+    assert not ledger.covers("cal", arrived=10.5), "arrived after the pass started: it may be unread"
+    assert not ledger.covers("other", arrived=1.0)
+
+
+def test_given_an_older_pass_finishing_late_then_the_newer_start_is_kept() -> None:
+    ledger = PassLedger()
+    ledger.record("cal", started=10.0)
+    ledger.record("cal", started=5.0)
+    assert ledger.covers("cal", arrived=9.0)
+
+
+def test_given_more_calendars_than_capacity_then_the_oldest_are_forgotten_safely() -> None:
+    ledger = PassLedger(capacity=2)
+    for number, calendar in enumerate(("a", "b", "c")):
+        ledger.record(calendar, started=float(number + 10))
+    assert not ledger.covers("a", arrived=0.0), "forgotten means one more pass, never a skipped one"
+    assert ledger.covers("c", arrived=0.0)
+
+
+# --- shard assignment
+
+
+@pytest.mark.parametrize("members", [1, 2, 3, 5, 8, 9])
+def test_given_any_members_then_every_shard_has_exactly_one_owner_and_the_split_is_even(members: int) -> None:
+    names = [f"processor-{n}" for n in range(members)]
+    assignment = assign_shards(range(8), names)
+    owned = sorted(shard for shards in assignment.values() for shard in shards)
+    assert owned == list(range(8))
+    sizes = [len(shards) for shards in assignment.values()]
+    assert max(sizes) - min(sizes) <= 1 or max(sizes) == -(-8 // members)
+
+
+def test_given_the_same_members_in_any_order_then_every_replica_computes_the_same_split() -> None:
+    assert assign_shards(range(8), ["b", "a", "c"]) == assign_shards(range(8), ["c", "b", "a"])
+    assert shards_for("a", range(8), ["b", "c"]) == assign_shards(range(8), ["a", "b", "c"])["a"]
+
+
+def test_given_a_replica_joins_then_most_shards_stay_where_they_were() -> None:
+    before = assign_shards(range(32), ["a", "b", "c"])
+    after = assign_shards(range(32), ["a", "b", "c", "d"])
+    moved = sum(1 for name in "abc" for shard in before[name] if shard not in after[name])
+    assert 0 < moved <= 16
+    assert len(after["d"]) >= 7
+
+
+# --- mailbox caps
+
+
+async def test_given_a_cap_of_two_then_a_third_request_to_one_mailbox_waits_but_others_do_not() -> None:
+    limits = MailboxLimits(2)
+    release = asyncio.Event()
+    running: list[str] = []
+
+    async def request(mailbox: str) -> None:
+        async with limits.slot(mailbox):
+            running.append(mailbox)
+            await release.wait()
+
+    tasks = [asyncio.create_task(request(m)) for m in ("ann@x", "ANN@x", "ann@x", "bob@x")]
+    for _ in range(50):
+        if len(running) == 3:
+            break
+        await asyncio.sleep(0.001)
+    assert sorted(running) == ["ANN@x", "ann@x", "bob@x"], "two of ann's mailbox run, the third waits"
+    assert limits.in_use("ann@x") == 3
+    release.set()
+    await asyncio.gather(*tasks)
+    assert len(running) == 4
+    assert limits.in_use("ann@x") == 0
+
+
+def test_given_a_cap_below_one_then_it_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        MailboxLimits(0)
+
+
+# --- labels
+
+
+def test_given_planner_outcomes_then_changes_are_counted_under_the_documented_labels() -> None:
+    assert change_outcome(Outcome.CREATED) == "created"
+    assert change_outcome(Outcome.SKIP_ECHO) == "echo"
+    assert change_outcome(Outcome.SKIP_UNCHANGED) == "unchanged"
+    assert change_outcome(Outcome.SKIP_FOREIGN_MIRROR) == "skipped"
+
+
+def test_given_provider_errors_then_calls_are_labelled_by_status() -> None:
+    assert call_status(None) == "ok"
+    assert call_status(Throttled(1)) == "throttled"
+    assert call_status(AccessDenied("x")) == "access_denied"
+    assert call_status(PermanentProviderError("x")) == "permanent"
+    assert call_status(ValueError()) == "error"
+
+
+# --- dead-letter records
+
+
+def test_given_a_dead_lettered_change_event_then_its_row_names_pair_calendar_error_and_times() -> None:
+    event = ChangeEvent(provider=Provider.GOOGLE, calendar="calg", kind=ChangeKind.CHANGED)
+    headers = {
+        ERROR_HEADER: "pair=p1 AccessDenied: 403",
+        ATTEMPTS_HEADER: 3,
+        FIRST_FAILURE_HEADER: (NOW - timedelta(minutes=5)).isoformat(),
+        LAST_FAILURE_HEADER: NOW.isoformat(),
+        CALENDAR_HEADER: "calg",
+    }
+    row = record_of(encode(event), headers, "ignored", NOW)
+    assert (row.id, row.pair_id, row.calendar_id, row.attempts) == (event.id, "p1", "calg", 3)
+    assert row.first_failed_at == NOW - timedelta(minutes=5)
+    assert row.last_failed_at == NOW
+
+
+def test_given_an_undecodable_message_killed_by_the_delivery_limit_then_it_still_gets_a_row() -> None:
+    row = record_of(b"not json", {"x-death": [{"reason": "delivery_limit"}]}, None, NOW)
+    assert row.error == "RabbitMQ dead-lettered it: delivery_limit"
+    assert len(row.id) == 32 and row.pair_id is None and row.first_failed_at == NOW
+
+
+# --- CLI arguments
+
+
+def test_given_shard_ranges_then_they_are_expanded_and_checked() -> None:
+    assert parse_shards("0,2-4,2", 8) == [0, 2, 3, 4]
+    assert parse_shards(None, 8) is None
+    with pytest.raises(typer.BadParameter):
+        parse_shards("7-9", 8)
+    with pytest.raises(typer.BadParameter):
+        parse_shards("one", 8)
+
+
+def test_given_since_as_a_duration_or_a_timestamp_then_it_is_a_utc_instant() -> None:
+    assert parse_since("2h", NOW) == NOW - timedelta(hours=2)
+    assert parse_since("2026-03-01T08:00:00", NOW) == datetime(2026, 3, 1, 8, tzinfo=UTC)
+    assert parse_since(None, NOW) is None
+    with pytest.raises(typer.BadParameter):
+        parse_since("yesterday", NOW)
