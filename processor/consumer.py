@@ -77,11 +77,13 @@ class ChangeConsumer:
         self._ledger = ledger or PassLedger()
         self._clock = clock
         self.passes = 0  # passes run by this consumer (tests and the bench read it)
+        self.handled = 0  # hints acknowledged by this consumer (synced, coalesced or without a pair)
 
     async def __call__(self, event: ChangeEvent) -> None:
         arrived = arrival_time()
         if self._ledger.covers(event.calendar, arrived):
             HINTS.labels("coalesced").inc()
+            self.handled += 1
             return
         started = self._clock()
         QUEUE_LAG.observe(_age(event.received_at))
@@ -91,6 +93,7 @@ class ChangeConsumer:
             HINTS.labels("no_active_pair").inc()
             log.info("hint_without_active_pair", calendar=event.calendar, pairs=len(candidates))
             self._ledger.record(event.calendar, started)
+            self.handled += 1
             return
         paused = 0
         failures: list[RetryLater | Reject] = []
@@ -106,6 +109,7 @@ class ChangeConsumer:
         if failures:
             raise _first_retry(failures)
         self._ledger.record(event.calendar, started)
+        self.handled += 1
         if len(active) > paused:
             HINTS.labels("synced").inc()
 
