@@ -145,7 +145,8 @@ class World:
         )
 
     def mirrors(self) -> list[str]:
-        return sorted(self.microsoft.live())
+        """Ids of the mirrors calbridge wrote into the Microsoft calendar."""
+        return sorted(eid for eid, stored in self.microsoft.live().items() if stored.stamp is not None)
 
     async def close(self) -> None:
         await self.bus.close()
