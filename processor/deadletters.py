@@ -76,7 +76,7 @@ class DeadLetterRow:
     replayed_at: datetime | None = None
 
     def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)

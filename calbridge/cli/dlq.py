@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import typer
 
 from calbridge.cli.common import console, fail, run, settings_or_exit
 from calbridge.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from processor.deadletters import DeadLetterFilter
 
 __all__ = ["app", "parse_since"]
 
@@ -45,7 +51,7 @@ _IDS = typer.Option(None, "--id", help="Only these ids (repeatable).")
 
 def _filter(
     ids: list[str] | None, pair: str | None, calendar: str | None, error: str | None, since: str | None
-):  # type: ignore[no-untyped-def]
+) -> DeadLetterFilter:
     from processor.deadletters import DeadLetterFilter
 
     return DeadLetterFilter(
@@ -57,7 +63,7 @@ def _filter(
     )
 
 
-async def _collected(settings: Settings):  # type: ignore[no-untyped-def]
+async def _collected(settings: Settings) -> AsyncEngine:
     """The store engine, after moving calbridge.dlq's messages into it."""
     from calbridge.store import create_engine
     from processor.deadletters import collect_amqp

@@ -53,9 +53,18 @@ def processor(
 
 async def _serve(settings: Settings, shards: list[int] | None) -> None:
     import asyncio
+    import contextlib
     import signal
+    from collections.abc import Iterator
 
     import uvicorn
+
+    class _ProbeServer(uvicorn.Server):
+        """uvicorn for the probes only: SIGTERM belongs to the processor, which drains first."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     from calbridge.bus import open_bus
     from calbridge.store import create_engine
@@ -67,7 +76,7 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
     bus = open_bus(settings)
     await bus.connect()
     worker = Processor(settings, bus, engine, store_opener(engine, settings), shards=shards)
-    server = uvicorn.Server(
+    server = _ProbeServer(
         uvicorn.Config(
             build_probe_app(worker.readiness),
             host=settings.processor_http_host,
@@ -77,7 +86,6 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
             lifespan="off",
         )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours below
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
