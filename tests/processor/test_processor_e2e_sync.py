@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("calbridge.providers.graph", reason="needs the Google and Graph adapters")
-from processor_e2e import (  # noqa: E402
+from processor_e2e import (
     Stack,
     eventually,
     google_start,
