@@ -20,6 +20,7 @@ from calbridge.errors import (
     Throttled,
     TransientProviderError,
 )
+from calbridge.translate.errors import TranslationError
 
 __all__ = [
     "DeadLetter",
@@ -62,7 +63,9 @@ def decide(error: BaseException) -> Fate:
         return PausePair(error.reason)
     if isinstance(error, Throttled):
         return RetryThrottled(max(0.0, error.retry_after))
-    if isinstance(error, PermanentProviderError | MalformedMessage):  # AccessDenied is permanent too
+    if isinstance(error, PermanentProviderError | MalformedMessage | TranslationError):
+        # AccessDenied is permanent too. A TranslationError is deterministic: the same event
+        # fails the same way on every attempt, so the DLQ shows it now instead of in 40 minutes.
         return DeadLetter()
     if isinstance(error, CursorExpired):
         # The engine restarts an expired cursor as a full read; one escaping means the full

@@ -24,6 +24,7 @@ from calbridge.errors import (
     TransientProviderError,
 )
 from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from calbridge.translate.errors import UnknownTimeZone
 from processor.actions import Outcome
 from processor.assignment import assign_shards, shards_for
 from processor.coalesce import PassLedger
@@ -58,6 +59,7 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
         (PermanentProviderError("400"), DeadLetter()),
         (AccessDenied("403"), DeadLetter()),
         (MalformedMessage("bad"), DeadLetter()),
+        (UnknownTimeZone("Mars/Olympus"), DeadLetter()),
         (PairPaused("p1", "mass deletion"), PausePair("mass deletion")),
     ],
 )
