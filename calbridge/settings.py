@@ -110,7 +110,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key that encrypts provider credentials stored in the database "
-        "(a Fernet key: 32 url-safe base64-encoded bytes).",
+        "(a Fernet key: 32 url-safe base64-encoded bytes; `calbridge connections generate-key` makes "
+        "one). Several, comma-separated, for rotation: the first encrypts, all decrypt.",
+    )
+
+    # --- pairs
+    import_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Pairs whose access `calbridge pairs import` checks at once (each check calls both "
+        "providers; keep it within their per-app limits).",
     )
 
     # --- sync safety
@@ -150,6 +160,15 @@ class Settings(BaseSettings):
     def _check_signing_keys(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_signing_keys(value)
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from calbridge.secretbox import parse_secret_keys  # cryptography only when a key is set
+
+            parse_secret_keys(value.get_secret_value())
         return value
 
     def signing_key_map(self) -> dict[str, bytes]:

@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.store.tables import calendars, pairs
 from processor.policy import ConflictPolicy, Detail, Direction, Policy
+from subscriptions.states import Action, PairState
+from subscriptions.transitions import transition
 
 __all__ = ["ACTIVE", "PAUSED", "CalendarRecord", "PairDirectory", "PairRecord"]
 
-ACTIVE = "active"
-PAUSED = "paused"
+ACTIVE = PairState.ACTIVE.value
+PAUSED = PairState.PAUSED.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +92,8 @@ class PairDirectory:
         ]
 
     async def pause(self, pair_id: str, reason: str) -> None:
-        """Set an active pair to paused with the reason; an operator resumes it."""
-        now = datetime.now(UTC)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(pairs)
-                .where(pairs.c.id == pair_id, pairs.c.state == ACTIVE)
-                .values(state=PAUSED, state_reason=reason, last_error=reason, updated_at=now)
-            )
+        """Set an active pair to paused with the reason (`calbridge pairs resume` undoes it)."""
+        await transition(self._engine, pair_id, Action.PAUSE, reason=reason, error=reason)
 
     async def record_sync(self, pair_id: str) -> None:
         async with self._engine.begin() as conn:

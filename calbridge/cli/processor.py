@@ -7,7 +7,22 @@ import typer
 from calbridge.cli.common import EXIT_CONFIG, fail, run, settings_or_exit
 from calbridge.settings import ENV_PREFIX, Settings
 
-__all__ = ["parse_shards", "processor"]
+__all__ = ["parse_shards", "processor", "startup_problems"]
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """What in the configuration stops the processor from doing its job, naming the variables."""
+    problems = []
+    if settings.amqp_url is None:
+        problems.append(
+            f"{ENV_PREFIX}AMQP_URL is not set: a processor on the in-process memory bus would never see "
+            "the receiver's change events (the demo runs everything in one process instead)"
+        )
+    if settings.secret_key is None:
+        problems.append(
+            f"{ENV_PREFIX}SECRET_KEY is not set: the processor cannot decrypt the connections' credentials"
+        )
+    return problems
 
 
 def parse_shards(text: str | None, shard_count: int) -> list[int] | None:
@@ -42,12 +57,9 @@ def processor(
     """Run the processor: pull each hinted calendar's changes and write them to the other side."""
     overrides: dict[str, object] = {"prefetch": concurrency, "processor_http_port": port}
     settings = settings_or_exit(**{name: value for name, value in overrides.items() if value is not None})
-    if settings.amqp_url is None:
-        fail(
-            f"{ENV_PREFIX}AMQP_URL is not set: a processor on the in-process memory bus would never see "
-            "the receiver's change events (the demo runs everything in one process instead)",
-            EXIT_CONFIG,
-        )
+    problems = startup_problems(settings)
+    if problems:
+        fail("the processor cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)
     run(_serve(settings, parse_shards(shards, settings.shard_count)))
 
 
@@ -73,9 +85,10 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
     from processor.service import Processor
 
     engine = create_engine(settings.database_url.get_secret_value())
+    opener = store_opener(engine, settings)
     bus = open_bus(settings)
     await bus.connect()
-    worker = Processor(settings, bus, engine, store_opener(engine, settings), shards=shards)
+    worker = Processor(settings, bus, engine, opener, shards=shards)
     server = _ProbeServer(
         uvicorn.Config(
             build_probe_app(worker.readiness),

@@ -103,9 +103,12 @@ pairs = sa.Table(
     sa.Column("state_reason", sa.Text, nullable=True),
     sa.Column("last_sync_at", UTCDateTime(), nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # Set by `pairs remove --delete-mirrors`: the mirrors go before the pair does.
+    sa.Column("delete_mirrors", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     _created(),
     _updated(),
     sa.UniqueConstraint("google_calendar_id", "microsoft_calendar_id"),
+    sa.Index("ix_pairs_state", "state"),
 )
 
 cursors = sa.Table(

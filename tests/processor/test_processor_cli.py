@@ -13,17 +13,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from calbridge.cli import app
 from calbridge.store.migrate import upgrade
 
 
-def test_given_no_broker_then_it_refuses_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_given_no_broker_and_no_secret_key_then_it_refuses_naming_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("CALBRIDGE_AMQP_URL", raising=False)
+    monkeypatch.delenv("CALBRIDGE_SECRET_KEY", raising=False)
     result = CliRunner().invoke(app, ["processor"])
     assert result.exit_code == 2
-    assert "CALBRIDGE_AMQP_URL" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "CALBRIDGE_AMQP_URL" in said and "CALBRIDGE_SECRET_KEY" in said
 
 
 def _free_port() -> int:
@@ -55,6 +60,7 @@ def test_given_a_broker_and_a_store_then_it_serves_probes_and_stops_on_sigterm(
         "CALBRIDGE_PROCESSOR_HTTP_HOST": "127.0.0.1",
         "CALBRIDGE_PROCESSOR_HEARTBEAT": "0.2",
         "CALBRIDGE_DRAIN_TIMEOUT": "3",
+        "CALBRIDGE_SECRET_KEY": Fernet.generate_key().decode(),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "calbridge", "processor", "--port", str(port), "--shards", "0-7"],

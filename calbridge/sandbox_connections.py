@@ -1,0 +1,78 @@
+"""The sandbox's connection file as connection records (Google, Graph, and EWS when present).
+
+The file is what `calbridge sandbox --connection-file FILE` writes: `google.service_account`,
+`google.api_endpoint`, `google.token_uri`, `microsoft.{tenant_id, client_id, client_secret}`,
+`microsoft.{graph_authority, graph_url}` with the Graph emulator, `microsoft.{ews_url,
+ews_token_url}` with the EWS emulator, and `ca_pem` (the CA of its HTTPS endpoints).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from calbridge.connections import Connection, EwsConnection, GoogleConnection, GraphConnection
+from calbridge.errors import CalbridgeError
+
+__all__ = ["SandboxFileInvalid", "sandbox_connections"]
+
+
+class SandboxFileInvalid(CalbridgeError):
+    """The connection file lacks something a connection needs."""
+
+
+def _need(section: dict[str, Any], key: str, where: str) -> Any:
+    value = section.get(key)
+    if not value:
+        raise SandboxFileInvalid(f"{where}.{key} is missing")
+    return value
+
+
+def sandbox_connections(data: dict[str, Any], prefix: str, ca_path: Path) -> list[Connection]:
+    """The connections the file describes; writes its CA to `ca_path` when it has one."""
+    google = data.get("google")
+    microsoft = data.get("microsoft")
+    if not isinstance(google, dict) or not isinstance(microsoft, dict):
+        raise SandboxFileInvalid("it has no google and microsoft sections; is it a sandbox connection file?")
+    ca_file: str | None = None
+    if data.get("ca_pem"):
+        ca_path.write_text(str(data["ca_pem"]))
+        ca_file = str(ca_path)
+    found: list[Connection] = [
+        GoogleConnection(
+            name=f"{prefix}-google",
+            service_account=dict(_need(google, "service_account", "google")),
+            api_endpoint=_need(google, "api_endpoint", "google"),
+            token_uri=google.get("token_uri"),
+            ca_file=ca_file,
+        )
+    ]
+    tenant = _need(microsoft, "tenant_id", "microsoft")
+    client_id = _need(microsoft, "client_id", "microsoft")
+    secret = _need(microsoft, "client_secret", "microsoft")
+    if microsoft.get("graph_url"):
+        found.append(
+            GraphConnection(
+                name=f"{prefix}-graph",
+                tenant_id=tenant,
+                client_id=client_id,
+                client_secret=secret,
+                authority=microsoft.get("graph_authority"),
+                graph_url=microsoft["graph_url"],
+                ca_file=ca_file,
+            )
+        )
+    if microsoft.get("ews_url"):
+        found.append(
+            EwsConnection(
+                name=f"{prefix}-ews",
+                auth="oauth",
+                password=secret,
+                url=microsoft["ews_url"],
+                tenant_id=tenant,
+                client_id=client_id,
+                token_url=microsoft.get("ews_token_url"),
+                ca_file=ca_file,
+            )
+        )
+    return found

@@ -1,0 +1,1 @@
+"""Pairs and their activation; later the renewer and reconciliation (subscriptions)."""

@@ -1,0 +1,430 @@
+"""The `connections` and `pairs` commands as a person uses them: secrets never echoed, clear
+failures, and a `pairs list` that reads well in a 100-column terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pair_fakes import CLIENT_SECRET, Access, RecordingBus, seed_connections
+from typer.testing import CliRunner
+
+from calbridge.cli import app
+from calbridge.cli.context import LazyBus
+from calbridge.secretbox import SecretBox, parse_secret_keys
+from calbridge.store.engine import create_engine
+from calbridge.store.migrate import upgrade
+from calbridge.store.tables import connections, pairs, subscriptions
+from subscriptions.access import RegistryAccessChecker
+from subscriptions.pairs import add_pair, pause_pair
+from subscriptions.spec import Direction, PairSpec, Side, parse_calendar
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(sqlite_url: str, secret_key: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    upgrade(sqlite_url)
+    values = {
+        "CALBRIDGE_DATABASE_URL": sqlite_url,
+        "CALBRIDGE_SECRET_KEY": secret_key,
+        "CALBRIDGE_LOG_FORMAT": "console",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CALBRIDGE_AMQP_URL", raising=False)
+    return values
+
+
+@pytest.fixture
+def recording_bus(monkeypatch: pytest.MonkeyPatch) -> RecordingBus:
+    """The CLI's bus, without RabbitMQ: what the commands publish is recorded."""
+    recorded = RecordingBus()
+
+    async def open_recording(self: LazyBus) -> RecordingBus:
+        return recorded
+
+    monkeypatch.setenv("CALBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/unused")
+    monkeypatch.setattr(LazyBus, "_open", open_recording)
+    return recorded
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """Run a command in-process; the output with rich's line wrapping undone."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, " ".join(result.output.split())
+
+
+def stored(url: str) -> str:
+    async def read() -> str:
+        engine = create_engine(url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(connections))).all()
+        await engine.dispose()
+        return repr(rows)
+
+    return asyncio.run(read())
+
+
+def test_connections_add_graph_never_echoes_or_stores_the_secret_in_plain_text(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(CLIENT_SECRET + "\n")
+    args = ["connections", "add", "graph", "--tenant", "t1", "--client-id", "c1"]
+    code, out = invoke(*args, "--client-secret-file", str(secret_file))
+    assert code == 0 and "connection graph (graph): added" in out
+    code, out = invoke(*args, "--client-secret-file", str(secret_file))
+    assert code == 0 and "unchanged" in out
+    code, shown = invoke("connections", "show", "graph")
+    code_list, listed = invoke("connections", "list", "--json")
+    assert code == 0 and code_list == 0 and "stored encrypted" in shown
+    for output in (out, shown, listed):
+        assert CLIENT_SECRET not in output
+    assert CLIENT_SECRET not in stored(env["CALBRIDGE_DATABASE_URL"])
+
+
+def test_connections_add_google_names_what_the_key_file_lacks(env: dict[str, str], tmp_path: Path) -> None:
+    key = tmp_path / "sa.json"
+    key.write_text('{"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com"}')
+    result = CliRunner().invoke(app, ["connections", "add", "google", "--service-account", str(key)])
+    assert result.exit_code == 1
+    assert "lacks private_key, token_uri" in " ".join(result.output.split())
+
+
+def test_without_a_secret_key_connections_fail_naming_the_variable(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CALBRIDGE_SECRET_KEY")
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("s")
+    result = CliRunner().invoke(
+        app,
+        [
+            "connections",
+            "add",
+            "graph",
+            "--tenant",
+            "t",
+            "--client-id",
+            "c",
+            "--client-secret-file",
+            str(secret_file),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "CALBRIDGE_SECRET_KEY is not set" in " ".join(result.output.split())
+
+
+def seed(env: dict[str, str]) -> list[str]:
+    """Two connections and three pairs through the library, as `pairs add` would leave them."""
+
+    async def go() -> list[str]:
+        engine = create_engine(env["CALBRIDGE_DATABASE_URL"])
+        box = SecretBox(parse_secret_keys(env["CALBRIDGE_SECRET_KEY"]))
+        found = await seed_connections(engine, box)
+        await engine.dispose()
+        return [c.name for c in found]
+
+    return asyncio.run(go())
+
+
+def test_pairs_add_without_rabbitmq_fails_before_touching_anything(
+    env: dict[str, str], access: Access
+) -> None:
+    seed(env)
+    result = CliRunner().invoke(
+        app, ["pairs", "add", "--google", "a@example.com", "--microsoft", "a@example.org"]
+    )
+    assert result.exit_code == 2
+    assert "CALBRIDGE_AMQP_URL is not set" in " ".join(result.output.split())
+    assert access.checked == []
+
+
+def test_pairs_add_activates_and_says_so_then_a_second_add_changes_nothing(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = [
+        "pairs",
+        "add",
+        "--google",
+        "a@example.com",
+        "--microsoft",
+        "a@example.org/Team",
+        "--direction",
+        "google-to-microsoft",
+    ]
+    code, out = invoke(*args)
+    assert code == 0, out
+    assert "added and active" in out and "baseline sync requested" in out
+    assert len(recording_bus.published) == 1
+    code, out = invoke(*args)
+    assert code == 0 and "already exists (active); nothing changed" in out
+    assert len(recording_bus.published) == 1
+
+
+def test_pairs_add_refused_ends_in_error_with_the_reason_and_how_to_retry(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    access.denied.add("b@example.com")
+    result = CliRunner().invoke(
+        app, ["pairs", "add", "--google", "b@example.com", "--microsoft", "b@example.org"]
+    )
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "stored in error state" in text and "access denied" in text and "pairs resume" in text
+    assert recording_bus.published == []
+
+
+def test_pairs_import_reports_failed_rows_to_a_file_and_a_rerun_changes_nothing(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    seed(env)
+    access.missing.add("u3@example.org")
+    source = tmp_path / "pairs.csv"
+    rows = [f"u{n}@example.com,u{n}@example.org,graph,both,full" for n in range(50)]
+    rows[7] = "u7@example.com,u7@example.org,graph,both,loud"
+    source.write_text("google,microsoft,via,direction,detail\n" + "\n".join(rows) + "\n")
+    report = tmp_path / "failed.csv"
+
+    code, out = invoke("pairs", "import", str(source), "--report", str(report))
+    assert code == 1
+    flat = " ".join(out.split())
+    assert "50 row(s): 48 added, 0 activated, 0 updated, 0 unchanged, 2 failed" in flat
+    lines = report.read_text().splitlines()
+    assert lines[0] == "line,google,microsoft,via,direction,detail,reason"
+    assert (
+        lines[1].startswith("5,u3@example.com,u3@example.org,graph,both,full,")
+        and "calendar not found" in lines[1]
+    )
+    assert lines[2].startswith("9,u7@example.com") and "detail must be full|busy" in lines[2]
+    published = len(recording_bus.published)
+
+    code, out = invoke("pairs", "import", str(source), "--report", str(report))
+    assert "48 unchanged, 2 failed" in " ".join(out.split())
+    assert len(recording_bus.published) == published
+
+
+LONG_ERROR = (
+    "Microsoft (graph) calendar zed.very.long.mailbox.name@subsidiary.example.org: access denied "
+    "(ErrorAccessDenied); grant the app Calendars.ReadWrite and include this mailbox in its access policy"
+)
+
+
+def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Access) -> None:
+    seed(env)
+    url = env["CALBRIDGE_DATABASE_URL"]
+
+    async def arrange() -> dict[str, str]:
+        engine = create_engine(url)
+        box = SecretBox(parse_secret_keys(env["CALBRIDGE_SECRET_KEY"]))
+        from calbridge.store.connection_records import list_connections
+
+        async with engine.connect() as conn:
+            found = await list_connections(conn, box)
+
+        def spec(g: str, m: str, direction: Direction = Direction.BOTH) -> PairSpec:
+            return PairSpec(
+                parse_calendar(g, Side.GOOGLE), parse_calendar(m, Side.MICROSOFT), direction=direction
+            )
+
+        bus, checker = RecordingBus(), RegistryAccessChecker()
+        active = await add_pair(engine, spec("alice@example.com", "alice@example.org"), found, checker, bus)
+        long = await add_pair(
+            engine,
+            spec(
+                "bartholomew.longname@example.com/team-calendar-2026",
+                "bartholomew.longname@example.org/Projects",
+            ),
+            found,
+            checker,
+            bus,
+        )
+        paused = await add_pair(
+            engine,
+            spec("carol@example.com", "carol@example.org", Direction.GOOGLE_TO_MICROSOFT),
+            found,
+            checker,
+            bus,
+        )
+        await pause_pair(engine, paused.pair.id, "migration weekend")
+        access.denied.add("zed.very.long.mailbox.name@subsidiary.example.org")
+        failed = await add_pair(
+            engine,
+            spec("zed@example.com", "zed.very.long.mailbox.name@subsidiary.example.org"),
+            found,
+            checker,
+            bus,
+        )
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            await conn.execute(
+                pairs.update().where(pairs.c.id == failed.pair.id).values(last_error=LONG_ERROR)
+            )
+            await conn.execute(
+                pairs.update()
+                .where(pairs.c.id == active.pair.id)
+                .values(last_sync_at=now - timedelta(minutes=2))
+            )
+            for ref, expires in (
+                (active.pair.google_ref, now + timedelta(days=6, hours=23)),
+                (active.pair.microsoft_ref, now + timedelta(days=2, hours=4, minutes=5)),
+            ):
+                await conn.execute(
+                    subscriptions.insert().values(
+                        id=f"sub-{ref}", calendar_id=ref, provider="google", expires_at=expires
+                    )
+                )
+        await engine.dispose()
+        return {
+            "active": active.pair.id,
+            "long": long.pair.id,
+            "paused": paused.pair.id,
+            "failed": failed.pair.id,
+        }
+
+    ids = asyncio.run(arrange())
+    result = subprocess.run(
+        [sys.executable, "-m", "calbridge", "pairs", "list"],
+        env={**os.environ, **env, "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    print(result.stdout)  # shown with -s: what a person sees
+    assert all(len(line) <= 100 for line in lines)
+    header = next(line for line in lines if line.lstrip().startswith("id"))
+    for column in ("google", "sync", "microsoft", "state", "synced", "expires", "last error"):
+        assert column in header
+
+    def row(pair_id: str) -> str:
+        (line,) = [line for line in lines if line.startswith(pair_id)]
+        return line
+
+    assert "alice@example.com" in row(ids["active"]) and "alice@example.org" in row(ids["active"])
+    assert (
+        "active" in row(ids["active"]) and "2m ago" in row(ids["active"]) and "in 2d 4h" in row(ids["active"])
+    )
+    assert (
+        "paused" in row(ids["paused"])
+        and "→" in row(ids["paused"])
+        and "migration weekend" in row(ids["paused"])
+    )
+    assert "error" in row(ids["failed"]) and "never" in row(ids["failed"])
+    assert "M: access den" in row(ids["failed"])  # the side, not the address the row already shows
+    assert (
+        "bartholomew" in row(ids["long"]) and "active" in row(ids["long"]) and "not yet" in row(ids["long"])
+    )
+    assert "4 pair(s): 2 active, 1 error, 1 paused" in result.stdout
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "calbridge", "pairs", "show", ids["failed"]],
+        env={**os.environ, **env, "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Calendars.ReadWrite" in shown.stdout and "access policy" in " ".join(shown.stdout.split())
+
+    code, by_address = invoke("pairs", "show", "carol@example.org", "--json")
+    assert code == 0 and json.loads(by_address)["state_reason"] == "migration weekend"
+
+
+def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from pair_fakes import service_account
+
+    sandbox_file = tmp_path / "sandbox.json"
+    sandbox_file.write_text(
+        json.dumps(
+            {
+                "google": {
+                    "api_endpoint": "http://127.0.0.1:9001/calendar/v3/",
+                    "token_uri": "http://127.0.0.1:9001/token",
+                    "service_account": service_account(),
+                },
+                "microsoft": {
+                    "tenant_id": "tenant",
+                    "client_id": "client",
+                    "client_secret": CLIENT_SECRET,
+                    "graph_authority": "https://127.0.0.1:9002",
+                    "graph_url": "https://127.0.0.1:9002/v1.0",
+                },
+                "ca_pem": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+            }
+        )
+    )
+    code, out = invoke("connections", "add-sandbox", "--connection-file", str(sandbox_file))
+    assert code == 0, out
+    assert "sandbox-google (google): added" in out and "sandbox-graph (graph): added" in out
+    assert "ews" not in out  # this sandbox has no EWS emulator
+    code, out = invoke("connections", "add-sandbox", "--connection-file", str(sandbox_file))
+    assert out.count("unchanged") == 2
+    assert CLIENT_SECRET not in out and CLIENT_SECRET not in stored(env["CALBRIDGE_DATABASE_URL"])
+
+
+def test_import_check_validates_without_a_store_or_a_bus(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "pairs.csv"
+    source.write_text(
+        "google,microsoft,direction\na@example.com,a@example.org,both\nb@example.com,b@example.org,up\n"
+    )
+    code, out = invoke("pairs", "import", str(source), "--check")
+    assert code == 1
+    assert "line 3: direction must be both|google-to-microsoft|microsoft-to-google, got 'up'" in out
+    assert "2 row(s): 1 valid, 1 invalid" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["connections"],
+        ["connections", "add", "google"],
+        ["connections", "add", "graph"],
+        ["connections", "add", "ews"],
+        ["connections", "add-sandbox"],
+        ["pairs"],
+        ["pairs", "add"],
+        ["pairs", "list"],
+        ["pairs", "import"],
+        ["pairs", "remove"],
+    ],
+)
+def test_every_help_page_renders(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_pause_resume_resync_and_remove_from_the_command_line(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    code, out = invoke("pairs", "add", "--google", "d@example.com", "--microsoft", "d@example.org", "--json")
+    assert code == 0
+    pair_id = json.loads(out)["pair"]["id"]
+
+    assert invoke("pairs", "pause", pair_id, "--reason", "quiet week")[1].endswith("paused: quiet week")
+    code, out = invoke("pairs", "resync", pair_id)
+    assert code == 1 and "is paused; only active pairs are synced" in out
+    code, out = invoke("pairs", "resume", pair_id)
+    assert code == 0 and "is active again" in out
+    code, out = invoke("pairs", "resync", pair_id)
+    assert code == 0 and "resync requested" in out and "(2 calendar(s))" in out
+    assert [h.reason for h in recording_bus.published] == ["baseline"] * 2 + ["resume"] * 2 + ["operator"] * 2
+
+    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors")
+    assert code == 0 and "its mirrors will be deleted" in out
+    shown = json.loads(invoke("pairs", "show", pair_id, "--json")[1])
+    assert shown["state"] == "removing" and shown["delete_mirrors"] is True

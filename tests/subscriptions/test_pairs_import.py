@@ -1,0 +1,119 @@
+"""`pairs import`: thousands of rows validated first, activated with bounded concurrency, a report
+of the failed rows with line numbers and reasons, and a re-run that changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pair_fakes import Access, RecordingBus, seed_connections
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from calbridge.secretbox import SecretBox
+from calbridge.store.engine import create_engine
+from calbridge.store.migrate import upgrade
+from calbridge.store.tables import pairs
+from subscriptions.access import RegistryAccessChecker
+from subscriptions.importer import ImportFileInvalid, import_pairs, read_rows, write_report
+
+ROWS = 2000
+
+
+def generated_csv(rows: int = ROWS) -> str:
+    """`rows` pairs, three of them malformed, and one duplicate at the end."""
+    lines = ["google,microsoft,via,direction,detail"]
+    for n in range(rows):
+        direction = ("both", "google-to-microsoft", "microsoft-to-google")[n % 3]
+        detail = "busy" if n % 7 == 0 else ""
+        lines.append(f"user{n}@example.com,user{n}@example.org,,{direction},{detail}")
+    # a few bad rows, at known lines (the header is line 1, row n is line n + 2)
+    lines[11] = "user10@example.com,not-an-address,,both,full"
+    lines[101] = "user100@example.com,user100@example.org,,sideways,full"
+    lines[min(1001, rows)] = "userX@example.com,userX@example.org,smtp,both,full"
+    lines.append("user5@example.com,user5@example.org,graph,both,full")  # a duplicate of line 7
+    return "\n".join(lines) + "\n"
+
+
+def test_given_bad_cells_then_each_is_reported_with_its_line() -> None:
+    rows, errors = read_rows(generated_csv())
+    assert len(rows) == ROWS - 3
+    assert [(e.line, e.reason) for e in errors] == [
+        (12, "line 12: the Microsoft mailbox 'not-an-address' is not an email address"),
+        (102, "line 102: direction must be both|google-to-microsoft|microsoft-to-google, got 'sideways'"),
+        (1002, "line 1002: via must be graph|ews, got 'smtp'"),
+        (ROWS + 2, f"line {ROWS + 2}: the same pair as line 7"),
+    ]
+
+
+def test_given_a_file_without_the_microsoft_column_then_it_is_refused_before_any_row() -> None:
+    with pytest.raises(ImportFileInvalid, match="missing column\\(s\\) microsoft"):
+        read_rows("google,outlook\na@example.com,a@example.org\n")
+
+
+@pytest.fixture
+async def sqlite_engine(sqlite_url: str) -> AsyncEngine:
+    await asyncio.to_thread(upgrade, sqlite_url)
+    return create_engine(sqlite_url)
+
+
+@pytest.mark.integration
+async def test_given_2000_rows_with_a_few_bad_when_imported_twice_then_report_and_no_change(
+    sqlite_engine: AsyncEngine, box: SecretBox, access: Access, bus: RecordingBus, tmp_path: Path
+) -> None:
+    engine = sqlite_engine
+    connections = await seed_connections(engine, box)
+    access.denied.update({"user20@example.org", "user30@example.com"})  # the app may not use these
+    rows, errors = read_rows(generated_csv())
+
+    summary = await import_pairs(engine, rows, connections, RegistryAccessChecker(), bus, concurrency=8)
+
+    assert summary.counts["added"] == ROWS - 3 - 2
+    assert [f.line for f in summary.failures] == [22, 32]
+    assert "access denied" in summary.failures[0].reason
+    # one baseline hint per source calendar: 2 for "both", 1 otherwise
+    expected = sum(2 if row.spec.direction == "both" else 1 for row in rows) - 2 - 1
+    assert len(bus.published) == expected
+
+    report = tmp_path / "failed.csv"
+    write_report(report, sorted(errors + summary.failures, key=lambda f: f.line))
+    with report.open() as handle:
+        reported = list(csv.DictReader(handle))
+    assert [r["line"] for r in reported] == ["12", "22", "32", "102", "1002", str(ROWS + 2)]
+    assert reported[1]["google"] == "user20@example.com" and "access denied" in reported[1]["reason"]
+
+    async with engine.connect() as conn:
+        before = (await conn.execute(sa.select(pairs).order_by(pairs.c.id))).all()
+
+    published = len(bus.published)
+    again = await import_pairs(engine, rows, connections, RegistryAccessChecker(), bus, concurrency=8)
+
+    assert again.counts["unchanged"] == ROWS - 3 - 2
+    assert [f.line for f in again.failures] == [22, 32]  # still failing, still in error
+    assert len(bus.published) == published
+    async with engine.connect() as conn:
+        after = (await conn.execute(sa.select(pairs).order_by(pairs.c.id))).all()
+    assert after == before
+    await engine.dispose()
+
+
+@pytest.mark.integration
+async def test_an_import_across_batches_is_idempotent_on_both_engines(
+    engine: AsyncEngine, box: SecretBox, access: Access, bus: RecordingBus
+) -> None:
+    connections = await seed_connections(engine, box)
+    rows, errors = read_rows(generated_csv(450))  # three batches
+    assert len(errors) == 4
+    first = await import_pairs(
+        engine, rows, connections, RegistryAccessChecker(), bus, concurrency=4, batch=200
+    )
+    again = await import_pairs(
+        engine, rows, connections, RegistryAccessChecker(), bus, concurrency=4, batch=200
+    )
+    assert first.counts["added"] == len(rows) and not first.failures
+    assert again.counts["unchanged"] == len(rows) and not again.failures
+    async with engine.connect() as conn:
+        states = (await conn.execute(sa.select(pairs.c.state, sa.func.count()).group_by(pairs.c.state))).all()
+    assert [tuple(s) for s in states] == [("active", len(rows))]

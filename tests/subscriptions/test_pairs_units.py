@@ -1,0 +1,153 @@
+"""The pure parts of pairs: addresses, choices, the state machine, retries of the access check,
+connection choice, and how times and reasons read in the table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pair_fakes import CLIENT_SECRET, service_account
+
+from calbridge.cli.humanize import relative
+from calbridge.cli.pairs import short_error
+from calbridge.connections import Connection, GoogleConnection, GraphConnection
+from calbridge.errors import AccessDenied, Throttled, TransientProviderError
+from calbridge.events import Provider
+from calbridge.providers.base import CalendarAddress
+from calbridge.store.connection_records import new_id
+from subscriptions.access import check_with_retries
+from subscriptions.pairs import NoConnection, choose_connection
+from subscriptions.spec import (
+    CalendarSpec,
+    Direction,
+    PairSpecInvalid,
+    Side,
+    parse_calendar,
+    parse_choice,
+    source_sides,
+)
+from subscriptions.states import Action, InvalidTransition, PairState, next_state
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Alice@Example.com", CalendarSpec("alice@example.com", "primary")),
+        (
+            " alice@example.com/team@group.calendar.google.com ",
+            CalendarSpec("alice@example.com", "team@group.calendar.google.com"),
+        ),
+        ("alice@example.com/AAMkAD=/x", CalendarSpec("alice@example.com", "AAMkAD=/x")),
+    ],
+)
+def test_calendar_addresses_parse_with_primary_as_the_default(text: str, expected: CalendarSpec) -> None:
+    assert parse_calendar(text, Side.GOOGLE) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the Google user is empty"),
+        ("alice", "'alice' is not an email address"),
+        ("alice@example.com/", "empty calendar id"),
+    ],
+)
+def test_bad_calendar_addresses_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(PairSpecInvalid, match=message):
+        parse_calendar(text, Side.GOOGLE)
+
+
+def test_a_bad_choice_lists_the_allowed_values() -> None:
+    with pytest.raises(PairSpecInvalid, match="must be both\\|google-to-microsoft\\|microsoft-to-google"):
+        parse_choice("sideways", Direction, "direction")
+    assert parse_choice(" BOTH ", Direction, "direction") is Direction.BOTH
+
+
+def test_sources_follow_the_direction() -> None:
+    assert source_sides(Direction.BOTH) == (Side.GOOGLE, Side.MICROSOFT)
+    assert source_sides(Direction.GOOGLE_TO_MICROSOFT) == (Side.GOOGLE,)
+    assert source_sides(Direction.MICROSOFT_TO_GOOGLE) == (Side.MICROSOFT,)
+
+
+def test_the_state_machine_allows_only_the_documented_moves() -> None:
+    assert next_state(PairState.PENDING, Action.ACTIVATE) is PairState.ACTIVE
+    assert next_state(PairState.ERROR, Action.ACTIVATE) is PairState.ACTIVE
+    assert next_state(PairState.ACTIVE, Action.PAUSE) is PairState.PAUSED
+    assert next_state(PairState.PAUSED, Action.RESUME) is PairState.ACTIVE
+    for state in (PairState.PENDING, PairState.ACTIVE, PairState.PAUSED, PairState.ERROR):
+        assert next_state(state, Action.REMOVE) is PairState.REMOVING
+    for state, action in [
+        (PairState.PAUSED, Action.PAUSE),
+        (PairState.ERROR, Action.PAUSE),
+        (PairState.ACTIVE, Action.RESUME),
+        (PairState.REMOVING, Action.ACTIVATE),
+        (PairState.REMOVING, Action.REMOVE),
+        (PairState.PAUSED, Action.ACTIVATE),
+    ]:
+        with pytest.raises(InvalidTransition):
+            next_state(state, action)
+
+
+def test_ids_are_twelve_safe_characters_never_starting_like_an_option() -> None:
+    ids = {new_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 12 and i[0].isalnum() and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+
+
+GOOGLE = GoogleConnection(id="g1", name="google", service_account=service_account())
+GRAPH = GraphConnection(id="m1", name="graph", tenant_id="t", client_id="c", client_secret=CLIENT_SECRET)
+GRAPH_EU = GraphConnection(
+    id="m2", name="graph-eu", tenant_id="t2", client_id="c", client_secret=CLIENT_SECRET
+)
+
+
+def test_the_only_connection_of_a_provider_is_chosen_and_several_need_a_name() -> None:
+    assert choose_connection([GOOGLE, GRAPH], Provider.GRAPH, None) is GRAPH
+    assert choose_connection([GOOGLE, GRAPH, GRAPH_EU], Provider.GRAPH, "graph-eu") is GRAPH_EU
+    with pytest.raises(NoConnection, match="2 graph connections exist \\(graph, graph-eu\\)"):
+        choose_connection([GOOGLE, GRAPH, GRAPH_EU], Provider.GRAPH, None)
+    with pytest.raises(NoConnection, match="calbridge connections add ews"):
+        choose_connection([GOOGLE, GRAPH], Provider.EWS, None)
+    with pytest.raises(NoConnection, match="no google connection named 'nope'"):
+        choose_connection([GOOGLE], Provider.GOOGLE, "nope")
+
+
+class Flaky:
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    async def __call__(self, connection: Connection, calendar: CalendarAddress) -> None:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+async def test_throttling_and_transient_failures_are_waited_out_a_few_times() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    checker = Flaky(Throttled(7), TransientProviderError("503"))
+    await check_with_retries(checker, GRAPH, CalendarAddress("a@b.c"), sleep=sleep)
+    assert checker.calls == 3 and waits == [7, 2.0]  # Retry-After, then backoff for attempt 2
+
+    with pytest.raises(AccessDenied):  # not worth retrying
+        await check_with_retries(Flaky(AccessDenied("403")), GRAPH, CalendarAddress("a@b.c"), sleep=sleep)
+    with pytest.raises(Throttled):  # longer than we wait in a check
+        await check_with_retries(Flaky(Throttled(600)), GRAPH, CalendarAddress("a@b.c"), sleep=sleep)
+
+
+def test_times_read_as_a_person_says_them() -> None:
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert relative(now + timedelta(days=3, hours=4, minutes=10), now) == "in 3d 4h"
+    assert relative(now - timedelta(minutes=2, seconds=5), now) == "2m ago"
+    assert relative(now - timedelta(hours=5), now) == "5h ago"
+    assert relative(now + timedelta(seconds=2), now) == "just now"
+    assert relative(None, now) == "never"
+
+
+def test_the_table_names_the_side_not_the_address_again() -> None:
+    assert short_error("Google calendar a@b.c/x: calendar not found; check") == "G: calendar not found; check"
+    assert short_error("Microsoft (ews) calendar m@b.c: access denied") == "M: access denied"
