@@ -5,6 +5,8 @@ For one change event (a hint that one calendar changed):
 1. coalescing (`coalesce.PassLedger`): a successful pass over this calendar that started after
    the hint arrived already read its change: acknowledge at once;
 2. which pairs (`directory`): every active pair with the calendar on either side; none -> ack;
+   a pair whose link already records the event version the hint names (`echoes`: the echo
+   of our own write) needs no pass;
 3. one pass per pair (`engine.run_pass`), reading from the hinted side, with providers opened
    once per connection (`providers`), instrumented and capped per mailbox;
 4. failures (`failures.decide`): Retry-After -> RetryLater(delay), transient -> the bus's retry
@@ -33,10 +35,12 @@ from processor.breaker import Limits
 from processor.coalesce import PassLedger
 from processor.context import CalendarSide, Hint, PairContext
 from processor.directory import CalendarRecord, PairDirectory, PairRecord
+from processor.echoes import is_known_version
 from processor.engine import PassSummary, run_pass
 from processor.failures import DeadLetter, PausePair, RetryThrottled, decide, reason_with_pair
 from processor.links import LinkRepository
 from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, QUEUE_LAG
+from processor.policy import Side
 from processor.providers import ProviderCache
 
 __all__ = ["ChangeConsumer", "change_outcome"]
@@ -95,6 +99,11 @@ class ChangeConsumer:
             self._ledger.record(event.calendar, started)
             self.handled += 1
             return
+        active = [pair for pair in active if not await self._known(pair, event)]
+        if not active:
+            HINTS.labels("echo").inc()
+            self.handled += 1
+            return
         paused = 0
         failures: list[RetryLater | Reject] = []
         for pair in active:  # one pair's failure does not hold back the others
@@ -112,6 +121,14 @@ class ChangeConsumer:
         self.handled += 1
         if len(active) > paused:
             HINTS.labels("synced").inc()
+
+    async def _known(self, pair: PairRecord, event: ChangeEvent) -> bool:
+        """Whether the hint names an event version this pair's link already records (an echo)."""
+        if event.resource is None:
+            return False
+        side = Side.GOOGLE if event.calendar == pair.google.ref else Side.MICROSOFT
+        link = await self._links.find(pair.id, side, event.resource)
+        return is_known_version(event, side, link)
 
     async def _sync(self, pair: PairRecord, event: ChangeEvent) -> None:
         context = await self._context(pair)

@@ -51,8 +51,9 @@ CHANGES = Counter(
 )
 HINTS = Counter(
     "calbridge_hints_total",
-    "Change events handled, by outcome: synced, coalesced (a later pass covered it), no_active_pair, "
-    "paused (the breaker paused a pair), retry, dead_letter.",
+    "Change events handled, by outcome: synced, coalesced (a later pass covered it), echo (it names "
+    "a version the links already record), no_active_pair, paused (the breaker paused a pair), retry, "
+    "dead_letter.",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -56,7 +56,8 @@ def meeting(title: str = "Planning", hour: int = 9) -> Event:
 
 def hint(calendar: str = GOOGLE_REF, **fields: object) -> ChangeEvent:
     provider = Provider.GOOGLE if calendar == GOOGLE_REF else Provider.GRAPH
-    return ChangeEvent(provider=provider, calendar=calendar, kind=ChangeKind.CHANGED, **fields)  # type: ignore[arg-type]
+    values: dict[str, object] = {"kind": ChangeKind.CHANGED, **fields}
+    return ChangeEvent(provider=provider, calendar=calendar, **values)  # type: ignore[arg-type]
 
 
 async def eventually(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from processor_world import (
     GOOGLE_REF,
+    MICROSOFT_REF,
     PAIR,
     World,
     add_pair,
@@ -24,6 +25,7 @@ from processor_world import (
 from calbridge.bus import MemoryBus, Reject, RetryLater
 from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER
 from calbridge.errors import AccessDenied, CursorExpired, Throttled, TransientProviderError
+from calbridge.events import ChangeKind
 from calbridge.metrics import REGISTRY
 from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters
 
@@ -163,3 +165,20 @@ async def test_given_a_calendar_without_an_active_pair_then_its_hint_is_acknowle
     await world.consumer(hint("calg2"))
     assert world.consumer.passes == 0
     assert world.mirrors() == []
+
+
+async def test_given_a_notification_of_our_own_write_then_no_pass_reads_the_calendar(world: World) -> None:
+    world.google.person_create(meeting())
+    await world.consumer(hint())
+    [(mirror_id, mirror)] = [(eid, s) for eid, s in world.microsoft.live().items() if s.stamp is not None]
+    passes = world.consumer.passes
+
+    own = hint(MICROSOFT_REF, kind=ChangeKind.CREATED, resource=mirror_id, version=f'W/"{mirror.version}"')
+    await world.consumer(own)
+    assert world.consumer.passes == passes, "the echo of our write needs no pass"
+
+    world.microsoft.person_edit(mirror_id, title="edited in Outlook")
+    edited = world.microsoft.events[mirror_id].version
+    await world.consumer(hint(MICROSOFT_REF, kind=ChangeKind.UPDATED, resource=mirror_id, version=edited))
+    assert world.consumer.passes == passes + 1
+    assert [s.event.title for s in world.google.live().values()] == ["edited in Outlook"]

@@ -30,6 +30,7 @@ from processor.assignment import assign_shards, shards_for
 from processor.coalesce import PassLedger
 from processor.consumer import change_outcome
 from processor.deadletters import record_of
+from processor.echoes import is_known_version
 from processor.failures import (
     DeadLetter,
     PausePair,
@@ -41,6 +42,8 @@ from processor.failures import (
 )
 from processor.instrumented import call_status
 from processor.mailboxes import MailboxLimits
+from processor.policy import Side
+from processor.record import Link
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -223,3 +226,41 @@ def test_given_since_as_a_duration_or_a_timestamp_then_it_is_a_utc_instant() -> 
     assert parse_since(None, NOW) is None
     with pytest.raises(typer.BadParameter):
         parse_since("yesterday", NOW)
+
+
+# --- echoes named by the hint
+
+
+def _link(**fields: object) -> Link:
+    values: dict[str, object] = {"origin": Side.GOOGLE, "google_id": "g1", "microsoft_id": "m1"}
+    values.update(fields)
+    return Link(**values)  # type: ignore[arg-type]
+
+
+def _graph_hint(kind: ChangeKind, version: str | None = None, resource: str | None = "m1") -> ChangeEvent:
+    return ChangeEvent(
+        provider=Provider.GRAPH, calendar="calm", kind=kind, resource=resource, version=version
+    )
+
+
+def test_given_a_notification_of_the_version_we_wrote_then_it_is_known() -> None:
+    link = _link(microsoft_version="ck42")
+    assert is_known_version(_graph_hint(ChangeKind.UPDATED, 'W/"ck42"'), Side.MICROSOFT, link)
+    assert is_known_version(_graph_hint(ChangeKind.CREATED, "ck42"), Side.MICROSOFT, link)
+
+
+def test_given_a_newer_version_or_no_version_then_the_hint_is_not_known() -> None:
+    link = _link(microsoft_version="ck42")
+    assert not is_known_version(_graph_hint(ChangeKind.UPDATED, 'W/"ck43"'), Side.MICROSOFT, link)
+    assert not is_known_version(_graph_hint(ChangeKind.UPDATED, None), Side.MICROSOFT, link)
+    assert not is_known_version(_graph_hint(ChangeKind.CHANGED, "ck42"), Side.MICROSOFT, link)
+    assert not is_known_version(_graph_hint(ChangeKind.UPDATED, "ck42", resource=None), Side.MICROSOFT, link)
+    assert not is_known_version(_graph_hint(ChangeKind.UPDATED, "ck42"), Side.MICROSOFT, None)
+
+
+def test_given_a_deletion_notice_then_it_is_known_only_for_a_tombstone() -> None:
+    assert is_known_version(_graph_hint(ChangeKind.DELETED), Side.MICROSOFT, _link(deleted=True))
+    assert not is_known_version(_graph_hint(ChangeKind.DELETED), Side.MICROSOFT, _link())
+    assert not is_known_version(
+        _graph_hint(ChangeKind.UPDATED, "ck42"), Side.MICROSOFT, _link(deleted=True, microsoft_version="ck42")
+    )
