@@ -1,14 +1,14 @@
-"""Decorators around a CalendarProvider: count and time every call; cap calls per mailbox.
+"""A decorator around a CalendarProvider that counts and times every call.
 
-Both implement the same Protocol as what they wrap, so the engine cannot tell them apart and the
-adapters stay free of metrics and process-wide limits.
+It implements the same Protocol as what it wraps, so the engine cannot tell them apart and the
+adapters stay free of metrics. (The per-mailbox cap on Graph requests lives in the Graph
+adapter: `calbridge.providers.limits`, one `MailboxLimits` shared by the whole process.)
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TypeVar
 
 from calbridge.errors import (
@@ -22,7 +22,6 @@ from calbridge.errors import (
 from calbridge.events import Provider
 from calbridge.model import Event
 from calbridge.providers.base import CalendarAddress, CalendarProvider, ChangePage, Fetched, MirrorStamp
-from processor.mailboxes import MailboxLimits
 from processor.metrics import PROVIDER_CALL_SECONDS, PROVIDER_CALLS
 
 __all__ = ["InstrumentedProvider", "call_status"]
@@ -48,23 +47,17 @@ def call_status(error: BaseException | None) -> str:
 
 
 class InstrumentedProvider:
-    """Counts and times each call by provider, operation and status; with `limits`, every call
-    first takes one of the mailbox's slots (the calendar owner is the mailbox)."""
+    """Counts and times each call by provider, operation and status."""
 
-    def __init__(self, inner: CalendarProvider, limits: MailboxLimits | None = None) -> None:
+    def __init__(self, inner: CalendarProvider) -> None:
         self.inner = inner
         self.provider: Provider = inner.provider
-        self._limits = limits
-
-    def _slot(self, calendar: CalendarAddress) -> AbstractAsyncContextManager[None]:
-        return self._limits.slot(calendar.owner) if self._limits is not None else nullcontext()
 
     async def _call(self, operation: str, calendar: CalendarAddress, call: Callable[[], Awaitable[T]]) -> T:
         error: BaseException | None = None
         started: float | None = time.perf_counter()
         try:
-            async with self._slot(calendar):
-                return await call()
+            return await call()
         except StopAsyncIteration:  # the end of a change feed, not a call
             started = None
             raise

@@ -2,8 +2,8 @@
 
 Opening a provider builds an SDK client and its token source, which is slow and holds
 connections; a pass only needs the one its connection already has. Each opened provider is
-wrapped once in `InstrumentedProvider` (call metrics), and Graph ones also take a mailbox slot
-per call (at most `graph_mailbox_concurrency` concurrent requests per mailbox).
+wrapped once in `InstrumentedProvider` (call metrics). The Graph adapters themselves keep the
+per-mailbox cap (`CALBRIDGE_GRAPH_MAILBOX_CONCURRENCY`), one for the whole process.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from calbridge.events import Provider
 from calbridge.providers.base import CalendarProvider
 from processor.instrumented import InstrumentedProvider
-from processor.mailboxes import MailboxLimits
 
 __all__ = ["OpenProvider", "ProviderCache"]
 
@@ -22,9 +20,8 @@ OpenProvider = Callable[[str], Awaitable[CalendarProvider]]  # connection id -> 
 
 
 class ProviderCache:
-    def __init__(self, open_provider: OpenProvider, graph_limits: MailboxLimits | None = None) -> None:
+    def __init__(self, open_provider: OpenProvider) -> None:
         self._open = open_provider
-        self._graph_limits = graph_limits
         self._opened: dict[str, InstrumentedProvider] = {}
         self._opening: dict[str, asyncio.Lock] = {}
 
@@ -36,9 +33,7 @@ class ProviderCache:
         async with lock:  # concurrent passes of one connection open it once
             provider = self._opened.get(connection_id)
             if provider is None:
-                inner = await self._open(connection_id)
-                limits = self._graph_limits if inner.provider is Provider.GRAPH else None
-                provider = InstrumentedProvider(inner, limits)
+                provider = InstrumentedProvider(await self._open(connection_id))
                 self._opened[connection_id] = provider
         return provider
 

@@ -25,7 +25,6 @@ from processor.breaker import limits_from
 from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
 from processor.links import StoredLinks
-from processor.mailboxes import MailboxLimits
 from processor.membership import Membership
 from processor.providers import OpenProvider, ProviderCache
 from processor.spread import ShardSpreader
@@ -56,7 +55,7 @@ class Processor:
         self._engine = engine
         self._shards = tuple(shards) if shards is not None else None
         self.member = member or member_name()
-        self.providers = ProviderCache(open_provider, MailboxLimits(settings.graph_mailbox_concurrency))
+        self.providers = ProviderCache(open_provider)
         self.consumer = ChangeConsumer(
             PairDirectory(engine), StoredLinks(engine), self.providers, limits=limits_from(settings)
         )

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, connections, db, demo, dlq, pairs, processor, receiver, sandbox
+from calbridge.cli import (
+    config,
+    connections,
+    db,
+    demo,
+    dlq,
+    freebusy,
+    pairs,
+    processor,
+    receiver,
+    sandbox,
+)
 
 app = typer.Typer(
     name="calbridge",
@@ -23,6 +34,7 @@ app.command("demo")(demo.demo)
 app.command("processor")(processor.processor)
 app.command("receiver")(receiver.receiver)
 app.command("sandbox")(sandbox.sandbox)
+app.command("freebusy")(freebusy.freebusy)
 
 
 def main() -> None:

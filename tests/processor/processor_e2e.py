@@ -1,7 +1,10 @@
-"""The whole path for the processor's end-to-end tests and its bench:
+"""The whole path for the processor's end-to-end tests:
 
     sandbox (Google + Graph emulators, real push) -> receiver (real uvicorn) -> RabbitMQ
-        -> processor (the real adapters, the store on SQLite) -> the other side of the pair.
+        -> processor -> the other side of the pair.
+
+The processor is built as `calbridge processor` builds it: connection records in the store
+(secrets encrypted), opened through the provider registry into the real adapters.
 
 Alice's Google calendar and her Outlook calendar form pair `p1` (two-way, full detail). The
 Google channel and the Graph subscription are made through the real client libraries with
@@ -17,27 +20,29 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from calbridge.bus import open_bus
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.providers.base import CalendarProvider
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.graph import GraphCalendar
+from calbridge.sandbox_connections import sandbox_connections
+from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings, load_settings
 from calbridge.store import create_engine
+from calbridge.store.connection_records import save_connection
 from calbridge.store.migrate import upgrade
-from calbridge.store.tables import calendars, connections, pairs
+from calbridge.store.tables import calendars, pairs
 from calbridge.tokens import sign_token
+from processor.opening import store_opener
 from processor.service import Processor
 from receiver import create_app
 from sandbox.client import SandboxControl
@@ -50,6 +55,7 @@ MICROSOFT_REF = "alice_m"
 PAIR = "p1"
 SHARDS = 2
 KEYS = {"e2e": secrets.token_urlsafe(32).encode()}
+SECRET_KEY = Fernet.generate_key().decode()
 
 
 def e2e_settings(amqp_url: str, **overrides: object) -> Settings:
@@ -61,6 +67,7 @@ def e2e_settings(amqp_url: str, **overrides: object) -> Settings:
         "drain_timeout": 5.0,
         "ack_budget": 2.0,
         "log_level": "warning",
+        "secret_key": SecretStr(SECRET_KEY),
     }
     values.update(overrides)
     return load_settings(**values)
@@ -96,28 +103,26 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
         sock.close()
 
 
-async def add_pair(engine: AsyncEngine) -> None:
+async def add_pair(engine: AsyncEngine, settings: Settings, sandbox: Sandbox, folder: Path) -> None:
+    """Connections from the sandbox's connection file, Alice's two calendars, and pair p1."""
+    found = {c.provider: c for c in sandbox_connections(sandbox.info.as_json(), "sandbox", folder / "ca.pem")}
+    box = open_secretbox(settings)
     async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(connections),
-            [
-                {"id": "conn-g", "provider": "google", "name": "sandbox-google", "settings": {}},
-                {"id": "conn-m", "provider": "graph", "name": "sandbox-graph", "settings": {}},
-            ],
-        )
+        google, _ = await save_connection(conn, box, found[Provider.GOOGLE])
+        graph, _ = await save_connection(conn, box, found[Provider.GRAPH])
         await conn.execute(
             sa.insert(calendars),
             [
                 {
                     "id": GOOGLE_REF,
-                    "connection_id": "conn-g",
+                    "connection_id": google.id,
                     "provider": "google",
                     "owner": ALICE,
                     "calendar": "primary",
                 },
                 {
                     "id": MICROSOFT_REF,
-                    "connection_id": "conn-m",
+                    "connection_id": graph.id,
                     "provider": "graph",
                     "owner": ALICE,
                     "calendar": "primary",
@@ -140,7 +145,6 @@ class Stack:
     receiver_url: str
     control: SandboxControl
     graph: GraphControl
-    adapters: dict[str, CalendarProvider] = field(default_factory=dict)
 
     # --- people editing their calendars
 
@@ -290,27 +294,6 @@ def _expiry() -> datetime:
     return datetime.now(UTC) + timedelta(days=1)
 
 
-def open_adapters(sandbox: Sandbox) -> dict[str, CalendarProvider]:
-    microsoft = sandbox.info.microsoft
-    return {
-        "conn-g": GoogleCalendar.connect(
-            sandbox.info.google_service_account,
-            api_endpoint=sandbox.info.google_api_endpoint,
-            token_uri=sandbox.info.google_token_uri,
-            timeout=10,
-        ),
-        "conn-m": GraphCalendar.connect(
-            microsoft["tenant_id"],
-            microsoft["client_id"],
-            microsoft["client_secret"],
-            authority=microsoft["graph_authority"],
-            graph_url=microsoft["graph_url"],
-            ca_file=str(sandbox.ca_file),
-            timeout=10,
-        ),
-    }
-
-
 @asynccontextmanager
 async def open_stack(
     amqp_url: str, folder: Path, *, seed: int = 3, **overrides: object
@@ -319,9 +302,9 @@ async def open_stack(
     database = f"sqlite+aiosqlite:///{folder / 'store.db'}"
     await asyncio.to_thread(upgrade, database)
     engine = create_engine(database)
-    await add_pair(engine)
     async with AsyncExitStack() as stack:
         sandbox = await stack.enter_async_context(Sandbox.start(seed=seed))
+        await add_pair(engine, settings, sandbox, folder)
         receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
         control = await stack.enter_async_context(sandbox.control())
         graph = await stack.enter_async_context(
@@ -330,21 +313,17 @@ async def open_stack(
                 ssl.create_default_context(cafile=str(sandbox.ca_file)),
             )
         )
-        adapters = open_adapters(sandbox)
-
-        async def open_provider(connection_id: str) -> CalendarProvider:
-            return adapters[connection_id]
-
         bus = open_bus(settings)
         await bus.connect()
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(bus.close)
-        processor = Processor(settings, bus, engine, open_provider, shards=range(SHARDS), member="e2e")
+        opener = store_opener(engine, settings)
+        processor = Processor(settings, bus, engine, opener, shards=range(SHARDS), member="e2e")
         await processor.start()
         stack.push_async_callback(processor.stop)
         await _watch_google(sandbox, receiver_url)
         await _subscribe_graph(sandbox, receiver_url)
-        yield Stack(sandbox, settings, engine, processor, receiver_url, control, graph, adapters)
+        yield Stack(sandbox, settings, engine, processor, receiver_url, control, graph)
 
 
 # --- reading events back

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("calbridge.providers.graph", reason="needs the Google and Graph adapters")
 from processor_e2e import ALICE, Stack, eventually, open_stack, outlook_start, titled
 from test_processor_e2e_sync import google_timed, outlook_timed
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("calbridge.providers.graph", reason="needs the Google and Graph adapters")
 from processor_e2e import (
     Stack,
     eventually,

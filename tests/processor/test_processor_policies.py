@@ -3,7 +3,6 @@ mailbox caps, dead-letter records and the CLI's argument parsing."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,7 +40,6 @@ from processor.failures import (
     reason_with_pair,
 )
 from processor.instrumented import call_status
-from processor.mailboxes import MailboxLimits
 from processor.policy import Side
 from processor.record import Link
 
@@ -133,37 +131,6 @@ def test_given_a_replica_joins_then_most_shards_stay_where_they_were() -> None:
     moved = sum(1 for name in "abc" for shard in before[name] if shard not in after[name])
     assert 0 < moved <= 16
     assert len(after["d"]) >= 7
-
-
-# --- mailbox caps
-
-
-async def test_given_a_cap_of_two_then_a_third_request_to_one_mailbox_waits_but_others_do_not() -> None:
-    limits = MailboxLimits(2)
-    release = asyncio.Event()
-    running: list[str] = []
-
-    async def request(mailbox: str) -> None:
-        async with limits.slot(mailbox):
-            running.append(mailbox)
-            await release.wait()
-
-    tasks = [asyncio.create_task(request(m)) for m in ("ann@x", "ANN@x", "ann@x", "bob@x")]
-    for _ in range(50):
-        if len(running) == 3:
-            break
-        await asyncio.sleep(0.001)
-    assert sorted(running) == ["ANN@x", "ann@x", "bob@x"], "two of ann's mailbox run, the third waits"
-    assert limits.in_use("ann@x") == 3
-    release.set()
-    await asyncio.gather(*tasks)
-    assert len(running) == 4
-    assert limits.in_use("ann@x") == 0
-
-
-def test_given_a_cap_below_one_then_it_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        MailboxLimits(0)
 
 
 # --- labels
