@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     processor_http_port: int = Field(
         default=9090, ge=1, le=65535, description="Port of the processor's /healthz, /readyz and /metrics."
     )
+    apply_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Changes of one sync pass applied at once (a series and its exceptions stay in "
+        "order). Graph requests stay within CALBRIDGE_GRAPH_MAILBOX_CONCURRENCY per mailbox.",
+    )
     processor_heartbeat: float = Field(
         default=2.0,
         gt=0,

@@ -71,6 +71,7 @@ class ChangeConsumer:
         providers: ProviderCache,
         *,
         limits: Limits | None = None,
+        concurrency: int = 1,
         ledger: PassLedger | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -78,6 +79,7 @@ class ChangeConsumer:
         self._links = links
         self._providers = providers
         self._limits = limits or Limits()
+        self._concurrency = concurrency
         self._ledger = ledger or PassLedger()
         self._clock = clock
         self.passes = 0  # passes run by this consumer (tests and the bench read it)
@@ -136,7 +138,11 @@ class ChangeConsumer:
         began = time.perf_counter()
         self.passes += 1
         summary = await run_pass(
-            context, self._links, Hint(event.calendar, event.resource), limits=self._limits
+            context,
+            self._links,
+            Hint(event.calendar, event.resource),
+            limits=self._limits,
+            concurrency=self._concurrency,
         )
         APPLY_SECONDS.labels(side.value).observe(time.perf_counter() - began)
         _count(summary)

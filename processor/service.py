@@ -57,7 +57,11 @@ class Processor:
         self.member = member or member_name()
         self.providers = ProviderCache(open_provider)
         self.consumer = ChangeConsumer(
-            PairDirectory(engine), StoredLinks(engine), self.providers, limits=limits_from(settings)
+            PairDirectory(engine),
+            StoredLinks(engine),
+            self.providers,
+            limits=limits_from(settings),
+            concurrency=settings.apply_concurrency,
         )
         self._static: Consumer | None = None
         self._spreader: ShardSpreader | None = None
