@@ -325,6 +325,7 @@ async def main(arguments: argparse.Namespace) -> None:
         amqp_url=SecretStr(f"amqp://guest:guest@{BROKER}:5672/{vhost}"),
         shard_count=8,
         log_level="warning",
+        apply_concurrency=arguments.concurrency,
     )
     engine = await make_store(f"sqlite+aiosqlite:///{folder / 'store.db'}")
     applied = Applied()
@@ -392,4 +393,5 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, default=240, help="changes in the throughput burst")
     parser.add_argument("--rate", type=float, default=100, help="changes per second in the latency run")
     parser.add_argument("--seconds", type=float, default=3, help="length of the latency run")
+    parser.add_argument("--concurrency", type=int, default=4, help="CALBRIDGE_APPLY_CONCURRENCY")
     asyncio.run(main(parser.parse_args()))
