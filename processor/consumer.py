@@ -145,6 +145,7 @@ class ChangeConsumer:
             concurrency=self._concurrency,
         )
         APPLY_SECONDS.labels(side.value).observe(time.perf_counter() - began)
+        await self._directory.record_sync(pair.id)  # `calbridge pairs list` shows it
         _count(summary)
         if summary.writes:
             CHANGE_LATENCY.observe(_age(event.received_at))

@@ -96,6 +96,7 @@ class PairDirectory:
         await transition(self._engine, pair_id, Action.PAUSE, reason=reason, error=reason)
 
     async def record_sync(self, pair_id: str) -> None:
+        """A pass of the pair completed now."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 sa.update(pairs).where(pairs.c.id == pair_id).values(last_sync_at=datetime.now(UTC))

@@ -30,6 +30,10 @@ from calbridge.metrics import REGISTRY
 from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def handled() -> float:
     return sum(
         REGISTRY.get_sample_value("calbridge_hints_total", {"outcome": o}) or 0.0
