@@ -41,6 +41,8 @@ class Membership:
         self._connection: AbstractRobustConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._beat: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._notifier: asyncio.Task[None] | None = None
 
     @property
     def members(self) -> frozenset[str]:
@@ -61,14 +63,18 @@ class Membership:
         # Listen for one round before the first decision, so a new replica does not briefly
         # claim every shard.
         await asyncio.sleep(self._interval * 1.5)
-        await self._refresh()
+        self._refresh()
+        await self._on_change(self._known)  # the first assignment, before start returns
+        self._changed.clear()
         self._beat = asyncio.create_task(self._run())
+        self._notifier = asyncio.create_task(self._notify())
 
     async def stop(self) -> None:
-        if self._beat is not None:
-            self._beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beat
+        for task in (self._beat, self._notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._connection is not None:
             with contextlib.suppress(Exception):  # best effort: the others time us out anyway
                 await self._publish("leaving")
@@ -82,7 +88,19 @@ class Membership:
                 await self._publish("alive")
             except Exception as exc:  # the robust connection comes back; keep beating
                 log.warning("heartbeat_failed", error=type(exc).__name__)
-            await self._refresh()
+            self._refresh()
+
+    async def _notify(self) -> None:
+        """Hand member changes to `on_change` one at a time, always the latest set. Apart from the
+        heartbeat loop: a rebalance that drains a shard for a while must not stop the beats, or
+        the others would take this replica for gone."""
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            try:
+                await self._on_change(self._known)
+            except Exception as exc:
+                log.error("rebalance_failed", error=type(exc).__name__, exc_info=exc)
 
     async def _publish(self, state: str) -> None:
         assert self._exchange is not None
@@ -99,14 +117,14 @@ class Membership:
             return
         if state == "leaving":
             self._seen.pop(member, None)
-            await self._refresh()
+            self._refresh()
         else:
             known = member in self._seen
             self._seen[member] = time.monotonic()
             if not known:
-                await self._refresh()
+                self._refresh()
 
-    async def _refresh(self) -> None:
+    def _refresh(self) -> None:
         now = time.monotonic()
         self._seen[self.member] = now
         horizon = now - self._interval * _MISSED_BEATS
@@ -116,4 +134,4 @@ class Membership:
         if members != self._known:
             self._known = members
             log.info("processor_members_changed", members=len(members))
-            await self._on_change(members)
+            self._changed.set()
