@@ -27,7 +27,7 @@ from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER
 from calbridge.errors import AccessDenied, CursorExpired, Throttled, TransientProviderError
 from calbridge.events import ChangeKind
 from calbridge.metrics import REGISTRY
-from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters
+from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters, replay_dead_letters
 
 
 def sample(name: str, **labels: str) -> float:
@@ -186,3 +186,23 @@ async def test_given_a_notification_of_our_own_write_then_no_pass_reads_the_cale
     await world.consumer(hint(MICROSOFT_REF, kind=ChangeKind.UPDATED, resource=mirror_id, version=edited))
     assert world.consumer.passes == passes + 1
     assert [s.event.title for s in world.google.live().values()] == ["edited in Outlook"]
+
+
+async def test_given_the_memory_bus_then_dead_letters_are_collected_and_replayed_in_process(
+    world: World,
+) -> None:
+    world.google.person_create(meeting())
+    world.microsoft.write_error = AccessDenied("403")
+    consumer = await world.bus.consume_changes(world.consumer)
+    await world.bus.publish([hint()])
+    await eventually(lambda: len(world.bus.dead_letters) == 1, what="the dead letter")  # type: ignore[attr-defined]
+    assert isinstance(world.bus, MemoryBus)
+    assert await collect_memory(world.bus, world.engine) == 1
+
+    world.microsoft.write_error = None
+    report = await replay_dead_letters(world.engine, world.bus, DeadLetterFilter(pair=PAIR))
+    assert (report.replayed, report.skipped) == (1, 0)
+    await eventually(lambda: len(world.mirrors()) == 1, what="the replayed change applied")
+    await consumer.stop()
+    [row] = await find_dead_letters(world.engine, DeadLetterFilter())
+    assert row.replayed_at is not None
