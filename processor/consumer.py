@@ -5,8 +5,8 @@ For one change event (a hint that one calendar changed):
 1. coalescing (`coalesce.PassLedger`): a successful pass over this calendar that started after
    the hint arrived already read its change: acknowledge at once;
 2. which pairs (`directory`): every active pair with the calendar on either side; none -> ack;
-   a pair whose link already records the event version the hint names (`echoes`: the echo
-   of our own write) needs no pass;
+   when every such pair's link already records the event version the hint names (`echoes`:
+   the echo of our own write), no pass is needed;
 3. one pass per pair (`engine.run_pass`), reading from the hinted side, with providers opened
    once per connection (`providers`), instrumented and capped per mailbox;
 4. failures (`failures.decide`): Retry-After -> RetryLater(delay), transient -> the bus's retry
@@ -34,6 +34,7 @@ from processor.actions import Outcome
 from processor.breaker import Limits
 from processor.coalesce import PassLedger
 from processor.context import CalendarSide, Hint, PairContext
+from processor.cursors import SharedCursor
 from processor.directory import CalendarRecord, PairDirectory, PairRecord
 from processor.echoes import is_known_version
 from processor.engine import PassSummary, run_pass
@@ -101,16 +102,18 @@ class ChangeConsumer:
             self._ledger.record(event.calendar, started)
             self.handled += 1
             return
-        active = [pair for pair in active if not await self._known(pair, event)]
-        if not active:
+        # All or nothing: the pairs of one calendar share its cursor, so a pass for some of them
+        # would move it past changes the skipped ones have not seen.
+        if all([await self._known(pair, event) for pair in active]):
             HINTS.labels("echo").inc()
             self.handled += 1
             return
         paused = 0
         failures: list[RetryLater | Reject] = []
+        cursor = SharedCursor(self._links, event.calendar)
         for pair in active:  # one pair's failure does not hold back the others
             try:
-                await self._sync(pair, event)
+                await self._sync(pair, event, cursor)
             except Exception as exc:
                 outcome = await self._settle_failure(pair, event, exc)
                 if outcome is None:
@@ -119,6 +122,7 @@ class ChangeConsumer:
                     failures.append(outcome)
         if failures:
             raise _first_retry(failures)
+        await cursor.commit()
         self._ledger.record(event.calendar, started)
         self.handled += 1
         if len(active) > paused:
@@ -132,14 +136,14 @@ class ChangeConsumer:
         link = await self._links.find(pair.id, side, event.resource)
         return is_known_version(event, side, link)
 
-    async def _sync(self, pair: PairRecord, event: ChangeEvent) -> None:
+    async def _sync(self, pair: PairRecord, event: ChangeEvent, cursor: SharedCursor) -> None:
         context = await self._context(pair)
         side = context.side_of(event.calendar)
         began = time.perf_counter()
         self.passes += 1
         summary = await run_pass(
             context,
-            self._links,
+            cursor,
             Hint(event.calendar, event.resource),
             limits=self._limits,
             concurrency=self._concurrency,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from processor_world import (
     GOOGLE_REF,
     MICROSOFT_REF,
@@ -21,12 +22,15 @@ from processor_world import (
     pair_state,
     processor_settings,
 )
+from sync_fakes import FakeCalendar
 
 from calbridge.bus import MemoryBus, Reject, RetryLater
 from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER
 from calbridge.errors import AccessDenied, CursorExpired, Throttled, TransientProviderError
-from calbridge.events import ChangeKind
+from calbridge.events import ChangeKind, Provider
 from calbridge.metrics import REGISTRY
+from calbridge.providers.base import CalendarProvider
+from calbridge.store.tables import calendars, connections, pairs
 from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters, replay_dead_letters
 
 
@@ -55,11 +59,26 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 async def test_given_a_new_google_event_when_its_hint_is_handled_then_one_mirror_appears(
     world: World,
 ) -> None:
+    created_before = sample("calbridge_changes_total", outcome="created")
+    graph_creates = sample(
+        "calbridge_provider_calls_total", provider="graph", operation="create", status="ok"
+    )
+    latencies = sample("calbridge_change_latency_seconds_count")
     world.google.person_create(meeting())
     await world.consumer(hint())
     assert len(world.mirrors()) == 1
     await world.consumer(hint())
     assert len(world.mirrors()) == 1, "a second hint changes nothing"
+    # and the operator sees it: the change, the provider call, the latency, the pair's last sync
+    assert sample("calbridge_changes_total", outcome="created") == created_before + 1
+    assert (
+        sample("calbridge_provider_calls_total", provider="graph", operation="create", status="ok")
+        == graph_creates + 1
+    )
+    assert sample("calbridge_change_latency_seconds_count") == latencies + 1
+    async with world.engine.connect() as conn:
+        synced = (await conn.execute(sa.select(pairs.c.last_sync_at).where(pairs.c.id == PAIR))).scalar_one()
+    assert synced is not None
 
 
 async def test_given_a_throttled_write_then_the_hint_is_retried_after_the_retry_after(world: World) -> None:
@@ -206,3 +225,39 @@ async def test_given_the_memory_bus_then_dead_letters_are_collected_and_replayed
     await consumer.stop()
     [row] = await find_dead_letters(world.engine, DeadLetterFilter())
     assert row.replayed_at is not None
+
+
+async def test_given_a_calendar_in_two_pairs_then_each_pair_gets_every_change(world: World) -> None:
+    second = FakeCalendar(Provider.GRAPH, "n", world.google.clock)
+    opened = world.open_provider
+
+    async def open_provider(connection_id: str) -> CalendarProvider:
+        return second if connection_id == "conn-m2" else await opened(connection_id)
+
+    world.open_provider = open_provider  # type: ignore[method-assign]
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(connections).values(id="conn-m2", provider="graph", name="m2", settings={})
+        )
+        await conn.execute(
+            sa.insert(calendars).values(
+                id="calm2",
+                connection_id="conn-m2",
+                provider="graph",
+                owner="bo@example.com",
+                calendar="primary",
+            )
+        )
+        await conn.execute(
+            sa.insert(pairs).values(
+                id="p2", google_calendar_id=GOOGLE_REF, microsoft_calendar_id="calm2", state="active"
+            )
+        )
+    consumer = world.new_consumer()
+    for title in ("first", "second"):
+        world.google.person_create(meeting(title))
+        await consumer(hint())
+        assert sorted(s.event.title for s in world.microsoft.live().values()) == sorted(
+            s.event.title for s in second.live().values()
+        )
+    assert len(second.live()) == 2
