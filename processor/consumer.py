@@ -3,7 +3,8 @@
 For one change event (a hint that one calendar changed):
 
 1. coalescing (`coalesce.PassLedger`): a successful pass over this calendar that started after
-   the hint arrived already read its change: acknowledge at once;
+   the hint arrived already read its change: acknowledge at once (a baseline resync, which asks
+   for a full read, is never coalesced: `cursors.wants_full_read`);
 2. which pairs (`directory`): every active pair with the calendar on either side; none -> ack;
    when every such pair's link already records the event version the hint names (`echoes`:
    the echo of our own write), no pass is needed;
@@ -34,7 +35,7 @@ from processor.actions import Outcome
 from processor.breaker import Limits
 from processor.coalesce import PassLedger
 from processor.context import CalendarSide, Hint, PairContext
-from processor.cursors import SharedCursor
+from processor.cursors import SharedCursor, wants_full_read
 from processor.directory import CalendarRecord, PairDirectory, PairRecord
 from processor.echoes import is_known_version
 from processor.engine import PassSummary, run_pass
@@ -88,7 +89,8 @@ class ChangeConsumer:
 
     async def __call__(self, event: ChangeEvent) -> None:
         arrived = arrival_time()
-        if self._ledger.covers(event.calendar, arrived):
+        full = wants_full_read(event)  # only a full read covers a baseline
+        if not full and self._ledger.covers(event.calendar, arrived):
             HINTS.labels("coalesced").inc()
             self.handled += 1
             return
@@ -104,13 +106,13 @@ class ChangeConsumer:
             return
         # All or nothing: the pairs of one calendar share its cursor, so a pass for some of them
         # would move it past changes the skipped ones have not seen.
-        if all([await self._known(pair, event) for pair in active]):
+        if not full and all([await self._known(pair, event) for pair in active]):
             HINTS.labels("echo").inc()
             self.handled += 1
             return
         paused = 0
         failures: list[RetryLater | Reject] = []
-        cursor = SharedCursor(self._links, event.calendar)
+        cursor = SharedCursor(self._links, event.calendar, from_scratch=full)
         for pair in active:  # one pair's failure does not hold back the others
             try:
                 await self._sync(pair, event, cursor)

@@ -7,24 +7,39 @@ the passes of one hint: each pass loads the cursor as it was stored, saving is h
 `commit` stores the *first* pass's next cursor once every pair succeeded: the earliest
 position, so a change that arrived between the passes is read again next time (harmless) and
 never skipped.
+
+A baseline (a pair just activated or resumed, or an operator's resync) asks for more: the pair
+may never have seen what happened before the stored cursor (another pair of the calendar moved
+it, or it moved while this pair was paused). Those passes start `from_scratch` (a full read,
+which the engine makes idempotent and guards with the breaker).
 """
 
 from __future__ import annotations
 
+from calbridge.events import ChangeEvent, ChangeKind
 from processor.links import LinkRepository
 from processor.policy import Side
 from processor.record import Link
 
-__all__ = ["SharedCursor"]
+__all__ = ["FULL_READ_REASONS", "SharedCursor", "wants_full_read"]
 
 _UNREAD = object()
 
+# Reasons of RESYNC hints that need a full read (subscriptions.pairs: activation baseline,
+# resume, an operator's `pairs resync`). Reconciliation and lost-notification resyncs read
+# since the cursor: the provider's feed holds whatever a lost notification was about.
+FULL_READ_REASONS = frozenset({"baseline", "resume", "operator"})
+
+
+def wants_full_read(hint: ChangeEvent) -> bool:
+    return hint.kind is ChangeKind.RESYNC and hint.reason in FULL_READ_REASONS
+
 
 class SharedCursor:
-    def __init__(self, links: LinkRepository, calendar_ref: str) -> None:
+    def __init__(self, links: LinkRepository, calendar_ref: str, *, from_scratch: bool = False) -> None:
         self._links = links
         self._ref = calendar_ref
-        self._start: object = _UNREAD
+        self._start: object = None if from_scratch else _UNREAD
         self._next: tuple[str | None, bool] | None = None
 
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:

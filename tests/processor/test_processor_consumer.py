@@ -227,7 +227,8 @@ async def test_given_the_memory_bus_then_dead_letters_are_collected_and_replayed
     assert row.replayed_at is not None
 
 
-async def test_given_a_calendar_in_two_pairs_then_each_pair_gets_every_change(world: World) -> None:
+async def add_second_pair(world: World) -> FakeCalendar:
+    """Pair p2: the same Google calendar with another Outlook calendar (its own fake)."""
     second = FakeCalendar(Provider.GRAPH, "n", world.google.clock)
     opened = world.open_provider
 
@@ -253,6 +254,11 @@ async def test_given_a_calendar_in_two_pairs_then_each_pair_gets_every_change(wo
                 id="p2", google_calendar_id=GOOGLE_REF, microsoft_calendar_id="calm2", state="active"
             )
         )
+    return second
+
+
+async def test_given_a_calendar_in_two_pairs_then_each_pair_gets_every_change(world: World) -> None:
+    second = await add_second_pair(world)
     consumer = world.new_consumer()
     for title in ("first", "second"):
         world.google.person_create(meeting(title))
@@ -261,3 +267,15 @@ async def test_given_a_calendar_in_two_pairs_then_each_pair_gets_every_change(wo
             s.event.title for s in second.live().values()
         )
     assert len(second.live()) == 2
+
+
+async def test_given_a_pair_added_to_a_synced_calendar_then_its_baseline_brings_the_older_events(
+    world: World,
+) -> None:
+    world.google.person_create(meeting("before the second pair"))
+    await world.consumer(hint())  # p1 is in sync; the calendar's cursor has moved on
+    second = await add_second_pair(world)
+    consumer = world.new_consumer()
+    await consumer(hint(kind=ChangeKind.RESYNC, reason="baseline"))
+    assert [s.event.title for s in second.live().values()] == ["before the second pair"]
+    assert len(world.mirrors()) == 1, "the full read is idempotent for the pair already in sync"

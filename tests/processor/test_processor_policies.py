@@ -28,6 +28,7 @@ from processor.actions import Outcome
 from processor.assignment import assign_shards, shards_for
 from processor.coalesce import PassLedger
 from processor.consumer import change_outcome
+from processor.cursors import wants_full_read
 from processor.deadletters import record_of
 from processor.echoes import is_known_version
 from processor.failures import (
@@ -231,3 +232,14 @@ def test_given_a_deletion_notice_then_it_is_known_only_for_a_tombstone() -> None
     assert not is_known_version(
         _graph_hint(ChangeKind.UPDATED, "ck42"), Side.MICROSOFT, _link(deleted=True, microsoft_version="ck42")
     )
+
+
+def test_given_a_baseline_or_an_operator_resync_then_a_full_read_is_wanted() -> None:
+    def resync(reason: str, kind: ChangeKind = ChangeKind.RESYNC) -> ChangeEvent:
+        return ChangeEvent(provider=Provider.GOOGLE, calendar="calg", kind=kind, reason=reason)
+
+    assert wants_full_read(resync("baseline"))
+    assert wants_full_read(resync("resume"))
+    assert wants_full_read(resync("operator"))
+    assert not wants_full_read(resync("reconcile"))
+    assert not wants_full_read(resync("baseline", ChangeKind.CHANGED))
