@@ -248,7 +248,8 @@ async def wait_for(condition: Callable[[], Any], within: float = 10.0) -> Any:
         await asyncio.sleep(0.02)
 
 
-async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
+async def open_world(amqp_url: str, database_url: str, *, tap: bool = True) -> AsyncIterator[World]:
+    """`tap=False` leaves the change queues to another consumer (the processor)."""
     closers: list[Any] = []
     await asyncio.to_thread(upgrade, database_url)
     settings = load_settings(
@@ -261,8 +262,8 @@ async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
         async with serve(create_app(settings, receiver_bus, clock=sb.clock.now)) as running:
             bus = open_bus(settings)
             await bus.connect()
-            tap = BusTap()
-            consumer = await bus.consume_changes(tap.handle)
+            recorder = BusTap()
+            consumer = await bus.consume_changes(recorder.handle) if tap else None
             engine = create_engine(database_url)
             google, graph = google_client(sb), graph_client(sb)
             closers.extend([google, graph])
@@ -274,14 +275,15 @@ async def open_world(amqp_url: str, database_url: str) -> AsyncIterator[World]:
                 receiver_url=running.url,
                 google=GoogleWatch(google, clock=sb.clock.now),
                 graph=GraphSubscriptions(graph, clock=sb.clock.now),
-                tap=tap,
+                tap=recorder,
                 database_url=database_url,
                 closers=closers,
             )
             try:
                 yield world
             finally:
-                await consumer.stop()
+                if consumer is not None:
+                    await consumer.stop()
                 await bus.close()
                 await engine.dispose()
                 google.close()
