@@ -71,28 +71,32 @@ async def test_given_thirty_days_with_failing_renewals_then_nothing_lapses_and_d
     renewer = world.renewer()
     await renewer.tick()
     faulty = ("google.events.watch", "graph.subscriptions.update", "graph.subscriptions.create")
-    # Failures for most of a day around each first renewal, and again in week three.
+    # Half a day or more of failures over a renewal, twice (the first pushes the schedule on).
     windows = [
         (timedelta(days=5, hours=12), timedelta(days=6, hours=8)),
-        (timedelta(days=17), timedelta(days=17, hours=12)),
+        (timedelta(days=18), timedelta(days=18, hours=12)),
     ]
+    failed_in = [0 for _ in windows]
     lapses = []
 
     elapsed = timedelta(0)
     while elapsed < timedelta(days=30):
         elapsed += STEP
         world.sb.clock.advance(STEP)
-        failing = any(start <= elapsed < end for start, end in windows)
+        window = next((i for i, (start, end) in enumerate(windows) if start <= elapsed < end), None)
         for operation in faulty:
-            if failing:
+            if window is not None:
                 world.sb.faults.operations[operation] = OperationFaults(error_rate=1.0, error_status=503)
             else:
                 world.sb.faults.operations.pop(operation, None)
-        await renewer.tick()
+        report = await renewer.tick()
+        if window is not None:
+            failed_in[window] += report.outcomes.get("failed", 0)
         if not world.live_channels() or not world.live_graph_subscriptions():
             lapses.append(elapsed)
 
     assert lapses == []
+    assert all(failed_in), failed_in  # the faults did hit renewals, in both windows
     assert world.calls("google.events.watch", 503) > 0 and world.calls("graph.subscriptions.update", 503) > 0
     assert world.calls("graph.subscriptions.update", 200) >= 3  # renewed in place, several times
     assert world.calls("google.channels.stop", 204) + world.calls("google.channels.stop", 200) >= 3  # rotated
