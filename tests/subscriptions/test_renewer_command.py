@@ -13,19 +13,23 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from renewer_harness import KEYS, World, keys_setting, world  # noqa: F401
+from renewer_harness import ALICE, KEYS, World, keys_setting, world  # noqa: F401
 
 from calbridge.events import ChangeKind, Provider
 from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
+from subscriptions.access import RegistryAccessChecker
+from subscriptions.pairs import add_pair, remove_pair
 from subscriptions.service import serve_renewer
+from subscriptions.spec import CalendarSpec, PairSpec
+from subscriptions.states import PairState
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
 
 
-async def test_given_stored_connections_when_the_renewer_runs_once_then_the_pairs_are_subscribed(
+async def test_given_a_pair_added_and_removed_with_the_pairs_library_then_one_pass_each_follows_it(
     world: World, tmp_path: Path
 ) -> None:
     settings = load_settings(
@@ -38,19 +42,25 @@ async def test_given_stored_connections_when_the_renewer_runs_once_then_the_pair
     box = open_secretbox(settings)
     found = sandbox_connections(world.sb.info.as_json(), "sandbox", tmp_path / "ca.pem")
     async with world.engine.begin() as conn:
-        saved = {c.provider: (await save_connection(conn, box, c))[0].id for c in found}
-    await world.add_pair(
-        "p1",
-        "g_alice",
-        "m_alice",
-        google_connection=saved[Provider.GOOGLE],
-        graph_connection=saved[Provider.GRAPH],
-    )
+        saved = [(await save_connection(conn, box, c))[0] for c in found]
+    checker = RegistryAccessChecker()
+    spec = PairSpec(google=CalendarSpec(ALICE), microsoft=CalendarSpec(ALICE))
+    try:
+        added = await add_pair(world.engine, spec, saved, checker, world.bus)
+    finally:
+        await checker.aclose()
+    assert added.pair.state == PairState.ACTIVE
 
     await serve_renewer(settings, once=True)
 
     assert len(world.live_channels()) == 1 and len(world.live_graph_subscriptions()) == 1
-    assert {r["calendar_id"] for r in await world.rows()} == {"g_alice", "m_alice"}
+    assert len(await world.rows()) == 2
+
+    await remove_pair(world.engine, added.pair.id)
+    await serve_renewer(settings, once=True)
+
+    assert world.live_channels() == [] and world.graph_world.subscriptions == {}
+    assert await world.rows() == [] and await world.pair_ids() == []
 
 
 async def test_given_the_running_renewer_then_it_serves_probes_and_handles_lifecycle_events(
