@@ -27,6 +27,8 @@ __all__ = ["serve_renewer"]
 
 log = get_logger("calbridge.renewer")
 
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -75,7 +77,7 @@ async def _serve(
     import uvicorn
 
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in _SIGNALS:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     health = Health(interval=settings.renewer_interval)
@@ -100,4 +102,7 @@ async def _serve(
         await consumer.stop()
         server.should_exit = True
         await probes
+        for sig in _SIGNALS:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
         log.info("renewer_stopped")
