@@ -6,6 +6,9 @@ in the store), the adapters' SDK clients, one pass."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
+from calbridge.store.migrate import upgrade
 from subscriptions.access import RegistryAccessChecker
 from subscriptions.pairs import add_pair, remove_pair
 from subscriptions.service import serve_renewer
@@ -128,3 +132,42 @@ async def wait_until(condition: Callable[[], Awaitable[Any]], within: float = 15
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def test_given_the_renewer_process_when_sent_sigterm_then_it_stops_cleanly(
+    amqp_url: str, sqlite_url: str, unused_tcp_port: int
+) -> None:
+    await asyncio.to_thread(upgrade, sqlite_url)
+    env = {
+        **os.environ,
+        "CALBRIDGE_AMQP_URL": amqp_url,
+        "CALBRIDGE_DATABASE_URL": sqlite_url,
+        "CALBRIDGE_SIGNING_KEYS": "k1:" + "a" * 32,
+        "CALBRIDGE_PUBLIC_URL": "https://hooks.example.com",
+        "CALBRIDGE_SECRET_KEY": generate_key(),
+        "CALBRIDGE_RENEWER_HTTP_HOST": "127.0.0.1",
+        "CALBRIDGE_RENEWER_HTTP_PORT": str(unused_tcp_port),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "calbridge", "renewer", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{unused_tcp_port}", timeout=2) as client:
+
+            async def ready() -> bool:
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(ready, within=30)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            _, errors = await process.communicate()
+        assert process.returncode == 0, errors.decode()[-2000:]
+        assert b"renewer_stopped" in errors
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
