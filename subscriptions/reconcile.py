@@ -85,17 +85,18 @@ def _lasting(row: SubscriptionRow) -> tuple[bool, float]:
 
 
 def removals_ready(pairs: Iterable[PairView], rows: Sequence[SubscriptionRow]) -> tuple[str, ...]:
-    """Removing pairs whose own subscriptions are all gone, so `finish_removal` may delete them.
+    """Removing pairs whose own subscriptions are all gone: their mirrors may be deleted (when
+    asked) and then `finish_removal` may delete them.
 
     A calendar another active pair still reads keeps its subscription and does not hold the
-    removal up. A pair whose mirrors are to be deleted waits for that (not the renewer's work).
+    removal up.
     """
     pairs = list(pairs)
     still_wanted = source_calendars(pairs)
     subscribed = {row.calendar_id for row in rows}
     ready = []
     for pair in pairs:
-        if pair.state != REMOVING or pair.delete_mirrors:
+        if pair.state != REMOVING:
             continue
         own = {pair.google_calendar_id, pair.microsoft_calendar_id} - still_wanted
         if not own & subscribed:

@@ -44,7 +44,8 @@ from subscriptions import rows as store
 from subscriptions.claims import claim_due, claim_one, insert_placeholders
 from subscriptions.lifecycle import LifecycleStep, lifecycle_step
 from subscriptions.metrics import RENEWALS, RESYNCS, observe_rows
-from subscriptions.reconcile import plan_reconcile, removals_ready, source_calendars
+from subscriptions.mirrors import OpenCalendar, delete_mirrors
+from subscriptions.reconcile import PairView, plan_reconcile, removals_ready, source_calendars
 from subscriptions.removal import finish_removal
 from subscriptions.schedule import (
     Action,
@@ -134,6 +135,7 @@ class Renewer:
         lease: timedelta = timedelta(minutes=5),
         batch: int = 100,
         concurrency: int = 8,
+        open_calendar: OpenCalendar | None = None,
     ) -> None:
         if not keys:
             raise ValueError("the renewer needs at least one signing key")
@@ -149,6 +151,7 @@ class Renewer:
         self.lease = lease
         self.batch = batch
         self._slots = asyncio.Semaphore(concurrency)
+        self.open_calendar = open_calendar  # the adapters, to delete mirrors of removed pairs
 
     # -- the loop's step ------------------------------------------------------------------------
 
@@ -175,7 +178,11 @@ class Renewer:
 
     async def _finish_removals(self, world: store.World, report: TickReport) -> None:
         """Delete removing pairs once their subscriptions are stopped (`pairs.finish_removal`)."""
+        by_id = {pair.id: pair for pair in world.pairs}
         for pair_id in removals_ready(world.pairs, world.rows):
+            pair = by_id[pair_id]
+            if pair.delete_mirrors and not await self._delete_mirrors(pair, world):
+                continue
             async with self.engine.begin() as conn:
                 try:
                     await finish_removal(conn, pair_id)
@@ -183,6 +190,17 @@ class Renewer:
                     continue
             report.count("pairs_removed")
             log.info("pair_removal_finished", pair=pair_id)
+
+    async def _delete_mirrors(self, pair: PairView, world: store.World) -> bool:
+        """True once the pair's mirrors are gone; False to come back next pass."""
+        if self.open_calendar is None:
+            log.warning("pair_removal_waits_for_mirror_deletion", pair=pair.id)
+            return False
+        try:
+            return await delete_mirrors(self.engine, pair, world.calendars, self.open_calendar)
+        except ProviderError as exc:
+            log.warning("mirror_deletion_failed", pair=pair.id, error=type(exc).__name__)
+            return False
 
     async def _guarded(
         self,

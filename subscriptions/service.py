@@ -51,6 +51,7 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
         rng=random.Random(),
         lease=settings.renewer_lease,
         batch=settings.renewer_batch,
+        open_calendar=providers.open_calendar,
     )
 
     async def tick() -> None:

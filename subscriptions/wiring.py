@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.connections import Connection, GoogleConnection, GraphConnection
 from calbridge.logs import get_logger
+from calbridge.providers.base import CalendarProvider
 from calbridge.providers.subscriptions import SubscriptionProvider
 from calbridge.secretbox import SecretBox
 from calbridge.store.connection_records import list_connections
@@ -89,6 +90,16 @@ class ConnectionProviders:
             )
             return GraphSubscriptions(graph, clock=self._clock), graph
         return None, None  # EWS: the EWS listener keeps its streaming subscriptions
+
+    async def open_calendar(self, connection_id: str) -> CalendarProvider:
+        """The connection's CalendarProvider (the adapters, through the registry), for deleting
+        mirrors of a removed pair; the caller closes it."""
+        from calbridge.providers.registry import open_provider
+        from calbridge.store.connection_records import get_connection
+
+        async with self._engine.connect() as conn:
+            connection = await get_connection(conn, self._box, connection_id)
+        return open_provider(connection)
 
     async def close(self) -> None:
         for _, _, client in self._opened.values():

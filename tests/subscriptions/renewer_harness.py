@@ -33,6 +33,7 @@ from calbridge.store.tables import calendars, connections, pairs, subscriptions
 from receiver.app import create_app
 from sandbox.graph import GraphControl
 from sandbox.server import Sandbox
+from subscriptions.mirrors import OpenCalendar
 from subscriptions.renewer import Endpoints, Renewer
 from subscriptions.rows import CalendarInfo
 from subscriptions.schedule import Policy
@@ -131,6 +132,7 @@ class World:
         policy: Policy | None = None,
         seed: int = 7,
         keys: dict[str, bytes] | None = None,
+        open_calendar: OpenCalendar | None = None,
     ) -> Renewer:
         return Renewer(
             engine or self.engine,
@@ -141,6 +143,7 @@ class World:
             policy=policy or Policy(),
             clock=self.now,
             rng=random.Random(seed),
+            open_calendar=open_calendar,
         )
 
     # -- what the sandbox holds -----------------------------------------------------------------

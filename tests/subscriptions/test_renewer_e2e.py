@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
 from processor.opening import store_opener
 from processor.service import Processor
+from subscriptions.mirrors import OpenCalendar
+from subscriptions.pairs import remove_pair
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
 
@@ -29,8 +32,15 @@ GAP_EVENT = {
 }
 
 
+@dataclass
+class Stack:
+    world: World
+    processor: Processor
+    open_calendar: OpenCalendar
+
+
 @pytest.fixture
-async def stack(amqp_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[World, Processor]]:
+async def stack(amqp_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
     """The renewer's world with stored connections and a running processor (which owns the
     change queues), Alice's Google and Outlook calendars paired both ways."""
     async for opened in open_world(amqp_url, sqlite_url, tap=False):
@@ -58,7 +68,7 @@ async def stack(amqp_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator
         )
         await processor.start()
         try:
-            yield opened, processor
+            yield Stack(opened, processor, store_opener(opened.engine, settings))
         finally:
             await processor.stop()
 
@@ -70,9 +80,9 @@ async def google_titles(world: World) -> list[str]:
 
 
 async def test_given_a_removed_subscription_when_a_person_edits_in_the_gap_then_the_change_still_arrives(
-    stack: tuple[World, Processor],
+    stack: Stack,
 ) -> None:
-    world, processor = stack
+    world, processor = stack.world, stack.processor
     renewer = world.renewer()
     await renewer.tick()
     [old] = world.live_graph_subscriptions()
@@ -99,3 +109,37 @@ async def test_given_a_removed_subscription_when_a_person_edits_in_the_gap_then_
         assert GAP_EVENT["subject"] in titles
     finally:
         await consumer.stop()
+
+
+async def outlook_subjects(world: World) -> list[str]:
+    async with world.graph_control() as graph:
+        state = await graph.calendar_state(ALICE)
+    return [str(e.get("subject")) for e in state["events"]]
+
+
+async def test_given_a_pair_removed_with_delete_mirrors_then_its_mirrors_go_and_peoples_events_stay(
+    stack: Stack,
+) -> None:
+    world = stack.world
+    await world.renewer().tick()
+    async with world.sb.control() as control:
+        await control.google.create_event(ALICE, {
+            "summary": "Planning", "start": {"dateTime": "2026-12-22T09:00:00Z"},
+            "end": {"dateTime": "2026-12-22T10:00:00Z"},
+        })  # fmt: skip
+    subjects: list[str] = []
+    for _ in range(300):  # bounded: 15 s for the processor to write the mirror
+        subjects = await outlook_subjects(world)
+        if "Planning" in subjects:
+            break
+        await asyncio.sleep(0.05)
+    assert "Planning" in subjects
+
+    await remove_pair(world.engine, "p1", delete_mirrors=True)
+    report = await world.renewer(open_calendar=stack.open_calendar).tick()
+
+    assert report.outcomes.get("pairs_removed") == 1
+    assert "Planning" not in await outlook_subjects(world)  # the mirror is gone
+    assert "Planning" in await google_titles(world)  # Alice's own event stays
+    assert await world.pair_ids() == []
+    assert world.sb.counters.invitations == []  # nobody was mailed a cancellation

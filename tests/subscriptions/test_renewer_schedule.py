@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from calbridge.events import LifecycleKind, Provider
 from subscriptions.lifecycle import LifecycleStep, lifecycle_step
+from subscriptions.mirrors import mirror_of
 from subscriptions.reconcile import PairView, plan_reconcile, removals_ready, source_calendars
 from subscriptions.schedule import (
     Action,
@@ -191,8 +192,15 @@ def test_a_removing_pair_is_finished_once_its_own_subscriptions_are_gone() -> No
     keeper = pair("p2", "g1", "m2", "google-to-microsoft")
     waiting = PairView("p3", "g3", "m3", "both", "removing", delete_mirrors=True)
     rows = [graph_row(id="shared", calendar_id="g1")]
-    assert removals_ready([removing, keeper, waiting], rows) == ("p1",)
+    assert removals_ready([removing, keeper, waiting], rows) == ("p1", "p3")
     assert removals_ready([removing], rows) == ()  # g1 is still subscribed: stop it first
+
+
+def test_a_links_mirror_is_the_copy_on_the_side_the_event_was_not_made_on() -> None:
+    removing = pair("p1", "g1", "m1", state="removing")
+    assert mirror_of(removing, "google", "gid", "mid") == ("m1", "mid")
+    assert mirror_of(removing, "microsoft", "gid", "mid") == ("g1", "gid")
+    assert mirror_of(removing, "google", "gid", None) is None  # never written
 
 
 def test_lifecycle_events_map_to_renew_recreate_resync() -> None:
