@@ -151,7 +151,9 @@ def _builtin_validator(version: str, kind: str, api_version: str) -> jsonschema.
 
 
 @cache
-def _custom_validator(root: Path, group: str, kind: str, version: str) -> jsonschema.protocols.Validator | None:
+def _custom_validator(
+    root: Path, group: str, kind: str, version: str
+) -> jsonschema.protocols.Validator | None:
     path = root / group / f"{kind.lower()}_{version}.json"
     if not path.is_file():
         return None
@@ -210,7 +212,11 @@ def pod_label_sets(docs: list[Doc]) -> list[tuple[str, dict[str, str]]]:
 
 def selects(selector: Doc, labels: dict[str, str]) -> bool:
     """Kubernetes label selector semantics (matchLabels + matchExpressions)."""
-    match = selector.get("matchLabels", {}) if "matchLabels" in selector or "matchExpressions" in selector else selector
+    match = (
+        selector.get("matchLabels", {})
+        if "matchLabels" in selector or "matchExpressions" in selector
+        else selector
+    )
     if any(labels.get(k) != v for k, v in match.items()):
         return False
     for expr in selector.get("matchExpressions", []):
@@ -288,7 +294,9 @@ def check_selectors(docs: list[Doc]) -> list[str]:
             errors.append(f"{ref(mon)}: selector matches no pod")
     service_labels = [(ref(s), s["metadata"].get("labels", {})) for s in of_kind(docs, "Service")]
     for cluster in of_kind(docs, "RabbitmqCluster"):
-        service_labels.append((ref(cluster), OPERATOR_POD_LABELS["RabbitmqCluster"](cluster["metadata"]["name"])))
+        service_labels.append(
+            (ref(cluster), OPERATOR_POD_LABELS["RabbitmqCluster"](cluster["metadata"]["name"]))
+        )
     for mon in of_kind(docs, "ServiceMonitor"):
         if not any(selects(mon["spec"]["selector"], labels) for _, labels in service_labels):
             errors.append(f"{ref(mon)}: selector matches no Service")
@@ -324,9 +332,13 @@ def check_probes(docs: list[Doc]) -> list[str]:
                 if (isinstance(port, str) and port not in ports) or (
                     isinstance(port, int) and port not in numbers
                 ):
-                    errors.append(f"{ref(doc)} {c['name']}: {kind} port {port!r} is not a declared container port")
+                    errors.append(
+                        f"{ref(doc)} {c['name']}: {kind} port {port!r} is not a declared container port"
+                    )
                 if http.get("path") != path:
-                    errors.append(f"{ref(doc)} {c['name']}: {kind} path {http.get('path')!r}, expected {path}")
+                    errors.append(
+                        f"{ref(doc)} {c['name']}: {kind} path {http.get('path')!r}, expected {path}"
+                    )
             setting = port_setting.get(c["name"])
             if setting and ports.get("http") is not None and settings.get(setting) != str(ports["http"]):
                 errors.append(
@@ -411,12 +423,18 @@ def check_scaling(docs: list[Doc]) -> list[str]:
         if target["name"] not in deployments:
             errors.append(f"{ref(hpa)}: scaleTargetRef {target['name']} is not a Deployment of this render")
         if target["name"] in scaled:
-            errors.append(f"{ref(hpa)}: targets {target['name']}, which {scaled[target['name']]} already scales")
+            errors.append(
+                f"{ref(hpa)}: targets {target['name']}, which {scaled[target['name']]} already scales"
+            )
         scaled.setdefault(target["name"], ref(hpa))
     for dep in of_kind(docs, "Deployment"):
         if dep["metadata"]["name"] in scaled and "replicas" in dep["spec"]:
-            errors.append(f"{ref(dep)}: sets replicas although {scaled[dep['metadata']['name']]} owns the count")
-        keys = [c["topologyKey"] for c in dep["spec"]["template"]["spec"].get("topologySpreadConstraints", [])]
+            errors.append(
+                f"{ref(dep)}: sets replicas although {scaled[dep['metadata']['name']]} owns the count"
+            )
+        keys = [
+            c["topologyKey"] for c in dep["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        ]
         if len(keys) != len(set(keys)):
             errors.append(f"{ref(dep)}: two topologySpreadConstraints on the same topologyKey")
     return errors
@@ -493,7 +511,9 @@ def check_ingress(docs: list[Doc]) -> list[str]:
             if host not in tls_hosts:
                 errors.append(f"{ref(ing)}: host {host!r} is served without TLS")
             if host != public_host:
-                errors.append(f"{ref(ing)}: host {host!r} is not the host of CALBRIDGE_PUBLIC_URL ({public_host})")
+                errors.append(
+                    f"{ref(ing)}: host {host!r} is not the host of CALBRIDGE_PUBLIC_URL ({public_host})"
+                )
             for path in rule.get("http", {}).get("paths", []):
                 key = (path["path"], path["pathType"])
                 seen.add(key)
@@ -533,26 +553,55 @@ def check_network_policies(docs: list[Doc]) -> list[str]:
     for _name, labels in pod_label_sets(docs):
         dns = any(
             selects(p["spec"]["podSelector"], labels)
-            and any(port.get("port") == 53 for rule in p["spec"].get("egress", []) for port in rule.get("ports", []))
+            and any(
+                port.get("port") == 53
+                for rule in p["spec"].get("egress", [])
+                for port in rule.get("ports", [])
+            )
             for p in policies
         )
         if not dns:
             errors.append(f"pods {labels} may not resolve DNS")
     for p in policies:
-        if not selects(p["spec"]["podSelector"], {"app.kubernetes.io/name": "calbridge", "app.kubernetes.io/component": "receiver"}):
+        if not selects(
+            p["spec"]["podSelector"],
+            {"app.kubernetes.io/name": "calbridge", "app.kubernetes.io/component": "receiver"},
+        ):
             continue
         for rule in p["spec"].get("ingress", []):
             for peer in rule.get("from", []):
-                ns = peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                ns = (
+                    peer.get("namespaceSelector", {})
+                    .get("matchLabels", {})
+                    .get("kubernetes.io/metadata.name")
+                )
                 if ns not in ("ingress-nginx", "monitoring") or "ipBlock" in peer:
                     errors.append(f"{ref(p)}: lets {peer} reach the receiver")
     return errors
 
 
 _PROMQL_WORDS = {
-    "sum", "min", "max", "avg", "count", "by", "without", "rate", "increase", "irate", "absent",
-    "and", "or", "unless", "on", "ignoring", "group_left", "group_right", "bool", "offset",
-}  # fmt: skip
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "by",
+    "without",
+    "rate",
+    "increase",
+    "irate",
+    "absent",
+    "and",
+    "or",
+    "unless",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -561,7 +610,7 @@ def metric_names(expr: str) -> set[str]:
     without_ranges = re.sub(r"\[[^\]]*\]", "[]", without_labels)
     without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", without_ranges)
     names = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", without_groupings))
-    return {n for n in names if n not in _PROMQL_WORDS and "_" in n or n == "up"}
+    return {n for n in names if (n not in _PROMQL_WORDS and "_" in n) or n == "up"}
 
 
 def check_observability(docs: list[Doc]) -> list[str]:
@@ -583,7 +632,9 @@ def check_observability(docs: list[Doc]) -> list[str]:
                         errors.append(f"{ref(rule_doc)} {name}: no severity")
                     if not rule.get("annotations", {}).get("runbook", "").startswith("docs/operations.md#"):
                         errors.append(f"{ref(rule_doc)} {name}: no runbook annotation")
-    boards = [cm for cm in of_kind(docs, "ConfigMap") if cm["metadata"].get("labels", {}).get("grafana_dashboard")]
+    boards = [
+        cm for cm in of_kind(docs, "ConfigMap") if cm["metadata"].get("labels", {}).get("grafana_dashboard")
+    ]
     if not boards:
         errors.append("no Grafana dashboard ConfigMap")
     for cm in boards:
@@ -597,7 +648,9 @@ def check_observability(docs: list[Doc]) -> list[str]:
                 for target in panel.get("targets", []):
                     unknown = metric_names(target.get("expr", "")) - KNOWN_METRICS
                     if unknown:
-                        errors.append(f"{ref(cm)} panel {panel.get('title')!r}: unknown metrics {sorted(unknown)}")
+                        errors.append(
+                            f"{ref(cm)} panel {panel.get('title')!r}: unknown metrics {sorted(unknown)}"
+                        )
     return errors
 
 

@@ -41,18 +41,22 @@ def broken_copy(tmp_path: Path) -> Path:
     # a writable root filesystem
     _edit(base / "receiver.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false")
     # a readiness probe on a port the container does not declare
-    _edit(
-        base / "processor.yaml",
-        "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: http",
-        "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: metrics",
-    )
+    probe = "          readinessProbe:\n            httpGet:\n              path: /readyz\n"
+    _edit(base / "processor.yaml", probe + "              port: http", probe + "              port: metrics")
     # a Secret nobody declared
-    _edit(base / "renewer.yaml", "name: calbridge-env\n                  key: CALBRIDGE_SECRET_KEY",
-          "name: calbridge-provider-keys\n                  key: CALBRIDGE_SECRET_KEY")  # fmt: skip
+    _edit(
+        base / "renewer.yaml",
+        "name: calbridge-env\n                  key: CALBRIDGE_SECRET_KEY",
+        "name: calbridge-provider-keys\n                  key: CALBRIDGE_SECRET_KEY",
+    )
     # an internal path made public
-    _edit(base / "ingress.yaml", "          - path: /v1/freebusy", "          - path: /metrics\n            pathType: Prefix\n"
-          "            backend:\n              service:\n                name: calbridge-receiver\n"
-          "                port:\n                  name: http\n          - path: /v1/freebusy")  # fmt: skip
+    _edit(
+        base / "ingress.yaml",
+        "          - path: /v1/freebusy",
+        "          - path: /metrics\n            pathType: Prefix\n"
+        "            backend:\n              service:\n                name: calbridge-receiver\n"
+        "                port:\n                  name: http\n          - path: /v1/freebusy",
+    )
     # an HPA fighting KEDA over the processor
     hpa = {
         "apiVersion": "autoscaling/v2",
@@ -73,7 +77,10 @@ def test_given_a_broken_overlay_then_schema_validation_reports_every_violation(b
     docs = render(broken_copy / "overlays" / "prod")
     errors = schema_errors(docs, K8S_VERSIONS[0], schemas_dir())
     text = "\n".join(errors)
-    assert "Deployment/calbridge-renewer: spec: Additional properties are not allowed ('revisionHistoryLimt'" in text
+    assert (
+        "Deployment/calbridge-renewer: spec: Additional properties are not allowed ('revisionHistoryLimt'"
+        in text
+    )
     assert "ScaledObject/calbridge-processor: spec.pollingInterval: 'often' is not of type 'integer'" in text
 
 
@@ -83,8 +90,10 @@ def test_given_a_broken_overlay_then_the_cross_object_checks_report_every_proble
     text = "\n".join(errors)
     expected = [
         "Deployment/calbridge-receiver container receiver: readOnlyRootFilesystem is not true",
-        "Deployment/calbridge-processor processor: readinessProbe port 'metrics' is not a declared container port",
-        "Deployment/calbridge-renewer env CALBRIDGE_SECRET_KEY: Secret 'calbridge-provider-keys' is not declared",
+        "Deployment/calbridge-processor processor: readinessProbe port 'metrics' is not a declared "
+        "container port",
+        "Deployment/calbridge-renewer env CALBRIDGE_SECRET_KEY: Secret 'calbridge-provider-keys' is not "
+        "declared",
         "Ingress/calbridge-receiver: publishes /metrics (Prefix), which must stay internal",
         "HorizontalPodAutoscaler/calbridge-processor: targets calbridge-processor, which "
         "ScaledObject/calbridge-processor already scales",

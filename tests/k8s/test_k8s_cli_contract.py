@@ -44,7 +44,9 @@ def _calbridge_containers(docs: list[Doc]) -> list[tuple[str, Doc]]:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_container_runs_a_registered_calbridge_command(rendered: dict[str, list[Doc]], overlay: str) -> None:
+def test_every_container_runs_a_registered_calbridge_command(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
     root = typer.main.get_command(app)
     found = _calbridge_containers(rendered[overlay])
     assert len(found) >= 4

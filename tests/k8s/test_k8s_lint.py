@@ -59,14 +59,26 @@ def checkov() -> Path:
         return exe
     venv.create(env_dir, with_pip=True, clear=True)
     proc = subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"checkov=={CHECKOV_VERSION}"],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        [
+            str(env_dir / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"checkov=={CHECKOV_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if proc.returncode != 0:
         output = proc.stdout + proc.stderr
         if any(sign in output for sign in OFFLINE_SIGNS):
-            pytest.skip(f"the package index is unreachable, so checkov cannot be installed: {output.strip()[-300:]}")
+            pytest.skip(
+                f"the package index is unreachable, so checkov cannot be installed: {output.strip()[-300:]}"
+            )
         pytest.fail(f"installing checkov failed:\n{output}")
     return exe
 
@@ -78,8 +90,11 @@ def test_checkov_passes_every_rendered_overlay(checkov: Path, tmp_path: Path) ->
         (tmp_path / f"{overlay}.yaml").write_text(render_text(K8S / "overlays" / overlay))
     proc = subprocess.run(
         [str(checkov), "-d", str(tmp_path), "--config-file", str(K8S / ".checkov.yaml"), "-o", "json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     try:
         report = json.loads(proc.stdout)
     except ValueError:

@@ -62,7 +62,9 @@ def test_given_an_overlay_then_it_deploys_every_piece(rendered: dict[str, list[D
 
 def test_dev_runs_one_of_each_and_prod_runs_more(rendered: dict[str, list[Doc]]) -> None:
     def spec(overlay: str, kind: str, name: str) -> Doc:
-        return next(d for d in rendered[overlay] if d["kind"] == kind and d["metadata"]["name"] == name)["spec"]
+        return next(d for d in rendered[overlay] if d["kind"] == kind and d["metadata"]["name"] == name)[
+            "spec"
+        ]
 
     assert spec("dev", "HorizontalPodAutoscaler", "calbridge-receiver")["minReplicas"] == 1
     assert spec("dev", "ScaledObject", "calbridge-processor")["minReplicaCount"] == 1
@@ -76,8 +78,12 @@ def test_dev_runs_one_of_each_and_prod_runs_more(rendered: dict[str, list[Doc]])
     assert "selfSigned" in spec("dev", "ClusterIssuer", "calbridge-issuer")
 
 
-def test_rabbitmq_has_the_plugins_and_quorum_settings_the_bus_relies_on(rendered: dict[str, list[Doc]]) -> None:
+def test_rabbitmq_has_the_plugins_and_quorum_settings_the_bus_relies_on(
+    rendered: dict[str, list[Doc]],
+) -> None:
     for overlay in OVERLAYS:
         rabbit = next(d for d in rendered[overlay] if d["kind"] == "RabbitmqCluster")["spec"]["rabbitmq"]
-        assert {"rabbitmq_consistent_hash_exchange", "rabbitmq_prometheus"} <= set(rabbit["additionalPlugins"])
+        assert {"rabbitmq_consistent_hash_exchange", "rabbitmq_prometheus"} <= set(
+            rabbit["additionalPlugins"]
+        )
         assert "default_queue_type = quorum" in rabbit["additionalConfig"]
