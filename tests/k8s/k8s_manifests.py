@@ -428,6 +428,7 @@ def check_scaling(docs: list[Doc]) -> list[str]:
             )
         scaled.setdefault(target["name"], ref(hpa))
     for dep in of_kind(docs, "Deployment"):
+        errors.extend(_check_drain(dep))
         if dep["metadata"]["name"] in scaled and "replicas" in dep["spec"]:
             errors.append(
                 f"{ref(dep)}: sets replicas although {scaled[dep['metadata']['name']]} owns the count"
@@ -437,6 +438,25 @@ def check_scaling(docs: list[Doc]) -> list[str]:
         ]
         if len(keys) != len(set(keys)):
             errors.append(f"{ref(dep)}: two topologySpreadConstraints on the same topologyKey")
+    return errors
+
+
+# Seconds the pod needs after the drain deadline to close its connections and exit.
+DRAIN_MARGIN = 10
+
+
+def _check_drain(dep: Doc) -> list[str]:
+    """A consumer's drain deadline fits inside the pod's termination grace period."""
+    pod = dep["spec"]["template"]["spec"]
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    errors = []
+    for c in pod["containers"]:
+        for e in c.get("env", []):
+            if e["name"] == "CALBRIDGE_DRAIN_TIMEOUT" and float(e["value"]) + DRAIN_MARGIN > grace:
+                errors.append(
+                    f"{ref(dep)}: CALBRIDGE_DRAIN_TIMEOUT={e['value']} leaves less than {DRAIN_MARGIN} s "
+                    f"of the {grace} s termination grace period"
+                )
     return errors
 
 

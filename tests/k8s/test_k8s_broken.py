@@ -43,6 +43,8 @@ def broken_copy(tmp_path: Path) -> Path:
     # a readiness probe on a port the container does not declare
     probe = "          readinessProbe:\n            httpGet:\n              path: /readyz\n"
     _edit(base / "processor.yaml", probe + "              port: http", probe + "              port: metrics")
+    # a drain that outlasts the termination grace period
+    _edit(base / "processor.yaml", 'value: "40"', 'value: "55"')
     # a Secret nobody declared
     _edit(
         base / "renewer.yaml",
@@ -95,6 +97,8 @@ def test_given_a_broken_overlay_then_the_cross_object_checks_report_every_proble
         "Deployment/calbridge-renewer env CALBRIDGE_SECRET_KEY: Secret 'calbridge-provider-keys' is not "
         "declared",
         "Ingress/calbridge-receiver: publishes /metrics (Prefix), which must stay internal",
+        "Deployment/calbridge-processor: CALBRIDGE_DRAIN_TIMEOUT=55 leaves less than 10 s of the 60 s "
+        "termination grace period",
         "HorizontalPodAutoscaler/calbridge-processor: targets calbridge-processor, which "
         "ScaledObject/calbridge-processor already scales",
     ]

@@ -2,7 +2,8 @@
 
 Expected names: commands `receiver`, `processor`, `renewer`, `db upgrade`; settings
 CALBRIDGE_AMQP_URL, _DATABASE_URL, _SIGNING_KEYS, _SECRET_KEY, _PUBLIC_URL, _LOG_FORMAT,
-_LOG_LEVEL, _SHARD_COUNT, _RECEIVER_PORT, _PROCESSOR_HTTP_PORT, _RENEWER_HTTP_PORT.
+_LOG_LEVEL, _SHARD_COUNT, _RECEIVER_PORT, _PROCESSOR_HTTP_PORT, _RENEWER_HTTP_PORT,
+_DRAIN_TIMEOUT.
 """
 
 from __future__ import annotations
