@@ -4,10 +4,13 @@ rules (selectors, probes, hardening, scaling, secrets, ingress, network policies
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from k8s_manifests import (
     K8S_VERSIONS,
     OVERLAYS,
+    REPO,
     Doc,
     consistency_errors,
     load_example_secrets,
@@ -87,3 +90,45 @@ def test_rabbitmq_has_the_plugins_and_quorum_settings_the_bus_relies_on(
             rabbit["additionalPlugins"]
         )
         assert "default_queue_type = quorum" in rabbit["additionalConfig"]
+
+
+def _slug(heading: str) -> str:
+    """The anchor a Markdown renderer gives a heading (GitHub style)."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alert_links_to_a_section_of_the_runbook(rendered: dict[str, list[Doc]]) -> None:
+    runbook = (REPO / "docs" / "operations.md").read_text()
+    anchors = {_slug(line.lstrip("#")) for line in runbook.splitlines() if line.startswith("#")}
+    rules = [
+        rule
+        for doc in rendered["prod"]
+        if doc["kind"] == "PrometheusRule"
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+    assert len(rules) >= 5
+    missing = [
+        f"{rule['alert']} -> {rule['annotations']['runbook']}"
+        for rule in rules
+        if rule["annotations"]["runbook"].split("#", 1)[1] not in anchors
+    ]
+    assert missing == [], "runbook sections missing:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_migration_step_of_a_release_applies_on_its_own(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    """docs/operations.md applies `-l app.kubernetes.io/component=db-upgrade` before the rest:
+    that subset must hold the Job and everything the Job's pod needs to start."""
+    subset = [
+        d
+        for d in rendered[overlay]
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "db-upgrade"
+    ]
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in subset}
+    job = next(d for d in subset if d["kind"] == "Job")
+    account = job["spec"]["template"]["spec"]["serviceAccountName"]
+    assert ("ServiceAccount", account) in kinds
