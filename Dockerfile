@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # calbridge: one image, three services (receiver, processor, renewer) plus the admin commands.
 # Build: docker build -t calbridge:0.1.0 .   Run: docker run calbridge:0.1.0 receiver
+# The root filesystem is meant to be read-only: outside Kubernetes, point
+# CALBRIDGE_DATABASE_URL at PostgreSQL or at an SQLite file on a mounted volume.
 
 # --- builder: has the compilers, builds every dependency into a self-contained venv
 FROM python:3.11-slim AS builder
