@@ -120,8 +120,8 @@ def find(docs: Iterable[Doc], kind: str, name: str) -> Doc | None:
 
 
 def _group_version(doc: Doc) -> tuple[str, str]:
-    api = doc["apiVersion"]
-    return tuple(api.split("/", 1)) if "/" in api else ("", api)  # type: ignore[return-value]
+    group, _, version = str(doc["apiVersion"]).rpartition("/")
+    return group, version
 
 
 def is_builtin(doc: Doc) -> bool:

@@ -65,9 +65,9 @@ def test_given_an_overlay_then_it_deploys_every_piece(rendered: dict[str, list[D
 
 def test_dev_runs_one_of_each_and_prod_runs_more(rendered: dict[str, list[Doc]]) -> None:
     def spec(overlay: str, kind: str, name: str) -> Doc:
-        return next(d for d in rendered[overlay] if d["kind"] == kind and d["metadata"]["name"] == name)[
-            "spec"
-        ]
+        doc = next(d for d in rendered[overlay] if d["kind"] == kind and d["metadata"]["name"] == name)
+        result: Doc = doc["spec"]
+        return result
 
     assert spec("dev", "HorizontalPodAutoscaler", "calbridge-receiver")["minReplicas"] == 1
     assert spec("dev", "ScaledObject", "calbridge-processor")["minReplicaCount"] == 1
