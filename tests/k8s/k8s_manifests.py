@@ -600,37 +600,35 @@ def check_network_policies(docs: list[Doc]) -> list[str]:
     return errors
 
 
-_PROMQL_WORDS = {
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "count",
-    "by",
-    "without",
-    "rate",
-    "increase",
-    "irate",
-    "absent",
-    "and",
-    "or",
-    "unless",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "offset",
-}
+class PromQLError(ValueError):
+    pass
 
 
 def metric_names(expr: str) -> set[str]:
-    """Metric names used in a PromQL expression (a light scan; label matchers are stripped)."""
-    without_labels = re.sub(r"\{[^}]*\}", "{}", expr)
-    without_ranges = re.sub(r"\[[^\]]*\]", "[]", without_labels)
-    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", without_ranges)
-    names = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", without_groupings))
-    return {n for n in names if (n not in _PROMQL_WORDS and "_" in n) or n == "up"}
+    """Metric names a PromQL expression reads; PromQLError if it does not parse."""
+    import promql_parser
+
+    try:
+        tree = promql_parser.parse(expr)
+    except ValueError as exc:
+        raise PromQLError(str(exc)) from None
+    names: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.add(node.name)
+
+    promql_parser.walk(tree, visit)
+    return names
+
+
+def _unknown_metrics(expr: str) -> str | None:
+    """Why an expression is wrong (does not parse, reads unknown metrics), or None."""
+    try:
+        unknown = metric_names(expr) - KNOWN_METRICS
+    except PromQLError as exc:
+        return f"does not parse: {exc}"
+    return f"unknown metrics {sorted(unknown)}" if unknown else None
 
 
 def check_observability(docs: list[Doc]) -> list[str]:
@@ -644,9 +642,9 @@ def check_observability(docs: list[Doc]) -> list[str]:
         for group in rule_doc["spec"]["groups"]:
             for rule in group["rules"]:
                 name = rule.get("alert") or rule.get("record")
-                unknown = metric_names(rule["expr"]) - KNOWN_METRICS
-                if unknown:
-                    errors.append(f"{ref(rule_doc)} {name}: unknown metrics {sorted(unknown)}")
+                problem = _unknown_metrics(rule["expr"])
+                if problem:
+                    errors.append(f"{ref(rule_doc)} {name}: {problem}")
                 if "alert" in rule:
                     if rule.get("labels", {}).get("severity") not in ("warning", "critical"):
                         errors.append(f"{ref(rule_doc)} {name}: no severity")
@@ -666,11 +664,9 @@ def check_observability(docs: list[Doc]) -> list[str]:
                 continue
             for panel in board.get("panels", []):
                 for target in panel.get("targets", []):
-                    unknown = metric_names(target.get("expr", "")) - KNOWN_METRICS
-                    if unknown:
-                        errors.append(
-                            f"{ref(cm)} panel {panel.get('title')!r}: unknown metrics {sorted(unknown)}"
-                        )
+                    problem = _unknown_metrics(target.get("expr", ""))
+                    if problem:
+                        errors.append(f"{ref(cm)} panel {panel.get('title')!r}: {problem}")
     return errors
 
 

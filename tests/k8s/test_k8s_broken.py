@@ -45,6 +45,17 @@ def broken_copy(tmp_path: Path) -> Path:
     _edit(base / "processor.yaml", probe + "              port: http", probe + "              port: metrics")
     # a drain that outlasts the termination grace period
     _edit(base / "processor.yaml", 'value: "40"', 'value: "55"')
+    # an alert that does not parse, and one that reads a metric nobody exports
+    _edit(
+        base / "alerts.yaml",
+        "(calbridge_subscription_expiry_seconds) < 6 * 3600",
+        "(calbridge_subscription_expiry_seconds < 6 * 3600",
+    )
+    _edit(
+        base / "alerts.yaml",
+        'rabbitmq_queue_messages{queue="calbridge.dlq"}',
+        'rabbitmq_queue_mesages{queue="calbridge.dlq"}',
+    )
     # a Secret nobody declared
     _edit(
         base / "renewer.yaml",
@@ -97,6 +108,8 @@ def test_given_a_broken_overlay_then_the_cross_object_checks_report_every_proble
         "Deployment/calbridge-renewer env CALBRIDGE_SECRET_KEY: Secret 'calbridge-provider-keys' is not "
         "declared",
         "Ingress/calbridge-receiver: publishes /metrics (Prefix), which must stay internal",
+        "PrometheusRule/calbridge CalbridgeSubscriptionExpiringSoon: does not parse",
+        "PrometheusRule/calbridge CalbridgeDeadLetters: unknown metrics ['rabbitmq_queue_mesages']",
         "Deployment/calbridge-processor: CALBRIDGE_DRAIN_TIMEOUT=55 leaves less than 10 s of the 60 s "
         "termination grace period",
         "HorizontalPodAutoscaler/calbridge-processor: targets calbridge-processor, which "
