@@ -207,6 +207,9 @@ def pod_label_sets(docs: list[Doc]) -> list[tuple[str, dict[str, str]]]:
     for doc in of_kind(docs, *OPERATOR_POD_LABELS):
         if doc["apiVersion"].startswith(("rabbitmq.com/", "postgresql.cnpg.io/")):
             sets.append((ref(doc), OPERATOR_POD_LABELS[doc["kind"]](doc["metadata"]["name"])))
+    for issuer in of_kind(docs, "ClusterIssuer", "Issuer"):
+        if any("http01" in s for s in issuer["spec"].get("acme", {}).get("solvers", [])):
+            sets.append((ref(issuer), {"acme.cert-manager.io/http01-solver": "true"}))
     return sets
 
 
