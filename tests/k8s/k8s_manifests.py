@@ -516,6 +516,46 @@ def check_secrets(docs: list[Doc], example: list[Doc]) -> list[str]:
     return errors
 
 
+def check_example_urls(docs: list[Doc], example: list[Doc]) -> list[str]:
+    """The example connection URLs point at the broker and database this render creates, in
+    its namespace, on ports the network policies open."""
+    errors: list[str] = []
+    values = {
+        key: str(value)
+        for s in example
+        if s.get("kind") == "Secret"
+        for key, value in s.get("stringData", {}).items()
+    }
+    namespace = next((d["metadata"]["name"] for d in of_kind(docs, "Namespace")), None)
+    rabbits = {d["metadata"]["name"] for d in of_kind(docs, "RabbitmqCluster")}
+    databases = {f"{d['metadata']['name']}-rw" for d in of_kind(docs, "Cluster")}
+    opened = {
+        port.get("port")
+        for p in of_kind(docs, "NetworkPolicy")
+        for rule in p["spec"].get("ingress", [])
+        for port in rule.get("ports", [])
+    }
+    expected = {
+        "CALBRIDGE_AMQP_URL": (rabbits, 5672),
+        "CALBRIDGE_DATABASE_URL": (databases, 5432),
+        "host": (rabbits, 15672),
+    }
+    for key, (services, port) in expected.items():
+        url = urlsplit(values.get(key, ""))
+        service, _, rest = (url.hostname or "").partition(".")
+        if service not in services:
+            errors.append(f"secrets.example.yaml {key}: host {url.hostname!r} is none of {sorted(services)}")
+        if rest.split(".")[0] != namespace:
+            errors.append(
+                f"secrets.example.yaml {key}: host {url.hostname!r} is not in namespace {namespace}"
+            )
+        if url.port != port or port not in opened:
+            errors.append(
+                f"secrets.example.yaml {key}: port {url.port} (expected {port}, open to the services)"
+            )
+    return errors
+
+
 def check_ingress(docs: list[Doc]) -> list[str]:
     """Only the notification and free/busy paths are public, over TLS, on the host of
     CALBRIDGE_PUBLIC_URL, with a certificate for that host from a declared issuer."""
@@ -680,6 +720,7 @@ def consistency_errors(docs: list[Doc], example: list[Doc]) -> list[str]:
         *check_hardening(docs),
         *check_scaling(docs),
         *check_secrets(docs, example),
+        *check_example_urls(docs, example),
         *check_ingress(docs),
         *check_network_policies(docs),
         *check_observability(docs),

@@ -56,6 +56,8 @@ def broken_copy(tmp_path: Path) -> Path:
         'rabbitmq_queue_messages{queue="calbridge.dlq"}',
         'rabbitmq_queue_mesages{queue="calbridge.dlq"}',
     )
+    # an example database URL on a port nothing listens on
+    _edit(base / "secrets.example.yaml", "svc:5432/calbridge", "svc:5433/calbridge")
     # a Secret nobody declared
     _edit(
         base / "renewer.yaml",
@@ -109,6 +111,7 @@ def test_given_a_broken_overlay_then_the_cross_object_checks_report_every_proble
         "declared",
         "Ingress/calbridge-receiver: publishes /metrics (Prefix), which must stay internal",
         "PrometheusRule/calbridge CalbridgeSubscriptionExpiringSoon: does not parse",
+        "secrets.example.yaml CALBRIDGE_DATABASE_URL: port 5433 (expected 5432, open to the services)",
         "PrometheusRule/calbridge CalbridgeDeadLetters: unknown metrics ['rabbitmq_queue_mesages']",
         "Deployment/calbridge-processor: CALBRIDGE_DRAIN_TIMEOUT=55 leaves less than 10 s of the 60 s "
         "termination grace period",
