@@ -415,10 +415,14 @@ def check_scaling(docs: list[Doc]) -> list[str]:
             auth = trigger.get("authenticationRef")
             if auth and find(docs, auth.get("kind", "TriggerAuthentication"), auth["name"]) is None:
                 errors.append(f"{ref(so)}: authenticationRef {auth['name']} is not declared")
-            if trigger["type"] == "rabbitmq" and not re.fullmatch(
-                trigger["metadata"]["queueName"], "calbridge.changes.0"
-            ):
-                errors.append(f"{ref(so)}: queueName does not match the shard queues")
+            if trigger["type"] == "rabbitmq":
+                # RabbitMQ's management API searches (unanchored), like re.search
+                pattern = re.compile(trigger["metadata"]["queueName"])
+                if not all(pattern.search(f"calbridge.changes.{i}") for i in (0, 7, 255)):
+                    errors.append(f"{ref(so)}: queueName does not match the shard queues")
+                for other in ("calbridge.dlq", "calbridge.lifecycle", "calbridge.changes.3.retry.30"):
+                    if pattern.search(other):
+                        errors.append(f"{ref(so)}: queueName also counts {other}")
     if "calbridge-processor" not in scaled:
         errors.append("no ScaledObject targets Deployment/calbridge-processor")
     for hpa in of_kind(docs, "HorizontalPodAutoscaler"):
