@@ -21,6 +21,7 @@ from the stored sync state brings in whatever the stream carried.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import socket
@@ -92,7 +93,7 @@ class EwsListener:
         self._workers: dict[StreamKey, StreamWorker] = {}
         self._outbox: asyncio.Queue[list[ChangeEvent]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending_writes: set[asyncio.Future[None]] = set()
+        self._pending_writes: set[concurrent.futures.Future[None]] = set()  # store writes from threads
 
     @property
     def held(self) -> frozenset[str]:
@@ -240,8 +241,8 @@ class EwsListener:
                 log.warning("ews_subscription_not_recorded", error=type(exc).__name__)
 
         future = asyncio.run_coroutine_threadsafe(write(), loop)
-        self._pending_writes.add(future)  # type: ignore[arg-type]
-        future.add_done_callback(self._pending_writes.discard)  # type: ignore[arg-type]
+        self._pending_writes.add(future)
+        future.add_done_callback(self._pending_writes.discard)
 
     # --- publishing
 

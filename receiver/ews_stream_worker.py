@@ -168,7 +168,11 @@ class StreamWorker:
     def _stream(self, folder: Any) -> None:
         from exchangelib.services import GetStreamingEvents
 
-        ids = {self._server_ids[t.subscription_id]: t.calendar_ref for t in self.targets}
+        ids: dict[str, str] = {}
+        for target in self.targets:
+            server_id = self._server_ids[target.subscription_id]
+            if server_id is not None:  # subscribed just before, in _subscribe_missing
+                ids[server_id] = target.calendar_ref
         folder_ids = {t.calendar_ref: getattr(folder, "id", None) for t in self.targets}
         service = GetStreamingEvents(account=folder.account)
         with self._service_lock:
@@ -188,7 +192,7 @@ class StreamWorker:
                     ids,
                     folder_ids,
                     self._recent,
-                    trace_id=uuid.uuid4().hex,  # type: ignore[arg-type]
+                    trace_id=uuid.uuid4().hex,
                 )
                 EVENTS.labels("published").inc(len(events))
                 EVENTS.labels("skipped").inc(len(streamed) - len(events))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
 from calbridge.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
 from calbridge.settings import ENV_PREFIX, Settings
 
+if TYPE_CHECKING:
+    from receiver.ews_stream import ListenerTuning
+
 __all__ = ["ews_listener", "listener_tuning"]
 
 
-def listener_tuning(settings: Settings) -> object:
+def listener_tuning(settings: Settings) -> ListenerTuning:
     from receiver.ews_stream import ListenerTuning
     from receiver.ews_stream_worker import StreamTuning
 
@@ -58,7 +62,7 @@ async def _listen(settings: Settings) -> None:
                 bus,
                 folders,
                 listener_tuning(settings),
-                before_round=learn_connections,  # type: ignore[arg-type]
+                before_round=learn_connections,
             )
             console.print(f"ews-listener {listener.holder}: streaming; Ctrl-C to stop", highlight=False)
             await listener.run(stop)
