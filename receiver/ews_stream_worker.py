@@ -133,7 +133,7 @@ class StreamWorker:
                 backoff = self._tuning.backoff_initial
                 continue  # Closed: reopen at once
             except _LOST as exc:
-                cause, wait = "subscription_lost", 0.0
+                cause, wait = "subscription_lost", backoff
                 log.info("ews_subscription_lost", anchor=self.key.anchor, error=type(exc).__name__)
                 self._server_ids = dict.fromkeys(self._server_ids)
                 catch_up = cause
