@@ -193,7 +193,7 @@ class EwsListener:
         for worker in workers:
             worker.stop()
         for worker in workers:
-            await asyncio.to_thread(worker.join, 5.0)
+            await asyncio.to_thread(worker.join, 2.0)
 
     async def _retire(self, subscription_ids: Sequence[str], *, unsubscribe: bool = True) -> None:
         gone = set(subscription_ids)

@@ -18,6 +18,7 @@ listener's event loop through two callbacks (`publish`, `subscribed`). The loop 
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -59,6 +60,23 @@ class StreamTuning:
     connection_minutes: int = 25  # ConnectionTimeout of each GetStreamingEvents, 1-29
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+
+
+def _interrupt(service: Any) -> None:
+    """Shut the held-open socket down so the reading thread's blocked read returns at once.
+
+    Closing the response from here (exchangelib's `stop_streaming`) would wait for the TLS lock
+    the reader holds until the next byte arrives; a socket shutdown takes no lock. The reader
+    then fails, sees that it is stopping, and releases the connection itself."""
+    response = getattr(service, "_streaming_response", None)
+    connection = getattr(getattr(response, "raw", None), "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        log.debug("ews_stream_shutdown_raced")
 
 
 class StreamWorker:
@@ -103,10 +121,7 @@ class StreamWorker:
         with self._service_lock:
             service = self._service
         if service is not None:
-            try:
-                service.stop_streaming()
-            except Exception:  # already closed by the reading thread: nothing left to close
-                log.debug("ews_stream_close_raced", anchor=self.key.anchor)
+            _interrupt(service)
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)

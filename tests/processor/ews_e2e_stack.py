@@ -204,7 +204,7 @@ async def open_ews_stack(
         ews_connection = await _add_pair(engine, settings, sandbox, folder)
         receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
         control = await stack.enter_async_context(sandbox.control())
-        base = sandbox.info.control_url.removesuffix("/_control")
+        base = sandbox.info.microsoft["ews_url"].removesuffix("/EWS/Exchange.asmx")
         exchange = EwsControlClient(base, ssl_context=_control_context(sandbox, base))
         bus = open_bus(settings)
         await bus.connect()

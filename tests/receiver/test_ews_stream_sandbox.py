@@ -192,5 +192,7 @@ async def test_given_two_listeners_over_one_store_then_each_subscription_is_stre
         await stopped(stop_two, task_two)
         folders_one.close()
         folders_two.close()
-    streams = ews.in_loop(lambda: sum(len(s.waiters) for s in ews.world.subscriptions.values()))
-    assert streams == 0  # everything stopped: no stream left open
+    await eventually(
+        lambda: ews.in_loop(lambda: sum(len(s.waiters) for s in ews.world.subscriptions.values())) == 0,
+        what="every stream closed once the listeners stopped",
+    )
