@@ -228,6 +228,8 @@ async def open_ews_stack(
         async def stop_listening() -> None:
             stop.set()
             await asyncio.wait_for(listening, 15)
+            # the emulator holds a stream's handler until its timeout; end them so it stops at once
+            await asyncio.to_thread(exchange.cut_streams)
 
         stack.push_async_callback(stop_listening)
         await _watch_google(sandbox, receiver_url)
