@@ -104,7 +104,7 @@ async def record_subscribed(conn: AsyncConnection, subscription_id: str, provide
         .where(subscriptions.c.id == subscription_id)
         .values(
             provider_id=provider_id,
-            state="active" if provider_id else "stopped",
+            state="active" if provider_id else "pending",  # the renewer's row states
             failures=0,
             last_error=None,
         )

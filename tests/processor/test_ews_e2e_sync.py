@@ -130,10 +130,10 @@ async def test_given_a_series_and_a_faulty_exchange_stream_then_both_sides_conve
          "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=6"]}
     )  # fmt: skip
     await eventually(lambda: on_exchange(stack, "1:1"), what="the series G->X")
+    moved = {"dateTime": "2026-12-08T11:00:00+01:00"}, {"dateTime": "2026-12-08T11:30:00+01:00"}
     await stack.control.google.edit_event(
-        ALICE, f"{series}_20261208T090000Z",
-        {"start": {"dateTime": "2026-12-08T11:00:00+01:00"}, "end": {"dateTime": "2026-12-08T11:30:00+01:00"}},
-    )  # fmt: skip
+        ALICE, f"{series}_20261208T090000Z", {"start": moved[0], "end": moved[1]}
+    )
     await stack.control.google.delete_event(ALICE, f"{series}_20261215T090000Z")
 
     async def exceptions_on_exchange() -> bool:
@@ -164,9 +164,18 @@ async def test_given_a_series_and_a_faulty_exchange_stream_then_both_sides_conve
     )
     await eventually(lambda: off_google(stack, "during cut"), what="the old title gone")
 
+    # Exchange loses a notification altogether: the periodic resync brings the change across
+    await stack.control.set_notification_faults("ews", drop_rate=1.0)
+    await stack.exchange_edit(during_cut, subject="dropped notification")
+    await eventually(stack.idle, what="the queues drained")
+    await stack.resync()
+    await eventually(
+        lambda: on_google(stack, "dropped notification"), within=20, what="the resync after a drop"
+    )
+
     # Then: no duplicates on either side, nobody invited
     await eventually(stack.idle, what="the queues drained")
     google_titles = sorted(e["summary"] for e in await stack.google_events() if not e.get("recurringEventId"))
     exchange_subjects = sorted(i["subject"] for i in await stack.exchange_items())
-    assert google_titles == exchange_subjects == ["1:1", "after drop"]
+    assert google_titles == exchange_subjects == ["1:1", "dropped notification"]
     assert (await stack.counters())["invitations"] == []

@@ -106,3 +106,16 @@ def test_given_an_unconfirmed_batch_then_it_becomes_one_catch_up_per_calendar() 
     )
     kept = _as_catch_ups(events)
     assert [(e.calendar, e.kind, e.reason) for e in kept] == [("ref-a", ChangeKind.RESYNC, CATCH_UP)]
+
+
+def test_given_ews_subscription_rows_then_the_renewer_leaves_them_to_the_listener() -> None:
+    from subscriptions.reconcile import PairView, plan_reconcile
+    from subscriptions.schedule import RowState, SubscriptionRow
+
+    pair = PairView("p1", "g1", "x1", "both", "active")
+    rows = [
+        SubscriptionRow("ews-x1", "x1", Provider.EWS, RowState.ACTIVE, provider_id="server-sub"),
+        SubscriptionRow("chan-g1", "g1", Provider.GOOGLE, RowState.ACTIVE, provider_id="res-1"),
+    ]
+    plan = plan_reconcile([pair], rows, {"g1": True, "x1": False})
+    assert plan.stop == () and plan.create == ()

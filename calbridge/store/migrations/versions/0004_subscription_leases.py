@@ -1,7 +1,7 @@
 """subscription_leases: which listener holds an EWS streaming subscription
 
-Revision ID: 0003_subscription_leases
-Revises: 0002_pairs_removal
+Revision ID: 0004_subscription_leases
+Revises: 0003_renewer
 Create Date: 2026-11-21
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_subscription_leases"
-down_revision = "0002_pairs_removal"
+revision = "0004_subscription_leases"
+down_revision = "0003_renewer"
 branch_labels = None
 depends_on = None
 
