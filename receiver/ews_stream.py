@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.events import ChangeEvent, ChangeKind
+from calbridge.events import ChangeEvent, ChangeKind, Provider
 from calbridge.store.tables import subscriptions
 from receiver.ews_leases import claim_leases, ensure_leases, release_leases, renew_leases
 from receiver.ews_metrics import HELD, PUBLISH_FAILURES
@@ -68,6 +69,7 @@ class ListenerTuning:
     max_streams: int = 10  # streams per EWS connection at most; leases beyond them are let go
     stream: StreamTuning = field(default_factory=StreamTuning)
     publish_backoff_max: float = 30.0
+    resync_every: float | None = None  # seconds between reconciliation hints per held calendar
 
 
 class EwsListener:
@@ -90,6 +92,7 @@ class EwsListener:
         self._tuning = tuning
         self._clock = clock
         self._held: dict[str, StreamTarget] = {}
+        self._resynced: dict[str, float] = {}  # subscription id -> monotonic time of its last hint
         self._workers: dict[StreamKey, StreamWorker] = {}
         self._outbox: asyncio.Queue[list[ChangeEvent]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,6 +150,33 @@ class EwsListener:
             await self._retire(over, unsubscribe=False)
         HELD.set(len(self._held))
         await self._reconcile()
+        self._schedule_resyncs()
+
+    def _schedule_resyncs(self) -> None:
+        """Reconciliation for the held calendars: a RESYNC hint every `resync_every` seconds, so
+        a notification Exchange never sent delays a change but does not lose it. The first one
+        is due a full period after the claim (the claim itself published a catch-up)."""
+        every = self._tuning.resync_every
+        if not every:
+            return
+        now = time.monotonic()
+        for gone in [i for i in self._resynced if i not in self._held]:
+            del self._resynced[gone]
+        due = []
+        for subscription_id, target in self._held.items():
+            last = self._resynced.setdefault(subscription_id, now)
+            if now - last >= every:
+                due.append(
+                    ChangeEvent(
+                        provider=Provider.EWS,
+                        calendar=target.calendar_ref,
+                        kind=ChangeKind.RESYNC,
+                        reason="reconcile",
+                    )
+                )
+                self._resynced[subscription_id] = now
+        if due:
+            self._outbox.put_nowait(due)
 
     # --- streams
 

@@ -24,6 +24,7 @@ def listener_tuning(settings: Settings) -> ListenerTuning:
         lease_seconds=settings.ews_lease_seconds,
         max_subscriptions=settings.ews_listener_subscriptions,
         max_streams=settings.ews_listener_streams,
+        resync_every=settings.resync_interval.total_seconds(),
         stream=StreamTuning(
             connection_minutes=settings.ews_stream_minutes, backoff_max=settings.ews_stream_backoff_max
         ),

@@ -196,3 +196,19 @@ async def test_given_two_listeners_over_one_store_then_each_subscription_is_stre
         lambda: ews.in_loop(lambda: sum(len(s.waiters) for s in ews.world.subscriptions.values())) == 0,
         what="every stream closed once the listeners stopped",
     )
+
+
+async def test_given_a_resync_period_then_each_held_calendar_gets_reconciliation_hints(
+    ews: RunningEws, engine: AsyncEngine, reader: BusReader
+) -> None:
+    listen, folders = listener(engine, reader.bus, ews.ews_url, resync_every=0.5)
+    stop, task = await running(listen)
+    try:
+        await eventually(
+            lambda: all(len(reader.of(ref_of(m), "reconcile")) >= 2 for m in (ALICE, BOB)),
+            what="two reconciliation hints per calendar",
+        )
+    finally:
+        await stopped(stop, task)
+        folders.close()
+    assert {e.kind for e in reader.seen if e.reason == "reconcile"} == {ChangeKind.RESYNC}
