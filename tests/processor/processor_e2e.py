@@ -74,7 +74,7 @@ def e2e_settings(amqp_url: str, **overrides: object) -> Settings:
 
 
 async def eventually(
-    condition: Callable[[], Awaitable[bool]], within: float = 15.0, what: str = "condition"
+    condition: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition"
 ) -> None:
     """Poll an async condition until it holds; fail after `within` seconds."""
     deadline = time.monotonic() + within
