@@ -151,7 +151,7 @@ async def test_given_a_series_and_a_faulty_exchange_stream_then_both_sides_conve
         subject="during cut", start="2026-12-02T08:00:00Z", end="2026-12-02T09:00:00Z"
     )
     await eventually(
-        lambda: on_google(stack, "during cut"), within=20, what="a change made while the stream was cut"
+        lambda: on_google(stack, "during cut"), within=30, what="a change made while the stream was cut"
     )
     await eventually(stack.streaming, what="streaming again")
     (subscription,) = [
@@ -160,7 +160,7 @@ async def test_given_a_series_and_a_faulty_exchange_stream_then_both_sides_conve
     await asyncio.to_thread(stack.exchange.drop_subscription, subscription)
     await stack.exchange_edit(during_cut, subject="after drop")
     await eventually(
-        lambda: on_google(stack, "after drop"), within=20, what="a change after the subscription was dropped"
+        lambda: on_google(stack, "after drop"), within=30, what="a change after the subscription was dropped"
     )
     await eventually(lambda: off_google(stack, "during cut"), what="the old title gone")
 
@@ -170,7 +170,7 @@ async def test_given_a_series_and_a_faulty_exchange_stream_then_both_sides_conve
     await eventually(stack.idle, what="the queues drained")
     await stack.resync()
     await eventually(
-        lambda: on_google(stack, "dropped notification"), within=20, what="the resync after a drop"
+        lambda: on_google(stack, "dropped notification"), within=30, what="the resync after a drop"
     )
 
     # Then: no duplicates on either side, nobody invited

@@ -127,7 +127,7 @@ class BusReader:
 
 
 async def eventually(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = "condition"
+    condition: Callable[[], bool | Awaitable[bool]], within: float = 20.0, what: str = "condition"
 ) -> None:
     deadline = time.monotonic() + within
     while True:
