@@ -25,6 +25,7 @@ from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, Mirro
 from calbridge.providers.graph_client import GraphClient
 from calbridge.providers.graph_feed import TRANSACTION_PREFIX, read_changes
 from calbridge.providers.graph_mailbox import PRIMARY, GraphMailbox, get_request, iso
+from calbridge.providers.graph_marks import KnownMarks
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import graph_options
@@ -74,6 +75,7 @@ class GraphCalendar:
         self._page_size = page_size
         self._all_day_zone = all_day_zone
         self._now = now
+        self.marks = KnownMarks()
 
     @classmethod
     def connect(
@@ -103,7 +105,7 @@ class GraphCalendar:
         await self.client.close()
 
     def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
-        return GraphMailbox(self.client, self.limits, calendar)
+        return GraphMailbox(self.client, self.limits, calendar, self.marks)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -147,7 +149,11 @@ class GraphCalendar:
             body["transactionId"] = transaction_id(stamp)
         mailbox = self._mailbox(calendar)
         info = GraphClient.request("POST", mailbox.calendar_builder.events, body)
-        return _written(await mailbox.call(info, on="calendar"), body, stamp)
+        item = await mailbox.call(info, on="calendar")
+        if stamp is not None and "singleValueExtendedProperties" not in item:
+            # A new item holds exactly the marks its POST carried (an update may keep older ones).
+            self.marks.note({**item, "singleValueExtendedProperties": body["singleValueExtendedProperties"]})
+        return _written(item, body, stamp)
 
     async def update(
         self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
