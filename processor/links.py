@@ -8,6 +8,7 @@ database and the store is tested on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -26,6 +27,9 @@ __all__ = ["LinkRepository", "StoredLinks"]
 class LinkRepository(Protocol):
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
         """The link (live or tombstone) whose id on `side` is `event_id`."""
+
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        """The links (live or tombstones) whose id on `side` is one of `event_ids`, by that id."""
 
     async def save(self, pair_id: str, link: Link) -> Link:
         """Record `link`, replacing any older link that names either of its ids."""
@@ -102,6 +106,17 @@ class StoredLinks:
             row = (await conn.execute(_FIND[side], {"pair": pair_id, "event": event_id})).first()
         return None if row is None else _row_to_link(row)
 
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        ids = list(event_ids)
+        found: dict[str, Link] = {}
+        async with self._engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = {"pair": pair_id, "events": ids[start : start + _CHUNK]}
+                for row in await conn.execute(_FIND_MANY[side], chunk):
+                    link = _row_to_link(row)
+                    found[link.id_on(side)] = link  # type: ignore[index]
+        return found
+
     async def save(self, pair_id: str, link: Link) -> Link:
         values = _values(pair_id, link)
         clashing = tuple(side for side in Side if link.id_on(side) is not None)
@@ -144,6 +159,13 @@ _FIND = {
     side: sa.select(links).where(links.c.pair_id == _PAIR, _ID[side] == sa.bindparam("event"))
     for side in Side
 }
+_FIND_MANY = {
+    side: sa.select(links).where(
+        links.c.pair_id == _PAIR, _ID[side].in_(sa.bindparam("events", expanding=True))
+    )
+    for side in Side
+}
+_CHUNK = 500  # ids per IN list: well under SQLite's and PostgreSQL's parameter limits
 _COUNT_LIVE = sa.select(sa.func.count()).where(links.c.pair_id == _PAIR, links.c.deleted.is_(False))
 _LIVE_IDS = {
     side: sa.select(_ID[side]).where(
