@@ -154,7 +154,7 @@ class StoredLinks:
             await upsert(conn, cursors, values, key=("calendar_id",))
 
 
-_PAIR = sa.bindparam("pair")
+_PAIR: sa.BindParameter[str] = sa.bindparam("pair")
 _FIND = {
     side: sa.select(links).where(links.c.pair_id == _PAIR, _ID[side] == sa.bindparam("event"))
     for side in Side
