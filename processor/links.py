@@ -121,8 +121,9 @@ class StoredLinks:
         values = _values(pair_id, link)
         clashing = tuple(side for side in Side if link.id_on(side) is not None)
         async with self._engine.begin() as conn:
-            if clashing:
+            if clashing and (link.row_id is not None or len(clashing) > 1):
                 # A newer link for the same event replaces its tombstone (or a lost create's).
+                # A new link with one id needs no delete: the upsert below takes over that row.
                 stale = self._sql.stale(clashing, excluding_row=link.row_id is not None)
                 await conn.execute(stale, {"pair": pair_id, "row": link.row_id, **_ids(link)})
             if link.row_id is not None:
