@@ -10,6 +10,7 @@ memo forgot it, a person edited it) reads the event as before.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from typing import Any
 
@@ -21,16 +22,19 @@ _MARKS = "singleValueExtendedProperties"
 class KnownMarks:
     """A bounded memo: event id -> (changeKey, marks), the least recently noted forgotten first."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 10_000) -> None:
+        # An echo is read back within seconds of the write: the last 10,000 events are plenty,
+        # at well under 1 KB each (property ids interned, values kept as they came).
         self._capacity = capacity
-        self._seen: OrderedDict[str, tuple[str, list[dict[str, Any]]]] = OrderedDict()
+        self._seen: OrderedDict[str, tuple[str, tuple[tuple[str, Any], ...]]] = OrderedDict()
 
     def note(self, item: dict[str, Any]) -> None:
         """Remember `item`'s marks under its version (an item read or written with its marks)."""
         event_id, version = item.get("id"), item.get("changeKey")
         if not event_id or not version or _MARKS not in item:
             return
-        self._seen[event_id] = (version, list(item[_MARKS] or []))
+        marks = tuple((sys.intern(str(mark.get("id", ""))), mark.get("value")) for mark in item[_MARKS] or [])
+        self._seen[event_id] = (version, marks)
         self._seen.move_to_end(event_id)
         while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
@@ -40,4 +44,4 @@ class KnownMarks:
         known = self._seen.get(row.get("id") or "")
         if known is None or not row.get("changeKey") or known[0] != row["changeKey"]:
             return None
-        return {**row, _MARKS: known[1]}
+        return {**row, _MARKS: [{"id": mark_id, "value": value} for mark_id, value in known[1]]}
