@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
+from sync_fakes import Clock, FakeCalendar
+
+from calbridge.events import Provider
+from calbridge.model import Event, Timed
+from calbridge.providers.base import CalendarAddress
+from processor.actions import Outcome
+from processor.engine import CalendarSide, Hint, PairContext, run_pass
 from processor.memory_links import MemoryLinks
 from processor.pass_links import PassLinks
-from processor.policy import Side
+from processor.policy import Policy, Side
 from processor.record import Link
 
 
@@ -55,3 +63,23 @@ async def test_given_an_unlisted_id_when_found_then_the_store_is_asked() -> None
     assert await links.find("p", Side.MICROSOFT, "m1") == kept
     assert await links.find("p", Side.MICROSOFT, "m1") == kept
     assert store.reads == 1
+
+
+async def test_given_a_pass_of_new_events_when_synced_then_links_are_read_once_per_side() -> None:
+    """The engine's pass: planning, the breaker's look-ahead and the creates share one read."""
+    clock = Clock()
+    google = FakeCalendar(Provider.GOOGLE, "g", clock, removals="cancelled", page_size=50)
+    microsoft = FakeCalendar(Provider.GRAPH, "m", clock, page_size=50)
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    for n in range(20):
+        google.person_create(Event(id="", span=Timed(start, start + timedelta(hours=1)), title=f"e{n}"))
+    store = CountingLinks()
+    await store.save_cursor("calg", None, full=True)
+    pair = PairContext(
+        Policy("p1"),
+        CalendarSide("calg", CalendarAddress("ann@example.com"), google),
+        CalendarSide("calm", CalendarAddress("ann@example.com"), microsoft),
+    )
+    summary = await run_pass(pair, store, Hint("calg"))
+    assert summary.outcomes[Outcome.CREATED] == 20 and len(microsoft.live()) == 20
+    assert store.reads <= 2  # without the pass's memo: about three look-ups per change
