@@ -149,11 +149,7 @@ class GraphCalendar:
             body["transactionId"] = transaction_id(stamp)
         mailbox = self._mailbox(calendar)
         info = GraphClient.request("POST", mailbox.calendar_builder.events, body)
-        item = await mailbox.call(info, on="calendar")
-        if stamp is not None and "singleValueExtendedProperties" not in item:
-            # A new item holds exactly the marks its POST carried (an update may keep older ones).
-            self.marks.note({**item, "singleValueExtendedProperties": body["singleValueExtendedProperties"]})
-        return _written(item, body, stamp)
+        return self._written(await mailbox.call(info, on="calendar"), body, stamp, created=True)
 
     async def update(
         self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
@@ -182,7 +178,19 @@ class GraphCalendar:
         self, mailbox: GraphMailbox, event_id: str, body: dict[str, Any], stamp: MirrorStamp | None
     ) -> Fetched:
         info = GraphClient.request("PATCH", mailbox.event(event_id), body)
-        return _written(await mailbox.call(info, on="event"), body, stamp)
+        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False)
+
+    def _written(
+        self, item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, *, created: bool
+    ) -> Fetched:
+        marks = body.get("singleValueExtendedProperties")
+        if stamp is not None and marks and "singleValueExtendedProperties" not in item:
+            # The item now holds exactly the marks its body carried when it is new, or when the
+            # PATCH set every mark (one without facts would leave older facts in place).
+            ids = {str(mark.get("id")) for mark in marks}
+            if created or stamps.GRAPH_FACTS_PROPERTY_ID in ids:
+                self.marks.note({**item, "singleValueExtendedProperties": marks})
+        return _written(item, body, stamp)
 
     async def _write_occurrence(
         self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None

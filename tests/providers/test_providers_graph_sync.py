@@ -209,3 +209,16 @@ async def test_given_a_whole_series_deleted_when_syncing_then_its_master_is_repo
     assert Removed(series["id"]) in flat(pages)
     pages, _ = await drain(graph, after)
     assert flat(pages) == []  # reported once; the series is forgotten
+
+
+async def test_given_a_mirror_updated_by_the_adapter_when_syncing_then_its_echo_needs_no_read(
+    graph: GraphCalendar, control: SandboxControl
+) -> None:
+    mirror = await graph.create(HERE, meeting("Mirror"), stamp())
+    _, cursor = await drain(graph, None)
+    updated = await graph.update(HERE, mirror.event.id, meeting("Moved on"), stamp())
+    before = await graph_gets(control)
+    pages, _ = await drain(graph, cursor)
+    (seen,) = [c for c in flat(pages) if isinstance(c, Fetched)]
+    assert seen.version == updated.version and seen.stamp == stamp() and seen.event.title == "Moved on"
+    assert await graph_gets(control) - before == 0  # the write's own marks, at the write's changeKey
