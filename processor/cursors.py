@@ -16,6 +16,8 @@ which the engine makes idempotent and guards with the breaker).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from calbridge.events import ChangeEvent, ChangeKind
 from processor.links import LinkRepository
 from processor.policy import Side
@@ -44,6 +46,9 @@ class SharedCursor:
 
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
         return await self._links.find(pair_id, side, event_id)
+
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        return await self._links.find_many(pair_id, side, event_ids)
 
     async def save(self, pair_id: str, link: Link) -> Link:
         return await self._links.save(pair_id, link)

@@ -26,6 +26,7 @@ from processor.context import CalendarSide, Hint, PairContext
 from processor.feed import in_apply_order, read_changes
 from processor.links import LinkRepository
 from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
+from processor.pass_links import PassLinks, wanted_ids
 from processor.plan import change_id, is_removal, plan
 from processor.policy import Policy, Side
 from processor.record import Link
@@ -76,6 +77,8 @@ async def run_pass(
         changes = await _add_absent(pair, links, side, changes, confirm_deletions)
     changes = in_apply_order(changes)
     summary.changes = len(changes)
+    links = PassLinks(links)  # one query per side for the links the changes name
+    await links.prefetch(policy.pair_id, wanted_ids(policy.pair_id, side, changes))
 
     if not confirm_deletions:
         planned = [await _plan_once(pair, links, side, change) for change in changes]

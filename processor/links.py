@@ -8,10 +8,12 @@ database and the store is tested on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.store import upsert
@@ -25,6 +27,9 @@ __all__ = ["LinkRepository", "StoredLinks"]
 class LinkRepository(Protocol):
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
         """The link (live or tombstone) whose id on `side` is `event_id`."""
+
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        """The links (live or tombstones) whose id on `side` is one of `event_ids`, by that id."""
 
     async def save(self, pair_id: str, link: Link) -> Link:
         """Record `link`, replacing any older link that names either of its ids."""
@@ -56,6 +61,20 @@ def _row_to_link(row: Any) -> Link:
     )
 
 
+_VALUE_COLUMNS = (
+    "pair_id",
+    "origin",
+    "google_event_id",
+    "microsoft_event_id",
+    "google_version",
+    "microsoft_version",
+    "google_hash",
+    "microsoft_hash",
+    "deleted",
+    "updated_at",
+)
+
+
 def _values(pair_id: str, link: Link) -> dict[str, Any]:
     return {
         "pair_id": pair_id,
@@ -72,58 +91,60 @@ def _values(pair_id: str, link: Link) -> dict[str, Any]:
 
 
 class StoredLinks:
-    """LinkRepository over the store's `links` and `cursors` tables (SQLite or PostgreSQL)."""
+    """LinkRepository over the store's `links` and `cursors` tables (SQLite or PostgreSQL).
+
+    Its statements are built once (`_Statements`) and executed with parameters: building a
+    SQLAlchemy statement per call cost more CPU than the database's own work (`bench/README.md`).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._sql = _Statements(engine.dialect.name)
 
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
-        query = sa.select(links).where(links.c.pair_id == pair_id, _ID[side] == event_id)
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND[side], {"pair": pair_id, "event": event_id})).first()
         return None if row is None else _row_to_link(row)
+
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        ids = list(event_ids)
+        found: dict[str, Link] = {}
+        async with self._engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = {"pair": pair_id, "events": ids[start : start + _CHUNK]}
+                for row in await conn.execute(_FIND_MANY[side], chunk):
+                    link = _row_to_link(row)
+                    found[link.id_on(side)] = link  # type: ignore[index]
+        return found
 
     async def save(self, pair_id: str, link: Link) -> Link:
         values = _values(pair_id, link)
-        clashes = [column == value for column, value in _clashing_ids(link) if value is not None]
+        clashing = tuple(side for side in Side if link.id_on(side) is not None)
         async with self._engine.begin() as conn:
-            if clashes:
+            if clashing and (link.row_id is not None or len(clashing) > 1):
                 # A newer link for the same event replaces its tombstone (or a lost create's).
-                stale = sa.delete(links).where(links.c.pair_id == pair_id, sa.or_(*clashes))
-                if link.row_id is not None:
-                    stale = stale.where(links.c.id != link.row_id)
-                await conn.execute(stale)
+                # A new link with one id needs no delete: the upsert below takes over that row.
+                stale = self._sql.stale(clashing, excluding_row=link.row_id is not None)
+                await conn.execute(stale, {"pair": pair_id, "row": link.row_id, **_ids(link)})
             if link.row_id is not None:
-                result = await conn.execute(
-                    sa.update(links).where(links.c.id == link.row_id).values(**values)
-                )
+                result = await conn.execute(_UPDATE, [{"row": link.row_id, **values}])
                 if result.rowcount:
                     return link
-            key = "google_event_id" if link.google_id is not None else "microsoft_event_id"
-            await upsert(conn, links, values, key=("pair_id", key))
-            row = (
-                await conn.execute(
-                    sa.select(links.c.id).where(links.c.pair_id == pair_id, links.c[key] == values[key])
-                )
-            ).one()
-        return dataclasses.replace(link, row_id=row.id)
+            side = Side.GOOGLE if link.google_id is not None else Side.MICROSOFT
+            row_id = (await conn.execute(self._sql.upsert(side), values)).scalar_one()
+        return dataclasses.replace(link, row_id=row_id)
 
     async def count_live(self, pair_id: str) -> int:
-        query = sa.select(sa.func.count()).where(links.c.pair_id == pair_id, links.c.deleted.is_(False))
         async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+            return int((await conn.execute(_COUNT_LIVE, {"pair": pair_id})).scalar_one())
 
     async def live_ids(self, pair_id: str, side: Side) -> set[str]:
-        query = sa.select(_ID[side]).where(
-            links.c.pair_id == pair_id, links.c.deleted.is_(False), _ID[side].is_not(None)
-        )
         async with self._engine.connect() as conn:
-            return {row[0] for row in await conn.execute(query)}
+            return {row[0] for row in await conn.execute(_LIVE_IDS[side], {"pair": pair_id})}
 
     async def load_cursor(self, calendar_ref: str) -> str | None:
-        query = sa.select(cursors.c.cursor).where(cursors.c.calendar_id == calendar_ref)
         async with self._engine.connect() as conn:
-            return (await conn.execute(query)).scalar_one_or_none()
+            return (await conn.execute(_LOAD_CURSOR, {"calendar": calendar_ref})).scalar_one_or_none()
 
     async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
         now = datetime.now(UTC)
@@ -134,5 +155,61 @@ class StoredLinks:
             await upsert(conn, cursors, values, key=("calendar_id",))
 
 
-def _clashing_ids(link: Link) -> list[tuple[sa.Column[Any], str | None]]:
-    return [(links.c.google_event_id, link.google_id), (links.c.microsoft_event_id, link.microsoft_id)]
+_PAIR: sa.BindParameter[str] = sa.bindparam("pair")
+_FIND = {
+    side: sa.select(links).where(links.c.pair_id == _PAIR, _ID[side] == sa.bindparam("event"))
+    for side in Side
+}
+_FIND_MANY = {
+    side: sa.select(links).where(
+        links.c.pair_id == _PAIR, _ID[side].in_(sa.bindparam("events", expanding=True))
+    )
+    for side in Side
+}
+_CHUNK = 500  # ids per IN list: well under SQLite's and PostgreSQL's parameter limits
+_COUNT_LIVE = sa.select(sa.func.count()).where(links.c.pair_id == _PAIR, links.c.deleted.is_(False))
+_LIVE_IDS = {
+    side: sa.select(_ID[side]).where(
+        links.c.pair_id == _PAIR, links.c.deleted.is_(False), _ID[side].is_not(None)
+    )
+    for side in Side
+}
+_LOAD_CURSOR = sa.select(cursors.c.cursor).where(cursors.c.calendar_id == sa.bindparam("calendar"))
+# SET columns come from the parameters' keys (every column of `_values`).
+_UPDATE = sa.update(links).where(links.c.id == sa.bindparam("row"))
+_ID_PARAM = {Side.GOOGLE: "google_id", Side.MICROSOFT: "microsoft_id"}
+
+
+def _ids(link: Link) -> dict[str, str | None]:
+    return {_ID_PARAM[side]: link.id_on(side) for side in Side}
+
+
+class _Statements:
+    """The dialect-specific statements of `StoredLinks`, each built once."""
+
+    def __init__(self, dialect: str) -> None:
+        self._dialect = postgresql if dialect == "postgresql" else sqlite
+        self._stale: dict[tuple[tuple[Side, ...], bool], sa.Delete] = {}
+        self._upsert: dict[Side, Any] = {}
+
+    def stale(self, clashing: tuple[Side, ...], *, excluding_row: bool) -> sa.Delete:
+        """Delete the pair's links that name any of the `clashing` sides' ids (but `row`)."""
+        key = (clashing, excluding_row)
+        if key not in self._stale:
+            match = sa.or_(*(_ID[side] == sa.bindparam(_ID_PARAM[side]) for side in clashing))
+            statement = sa.delete(links).where(links.c.pair_id == _PAIR, match)
+            if excluding_row:
+                statement = statement.where(links.c.id != sa.bindparam("row"))
+            self._stale[key] = statement
+        return self._stale[key]
+
+    def upsert(self, side: Side) -> Any:
+        """INSERT ... ON CONFLICT (pair, id on `side`) DO UPDATE ... RETURNING id."""
+        if side not in self._upsert:
+            key = ("pair_id", _ID[side].name)
+            insert = self._dialect.insert(links)
+            columns = [name for name in _VALUE_COLUMNS if name not in key]
+            self._upsert[side] = insert.on_conflict_do_update(
+                index_elements=list(key), set_={c: insert.excluded[c] for c in columns}
+            ).returning(links.c.id)
+        return self._upsert[side]

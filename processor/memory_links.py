@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Iterable
 
 from processor.policy import Side
 from processor.record import Link
@@ -22,6 +23,14 @@ class MemoryLinks:
             if link.id_on(side) == event_id:
                 return link
         return None
+
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        wanted = set(event_ids)
+        return {
+            event_id: link
+            for link in self.links.get(pair_id, {}).values()
+            if (event_id := link.id_on(side)) is not None and event_id in wanted
+        }
 
     async def save(self, pair_id: str, link: Link) -> Link:
         rows = self.links.setdefault(pair_id, {})

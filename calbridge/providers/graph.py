@@ -25,6 +25,7 @@ from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, Mirro
 from calbridge.providers.graph_client import GraphClient
 from calbridge.providers.graph_feed import TRANSACTION_PREFIX, read_changes
 from calbridge.providers.graph_mailbox import PRIMARY, GraphMailbox, get_request, iso
+from calbridge.providers.graph_marks import KnownMarks
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import graph_options
@@ -74,6 +75,7 @@ class GraphCalendar:
         self._page_size = page_size
         self._all_day_zone = all_day_zone
         self._now = now
+        self.marks = KnownMarks()
 
     @classmethod
     def connect(
@@ -103,7 +105,7 @@ class GraphCalendar:
         await self.client.close()
 
     def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
-        return GraphMailbox(self.client, self.limits, calendar)
+        return GraphMailbox(self.client, self.limits, calendar, self.marks)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class GraphCalendar:
             body["transactionId"] = transaction_id(stamp)
         mailbox = self._mailbox(calendar)
         info = GraphClient.request("POST", mailbox.calendar_builder.events, body)
-        return _written(await mailbox.call(info, on="calendar"), body, stamp)
+        return self._written(await mailbox.call(info, on="calendar"), body, stamp, created=True)
 
     async def update(
         self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
@@ -176,7 +178,19 @@ class GraphCalendar:
         self, mailbox: GraphMailbox, event_id: str, body: dict[str, Any], stamp: MirrorStamp | None
     ) -> Fetched:
         info = GraphClient.request("PATCH", mailbox.event(event_id), body)
-        return _written(await mailbox.call(info, on="event"), body, stamp)
+        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False)
+
+    def _written(
+        self, item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, *, created: bool
+    ) -> Fetched:
+        marks = body.get("singleValueExtendedProperties")
+        if stamp is not None and marks and "singleValueExtendedProperties" not in item:
+            # The item now holds exactly the marks its body carried when it is new, or when the
+            # PATCH set every mark (one without facts would leave older facts in place).
+            ids = {str(mark.get("id")) for mark in marks}
+            if created or stamps.GRAPH_FACTS_PROPERTY_ID in ids:
+                self.marks.note({**item, "singleValueExtendedProperties": marks})
+        return _written(item, body, stamp)
 
     async def _write_occurrence(
         self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None

@@ -3,7 +3,8 @@
 - Pages run from nextLink to deltaLink; the cursor is the deltaLink (plus the series seen, see
   `graph_cursor`); 410 raises CursorExpired.
 - Delta cannot expand extended properties, so stamps are read with a GET where they can exist:
-  on events whose `transactionId` calbridge wrote (or when the server does not say).
+  on events whose `transactionId` calbridge wrote (or when the server does not say), unless the
+  row's `changeKey` is the one the adapter last wrote or read the event at (`graph_marks`).
 - Delta lists occurrences and exceptions, never series masters. Each series touched in a round
   is read once: its master (with marks), its exceptions in the window, and its cancelled
   occurrences, which Graph does not list at all (`graph_series`).
@@ -134,6 +135,9 @@ async def _marked(
     ours = "transactionId" not in row or str(transaction or "").startswith(TRANSACTION_PREFIX)
     if not ours and inherited is None:
         return row
+    known = mailbox.marks.complete(row) if mailbox.marks is not None else None
+    if known is not None:
+        return known  # unchanged since this adapter last saw its marks: no GET
     return await mailbox.read(row["id"]) or row
 
 

@@ -15,6 +15,7 @@ from calbridge.errors import NotFound
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph_client import PREFER, GraphClient
 from calbridge.providers.graph_errors import Target, translate_exception
+from calbridge.providers.graph_marks import KnownMarks
 from calbridge.providers.limits import MailboxLimits
 from calbridge.translate import stamps
 
@@ -30,6 +31,7 @@ class GraphMailbox:
     client: GraphClient
     limits: MailboxLimits
     calendar: CalendarAddress
+    marks: KnownMarks | None = None  # the adapter's memo of marks by version (`graph_marks`)
 
     @property
     def user(self) -> Any:
@@ -65,6 +67,8 @@ class GraphMailbox:
             )
         except NotFound:
             return None
+        if self.marks is not None:
+            self.marks.note(item)
         return item
 
     async def rows(self, builder: Any, info: Any, *, on: Target) -> AsyncIterator[dict[str, Any]]:

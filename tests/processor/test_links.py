@@ -96,3 +96,21 @@ async def test_given_cursors_when_saved_then_each_calendar_keeps_its_own(repo: S
     await repo.save_cursor("calm", "delta-1", full=True)
     assert await repo.load_cursor("calg") == "token-2"
     assert await repo.load_cursor("calm") == "delta-1"
+
+
+async def test_given_saved_links_when_found_many_then_each_listed_id_maps_to_its_link(
+    repo: StoredLinks,
+) -> None:
+    await repo.save("p1", LINK)
+    await repo.save("p1", Link(Side.MICROSOFT, None, "m2", None, "w2", None, "k2"))
+    found = await repo.find_many("p1", Side.MICROSOFT, ["m1", "m2", "m3"])
+    assert found == {"m1": LINK, "m2": Link(Side.MICROSOFT, None, "m2", None, "w2", None, "k2")}
+    assert await repo.find_many("p1", Side.GOOGLE, []) == {}
+
+
+async def test_given_a_saved_link_when_saved_again_by_row_then_it_updates_in_place(repo: StoredLinks) -> None:
+    intent = await repo.save("p1", Link(Side.GOOGLE, "g1", None, "v1", None, "h1", None))
+    final = await repo.save("p1", intent.with_side(Side.MICROSOFT, "m1", "w1", "k1"))
+    assert final.row_id == intent.row_id
+    assert await repo.find("p1", Side.MICROSOFT, "m1") == final
+    assert await repo.count_live("p1") == 1

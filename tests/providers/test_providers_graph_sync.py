@@ -110,7 +110,25 @@ async def test_given_mirrors_and_a_persons_event_when_syncing_then_only_mirrors_
     gets = sum(
         c["count"] for c in (await control.counters())["calls"] if c["operation"] == "graph.events.get"
     )
-    assert gets == 1  # the mirror's marks were read; the person's event cost no extra call
+    assert gets == 0  # the mirror's marks are those its create wrote; the person's event has none
+
+
+async def graph_gets(control: SandboxControl) -> int:
+    calls = (await control.counters())["calls"]
+    return sum(c["count"] for c in calls if c["operation"] == "graph.events.get")
+
+
+async def test_given_a_mirror_edited_by_a_person_when_syncing_then_its_marks_are_read_again(
+    graph: GraphCalendar, graph_control: GraphControl, control: SandboxControl
+) -> None:
+    mirror = await graph.create(HERE, meeting("Mirror"), stamp())
+    _, cursor = await drain(graph, None)
+    before = await graph_gets(control)
+    await graph_control.update_event(ALICE, mirror.event.id, {"subject": "Renamed"})
+    pages, _ = await drain(graph, cursor)
+    (seen,) = [c for c in flat(pages) if isinstance(c, Fetched)]
+    assert seen.event.title == "Renamed" and seen.stamp == stamp()
+    assert await graph_gets(control) - before == 1  # a new changeKey: the marks are read, not assumed
 
 
 async def test_given_a_series_with_a_moved_and_a_cancelled_occurrence_when_syncing_then_both_name_the_series(
@@ -191,3 +209,16 @@ async def test_given_a_whole_series_deleted_when_syncing_then_its_master_is_repo
     assert Removed(series["id"]) in flat(pages)
     pages, _ = await drain(graph, after)
     assert flat(pages) == []  # reported once; the series is forgotten
+
+
+async def test_given_a_mirror_updated_by_the_adapter_when_syncing_then_its_echo_needs_no_read(
+    graph: GraphCalendar, control: SandboxControl
+) -> None:
+    mirror = await graph.create(HERE, meeting("Mirror"), stamp())
+    _, cursor = await drain(graph, None)
+    updated = await graph.update(HERE, mirror.event.id, meeting("Moved on"), stamp())
+    before = await graph_gets(control)
+    pages, _ = await drain(graph, cursor)
+    (seen,) = [c for c in flat(pages) if isinstance(c, Fetched)]
+    assert seen.version == updated.version and seen.stamp == stamp() and seen.event.title == "Moved on"
+    assert await graph_gets(control) - before == 0  # the write's own marks, at the write's changeKey
