@@ -1,0 +1,418 @@
+"""The whole system in one process, for the demo: sandbox, store, bus, receiver (over HTTP on a
+loopback port, so the sandbox's pushes reach it as a provider's would), processor, renewer.
+
+Each service is started through its own library API. A service this build does not have yet is
+recorded in `Stack.missing` with the reason, and the demo skips what needs it instead of
+failing. Keys are made for this run only: signing keys for subscription tokens, the key that
+encrypts stored connection secrets and a free/busy API key; none is ever printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import os
+import secrets
+import socket
+import ssl
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from calbridge.connections import Connection
+from calbridge.demo.scenario import CALENDARS, PAIRS, CalendarRef, DemoPair, Side
+from calbridge.events import Provider
+from calbridge.logs import get_logger
+from calbridge.settings import ENV_PREFIX, Settings, load_settings
+
+__all__ = ["Stack", "StackOptions", "running_stack"]
+
+SANDBOX_SEED = 7
+CONNECTION_PREFIX = "demo"
+
+
+def _log() -> Any:
+    return get_logger("calbridge.demo")
+
+
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    seed: int = SANDBOX_SEED
+    renewer_interval: float = 1.0  # seconds between renewer passes: subscriptions appear at once
+    subscribe_timeout: float = 20.0  # how long to wait for every watched calendar's subscription
+
+
+@dataclass
+class Stack:
+    """What is running, and where; `missing` maps a piece or calendar name to why it is absent."""
+
+    settings: Settings
+    folder: Path
+    sandbox: Any
+    engine: Any
+    bus: Any
+    receiver_url: str
+    freebusy_key: str | None = None
+    connections: dict[str, Connection] = field(default_factory=dict)  # provider -> connection
+    calendar_ids: dict[str, str] = field(default_factory=dict)  # calendar name -> provider id
+    pair_ids: dict[str, str] = field(default_factory=dict)  # demo pair name -> stored pair id
+    pair_errors: dict[str, str] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+    processors: list[Any] = field(default_factory=list)
+    connection_file: Path | None = None
+
+    @property
+    def store_label(self) -> str:
+        url = self.settings.database_url.get_secret_value()
+        return "PostgreSQL" if url.startswith("postgresql") else "SQLite (temporary)"
+
+    @property
+    def bus_label(self) -> str:
+        return "RabbitMQ" if self.settings.amqp_url is not None else "in-process memory bus"
+
+
+# --- settings and keys
+
+
+def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Embedded defaults (SQLite in `folder`, the memory bus) unless the environment names
+    RabbitMQ or PostgreSQL; keys made for this run."""
+    from calbridge.secretbox import generate_key
+
+    overrides: dict[str, object] = {
+        "signing_keys": f"demo:{secrets.token_urlsafe(32)}",
+        "secret_key": generate_key(),
+        "public_url": receiver_url,
+        "log_level": environ.get(f"{ENV_PREFIX}LOG_LEVEL", "error"),
+        "log_format": environ.get(f"{ENV_PREFIX}LOG_FORMAT", "console"),
+    }
+    if f"{ENV_PREFIX}DATABASE_URL" not in environ:
+        overrides["database_url"] = f"sqlite+aiosqlite:///{folder / 'calbridge.db'}"
+    fields = Settings.model_fields
+    if "renewer_interval" in fields:
+        overrides["renewer_interval"] = 1.0
+    if "freebusy_keys" in fields:
+        overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
+    return load_settings(**overrides)
+
+
+def _bind_loopback() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _has_module(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return False
+        raise
+    return True
+
+
+# --- the receiver
+
+
+class _EmbeddedServer:
+    """uvicorn serving an app on an already bound socket, leaving the process's signals alone."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:  # the demo owns Ctrl-C
+                yield
+
+        config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
+        self._server = Server(config)
+        self._sock = sock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # raises what stopped it
+                raise RuntimeError("the receiver stopped while starting")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 10)
+
+
+def _freebusy_lookup(stack: Stack) -> Any | None:
+    """The free/busy lookup the receiver serves, when this build has the free/busy service."""
+    if not _has_module("calbridge.freebusy"):
+        stack.missing["freebusy"] = "the free/busy service is not in this build"
+        return None
+    wiring = importlib.import_module("calbridge.freebusy.wiring")
+    build = getattr(wiring, "build_lookup", None)
+    if build is None:
+        stack.missing["freebusy"] = "this build's free/busy service has no lookup the demo can start"
+        return None
+    return build(stack.settings, stack.engine)
+
+
+def _receiver_app(stack: Stack) -> Any:
+    from receiver.app import create_app
+
+    if "freebusy" in inspect.signature(create_app).parameters:
+        lookup = _freebusy_lookup(stack)
+        if lookup is not None:
+            stack.freebusy_key = stack.settings.freebusy_keys.get_secret_value().split(":", 1)[1]  # type: ignore[attr-defined]
+        return create_app(stack.settings, stack.bus, freebusy=lookup)
+    stack.missing["freebusy"] = "the free/busy service is not in this build"
+    return create_app(stack.settings, stack.bus)
+
+
+# --- connections, calendars and pairs
+
+
+async def _save_connections(stack: Stack) -> None:
+    from calbridge.sandbox_connections import sandbox_connections
+    from calbridge.secretbox import open_secretbox
+    from calbridge.store.connection_records import save_connection
+
+    found = sandbox_connections(
+        stack.sandbox.info.as_json(), CONNECTION_PREFIX, stack.folder / "sandbox-ca.pem"
+    )
+    box = open_secretbox(stack.settings)
+    async with stack.engine.begin() as conn:
+        for connection in found:
+            saved, _ = await save_connection(conn, box, connection, replace=True)
+            stack.connections[str(saved.provider)] = saved
+
+
+def _graph_control(stack: Stack) -> Any:
+    from sandbox.graph.client import GraphControl
+
+    origin = stack.sandbox.info.https_endpoints["graph"]
+    return GraphControl(origin, stack.sandbox.tls.client_context())
+
+
+async def _resolve_calendars(stack: Stack) -> None:
+    """Provider ids of the demo's calendars; Bob's dedicated Outlook calendar is made here."""
+    for ref in CALENDARS:
+        if ref.side is Side.GOOGLE:
+            stack.calendar_ids[ref.name] = ref.owner if ref.calendar == "primary" else ref.calendar
+        elif ref.side is Side.OUTLOOK and "graph" in stack.sandbox.info.https_endpoints:
+            if ref.calendar == "primary":
+                stack.calendar_ids[ref.name] = "primary"
+                continue
+            async with _graph_control(stack) as graph:
+                made = await graph.add_calendar(ref.owner, ref.calendar)
+            stack.calendar_ids[ref.name] = str(made["id"])
+        elif ref.side is Side.EXCHANGE:
+            stack.calendar_ids[ref.name] = "primary"
+
+
+def _pair_blockers(stack: Stack, pair: DemoPair) -> str | None:
+    """Why this pair cannot run in this build, or None."""
+    for piece in ("processor", "renewer", *sorted(pair.needs)):
+        if piece in stack.missing:
+            return f"needs the {_PIECE_NAMES[piece]}"
+    return None
+
+
+_PIECE_NAMES = {
+    "processor": "processor",
+    "renewer": "renewer",
+    "google": "Google adapter",
+    "graph": "Microsoft Graph adapter",
+    "ews": "EWS adapter and listener",
+}
+
+
+async def _add_pairs(stack: Stack) -> None:
+    from subscriptions.access import RegistryAccessChecker
+    from subscriptions.pairs import AddOutcome, add_pairs
+    from subscriptions.spec import CalendarSpec, PairSpec
+
+    by_name = {ref.name: ref for ref in CALENDARS}
+    chosen: list[DemoPair] = []
+    specs: list[PairSpec] = []
+    for pair in PAIRS:
+        blocker = _pair_blockers(stack, pair)
+        if blocker is not None:
+            stack.pair_errors[pair.name] = blocker
+            continue
+        google, microsoft = by_name[pair.google], by_name[pair.microsoft]
+        specs.append(
+            PairSpec(
+                google=CalendarSpec(google.owner, stack.calendar_ids[google.name]),
+                microsoft=CalendarSpec(microsoft.owner, stack.calendar_ids[microsoft.name]),
+                via=pair.via,
+                direction=pair.direction,
+                detail=pair.detail,
+                google_connection=stack.connections["google"].name,
+                microsoft_connection=stack.connections[str(pair.via)].name,
+            )
+        )
+        chosen.append(pair)
+    if not specs:
+        return
+    checker = RegistryAccessChecker()
+    try:
+        results = await add_pairs(stack.engine, specs, list(stack.connections.values()), checker, stack.bus)
+    finally:
+        await checker.aclose()
+    for pair, result in zip(chosen, results, strict=True):
+        if result.outcome is AddOutcome.FAILED:
+            stack.pair_errors[pair.name] = result.error or "activation failed"
+        else:
+            stack.pair_ids[pair.name] = result.pair.id
+
+
+# --- processor and renewer
+
+
+async def _start_processor(stack: Stack, stop: contextlib.AsyncExitStack) -> None:
+    if not _has_module("processor.service"):
+        stack.missing["processor"] = "the processor service is not in this build"
+        return
+    from processor.opening import store_opener
+    from processor.service import Processor
+
+    worker = Processor(stack.settings, stack.bus, stack.engine, store_opener(stack.engine, stack.settings))
+    await worker.start()
+    stop.push_async_callback(worker.stop)
+    stack.processors.append(worker)
+    stack.started.append("processor")
+
+
+async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack) -> None:
+    if not _has_module("subscriptions.renewer"):
+        stack.missing["renewer"] = "the renewer is not in this build (nothing subscribes to calendars)"
+        return
+    service = (
+        importlib.import_module("subscriptions.service") if _has_module("subscriptions.service") else None
+    )
+    start = getattr(service, "start_renewer", None)
+    if start is None:
+        stack.missing["renewer"] = "this build's renewer has no entry point the demo can start"
+        return
+    handle = await start(stack.settings, stack.engine, stack.bus)
+    stop.push_async_callback(handle.stop)
+    stack.started.append("renewer")
+
+
+def _adapters(stack: Stack) -> None:
+    for provider, module in (
+        (Provider.GOOGLE, "calbridge.providers.google"),
+        (Provider.GRAPH, "calbridge.providers.graph"),
+        (Provider.EWS, "calbridge.providers.ews"),
+    ):
+        name = str(provider)
+        if not _has_module(module):
+            stack.missing[name] = f"the {_PROVIDER_NAMES[name]} adapter is not in this build"
+        elif name != "google" and name not in stack.sandbox.info.https_endpoints:
+            stack.missing[name] = f"the sandbox has no {_PROVIDER_NAMES[name]} emulator in this build"
+    if "ews" not in stack.missing and not _has_module("receiver.ews"):
+        stack.missing["ews"] = (
+            "no EWS streaming listener in this build: Exchange changes would not be noticed"
+        )
+
+
+_PROVIDER_NAMES = {"google": "Google", "graph": "Microsoft Graph", "ews": "Exchange (EWS)"}
+
+
+async def _wait_for_subscriptions(stack: Stack, within: float) -> None:
+    """Until every source calendar of an active pair has a live subscription (bounded)."""
+    if not stack.pair_ids or "renewer" not in stack.started:
+        return
+    import sqlalchemy as sa
+
+    from calbridge.store.tables import subscriptions
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    wanted = await _watched_calendars(stack)
+    while loop.time() < deadline:
+        async with stack.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(subscriptions))).mappings().all()
+        live = {row["calendar_id"] for row in rows if row.get("state") == "active" and row.get("provider_id")}
+        if wanted <= live:
+            return
+        await asyncio.sleep(0.1)
+    _log().warning("demo_subscriptions_incomplete", wanted=len(wanted))
+
+
+async def _watched_calendars(stack: Stack) -> set[str]:
+    from subscriptions.records import fetch_pairs
+    from subscriptions.states import PairState
+
+    async with stack.engine.connect() as conn:
+        active = await fetch_pairs(conn, states=[PairState.ACTIVE])
+    watched = set()
+    for pair in active:
+        if pair.via != "ews":
+            watched.update(pair.ref(side) for side in pair.sources())
+    return watched
+
+
+# --- the whole stack
+
+
+@contextlib.asynccontextmanager
+async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator[Stack]:
+    """Start everything, provision the pairs, yield; stop everything in reverse order."""
+    from calbridge.bus import open_bus
+    from calbridge.logs import configure_logging
+    from calbridge.store.engine import create_engine
+    from calbridge.store.migrate import upgrade
+    from sandbox.server import Sandbox
+
+    async with contextlib.AsyncExitStack() as stop:
+        folder = Path(stop.enter_context(tempfile.TemporaryDirectory(prefix="calbridge-demo-")))
+        sock = _bind_loopback()
+        stop.callback(sock.close)
+        receiver_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = demo_settings(folder, receiver_url)
+        configure_logging(settings.log_format, settings.log_level)
+        url = settings.database_url.get_secret_value()
+        await asyncio.to_thread(upgrade, url)
+        engine = create_engine(url)
+        stop.push_async_callback(engine.dispose)
+        sandbox = await stop.enter_async_context(Sandbox.start(seed=options.seed))
+        bus = open_bus(settings)
+        await bus.connect()
+        stop.push_async_callback(bus.close)
+        stack = Stack(settings, folder, sandbox, engine, bus, receiver_url)
+        stack.started += ["sandbox", "store", "bus"]
+        stack.connection_file = folder / "sandbox.json"
+        sandbox.info.write(stack.connection_file)
+        server = _EmbeddedServer(_receiver_app(stack), sock)
+        await server.start()
+        stop.push_async_callback(server.stop)
+        stack.started.append("receiver")
+        _adapters(stack)
+        await _save_connections(stack)
+        await _resolve_calendars(stack)
+        await _start_processor(stack, stop)
+        await _start_renewer(stack, stop)
+        await _add_pairs(stack)
+        await _wait_for_subscriptions(stack, options.subscribe_timeout)
+        yield stack
+
+
+def calendar_ref(name: str) -> CalendarRef:
+    return next(ref for ref in CALENDARS if ref.name == name)
+
+
+def client_ssl(stack: Stack) -> ssl.SSLContext:
+    context: ssl.SSLContext = stack.sandbox.tls.client_context()
+    return context
