@@ -240,7 +240,7 @@ class OutlookPerson:
 
     async def act(self, action: Action, handles: Handles, base: datetime) -> str | None:
         if isinstance(action, Create):
-            created = await self._graph.create_event(self._user, self._calendar_id, _graph_body(action, base))
+            created = await self._graph.create_event(self._user, _graph_body(action, base), self._calendar_id)
             return str(created["id"])
         assert not isinstance(action, LookUp)
         event_id = handles.id_on(action.key, self._name)
@@ -255,7 +255,7 @@ class OutlookPerson:
         elif isinstance(action, Delete):
             await self._graph.delete_event(self._user, event_id)
         elif isinstance(action, MoveOccurrence):
-            original = action.original.resolve(base).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            original = action.original.resolve(base).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             changes = {
                 "start": {"dateTime": _wall(action.start.resolve(base)), "timeZone": "UTC"},
                 "end": {"dateTime": _wall(action.end.resolve(base)), "timeZone": "UTC"},
