@@ -44,6 +44,9 @@ class StackOptions:
     seed: int = SANDBOX_SEED
     renewer_interval: float = 1.0  # seconds between renewer passes: subscriptions appear at once
     subscribe_timeout: float = 20.0  # how long to wait for every watched calendar's subscription
+    processors: int = 1  # in-process processors (the benchmark runs its own as separate processes)
+    provision: bool = True  # add the demo's pairs (the benchmark adds its own)
+    environ: Mapping[str, str] | None = None  # where CALBRIDGE_AMQP_URL / _DATABASE_URL are read
 
 
 @dataclass
@@ -291,7 +294,8 @@ async def _start_processor(stack: Stack, stop: contextlib.AsyncExitStack) -> Non
     await worker.start()
     stop.push_async_callback(worker.stop)
     stack.processors.append(worker)
-    stack.started.append("processor")
+    if "processor" not in stack.started:
+        stack.started.append("processor")
 
 
 async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack) -> None:
@@ -330,9 +334,9 @@ def _adapters(stack: Stack) -> None:
 _PROVIDER_NAMES = {"google": "Google", "graph": "Microsoft Graph", "ews": "Exchange (EWS)"}
 
 
-async def _wait_for_subscriptions(stack: Stack, within: float) -> None:
+async def wait_for_subscriptions(stack: Stack, within: float) -> None:
     """Until every source calendar of an active pair has a live subscription (bounded)."""
-    if not stack.pair_ids or "renewer" not in stack.started:
+    if "renewer" not in stack.started:
         return
     import sqlalchemy as sa
 
@@ -369,7 +373,11 @@ async def _watched_calendars(stack: Stack) -> set[str]:
 
 @contextlib.asynccontextmanager
 async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator[Stack]:
-    """Start everything, provision the pairs, yield; stop everything in reverse order."""
+    """Start everything, provision the pairs, yield; stop everything in reverse order.
+
+    Settings come from `options.environ` (the process environment by default): RabbitMQ and
+    PostgreSQL when their URLs are set there, else the memory bus and SQLite in a temporary
+    folder. Everything else (keys, the receiver's URL) is made for this run."""
     from calbridge.bus import open_bus
     from calbridge.logs import configure_logging
     from calbridge.store.engine import create_engine
@@ -381,7 +389,9 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         sock = _bind_loopback()
         stop.callback(sock.close)
         receiver_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        settings = demo_settings(folder, receiver_url)
+        settings = demo_settings(
+            folder, receiver_url, os.environ if options.environ is None else options.environ
+        )
         configure_logging(settings.log_format, settings.log_level)
         url = settings.database_url.get_secret_value()
         await asyncio.to_thread(upgrade, url)
@@ -402,10 +412,12 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         _adapters(stack)
         await _save_connections(stack)
         await _resolve_calendars(stack)
-        await _start_processor(stack, stop)
+        for _ in range(options.processors):
+            await _start_processor(stack, stop)
         await _start_renewer(stack, stop)
-        await _add_pairs(stack)
-        await _wait_for_subscriptions(stack, options.subscribe_timeout)
+        if options.provision:
+            await _add_pairs(stack)
+            await wait_for_subscriptions(stack, options.subscribe_timeout)
         yield stack
 
 
