@@ -157,26 +157,33 @@ class _EmbeddedServer:
                 await asyncio.wait_for(self._task, 10)
 
 
-def _freebusy_lookup(stack: Stack) -> Any | None:
-    """The free/busy lookup the receiver serves, when this build has the free/busy service."""
-    if not _has_module("calbridge.freebusy"):
+async def _freebusy_lookup(stack: Stack) -> Any | None:
+    """The free/busy lookup the receiver serves (sources from the stored connections), when this
+    build has the free/busy service."""
+    if not _has_module("calbridge.freebusy.configure") or not _has_module("calbridge.freebusy.wiring"):
         stack.missing["freebusy"] = "the free/busy service is not in this build"
         return None
-    wiring = importlib.import_module("calbridge.freebusy.wiring")
-    build = getattr(wiring, "build_lookup", None)
-    if build is None:
-        stack.missing["freebusy"] = "this build's free/busy service has no lookup the demo can start"
+    from calbridge.errors import ConfigurationError
+    from calbridge.freebusy.configure import build_lookup
+    from calbridge.freebusy.wiring import open_sources
+
+    kwargs = {"engine": stack.engine} if "engine" in inspect.signature(open_sources).parameters else {}
+    try:
+        sources = await open_sources(stack.settings, **kwargs)
+    except ConfigurationError as exc:
+        stack.missing["freebusy"] = f"free/busy cannot reach the providers in this build ({exc})"
         return None
-    return build(stack.settings, stack.engine)
+    return build_lookup(stack.settings, sources, engine=stack.engine)
 
 
-def _receiver_app(stack: Stack) -> Any:
+async def _receiver_app(stack: Stack) -> Any:
     from receiver.app import create_app
 
     if "freebusy" in inspect.signature(create_app).parameters:
-        lookup = _freebusy_lookup(stack)
+        lookup = await _freebusy_lookup(stack)
         if lookup is not None:
-            stack.freebusy_key = stack.settings.freebusy_keys.get_secret_value().split(":", 1)[1]  # type: ignore[attr-defined]
+            keys = stack.settings.freebusy_keys.get_secret_value()  # type: ignore[attr-defined]
+            stack.freebusy_key = keys.split(",", 1)[0].split(":", 1)[1]
         return create_app(stack.settings, stack.bus, freebusy=lookup)
     stack.missing["freebusy"] = "the free/busy service is not in this build"
     return create_app(stack.settings, stack.bus)
@@ -405,12 +412,12 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         stack.started += ["sandbox", "store", "bus"]
         stack.connection_file = folder / "sandbox.json"
         sandbox.info.write(stack.connection_file)
-        server = _EmbeddedServer(_receiver_app(stack), sock)
+        _adapters(stack)
+        await _save_connections(stack)
+        server = _EmbeddedServer(await _receiver_app(stack), sock)
         await server.start()
         stop.push_async_callback(server.stop)
         stack.started.append("receiver")
-        _adapters(stack)
-        await _save_connections(stack)
         await _resolve_calendars(stack)
         for _ in range(options.processors):
             await _start_processor(stack, stop)
