@@ -107,7 +107,7 @@ class DemoView:
             ("receiver", receiver, ""),
             ("started", f"{', '.join(started)} ({format_seconds(seconds)})", ""),
         ]
-        for piece in ("processor", "renewer", "google", "graph", "ews", "freebusy"):
+        for piece in ("processor", "renewer", "google", "graph", "ews", "ews-listener", "freebusy"):
             if piece in missing:
                 rows.append(("missing", missing[piece], "yellow"))
         for label, value, style in rows:

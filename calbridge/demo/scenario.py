@@ -420,17 +420,18 @@ SCENARIO: tuple[Step, ...] = (
     ),
     Step(
         "Dave",
-        "dave.exchange",
-        Create("vendor", "Vendor demo", At(3, 16), At(3, 17)),
         "dave.google",
+        Create("vendor", "Vendor demo", At(3, 16), At(3, 17)),
+        "dave.exchange",
         shows("Vendor demo", start=At(3, 16), end=At(3, 17)),
     ),
     Step(
         "Dave",
-        "dave.google",
-        Edit("vendor", title="Vendor demo (moved online)"),
         "dave.exchange",
+        Edit("vendor", title="Vendor demo (moved online)"),
+        "dave.google",
         shows("Vendor demo (moved online)"),
+        needs=frozenset({"ews-listener"}),  # Exchange tells calbridge of changes over a stream
     ),
     Step(
         "Bob",

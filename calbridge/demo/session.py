@@ -51,8 +51,9 @@ def _unavailable(stack: Stack) -> dict[str, str]:
                 reason = f"the {pair.name} pair could not be activated: {reason}"
             out.setdefault(pair.google, reason)
             out.setdefault(pair.microsoft, reason)
-    if "freebusy" in stack.missing:
-        out["freebusy"] = stack.missing["freebusy"]
+    for capability in ("freebusy", "ews-listener"):
+        if capability in stack.missing:
+            out[capability] = stack.missing[capability]
     return out
 
 

@@ -332,9 +332,9 @@ def _adapters(stack: Stack) -> None:
             stack.missing[name] = f"the {_PROVIDER_NAMES[name]} adapter is not in this build"
         elif name != "google" and name not in stack.sandbox.info.https_endpoints:
             stack.missing[name] = f"the sandbox has no {_PROVIDER_NAMES[name]} emulator in this build"
-    if "ews" not in stack.missing and not _has_module("receiver.ews"):
-        stack.missing["ews"] = (
-            "no EWS streaming listener in this build: Exchange changes would not be noticed"
+    if not _has_module("receiver.ews"):
+        stack.missing["ews-listener"] = (
+            "no EWS streaming listener in this build: changes made in Exchange are not noticed"
         )
 
 
