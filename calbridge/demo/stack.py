@@ -192,6 +192,30 @@ async def _receiver_app(stack: Stack) -> Any:
 # --- connections, calendars and pairs
 
 
+async def forget_previous_run(engine: Any) -> None:
+    """In a database that outlives the run (PostgreSQL), drop what an earlier demo left: its
+    pairs, links, cursors, subscriptions and calendars point at a sandbox that is gone, and its
+    connections' secrets were sealed with a key made for that run. Only rows under the demo's
+    own connections (`demo-*`) are touched."""
+    import sqlalchemy as sa
+
+    from calbridge.store.tables import calendars, connections, cursors, links, pairs, subscriptions
+
+    async with engine.begin() as conn:
+        ours = sa.select(connections.c.id).where(connections.c.name.like(f"{CONNECTION_PREFIX}-%"))
+        cals = sa.select(calendars.c.id).where(calendars.c.connection_id.in_(ours))
+        their_pairs = sa.select(pairs.c.id).where(
+            pairs.c.google_calendar_id.in_(cals) | pairs.c.microsoft_calendar_id.in_(cals)
+        )
+        await conn.execute(links.delete().where(links.c.pair_id.in_(their_pairs)))
+        await conn.execute(pairs.delete().where(pairs.c.id.in_(their_pairs)))
+        await conn.execute(cursors.delete().where(cursors.c.calendar_id.in_(cals)))
+        await conn.execute(subscriptions.delete().where(subscriptions.c.calendar_id.in_(cals)))
+        await conn.execute(calendars.delete().where(calendars.c.id.in_(cals)))
+        # Their secrets were sealed with that run's key, which is gone with it.
+        await conn.execute(connections.delete().where(connections.c.id.in_(ours)))
+
+
 async def _save_connections(stack: Stack) -> None:
     from calbridge.sandbox_connections import sandbox_connections
     from calbridge.secretbox import open_secretbox
@@ -404,6 +428,8 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         await asyncio.to_thread(upgrade, url)
         engine = create_engine(url)
         stop.push_async_callback(engine.dispose)
+        if not url.startswith("sqlite"):
+            await forget_previous_run(engine)
         sandbox = await stop.enter_async_context(Sandbox.start(seed=options.seed))
         bus = open_bus(settings)
         await bus.connect()
