@@ -172,7 +172,7 @@ class DemoView:
         out.print()
         out.print(Text("Summary", style="bold"))
         attempted = summary.arrived + summary.missing + summary.failed
-        line = f"  changes carried {summary.arrived} of {attempted}"
+        line = f"  {summary.arrived} of {attempted} steps arrived on the other side"
         if summary.skipped:
             line += f" ({summary.skipped} skipped)"
         out.print(line, highlight=False)
@@ -203,8 +203,9 @@ class DemoView:
             out.print(Text.assemble(("PASS", "bold green"), f"  {verdict}"))
         else:
             problems = []
-            if summary.missing or summary.failed:
-                problems.append(f"{summary.missing + summary.failed} step(s) did not arrive")
+            if summary.not_arrived:
+                steps = ", ".join(str(n) for n in summary.not_arrived)
+                problems.append(f"step{'s' if len(summary.not_arrived) > 1 else ''} {steps} did not arrive")
             if summary.duplicates:
                 problems.append(f"{summary.duplicates} duplicate event(s)")
             if summary.invitations:

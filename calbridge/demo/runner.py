@@ -236,6 +236,7 @@ class Summary:
     duplicates: int
     invitations: int
     skipped_reasons: tuple[str, ...] = ()
+    not_arrived: tuple[int, ...] = ()  # numbers of the attempted steps that did not arrive
 
     @property
     def ok(self) -> bool:
@@ -266,4 +267,5 @@ def summarize(results: Sequence[StepResult], *, duplicates: int, invitations: in
         duplicates=duplicates,
         invitations=invitations,
         skipped_reasons=reasons,
+        not_arrived=tuple(r.number for r in results if r.status in (StepStatus.MISSING, StepStatus.FAILED)),
     )

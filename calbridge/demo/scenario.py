@@ -133,12 +133,12 @@ class Create:
     description: str = ""
 
     def says(self) -> str:
-        what = "an all-day event" if self.all_day else "a weekly series" if self.weekly else ""
+        what = "all-day " if self.all_day else "weekly " if self.weekly else ""
         when = self.start.label().split()[0] if self.all_day else self.start.label()
-        extra = " with a Meet link" if self.meet else ""
+        extra = ", Meet link" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
         if self.out_of_office:
             return f'is out of office "{self.title}" {when}'
-        return f'creates {what + " " if what else ""}"{self.title}" {when}{extra}'
+        return f'creates {what}"{self.title}" {when}{extra}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +242,7 @@ def shows(
     if text is not None:
         parts.append("with the link")
     if hides is not None:
-        parts.append("nothing private")
+        parts.append(f'without "{hides}"')
 
     def check(found: Seen | None, seen: Sequence[Seen], base: datetime) -> bool:
         if found is None:

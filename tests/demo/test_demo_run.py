@@ -64,4 +64,4 @@ async def test_given_notifications_are_all_dropped_when_the_demo_runs_then_it_ex
     assert code == 1, text
     assert 'missing: not seen in Outlook within 3 s (expected: "Design review" Tue 10:00' in text
     assert "skipped: its event did not arrive in step 1" in text
-    assert "FAIL  1 step(s) did not arrive" in text
+    assert "FAIL  step 1 did not arrive" in text
