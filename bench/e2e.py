@@ -36,6 +36,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -95,19 +96,25 @@ def _processor_env(stack: Stack, base: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def processor_processes(count: int, env: dict[str, str]) -> Any:
+def processor_processes(count: int, env: dict[str, str], logs: Path) -> Any:
+    """`calbridge processor` processes sharing the shards; their output goes to `logs`."""
     procs = []
     for n in range(count):
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "calbridge", "processor", "--port", str(19190 + n)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        with (logs / f"processor-{n}.log").open("w") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "calbridge", "processor", "--port", str(19190 + n)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
     try:
         yield procs
+        for n, proc in enumerate(procs):
+            if proc.poll() is not None:
+                tail = (logs / f"processor-{n}.log").read_text()[-2000:]
+                raise SystemExit(f"processor {n} exited with {proc.returncode}:\n{tail}")
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -301,7 +308,7 @@ async def one_run(args: argparse.Namespace, api_latency: float, processes: int) 
             missing = {k: v for k, v in stack.missing.items() if k in ("renewer", "google", "graph")}
             if missing:
                 raise SystemExit("cannot run: " + "; ".join(missing.values()))
-            with processor_processes(processes, _processor_env(stack, services)):
+            with processor_processes(processes, _processor_env(stack, services), stack.folder):
                 pairs = await provision(stack, args.pairs)
                 await wait_for_subscriptions(stack, 60)
                 async with stack.sandbox.control() as control:

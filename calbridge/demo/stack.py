@@ -94,8 +94,12 @@ def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = 
         "log_level": environ.get(f"{ENV_PREFIX}LOG_LEVEL", "error"),
         "log_format": environ.get(f"{ENV_PREFIX}LOG_FORMAT", "console"),
     }
-    if f"{ENV_PREFIX}DATABASE_URL" not in environ:
-        overrides["database_url"] = f"sqlite+aiosqlite:///{folder / 'calbridge.db'}"
+    # Read from `environ` here: settings would otherwise read the process environment.
+    overrides["database_url"] = environ.get(
+        f"{ENV_PREFIX}DATABASE_URL", f"sqlite+aiosqlite:///{folder / 'calbridge.db'}"
+    )
+    if environ.get(f"{ENV_PREFIX}AMQP_URL"):
+        overrides["amqp_url"] = environ[f"{ENV_PREFIX}AMQP_URL"]
     fields = Settings.model_fields
     if "renewer_interval" in fields:
         overrides["renewer_interval"] = 1.0
