@@ -5,6 +5,7 @@ Routes:
   POST /notifications/graph             Graph change notifications (+ validation handshake)
   POST /notifications/graph/lifecycle   Graph lifecycle notifications (+ validation handshake)
   GET  /healthz  /readyz  /metrics      probes and Prometheus
+  POST /v1/freebusy  GET /openapi.json  the free/busy API, when keys and a lookup are given
 
 A notification is answered 2xx only after the broker confirmed every event it produced; when
 the bus cannot confirm within `Settings.ack_budget` the answer is 503 with Retry-After, so the
@@ -23,11 +24,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from calbridge.bus.base import Bus
 from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, LifecycleEvent, Provider
+from calbridge.freebusy.app import freebusy_routes
+from calbridge.freebusy.configure import keys_from, limits_from
+from calbridge.freebusy.openapi import FREEBUSY_PATH, OPENAPI_PATH
+from calbridge.freebusy.orchestrate import Lookup
 from calbridge.metrics import CONTENT_TYPE_LATEST, render
 from calbridge.settings import Settings
 from calbridge.tokens import Clock, ExpiredToken, TokenError, system_clock
@@ -161,11 +166,14 @@ class _Endpoints:
         return Response(render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(settings: Settings, bus: Bus, *, clock: Clock = system_clock) -> Starlette:
+def create_app(
+    settings: Settings, bus: Bus, *, clock: Clock = system_clock, freebusy: Lookup | None = None
+) -> Starlette:
     """Build the receiver; its lifespan connects the bus at start and closes it at shutdown.
 
     Raises ConfigurationError when no signing keys are configured: without them no notification
-    could ever be authenticated.
+    could ever be authenticated. With `freebusy` given and CALBRIDGE_FREEBUSY_KEYS set, the
+    free/busy API is served too.
     """
     endpoints = _Endpoints(
         bus=bus,
@@ -185,7 +193,7 @@ def create_app(settings: Settings, bus: Bus, *, clock: Clock = system_clock) -> 
             await bus.close()
             _log().info("receiver_stopped")
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route(GOOGLE_ROUTE, endpoints.google, methods=["POST"]),
         Route(GRAPH_ROUTE, endpoints.graph, methods=["POST"]),
         Route(LIFECYCLE_ROUTE, endpoints.graph, methods=["POST"]),
@@ -193,9 +201,14 @@ def create_app(settings: Settings, bus: Bus, *, clock: Clock = system_clock) -> 
         Route("/readyz", endpoints.readyz, methods=["GET"]),
         Route("/metrics", endpoints.metrics, methods=["GET"]),
     ]
+    labelled: tuple[str, ...] = ROUTES
+    freebusy_keys = keys_from(settings)
+    if freebusy is not None and freebusy_keys:
+        routes += freebusy_routes(freebusy, keys=freebusy_keys, limits=limits_from(settings))
+        labelled = (*ROUTES, FREEBUSY_PATH, OPENAPI_PATH)
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware, routes=ROUTES)],
+        middleware=[Middleware(RequestContextMiddleware, routes=labelled)],
         lifespan=lifespan,
     )
 

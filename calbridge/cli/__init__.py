@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, connections, db, demo, pairs, receiver, sandbox
+from calbridge.cli import config, connections, db, demo, freebusy, pairs, receiver, sandbox
 
 app = typer.Typer(
     name="calbridge",
@@ -21,6 +21,7 @@ app.add_typer(pairs.app, name="pairs")
 app.command("demo")(demo.demo)
 app.command("receiver")(receiver.receiver)
 app.command("sandbox")(sandbox.sandbox)
+app.command("freebusy")(freebusy.freebusy)
 
 
 def main() -> None:

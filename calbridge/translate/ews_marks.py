@@ -1,0 +1,83 @@
+"""The mirror marks on EWS items: the stamp (pair id, source event id) and the facts, as
+String extended properties (MAPI named properties) registered on exchangelib's CalendarItem.
+
+They use the SAME property set and names as the Graph adapter (`stamps.GRAPH_PROPERTY_SET`,
+calbridgePair / calbridgeSource / calbridgeFacts): Graph's `String {guid} Name calbridgePair`
+is this very property, so a mailbox moved from Exchange on-premises to Exchange Online keeps
+its mirrors recognisable. The names are fixed forever: changing them orphans every mirror.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+from exchangelib import CalendarItem, ExtendedProperty
+
+from calbridge.translate import stamps
+
+__all__ = [
+    "FACTS_FIELD",
+    "MARK_FIELDS",
+    "PAIR_FIELD",
+    "SOURCE_FIELD",
+    "read_facts",
+    "register_marks",
+]
+
+# Attribute names on CalendarItem (exchangelib field names; `only_fields` and `filter()` use them).
+PAIR_FIELD = "calbridge_pair"
+SOURCE_FIELD = "calbridge_source"
+FACTS_FIELD = "calbridge_facts"
+
+
+class CalbridgePair(ExtendedProperty):  # type: ignore[misc]
+    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
+    property_name = "calbridgePair"
+    property_type = "String"
+
+
+class CalbridgeSource(ExtendedProperty):  # type: ignore[misc]
+    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
+    property_name = "calbridgeSource"
+    property_type = "String"
+
+
+class CalbridgeFacts(ExtendedProperty):  # type: ignore[misc]
+    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
+    property_name = "calbridgeFacts"
+    property_type = "String"
+
+
+MARK_FIELDS = (PAIR_FIELD, SOURCE_FIELD, FACTS_FIELD)
+_MARKS: dict[str, type[ExtendedProperty]] = {
+    PAIR_FIELD: CalbridgePair,
+    SOURCE_FIELD: CalbridgeSource,
+    FACTS_FIELD: CalbridgeFacts,
+}
+_register_lock = threading.Lock()
+
+
+def register_marks() -> None:
+    """Make the marks attributes of CalendarItem (once per process; safe to call again)."""
+    with _register_lock:
+        for name, cls in _MARKS.items():
+            try:
+                CalendarItem.get_field_by_fieldname(name)
+            except ValueError:  # exchangelib's InvalidField: not registered yet
+                CalendarItem.register(name, cls)
+
+
+register_marks()
+
+
+def read_facts(value: Any) -> dict[str, Any]:
+    """The facts JSON of an item; {} when absent or damaged."""
+    if not isinstance(value, str) or not value:
+        return {}
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {}  # a damaged fact is ignored: the visible fields stand on their own
+    return decoded if isinstance(decoded, dict) else {}
