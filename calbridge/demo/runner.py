@@ -125,7 +125,7 @@ async def play(
     """Play every step in order; `unavailable` maps a calendar or capability name to why it is
     missing from this run."""
     handles = Handles()
-    broken: dict[str, int] = {}  # key -> the step whose event did not arrive
+    broken: dict[str, StepResult] = {}  # key -> the step whose event did not arrive
     results: list[StepResult] = []
     for number, step in enumerate(steps, start=1):
         listener.started(number, step)
@@ -133,7 +133,7 @@ async def play(
             number, step, people, handles, broken, base, unavailable, clock, sleep, timing
         )
         if result.status is not StepStatus.ARRIVED and step.action.key is not None:
-            broken.setdefault(step.action.key, number)
+            broken.setdefault(step.action.key, result)
         results.append(result)
         listener.finished(result)
     return results
@@ -144,7 +144,7 @@ async def _play_one(
     step: Step,
     people: Mapping[str, Person],
     handles: Handles,
-    broken: Mapping[str, int],
+    broken: Mapping[str, StepResult],
     base: datetime,
     unavailable: Mapping[str, str],
     clock: Callable[[], float],
@@ -162,10 +162,14 @@ async def _play_one(
     if why is not None:
         return StepResult(number, step, StepStatus.SKIPPED, detail=why)
     key = step.action.key
+    relies = [k for k in step.after if k in broken]
     if key is not None and key in broken and not isinstance(step.action, Create):
-        return StepResult(
-            number, step, StepStatus.SKIPPED, detail=f"its event did not arrive in step {broken[key]}"
-        )
+        relies.insert(0, key)
+    if relies:
+        earlier = broken[relies[0]]
+        what = "was skipped" if earlier.status is StepStatus.SKIPPED else "did not arrive"
+        detail = f"{'its' if relies[0] == key else 'the'} event of step {earlier.number} {what}"
+        return StepResult(number, step, StepStatus.SKIPPED, detail=detail)
     actor, observer = people[step.acts_on], people[step.observe]
     started = clock()
     try:

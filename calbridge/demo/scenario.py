@@ -288,6 +288,7 @@ class Step:
     observe: str  # a calendar name (or "freebusy")
     expect: Expectation
     needs: frozenset[str] = frozenset()  # capabilities beyond the calendars' own
+    after: tuple[str, ...] = ()  # keys of events this step relies on (beyond its own)
 
     def says(self) -> str:
         return f"{self.who} {self.action.says()}"
@@ -436,9 +437,10 @@ SCENARIO: tuple[Step, ...] = (
     Step(
         "Bob",
         "freebusy",
-        LookUp(CAROL, At(2, 0), At(3, 0)),
+        LookUp(ALICE, At(2, 0), At(3, 0)),
         "freebusy",
-        busy_during(At(2, 8), At(2, 9)),
+        busy_during(At(2, 15), At(2, 16)),
         needs=frozenset({"freebusy"}),
+        after=("call",),
     ),
 )

@@ -33,6 +33,7 @@ __all__ = ["Stack", "StackOptions", "running_stack"]
 
 SANDBOX_SEED = 7
 CONNECTION_PREFIX = "demo"
+FREEBUSY_SUBJECT = "alice@example.com"
 
 
 def _log() -> Any:
@@ -161,9 +162,10 @@ class _EmbeddedServer:
                 await asyncio.wait_for(self._task, 10)
 
 
-async def _freebusy_lookup(stack: Stack) -> Any | None:
-    """The free/busy lookup the receiver serves (sources from the stored connections), when this
-    build has the free/busy service."""
+async def _freebusy_lookup(stack: Stack, stop: contextlib.AsyncExitStack) -> Any | None:
+    """The free/busy lookup the receiver serves, when this build has the free/busy service:
+    sources from the stored connections (`open_sources`) where the build wires them, else the
+    demo's Google and Graph connections opened with the service's own source constructors."""
     if not _has_module("calbridge.freebusy.configure") or not _has_module("calbridge.freebusy.wiring"):
         stack.missing["freebusy"] = "the free/busy service is not in this build"
         return None
@@ -174,17 +176,48 @@ async def _freebusy_lookup(stack: Stack) -> Any | None:
     kwargs = {"engine": stack.engine} if "engine" in inspect.signature(open_sources).parameters else {}
     try:
         sources = await open_sources(stack.settings, **kwargs)
-    except ConfigurationError as exc:
-        stack.missing["freebusy"] = f"free/busy cannot reach the providers in this build ({exc})"
-        return None
+    except ConfigurationError:
+        sources = _demo_sources(stack)
+    for source in sources.values():
+        close = getattr(source, "aclose", None) or getattr(source, "close", None)
+        if close is not None and inspect.iscoroutinefunction(close):
+            stop.push_async_callback(close)
     return build_lookup(stack.settings, sources, engine=stack.engine)
 
 
-async def _receiver_app(stack: Stack) -> Any:
+def _demo_sources(stack: Stack) -> dict[str, Any]:
+    """Connection name -> free/busy source for the sandbox's Google and Graph connections. The
+    Google source acts as Alice (domain-wide delegation), who may see her own calendar."""
+    from calbridge.connections import GoogleConnection, GraphConnection
+    from calbridge.freebusy.sources.google import open_google_source
+    from calbridge.freebusy.sources.graph import open_graph_source
+
+    sources: dict[str, Any] = {}
+    for connection in stack.connections.values():
+        if isinstance(connection, GoogleConnection):
+            sources[connection.name] = open_google_source(
+                connection.service_account_info(),
+                subject=FREEBUSY_SUBJECT,
+                api_endpoint=connection.api_endpoint,
+                ca_file=connection.ca_file,
+            )
+        elif isinstance(connection, GraphConnection):
+            sources[connection.name] = open_graph_source(
+                connection.tenant_id,
+                connection.client_id,
+                connection.client_secret,
+                authority=connection.authority,
+                graph_url=connection.graph_url,
+                ca_file=connection.ca_file,
+            )
+    return sources
+
+
+async def _receiver_app(stack: Stack, stop: contextlib.AsyncExitStack) -> Any:
     from receiver.app import create_app
 
     if "freebusy" in inspect.signature(create_app).parameters:
-        lookup = await _freebusy_lookup(stack)
+        lookup = await _freebusy_lookup(stack, stop)
         if lookup is not None:
             keys = stack.settings.freebusy_keys.get_secret_value()  # type: ignore[attr-defined]
             stack.freebusy_key = keys.split(",", 1)[0].split(":", 1)[1]
@@ -444,7 +477,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         sandbox.info.write(stack.connection_file)
         _adapters(stack)
         await _save_connections(stack)
-        server = _EmbeddedServer(await _receiver_app(stack), sock)
+        server = _EmbeddedServer(await _receiver_app(stack, stop), sock)
         await server.start()
         stop.push_async_callback(server.stop)
         stack.started.append("receiver")
