@@ -309,6 +309,7 @@ _PIECE_NAMES = {
 
 
 async def _add_pairs(stack: Stack) -> None:
+    from calbridge.providers.registry import open_provider
     from subscriptions.access import RegistryAccessChecker
     from subscriptions.pairs import AddOutcome, add_pairs
     from subscriptions.spec import CalendarSpec, PairSpec
@@ -336,16 +337,36 @@ async def _add_pairs(stack: Stack) -> None:
         chosen.append(pair)
     if not specs:
         return
-    checker = RegistryAccessChecker()
+    opened: list[Any] = []
+
+    def open_recorded(connection: Connection) -> Any:
+        opened.append(open_provider(connection))
+        return opened[-1]
+
+    checker = RegistryAccessChecker(open_recorded)
     try:
         results = await add_pairs(stack.engine, specs, list(stack.connections.values()), checker, stack.bus)
     finally:
         await checker.aclose()
+        await close_providers(opened)
     for pair, result in zip(chosen, results, strict=True):
         if result.outcome is AddOutcome.FAILED:
             stack.pair_errors[pair.name] = result.error or "activation failed"
         else:
             stack.pair_ids[pair.name] = result.pair.id
+
+
+async def close_providers(providers: list[Any]) -> None:
+    """Close what the access checks opened, whichever of `aclose` / `close` (sync or async) an
+    adapter has: an unclosed SDK client warns on stderr at exit."""
+    for provider in providers:
+        close = getattr(provider, "aclose", None) or getattr(provider, "close", None)
+        if close is None:
+            continue
+        with contextlib.suppress(Exception):
+            result = close()
+            if inspect.isawaitable(result):
+                await result
 
 
 # --- processor and renewer
