@@ -217,6 +217,21 @@ class Sides:
         else:
             await self.graph.update_event(pair.mailbox, pair.event_outlook, {"subject": change.title})
 
+    def describe(self, pair: BenchPair) -> str:
+        """What both sides of a pair show now, for a change that never arrived."""
+        change = pair.pending
+        google = [
+            e.get("summary")
+            for e in self.google_world.calendars[pair.google_calendar].events.values()
+            if e.get("status") != "cancelled"
+        ]
+        outlook = [
+            i.fields.get("subject")
+            for i in self.graph_world.mailbox(pair.mailbox).default_calendar.events.values()
+        ]
+        made = f"{change.title!r} made in {change.side}" if change else "-"
+        return f"pair {pair.index}: {made}; Google shows {google}, Outlook shows {outlook}"
+
     def shows(self, change: Change) -> bool:
         """Whether the other side stores an event with the change's title (and learn its id)."""
         pair = change.pair
@@ -246,6 +261,7 @@ class Run:
     processes: int
     changes: list[Change] = field(default_factory=list)
     seconds: float = 0.0
+    unsettled: list[str] = field(default_factory=list)  # pairs whose last change never showed
 
     def arrived(self) -> list[Change]:
         return [c for c in self.changes if c.arrived is not None]
@@ -296,6 +312,7 @@ async def drive(sides: Sides, pairs: list[BenchPair], rate: float, duration: flo
             await watcher
     run = Run(0, 0, changes)
     run.seconds = time.monotonic() - began
+    run.unsettled = [sides.describe(p) for p in pairs if p.pending is not None]
     return run
 
 
@@ -381,8 +398,11 @@ async def main() -> None:
     rows = []
     for latency in (float(v) for v in args.api_latency.split(",")):
         for processes in (int(v) for v in args.processes.split(",")):
-            row = report(await one_run(args, latency, processes))
+            run = await one_run(args, latency, processes)
+            row = report(run)
             rows.append(row)
+            for line in run.unsettled[:5]:
+                print(f"  not arrived: {line}")
             print(
                 f"api {row['api_latency_ms']:>4} ms  processes {processes}  changes {row['changes']:>5}  "
                 f"arrived {row['arrived']:>5}  missing {row['missing']:>3}  "
