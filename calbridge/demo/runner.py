@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from calbridge.demo.scenario import Action, Create, LookUp, Seen, Step
+from calbridge.demo.scenario import CALENDARS, Action, Create, LookUp, Seen, Step
 
 __all__ = [
     "Handles",
@@ -204,8 +204,6 @@ async def _play_one(
 
 
 def people_label(calendar: str) -> str:
-    from calbridge.demo.scenario import CALENDARS
-
     for ref in CALENDARS:
         if ref.name == calendar:
             return ref.shown

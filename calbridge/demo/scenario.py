@@ -181,11 +181,10 @@ class LookUp:
     address: str
     start: At
     end: At
+    key: None = None  # a lookup changes no event
 
     def says(self) -> str:
         return f"looks up {self.address.split('@')[0].title()}'s free/busy {self.start.label().split()[0]}"
-
-    key = None
 
 
 Action = Create | Edit | Delete | MoveOccurrence | LookUp

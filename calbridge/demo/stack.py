@@ -104,8 +104,7 @@ def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = 
     fields = Settings.model_fields
     if "renewer_interval" in fields:
         overrides["renewer_interval"] = 1.0
-    if "freebusy_keys" in fields:
-        overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
+    overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
     return load_settings(**overrides)
 
 
@@ -163,12 +162,9 @@ class _EmbeddedServer:
 
 
 async def _freebusy_lookup(stack: Stack, stop: contextlib.AsyncExitStack) -> Any | None:
-    """The free/busy lookup the receiver serves, when this build has the free/busy service:
-    sources from the stored connections (`open_sources`) where the build wires them, else the
-    demo's Google and Graph connections opened with the service's own source constructors."""
-    if not _has_module("calbridge.freebusy.configure") or not _has_module("calbridge.freebusy.wiring"):
-        stack.missing["freebusy"] = "the free/busy service is not in this build"
-        return None
+    """The free/busy lookup the receiver serves: sources from the stored connections
+    (`open_sources`) where the build wires them, else the demo's Google and Graph connections
+    opened with the free/busy service's own source constructors."""
     from calbridge.errors import ConfigurationError
     from calbridge.freebusy.configure import build_lookup
     from calbridge.freebusy.wiring import open_sources
@@ -216,14 +212,11 @@ def _demo_sources(stack: Stack) -> dict[str, Any]:
 async def _receiver_app(stack: Stack, stop: contextlib.AsyncExitStack) -> Any:
     from receiver.app import create_app
 
-    if "freebusy" in inspect.signature(create_app).parameters:
-        lookup = await _freebusy_lookup(stack, stop)
-        if lookup is not None:
-            keys = stack.settings.freebusy_keys.get_secret_value()  # type: ignore[attr-defined]
-            stack.freebusy_key = keys.split(",", 1)[0].split(":", 1)[1]
-        return create_app(stack.settings, stack.bus, freebusy=lookup)
-    stack.missing["freebusy"] = "the free/busy service is not in this build"
-    return create_app(stack.settings, stack.bus)
+    lookup = await _freebusy_lookup(stack, stop)
+    if lookup is not None and stack.settings.freebusy_keys is not None:
+        first = stack.settings.freebusy_keys.get_secret_value().split(",", 1)[0]
+        stack.freebusy_key = first.split(":", 1)[1]
+    return create_app(stack.settings, stack.bus, freebusy=lookup)
 
 
 # --- connections, calendars and pairs
@@ -450,7 +443,7 @@ async def _watched_calendars(stack: Stack) -> set[str]:
 
     async with stack.engine.connect() as conn:
         active = await fetch_pairs(conn, states=[PairState.ACTIVE])
-    watched = set()
+    watched: set[str] = set()
     for pair in active:
         if pair.via != "ews":
             watched.update(pair.ref(side) for side in pair.sources())
