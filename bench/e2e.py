@@ -36,6 +36,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -273,7 +274,9 @@ async def drive(sides: Sides, pairs: list[BenchPair], rate: float, duration: flo
     stop_at = time.monotonic() + duration
     saturate = rate <= 0
     interval = 0.0 if saturate else 1 / rate
-    start, end = "2031-03-03T10:00:00Z", "2031-03-03T11:00:00Z"
+    # Next week: inside every provider's change-feed window (Graph's reaches 400 days ahead).
+    day = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    start, end = f"{day}T10:00:00Z", f"{day}T11:00:00Z"
 
     async def watch() -> None:
         while True:
@@ -327,7 +330,8 @@ async def one_run(args: argparse.Namespace, api_latency: float, processes: int) 
                 raise SystemExit("cannot run: " + "; ".join(missing.values()))
             with processor_processes(processes, _processor_env(stack, services), stack.folder):
                 pairs = await provision(stack, args.pairs)
-                await wait_for_subscriptions(stack, 60)
+                if not await wait_for_subscriptions(stack, 120):
+                    print("  warning: not every calendar was subscribed within 120 s", flush=True)
                 async with stack.sandbox.control() as control:
                     if api_latency:
                         for op in ("google.*", "graph.*"):
@@ -386,7 +390,9 @@ async def main() -> None:
     )
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of changes per run")
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for the last changes")
-    parser.add_argument("--settle", type=float, default=3.0, help="seconds between provisioning and load")
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds between subscribing and load (baselines, shards)"
+    )
     parser.add_argument("--api-latency", default="0,0.1", help="comma-separated seconds per API call")
     parser.add_argument("--processes", default="1,2", help="comma-separated processor process counts")
     args = parser.parse_args()

@@ -416,10 +416,11 @@ def _adapters(stack: Stack) -> None:
 _PROVIDER_NAMES = {"google": "Google", "graph": "Microsoft Graph", "ews": "Exchange (EWS)"}
 
 
-async def wait_for_subscriptions(stack: Stack, within: float) -> None:
-    """Until every source calendar of an active pair has a live subscription (bounded)."""
+async def wait_for_subscriptions(stack: Stack, within: float) -> bool:
+    """Until every source calendar of an active pair has a live subscription (bounded); whether
+    they all have one."""
     if "renewer" not in stack.started:
-        return
+        return False
     import sqlalchemy as sa
 
     from calbridge.store.tables import subscriptions
@@ -432,9 +433,10 @@ async def wait_for_subscriptions(stack: Stack, within: float) -> None:
             rows = (await conn.execute(sa.select(subscriptions))).mappings().all()
         live = {row["calendar_id"] for row in rows if row.get("state") == "active" and row.get("provider_id")}
         if wanted <= live:
-            return
+            return True
         await asyncio.sleep(0.1)
     _log().warning("demo_subscriptions_incomplete", wanted=len(wanted))
+    return False
 
 
 async def _watched_calendars(stack: Stack) -> set[str]:
