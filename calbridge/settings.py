@@ -136,6 +136,39 @@ class Settings(BaseSettings):
         description="Deletions in one pass below this count never trip the mass-deletion breaker.",
     )
 
+    # --- provider adapters
+    provider_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="Seconds before a Google or Graph call is given up as transient.",
+    )
+    google_threads: int = Field(
+        default=8,
+        ge=1,
+        le=128,
+        description="Threads running Google API calls (google-api-python-client is synchronous; each "
+        "thread owns its own HTTP connection).",
+    )
+    graph_mailbox_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Graph requests in flight per mailbox (Outlook answers 429 past 4 per app and mailbox).",
+    )
+    graph_window_past_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="How far back the Graph change feed (calendarView delta) reaches, in days.",
+    )
+    graph_window_ahead_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="How far ahead the Graph change feed (calendarView delta) reaches, in days.",
+    )
+
     # --- free/busy API
     freebusy_keys: SecretStr | None = Field(
         default=None,

@@ -39,7 +39,7 @@ from calbridge.tokens import Clock, ExpiredToken, TokenError, system_clock
 from receiver.body import read_body
 from receiver.google import interpret_google, read_google_headers
 from receiver.graph import interpret_graph, parse_graph_body, refusal_for
-from receiver.metrics import AUTH_FAILURES, NOTIFICATIONS
+from receiver.metrics import AUTH_FAILURES, notifications
 from receiver.middleware import RequestContextMiddleware
 from receiver.publish import publish_confirmed
 from receiver.refusals import Forbidden, Refused, UnsupportedMediaType
@@ -74,14 +74,14 @@ class _Endpoints:
             notification = read_google_headers(request.headers)
             await read_body(request, self.max_body_bytes)  # Google sends none; bound it anyway
         except Refused as refusal:
-            NOTIFICATIONS.labels(Provider.GOOGLE, refusal.outcome).inc()
+            notifications(Provider.GOOGLE, refusal.outcome).inc()
             return _refuse(refusal, Provider.GOOGLE)
         try:
             event = interpret_google(notification, self.keys, trace_id=_trace_id(request), clock=self.clock)
         except TokenError as exc:
             return _refuse_token(Provider.GOOGLE, exc)
         if event is None:
-            NOTIFICATIONS.labels(Provider.GOOGLE, "sync").inc()
+            notifications(Provider.GOOGLE, "sync").inc()
             _log().debug("google_sync", channel_id=notification.channel_id)
             return Response(status_code=200)
         return await self._publish_then(
@@ -100,14 +100,14 @@ class _Endpoints:
             body = await read_body(request, self.max_body_bytes)
             items = parse_graph_body(body)
         except Refused as refusal:
-            NOTIFICATIONS.labels(Provider.GRAPH, refusal.outcome).inc()
+            notifications(Provider.GRAPH, refusal.outcome).inc()
             return _refuse(refusal, Provider.GRAPH)
         batch = interpret_graph(items, self.keys, trace_id=_trace_id(request), clock=self.clock)
         for reason, count in batch.auth_failures.items():
             AUTH_FAILURES.labels(Provider.GRAPH, reason).inc(count)
         for outcome in ("forged", "expired", "malformed", "ignored"):
             if batch.outcomes[outcome]:
-                NOTIFICATIONS.labels(Provider.GRAPH, outcome).inc(batch.outcomes[outcome])
+                notifications(Provider.GRAPH, outcome).inc(batch.outcomes[outcome])
         if batch.outcomes["forged"] or batch.outcomes["expired"] or batch.outcomes["malformed"]:
             _log().info(
                 "graph_items_dropped",
@@ -135,7 +135,7 @@ class _Endpoints:
         try:
             await publish_confirmed(self.bus, messages, started + self.ack_budget)
         except BusUnavailable:
-            NOTIFICATIONS.labels(provider, "unavailable").inc(accepted)
+            notifications(provider, "unavailable").inc(accepted)
             _log().warning("notification_not_confirmed", provider=str(provider), count=accepted)
             return PlainTextResponse(
                 "the event bus could not confirm; retry later",
@@ -143,7 +143,7 @@ class _Endpoints:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         if accepted:
-            NOTIFICATIONS.labels(provider, "accepted").inc(accepted)
+            notifications(provider, "accepted").inc(accepted)
         return success
 
     # --- probes
@@ -222,7 +222,7 @@ def _answer_handshake(request: Request) -> Response | None:
     if "validationToken" not in request.query_params:
         return None
     token = request.query_params["validationToken"]
-    NOTIFICATIONS.labels(Provider.GRAPH, "validation").inc()
+    notifications(Provider.GRAPH, "validation").inc()
     # text/plain and nosniff: the token is opaque input and must never be rendered as HTML.
     return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
 
@@ -235,7 +235,7 @@ def _require_json(request: Request) -> None:
 
 def _refuse_token(provider: Provider, exc: TokenError) -> Response:
     outcome = "expired" if isinstance(exc, ExpiredToken) else "forged"
-    NOTIFICATIONS.labels(provider, outcome).inc()
+    notifications(provider, outcome).inc()
     AUTH_FAILURES.labels(provider, exc.reason).inc()
     return _refuse(Forbidden("notification could not be authenticated"), provider, reason=exc.reason)
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from receiver.metrics import REQUEST_SECONDS, RESPONSES
+from receiver.metrics import request_seconds, responses
 from receiver.trace import choose_trace_id
 
 __all__ = ["TRACE_HEADER", "RequestContextMiddleware"]
@@ -32,8 +32,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        trace_id = choose_trace_id(headers.get("traceparent"), headers.get("x-request-id"))
+        trace_id = choose_trace_id(*_trace_headers(scope["headers"]))
         scope.setdefault("state", {})["trace_id"] = trace_id
         path = scope.get("path", "")
         route = path if path in self.routes else _UNMATCHED  # bounded label set under any input
@@ -45,8 +44,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 MutableHeaders(scope=message)[TRACE_HEADER] = trace_id
-                REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
-                RESPONSES.labels(route, str(message["status"])).inc()
+                request_seconds(route).observe(time.perf_counter() - started)
+                responses(route, message["status"]).inc()
             await send(message)
 
         with structlog.contextvars.bound_contextvars(trace_id=trace_id, route=route):
@@ -70,3 +69,18 @@ class RequestContextMiddleware:
                     }
                 )
                 await send_with_context({"type": "http.response.body", "body": b"internal error"})
+
+
+def _trace_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """The first `traceparent` and `x-request-id` values, in one pass over the raw headers.
+
+    (Starlette's Headers would scan the list once per name.) ASGI servers give names lowercased.
+    """
+    traceparent: str | None = None
+    request_id: str | None = None
+    for name, value in raw:
+        if name == b"traceparent" and traceparent is None:
+            traceparent = value.decode("latin-1")
+        elif name == b"x-request-id" and request_id is None:
+            request_id = value.decode("latin-1")
+    return traceparent, request_id

@@ -17,7 +17,7 @@ import structlog
 from calbridge.bus.base import Bus
 from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, LifecycleEvent
-from receiver.metrics import PUBLISH_SECONDS, PUBLISHES_IN_FLIGHT
+from receiver.metrics import PUBLISHES_IN_FLIGHT, publish_seconds
 
 __all__ = ["publish_confirmed"]
 
@@ -46,4 +46,4 @@ async def publish_confirmed(
         raise BusUnavailable("the bus failed while publishing") from None
     finally:
         PUBLISHES_IN_FLIGHT.dec()
-        PUBLISH_SECONDS.labels(outcome).observe(time.perf_counter() - started)
+        publish_seconds(outcome).observe(time.perf_counter() - started)

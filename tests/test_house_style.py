@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,3 +25,16 @@ def test_ruff_finds_nothing() -> None:
 def test_code_is_formatted() -> None:
     result = _ruff("format", "--check", "--quiet", ".")
     assert result.returncode == 0, "run `ruff format`:\n" + result.stdout + result.stderr
+
+
+@pytest.mark.timeout(900)
+def test_kernel_and_services_type_check_strictly() -> None:
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or "mypy"
+    result = subprocess.run(
+        [mypy, "calbridge", "receiver", "processor", "subscriptions"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=880,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

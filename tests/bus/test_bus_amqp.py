@@ -15,7 +15,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from bus_harness import SHARDS, bus_settings, eventually
-from bus_proxy import StallingProxy
+from bus_proxy import BrokerProxy
 
 from calbridge.bus import MemoryBus, open_bus
 from calbridge.bus.amqp import AmqpBus
@@ -94,7 +94,7 @@ async def test_given_declared_queues_when_delivery_limit_changes_then_refused_cl
 
 async def test_given_hung_broker_when_publishing_then_bus_unavailable_within_timeout(amqp_url: str) -> None:
     # Given a bus that reaches the broker through a proxy we can stall
-    proxy = StallingProxy("127.0.0.1", 5672)
+    proxy = BrokerProxy("127.0.0.1", 5672)
     await proxy.start()
     proxied = amqp_url.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}")
     bus = AmqpBus(proxied, bus_settings(publish_timeout=0.3))

@@ -1,14 +1,74 @@
-"""EWS adapter fixtures: the EWS emulator in a thread and an EwsProvider pointed at it."""
+"""Fixtures for the adapter tests: one sandbox per module (reset before each test) and the
+adapters built against it exactly as production builds them, only with sandbox endpoints;
+the EWS tests use the EWS emulator alone in a thread."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from calbridge.providers.ews import EwsProvider
 from calbridge.providers.ews_client import EwsClient, EwsEndpoint
+from calbridge.providers.google import GoogleCalendar
+from calbridge.providers.graph import GraphCalendar
+from sandbox.client import SandboxControl
 from sandbox.ews.testing import RunningEws, sample_world, serve_in_thread
+from sandbox.graph import GraphControl
+from sandbox.server import Sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox.running(seed=11) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def control(sandbox: Sandbox) -> AsyncIterator[SandboxControl]:
+    async with sandbox.control() as client:
+        await client.reset()
+        yield client
+
+
+@pytest.fixture(scope="module")
+def google(sandbox: Sandbox) -> Iterator[GoogleCalendar]:
+    adapter = GoogleCalendar.connect(
+        sandbox.info.google_service_account,
+        api_endpoint=sandbox.info.google_api_endpoint,
+        token_uri=sandbox.info.google_token_uri,
+        threads=4,
+        timeout=10,
+        page_size=2,  # small pages, so every listing test also pages
+    )
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture
+async def graph(sandbox: Sandbox, control: SandboxControl) -> AsyncIterator[GraphCalendar]:
+    """A Graph adapter per test: its HTTP connections belong to the test's event loop."""
+    ms = sandbox.info.microsoft
+    adapter = GraphCalendar.connect(
+        ms["tenant_id"],
+        ms["client_id"],
+        ms["client_secret"],
+        authority=ms["graph_authority"],
+        graph_url=ms["graph_url"],
+        ca_file=str(sandbox.ca_file),
+        timeout=10,
+        page_size=3,  # small pages, so every listing test also pages
+    )
+    yield adapter
+    await adapter.aclose()
+
+
+@pytest.fixture
+async def graph_control(sandbox: Sandbox, control: SandboxControl) -> AsyncIterator[GraphControl]:
+    context = ssl.create_default_context(cafile=str(sandbox.ca_file))
+    async with GraphControl(sandbox.info.microsoft["graph_authority"], context) as client:
+        yield client
 
 
 @pytest.fixture

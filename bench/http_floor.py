@@ -1,0 +1,20 @@
+"""An ASGI app that reads the body and answers 200: the floor under the receiver in `receiver.py`.
+
+Served by the same uvicorn settings as the receiver, it shows what the HTTP server and the load
+generator cost on their own, so the receiver's figures can be read against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = bool(message.get("more_body", False))
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,553 @@
+"""Receiver throughput, ack latency and memory, against the bare publish-with-confirm ceiling.
+
+Starts the receiver as production runs it (`calbridge receiver`: uvicorn, uvloop + httptools, no
+access log, 1 worker) with the real AmqpBus on the local RabbitMQ, in a throwaway vhost created
+through the management API and deleted at the end. This process is the load generator (aiohttp on
+uvloop, loopback only): realistic Google pushes (X-Goog-* headers, valid channel tokens) and Graph
+notifications (batches of one item, valid clientState), half and half, over 500 calendars.
+
+- **Open loop at a fixed rate** (default 1,000 notifications/s): request i is sent at t0 + i/rate
+  whether or not earlier ones were answered, and its latency counts from that planned instant, so
+  a stall shows up in the percentiles instead of slowing the generator down.
+- **Max throughput**: `--concurrency` keep-alive connections, each sending as soon as the last
+  answer came back.
+- **Ceiling**: a bare aio-pika loop publishing the same bytes (a change event of the size the
+  receiver publishes) with confirms, `--concurrency` in flight, into the same exchange and queues.
+  It alternates with the max-throughput run round by round; the ratio is the median of the pairs.
+
+Also printed: the receiver's RSS (current and peak) and its CPU time per notification, read from
+/proc (the fairer figure on a shared machine), and the ceiling's CPU per message. `--http-floor`
+adds an empty ASGI app (`http_floor.py`) behind the same uvicorn settings, loaded the same way:
+what the HTTP server and the generator cost alone. `--profile` samples the receiver with py-spy
+during the first max-throughput round.
+
+    python bench/receiver.py [--duration 4] [--rate 1000 [--rate 250 ...]] [--concurrency 64]
+                             [--rounds 2] [--http-floor] [--profile stacks.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+import orjson
+
+from calbridge.bus.names import CALENDAR_HEADER, CHANGES, shard_queue
+from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from calbridge.tokens import sign_token
+
+BROKER = "127.0.0.1"
+CALENDARS = 500
+SHARDS = 8
+MAX_REQUESTS = 200_000  # a hard cap on any one phase, whatever the duration says
+STARTUP_SECONDS = 30
+
+
+# --- the broker's management API (loopback) ----------------------------------------------------
+
+
+def management(method: str, path: str, body: object | None = None) -> None:
+    request = urllib.request.Request(
+        f"http://{BROKER}:15672/api{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def purge_shards(vhost: str) -> None:
+    """Empty the shard queues between phases so the broker's backlog does not grow run by run."""
+    for index in range(SHARDS):
+        name = urllib.parse.quote(shard_queue(index), safe="")
+        management("DELETE", f"/queues/{urllib.parse.quote(vhost, safe='')}/{name}/contents")
+
+
+# --- realistic notifications -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def graph_resource_id(n: int) -> str:
+    # The shape of an Outlook event id (152 characters of base64).
+    return ("AAMkAGI2TG93AAA" + uuid.UUID(int=n).hex * 5)[:152]
+
+
+def make_notifications(keys: dict[str, bytes]) -> list[Notification]:
+    expires = datetime.now(UTC) + timedelta(days=1)
+    made: list[Notification] = []
+    for n in range(CALENDARS):
+        ref = f"cal-{n:04d}"
+        channel = f"calbridge-{uuid.UUID(int=n)}"
+        made.append(
+            Notification(
+                "/notifications/google",
+                {
+                    "X-Goog-Channel-ID": channel,
+                    "X-Goog-Channel-Token": sign_token(
+                        Provider.GOOGLE, ref, expires, keys, channel_id=channel
+                    ),
+                    "X-Goog-Channel-Expiration": "Sat, 28 Nov 2026 06:00:00 GMT",
+                    "X-Goog-Resource-ID": "ret08u3rv24htgh289g",
+                    "X-Goog-Resource-URI": f"https://www.googleapis.com/calendar/v3/calendars/{ref}/events",
+                    "X-Goog-Resource-State": "exists",
+                    "X-Goog-Message-Number": str(100 + n),
+                    "User-Agent": "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)",
+                },
+                b"",
+            )
+        )
+        item = {
+            "subscriptionId": str(uuid.UUID(int=n + 10**6)),
+            "subscriptionExpirationDateTime": "2026-11-28T06:00:00.0000000Z",
+            "changeType": "updated",
+            "resource": f"Users/{uuid.UUID(int=n)}/Events/{graph_resource_id(n)}",
+            "resourceData": {
+                "@odata.type": "#Microsoft.Graph.Event",
+                "@odata.id": f"Users/{uuid.UUID(int=n)}/Events/{graph_resource_id(n)}",
+                "@odata.etag": 'W/"DwAAABYAAABf1T2mq5ePQ6fE2a0rHs0SAAAbCdEf"',
+                "id": graph_resource_id(n),
+            },
+            "clientState": sign_token(Provider.GRAPH, ref, expires, keys),
+            "tenantId": "9f3c2a51-7d4e-4b8a-9c1f-2e6d5a7b8c90",
+        }
+        made.append(
+            Notification(
+                "/notifications/graph",
+                {"Content-Type": "application/json"},
+                orjson.dumps({"value": [item]}),
+            )
+        )
+    return made
+
+
+def published_bodies() -> list[tuple[bytes, str]]:
+    """What the receiver publishes for those notifications: the ceiling publishes the same bytes."""
+    now = datetime.now(UTC)
+    bodies = []
+    for n in range(CALENDARS):
+        ref = f"cal-{n:04d}"
+        google = ChangeEvent(
+            provider=Provider.GOOGLE,
+            calendar=ref,
+            kind=ChangeKind.CHANGED,
+            version=str(100 + n),
+            trace_id=uuid.uuid4().hex,
+            received_at=now,
+        )
+        graph = ChangeEvent(
+            provider=Provider.GRAPH,
+            calendar=ref,
+            kind=ChangeKind.UPDATED,
+            resource=graph_resource_id(n),
+            version='W/"DwAAABYAAABf1T2mq5ePQ6fE2a0rHs0SAAAbCdEf"',
+            trace_id=uuid.uuid4().hex,
+            received_at=now,
+        )
+        bodies += [(encode(google), ref), (encode(graph), ref)]
+    return bodies
+
+
+# --- the receiver process ----------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def cpu_seconds(self) -> float:
+        user, system = self.cpu_split()
+        return user + system
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the receiver process so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(current RSS, peak RSS) in MB."""
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        )
+        return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def receiver_command(amqp_url: str, keys: dict[str, bytes], port: int) -> tuple[list[str], dict[str, str]]:
+    """`calbridge receiver` on loopback, configured as in production but for the broker URL."""
+    env = {
+        **os.environ,
+        "CALBRIDGE_AMQP_URL": amqp_url,
+        "CALBRIDGE_SIGNING_KEYS": ",".join(f"{kid}:{secret.decode()}" for kid, secret in keys.items()),
+        "CALBRIDGE_SHARD_COUNT": str(SHARDS),
+        "CALBRIDGE_LOG_FORMAT": "json",
+    }
+    return [sys.executable, "-m", "calbridge", "receiver", "--host", "127.0.0.1", "--port", str(port)], env
+
+
+def floor_command(port: int) -> tuple[list[str], dict[str, str]]:
+    """`http_floor.py` behind uvicorn with the receiver's server settings."""
+    command = [sys.executable, "-m", "uvicorn", "http_floor:app", "--app-dir", str(Path(__file__).parent),
+               "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+               "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    return command, dict(os.environ)
+
+
+def spawn(command: list[str], env: dict[str, str], port: int, log: Path) -> Receiver:
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    return Receiver(process, f"http://127.0.0.1:{port}", log)
+
+
+async def start_server(command: list[str], env: dict[str, str], port: int, log: Path) -> Receiver:
+    """Start the server and wait, bounded, until GET /readyz answers 200."""
+    receiver = spawn(command, env, port, log)
+    process = receiver.process
+    deadline = time.monotonic() + STARTUP_SECONDS
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the receiver exited with {process.returncode}:\n{receiver.output()}")
+            try:
+                async with session.get(f"{receiver.url}/readyz") as answer:
+                    if answer.status == 200:
+                        return receiver
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"the receiver was not ready within {STARTUP_SECONDS}s:\n{receiver.output()}")
+
+
+def stop_receiver(receiver: Receiver) -> None:
+    receiver.process.terminate()  # SIGTERM: graceful, as Kubernetes stops it
+    try:
+        receiver.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        receiver.process.kill()
+        receiver.process.wait(timeout=5)
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds, of 2xx answers
+    statuses: Counter[str] = field(default_factory=Counter)
+    receiver_cpu: float = 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU microseconds per answered request."""
+        return self.receiver_cpu * 1e6 / max(1, len(self.latencies))
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, p: int) -> float:
+        if len(self.latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
+
+    def errors(self) -> str:
+        bad = {status: count for status, count in self.statuses.items() if status not in {"200", "202"}}
+        return ", ".join(f"{status}: {count}" for status, count in sorted(bad.items())) or "none"
+
+
+async def send(
+    session: aiohttp.ClientSession, base: str, note: Notification, run: Run, planned: float
+) -> None:
+    try:
+        async with session.post(base + note.path, data=note.body, headers=note.headers) as answer:
+            await answer.read()
+            status = answer.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        run.statuses[type(exc).__name__] += 1
+        return
+    run.statuses[str(status)] += 1
+    if status in (200, 202):
+        run.latencies.append(time.perf_counter() - planned)
+
+
+def session_for(concurrency: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency),
+        timeout=aiohttp.ClientTimeout(total=10),
+        skip_auto_headers=("User-Agent",),
+    )
+
+
+async def open_loop(receiver: Receiver, notes: list[Notification], rate: float, duration: float) -> Run:
+    """Send at a fixed rate regardless of answers; latency counts from each planned send time."""
+    run = Run()
+    total = min(int(rate * duration), MAX_REQUESTS)
+    tasks: set[asyncio.Task[None]] = set()
+    cpu = receiver.cpu_seconds()
+    async with session_for(512) as session:
+        start = time.perf_counter()
+        for i in range(total):
+            planned = start + i / rate
+            delay = planned - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(send(session, receiver.url, notes[i % len(notes)], run, planned))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.wait(tasks, timeout=15)
+        run.elapsed = time.perf_counter() - start
+    run.receiver_cpu = receiver.cpu_seconds() - cpu
+    return run
+
+
+async def closed_loop(
+    receiver: Receiver, notes: list[Notification], concurrency: int, duration: float
+) -> Run:
+    """`concurrency` connections, each sending again as soon as it is answered."""
+    run = Run()
+    sent = 0
+    cpu = receiver.cpu_seconds()
+    async with session_for(concurrency) as session:
+        start = time.perf_counter()
+        stop_at = start + duration
+
+        async def connection() -> None:
+            nonlocal sent
+            while time.perf_counter() < stop_at and sent < MAX_REQUESTS:
+                note = notes[sent % len(notes)]
+                sent += 1
+                await send(session, receiver.url, note, run, time.perf_counter())
+
+        await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(concurrency))), duration + 15)
+        run.elapsed = time.perf_counter() - start
+    run.receiver_cpu = receiver.cpu_seconds() - cpu
+    return run
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    rate: float
+    cpu_us: float
+
+
+async def bare_ceiling(
+    url: str, bodies: list[tuple[bytes, str]], concurrency: int, duration: float
+) -> Ceiling:
+    """A bare aio-pika publisher with confirms: `concurrency` in flight, same bytes, same exchange."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(CHANGES, ensure=False)
+        sent = 0
+        stop_at = time.perf_counter() + duration
+
+        async def publisher() -> None:
+            nonlocal sent
+            while time.perf_counter() < stop_at and sent < MAX_REQUESTS:
+                body, calendar = bodies[sent % len(bodies)]
+                sent += 1
+                message = aio_pika.Message(
+                    body,
+                    headers={CALENDAR_HEADER: calendar},
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=uuid.uuid4().hex,
+                )
+                await exchange.publish(message, routing_key="")
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.wait_for(asyncio.gather(*(publisher() for _ in range(concurrency))), duration + 15)
+        elapsed = time.perf_counter() - wall
+        return Ceiling(sent / elapsed, (time.process_time() - cpu) * 1e6 / sent)
+    finally:
+        await connection.close()
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def start_profiler(receiver: Receiver, duration: float, output: Path) -> subprocess.Popen[bytes]:
+    """Sample the receiver with py-spy (collapsed stacks) while a phase runs."""
+    beside = Path(sys.executable).with_name("py-spy")  # installed with the dev extra, in the same venv
+    command = [
+        str(beside) if beside.exists() else "py-spy",
+        *("record", "--pid", str(receiver.process.pid), "--duration", str(int(duration))),
+        *("--rate", "250", "--nonblocking", "--format", "raw", "--output", str(output)),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+@dataclass(frozen=True)
+class Plan:
+    duration: float
+    rates: list[float]
+    concurrency: int
+    rounds: int
+    http_floor: bool
+    profile: Path | None
+
+
+async def run(plan: Plan) -> None:
+    duration, concurrency, rounds, profile = plan.duration, plan.concurrency, plan.rounds, plan.profile
+    vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
+    management("PUT", f"/vhosts/{vhost}", {})
+    management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    url = f"amqp://guest:guest@{BROKER}:5672/{vhost}"
+    keys = {"bench": secrets.token_urlsafe(32).encode()}
+    notes = make_notifications(keys)
+    bodies = published_bodies()
+    receiver: Receiver | None = None
+    with tempfile.TemporaryDirectory(prefix="calbridge-bench-") as folder:
+        try:
+            port = free_port()
+            receiver = await start_server(
+                *receiver_command(url, keys, port), port, Path(folder) / "receiver.log"
+            )
+            await closed_loop(receiver, notes, 8, 1.0)  # warm up: connections, caches
+            purge_shards(vhost)
+
+            fixed: list[tuple[float, Run]] = []
+            for rate in plan.rates:
+                fixed.append((rate, await open_loop(receiver, notes, rate, duration)))
+                purge_shards(vhost)
+            ceilings: list[Ceiling] = []
+            maxima: list[Run] = []
+            for _ in range(rounds):
+                ceilings.append(await bare_ceiling(url, bodies, concurrency, duration))
+                purge_shards(vhost)
+                profiler = start_profiler(receiver, duration, profile) if profile and not maxima else None
+                maxima.append(await closed_loop(receiver, notes, concurrency, duration))
+                if profiler is not None:
+                    profiler.wait(timeout=duration + 30)
+                purge_shards(vhost)
+            rss, peak = receiver.memory_mb()
+            stop_receiver(receiver)
+            receiver = None
+            floor = await http_floor(notes, concurrency, duration, Path(folder)) if plan.http_floor else None
+        finally:
+            if receiver is not None:
+                stop_receiver(receiver)
+            management("DELETE", f"/vhosts/{vhost}")
+
+    size = statistics.mean(len(body) for body, _ in bodies)
+    print(
+        f"receiver: 1 worker, uvloop + httptools, no access log; {SHARDS} quorum shards; "
+        f"Google and Graph half and half; published event {size:.0f} B on average"
+    )
+    for rate, result in fixed:
+        print(f"\nopen loop at {rate:.0f}/s for {duration:g} s:")
+        print(
+            f"  answered 2xx {result.rate:7.0f}/s  p50 {ms(result.percentile(50))}  "
+            f"p99 {ms(result.percentile(99))}  max {ms(max(result.latencies, default=float('nan')))}  "
+            f"errors: {result.errors()}"
+        )
+        print(f"  receiver CPU {result.cpu_us:.0f} us per notification")
+    print(
+        f"\nmax throughput, {concurrency} connections, {duration:g} s x {rounds}, alternating with ceiling:"
+    )
+    for index, (top, ceiling) in enumerate(zip(maxima, ceilings, strict=True), 1):
+        print(
+            f"  round {index}: receiver {top.rate:6.0f}/s (p50 {ms(top.percentile(50))}, "
+            f"p99 {ms(top.percentile(99))}, errors: {top.errors()}, "
+            f"{top.cpu_us:.0f} us CPU/notification); "
+            f"bare publish+confirm {ceiling.rate:6.0f}/s ({ceiling.cpu_us:.0f} us CPU/msg)"
+        )
+    ratio = statistics.median(top.rate / ceiling.rate for top, ceiling in zip(maxima, ceilings, strict=True))
+    print(f"  receiver / ceiling: {ratio:.2f} (median of paired rounds)")
+    print(f"\nreceiver RSS: {rss:.0f} MB now, {peak:.0f} MB peak")
+    if floor is not None:
+        print(
+            f"\nHTTP floor (empty app, same uvicorn settings and generator, {concurrency} connections): "
+            f"{floor.rate:.0f}/s, {floor.cpu_us:.0f} us CPU/request"
+        )
+
+
+async def http_floor(notes: list[Notification], concurrency: int, duration: float, folder: Path) -> Run:
+    port = free_port()
+    server = await start_server(*floor_command(port), port, folder / "floor.log")
+    try:
+        await closed_loop(server, notes, 8, 1.0)
+        return await closed_loop(server, notes, concurrency, duration)
+    finally:
+        stop_receiver(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per phase")
+    parser.add_argument(
+        "--rate", type=float, action="append", help="open-loop notifications per second (repeatable; 1000)"
+    )
+    parser.add_argument("--concurrency", type=int, default=64, help="connections / publishes in flight")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating max-throughput and ceiling runs")
+    parser.add_argument("--http-floor", action="store_true", help="also load an empty app behind uvicorn")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy collapsed stacks of the first max-throughput round here"
+    )
+    args = parser.parse_args()
+    rates = args.rate or [1000.0]
+    if (
+        not 0 < args.duration <= 60
+        or not all(0 < rate <= 20_000 for rate in rates)
+        or len(rates) > 5
+        or not 0 < args.concurrency <= 1024
+        or not 0 < args.rounds <= 10
+    ):
+        parser.error(
+            "keep it brief: duration <= 60 s, up to 5 rates <= 20000/s, concurrency <= 1024, rounds <= 10"
+        )
+    import uvloop
+
+    plan = Plan(args.duration, rates, args.concurrency, args.rounds, args.http_floor, args.profile)
+    uvloop.run(run(plan))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Graph change-notification subscriptions for the renewer: create, renew (PATCH of the
+expiration), delete.
+
+Subscriptions ask for immutable ids, like every other Graph request calbridge makes, so the ids
+in notifications match the ids the adapter reads. `client_state` is what the receiver
+authenticates a notification by (at most 128 characters).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from calbridge.providers.base import CalendarAddress
+from calbridge.providers.graph_client import GraphClient
+from calbridge.providers.graph_errors import translate_exception
+
+__all__ = ["GraphSubscription", "create_subscription", "delete_subscription", "renew_subscription"]
+
+CHANGE_TYPES = "created,updated,deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSubscription:
+    id: str
+    expiration: datetime
+
+
+def resource_of(calendar: CalendarAddress) -> str:
+    """What to watch: every event of the mailbox's default calendar, or of one calendar."""
+    if calendar.calendar == "primary":
+        return f"/users/{calendar.owner}/events"
+    return f"/users/{calendar.owner}/calendars/{calendar.calendar}/events"
+
+
+async def create_subscription(
+    client: GraphClient,
+    calendar: CalendarAddress,
+    *,
+    notification_url: str,
+    client_state: str,
+    expiration: datetime,
+    lifecycle_url: str | None = None,
+) -> GraphSubscription:
+    """Subscribe; Graph validates `notification_url` (and `lifecycle_url`) before answering."""
+    body: dict[str, Any] = {
+        "changeType": CHANGE_TYPES,
+        "notificationUrl": notification_url,
+        "resource": resource_of(calendar),
+        "expirationDateTime": _iso(expiration),
+        "clientState": client_state,
+    }
+    if lifecycle_url:
+        body["lifecycleNotificationUrl"] = lifecycle_url
+    answer = await _send(client, GraphClient.request("POST", client.sdk.subscriptions, body), "calendar")
+    return _subscription(answer)
+
+
+async def renew_subscription(
+    client: GraphClient, subscription_id: str, expiration: datetime
+) -> GraphSubscription:
+    """Move the expiration on; NotFound when the subscription is gone (create a new one)."""
+    builder = client.sdk.subscriptions.by_subscription_id(subscription_id)
+    body = {"expirationDateTime": _iso(expiration)}
+    return _subscription(await _send(client, GraphClient.request("PATCH", builder, body), "event"))
+
+
+async def delete_subscription(client: GraphClient, subscription_id: str) -> None:
+    """Delete; NotFound when it is already gone."""
+    builder = client.sdk.subscriptions.by_subscription_id(subscription_id)
+    await _send(client, GraphClient.request("DELETE", builder), "event")
+
+
+async def _send(client: GraphClient, info: Any, on: Any) -> Any:
+    try:
+        return await client.send(info)
+    except Exception as exc:
+        error = translate_exception(exc, on=on)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _subscription(answer: dict[str, Any]) -> GraphSubscription:
+    return GraphSubscription(id=str(answer["id"]), expiration=_parse(str(answer["expirationDateTime"])))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _parse(value: str) -> datetime:
+    moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,36 @@
+"""The registry opens the real adapters for stored connections (here: the sandbox's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from providers_support import ALICE
+
+from calbridge.connections import GoogleConnection, GraphConnection
+from calbridge.providers.base import CalendarAddress
+from calbridge.providers.google import GoogleCalendar
+from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.registry import open_provider
+from calbridge.sandbox_connections import sandbox_connections
+from sandbox.client import SandboxControl
+from sandbox.server import Sandbox
+
+pytestmark = pytest.mark.integration
+
+
+async def test_given_sandbox_connections_when_opened_through_the_registry_then_the_adapters_check_access(
+    sandbox: Sandbox, control: SandboxControl, tmp_path: Path
+) -> None:
+    connections = sandbox_connections(sandbox.info.as_json(), "sbx", tmp_path / "ca.pem")
+    google = next(c for c in connections if isinstance(c, GoogleConnection))
+    graph = next(c for c in connections if isinstance(c, GraphConnection))
+    opened = [open_provider(google), open_provider(graph), open_provider(graph)]
+    try:
+        assert isinstance(opened[0], GoogleCalendar) and isinstance(opened[1], GraphCalendar)
+        assert opened[1].limits is opened[2].limits  # one mailbox cap per process
+        for provider in opened[:2]:
+            await provider.check_access(CalendarAddress(ALICE))
+    finally:
+        for provider in opened:
+            await provider.aclose()  # type: ignore[attr-defined]
