@@ -172,15 +172,19 @@ class DemoView:
         out.print()
         out.print(Text("Summary", style="bold"))
         attempted = summary.arrived + summary.missing + summary.failed
-        line = f"  {summary.arrived} of {attempted} steps arrived on the other side"
-        if summary.skipped:
-            line += f" ({summary.skipped} skipped)"
+        if attempted:
+            line = f"  {summary.arrived} of {attempted} steps arrived on the other side"
+            if summary.skipped:
+                line += f" ({summary.skipped} skipped)"
+        else:
+            line = f"  no step could run in this build ({summary.skipped} skipped)"
         out.print(line, highlight=False)
-        out.print(
-            f"  latency from the person's change to the other side: p50 {format_seconds(summary.p50)}, "
-            f"p99 {format_seconds(summary.p99)}",
-            highlight=False,
-        )
+        if summary.p50 is not None:
+            out.print(
+                f"  latency from the person's change to the other side: p50 {format_seconds(summary.p50)}, "
+                f"p99 {format_seconds(summary.p99)}",
+                highlight=False,
+            )
         out.print(
             Text.assemble(
                 "  duplicates ",
