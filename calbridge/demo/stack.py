@@ -18,7 +18,7 @@ import secrets
 import socket
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ class Stack:
     missing: dict[str, str] = field(default_factory=dict)
     processors: list[Any] = field(default_factory=list)
     connection_file: Path | None = None
+    renew_now: Callable[[], Awaitable[None]] | None = None  # one renewer pass, at once
 
     @property
     def store_label(self) -> str:
@@ -101,9 +102,6 @@ def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = 
     )
     if environ.get(f"{ENV_PREFIX}AMQP_URL"):
         overrides["amqp_url"] = environ[f"{ENV_PREFIX}AMQP_URL"]
-    fields = Settings.model_fields
-    if "renewer_interval" in fields:
-        overrides["renewer_interval"] = 1.0
     overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
     return load_settings(**overrides)
 
@@ -380,20 +378,53 @@ async def _start_processor(stack: Stack, stop: contextlib.AsyncExitStack) -> Non
         stack.started.append("processor")
 
 
-async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack) -> None:
-    if not _has_module("subscriptions.renewer"):
+async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval: float) -> None:
+    """The renewer as `calbridge renewer` composes it (`subscriptions.service`), minus its own
+    bus, store and probe server: a pass every `interval` seconds, and Graph lifecycle events
+    from the shared bus."""
+    if not _has_module("subscriptions.renewer") or not _has_module("subscriptions.wiring"):
         stack.missing["renewer"] = "the renewer is not in this build (nothing subscribes to calendars)"
         return
-    service = (
-        importlib.import_module("subscriptions.service") if _has_module("subscriptions.service") else None
+    import random
+    from datetime import UTC, datetime
+
+    from calbridge.secretbox import open_secretbox
+    from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
+    from subscriptions.wiring import ConnectionProviders
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    settings = stack.settings
+    providers = ConnectionProviders(stack.engine, open_secretbox(settings), now)
+    stop.push_async_callback(providers.close)
+    renewer = Renewer(
+        stack.engine,
+        stack.bus,
+        providers,
+        keys=settings.signing_key_map(),
+        endpoints=Endpoints.under(stack.receiver_url),
+        policy=policy_from(settings),
+        clock=now,
+        rng=random.Random(),
     )
-    start = getattr(service, "start_renewer", None)
-    if start is None:
-        stack.missing["renewer"] = "this build's renewer has no entry point the demo can start"
-        return
-    handle = await start(stack.settings, stack.engine, stack.bus)
-    stop.push_async_callback(handle.stop)
+
+    async def tick() -> None:
+        await providers.refresh()  # connections saved since the last pass
+        await renewer.tick()
+
+    consumer = await stack.bus.consume_lifecycle(renewer.handle_lifecycle)
+    stop.push_async_callback(consumer.stop)
+    halt = asyncio.Event()
+    loop = asyncio.create_task(run_loop(tick, halt, interval))
+
+    async def stop_loop() -> None:
+        halt.set()
+        await loop
+
+    stop.push_async_callback(stop_loop)
     stack.started.append("renewer")
+    stack.renew_now = tick
 
 
 def _adapters(stack: Stack) -> None:
@@ -500,7 +531,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         await _resolve_calendars(stack)
         for _ in range(options.processors):
             await _start_processor(stack, stop)
-        await _start_renewer(stack, stop)
+        await _start_renewer(stack, stop, options.renewer_interval)
         if options.provision:
             await _add_pairs(stack)
             await wait_for_subscriptions(stack, options.subscribe_timeout)
