@@ -388,9 +388,10 @@ async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval
     import random
     from datetime import UTC, datetime
 
-    from calbridge.secretbox import open_secretbox
     from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
     from subscriptions.wiring import ConnectionProviders
+
+    from calbridge.secretbox import open_secretbox
 
     def now() -> datetime:
         return datetime.now(UTC)
