@@ -42,8 +42,12 @@ from typing import Any
 
 import asyncpg
 
-from calbridge.demo.stack import Stack, StackOptions, running_stack, wait_for_subscriptions
-from calbridge.settings import ENV_PREFIX
+# Run as a script, this folder comes first on sys.path, and bench/receiver.py would shadow the
+# receiver package the stack imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from calbridge.demo.stack import Stack, StackOptions, running_stack, wait_for_subscriptions  # noqa: E402
+from calbridge.settings import ENV_PREFIX  # noqa: E402
 
 BROKER = "127.0.0.1"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
