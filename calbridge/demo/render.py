@@ -8,6 +8,7 @@ the words and marks already say.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from rich.console import Console
 from rich.status import Status
@@ -48,20 +49,32 @@ def pair_line(pair: DemoPair) -> tuple[str, str, str]:
     return owner, route, pair.says or ("busy blocks" if pair.detail is Detail.BUSY else "full detail")
 
 
-ROUTE_WIDTH = 30
+ROUTE_WIDTH = 28
 LATENCY_WIDTH = 8
 
 
-def step_line(width: int, mark: str, style: str, result: StepResult, latency: str) -> Text:
-    """` ✓  3 Alice moves it to Tue 14:00 ....  Google → Outlook   412 ms`, cut to `width`."""
-    says_width = max(20, width - 5 - ROUTE_WIDTH - LATENCY_WIDTH - 2)
+def step_line(width: int, mark: str, style: str, result: StepResult, latency: str, seen_at: str = "") -> Text:
+    """`✓  3 Alice moves it to Tue 14:00 ...  Google → Outlook  09:41:07  61 ms`, cut to
+    `width`; the time it was seen shows from 100 columns on."""
+    clock = f"  {seen_at:<8}" if width >= 100 else ""
+    says_width = max(20, width - 5 - ROUTE_WIDTH - LATENCY_WIDTH - len(clock) - 1)
     says = Text(result.step.says())
     says.truncate(says_width, overflow="ellipsis", pad=True)
     route = Text(_route(result.step))
     route.truncate(ROUTE_WIDTH, overflow="ellipsis", pad=True)
     line = Text.assemble(
-        (mark, style), f" {result.number:>2} ", says, " ", route, latency.rjust(LATENCY_WIDTH)
+        (mark, style), f" {result.number:>2} ", says, " ", route, clock, latency.rjust(LATENCY_WIDTH)
     )
+    line.rstrip()
+    return line
+
+
+def header_line(width: int) -> Text:
+    """Column titles over the step lines, in the same layout."""
+    clock = f"  {'seen at':<8}" if width >= 100 else ""
+    says_width = max(20, width - 5 - ROUTE_WIDTH - LATENCY_WIDTH - len(clock) - 1)
+    titles = f"{'who does what':<{says_width}} {'made in → seen in':<{ROUTE_WIDTH}}"
+    line = Text(f"     {titles}{clock}{'latency':>{LATENCY_WIDTH}}", style="dim")
     line.rstrip()
     return line
 
@@ -135,6 +148,7 @@ class DemoView:
             Text("Scenario", style="bold"),
             Text("(a person changes one side; calbridge carries it to the other)"),
         )
+        out.print(header_line(out.width), soft_wrap=True)
 
     # --- the runner's listener
 
@@ -148,7 +162,9 @@ class DemoView:
             self._status = None
         mark, style = _MARKS[result.status]
         latency = format_seconds(result.latency) if result.status is StepStatus.ARRIVED else ""
-        self.console.print(step_line(self.console.width, mark, style, result, latency), soft_wrap=True)
+        seen_at = datetime.now().strftime("%H:%M:%S") if result.status is StepStatus.ARRIVED else ""
+        line = step_line(self.console.width, mark, style, result, latency, seen_at)
+        self.console.print(line, soft_wrap=True)
         if result.status is StepStatus.SKIPPED and result.detail in self._told:
             return
         self._told.add(result.detail)

@@ -96,7 +96,7 @@ class CalendarRef:
     side: Side
     owner: str
     calendar: str = "primary"  # the provider's id, or a display name the stack resolves
-    label: str = ""  # shown to the reader, e.g. 'Outlook "From Google"'
+    label: str = ""  # shown to the reader, e.g. "Outlook/From Google"
 
     @property
     def shown(self) -> str:
@@ -135,7 +135,7 @@ class Create:
     def says(self) -> str:
         what = "all-day " if self.all_day else "weekly " if self.weekly else ""
         when = self.start.label().split()[0] if self.all_day else self.start.label()
-        extra = ", Meet link" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
+        extra = " + Meet" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
         if self.out_of_office:
             return f'is out of office "{self.title}" {when}'
         return f'creates {what}"{self.title}" {when}{extra}'
@@ -302,7 +302,7 @@ CALENDARS: tuple[CalendarRef, ...] = (
     CalendarRef("alice.google", Side.GOOGLE, ALICE),
     CalendarRef("alice.outlook", Side.OUTLOOK, ALICE),
     CalendarRef("bob.google", Side.GOOGLE, BOB),
-    CalendarRef("bob.outlook", Side.OUTLOOK, BOB, FROM_GOOGLE, f'Outlook "{FROM_GOOGLE}"'),
+    CalendarRef("bob.outlook", Side.OUTLOOK, BOB, FROM_GOOGLE, f"Outlook/{FROM_GOOGLE}"),
     CalendarRef("carol.google", Side.GOOGLE, CAROL),
     CalendarRef("carol.outlook", Side.OUTLOOK, CAROL),
     CalendarRef("dave.google", Side.GOOGLE, DAVE),
@@ -350,16 +350,16 @@ SCENARIO: tuple[Step, ...] = (
     Step(
         "Alice",
         "alice.outlook",
-        Edit("review", title="Design review: calendar sync"),
+        Edit("review", title="Design review (sync)"),
         "alice.google",
-        shows("Design review: calendar sync"),
+        shows("Design review (sync)"),
     ),
     Step(
         "Alice",
         "alice.google",
         Edit("review", start=At(1, 14), end=At(1, 15)),
         "alice.outlook",
-        shows("Design review: calendar sync", start=At(1, 14), end=At(1, 15)),
+        shows("Design review (sync)", start=At(1, 14), end=At(1, 15)),
     ),
     Step(
         "Alice",
