@@ -311,13 +311,13 @@ CALENDARS: tuple[CalendarRef, ...] = (
 )
 
 PAIRS: tuple[DemoPair, ...] = (
-    DemoPair("alice", "alice.google", "alice.outlook", says="full detail, both ways"),
+    DemoPair("alice", "alice.google", "alice.outlook", says="both ways, full detail"),
     DemoPair(
         "bob",
         "bob.google",
         "bob.outlook",
         direction=Direction.GOOGLE_TO_MICROSOFT,
-        says="full detail, one way into a dedicated calendar",
+        says="one way, full detail",
     ),
     DemoPair(
         "carol",
@@ -325,14 +325,14 @@ PAIRS: tuple[DemoPair, ...] = (
         "carol.outlook",
         direction=Direction.MICROSOFT_TO_GOOGLE,
         detail=Detail.BUSY,
-        says="busy blocks only",
+        says="one way, busy blocks only",
     ),
     DemoPair(
         "dave",
         "dave.google",
         "dave.exchange",
         via=Via.EWS,
-        says="full detail, both ways, over EWS",
+        says="both ways, full detail",
         needs=frozenset({"google", "ews"}),
     ),
 )
