@@ -10,9 +10,11 @@ from rich.console import Console
 
 from calbridge.demo.scenario import SCENARIO
 from calbridge.demo.session import DemoOptions, run_demo
-from calbridge.demo.stack import Stack
+from calbridge.demo.stack import Stack, StackOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+EMBEDDED = StackOptions(environ={})  # SQLite and the memory bus, whatever the environment says
 
 
 def _console() -> tuple[Console, io.StringIO]:
@@ -27,7 +29,7 @@ async def test_given_a_fresh_machine_when_the_demo_runs_then_every_change_arrive
     async def note_missing(stack: Stack) -> None:
         missing.update(stack.missing)
 
-    code = await run_demo(console, DemoOptions(step_timeout=20, before_scenario=note_missing))
+    code = await run_demo(console, DemoOptions(step_timeout=20, before_scenario=note_missing, stack=EMBEDDED))
 
     text = out.getvalue()
     if "processor" in missing or "renewer" in missing:
@@ -37,8 +39,8 @@ async def test_given_a_fresh_machine_when_the_demo_runs_then_every_change_arrive
     assert "duplicates 0 · invitations mailed 0" in text
     ran = [line for line in text.splitlines() if line.startswith("✓ ")]
     skipped = [line for line in text.splitlines() if line.startswith("\u2013 ")]
-    assert len(ran) + len(skipped) >= len(SCENARIO) - 0, text
-    assert len(ran) >= 10, text  # every step the build supports, at the least Google <-> Outlook
+    assert len(ran) + len(skipped) == len(SCENARIO), text  # and none failed
+    assert len(ran) >= 12, text  # at the least every Google <-> Outlook step
 
 
 async def test_given_notifications_are_all_dropped_when_the_demo_runs_then_it_exits_1_naming_the_step() -> (
@@ -55,7 +57,10 @@ async def test_given_notifications_are_all_dropped_when_the_demo_runs_then_it_ex
                 await control.set_notification_faults(provider, drop_rate=1.0)
 
     code = await run_demo(
-        console, DemoOptions(step_timeout=3, steps=SCENARIO[:2], before_scenario=drop_every_notification)
+        console,
+        DemoOptions(
+            step_timeout=3, steps=SCENARIO[:2], before_scenario=drop_every_notification, stack=EMBEDDED
+        ),
     )
 
     text = out.getvalue()
