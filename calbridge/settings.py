@@ -61,6 +61,27 @@ class Settings(BaseSettings):
         "them (keep below the pod's termination grace period).",
     )
 
+    # --- processor
+    processor_http_host: str = Field(
+        default="0.0.0.0", description="Address the processor's /healthz, /readyz and /metrics bind."
+    )
+    processor_http_port: int = Field(
+        default=9090, ge=1, le=65535, description="Port of the processor's /healthz, /readyz and /metrics."
+    )
+    apply_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Changes of one sync pass applied at once (a series and its exceptions stay in "
+        "order). Graph requests stay within CALBRIDGE_GRAPH_MAILBOX_CONCURRENCY per mailbox.",
+    )
+    processor_heartbeat: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds between a processor replica's heartbeats; a replica silent for three of "
+        "them is taken as gone and its shards move to the others.",
+    )
     # --- receiver and notification authentication
     signing_keys: SecretStr | None = Field(
         default=None,

@@ -33,13 +33,17 @@ async def apply_action(pair: PairContext, links: LinkRepository, action: Action)
         case Create():
             if action.event.instance_of is not None:
                 return await _write_occurrence(pair, links, action)
+            # Every attempt records its intent link before writing, so a source event without
+            # any link was never attempted: the search for an earlier mirror is skipped (one
+            # provider call less per new event).
+            attempted = await _has_link(pair, links, action)
             if action.stamp is not None and not action.link.deleted:
                 # Intent first: if the write succeeds but we crash before recording it, the
                 # link still names the source, so a later deletion of the source finds the
                 # mirror by its stamp instead of leaving it orphaned.
                 intent = await links.save(pair_id, action.link)
                 action = dataclasses.replace(action, link=intent)
-            written = await _write_mirror(pair, action.target, action.event, action.stamp)
+            written = await _write_mirror(pair, action.target, action.event, action.stamp, search=attempted)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome
         case Update():
@@ -81,10 +85,20 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
     return action.outcome
 
 
-async def _write_mirror(pair: PairContext, side: Side, event: Event, stamp: MirrorStamp | None) -> Fetched:
+async def _has_link(pair: PairContext, links: LinkRepository, action: Create) -> bool:
+    source = action.target.other
+    source_id = action.link.google_id if source is Side.GOOGLE else action.link.microsoft_id
+    if source_id is None:
+        return True  # cannot tell: search
+    return await links.find(pair.policy.pair_id, source, source_id) is not None
+
+
+async def _write_mirror(
+    pair: PairContext, side: Side, event: Event, stamp: MirrorStamp | None, *, search: bool = True
+) -> Fetched:
     """Create, unless an earlier attempt already did and crashed before recording its link."""
     target = pair.calendar(side)
-    if stamp is not None:
+    if stamp is not None and search:
         existing = await target.provider.find_mirror(target.address, stamp)
         if existing is not None and not existing.event.cancelled:
             detail = pair.policy.detail

@@ -2,7 +2,8 @@
 
 Read every page of changes since the stored cursor (a full read when there is none or it
 expired), plan each change, judge the whole pass with the breaker before anything is deleted,
-then apply the actions in order, recording each link right after its write succeeded. The
+then apply the actions (in order, or several independent ones at once: `concurrency`),
+recording each link right after its write succeeded. The
 cursor advances only once every change of the pass was applied, so a crash or a provider error
 replays the pass, which is safe because every step is idempotent (echoes and unchanged content
 are skipped, creates look for their mirror first, a delete of something gone is done).
@@ -10,7 +11,8 @@ are skipped, creates look for their mirror first, a delete of something gone is 
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import structlog
@@ -58,9 +60,12 @@ async def run_pass(
     *,
     limits: Limits | None = None,
     confirm_deletions: bool = False,
+    concurrency: int = 1,
 ) -> PassSummary:
     """Sync the changes of the hinted calendar into the other one. Raises PairPaused when the
-    breaker stops the pass (nothing applied), and provider errors as they come."""
+    breaker stops the pass (nothing applied), and provider errors as they come.
+
+    `concurrency` > 1 applies up to that many changes at once (see `_apply_in_lanes`)."""
     policy = pair.policy
     side = pair.side_of(hint.calendar)
     source = pair.calendar(side)
@@ -79,15 +84,7 @@ async def run_pass(
             SYNC_PAUSES.inc()
             raise PairPaused(policy.pair_id, verdict.reason)
 
-    waiting: list[Change] = []
-    for change in changes:
-        action = await _plan_with_reads(pair, links, side, change)
-        outcome = await apply_action(pair, links, action)
-        if outcome is Outcome.SKIP_NO_MASTER:
-            waiting.append(change)  # its series may be (re)created later in this pass
-            continue
-        summary.outcomes[outcome] += 1
-        _note_conflict(policy, action, summary)
+    waiting = await _apply_in_lanes(pair, links, side, changes, summary, concurrency)
     for change in waiting:
         action = await _plan_with_reads(pair, links, side, change)
         outcome = await apply_action(pair, links, action)
@@ -110,6 +107,62 @@ async def run_pass(
         **{outcome.value: count for outcome, count in summary.outcomes.items()},
     )
     return summary
+
+
+def _lane(change: Change) -> str:
+    """Changes that may touch the same link share a lane and keep their order in it: a series
+    and its exceptions (the series first, as `in_apply_order` sorted them), and copies that
+    carry the same mirror stamp. Every other change is independent of the rest of the pass."""
+    if isinstance(change, Fetched):
+        if change.event.instance_of is not None:
+            return f"series:{change.event.instance_of.master_id}"
+        if change.stamp is not None and change.event.recurrence is None:
+            return f"stamp:{change.stamp.pair_id}:{change.stamp.source_id}"
+    return f"series:{change_id(change)}"
+
+
+async def _apply_in_lanes(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    changes: list[Change],
+    summary: PassSummary,
+    concurrency: int,
+) -> list[Change]:
+    """Plan and apply every change, up to `concurrency` lanes at once, each lane in order.
+
+    Each write still records its link right after it succeeded. After the first failure no new
+    change is started; those already running finish (or fail) and the first error is raised, so
+    the cursor stays put and the next attempt replays the pass idempotently. Returns the changes
+    that wait for a series created later in the pass."""
+    lanes: dict[str, list[Change]] = {}
+    for change in changes:
+        lanes.setdefault(_lane(change), []).append(change)
+    pending = deque(lanes.values())
+    waiting: list[Change] = []
+    failures: list[Exception] = []
+
+    async def work() -> None:
+        while pending and not failures:
+            for change in pending.popleft():
+                if failures:
+                    return
+                try:
+                    action = await _plan_with_reads(pair, links, side, change)
+                    outcome = await apply_action(pair, links, action)
+                except Exception as exc:
+                    failures.append(exc)
+                    return
+                if outcome is Outcome.SKIP_NO_MASTER:
+                    waiting.append(change)  # its series may be (re)created later in this pass
+                    continue
+                summary.outcomes[outcome] += 1
+                _note_conflict(pair.policy, action, summary)
+
+    await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(lanes))))))
+    if failures:
+        raise failures[0]
+    return waiting
 
 
 def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:

@@ -11,15 +11,27 @@ next consumer, in order).
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import time
 from collections.abc import Awaitable, Callable
 
 from calbridge.logs import get_logger
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "arrival_time"]
 
 log = get_logger(__name__)
 
 Work = Callable[[], Awaitable[None]]
+
+# When the message being handled reached this process (time.monotonic()), before it waited
+# behind earlier messages of its calendar. A handler uses it to tell whether a pass that
+# started after that moment already covered the message (coalescing bursts of hints).
+_ARRIVED: contextvars.ContextVar[float] = contextvars.ContextVar("calbridge_arrived")
+
+
+def arrival_time() -> float:
+    """When the message now being handled arrived (monotonic); now, outside a dispatcher."""
+    return _ARRIVED.get(time.monotonic())
 
 
 class Dispatcher:
@@ -36,6 +48,7 @@ class Dispatcher:
         """
         if self._stopping:
             return
+        _ARRIVED.set(time.monotonic())  # this task's context: seen by `work` only
         previous = self._tails.get(key)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tails[key] = done

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from calbridge.cli import config, connections, db, demo, freebusy, pairs, receiver, sandbox
+from calbridge.cli import (
+    config,
+    connections,
+    db,
+    demo,
+    dlq,
+    freebusy,
+    pairs,
+    processor,
+    receiver,
+    sandbox,
+)
 
 app = typer.Typer(
     name="calbridge",
@@ -17,8 +28,10 @@ app = typer.Typer(
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(connections.app, name="connections")
+app.add_typer(dlq.app, name="dlq")
 app.add_typer(pairs.app, name="pairs")
 app.command("demo")(demo.demo)
+app.command("processor")(processor.processor)
 app.command("receiver")(receiver.receiver)
 app.command("sandbox")(sandbox.sandbox)
 app.command("freebusy")(freebusy.freebusy)

@@ -1,0 +1,397 @@
+"""The processor: changes/s per replica, latency from notification received to write applied, and
+provider calls per propagated change, against the sandbox (its own process) over RabbitMQ.
+
+Four pairs (alice, bob, carol, dave: Google primary <-> Outlook default calendar, two-way, full).
+People's events are made through the sandbox's control API; for each one a change event is
+published as the receiver would (received_at = now), and every write the processor applies
+publishes the hint its own notification would bring (the echo, which the processor must read
+and skip). The processor is the real one: real adapters, the store on SQLite, one replica.
+
+- throughput: a burst of changes spread over the four Google calendars; changes/s from the
+  first hint to the last write applied;
+- latency: changes made and hinted at a steady rate; p50/p99 from received_at to write applied;
+- calls per change: the sandbox's own counters (reads, writes, echo passes; tokens and push
+  deliveries excluded) over the changes propagated.
+
+Each runs with no emulated API latency and with 100 ms on every Google and Graph call.
+
+    python bench/processor.py [--burst 240] [--rate 100] [--seconds 3]
+"""
+
+# ruff: noqa: E402  (sys.path is fixed before the imports, see below)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as `python bench/processor.py`, this file's folder comes first on sys.path and its name
+# would hide the `processor` package it measures.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import asyncio
+import base64
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from calbridge.bus import open_bus
+from calbridge.bus.base import Bus
+from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.logs import configure_logging
+from calbridge.model import Event
+from calbridge.providers.base import CalendarAddress, CalendarProvider, Fetched, MirrorStamp
+from calbridge.providers.google import GoogleCalendar
+from calbridge.providers.graph import GraphCalendar
+from calbridge.settings import load_settings
+from calbridge.store import create_engine
+from calbridge.store.migrate import upgrade
+from calbridge.store.tables import calendars, connections, pairs
+from processor.service import Processor
+from sandbox.client import SandboxControl
+
+USERS = ["alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"]
+BROKER = "127.0.0.1"
+SKIPPED_CALLS = ("oauth", "token", "push", "watch", "subscriptions", "notify")
+ECHO_DELAY = 0.5  # seconds from our write to its notification reaching the bus (Graph: often more)
+
+
+def management(method: str, path: str, body: object | None = None) -> None:
+    request = urllib.request.Request(
+        f"http://{BROKER}:15672/api{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def start_sandbox(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    path = folder / "sandbox.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "calbridge", "sandbox", "--seed", "9", "--connection-file", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise SystemExit("the sandbox did not start")
+        time.sleep(0.1)
+    info = json.loads(path.read_text())
+    (folder / "ca.pem").write_text(info["ca_pem"])
+    return process, info
+
+
+def google_ref(user: str) -> str:
+    return "g_" + user.split("@")[0]
+
+
+def outlook_ref(user: str) -> str:
+    return "m_" + user.split("@")[0]
+
+
+class Applied:
+    """When each person's event reached the other side, by title; publishes the echo hints."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.bus: Bus | None = None
+        self.echoes: set[asyncio.Task[None]] = set()
+
+    def echo(self, calendar: CalendarAddress, provider: Provider, written: Fetched) -> None:
+        """The notification our own write brings, a moment later (Graph names the event and its
+        etag; Google says only that the calendar changed)."""
+        task = asyncio.get_running_loop().create_task(self._echo_later(calendar, provider, written))
+        self.echoes.add(task)
+        task.add_done_callback(self.echoes.discard)
+
+    async def _echo_later(self, calendar: CalendarAddress, provider: Provider, written: Fetched) -> None:
+        await asyncio.sleep(ECHO_DELAY)
+        assert self.bus is not None
+        if provider is Provider.GRAPH:
+            hinted = ChangeEvent(
+                provider=provider,
+                calendar=outlook_ref(calendar.owner),
+                kind=ChangeKind.CREATED,
+                resource=written.event.id,
+                version=f'W/"{written.version}"',
+            )
+        else:
+            hinted = ChangeEvent(
+                provider=provider, calendar=google_ref(calendar.owner), kind=ChangeKind.CHANGED
+            )
+        await self.bus.publish([hinted])
+
+
+class Recording:
+    """The adapter, noting when each write was applied (the bench's clock for latency)."""
+
+    def __init__(self, inner: Any, applied: Applied) -> None:
+        self.inner = inner
+        self.provider = inner.provider
+        self._applied = applied
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        written: Fetched = await self.inner.create(calendar, event, stamp)
+        self._applied.at.setdefault(event.title, time.monotonic())
+        self._applied.echo(calendar, self.provider, written)
+        return written
+
+
+async def make_store(url: str) -> Any:
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(connections),
+            [
+                {"id": "conn-g", "provider": "google", "name": "google", "settings": {}},
+                {"id": "conn-m", "provider": "graph", "name": "graph", "settings": {}},
+            ],
+        )
+        for user in USERS:
+            await conn.execute(
+                sa.insert(calendars),
+                [
+                    {
+                        "id": google_ref(user),
+                        "connection_id": "conn-g",
+                        "provider": "google",
+                        "owner": user,
+                        "calendar": "primary",
+                    },
+                    {
+                        "id": outlook_ref(user),
+                        "connection_id": "conn-m",
+                        "provider": "graph",
+                        "owner": user,
+                        "calendar": "primary",
+                    },
+                ],
+            )
+            await conn.execute(
+                sa.insert(pairs).values(
+                    id="p_" + user.split("@")[0],
+                    google_calendar_id=google_ref(user),
+                    microsoft_calendar_id=outlook_ref(user),
+                    state="active",
+                )
+            )
+    return engine
+
+
+def adapters(info: dict[str, Any], ca: Path, applied: Applied) -> dict[str, CalendarProvider]:
+    ms = info["microsoft"]
+    google = GoogleCalendar.connect(
+        info["google"]["service_account"],
+        api_endpoint=info["google"]["api_endpoint"],
+        token_uri=info["google"].get("token_uri"),
+        threads=16,
+        timeout=30,
+    )
+    graph = GraphCalendar.connect(
+        ms["tenant_id"],
+        ms["client_id"],
+        ms["client_secret"],
+        authority=ms["graph_authority"],
+        graph_url=ms["graph_url"],
+        ca_file=str(ca),
+        timeout=30,
+    )
+    return {"conn-g": Recording(google, applied), "conn-m": Recording(graph, applied)}  # type: ignore[dict-item]
+
+
+def person_event(title: str, n: int) -> dict[str, Any]:
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC) + timedelta(minutes=30 * (n % 400))
+    return {
+        "summary": title,
+        "start": {"dateTime": start.isoformat()},
+        "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+    }
+
+
+def hint(user: str) -> ChangeEvent:
+    return ChangeEvent(provider=Provider.GOOGLE, calendar=google_ref(user), kind=ChangeKind.CHANGED)
+
+
+async def api_calls(control: SandboxControl) -> int:
+    return sum((await calls_by_operation(control)).values())
+
+
+async def calls_by_operation(control: SandboxControl) -> dict[str, int]:
+    counters = await control.counters()
+    found: dict[str, int] = {}
+    for call in counters["calls"]:
+        if not any(word in call["operation"] for word in SKIPPED_CALLS):
+            found[call["operation"]] = found.get(call["operation"], 0) + call["count"]
+    return found
+
+
+async def wait_applied(applied: Applied, titles: list[str], within: float) -> None:
+    deadline = time.monotonic() + within
+    while any(title not in applied.at for title in titles):
+        if time.monotonic() > deadline:
+            missing = sum(1 for title in titles if title not in applied.at)
+            raise SystemExit(f"{missing} of {len(titles)} changes were not applied within {within:g}s")
+        await asyncio.sleep(0.01)
+
+
+async def burst(
+    control: SandboxControl, bus: Bus, applied: Applied, count: int, tag: str
+) -> tuple[float, int]:
+    """changes/s for `count` changes hinted at once; and the provider calls they cost."""
+    titles = [f"{tag}-{n}" for n in range(count)]
+    for n, title in enumerate(titles):
+        await control.google.create_event(USERS[n % len(USERS)], person_event(title, n))
+    started = time.monotonic()
+    await bus.publish([hint(USERS[n % len(USERS)]) for n in range(count)])
+    await wait_applied(applied, titles, within=300)
+    return count / (max(applied.at[t] for t in titles) - started)
+
+
+async def steady(
+    control: SandboxControl, bus: Bus, applied: Applied, rate: float, seconds: float, tag: str
+) -> list[float]:
+    """Latencies (s) from hint published (received_at) to write applied, at `rate` changes/s."""
+    sent: dict[str, float] = {}
+    total = int(rate * seconds)
+    began = time.monotonic()
+
+    async def one(n: int) -> None:
+        user = USERS[n % len(USERS)]
+        title = f"{tag}-{n}"
+        await control.google.create_event(user, person_event(title, n))
+        sent[title] = time.monotonic()
+        await bus.publish([hint(user)])
+
+    tasks = []
+    for n in range(total):
+        await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+    await wait_applied(applied, list(sent), within=300)
+    return [applied.at[title] - at for title, at in sent.items()]
+
+
+async def settle(processor: Processor, bus: Bus, applied: Applied) -> None:
+    """Let the echoes arrive, then resync every calendar (as the reconciliation would) and wait
+    until no pass has run for a second: every echo has then been read and counted."""
+    while applied.echoes:
+        await asyncio.gather(*list(applied.echoes))
+    await bus.publish(
+        [ChangeEvent(provider=Provider.GOOGLE, calendar=google_ref(u), kind=ChangeKind.RESYNC) for u in USERS]
+        + [
+            ChangeEvent(provider=Provider.GRAPH, calendar=outlook_ref(u), kind=ChangeKind.RESYNC)
+            for u in USERS
+        ]
+    )
+    seen = -1
+    while seen != processor.consumer.passes:
+        seen = processor.consumer.passes
+        await asyncio.sleep(1.0)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    configure_logging("console", "warning")
+    vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
+    management("PUT", f"/vhosts/{vhost}", {})
+    management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    folder = Path(tempfile.mkdtemp(prefix="calbridge-bench-"))
+    sandbox, info = start_sandbox(folder)
+    settings = load_settings(
+        amqp_url=SecretStr(f"amqp://guest:guest@{BROKER}:5672/{vhost}"),
+        shard_count=8,
+        log_level="warning",
+        apply_concurrency=arguments.concurrency,
+    )
+    engine = await make_store(f"sqlite+aiosqlite:///{folder / 'store.db'}")
+    applied = Applied()
+    opened = adapters(info, folder / "ca.pem", applied)
+
+    async def open_provider(connection_id: str) -> CalendarProvider:
+        return opened[connection_id]
+
+    bus = open_bus(settings)
+    await bus.connect()
+    applied.bus = bus
+    processor = Processor(
+        settings, bus, engine, open_provider, shards=range(settings.shard_count), member="bench"
+    )
+    await processor.start()
+    results: list[str] = []
+    try:
+        async with SandboxControl(info["control_url"]) as control:
+            # First passes are full reads: make them before measuring.
+            await bus.publish([hint(user) for user in USERS])
+            await asyncio.sleep(2)
+            for latency in (0.0, 0.1):
+                for operation in ("google.*", "graph.*"):
+                    await control.set_fault(operation, latency=(latency, latency))
+                tag = f"l{int(latency * 1000)}"
+                before = await calls_by_operation(control)
+                cpu, wall = time.process_time(), time.monotonic()
+                rate = await burst(control, bus, applied, arguments.burst, f"{tag}-burst")
+                cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+                print(
+                    f"  burst: {cpu * 1000 / arguments.burst:.1f} ms CPU per change in this process, "
+                    f"{cpu / wall:.0%} of one core",
+                    flush=True,
+                )
+                latencies = await steady(
+                    control, bus, applied, arguments.rate, arguments.seconds, f"{tag}-steady"
+                )
+                await settle(processor, bus, applied)
+                after = await calls_by_operation(control)
+                spent = {op: after[op] - before.get(op, 0) for op in after if after[op] - before.get(op, 0)}
+                print("  provider calls:", dict(sorted(spent.items())), flush=True)
+                changes = arguments.burst + len(latencies)
+                results.append(
+                    f"| {latency * 1000:.0f} ms | {rate:,.0f} | {percentile(latencies, 0.5) * 1000:,.0f} ms "
+                    f"| {percentile(latencies, 0.99) * 1000:,.0f} ms | {sum(spent.values()) / changes:.2f} |"
+                )
+                print(results[-1], flush=True)
+    finally:
+        await processor.stop()
+        await bus.close()
+        await engine.dispose()
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+        management("DELETE", f"/vhosts/{vhost}")
+    print(f"\nburst {arguments.burst} changes; steady {arguments.rate:g}/s for {arguments.seconds:g} s")
+    print("| API latency | burst changes/s | p50 received->applied | p99 | provider calls per change |")
+    print("|---|---|---|---|---|")
+    print("\n".join(results))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--burst", type=int, default=240, help="changes in the throughput burst")
+    parser.add_argument("--rate", type=float, default=100, help="changes per second in the latency run")
+    parser.add_argument("--seconds", type=float, default=3, help="length of the latency run")
+    parser.add_argument("--concurrency", type=int, default=4, help="CALBRIDGE_APPLY_CONCURRENCY")
+    asyncio.run(main(parser.parse_args()))

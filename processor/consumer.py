@@ -1,0 +1,210 @@
+"""The change-event handler: policies composed around the engine's pass.
+
+For one change event (a hint that one calendar changed):
+
+1. coalescing (`coalesce.PassLedger`): a successful pass over this calendar that started after
+   the hint arrived already read its change: acknowledge at once (a baseline resync, which asks
+   for a full read, is never coalesced: `cursors.wants_full_read`);
+2. which pairs (`directory`): every active pair with the calendar on either side; none -> ack;
+   when every such pair's link already records the event version the hint names (`echoes`:
+   the echo of our own write), no pass is needed;
+3. one pass per pair (`engine.run_pass`), reading from the hinted side, with providers opened
+   once per connection (`providers`), instrumented and capped per mailbox;
+4. failures (`failures.decide`): Retry-After -> RetryLater(delay), transient -> the bus's retry
+   schedule, permanent -> Reject (to calbridge.dlq, the reason naming the pair), breaker ->
+   the pair is paused in the store and the hint acknowledged.
+
+The engine commits each link after its write and the cursor after the pass; this handler
+returns only after that, and returning is what acknowledges the message. A crash anywhere
+before the return redelivers the hint, and the pass runs again idempotently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from calbridge.bus import Reject, RetryLater
+from calbridge.bus.dispatch import arrival_time
+from calbridge.events import ChangeEvent
+from calbridge.providers.base import CalendarAddress
+from processor.actions import Outcome
+from processor.breaker import Limits
+from processor.coalesce import PassLedger
+from processor.context import CalendarSide, Hint, PairContext
+from processor.cursors import SharedCursor, wants_full_read
+from processor.directory import CalendarRecord, PairDirectory, PairRecord
+from processor.echoes import is_known_version
+from processor.engine import PassSummary, run_pass
+from processor.failures import DeadLetter, PausePair, RetryThrottled, decide, reason_with_pair
+from processor.links import LinkRepository
+from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, QUEUE_LAG
+from processor.policy import Side
+from processor.providers import ProviderCache
+
+__all__ = ["ChangeConsumer", "change_outcome"]
+
+log = structlog.get_logger("calbridge.processor")
+
+_NAMED = {
+    Outcome.CREATED: "created",
+    Outcome.UPDATED: "updated",
+    Outcome.DELETED: "deleted",
+    Outcome.SKIP_ECHO: "echo",
+    Outcome.SKIP_UNCHANGED: "unchanged",
+}
+
+
+def change_outcome(outcome: Outcome) -> str:
+    """The `calbridge_changes_total` label of a planner outcome."""
+    return _NAMED.get(outcome, "skipped")
+
+
+class ChangeConsumer:
+    """Handles change events; pass it to `Bus.consume_changes`."""
+
+    def __init__(
+        self,
+        directory: PairDirectory,
+        links: LinkRepository,
+        providers: ProviderCache,
+        *,
+        limits: Limits | None = None,
+        concurrency: int = 1,
+        ledger: PassLedger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._directory = directory
+        self._links = links
+        self._providers = providers
+        self._limits = limits or Limits()
+        self._concurrency = concurrency
+        self._ledger = ledger or PassLedger()
+        self._clock = clock
+        self.passes = 0  # passes run by this consumer (tests and the bench read it)
+        self.handled = 0  # hints acknowledged by this consumer (synced, coalesced or without a pair)
+
+    async def __call__(self, event: ChangeEvent) -> None:
+        arrived = arrival_time()
+        full = wants_full_read(event)  # only a full read covers a baseline
+        if not full and self._ledger.covers(event.calendar, arrived):
+            HINTS.labels("coalesced").inc()
+            self.handled += 1
+            return
+        started = self._clock()
+        QUEUE_LAG.observe(_age(event.received_at))
+        candidates = await self._directory.pairs_of(event.calendar)
+        active = [pair for pair in candidates if pair.active]
+        if not active:
+            HINTS.labels("no_active_pair").inc()
+            log.info("hint_without_active_pair", calendar=event.calendar, pairs=len(candidates))
+            self._ledger.record(event.calendar, started)
+            self.handled += 1
+            return
+        # All or nothing: the pairs of one calendar share its cursor, so a pass for some of them
+        # would move it past changes the skipped ones have not seen.
+        if not full and all([await self._known(pair, event) for pair in active]):
+            HINTS.labels("echo").inc()
+            self.handled += 1
+            return
+        paused = 0
+        failures: list[RetryLater | Reject] = []
+        cursor = SharedCursor(self._links, event.calendar, from_scratch=full)
+        for pair in active:  # one pair's failure does not hold back the others
+            try:
+                await self._sync(pair, event, cursor)
+            except Exception as exc:
+                outcome = await self._settle_failure(pair, event, exc)
+                if outcome is None:
+                    paused += 1
+                else:
+                    failures.append(outcome)
+        if failures:
+            raise _first_retry(failures)
+        await cursor.commit()
+        self._ledger.record(event.calendar, started)
+        self.handled += 1
+        if len(active) > paused:
+            HINTS.labels("synced").inc()
+
+    async def _known(self, pair: PairRecord, event: ChangeEvent) -> bool:
+        """Whether the hint names an event version this pair's link already records (an echo)."""
+        if event.resource is None:
+            return False
+        side = Side.GOOGLE if event.calendar == pair.google.ref else Side.MICROSOFT
+        link = await self._links.find(pair.id, side, event.resource)
+        return is_known_version(event, side, link)
+
+    async def _sync(self, pair: PairRecord, event: ChangeEvent, cursor: SharedCursor) -> None:
+        context = await self._context(pair)
+        side = context.side_of(event.calendar)
+        began = time.perf_counter()
+        self.passes += 1
+        summary = await run_pass(
+            context,
+            cursor,
+            Hint(event.calendar, event.resource),
+            limits=self._limits,
+            concurrency=self._concurrency,
+        )
+        APPLY_SECONDS.labels(side.value).observe(time.perf_counter() - began)
+        await self._directory.record_sync(pair.id)  # `calbridge pairs list` shows it
+        _count(summary)
+        if summary.writes:
+            CHANGE_LATENCY.observe(_age(event.received_at))
+
+    async def _settle_failure(
+        self, pair: PairRecord, event: ChangeEvent, error: Exception
+    ) -> RetryLater | Reject | None:
+        """Pause the pair when the breaker stopped its pass (None); otherwise the bus outcome
+        that carries the hint's fate."""
+        fate = decide(error)
+        if isinstance(fate, PausePair):
+            await self._directory.pause(pair.id, fate.reason)
+            HINTS.labels("paused").inc()
+            log.warning("pair_paused", pair=pair.id, calendar=event.calendar, reason=fate.reason)
+            return None
+        CHANGES.labels("failed").inc()
+        log.warning(
+            "pass_failed",
+            pair=pair.id,
+            calendar=event.calendar,
+            attempt=event.attempt,
+            error=type(error).__name__,
+        )
+        reason = reason_with_pair(pair.id, error)
+        if isinstance(fate, DeadLetter):
+            HINTS.labels("dead_letter").inc()
+            return Reject(reason)
+        HINTS.labels("retry").inc()
+        return RetryLater(reason, fate.delay if isinstance(fate, RetryThrottled) else None)
+
+    async def _context(self, pair: PairRecord) -> PairContext:
+        return PairContext(pair.policy, await self._side(pair.google), await self._side(pair.microsoft))
+
+    async def _side(self, calendar: CalendarRecord) -> CalendarSide:
+        provider = await self._providers.get(calendar.connection_id)
+        return CalendarSide(calendar.ref, CalendarAddress(calendar.owner, calendar.calendar), provider)
+
+
+def _first_retry(failures: list[RetryLater | Reject]) -> RetryLater | Reject:
+    """A hint with a pair worth retrying is retried (the pairs that succeeded re-run as no-ops);
+    only when every failure is permanent is it dead-lettered. The longest Retry-After wins."""
+    retries = [failure for failure in failures if isinstance(failure, RetryLater)]
+    if not retries:
+        return failures[0]
+    return max(retries, key=lambda retry: retry.delay or 0.0)
+
+
+def _count(summary: PassSummary) -> None:
+    for outcome, count in summary.outcomes.items():
+        CHANGES.labels(change_outcome(outcome)).inc(count)
+    if summary.conflicts:
+        CHANGES.labels("conflict").inc(summary.conflicts)
+
+
+def _age(received_at: datetime) -> float:
+    return max(0.0, (datetime.now(UTC) - received_at).total_seconds())

@@ -1,0 +1,91 @@
+"""What becomes of a hint whose pass failed: a pure mapping from the error to the message's fate.
+
+The consumer asks `decide(error)` and carries the answer out: a throttled provider is asked again
+after its Retry-After, transient failures follow the bus's retry schedule (delay queues, then the
+dead-letter queue), permanent ones go to the dead-letter queue at once, and a pair the breaker
+stopped is paused in the store and the message acknowledged: retrying it would only trip the
+breaker again until an operator confirms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from calbridge.errors import (
+    CursorExpired,
+    MalformedMessage,
+    PairPaused,
+    PermanentProviderError,
+    Throttled,
+    TransientProviderError,
+)
+from calbridge.translate.errors import TranslationError
+
+__all__ = [
+    "DeadLetter",
+    "Fate",
+    "PausePair",
+    "RetryScheduled",
+    "RetryThrottled",
+    "decide",
+    "pair_in_reason",
+    "reason_with_pair",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryThrottled:
+    delay: float  # the provider's Retry-After, in seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    """Try again on the bus's schedule (5xx, timeouts, an unexpected error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Never succeeds as it is: to calbridge.dlq now."""
+
+
+@dataclass(frozen=True, slots=True)
+class PausePair:
+    reason: str
+
+
+Fate = RetryThrottled | RetryScheduled | DeadLetter | PausePair
+
+
+def decide(error: BaseException) -> Fate:
+    """The fate of a hint whose pass raised `error`."""
+    if isinstance(error, PairPaused):
+        return PausePair(error.reason)
+    if isinstance(error, Throttled):
+        return RetryThrottled(max(0.0, error.retry_after))
+    if isinstance(error, PermanentProviderError | MalformedMessage | TranslationError):
+        # AccessDenied is permanent too. A TranslationError is deterministic: the same event
+        # fails the same way on every attempt, so the DLQ shows it now instead of in 40 minutes.
+        return DeadLetter()
+    if isinstance(error, CursorExpired):
+        # The engine restarts an expired cursor as a full read; one escaping means the full
+        # read itself was refused, which a later attempt may not be.
+        return RetryScheduled()
+    if isinstance(error, TransientProviderError):
+        return RetryScheduled()
+    return RetryScheduled()  # unknown errors: the schedule bounds them, then the DLQ shows them
+
+
+# The dead-letter reason names the pair, so `calbridge dlq` can show and filter by it.
+_PAIR_PREFIX = re.compile(r"^pair=([A-Za-z0-9_.:-]{1,64}) ")
+
+
+def reason_with_pair(pair_id: str, error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"pair={pair_id} " + " ".join(text.split())
+
+
+def pair_in_reason(reason: str) -> str | None:
+    """The pair a dead-letter reason names (see `reason_with_pair`), if any."""
+    match = _PAIR_PREFIX.match(reason)
+    return match.group(1) if match else None

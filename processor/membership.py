@@ -1,0 +1,137 @@
+"""Which processor replicas are alive, learnt through the broker itself (no coordinator).
+
+Every replica binds its own exclusive, auto-deleted queue to the fanout exchange
+`calbridge.processors` and publishes a heartbeat there every `interval` seconds. A member not
+heard from for `3 * interval` is gone; a replica that stops says so on its way out, so its
+shards move at once instead of after the timeout. When the set changes, `on_change` is called
+with the new set (itself included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection, ExchangeType
+
+from calbridge.logs import get_logger
+
+__all__ = ["MEMBERS_EXCHANGE", "Membership"]
+
+log = get_logger(__name__)
+
+MEMBERS_EXCHANGE = "calbridge.processors"
+_MISSED_BEATS = 3
+
+OnChange = Callable[[frozenset[str]], Awaitable[None]]
+
+
+class Membership:
+    def __init__(self, url: str, member: str, interval: float, on_change: OnChange) -> None:
+        self.member = member
+        self._url = url
+        self._interval = interval
+        self._on_change = on_change
+        self._seen: dict[str, float] = {member: time.monotonic()}
+        self._known: frozenset[str] = frozenset()
+        self._connection: AbstractRobustConnection | None = None
+        self._exchange: AbstractExchange | None = None
+        self._beat: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._notifier: asyncio.Task[None] | None = None
+
+    @property
+    def members(self) -> frozenset[str]:
+        return self._known
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, client_properties={"connection_name": f"calbridge-processor-{self.member}"}
+        )
+        channel = await self._connection.channel()
+        self._exchange = await channel.declare_exchange(MEMBERS_EXCHANGE, ExchangeType.FANOUT, durable=True)
+        queue = await channel.declare_queue(
+            "", exclusive=True, auto_delete=True, arguments={"x-message-ttl": round(self._interval * 3000)}
+        )
+        await queue.bind(self._exchange)
+        await queue.consume(self._on_heartbeat, no_ack=True)
+        await self._publish("alive")
+        # Listen for one round before the first decision, so a new replica does not briefly
+        # claim every shard.
+        await asyncio.sleep(self._interval * 1.5)
+        self._refresh()
+        await self._on_change(self._known)  # the first assignment, before start returns
+        self._changed.clear()
+        self._beat = asyncio.create_task(self._run())
+        self._notifier = asyncio.create_task(self._notify())
+
+    async def stop(self) -> None:
+        for task in (self._beat, self._notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._connection is not None:
+            with contextlib.suppress(Exception):  # best effort: the others time us out anyway
+                await self._publish("leaving")
+            await self._connection.close()
+            self._connection = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self._publish("alive")
+            except Exception as exc:  # the robust connection comes back; keep beating
+                log.warning("heartbeat_failed", error=type(exc).__name__)
+            self._refresh()
+
+    async def _notify(self) -> None:
+        """Hand member changes to `on_change` one at a time, always the latest set. Apart from the
+        heartbeat loop: a rebalance that drains a shard for a while must not stop the beats, or
+        the others would take this replica for gone."""
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            try:
+                await self._on_change(self._known)
+            except Exception as exc:
+                log.error("rebalance_failed", error=type(exc).__name__, exc_info=exc)
+
+    async def _publish(self, state: str) -> None:
+        assert self._exchange is not None
+        body = orjson.dumps({"member": self.member, "state": state})
+        await self._exchange.publish(aio_pika.Message(body, expiration=self._interval * 3), routing_key="")
+
+    async def _on_heartbeat(self, message: AbstractIncomingMessage) -> None:
+        try:
+            beat = orjson.loads(message.body)
+            member, state = str(beat["member"]), str(beat["state"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return
+        if member == self.member:
+            return
+        if state == "leaving":
+            self._seen.pop(member, None)
+            self._refresh()
+        else:
+            known = member in self._seen
+            self._seen[member] = time.monotonic()
+            if not known:
+                self._refresh()
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        self._seen[self.member] = now
+        horizon = now - self._interval * _MISSED_BEATS
+        for member in [m for m, seen in self._seen.items() if seen < horizon]:
+            del self._seen[member]
+        members = frozenset(self._seen)
+        if members != self._known:
+            self._known = members
+            log.info("processor_members_changed", members=len(members))
+            self._changed.set()

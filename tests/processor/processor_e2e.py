@@ -1,0 +1,370 @@
+"""The whole path for the processor's end-to-end tests:
+
+    sandbox (Google + Graph emulators, real push) -> receiver (real uvicorn) -> RabbitMQ
+        -> processor -> the other side of the pair.
+
+The processor is built as `calbridge processor` builds it: connection records in the store
+(secrets encrypted), opened through the provider registry into the real adapters.
+
+Alice's Google calendar and her Outlook calendar form pair `p1` (two-way, full detail). The
+Google channel and the Graph subscription are made through the real client libraries with
+tokens signed by the receiver's key, exactly as the renewer makes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import uvicorn
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from calbridge.bus import open_bus
+from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.sandbox_connections import sandbox_connections
+from calbridge.secretbox import open_secretbox
+from calbridge.settings import Settings, load_settings
+from calbridge.store import create_engine
+from calbridge.store.connection_records import save_connection
+from calbridge.store.migrate import upgrade
+from calbridge.store.tables import calendars, pairs
+from calbridge.tokens import sign_token
+from processor.opening import store_opener
+from processor.service import Processor
+from receiver import create_app
+from sandbox.client import SandboxControl
+from sandbox.graph import GraphControl
+from sandbox.server import Sandbox
+
+ALICE = "alice@example.com"
+GOOGLE_REF = "alice_g"
+MICROSOFT_REF = "alice_m"
+PAIR = "p1"
+SHARDS = 2
+KEYS = {"e2e": secrets.token_urlsafe(32).encode()}
+SECRET_KEY = Fernet.generate_key().decode()
+
+
+def e2e_settings(amqp_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "amqp_url": SecretStr(amqp_url),
+        "signing_keys": SecretStr(",".join(f"{kid}:{value.decode()}" for kid, value in KEYS.items())),
+        "shard_count": SHARDS,
+        "retry_delays": (0.1, 0.2, 0.5, 1.0),
+        "drain_timeout": 5.0,
+        "ack_budget": 2.0,
+        "log_level": "warning",
+        "secret_key": SecretStr(SECRET_KEY),
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], within: float = 15.0, what: str = "condition"
+) -> None:
+    """Poll an async condition until it holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def serve(app: Starlette) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free loopback port; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, access_log=False, lifespan="on", log_level="warning"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(10):
+            await task
+        sock.close()
+
+
+async def add_pair(engine: AsyncEngine, settings: Settings, sandbox: Sandbox, folder: Path) -> None:
+    """Connections from the sandbox's connection file, Alice's two calendars, and pair p1."""
+    found = {c.provider: c for c in sandbox_connections(sandbox.info.as_json(), "sandbox", folder / "ca.pem")}
+    box = open_secretbox(settings)
+    async with engine.begin() as conn:
+        google, _ = await save_connection(conn, box, found[Provider.GOOGLE])
+        graph, _ = await save_connection(conn, box, found[Provider.GRAPH])
+        await conn.execute(
+            sa.insert(calendars),
+            [
+                {
+                    "id": GOOGLE_REF,
+                    "connection_id": google.id,
+                    "provider": "google",
+                    "owner": ALICE,
+                    "calendar": "primary",
+                },
+                {
+                    "id": MICROSOFT_REF,
+                    "connection_id": graph.id,
+                    "provider": "graph",
+                    "owner": ALICE,
+                    "calendar": "primary",
+                },
+            ],
+        )
+        await conn.execute(
+            sa.insert(pairs).values(
+                id=PAIR, google_calendar_id=GOOGLE_REF, microsoft_calendar_id=MICROSOFT_REF, state="active"
+            )
+        )
+
+
+@dataclass
+class Stack:
+    sandbox: Sandbox
+    settings: Settings
+    engine: AsyncEngine
+    processor: Processor
+    receiver_url: str
+    control: SandboxControl
+    graph: GraphControl
+
+    # --- people editing their calendars
+
+    async def google_create(self, body: dict[str, Any]) -> str:
+        created = await self.control.google.create_event(ALICE, body)
+        return str(created["id"])
+
+    async def google_edit(self, event_id: str, changes: dict[str, Any]) -> None:
+        await self.control.google.edit_event(ALICE, event_id, changes)
+
+    async def google_delete(self, event_id: str) -> None:
+        await self.control.google.delete_event(ALICE, event_id)
+
+    async def outlook_create(self, body: dict[str, Any]) -> str:
+        return str((await self.graph.create_event(ALICE, body))["id"])
+
+    async def outlook_edit(self, event_id: str, changes: dict[str, Any]) -> None:
+        await self.graph.update_event(ALICE, event_id, changes)
+
+    async def outlook_delete(self, event_id: str) -> None:
+        await self.graph.delete_event(ALICE, event_id)
+
+    # --- what each side holds
+
+    async def google_events(self) -> list[dict[str, Any]]:
+        """Alice's live Google events (series masters, single events and exceptions)."""
+        state = await self.control.google.calendar(ALICE)
+        return [e for e in state["events"] if e.get("status") != "cancelled"]
+
+    async def outlook_events(self) -> list[dict[str, Any]]:
+        """Alice's Outlook events (series masters and single events)."""
+        state = await self.graph.calendar_state(ALICE)
+        events: list[dict[str, Any]] = state["events"]
+        return events
+
+    async def counters(self) -> dict[str, Any]:
+        return await self.control.counters()
+
+    async def settled(self, handled: int) -> bool:
+        """At least `handled` hints handled, and none waiting in the shard queues."""
+        if self.processor.consumer.handled < handled:
+            return False
+        import aio_pika
+
+        from calbridge.bus.names import shard_queue
+
+        assert self.settings.amqp_url is not None
+        connection = await aio_pika.connect(self.settings.amqp_url.get_secret_value())
+        try:
+            channel = await connection.channel()
+            for index in range(SHARDS):
+                queue = await channel.declare_queue(shard_queue(index), passive=True)
+                if queue.declaration_result.message_count:
+                    return False
+        finally:
+            await connection.close()
+        return True
+
+    async def resync(self) -> None:
+        """What the periodic reconciliation does: a resync hint for both calendars."""
+        bus = open_bus(self.settings)
+        await bus.connect()
+        try:
+            await bus.publish(
+                [
+                    ChangeEvent(
+                        provider=Provider.GOOGLE,
+                        calendar=GOOGLE_REF,
+                        kind=ChangeKind.RESYNC,
+                        reason="reconcile",
+                    ),
+                    ChangeEvent(
+                        provider=Provider.GRAPH,
+                        calendar=MICROSOFT_REF,
+                        kind=ChangeKind.RESYNC,
+                        reason="reconcile",
+                    ),
+                ]
+            )
+        finally:
+            await bus.close()
+
+
+async def _watch_google(sandbox: Sandbox, receiver_url: str) -> None:
+    from google.api_core.client_options import ClientOptions
+    from googleapiclient.discovery import build
+
+    service = build(
+        "calendar",
+        "v3",
+        credentials=sandbox.google_credentials(ALICE),
+        static_discovery=True,
+        client_options=ClientOptions(api_endpoint=sandbox.info.google_api_endpoint),
+    )
+    token = sign_token(Provider.GOOGLE, GOOGLE_REF, _expiry(), KEYS, channel_id="chan-alice")
+    body = {
+        "id": "chan-alice",
+        "type": "web_hook",
+        "address": f"{receiver_url}/notifications/google",
+        "token": token,
+    }
+    await asyncio.to_thread(service.events().watch(calendarId="primary", body=body).execute)
+
+
+async def _subscribe_graph(sandbox: Sandbox, receiver_url: str) -> None:
+    import httpx
+    from azure.identity.aio import ClientSecretCredential
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.models.subscription import Subscription
+    from msgraph.graph_request_adapter import options as graph_default_options
+    from msgraph_core import GraphClientFactory
+
+    microsoft = sandbox.info.microsoft
+    credential = ClientSecretCredential(
+        microsoft["tenant_id"],
+        microsoft["client_id"],
+        microsoft["client_secret"],
+        authority=microsoft["graph_authority"],
+        disable_instance_discovery=True,
+        connection_verify=str(sandbox.ca_file),
+    )
+    http = httpx.AsyncClient(verify=sandbox.tls.client_context(), timeout=30)
+    adapter = GraphRequestAdapter(
+        AzureIdentityAuthenticationProvider(credential, scopes=["https://graph.microsoft.com/.default"]),
+        client=GraphClientFactory.create_with_default_middleware(client=http, options=graph_default_options),
+    )
+    adapter.base_url = microsoft["graph_url"]
+    try:
+        await GraphServiceClient(request_adapter=adapter).subscriptions.post(
+            Subscription(
+                change_type="created,updated,deleted",
+                notification_url=f"{receiver_url}/notifications/graph",
+                resource=f"/users/{ALICE}/events",
+                client_state=sign_token(Provider.GRAPH, MICROSOFT_REF, _expiry(), KEYS),
+                expiration_date_time=datetime.now(UTC) + timedelta(minutes=60),
+            )
+        )
+    finally:
+        await http.aclose()
+        await credential.close()
+
+
+def _expiry() -> datetime:
+    return datetime.now(UTC) + timedelta(days=1)
+
+
+@asynccontextmanager
+async def open_stack(
+    amqp_url: str, folder: Path, *, seed: int = 3, **overrides: object
+) -> AsyncIterator[Stack]:
+    settings = e2e_settings(amqp_url, **overrides)
+    database = f"sqlite+aiosqlite:///{folder / 'store.db'}"
+    await asyncio.to_thread(upgrade, database)
+    engine = create_engine(database)
+    async with AsyncExitStack() as stack:
+        sandbox = await stack.enter_async_context(Sandbox.start(seed=seed))
+        await add_pair(engine, settings, sandbox, folder)
+        receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
+        control = await stack.enter_async_context(sandbox.control())
+        graph = await stack.enter_async_context(
+            GraphControl(
+                sandbox.info.microsoft["graph_authority"],
+                ssl.create_default_context(cafile=str(sandbox.ca_file)),
+            )
+        )
+        bus = open_bus(settings)
+        await bus.connect()
+        stack.push_async_callback(engine.dispose)
+        stack.push_async_callback(bus.close)
+        opener = store_opener(engine, settings)
+        processor = Processor(settings, bus, engine, opener, shards=range(SHARDS), member="e2e")
+        await processor.start()
+        stack.push_async_callback(processor.stop)
+        await _watch_google(sandbox, receiver_url)
+        await _subscribe_graph(sandbox, receiver_url)
+        yield Stack(sandbox, settings, engine, processor, receiver_url, control, graph)
+
+
+# --- reading events back
+
+
+def google_start(event: dict[str, Any]) -> datetime | str:
+    """The instant (timed) or the date (all-day) a Google event starts."""
+    start = event["start"]
+    return start["date"] if "date" in start else datetime.fromisoformat(start["dateTime"]).astimezone(UTC)
+
+
+def outlook_start(event: dict[str, Any]) -> datetime | str:
+    """The same for an Outlook event (the emulator reports times in UTC)."""
+    start = event["start"]
+    assert start["timeZone"] == "UTC", start
+    instant = datetime.fromisoformat(start["dateTime"][:19]).replace(tzinfo=UTC)
+    return instant.date().isoformat() if event.get("isAllDay") else instant
+
+
+def titled(events: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("summary", e.get("subject")) == title]
+
+
+WRITES = {
+    "google.events.insert",
+    "google.events.update",
+    "google.events.patch",
+    "google.events.delete",
+    "google.events.import",
+    "graph.events.create",
+    "graph.events.update",
+    "graph.events.delete",
+}
+
+
+def writes(counters: dict[str, Any]) -> int:
+    """API writes the emulators served (people's edits through the control API are not counted)."""
+    return sum(c["count"] for c in counters["calls"] if c["operation"] in WRITES)
+
+
+def api_calls(counters: dict[str, Any]) -> int:
+    """Every Google/Graph API call but token fetches, push deliveries and subscriptions."""
+    skipped = ("oauth", "token", "push", "watch", "subscriptions", "notify")
+    return sum(c["count"] for c in counters["calls"] if not any(word in c["operation"] for word in skipped))
