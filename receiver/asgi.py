@@ -1,7 +1,9 @@
 """The ASGI factory uvicorn imports in each worker process (`receiver.asgi:build_app`).
 
 Each worker reads settings from the environment and opens its own bus connection; the command
-`calbridge receiver` has already checked the configuration before starting uvicorn.
+`calbridge receiver` has already checked the configuration before starting uvicorn. With
+CALBRIDGE_FREEBUSY_KEYS set, the worker also serves `POST /v1/freebusy`, its sources opened
+from the store's connections when the worker starts.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from starlette.applications import Starlette
 
 from calbridge.bus.base import Bus
 from calbridge.errors import ConfigurationError
+from calbridge.freebusy.deploy import add_lifespan, deployed_lookup
 from calbridge.logs import configure_logging
 from calbridge.settings import Settings, load_settings
 from receiver.app import create_app
@@ -39,4 +42,7 @@ def build_app() -> Starlette:
     bus = find_open_bus()(settings)
     if inspect.isawaitable(bus):
         raise ConfigurationError("calbridge.bus.open_bus must return a Bus, not an awaitable")
-    return create_app(settings, bus)
+    freebusy = deployed_lookup(settings)
+    if freebusy is None:
+        return create_app(settings, bus)
+    return add_lifespan(create_app(settings, bus, freebusy=freebusy.lookup), freebusy.running)

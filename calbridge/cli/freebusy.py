@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from calbridge.cli.common import console, fail, run, settings_or_exit
+from calbridge.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
 
 __all__ = ["choose_window", "freebusy"]
 
@@ -107,11 +107,14 @@ async def _ask_remote(url: str, token: str, body: dict[str, Any]) -> dict[str, A
 
 
 async def _ask_here(body: dict[str, Any]) -> dict[str, Any]:
+    """In this process, through the store's connections (CALBRIDGE_DATABASE_URL and
+    CALBRIDGE_SECRET_KEY), exactly as a deployed free/busy API would answer."""
     from pydantic import ValidationError
 
+    from calbridge.errors import ConfigurationError
     from calbridge.freebusy.configure import build_lookup, limits_from
     from calbridge.freebusy.models import FreeBusyRequest, render_response
-    from calbridge.freebusy.wiring import open_sources
+    from calbridge.freebusy.wiring import close_sources, open_sources
     from calbridge.store.engine import create_engine
 
     settings = settings_or_exit()
@@ -119,11 +122,17 @@ async def _ask_here(body: dict[str, Any]) -> dict[str, Any]:
         request = FreeBusyRequest.model_validate(body, context={"limits": limits_from(settings)})
     except ValidationError as exc:
         fail("; ".join(err["msg"] for err in exc.errors()))
-    sources = await open_sources(settings)
+    try:
+        sources = await open_sources(settings)
+    except ConfigurationError as exc:
+        fail(f"{exc} (or ask a running free/busy API with --url)", EXIT_CONFIG)
+    if not sources:
+        fail("the store has no connections; add one with `calbridge connections add ...`")
     engine = create_engine(settings.database_url.get_secret_value())
     try:
         lookup = build_lookup(settings, sources, engine=engine)
         outcomes = await lookup.answer(request.addresses, request.window())
     finally:
+        await close_sources(sources)
         await engine.dispose()
     return render_response(request, outcomes).model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -29,6 +29,11 @@ def startup_problems(settings: Settings) -> list[str]:
             f"{ENV_PREFIX}AMQP_URL is not set: a receiver on the in-process memory bus would "
             "acknowledge notifications that no processor can ever see"
         )
+    if settings.freebusy_keys is not None and settings.secret_key is None:
+        problems.append(
+            f"{ENV_PREFIX}FREEBUSY_KEYS is set but {ENV_PREFIX}SECRET_KEY is not: free/busy asks the "
+            "providers through the stored connections, whose secrets it must decrypt"
+        )
     return problems
 
 

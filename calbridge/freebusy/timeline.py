@@ -73,7 +73,9 @@ def _header(start: datetime, end: datetime, cells: int, name_width: int) -> Text
     while tick < end:
         at = int(_between(start, tick) / per_cell)
         label = tick.strftime("%a %d") if (tick.hour, tick.minute) == (0, 0) else tick.strftime("%H:%M")
-        if at + len(label) <= cells and all(c == " " for c in line[at : at + len(label) + 1]):
+        # a blank cell on both sides: a day label ("Mon 23") is longer than an hour label
+        clear = at == 0 or line[at - 1] == " "
+        if clear and at + len(label) <= cells and all(c == " " for c in line[at : at + len(label) + 1]):
             line[at : at + len(label)] = list(label)
         tick = tick + step  # wall-clock steps: ticks stay on local hours across DST
     return Text(" " * (name_width + 1) + "".join(line), style="bold")

@@ -1,29 +1,105 @@
 """Where free/busy sources come from in a running deployment: one per stored connection.
 
-Sources are built from the connections store (Google service account, Graph app registration,
-EWS account). Until this build carries that store, asking for in-process sources is a
-configuration error that says what to do instead.
+Each connection in the store (secrets decrypted with `CALBRIDGE_SECRET_KEY`) becomes a source
+over the adapters' own client for its provider, built once and kept for the process. A call acts
+as one user of the connection: the first owner of a calendar the store has on it, else the first
+address asked about (domain-wide delegation and impersonation need a real user).
 """
 
 from __future__ import annotations
 
-from calbridge.errors import ConfigurationError
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from calbridge.connections import Connection, EwsConnection, GoogleConnection, GraphConnection
 from calbridge.freebusy.sources.base import FreeBusySource
 from calbridge.settings import Settings
 
-__all__ = ["open_sources"]
+__all__ = ["close_sources", "load_acting_mailboxes", "open_source", "open_sources", "serving_sources"]
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger("calbridge.freebusy")  # type: ignore[no-any-return]
+
+
+def open_source(connection: Connection, settings: Settings, *, mailbox: str | None = None) -> FreeBusySource:
+    """The source for one connection, with the adapters' client setup and tuning."""
+    if isinstance(connection, GoogleConnection):
+        from calbridge.freebusy.sources.google import open_google_source
+
+        return open_google_source(
+            connection, mailbox=mailbox, threads=settings.google_threads, timeout=settings.provider_timeout
+        )
+    if isinstance(connection, GraphConnection):
+        from calbridge.freebusy.sources.graph import open_graph_source
+
+        return open_graph_source(connection, mailbox=mailbox, timeout=settings.provider_timeout)
+    if isinstance(connection, EwsConnection):
+        from calbridge.freebusy.sources.ews import open_ews_source
+
+        return open_ews_source(connection, mailbox=mailbox, threads=settings.ews_threads)
+    raise TypeError(f"no free/busy source for {type(connection).__name__}")
+
+
+async def load_acting_mailboxes(conn: AsyncConnection) -> dict[str, str]:
+    """Connection id -> the first (alphabetically) owner of a calendar on it."""
+    from calbridge.store.tables import calendars
+
+    query = sa.select(calendars.c.connection_id, sa.func.min(calendars.c.owner)).group_by(
+        calendars.c.connection_id
+    )
+    return {str(row[0]): str(row[1]) for row in await conn.execute(query)}
 
 
 async def open_sources(settings: Settings) -> dict[str, FreeBusySource]:
-    """Connection name -> source, for every connection in the store."""
+    """Connection name -> source, for every connection in the store. Raises ConfigurationError
+    when the database or the secret key is not configured, or a secret cannot be decrypted."""
+    from calbridge.secretbox import open_secretbox
+    from calbridge.store.connection_records import list_connections
+    from calbridge.store.engine import create_engine
+
+    box = open_secretbox(settings)
+    engine = create_engine(settings.database_url.get_secret_value())
     try:
-        import calbridge.connections  # noqa: F401
-    except ImportError:
-        raise ConfigurationError(
-            "this build has no connections store (calbridge.connections), so free/busy cannot reach "
-            "providers in-process; query a running free/busy API with --url instead"
-        ) from None
-    raise ConfigurationError(
-        "building free/busy sources from stored connections is not wired yet; "
-        "query a running free/busy API with --url instead"
-    )
+        async with engine.connect() as conn:
+            stored = await list_connections(conn, box)
+            acting = await load_acting_mailboxes(conn)
+    finally:
+        await engine.dispose()
+    sources: dict[str, FreeBusySource] = {}
+    try:
+        for connection in stored:
+            sources[connection.name] = open_source(connection, settings, mailbox=acting.get(connection.id))
+    except BaseException:
+        await close_sources(sources)
+        raise
+    _log().info("freebusy_sources_opened", connections=len(sources))
+    return sources
+
+
+async def close_sources(sources: Mapping[str, FreeBusySource]) -> None:
+    """Release every source's client (thread pools, HTTP connections, token credentials)."""
+    for name, source in sources.items():
+        close = getattr(source, "aclose", None)
+        if close is None:
+            continue
+        try:
+            await close()
+        except Exception as exc:  # closing one must not leave the others open
+            _log().warning("freebusy_source_close_failed", connection=name, error_type=type(exc).__name__)
+
+
+@asynccontextmanager
+async def serving_sources(settings: Settings, into: dict[str, FreeBusySource]) -> AsyncIterator[None]:
+    """Fill `into` (the mapping a `Lookup` already holds) at start, close its sources at the end:
+    for an app whose routes exist before its lifespan can read the store."""
+    into.update(await open_sources(settings))
+    try:
+        yield
+    finally:
+        await close_sources(into)
+        into.clear()

@@ -70,6 +70,7 @@ class GoogleClient:
         self.events = service.events()
         self.calendars = service.calendars()
         self.channels = service.channels()
+        self.freebusy = service.freebusy()  # free/busy lookups share the client (calbridge.freebusy)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="google")
         self._local = threading.local()
         self.credentials_for = lru_cache(maxsize=4096)(self._credentials_for)

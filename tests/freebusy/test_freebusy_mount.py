@@ -38,3 +38,19 @@ async def test_given_no_freebusy_keys_then_the_receiver_does_not_serve_freebusy(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r.test") as http:
         reply = await http.post("/v1/freebusy", json=BODY, headers={"Authorization": f"Bearer {KEY}"})
         assert reply.status_code == 404
+
+
+def test_given_freebusy_keys_without_a_secret_key_then_the_receiver_command_names_the_missing_variable() -> (
+    None
+):
+    from calbridge.cli.receiver import startup_problems
+    from calbridge.secretbox import generate_key
+
+    base = {
+        "signing_keys": SIGNING,
+        "amqp_url": "amqp://guest:guest@127.0.0.1/",
+        "freebusy_keys": f"portal:{KEY}",
+    }
+    problems = startup_problems(load_settings(**base))
+    assert len(problems) == 1 and "CALBRIDGE_SECRET_KEY" in problems[0]
+    assert startup_problems(load_settings(**base, secret_key=generate_key())) == []

@@ -1,4 +1,4 @@
-"""What each provider's free/busy answer means, read from the shapes its SDK hands back."""
+"""What each provider's free/busy answer means, read from what its SDK (Graph: its JSON) hands back."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ import pytest
 from exchangelib import EWSDateTime
 from exchangelib.errors import ErrorMailRecipientNotFound, ErrorNoFreeBusyAccess, ErrorProxyCallFailed
 from exchangelib.properties import CalendarEvent, FreeBusyView
-from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
-from msgraph.generated.models.free_busy_error import FreeBusyError
-from msgraph.generated.models.free_busy_status import FreeBusyStatus
-from msgraph.generated.models.schedule_information import ScheduleInformation
-from msgraph.generated.models.schedule_item import ScheduleItem
 
 from calbridge.errors import AccessDenied, PermanentProviderError, Throttled, TransientProviderError
 from calbridge.freebusy.sources.ews import parse_views
@@ -83,36 +78,35 @@ def test_google_http_errors_map_to_calbridge_errors(
 # --- Graph getSchedule
 
 
-def _item(
-    status: FreeBusyStatus, start: str, end: str, zone: str = "W. Europe Standard Time"
-) -> ScheduleItem:
-    return ScheduleItem(
-        status=status,
-        start=DateTimeTimeZone(date_time=start, time_zone=zone),
-        end=DateTimeTimeZone(date_time=end, time_zone=zone),
-    )
+def _item(status: str, start: str, end: str, zone: str = "W. Europe Standard Time") -> dict[str, object]:
+    return {
+        "isPrivate": False,
+        "status": status,
+        "start": {"dateTime": start, "timeZone": zone},
+        "end": {"dateTime": end, "timeZone": zone},
+    }
 
 
 def test_graph_schedule_items_keep_their_status_and_are_read_in_the_zone_they_name() -> None:
-    schedules = [
-        ScheduleInformation(
-            schedule_id="Grace@Contoso.com",
-            schedule_items=[
-                _item(FreeBusyStatus.Busy, "2026-11-23T09:00:00.0000000", "2026-11-23T10:00:00.0000000"),
-                _item(FreeBusyStatus.Tentative, "2026-11-23T11:00:00.0000000", "2026-11-23T12:00:00.0000000"),
-                _item(FreeBusyStatus.Oof, "2026-11-24T00:00:00.0000000", "2026-11-25T00:00:00.0000000"),
-                _item(FreeBusyStatus.WorkingElsewhere, "2026-11-23T13:00:00", "2026-11-23T14:00:00", "UTC"),
-                _item(FreeBusyStatus.Free, "2026-11-23T15:00:00", "2026-11-23T16:00:00"),
+    schedules = [  # getSchedule's JSON as sent (statuses capitalised as in Graph's documentation)
+        {
+            "scheduleId": "Grace@contoso.com",
+            "scheduleItems": [
+                _item("Busy", "2026-11-23T09:00:00.0000000", "2026-11-23T10:00:00.0000000"),
+                _item("tentative", "2026-11-23T11:00:00.0000000", "2026-11-23T12:00:00.0000000"),
+                _item("Oof", "2026-11-24T00:00:00.0000000", "2026-11-25T00:00:00.0000000"),
+                _item("WorkingElsewhere", "2026-11-23T13:00:00", "2026-11-23T14:00:00", "UTC"),
+                _item("Free", "2026-11-23T15:00:00", "2026-11-23T16:00:00"),
             ],
-        ),
-        ScheduleInformation(
-            schedule_id="nobody@contoso.com",
-            error=FreeBusyError(response_code="ErrorMailRecipientNotFound", message="not found"),
-        ),
-        ScheduleInformation(
-            schedule_id="private@contoso.com",
-            error=FreeBusyError(response_code="ErrorNoFreeBusyAccess", message="denied"),
-        ),
+        },
+        {
+            "scheduleId": "nobody@contoso.com",
+            "error": {"responseCode": "ErrorMailRecipientNotFound", "message": "not found"},
+        },
+        {
+            "scheduleId": "private@contoso.com",
+            "error": {"responseCode": "ErrorNoFreeBusyAccess", "message": "denied"},
+        },
     ]
     answer = parse_schedules(
         schedules,

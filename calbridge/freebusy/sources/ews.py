@@ -1,23 +1,26 @@
-"""Exchange `GetUserAvailability` through exchangelib (`protocol.get_free_busy_info`).
+"""Exchange `GetUserAvailability` through the adapters' `EwsClient` (exchangelib).
 
-exchangelib is synchronous: the call runs in a worker thread. The window is sent in the
-requested zone, so returned wall-clock times (and all-day events) are read in that zone.
-`account` is the mailbox the service acts as (impersonation or delegate); any mailbox the
-organisation lets it see can be asked about.
+The client is the sync's: its credentials (OAuth2 with any token URL, NTLM or basic), its TLS
+trust, its cached Account per mailbox and the bounded thread pool exchangelib's blocking calls
+run in. The window is sent in the requested zone, so returned wall-clock times (and all-day
+events) are read in that zone. The call goes out as `mailbox` (impersonated; default the first
+address asked about); any mailbox the organisation lets it see can be asked about.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from calbridge.errors import AccessDenied, ProviderError, Throttled, TransientProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.intervals import localize
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
+
+if TYPE_CHECKING:
+    from calbridge.connections import EwsConnection
+    from calbridge.providers.ews_client import EwsClient
 
 __all__ = ["EwsFreeBusySource", "open_ews_source", "parse_views"]
 
@@ -30,68 +33,73 @@ _STATUS = {
 
 
 class EwsFreeBusySource:
-    def __init__(self, account: Any) -> None:
-        self._account = account  # an exchangelib Account
+    def __init__(self, client: EwsClient, *, mailbox: str | None = None) -> None:
+        self._client = client
+        self._mailbox = mailbox
+        # exchangelib's get_free_busy_info asks GetServerTimeZones before every
+        # GetUserAvailability; a zone's definition does not change, so it is asked once here.
+        self._zones: dict[tuple[str, int], Any] = {}
 
     @property
     def provider(self) -> Provider:
         return Provider.EWS
 
     async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
-        views = await asyncio.to_thread(self._call, list(addresses), start, end)
+        """Errors of the whole call come back as calbridge's (`EwsClient.run`): ErrorServerBusy
+        as Throttled with its back-off, refusals as AccessDenied."""
+        caller = self._mailbox or addresses[0]
+        asked = list(addresses)
+        views = await self._client.run("GetUserAvailability", lambda: self._call(caller, asked, start, end))
         return parse_views(views, addresses, start.tzinfo)
 
-    def _call(self, addresses: list[str], start: datetime, end: datetime) -> list[Any]:
+    def _call(self, caller: str, addresses: list[str], start: datetime, end: datetime) -> list[Any]:
+        """exchangelib's `Protocol.get_free_busy_info`, with the zone definition cached."""
         from exchangelib import EWSDateTime, EWSTimeZone
-        from exchangelib.errors import (
-            ErrorAccessDenied,
-            ErrorServerBusy,
-            EWSError,
-            TransportError,
-            UnauthorizedError,
-        )
+        from exchangelib.properties import FreeBusyViewOptions, MailboxData, TimeWindow
+        from exchangelib.services import GetUserAvailability
 
         zone = EWSTimeZone(str(start.tzinfo))
-        try:
-            return list(
-                self._account.protocol.get_free_busy_info(
-                    accounts=[(address, "Required", False) for address in addresses],
-                    start=_in_zone(start, zone, EWSDateTime),
-                    end=_in_zone(end, zone, EWSDateTime),
+        protocol = self._client.account(caller).protocol
+        first, last = _in_zone(start, zone, EWSDateTime), _in_zone(end, zone, EWSDateTime)
+        return list(
+            GetUserAvailability(protocol).call(
+                tzinfo=zone,
+                mailbox_data=[
+                    MailboxData(email=address, attendee_type="Required", exclude_conflicts=False)
+                    for address in addresses
+                ],
+                timezone=self._zone_definition(protocol, zone, first.year),
+                free_busy_view_options=FreeBusyViewOptions(
+                    time_window=TimeWindow(start=first, end=last),
+                    merged_free_busy_interval=30,
                     requested_view="Detailed",
-                )
+                ),
             )
-        except ErrorServerBusy as exc:
-            raise Throttled(float(exc.back_off or 1.0), "exchange is busy") from None
-        except (ErrorAccessDenied, UnauthorizedError):
-            raise AccessDenied("exchange refused free/busy access") from None
-        except TransportError as exc:
-            raise TransientProviderError(f"exchange unreachable: {type(exc).__name__}") from None
-        except EWSError as exc:
-            raise ProviderError(f"exchange: {type(exc).__name__}") from None
+        )
+
+    def _zone_definition(self, protocol: Any, zone: Any, year: int) -> Any:
+        from exchangelib.properties import TimeZone
+
+        key = (zone.key, year)
+        found = self._zones.get(key)
+        if found is None:
+            definition = next(iter(protocol.get_timezones(timezones=[zone], return_full_timezone_data=True)))
+            found = self._zones[key] = TimeZone.from_server_timezone(tz_definition=definition, for_year=year)
+        return found
+
+    async def aclose(self) -> None:
+        self._client.close()
 
 
 def open_ews_source(
-    *,
-    service_endpoint: str,
-    mailbox: str,
-    credentials: Any,
-    impersonate: bool = True,
-    max_connections: int = 4,
+    connection: EwsConnection, *, mailbox: str | None = None, threads: int = 4
 ) -> EwsFreeBusySource:
-    """A source acting as `mailbox` at a fixed endpoint: no autodiscover, no version probing.
-    `credentials` is an exchangelib credentials object (OAuth2 client credentials or basic)."""
-    from exchangelib import DELEGATE, IMPERSONATION, Account, Configuration
-    from exchangelib.version import EXCHANGE_2016, Version
+    """A source over a stored EWS connection, with the sync's own client setup."""
+    from calbridge.providers.ews_client import EwsClient, EwsEndpoint
 
-    config = Configuration(
-        service_endpoint=service_endpoint,
-        credentials=credentials,
-        version=Version(build=EXCHANGE_2016),
-        max_connections=max_connections,
+    return EwsFreeBusySource(
+        EwsClient(EwsEndpoint.from_connection(connection), threads=threads), mailbox=mailbox
     )
-    access = IMPERSONATION if impersonate else DELEGATE
-    return EwsFreeBusySource(Account(mailbox, config=config, autodiscover=False, access_type=access))
 
 
 def _in_zone(moment: datetime, zone: Any, ews_datetime: Any) -> Any:

@@ -1,19 +1,18 @@
-"""Google Calendar `freeBusy.query` through google-api-python-client.
+"""Google Calendar `freeBusy.query` through the adapters' `GoogleClient`.
 
-The client is synchronous and httplib2 is not thread-safe: each worker thread gets its own
-authorised Http, while the built service (costly to build) and the credentials are shared.
-Google answers in RFC 3339 instants; the requested zone is passed as `timeZone` so that
-Google renders them in it.
+The client (the built Calendar v3 Resource, delegated credentials per subject, per-thread
+authorised Http, its thread pool) is the one the sync uses, built once per connection. A call
+acts as `mailbox` (a user of the domain: domain-wide delegation needs a real subject), or, when
+none is configured, as the first address asked about. Google answers in RFC 3339 instants; the
+requested zone is passed as `timeZone` so that Google renders them in it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calbridge.errors import (
     AccessDenied,
@@ -25,24 +24,20 @@ from calbridge.errors import (
 from calbridge.events import Provider
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
 
-__all__ = ["CALENDAR_SCOPE", "GoogleFreeBusySource", "open_google_source", "parse_freebusy", "provider_error"]
+if TYPE_CHECKING:
+    from calbridge.connections import GoogleConnection
+    from calbridge.providers.google_client import GoogleClient
 
-# The scope the sync already needs: one domain-wide delegation grant serves both.
-CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
+__all__ = ["GoogleFreeBusySource", "open_google_source", "parse_freebusy", "provider_error"]
+
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
 DEFAULT_RETRY_AFTER = 1.0
 
 
 class GoogleFreeBusySource:
-    """`service` is `build("calendar", "v3", ...)`; `make_http` returns a fresh authorised Http
-    (e.g. `lambda: AuthorizedHttp(credentials, http=httplib2.Http())`) for each thread."""
-
-    def __init__(self, service: Any, make_http: Callable[[], Any] | None = None) -> None:
-        self._service = service
-        self._freebusy = service.freebusy()  # building a resource costs milliseconds: once
-        self._make_http = make_http
-        self._local = threading.local()
-        self._shared = threading.Lock()  # without make_http all threads share the service's Http
+    def __init__(self, client: GoogleClient, *, mailbox: str | None = None) -> None:
+        self._client = client
+        self._mailbox = mailbox
 
     @property
     def provider(self) -> Provider:
@@ -55,57 +50,44 @@ class GoogleFreeBusySource:
             "timeZone": str(start.tzinfo),
             "items": [{"id": address} for address in addresses],
         }
-        reply = await asyncio.to_thread(self._execute, body)
+        request = self._client.freebusy.query(body=body)
+        try:
+            reply = await self._client.execute(self._mailbox or addresses[0], request)
+        except Exception as exc:
+            raise _translate(exc) from None
         return parse_freebusy(reply, addresses)
 
-    def _execute(self, body: dict[str, Any]) -> dict[str, Any]:
-        from googleapiclient.errors import HttpError
-
-        try:
-            if self._make_http is None:
-                with self._shared:
-                    return dict(self._freebusy.query(body=body).execute())
-            http = getattr(self._local, "http", None)
-            if http is None:
-                http = self._local.http = self._make_http()
-            return dict(self._freebusy.query(body=body).execute(http=http))
-        except HttpError as exc:
-            raise provider_error(exc.status_code, _reasons(exc), exc.resp.get("retry-after")) from None
-        except (OSError, TimeoutError) as exc:
-            raise TransientProviderError(f"google unreachable: {type(exc).__name__}") from None
+    async def aclose(self) -> None:
+        self._client.close()
 
 
 def open_google_source(
-    service_account_info: Mapping[str, Any],
-    *,
-    subject: str,
-    api_endpoint: str | None = None,
-    ca_file: str | None = None,
-    scopes: Sequence[str] = (CALENDAR_SCOPE,),
+    connection: GoogleConnection, *, mailbox: str | None = None, threads: int = 8, timeout: float = 30.0
 ) -> GoogleFreeBusySource:
-    """A source acting as `subject` (domain-wide delegation). `api_endpoint` replaces the whole
-    base URL (it must end in `/calendar/v3/`); the token endpoint is the key's `token_uri`, and
-    tokens are fetched through the same per-thread Http, so `ca_file` is trusted for both."""
-    import httplib2
-    from google.api_core.client_options import ClientOptions
-    from google.oauth2 import service_account
-    from google_auth_httplib2 import AuthorizedHttp
-    from googleapiclient.discovery import build
+    """A source over a stored Google connection, with the sync's own client setup."""
+    from calbridge.providers.google_client import GoogleClient
 
-    credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-        dict(service_account_info), scopes=list(scopes), subject=subject
+    client = GoogleClient(
+        connection.service_account_info(),
+        api_endpoint=connection.api_endpoint,
+        token_uri=connection.token_uri,
+        ca_file=connection.ca_file,
+        threads=threads,
+        timeout=timeout,
     )
-    service = build(
-        "calendar",
-        "v3",
-        credentials=credentials,
-        static_discovery=True,
-        cache_discovery=False,
-        client_options=ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None,
-    )
-    return GoogleFreeBusySource(
-        service, make_http=lambda: AuthorizedHttp(credentials, http=httplib2.Http(ca_certs=ca_file))
-    )
+    return GoogleFreeBusySource(client, mailbox=mailbox)
+
+
+def _translate(exc: Exception) -> Exception:
+    """freeBusy's own reading of HTTP errors (a 403 for rate reasons throttles); the adapters'
+    for everything else (token refusals, transport)."""
+    from googleapiclient.errors import HttpError
+
+    from calbridge.providers.google_errors import translate_exception
+
+    if isinstance(exc, HttpError):
+        return provider_error(exc.status_code, _reasons(exc), exc.resp.get("retry-after"))
+    return translate_exception(exc, on="calendar") or exc
 
 
 def _reasons(exc: Any) -> set[str]:
