@@ -33,7 +33,6 @@ __all__ = ["Stack", "StackOptions", "running_stack"]
 
 SANDBOX_SEED = 7
 CONNECTION_PREFIX = "demo"
-FREEBUSY_SUBJECT = "alice@example.com"
 
 
 def _log() -> Any:
@@ -70,6 +69,7 @@ class Stack:
     processors: list[Any] = field(default_factory=list)
     connection_file: Path | None = None
     renew_now: Callable[[], Awaitable[None]] | None = None  # one renewer pass, at once
+    freebusy: Any = None  # calbridge.freebusy.deploy.DeployedLookup
 
     @property
     def store_label(self) -> str:
@@ -159,62 +159,18 @@ class _EmbeddedServer:
                 await asyncio.wait_for(self._task, 10)
 
 
-async def _freebusy_lookup(stack: Stack, stop: contextlib.AsyncExitStack) -> Any | None:
-    """The free/busy lookup the receiver serves: sources from the stored connections
-    (`open_sources`) where the build wires them, else the demo's Google and Graph connections
-    opened with the free/busy service's own source constructors."""
-    from calbridge.errors import ConfigurationError
-    from calbridge.freebusy.configure import build_lookup
-    from calbridge.freebusy.wiring import open_sources
-
-    kwargs = {"engine": stack.engine} if "engine" in inspect.signature(open_sources).parameters else {}
-    try:
-        sources = await open_sources(stack.settings, **kwargs)
-    except ConfigurationError:
-        sources = _demo_sources(stack)
-    for source in sources.values():
-        close = getattr(source, "aclose", None) or getattr(source, "close", None)
-        if close is not None and inspect.iscoroutinefunction(close):
-            stop.push_async_callback(close)
-    return build_lookup(stack.settings, sources, engine=stack.engine)
-
-
-def _demo_sources(stack: Stack) -> dict[str, Any]:
-    """Connection name -> free/busy source for the sandbox's Google and Graph connections. The
-    Google source acts as Alice (domain-wide delegation), who may see her own calendar."""
-    from calbridge.connections import GoogleConnection, GraphConnection
-    from calbridge.freebusy.sources.google import open_google_source
-    from calbridge.freebusy.sources.graph import open_graph_source
-
-    sources: dict[str, Any] = {}
-    for connection in stack.connections.values():
-        if isinstance(connection, GoogleConnection):
-            sources[connection.name] = open_google_source(
-                connection.service_account_info(),
-                subject=FREEBUSY_SUBJECT,
-                api_endpoint=connection.api_endpoint,
-                ca_file=connection.ca_file,
-            )
-        elif isinstance(connection, GraphConnection):
-            sources[connection.name] = open_graph_source(
-                connection.tenant_id,
-                connection.client_id,
-                connection.client_secret,
-                authority=connection.authority,
-                graph_url=connection.graph_url,
-                ca_file=connection.ca_file,
-            )
-    return sources
-
-
-async def _receiver_app(stack: Stack, stop: contextlib.AsyncExitStack) -> Any:
+def _receiver_app(stack: Stack) -> Any:
+    """The receiver, serving the free/busy API too (its sources open once pairs exist)."""
+    from calbridge.freebusy.deploy import deployed_lookup
     from receiver.app import create_app
 
-    lookup = await _freebusy_lookup(stack, stop)
-    if lookup is not None and stack.settings.freebusy_keys is not None:
-        first = stack.settings.freebusy_keys.get_secret_value().split(",", 1)[0]
-        stack.freebusy_key = first.split(":", 1)[1]
-    return create_app(stack.settings, stack.bus, freebusy=lookup)
+    stack.freebusy = deployed_lookup(stack.settings)
+    if stack.freebusy is None or stack.settings.freebusy_keys is None:
+        stack.missing["freebusy"] = "the free/busy API has no keys"
+        return create_app(stack.settings, stack.bus)
+    first = stack.settings.freebusy_keys.get_secret_value().split(",", 1)[0]
+    stack.freebusy_key = first.split(":", 1)[1]
+    return create_app(stack.settings, stack.bus, freebusy=stack.freebusy.lookup)
 
 
 # --- connections, calendars and pairs
@@ -525,7 +481,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         sandbox.info.write(stack.connection_file)
         _adapters(stack)
         await _save_connections(stack)
-        server = _EmbeddedServer(await _receiver_app(stack, stop), sock)
+        server = _EmbeddedServer(_receiver_app(stack), sock)
         await server.start()
         stop.push_async_callback(server.stop)
         stack.started.append("receiver")
@@ -536,6 +492,9 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         if options.provision:
             await _add_pairs(stack)
             await wait_for_subscriptions(stack, options.subscribe_timeout)
+        if stack.freebusy is not None:
+            # Sources act as an owner of the connection's calendars: open them once pairs exist.
+            await stop.enter_async_context(stack.freebusy.running())
         yield stack
 
 
