@@ -7,8 +7,8 @@ the words and marks already say.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 from rich.console import Console
 from rich.status import Status
@@ -54,8 +54,8 @@ LATENCY_WIDTH = 8
 
 
 def step_line(width: int, mark: str, style: str, result: StepResult, latency: str, seen_at: str = "") -> Text:
-    """`✓  3 Alice moves it to Tue 14:00 ...  Google → Outlook  09:41:07  61 ms`, cut to
-    `width`; the time it was seen shows from 100 columns on."""
+    """`✓  3 Alice moves it to Tue 14:00 ...  Google → Outlook  +1.42s  61 ms`, cut to `width`;
+    when it was seen (since the scenario began) shows from 100 columns on."""
     clock = f"  {seen_at:<8}" if width >= 100 else ""
     says_width = max(20, width - 5 - ROUTE_WIDTH - LATENCY_WIDTH - len(clock) - 1)
     says = Text(result.step.says())
@@ -92,6 +92,7 @@ class DemoView:
         self.console = console
         self._status: Status | None = None
         self._told: set[str] = set()  # reasons already shown once
+        self._began: float | None = None  # when the scenario started: "seen at" counts from it
 
     # --- before the scenario
 
@@ -153,6 +154,8 @@ class DemoView:
     # --- the runner's listener
 
     def started(self, number: int, step: Step) -> None:
+        if self._began is None:
+            self._began = time.monotonic()
         self._status = self.console.status(f"{number:>2} {step.says()} — waiting for {_shown(step.observe)}…")
         self._status.start()
 
@@ -162,7 +165,9 @@ class DemoView:
             self._status = None
         mark, style = _MARKS[result.status]
         latency = format_seconds(result.latency) if result.status is StepStatus.ARRIVED else ""
-        seen_at = datetime.now().strftime("%H:%M:%S") if result.status is StepStatus.ARRIVED else ""
+        seen_at = ""
+        if result.status is StepStatus.ARRIVED:
+            seen_at = f"+{time.monotonic() - (self._began or time.monotonic()):.2f}s"
         line = step_line(self.console.width, mark, style, result, latency, seen_at)
         self.console.print(line, soft_wrap=True)
         if result.status is StepStatus.SKIPPED and result.detail in self._told:

@@ -74,7 +74,7 @@ class StepResult:
 @dataclass(frozen=True, slots=True)
 class Timing:
     timeout: float = 20.0  # how long a change may take to show on the other side
-    poll: float = 0.05
+    poll: float = 0.01  # the latency shown is at most this much late
 
 
 @dataclass
