@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -91,17 +92,17 @@ async def throwaway_services() -> AsyncIterator[dict[str, str]]:
 # --- processor processes
 
 
-def _processor_env(stack: Stack, base: dict[str, str]) -> dict[str, str]:
+def _processor_env(stack: Stack, base: dict[str, str], log_level: str) -> dict[str, str]:
     settings = stack.settings
     env = dict(os.environ, **base)
     env[f"{ENV_PREFIX}SIGNING_KEYS"] = settings.signing_keys.get_secret_value()  # type: ignore[union-attr]
     env[f"{ENV_PREFIX}SECRET_KEY"] = settings.secret_key.get_secret_value()  # type: ignore[union-attr]
-    env[f"{ENV_PREFIX}LOG_LEVEL"] = "error"
+    env[f"{ENV_PREFIX}LOG_LEVEL"] = log_level
     return env
 
 
 @contextlib.contextmanager
-def processor_processes(count: int, env: dict[str, str], logs: Path) -> Any:
+def processor_processes(count: int, env: dict[str, str], logs: Path, keep: Path | None = None) -> Any:
     """`calbridge processor` processes sharing the shards; their output goes to `logs`."""
     procs = []
     for n in range(count):
@@ -116,6 +117,10 @@ def processor_processes(count: int, env: dict[str, str], logs: Path) -> Any:
             )
     try:
         yield procs
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for n in range(count):
+                shutil.copy(logs / f"processor-{n}.log", keep / f"processor-{n}.log")
         for n, proc in enumerate(procs):
             if proc.poll() is not None:
                 tail = (logs / f"processor-{n}.log").read_text()[-2000:]
@@ -332,7 +337,13 @@ async def one_run(args: argparse.Namespace, api_latency: float, processes: int) 
             missing = {k: v for k, v in stack.missing.items() if k in ("renewer", "google", "graph")}
             if missing:
                 raise SystemExit("cannot run: " + "; ".join(missing.values()))
-            with processor_processes(processes, _processor_env(stack, services), stack.folder):
+            keep = (
+                Path(args.keep_logs) / f"api{round(api_latency * 1000)}-p{processes}"
+                if args.keep_logs
+                else None
+            )
+            env = _processor_env(stack, services, args.log_level)
+            with processor_processes(processes, env, stack.folder, keep):
                 pairs = await provision(stack, args.pairs)
                 if not await wait_for_subscriptions(stack, 120):
                     print("  warning: not every calendar was subscribed within 120 s", flush=True)
@@ -397,6 +408,8 @@ async def main() -> None:
     parser.add_argument(
         "--settle", type=float, default=10.0, help="seconds between subscribing and load (baselines, shards)"
     )
+    parser.add_argument("--keep-logs", help="copy each run's processor logs into this folder")
+    parser.add_argument("--log-level", default="warning", help="the processors' log level")
     parser.add_argument("--api-latency", default="0,0.1", help="comma-separated seconds per API call")
     parser.add_argument("--processes", default="1,2", help="comma-separated processor process counts")
     args = parser.parse_args()
