@@ -87,7 +87,8 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=True,
+        # No caching: a reconfiguration (tests, `calbridge demo`) reaches loggers already in use.
+        cache_logger_on_first_use=False,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ def captured() -> Iterator[LogCapture]:
     previous = structlog.get_config()
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),  # whatever ran before
         cache_logger_on_first_use=False,
     )
     yield capture
