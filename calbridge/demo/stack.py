@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import inspect
 import os
 import secrets
 import socket
-import ssl
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from calbridge.connections import Connection
-from calbridge.demo.scenario import CALENDARS, PAIRS, CalendarRef, DemoPair, Side
+from calbridge.demo.provision import add_pairs, forget_previous_run, resolve_calendars, save_connections
 from calbridge.events import Provider
 from calbridge.logs import get_logger
 from calbridge.settings import ENV_PREFIX, Settings, load_settings
@@ -32,7 +30,6 @@ from calbridge.settings import ENV_PREFIX, Settings, load_settings
 __all__ = ["Stack", "StackOptions", "running_stack"]
 
 SANDBOX_SEED = 7
-CONNECTION_PREFIX = "demo"
 
 
 def _log() -> Any:
@@ -100,8 +97,7 @@ def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = 
     overrides["database_url"] = environ.get(
         f"{ENV_PREFIX}DATABASE_URL", f"sqlite+aiosqlite:///{folder / 'calbridge.db'}"
     )
-    if environ.get(f"{ENV_PREFIX}AMQP_URL"):
-        overrides["amqp_url"] = environ[f"{ENV_PREFIX}AMQP_URL"]
+    overrides["amqp_url"] = environ.get(f"{ENV_PREFIX}AMQP_URL") or None
     overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
     return load_settings(**overrides)
 
@@ -171,149 +167,6 @@ def _receiver_app(stack: Stack) -> Any:
     first = stack.settings.freebusy_keys.get_secret_value().split(",", 1)[0]
     stack.freebusy_key = first.split(":", 1)[1]
     return create_app(stack.settings, stack.bus, freebusy=stack.freebusy.lookup)
-
-
-# --- connections, calendars and pairs
-
-
-async def forget_previous_run(engine: Any) -> None:
-    """In a database that outlives the run (PostgreSQL), drop what an earlier demo left: its
-    pairs, links, cursors, subscriptions and calendars point at a sandbox that is gone, and its
-    connections' secrets were sealed with a key made for that run. Only rows under the demo's
-    own connections (`demo-*`) are touched."""
-    import sqlalchemy as sa
-
-    from calbridge.store.tables import calendars, connections, cursors, links, pairs, subscriptions
-
-    async with engine.begin() as conn:
-        ours = sa.select(connections.c.id).where(connections.c.name.like(f"{CONNECTION_PREFIX}-%"))
-        cals = sa.select(calendars.c.id).where(calendars.c.connection_id.in_(ours))
-        their_pairs = sa.select(pairs.c.id).where(
-            pairs.c.google_calendar_id.in_(cals) | pairs.c.microsoft_calendar_id.in_(cals)
-        )
-        await conn.execute(links.delete().where(links.c.pair_id.in_(their_pairs)))
-        await conn.execute(pairs.delete().where(pairs.c.id.in_(their_pairs)))
-        await conn.execute(cursors.delete().where(cursors.c.calendar_id.in_(cals)))
-        await conn.execute(subscriptions.delete().where(subscriptions.c.calendar_id.in_(cals)))
-        await conn.execute(calendars.delete().where(calendars.c.id.in_(cals)))
-        # Their secrets were sealed with that run's key, which is gone with it.
-        await conn.execute(connections.delete().where(connections.c.id.in_(ours)))
-
-
-async def _save_connections(stack: Stack) -> None:
-    from calbridge.sandbox_connections import sandbox_connections
-    from calbridge.secretbox import open_secretbox
-    from calbridge.store.connection_records import save_connection
-
-    found = sandbox_connections(
-        stack.sandbox.info.as_json(), CONNECTION_PREFIX, stack.folder / "sandbox-ca.pem"
-    )
-    box = open_secretbox(stack.settings)
-    async with stack.engine.begin() as conn:
-        for connection in found:
-            saved, _ = await save_connection(conn, box, connection, replace=True)
-            stack.connections[str(saved.provider)] = saved
-
-
-def _graph_control(stack: Stack) -> Any:
-    from sandbox.graph.client import GraphControl
-
-    origin = stack.sandbox.info.https_endpoints["graph"]
-    return GraphControl(origin, stack.sandbox.tls.client_context())
-
-
-async def _resolve_calendars(stack: Stack) -> None:
-    """Provider ids of the demo's calendars; Bob's dedicated Outlook calendar is made here."""
-    for ref in CALENDARS:
-        if ref.side is Side.GOOGLE:
-            stack.calendar_ids[ref.name] = ref.owner if ref.calendar == "primary" else ref.calendar
-        elif ref.side is Side.OUTLOOK and "graph" in stack.sandbox.info.https_endpoints:
-            if ref.calendar == "primary":
-                stack.calendar_ids[ref.name] = "primary"
-                continue
-            async with _graph_control(stack) as graph:
-                made = await graph.add_calendar(ref.owner, ref.calendar)
-            stack.calendar_ids[ref.name] = str(made["id"])
-        elif ref.side is Side.EXCHANGE:
-            stack.calendar_ids[ref.name] = "primary"
-
-
-def _pair_blockers(stack: Stack, pair: DemoPair) -> str | None:
-    """Why this pair cannot run in this build, or None."""
-    for piece in ("processor", "renewer", *sorted(pair.needs)):
-        if piece in stack.missing:
-            return f"needs the {_PIECE_NAMES[piece]}"
-    return None
-
-
-_PIECE_NAMES = {
-    "processor": "processor",
-    "renewer": "renewer",
-    "google": "Google adapter",
-    "graph": "Microsoft Graph adapter",
-    "ews": "EWS adapter and listener",
-}
-
-
-async def _add_pairs(stack: Stack) -> None:
-    from calbridge.providers.registry import open_provider
-    from subscriptions.access import RegistryAccessChecker
-    from subscriptions.pairs import AddOutcome, add_pairs
-    from subscriptions.spec import CalendarSpec, PairSpec
-
-    by_name = {ref.name: ref for ref in CALENDARS}
-    chosen: list[DemoPair] = []
-    specs: list[PairSpec] = []
-    for pair in PAIRS:
-        blocker = _pair_blockers(stack, pair)
-        if blocker is not None:
-            stack.pair_errors[pair.name] = blocker
-            continue
-        google, microsoft = by_name[pair.google], by_name[pair.microsoft]
-        specs.append(
-            PairSpec(
-                google=CalendarSpec(google.owner, stack.calendar_ids[google.name]),
-                microsoft=CalendarSpec(microsoft.owner, stack.calendar_ids[microsoft.name]),
-                via=pair.via,
-                direction=pair.direction,
-                detail=pair.detail,
-                google_connection=stack.connections["google"].name,
-                microsoft_connection=stack.connections[str(pair.via)].name,
-            )
-        )
-        chosen.append(pair)
-    if not specs:
-        return
-    opened: list[Any] = []
-
-    def open_recorded(connection: Connection) -> Any:
-        opened.append(open_provider(connection))
-        return opened[-1]
-
-    checker = RegistryAccessChecker(open_recorded)
-    try:
-        results = await add_pairs(stack.engine, specs, list(stack.connections.values()), checker, stack.bus)
-    finally:
-        await checker.aclose()
-        await close_providers(opened)
-    for pair, result in zip(chosen, results, strict=True):
-        if result.outcome is AddOutcome.FAILED:
-            stack.pair_errors[pair.name] = result.error or "activation failed"
-        else:
-            stack.pair_ids[pair.name] = result.pair.id
-
-
-async def close_providers(providers: list[Any]) -> None:
-    """Close what the access checks opened, whichever of `aclose` / `close` (sync or async) an
-    adapter has: an unclosed SDK client warns on stderr at exit."""
-    for provider in providers:
-        close = getattr(provider, "aclose", None) or getattr(provider, "close", None)
-        if close is None:
-            continue
-        with contextlib.suppress(Exception):
-            result = close()
-            if inspect.isawaitable(result):
-                await result
 
 
 # --- processor and renewer
@@ -480,28 +333,19 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         stack.connection_file = folder / "sandbox.json"
         sandbox.info.write(stack.connection_file)
         _adapters(stack)
-        await _save_connections(stack)
+        await save_connections(stack)
         server = _EmbeddedServer(_receiver_app(stack), sock)
         await server.start()
         stop.push_async_callback(server.stop)
         stack.started.append("receiver")
-        await _resolve_calendars(stack)
+        await resolve_calendars(stack)
         for _ in range(options.processors):
             await _start_processor(stack, stop)
         await _start_renewer(stack, stop, options.renewer_interval)
         if options.provision:
-            await _add_pairs(stack)
+            await add_pairs(stack)
             await wait_for_subscriptions(stack, options.subscribe_timeout)
         if stack.freebusy is not None:
             # Sources act as an owner of the connection's calendars: open them once pairs exist.
             await stop.enter_async_context(stack.freebusy.running())
         yield stack
-
-
-def calendar_ref(name: str) -> CalendarRef:
-    return next(ref for ref in CALENDARS if ref.name == name)
-
-
-def client_ssl(stack: Stack) -> ssl.SSLContext:
-    context: ssl.SSLContext = stack.sandbox.tls.client_context()
-    return context
