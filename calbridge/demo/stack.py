@@ -41,7 +41,7 @@ class StackOptions:
     seed: int = SANDBOX_SEED
     renewer_interval: float = 1.0  # seconds between renewer passes: subscriptions appear at once
     subscribe_timeout: float = 20.0  # how long to wait for every watched calendar's subscription
-    processors: int = 1  # in-process processors (the benchmark runs its own as separate processes)
+    processors: int = 2  # in-process processors (the benchmark runs its own as separate processes)
     provision: bool = True  # add the demo's pairs (the benchmark adds its own)
     environ: Mapping[str, str] | None = None  # where CALBRIDGE_AMQP_URL / _DATABASE_URL are read
 
@@ -172,19 +172,27 @@ def _receiver_app(stack: Stack) -> Any:
 # --- processor and renewer
 
 
-async def _start_processor(stack: Stack, stop: contextlib.AsyncExitStack) -> None:
+async def _start_processors(stack: Stack, stop: contextlib.AsyncExitStack, count: int) -> None:
+    """`count` processors. On RabbitMQ they share the shards among themselves (membership, as
+    replicas do); on the memory bus each takes a fixed share."""
+    if count == 0:
+        return
     if not _has_module("processor.service"):
         stack.missing["processor"] = "the processor service is not in this build"
         return
     from processor.opening import store_opener
     from processor.service import Processor
 
-    worker = Processor(stack.settings, stack.bus, stack.engine, store_opener(stack.engine, stack.settings))
-    await worker.start()
-    stop.push_async_callback(worker.stop)
-    stack.processors.append(worker)
-    if "processor" not in stack.started:
-        stack.started.append("processor")
+    shard_count = stack.settings.shard_count
+    for n in range(count):
+        shards = None if stack.settings.amqp_url is not None else list(range(n, shard_count, count))
+        worker = Processor(
+            stack.settings, stack.bus, stack.engine, store_opener(stack.engine, stack.settings), shards=shards
+        )
+        await worker.start()
+        stop.push_async_callback(worker.stop)
+        stack.processors.append(worker)
+    stack.started.append("processor" if count == 1 else f"{count} processors")
 
 
 async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval: float) -> None:
@@ -339,8 +347,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         stop.push_async_callback(server.stop)
         stack.started.append("receiver")
         await resolve_calendars(stack)
-        for _ in range(options.processors):
-            await _start_processor(stack, stop)
+        await _start_processors(stack, stop, options.processors)
         await _start_renewer(stack, stop, options.renewer_interval)
         if options.provision:
             await add_pairs(stack)
