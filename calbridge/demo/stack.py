@@ -326,6 +326,11 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
             folder, receiver_url, os.environ if options.environ is None else options.environ
         )
         configure_logging(settings.log_format, settings.log_level)
+        # Libraries log through the standard library (aio-pika's channel notices at shutdown, for
+        # one): at the demo's level too, for the run only.
+        root = logging.getLogger()
+        stop.callback(root.setLevel, root.level)
+        root.setLevel(logging.getLevelNamesMapping()[settings.log_level.upper()])
         url = settings.database_url.get_secret_value()
         await asyncio.to_thread(upgrade, url)
         engine = create_engine(url)
