@@ -6,17 +6,45 @@ never printed. `docs/configuration.md` is checked against this class by a test.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyUrl, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calbridge.errors import ConfigurationError
 
-__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "Duration", "Settings", "format_duration", "load_settings"]
 
 ENV_PREFIX = "CALBRIDGE_"
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SHORT_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+
+
+def _parse_duration(value: object) -> object:
+    """`90s`, `30m`, `24h`, `7d` as well as what pydantic reads (seconds, ISO 8601 `PT24H`)."""
+    if isinstance(value, str):
+        match = _SHORT_DURATION.fullmatch(value.lower())
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact spelling in the units `_parse_duration` reads."""
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m"):
+        size = _UNITS[unit]
+        smallest = 2 * size if unit == "d" else size  # 24h reads better than 1d
+        if seconds >= smallest and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration), Field(gt=timedelta(0))]
 
 
 class Settings(BaseSettings):
@@ -155,6 +183,62 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         description="Deletions in one pass below this count never trip the mass-deletion breaker.",
+    )
+
+    # --- renewer (subscriptions)
+    renew_margin: Duration = Field(
+        default=timedelta(hours=24),
+        description="How long before a subscription expires the renewer renews it (30m, 24h, 2d, or "
+        "seconds). Renewal failures are retried with backoff within this margin.",
+    )
+    renew_jitter: Duration = Field(
+        default=timedelta(hours=2),
+        description="Up to this much is drawn at random and added to the margin, so renewals of "
+        "subscriptions made together spread out.",
+    )
+    renew_retry_base: Duration = Field(
+        default=timedelta(minutes=1),
+        description="First wait after a failed create/renew/stop; doubles per failure (with jitter).",
+    )
+    renew_retry_cap: Duration = Field(
+        default=timedelta(hours=1), description="Longest wait between retries of a failed renewal."
+    )
+    resync_interval: Duration = Field(
+        default=timedelta(hours=6),
+        description="Every watched calendar gets a RESYNC hint this often (minus up to 10 % jitter): "
+        "reconciliation, so a dropped notification delays a change but never loses it.",
+    )
+    google_channel_ttl: Duration = Field(
+        default=timedelta(days=7),
+        description="Lifetime asked for a Google push channel (params.ttl); Google may grant less. "
+        "Channels are replaced by new ones before they expire.",
+    )
+    graph_subscription_minutes: int = Field(
+        default=10_070,
+        ge=45,
+        le=10_080,
+        description="Lifetime asked for a Graph subscription, in minutes (Outlook events allow at most "
+        "10080; a little less absorbs clock skew).",
+    )
+    subscription_token_lifetime: Duration = Field(
+        default=timedelta(days=30),
+        description="Lifetime of a Graph clientState token. A renewal cannot change clientState, so a "
+        "subscription is recreated with a fresh token about this often (and at once after a key rotation).",
+    )
+    renewer_interval: float = Field(
+        default=60, gt=0, le=3600, description="Seconds between two passes of the renewer."
+    )
+    renewer_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Subscriptions one renewer claims at a time."
+    )
+    renewer_lease: Duration = Field(
+        default=timedelta(minutes=5),
+        description="How long a claimed subscription stays with the renewer that claimed it; a renewer "
+        "that dies mid-call releases it after this.",
+    )
+    renewer_http_host: str = Field(default="0.0.0.0", description="Address the renewer's probes bind.")
+    renewer_http_port: int = Field(
+        default=9091, ge=1, le=65535, description="Port of the renewer's /healthz, /readyz and /metrics."
     )
 
     # --- provider adapters

@@ -1,1 +1,2 @@
-"""Pairs and their activation; later the renewer and reconciliation (subscriptions)."""
+"""Pairs and their activation (`pairs`), and the renewer that keeps every watched calendar
+subscribed, handles lifecycle events and reconciles (`renewer`)."""

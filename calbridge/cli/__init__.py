@@ -15,6 +15,7 @@ from calbridge.cli import (
     pairs,
     processor,
     receiver,
+    renewer,
     sandbox,
 )
 
@@ -33,6 +34,7 @@ app.add_typer(pairs.app, name="pairs")
 app.command("demo")(demo.demo)
 app.command("processor")(processor.processor)
 app.command("receiver")(receiver.receiver)
+app.command("renewer")(renewer.renewer)
 app.command("sandbox")(sandbox.sandbox)
 app.command("freebusy")(freebusy.freebusy)
 

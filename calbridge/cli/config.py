@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import typer
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from rich.table import Table
 
 from calbridge.cli.common import console, settings_or_exit
-from calbridge.settings import ENV_PREFIX, Settings
+from calbridge.settings import ENV_PREFIX, Settings, format_duration
 
 app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 
@@ -19,6 +21,8 @@ def _default(field: FieldInfo) -> str:
         return "(unset)"
     if isinstance(value, SecretStr):
         return f"`{value.get_secret_value()}`"
+    if isinstance(value, timedelta):
+        return f"`{format_duration(value)}`"
     if isinstance(value, tuple):
         return "`" + ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) + "`"
     return f"`{value}`"

@@ -152,10 +152,15 @@ subscriptions = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("key_id", sa.String(8), nullable=True),  # signing key that made its token/clientState
+    # When its token/clientState expires: a Graph PATCH cannot change clientState (renewer).
+    sa.Column("token_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("resync_at", UTCDateTime(), nullable=True),  # next periodic reconciliation hint
+    sa.Column("lease_until", UTCDateTime(), nullable=True),  # claimed by a renewer until then
     _created(),
     _updated(),
     sa.Index(None, "renew_at"),
     sa.Index(None, "calendar_id"),
+    sa.Index(None, "resync_at"),
 )
 
 dead_letters = sa.Table(

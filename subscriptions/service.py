@@ -1,0 +1,109 @@
+"""The renewer process: the loop, the lifecycle consumer and the probe server, together.
+
+`serve_renewer(settings)` runs until SIGTERM/SIGINT: every `renewer_interval` seconds a pass
+(`Renewer.tick`), Graph lifecycle events as they arrive, and `/healthz`, `/readyz`, `/metrics`
+on `renewer_http_port`. `once=True` runs one pass and returns (a check, or a cron job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from calbridge.bus import open_bus
+from calbridge.logs import get_logger
+from calbridge.secretbox import open_secretbox
+from calbridge.settings import Settings
+from calbridge.store.engine import create_engine
+from subscriptions.probes import Health, create_probe_app
+from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
+from subscriptions.wiring import ConnectionProviders
+
+__all__ = ["serve_renewer"]
+
+log = get_logger("calbridge.renewer")
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio.Event | None = None) -> None:
+    """Run the renewer until SIGTERM/SIGINT (or `stop` is set); `once`: one pass, then return."""
+    assert settings.public_url is not None  # checked by the command before starting
+    engine = create_engine(settings.database_url.get_secret_value())
+    bus = open_bus(settings)
+    providers = ConnectionProviders(engine, open_secretbox(settings), _now, timeout=settings.provider_timeout)
+    renewer = Renewer(
+        engine,
+        bus,
+        providers,
+        keys=settings.signing_key_map(),
+        endpoints=Endpoints.under(str(settings.public_url)),
+        policy=policy_from(settings),
+        clock=_now,
+        rng=random.Random(),
+        lease=settings.renewer_lease,
+        batch=settings.renewer_batch,
+        open_calendar=providers.open_calendar,
+    )
+
+    async def tick() -> None:
+        await providers.refresh()
+        report = await renewer.tick()
+        if report.outcomes:
+            log.info("renewer_pass", **report.outcomes)
+
+    await bus.connect()
+    try:
+        if once:
+            await tick()
+            return
+        await _serve(settings, renewer, tick, stop or asyncio.Event())
+    finally:
+        await providers.close()
+        await bus.close()
+        await engine.dispose()
+
+
+async def _serve(
+    settings: Settings, renewer: Renewer, tick: Callable[[], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    import uvicorn
+
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    health = Health(interval=settings.renewer_interval)
+    config = uvicorn.Config(
+        create_probe_app(health, renewer.bus),
+        host=settings.renewer_http_host,
+        port=settings.renewer_http_port,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has stopped,
+    # which reaches the handlers above: the probes stop first, then the loop finishes its pass.
+    probes = asyncio.create_task(server.serve())
+    probes.add_done_callback(lambda _: stop.set())
+    consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
+    log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
+    try:
+        await run_loop(tick, stop, settings.renewer_interval, health.record)
+    finally:
+        await consumer.stop()
+        server.should_exit = True
+        await probes
+        for sig in _SIGNALS:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+        log.info("renewer_stopped")
