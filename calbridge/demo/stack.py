@@ -17,7 +17,7 @@ import os
 import secrets
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,6 @@ class Stack:
     missing: dict[str, str] = field(default_factory=dict)
     processors: list[Any] = field(default_factory=list)
     connection_file: Path | None = None
-    renew_now: Callable[[], Awaitable[None]] | None = None  # one renewer pass, at once
     freebusy: Any = None  # calbridge.freebusy.deploy.DeployedLookup
 
     @property
@@ -206,10 +205,9 @@ async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval
     import random
     from datetime import UTC, datetime
 
+    from calbridge.secretbox import open_secretbox
     from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
     from subscriptions.wiring import ConnectionProviders
-
-    from calbridge.secretbox import open_secretbox
 
     def now() -> datetime:
         return datetime.now(UTC)
@@ -243,7 +241,6 @@ async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval
 
     stop.push_async_callback(stop_loop)
     stack.started.append("renewer")
-    stack.renew_now = tick
 
 
 def _adapters(stack: Stack) -> None:
