@@ -369,6 +369,9 @@ def _ms(value: float) -> str:
 def report(run: Run) -> dict[str, Any]:
     arrived = run.arrived()
     latencies = sorted((c.arrived or 0) - c.made for c in arrived)
+    # From the first edit to the last arrival: the drain's wait for a change that never came
+    # does not count as time spent working.
+    span = max(c.arrived or 0 for c in arrived) - min(c.made for c in run.changes) if arrived else 0.0
 
     def pct(p: float) -> float:
         return (
@@ -383,7 +386,7 @@ def report(run: Run) -> dict[str, Any]:
         "changes": len(run.changes),
         "arrived": len(arrived),
         "missing": len(run.changes) - len(arrived),
-        "throughput_per_s": len(arrived) / run.seconds if run.seconds else 0.0,
+        "throughput_per_s": len(arrived) / span if span else 0.0,
         "p50": pct(50),
         "p90": pct(90),
         "p99": pct(99),
