@@ -95,6 +95,7 @@ class EwsConnection:
     password: str = field(repr=False)
     url: str | None = None  # None: autodiscover
     username: str | None = None
+    autodiscover_url: str | None = None  # a known SOAP Autodiscover endpoint; None: DNS steps
     tenant_id: str | None = None
     client_id: str | None = None
     token_url: str | None = None  # oauth token endpoint override
@@ -171,6 +172,9 @@ def validate(connection: Connection) -> Connection:
         if connection.auth not in EWS_AUTHS:
             raise ConnectionInvalid(f"EWS auth must be one of {', '.join(EWS_AUTHS)}")
         _check_url(connection.url, "the EWS URL")
+        _check_url(connection.autodiscover_url, "the autodiscover URL")
+        if connection.url is not None and connection.autodiscover_url is not None:
+            raise ConnectionInvalid("give either the EWS URL or an autodiscover URL, not both")
         _check_url(connection.token_url, "the token URL")
         if not connection.password:
             raise ConnectionInvalid("the EWS password (or client secret) is empty")
@@ -210,6 +214,7 @@ def connection_parts(connection: Connection) -> tuple[dict[str, Any], dict[str, 
         "auth": connection.auth,
         "url": connection.url,
         "username": connection.username,
+        "autodiscover_url": connection.autodiscover_url,
         "tenant_id": connection.tenant_id,
         "client_id": connection.client_id,
         "token_url": connection.token_url,
@@ -250,6 +255,7 @@ def connection_from_parts(
             password=secret["password"],
             url=settings.get("url"),
             username=settings.get("username"),
+            autodiscover_url=settings.get("autodiscover_url"),
             tenant_id=settings.get("tenant_id"),
             client_id=settings.get("client_id"),
             token_url=settings.get("token_url"),

@@ -153,6 +153,58 @@ class Settings(BaseSettings):
         le=512,
         description="Changes per SyncFolderItems page (EWS allows 1-512); each page costs one GetItem.",
     )
+    ews_stream_minutes: int = Field(
+        default=25,
+        ge=1,
+        le=29,
+        description="ConnectionTimeout of each GetStreamingEvents request, in minutes (EWS allows at most "
+        "30); the listener reopens the stream at once when it closes.",
+    )
+    ews_listener_refresh: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds between the EWS listener's rounds: load the active EWS pairs, renew and "
+        "claim leases, start or stop streams. A new pair starts streaming within this time.",
+    )
+    ews_lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How long an EWS listener's claim on a subscription lasts without renewal; when a "
+        "listener dies, another replica takes its subscriptions over after this long. Keep it several "
+        "times CALBRIDGE_EWS_LISTENER_REFRESH.",
+    )
+    ews_listener_subscriptions: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="EWS subscriptions one listener replica holds at most; the rest are left to other "
+        "replicas.",
+    )
+    ews_listener_streams: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="GetStreamingEvents connections one listener opens per EWS connection at most (one per "
+        "mailbox; each holds a thread and an HTTP connection). Exchange counts open streams against "
+        "a HangingConnectionLimit (10 in Exchange Online; 3 by default on-premises, raise it for the "
+        "service account).",
+    )
+    ews_listener_metrics_port: int = Field(
+        default=9102,
+        ge=0,
+        le=65535,
+        description="Port where `calbridge ews-listener` serves Prometheus metrics (any path); 0 turns "
+        "it off.",
+    )
+    ews_stream_backoff_max: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="Longest wait before reopening an EWS stream that keeps failing (the wait doubles "
+        "from one second).",
+    )
 
     # --- provider secrets at rest
     secret_key: SecretStr | None = Field(

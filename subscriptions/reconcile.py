@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from calbridge.events import Provider
 from subscriptions.schedule import RowState, SubscriptionRow
 
 __all__ = ["PairView", "ReconcilePlan", "plan_reconcile", "removals_ready", "source_calendars"]
@@ -65,6 +66,8 @@ def plan_reconcile(
     wanted = frozenset(c for c in source_calendars(pairs) if watchable.get(c, False))
     by_calendar: dict[str, list[SubscriptionRow]] = {}
     for row in rows:
+        if row.provider is Provider.EWS:
+            continue  # streaming subscriptions: the EWS listener keeps, replaces and retires them
         if row.state != RowState.STOPPING:
             by_calendar.setdefault(row.calendar_id, []).append(row)
     stop: list[str] = []

@@ -11,6 +11,7 @@ from calbridge.cli import (
     db,
     demo,
     dlq,
+    ews_listener,
     freebusy,
     pairs,
     processor,
@@ -34,6 +35,7 @@ app.add_typer(pairs.app, name="pairs")
 app.command("demo")(demo.demo)
 app.command("processor")(processor.processor)
 app.command("receiver")(receiver.receiver)
+app.command("ews-listener")(ews_listener.ews_listener)
 app.command("renewer")(renewer.renewer)
 app.command("sandbox")(sandbox.sandbox)
 app.command("freebusy")(freebusy.freebusy)

@@ -162,8 +162,19 @@ def add_graph(
 def add_ews(
     url: Annotated[str | None, typer.Option("--url", help="EWS endpoint (…/EWS/Exchange.asmx).")] = None,
     autodiscover: Annotated[
-        bool, typer.Option("--autodiscover", help="Find the endpoint by autodiscover.")
+        bool,
+        typer.Option(
+            "--autodiscover", help="Find each mailbox's endpoint by autodiscover (the default without --url)."
+        ),
     ] = False,
+    autodiscover_url: Annotated[
+        str | None,
+        typer.Option(
+            "--autodiscover-url",
+            help="A known SOAP Autodiscover endpoint (…/autodiscover/autodiscover.svc); "
+            "default: the DNS steps of the mailbox's domain.",
+        ),
+    ] = None,
     username: Annotated[str | None, typer.Option("--username", help="Service account (ntlm/basic).")] = None,
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="File holding the password (oauth: client secret).")
@@ -186,8 +197,8 @@ def add_ews(
 
     if auth not in EWS_AUTHS:
         fail(f"--auth must be one of {', '.join(EWS_AUTHS)}")
-    if (url is None) == (not autodiscover):
-        fail("give exactly one of --url URL or --autodiscover")
+    if url is not None and (autodiscover or autodiscover_url is not None):
+        fail("give either --url URL or autodiscover (--autodiscover, --autodiscover-url), not both")
     secret = read_secret(password_file, password_env, "password", "--password-file", "--password-env")
     connection = EwsConnection(
         name=name or "ews",
@@ -195,6 +206,7 @@ def add_ews(
         password=secret,
         url=url,
         username=username,
+        autodiscover_url=autodiscover_url,
         tenant_id=tenant,
         client_id=client_id,
         token_url=token_url,

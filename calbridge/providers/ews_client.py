@@ -98,6 +98,7 @@ class EwsEndpoint:
             secret=connection.password,
             auth=connection.auth,
             ews_url=connection.url,
+            autodiscover_url=connection.autodiscover_url,
             tenant_id=connection.tenant_id,
             token_url=connection.token_url,
             ca_file=connection.ca_file,

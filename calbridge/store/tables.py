@@ -23,6 +23,7 @@ __all__ = [
     "links",
     "metadata",
     "pairs",
+    "subscription_leases",
     "subscriptions",
 ]
 
@@ -161,6 +162,24 @@ subscriptions = sa.Table(
     sa.Index(None, "renew_at"),
     sa.Index(None, "calendar_id"),
     sa.Index(None, "resync_at"),
+)
+
+# Which process holds a subscription's stream (EWS streaming: one listener per subscription
+# across receiver replicas). A claim is a compare-and-set on (holder, expires_at); the holder
+# renews it while streaming and clears it on stop; an expired lease is anyone's to take.
+subscription_leases = sa.Table(
+    "subscription_leases",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        sa.String(128),
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("holder", sa.String(128), nullable=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("claims", sa.Integer, nullable=False, default=0),  # times taken over: a fencing number
+    sa.Index(None, "expires_at"),
 )
 
 dead_letters = sa.Table(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from polling import eventually  # noqa: F401 - re-exported to this area's tests
 
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.base import Bus
@@ -30,22 +27,6 @@ def bus_settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
-
-
-async def eventually(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll `condition` (plain or async) until it holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await _holds(condition):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
-    result = condition()
-    return await result if inspect.isawaitable(result) else result
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ import asyncio
 import secrets
 import socket
 import ssl
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 import uvicorn
 from cryptography.fernet import Fernet
+from polling import eventually  # noqa: F401 - re-exported to this area's tests
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -71,17 +71,6 @@ def e2e_settings(amqp_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], within: float = 15.0, what: str = "condition"
-) -> None:
-    """Poll an async condition until it holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

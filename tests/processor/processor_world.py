@@ -7,12 +7,10 @@ bus is the memory bus or a fresh RabbitMQ vhost, and the calendars are `sync_fak
 from __future__ import annotations
 
 import asyncio
-import inspect
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from polling import eventually  # noqa: F401 - re-exported to this area's tests
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sync_fakes import Clock, FakeCalendar
 
@@ -58,20 +56,6 @@ def hint(calendar: str = GOOGLE_REF, **fields: object) -> ChangeEvent:
     provider = Provider.GOOGLE if calendar == GOOGLE_REF else Provider.GRAPH
     values: dict[str, object] = {"kind": ChangeKind.CHANGED, **fields}
     return ChangeEvent(provider=provider, calendar=calendar, **values)  # type: ignore[arg-type]
-
-
-async def eventually(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll `condition` until it holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = condition()
-        if await result if inspect.isawaitable(result) else result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def migrated_store(url: str) -> AsyncEngine:

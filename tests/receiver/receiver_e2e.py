@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import aio_pika
 import httpx
 from bus_proxy import BrokerProxy
+from polling import eventually
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from receiver_fixtures import serve
@@ -70,17 +70,6 @@ def tampered(token: str) -> str:
     """The token with the calendar ref swapped for another, MAC kept: what an attacker would try."""
     head, ref, rest = token.split(".", 2)
     return f"{head}.{ref}x.{rest}"
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], within: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll an async condition until it holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
