@@ -99,6 +99,8 @@ def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = 
     )
     overrides["amqp_url"] = environ.get(f"{ENV_PREFIX}AMQP_URL") or None
     overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
+    if "ews_listener_refresh" in Settings.model_fields:
+        overrides["ews_listener_refresh"] = 1.0  # pick up the demo's EWS pair at once
     return load_settings(**overrides)
 
 
@@ -243,6 +245,60 @@ async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval
     stack.started.append("renewer")
 
 
+async def _start_ews_listener(stack: Stack, stop: contextlib.AsyncExitStack) -> None:
+    """The EWS streaming listener as `calbridge ews-listener` composes it: streams Exchange's
+    changes of every active EWS pair to the bus (the shared one here)."""
+    if not _has_module("receiver.ews_stream") or "ews" in stack.missing:
+        stack.missing["ews-listener"] = (
+            "no EWS streaming listener in this build: changes made in Exchange are not noticed"
+        )
+        return
+    from calbridge.cli.ews_listener import listener_tuning
+    from calbridge.connections import EwsConnection
+    from calbridge.secretbox import open_secretbox
+    from calbridge.store.connection_records import list_connections
+    from receiver.ews_accounts import ListenerFolders
+    from receiver.ews_stream import EwsListener
+
+    settings = stack.settings
+    box = open_secretbox(settings)
+    folders = ListenerFolders(
+        [], streams=settings.ews_listener_streams, autodiscover_refresh=settings.ews_autodiscover_refresh
+    )
+    stop.callback(folders.close)
+
+    async def learn_connections() -> None:
+        async with stack.engine.connect() as conn:
+            for connection in await list_connections(conn, box, "ews"):
+                if isinstance(connection, EwsConnection):
+                    folders.add(connection)
+
+    listener = EwsListener(
+        stack.engine, stack.bus, folders, listener_tuning(settings), before_round=learn_connections
+    )
+    halt = asyncio.Event()
+    task = asyncio.create_task(listener.run(halt))
+
+    async def stop_listener() -> None:
+        halt.set()
+        await task
+
+    stop.push_async_callback(stop_listener)
+    stack.started.append("EWS listener")
+
+
+async def _end_ews_streams(sandbox: Any) -> None:
+    """Before the sandbox stops: end the EWS emulator's open streaming responses, so no request
+    handler is left waiting when its loop closes."""
+    if "ews" not in sandbox.info.https_endpoints:
+        return
+    from sandbox.ews.control import EwsControlClient
+
+    client = EwsControlClient(sandbox.info.https_endpoints["ews"], ssl_context=sandbox.tls.client_context())
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(client.cut_streams)
+
+
 def _adapters(stack: Stack) -> None:
     for provider, module in (
         (Provider.GOOGLE, "calbridge.providers.google"),
@@ -254,10 +310,6 @@ def _adapters(stack: Stack) -> None:
             stack.missing[name] = f"the {_PROVIDER_NAMES[name]} adapter is not in this build"
         elif name != "google" and name not in stack.sandbox.info.https_endpoints:
             stack.missing[name] = f"the sandbox has no {_PROVIDER_NAMES[name]} emulator in this build"
-    if not _has_module("receiver.ews"):
-        stack.missing["ews-listener"] = (
-            "no EWS streaming listener in this build: changes made in Exchange are not noticed"
-        )
 
 
 _PROVIDER_NAMES = {"google": "Google", "graph": "Microsoft Graph", "ews": "Exchange (EWS)"}
@@ -336,6 +388,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         if not url.startswith("sqlite"):
             await forget_previous_run(engine)
         sandbox = await stop.enter_async_context(Sandbox.start(seed=options.seed))
+        stop.push_async_callback(_end_ews_streams, sandbox)
         bus = open_bus(settings)
         await bus.connect()
         stop.push_async_callback(bus.close)
@@ -352,6 +405,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         await resolve_calendars(stack)
         await _start_processors(stack, stop, options.processors)
         await _start_renewer(stack, stop, options.renewer_interval)
+        await _start_ews_listener(stack, stop)
         if options.provision:
             await add_pairs(stack)
             await wait_for_subscriptions(stack, options.subscribe_timeout)
