@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.status import Status
@@ -256,12 +257,14 @@ class DemoView:
         for name, value in rows:
             out.print(f"  {name:<20} {value}", highlight=False, soft_wrap=True)
         out.print()
+        day = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
         out.print("  Act as Alice in Google Calendar, then look at her Outlook calendar:", highlight=False)
         out.print(
             f"    curl -s -X POST {control_url}/google/calendars/alice@example.com/events \\\n"
             "      -H 'Content-Type: application/json' \\\n"
-            '      -d \'{"event": {"summary": "Coffee", "start": {"dateTime": "2030-01-07T10:00:00Z"},'
-            ' "end": {"dateTime": "2030-01-07T10:30:00Z"}}}\'',
+            f'      -d \'{{"event": {{"summary": "Coffee",\n'
+            f'                     "start": {{"dateTime": "{day}T10:00:00Z"}},\n'
+            f'                     "end": {{"dateTime": "{day}T10:30:00Z"}}}}}}\'',
             highlight=False,
             soft_wrap=True,
         )
