@@ -45,6 +45,7 @@ class StackOptions:
     processors: int = 2  # in-process processors (the benchmark runs its own as separate processes)
     provision: bool = True  # add the demo's pairs (the benchmark adds its own)
     environ: Mapping[str, str] | None = None  # where CALBRIDGE_AMQP_URL / _DATABASE_URL are read
+    overrides: Mapping[str, object] = field(default_factory=dict)  # settings fields, over all else
 
 
 @dataclass
@@ -81,7 +82,12 @@ class Stack:
 # --- settings and keys
 
 
-def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = os.environ) -> Settings:
+def demo_settings(
+    folder: Path,
+    receiver_url: str,
+    environ: Mapping[str, str] = os.environ,
+    extra: Mapping[str, object] | None = None,
+) -> Settings:
     """Embedded defaults (SQLite in `folder`, the memory bus) unless the environment names
     RabbitMQ or PostgreSQL; keys made for this run."""
     from calbridge.secretbox import generate_key
@@ -101,6 +107,7 @@ def demo_settings(folder: Path, receiver_url: str, environ: Mapping[str, str] = 
     overrides["freebusy_keys"] = f"demo:{secrets.token_urlsafe(32)}"
     if "ews_listener_refresh" in Settings.model_fields:
         overrides["ews_listener_refresh"] = 1.0  # pick up the demo's EWS pair at once
+    overrides.update(extra or {})
     return load_settings(**overrides)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from rich.console import Console
@@ -54,7 +55,7 @@ async def test_given_notifications_are_all_dropped_when_the_demo_runs_then_it_ex
     missing: dict[str, str] = {}
 
     async def drop_every_notification(stack: Stack) -> None:
-        # No push reaches the receiver, and the periodic resync (hours apart) cannot help in time.
+        # No push reaches the receiver, and the periodic resync (a week apart here) cannot help.
         missing.update(stack.missing)
         async with stack.sandbox.control() as control:
             for provider in ("google", "graph"):
@@ -63,7 +64,10 @@ async def test_given_notifications_are_all_dropped_when_the_demo_runs_then_it_ex
     code = await run_demo(
         console,
         DemoOptions(
-            step_timeout=3, steps=SCENARIO[:2], before_scenario=drop_every_notification, stack=EMBEDDED
+            step_timeout=3,
+            steps=SCENARIO[:2],
+            before_scenario=drop_every_notification,
+            stack=StackOptions(environ={}, overrides={"resync_interval": timedelta(days=7)}),
         ),
     )
 
