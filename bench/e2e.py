@@ -12,7 +12,7 @@ Google and Graph API call by the sandbox's fault rules) and processor processes 
 separate `calbridge processor` processes sharing the shards over RabbitMQ). Needs the local
 RabbitMQ (a throwaway vhost per run) and PostgreSQL (a throwaway database per run).
 
-    python bench/e2e.py                                    # 40 pairs, 8 changes/s, 30 s per run
+    python bench/e2e.py                                    # 40 pairs, 8 changes/s, 20 s per run
     python bench/e2e.py --pairs 80 --rate 16 --duration 60 --api-latency 0,0.1 --processes 1,2
     python bench/e2e.py --rate 0                           # capacity: every pair always busy
 """
@@ -409,8 +409,8 @@ async def main() -> None:
         default=8.0,
         help="changes per second, both sides together; 0: every pair always has a change in flight",
     )
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of changes per run")
-    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for the last changes")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of changes per run")
+    parser.add_argument("--drain", type=float, default=20.0, help="seconds to wait for the last changes")
     parser.add_argument(
         "--settle", type=float, default=10.0, help="seconds between subscribing and load (baselines, shards)"
     )
