@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ipaddress
 import json
 import os
+import socket
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -110,3 +113,64 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     await asyncio.to_thread(upgrade, url)
     yield url
     await drop_pg_database(url)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """Commands run in-process configure structlog globally; give each test the config it found."""
+    import structlog
+
+    previous = structlog.get_config()
+    yield
+    structlog.configure(**previous)
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def _is_loopback(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str) or host == "":
+        return True  # unix sockets and wildcard binds
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class NonLoopbackTraffic(AssertionError):
+    """A test tried to reach beyond this machine; every test talks to loopback only."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only() -> Iterator[None]:
+    """Refuse any connection or name lookup outside loopback for the whole test session."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def _check(address: object) -> None:
+        if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+            raise NonLoopbackTraffic(f"test traffic to {address[0]!r} refused: loopback only")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _check(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _is_loopback(host):
+            raise NonLoopbackTraffic(f"test name lookup of {host!r} refused: loopback only")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo
+    yield
+    socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = real_getaddrinfo

@@ -204,7 +204,11 @@ async def test_given_two_graph_connections_when_none_is_named_then_a_clear_error
 
 
 async def test_given_no_adapter_registered_then_the_pair_is_in_error_saying_so(
-    engine: AsyncEngine, connections: list[Connection], bus: RecordingBus, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine,
+    connections: list[Connection],
+    bus: RecordingBus,
+    access: Access,  # the Microsoft side stays a fake: its connection names no loopback endpoint
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(registry.ADAPTER_MODULES, Provider.GOOGLE, "calbridge.providers.not_built_yet")
     monkeypatch.delitem(registry._openers, Provider.GOOGLE, raising=False)
