@@ -10,7 +10,8 @@ import pytest
 from polling import eventually
 from processor_world import processor_settings
 
-from calbridge.bus import MemoryBus
+from calbridge.bus import MemoryBus, open_bus
+from calbridge.bus.amqp_consumer import AmqpConsumer
 from calbridge.bus.base import ChangeHandler, Consumer
 from calbridge.bus.memory import MemoryConsumer
 from calbridge.errors import BusUnavailable
@@ -126,3 +127,36 @@ async def test_given_a_failed_rebalance_when_the_members_stay_the_same_then_it_i
         assert calls[1] == frozenset({"only"}), "retried with the same members"
     finally:
         await membership.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.rabbitmq
+async def test_given_a_shard_channel_closed_under_a_live_connection_when_checked_then_hints_flow_again(
+    amqp_url: str,
+) -> None:
+    settings = processor_settings(amqp_url, shard_count=len(SHARDS))
+    bus, publisher = open_bus(settings), open_bus(settings)
+    await bus.connect()
+    await publisher.connect()
+    handled: set[str] = set()
+
+    async def handler(event: ChangeEvent) -> None:
+        handled.add(event.calendar)
+
+    spreader = ShardSpreader(bus, handler, SHARDS, "only")
+    try:
+        await spreader.rebalance({"only"})
+        # given: the broker took shard 0's channel away; the connection stays up
+        broken = spreader._consumers[0]
+        assert isinstance(broken, AmqpConsumer)
+        await broken._channel.close()  # type: ignore[union-attr]
+        assert not broken.alive
+
+        await spreader.rebalance({"only"})  # the next heartbeat
+        sent = hints(20, "after")
+        await publisher.publish(sent)
+        await eventually(lambda: handled == {hint.calendar for hint in sent}, what="every hint handled")
+    finally:
+        await spreader.stop()
+        await publisher.close()
+        await bus.close()
