@@ -43,7 +43,7 @@ from processor.echoes import is_known_version
 from processor.engine import PassSummary, run_pass
 from processor.failures import DeadLetter, PausePair, RetryThrottled, decide, reason_with_pair
 from processor.links import LinkRepository
-from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, QUEUE_LAG
+from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAIR_LOCK_WAIT, QUEUE_LAG
 from processor.pairlock import LocalPairLocks, PairLocks
 from processor.policy import Side
 from processor.providers import ProviderCache
@@ -146,9 +146,11 @@ class ChangeConsumer:
     async def _sync(self, pair: PairRecord, event: ChangeEvent, cursor: SharedCursor) -> None:
         context = await self._context(pair)
         side = context.side_of(event.calendar)
-        began = time.perf_counter()
         self.passes += 1
+        waited = time.perf_counter()
         async with self._locks.hold(pair.id):  # everything the pass reads, it reads under the lock
+            began = time.perf_counter()
+            PAIR_LOCK_WAIT.observe(began - waited)
             summary = await run_pass(
                 context,
                 cursor,

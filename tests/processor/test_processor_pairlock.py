@@ -17,6 +17,7 @@ from processor_world import GOOGLE_REF, MICROSOFT_REF, PAIR, add_pair, hint, mee
 from sync_fakes import Clock, FakeCalendar
 
 from calbridge.events import Provider
+from calbridge.metrics import REGISTRY
 from calbridge.providers.base import CalendarAddress, CalendarProvider, ChangePage
 from calbridge.store import create_engine
 from processor.consumer import ChangeConsumer
@@ -83,6 +84,7 @@ async def test_given_edits_on_both_sides_when_both_directions_run_at_once_then_t
         microsoft.person_edit(mirror_id, title="Newer Outlook title")
 
         # when: the Google pass has read its feed and stalls, the Outlook pass runs meanwhile
+        waited_before = REGISTRY.get_sample_value("calbridge_pair_lock_wait_seconds_sum") or 0.0
         google.stall = True
         google_pass = asyncio.create_task(first(hint(GOOGLE_REF)))
         async with asyncio.timeout(5):
@@ -98,6 +100,9 @@ async def test_given_edits_on_both_sides_when_both_directions_run_at_once_then_t
         # then: the older Google title never overwrote the newer Outlook edit, on either side
         assert microsoft.live()[mirror_id].event.title == "Newer Outlook title"
         assert google.live()[event_id].event.title == "Newer Outlook title"
+        waited = (REGISTRY.get_sample_value("calbridge_pair_lock_wait_seconds_sum") or 0.0) - waited_before
+        assert waited >= 0.4, "operators see the Outlook pass waiting for the Google one"
+
         # and the hints the writes themselves raise are handled too
         await first(hint(GOOGLE_REF))
         await second(hint(MICROSOFT_REF))
