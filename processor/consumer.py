@@ -9,7 +9,9 @@ For one change event (a hint that one calendar changed):
    when every such pair's link already records the event version the hint names (`echoes`:
    the echo of our own write), no pass is needed;
 3. one pass per pair (`engine.run_pass`), reading from the hinted side, with providers opened
-   once per connection (`providers`), instrumented and capped per mailbox;
+   once per connection (`providers`), instrumented and capped per mailbox; the pass runs under
+   the pair's lock (`pairlock`), so the two directions of a pair never interleave, even on two
+   replicas;
 4. failures (`failures.decide`): Retry-After -> RetryLater(delay), transient -> the bus's retry
    schedule, permanent -> Reject (to calbridge.dlq, the reason naming the pair), breaker ->
    the pair is paused in the store and the hint acknowledged.
@@ -41,7 +43,8 @@ from processor.echoes import is_known_version
 from processor.engine import PassSummary, run_pass
 from processor.failures import DeadLetter, PausePair, RetryThrottled, decide, reason_with_pair
 from processor.links import LinkRepository
-from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, QUEUE_LAG
+from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAIR_LOCK_WAIT, QUEUE_LAG
+from processor.pairlock import LocalPairLocks, PairLocks
 from processor.policy import Side
 from processor.providers import ProviderCache
 
@@ -75,6 +78,7 @@ class ChangeConsumer:
         limits: Limits | None = None,
         concurrency: int = 1,
         ledger: PassLedger | None = None,
+        locks: PairLocks | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._directory = directory
@@ -83,6 +87,7 @@ class ChangeConsumer:
         self._limits = limits or Limits()
         self._concurrency = concurrency
         self._ledger = ledger or PassLedger()
+        self._locks = locks or LocalPairLocks()
         self._clock = clock
         self.passes = 0  # passes run by this consumer (tests and the bench read it)
         self.handled = 0  # hints acknowledged by this consumer (synced, coalesced or without a pair)
@@ -141,15 +146,18 @@ class ChangeConsumer:
     async def _sync(self, pair: PairRecord, event: ChangeEvent, cursor: SharedCursor) -> None:
         context = await self._context(pair)
         side = context.side_of(event.calendar)
-        began = time.perf_counter()
         self.passes += 1
-        summary = await run_pass(
-            context,
-            cursor,
-            Hint(event.calendar, event.resource),
-            limits=self._limits,
-            concurrency=self._concurrency,
-        )
+        waited = time.perf_counter()
+        async with self._locks.hold(pair.id):  # everything the pass reads, it reads under the lock
+            began = time.perf_counter()
+            PAIR_LOCK_WAIT.observe(began - waited)
+            summary = await run_pass(
+                context,
+                cursor,
+                Hint(event.calendar, event.resource),
+                limits=self._limits,
+                concurrency=self._concurrency,
+            )
         APPLY_SECONDS.labels(side.value).observe(time.perf_counter() - began)
         await self._directory.record_sync(pair.id)  # `calbridge pairs list` shows it
         _count(summary)

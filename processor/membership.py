@@ -3,8 +3,9 @@
 Every replica binds its own exclusive, auto-deleted queue to the fanout exchange
 `calbridge.processors` and publishes a heartbeat there every `interval` seconds. A member not
 heard from for `3 * interval` is gone; a replica that stops says so on its way out, so its
-shards move at once instead of after the timeout. When the set changes, `on_change` is called
-with the new set (itself included).
+shards move at once instead of after the timeout. `on_change` is called with the set (itself
+included) when it changes, and again on every beat: it must be idempotent, and that repeat is
+what repairs a rebalance that failed (the broker was away) or a consumer lost in a reconnect.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Membership:
         # claim every shard.
         await asyncio.sleep(self._interval * 1.5)
         self._refresh()
-        await self._on_change(self._known)  # the first assignment, before start returns
+        await self._hand_over()  # the first assignment, before start returns
         self._changed.clear()
         self._beat = asyncio.create_task(self._run())
         self._notifier = asyncio.create_task(self._notify())
@@ -89,6 +90,7 @@ class Membership:
             except Exception as exc:  # the robust connection comes back; keep beating
                 log.warning("heartbeat_failed", error=type(exc).__name__)
             self._refresh()
+            self._changed.set()  # check the consumers against the shards owned, changed or not
 
     async def _notify(self) -> None:
         """Hand member changes to `on_change` one at a time, always the latest set. Apart from the
@@ -97,10 +99,13 @@ class Membership:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            try:
-                await self._on_change(self._known)
-            except Exception as exc:
-                log.error("rebalance_failed", error=type(exc).__name__, exc_info=exc)
+            await self._hand_over()
+
+    async def _hand_over(self) -> None:
+        try:
+            await self._on_change(self._known)
+        except Exception as exc:  # the next beat calls it again
+            log.error("rebalance_failed", error=type(exc).__name__, exc_info=exc)
 
     async def _publish(self, state: str) -> None:
         assert self._exchange is not None

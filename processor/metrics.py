@@ -12,6 +12,7 @@ __all__ = [
     "CHANGES",
     "CHANGE_LATENCY",
     "HINTS",
+    "PAIR_LOCK_WAIT",
     "PROVIDER_CALLS",
     "PROVIDER_CALL_SECONDS",
     "QUEUE_LAG",
@@ -61,6 +62,12 @@ APPLY_SECONDS = Histogram(
     "calbridge_apply_seconds",
     "Duration of one pass over one pair (read the source, plan, write the other side).",
     ["source"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+PAIR_LOCK_WAIT = Histogram(
+    "calbridge_pair_lock_wait_seconds",
+    "How long a pass waited for its pair's lock (the pair's other direction was running).",
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from calbridge.providers.base import CalendarProvider
+from calbridge.providers.closing import close_provider
 from processor.instrumented import InstrumentedProvider
 
 __all__ = ["OpenProvider", "ProviderCache"]
@@ -43,9 +44,5 @@ class ProviderCache:
 
     async def close(self) -> None:
         for provider in self._opened.values():
-            close = getattr(provider.inner, "aclose", None) or getattr(provider.inner, "close", None)
-            if close is not None:
-                result = close()
-                if asyncio.iscoroutine(result):
-                    await result
+            await close_provider(provider.inner)
         self._opened.clear()

@@ -26,6 +26,7 @@ from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
 from processor.links import StoredLinks
 from processor.membership import Membership
+from processor.pairlock import pair_locks_for
 from processor.providers import OpenProvider, ProviderCache
 from processor.spread import ShardSpreader
 
@@ -56,12 +57,14 @@ class Processor:
         self._shards = tuple(shards) if shards is not None else None
         self.member = member or member_name()
         self.providers = ProviderCache(open_provider)
+        self.pair_locks = pair_locks_for(engine)
         self.consumer = ChangeConsumer(
             PairDirectory(engine),
             StoredLinks(engine),
             self.providers,
             limits=limits_from(settings),
             concurrency=settings.apply_concurrency,
+            locks=self.pair_locks,
         )
         self._static: Consumer | None = None
         self._spreader: ShardSpreader | None = None
@@ -101,6 +104,7 @@ class Processor:
         if self._static is not None:
             await self._static.stop()
         await self.providers.close()
+        await self.pair_locks.close()
         log.info("processor_stopped", member=self.member)
 
     async def readiness(self) -> dict[str, bool]:

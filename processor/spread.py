@@ -7,20 +7,39 @@ current members (`membership`). When the members change, a replica first starts 
 shards it gained (a single active consumer keeps the previous owner active until it lets go),
 then stops those it lost: stopping drains the running passes before the channel closes, so one
 calendar is never worked on by two replicas at once.
+
+Ownership is what is consumed, never just what was decided: a shard whose consumer could not be
+started (the broker was away during a rebalance) is not owned, and a consumer whose channel died
+and did not come back is stopped and dropped. `membership` calls `rebalance` on every heartbeat,
+so either is repaired on the next beat once the broker is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Collection, Sequence
 
 from calbridge.bus.base import Bus, ChangeHandler, Consumer
 from calbridge.logs import get_logger
 from processor.assignment import shards_for
 
-__all__ = ["ShardSpreader"]
+__all__ = ["ShardSpreader", "ShardsNotConsumed"]
 
 log = get_logger(__name__)
+
+
+class ShardsNotConsumed(Exception):
+    """A rebalance could not start consuming some shards it should own; the next one retries."""
+
+    def __init__(self, shards: Sequence[int]) -> None:
+        super().__init__(f"no consumer for shards {list(shards)}")
+        self.shards = tuple(shards)
+
+
+def is_alive(consumer: Consumer) -> bool:
+    """Whether the consumer still receives deliveries (consumers that cannot tell are trusted)."""
+    return bool(getattr(consumer, "alive", True))
 
 
 class ShardSpreader:
@@ -37,14 +56,36 @@ class ShardSpreader:
         return tuple(sorted(self._consumers))
 
     async def rebalance(self, members: Collection[str]) -> None:
+        """Consume exactly the shards this replica owns for `members`: start the missing ones
+        (also those whose consumer died), stop the lost ones. Raises ShardsNotConsumed when some
+        could not be started; the others are consumed regardless."""
         async with self._lock:
+            await self._drop_dead()
             wanted = set(shards_for(self._member, self._shards, members))
             gained = sorted(wanted - set(self._consumers))
             lost = sorted(set(self._consumers) - wanted)
+            failed: list[int] = []
             for shard in gained:
-                self._consumers[shard] = await self._bus.consume_changes(self._handler, [shard])
+                try:
+                    self._consumers[shard] = await self._bus.consume_changes(self._handler, [shard])
+                except Exception as exc:  # the broker is away: the next beat tries again
+                    failed.append(shard)
+                    log.warning("shard_consume_failed", shard=shard, error=type(exc).__name__)
             await asyncio.gather(*(self._consumers.pop(shard).stop() for shard in lost))
-            log.info("shards_assigned", shards=self.owned, members=len(members), gained=gained, lost=lost)
+            started = [shard for shard in gained if shard not in failed]
+            if started or lost:
+                log.info(
+                    "shards_assigned", shards=self.owned, members=len(members), gained=started, lost=lost
+                )
+            if failed:
+                raise ShardsNotConsumed(failed)
+
+    async def _drop_dead(self) -> None:
+        dead = [shard for shard, consumer in self._consumers.items() if not is_alive(consumer)]
+        for shard in dead:
+            log.warning("shard_consumer_lost", shard=shard)
+            with contextlib.suppress(Exception):  # its channel is gone already
+                await self._consumers.pop(shard).stop()
 
     async def stop(self) -> None:
         async with self._lock:

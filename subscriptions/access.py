@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from calbridge.connections import Connection
 from calbridge.errors import (
@@ -20,6 +19,7 @@ from calbridge.errors import (
     TransientProviderError,
 )
 from calbridge.providers.base import CalendarAddress, CalendarProvider
+from calbridge.providers.closing import close_provider
 from calbridge.providers.registry import AdapterMissing, open_provider
 
 __all__ = ["AccessChecker", "RegistryAccessChecker", "check_with_retries", "explain_access_failure"]
@@ -48,9 +48,7 @@ class RegistryAccessChecker:
     async def aclose(self) -> None:
         providers, self._providers = list(self._providers.values()), {}
         for provider in providers:
-            close: Any = getattr(provider, "aclose", None)
-            if close is not None:
-                await close()
+            await close_provider(provider)
 
 
 async def check_with_retries(

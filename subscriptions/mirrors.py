@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.errors import NotFound
 from calbridge.providers.base import CalendarProvider
+from calbridge.providers.closing import close_provider
 from calbridge.store.tables import links
 from subscriptions.reconcile import PairView
 from subscriptions.rows import CalendarInfo
@@ -70,11 +70,5 @@ async def delete_mirrors(
                 await conn.execute(sa.delete(links).where(links.c.id == row.id))
     finally:
         for provider in opened.values():
-            await _close(provider)
+            await close_provider(provider)
     return len(rows) < limit
-
-
-async def _close(provider: Any) -> None:
-    closing = getattr(provider, "aclose", None)
-    if closing is not None:
-        await closing()

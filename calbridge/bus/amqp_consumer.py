@@ -70,6 +70,16 @@ class AmqpConsumer:
             await queue.consume(partial(self._on_message, name))
         log.info("consumer_started", queues=len(self._queues), prefetch=self._settings.prefetch)
 
+    @property
+    def alive(self) -> bool:
+        """False once the consumer was stopped, or its channel is closed while the connection is
+        up (a channel the broker closed, or one a reconnect did not restore): deliveries no
+        longer reach it. While the connection itself is down the robust channel is waiting to
+        come back with it, which counts as alive."""
+        if self._stopped or self._channel is None:
+            return False
+        return self._connection.is_closed or not self._channel.is_closed
+
     def on_stop(self, callback: Callable[[AmqpConsumer], None]) -> None:
         self._stop_callbacks.append(callback)
 

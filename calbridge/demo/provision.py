@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 from typing import TYPE_CHECKING, Any
 
 from calbridge.connections import Connection
 from calbridge.demo.scenario import CALENDARS, PAIRS, DemoPair, Side
+from calbridge.providers.closing import close_provider
 
 if TYPE_CHECKING:
     from calbridge.demo.stack import Stack
@@ -149,10 +149,5 @@ async def close_providers(providers: list[Any]) -> None:
     """Close what the access checks opened, whichever of `aclose` / `close` (sync or async) an
     adapter has: an unclosed SDK client warns on stderr at exit."""
     for provider in providers:
-        close = getattr(provider, "aclose", None) or getattr(provider, "close", None)
-        if close is None:
-            continue
         with contextlib.suppress(Exception):
-            result = close()
-            if inspect.isawaitable(result):
-                await result
+            await close_provider(provider)

@@ -18,6 +18,7 @@ Exchange Online goes through Graph: Microsoft retires EWS there in 2026-2027 (do
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from itertools import islice
@@ -72,6 +73,11 @@ class EwsProvider:
         self.detail: Detail = detail
         self.all_day_zone = all_day_zone
         self.page_size = page_size
+
+    async def aclose(self) -> None:
+        """Stop the client's worker threads and close its HTTP sessions (off the event loop:
+        shutting the pool down waits for the calls still running)."""
+        await asyncio.to_thread(self.client.close)
 
     async def check_access(self, calendar: CalendarAddress) -> None:
         """One GetFolder of the mailbox's calendar through impersonation."""
