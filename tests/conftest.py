@@ -9,19 +9,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ipaddress
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
+from loopback import loopback_only
 
 from calbridge.store.migrate import upgrade
 
@@ -125,52 +123,8 @@ def _isolated_logging() -> Iterator[None]:
     structlog.configure(**previous)
 
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def _is_loopback(host: object) -> bool:
-    if isinstance(host, bytes):
-        host = host.decode()
-    if not isinstance(host, str) or host == "":
-        return True  # unix sockets and wildcard binds
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-class NonLoopbackTraffic(AssertionError):
-    """A test tried to reach beyond this machine; every test talks to loopback only."""
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _loopback_only() -> Iterator[None]:
     """Refuse any connection or name lookup outside loopback for the whole test session."""
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def _check(address: object) -> None:
-        if isinstance(address, tuple) and address and not _is_loopback(address[0]):
-            raise NonLoopbackTraffic(f"test traffic to {address[0]!r} refused: loopback only")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        _check(address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        _check(address)
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host is not None and not _is_loopback(host):
-            raise NonLoopbackTraffic(f"test name lookup of {host!r} refused: loopback only")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo
-    yield
-    socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = real_getaddrinfo
+    with loopback_only():
+        yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import NonLoopbackTraffic
+from loopback import NonLoopbackTraffic
 
 
 def test_a_lookup_of_an_outside_name_is_refused() -> None:
