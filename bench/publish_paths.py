@@ -36,6 +36,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import aio_pika
 import aiormq
@@ -127,7 +128,7 @@ async def run(messages: int, rounds: int, concurrency: int) -> None:
         bare_channel = await bare.channel(publisher_confirms=True)
         exchange = await bare_channel.get_exchange(CHANGES, ensure=False)
         raw_connection = await aiormq.connect(url)
-        raw = await raw_connection.channel(publisher_confirms=True)
+        raw = cast(aiormq.Channel, await raw_connection.channel(publisher_confirms=True))
 
         events = sample_events(messages)
         bodies = [(encode(event), event.calendar, event.id) for event in events]
