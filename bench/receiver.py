@@ -275,11 +275,16 @@ class Run:
     latencies: list[float] = field(default_factory=list)  # seconds, of 2xx answers
     statuses: Counter[str] = field(default_factory=Counter)
     receiver_cpu: float = 0.0
+    receiver_system: float = 0.0  # the kernel's share of receiver_cpu (socket reads, writes, epoll)
 
     @property
     def cpu_us(self) -> float:
         """Server CPU microseconds per answered request."""
         return self.receiver_cpu * 1e6 / max(1, len(self.latencies))
+
+    @property
+    def system_share(self) -> float:
+        return self.receiver_system / self.receiver_cpu if self.receiver_cpu else 0.0
 
     @property
     def rate(self) -> float:
@@ -323,7 +328,7 @@ async def open_loop(receiver: Receiver, notes: list[Notification], rate: float, 
     run = Run()
     total = min(int(rate * duration), MAX_REQUESTS)
     tasks: set[asyncio.Task[None]] = set()
-    cpu = receiver.cpu_seconds()
+    user, system = receiver.cpu_split()
     async with session_for(512) as session:
         start = time.perf_counter()
         for i in range(total):
@@ -337,7 +342,9 @@ async def open_loop(receiver: Receiver, notes: list[Notification], rate: float, 
         if tasks:
             await asyncio.wait(tasks, timeout=15)
         run.elapsed = time.perf_counter() - start
-    run.receiver_cpu = receiver.cpu_seconds() - cpu
+    user_now, system_now = receiver.cpu_split()
+    run.receiver_cpu = user_now + system_now - user - system
+    run.receiver_system = system_now - system
     return run
 
 
@@ -347,7 +354,7 @@ async def closed_loop(
     """`concurrency` connections, each sending again as soon as it is answered."""
     run = Run()
     sent = 0
-    cpu = receiver.cpu_seconds()
+    user, system = receiver.cpu_split()
     async with session_for(concurrency) as session:
         start = time.perf_counter()
         stop_at = start + duration
@@ -361,7 +368,9 @@ async def closed_loop(
 
         await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(concurrency))), duration + 15)
         run.elapsed = time.perf_counter() - start
-    run.receiver_cpu = receiver.cpu_seconds() - cpu
+    user_now, system_now = receiver.cpu_split()
+    run.receiver_cpu = user_now + system_now - user - system
+    run.receiver_system = system_now - system
     return run
 
 
@@ -486,7 +495,10 @@ async def run(plan: Plan) -> None:
             f"p99 {ms(result.percentile(99))}  max {ms(max(result.latencies, default=float('nan')))}  "
             f"errors: {result.errors()}"
         )
-        print(f"  receiver CPU {result.cpu_us:.0f} us per notification")
+        print(
+            f"  receiver CPU {result.cpu_us:.0f} us per notification "
+            f"({result.system_share:.0%} of it in the kernel)"
+        )
     print(
         f"\nmax throughput, {concurrency} connections, {duration:g} s x {rounds}, alternating with ceiling:"
     )
@@ -494,7 +506,7 @@ async def run(plan: Plan) -> None:
         print(
             f"  round {index}: receiver {top.rate:6.0f}/s (p50 {ms(top.percentile(50))}, "
             f"p99 {ms(top.percentile(99))}, errors: {top.errors()}, "
-            f"{top.cpu_us:.0f} us CPU/notification); "
+            f"{top.cpu_us:.0f} us CPU/notification, {top.system_share:.0%} kernel); "
             f"bare publish+confirm {ceiling.rate:6.0f}/s ({ceiling.cpu_us:.0f} us CPU/msg)"
         )
     ratio = statistics.median(top.rate / ceiling.rate for top, ceiling in zip(maxima, ceilings, strict=True))

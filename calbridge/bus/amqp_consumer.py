@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
-import aio_pika
 import aiormq.exceptions
 from aio_pika.abc import (
     AbstractIncomingMessage,
@@ -25,7 +24,7 @@ from calbridge.bus.dispatch import Dispatcher
 from calbridge.bus.handling import DeadLetter, Delivery, Retry, judge
 from calbridge.bus.metrics import record_outcome
 from calbridge.bus.names import CALENDAR_HEADER, DLX, delay_queue
-from calbridge.bus.wire import Routed, amqp_message
+from calbridge.bus.wire import Outgoing, Routed, amqp_message
 from calbridge.errors import BusUnavailable
 from calbridge.logs import get_logger
 from calbridge.settings import Settings
@@ -132,7 +131,5 @@ class AmqpConsumer:
         log.info("consumer_stopped", drained=finished)
 
 
-def _follow_up(
-    body: bytes, headers: dict[str, str | int], original: AbstractIncomingMessage
-) -> aio_pika.Message:
+def _follow_up(body: bytes, headers: dict[str, str | int], original: AbstractIncomingMessage) -> Outgoing:
     return amqp_message(body, headers, original.message_id)
