@@ -2,10 +2,56 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.request
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from calbridge.events import ChangeEvent, ChangeKind, Provider
 from calbridge.model import Body, Event, Timed
+
+BROKER = "127.0.0.1"  # benchmarks load loopback only
+
+
+def management(method: str, path: str, body: object | None = None) -> None:
+    """Call RabbitMQ's management API on the local broker (guest account), bounded by a timeout."""
+    request = urllib.request.Request(
+        f"http://{BROKER}:15672/api{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def create_vhost(name: str) -> None:
+    """A throwaway vhost the guest account may use; the bench deletes it with `drop_vhost`."""
+    management("PUT", f"/vhosts/{name}", {})
+    management("PUT", f"/permissions/{name}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+
+
+def drop_vhost(name: str) -> None:
+    management("DELETE", f"/vhosts/{name}")
+
+
+def sample_events(count: int) -> list[ChangeEvent]:
+    """Realistic change events: a Graph event id as resource, a change key as version, 500 calendars."""
+    return [
+        ChangeEvent(
+            provider=Provider.GRAPH,
+            calendar=f"cal-{n % 500:04d}",
+            kind=ChangeKind.UPDATED,
+            resource="AAMkAGI2THVSAAA=" + uuid.uuid4().hex * 3,
+            version="DwAAABYAAAA" + uuid.uuid4().hex[:20],
+        )
+        for n in range(count)
+    ]
+
 
 _BERLIN = ZoneInfo("Europe/Berlin")
 

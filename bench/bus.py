@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import statistics
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+from bench_support import create_vhost, drop_vhost, sample_events
 
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.names import CALENDAR_HEADER, CHANGES, shard_queue
-from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from calbridge.events import ChangeEvent, encode
 from calbridge.logs import configure_logging
 from calbridge.settings import Settings, load_settings
 
@@ -48,33 +46,6 @@ async def measure(count: int, work: Callable[[], Awaitable[None]]) -> Measure:
     wall, cpu = time.perf_counter(), time.process_time()
     await work()
     return Measure(count / (time.perf_counter() - wall), (time.process_time() - cpu) * 1e6 / count)
-
-
-def management(method: str, path: str, body: object | None = None) -> None:
-    request = urllib.request.Request(
-        f"http://{BROKER}:15672/api{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "Content-Type": "application/json",
-        },
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-
-
-def sample_events(count: int) -> list[ChangeEvent]:
-    # Realistic shape: a Graph event id as resource, a change key as version, 500 calendars.
-    return [
-        ChangeEvent(
-            provider=Provider.GRAPH,
-            calendar=f"cal-{n % 500:04d}",
-            kind=ChangeKind.UPDATED,
-            resource="AAMkAGI2THVSAAA=" + uuid.uuid4().hex * 3,
-            version="DwAAABYAAAA" + uuid.uuid4().hex[:20],
-        )
-        for n in range(count)
-    ]
 
 
 async def publish_ours(bus: AmqpBus, events: list[ChangeEvent], concurrency: int) -> None:
@@ -162,8 +133,7 @@ def ratio_line(ours: list[Measure], bare: list[Measure]) -> str:
 
 async def run(messages: int, concurrency: int, rounds: int) -> None:
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
-    management("PUT", f"/vhosts/{vhost}", {})
-    management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    create_vhost(vhost)
     url = f"amqp://guest:guest@{BROKER}:5672/{vhost}"
     settings = load_settings(amqp_url=url, publish_timeout=10)
     bus = AmqpBus(url, settings)
@@ -204,7 +174,7 @@ async def run(messages: int, concurrency: int, rounds: int) -> None:
         await bus.close()
         if bare_connection is not None:
             await bare_connection.close()
-        management("DELETE", f"/vhosts/{vhost}")
+        drop_vhost(vhost)
 
 
 def main() -> None:

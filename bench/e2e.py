@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -33,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from bench_support import create_vhost, drop_vhost  # before the folder leaves sys.path, below
 
 # Run as a script, this folder comes first on sys.path, and bench/receiver.py would shadow the
 # receiver package the stack imports.
@@ -58,24 +57,10 @@ OWNERS = ("alice@example.com", "bob@example.com", "carol@example.com", "dave@exa
 # --- throwaway broker vhost and database
 
 
-def _management(method: str, path: str, body: object | None = None) -> None:
-    request = urllib.request.Request(
-        f"http://{BROKER}:15672/api{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "Content-Type": "application/json",
-        },
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-
-
 @contextlib.asynccontextmanager
 async def throwaway_services() -> AsyncIterator[dict[str, str]]:
     name = f"bench-e2e-{uuid.uuid4().hex[:8]}"
-    _management("PUT", f"/vhosts/{name}")
-    _management("PUT", f"/permissions/{name}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    create_vhost(name)
     admin = await asyncpg.connect(PG_ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -87,7 +72,7 @@ async def throwaway_services() -> AsyncIterator[dict[str, str]]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         try:
-            _management("DELETE", f"/vhosts/{name}")
+            drop_vhost(name)
         except OSError:  # the broker went away meanwhile: say what is left behind
             print(f"  warning: RabbitMQ vhost {name} was not deleted", flush=True)
 

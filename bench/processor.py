@@ -24,19 +24,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bench_support import create_vhost, drop_vhost  # before the folder leaves sys.path, below
+
 # Run as `python bench/processor.py`, this file's folder comes first on sys.path and its name
 # would hide the `processor` package it measures.
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import asyncio
-import base64
 import json
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,19 +64,6 @@ USERS = ["alice@example.com", "bob@example.com", "carol@example.com", "dave@exam
 BROKER = "127.0.0.1"
 SKIPPED_CALLS = ("oauth", "token", "push", "watch", "subscriptions", "notify")
 ECHO_DELAY = 0.5  # seconds from our write to its notification reaching the bus (Graph: often more)
-
-
-def management(method: str, path: str, body: object | None = None) -> None:
-    request = urllib.request.Request(
-        f"http://{BROKER}:15672/api{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "Content-Type": "application/json",
-        },
-    )
-    urllib.request.urlopen(request, timeout=10).close()
 
 
 def start_sandbox(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
@@ -317,8 +304,7 @@ def percentile(values: list[float], share: float) -> float:
 async def main(arguments: argparse.Namespace) -> None:
     configure_logging("console", "warning")
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
-    management("PUT", f"/vhosts/{vhost}", {})
-    management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    create_vhost(vhost)
     folder = Path(tempfile.mkdtemp(prefix="calbridge-bench-"))
     sandbox, info = start_sandbox(folder)
     settings = load_settings(
@@ -379,7 +365,7 @@ async def main(arguments: argparse.Namespace) -> None:
         await engine.dispose()
         sandbox.terminate()
         sandbox.wait(timeout=10)
-        management("DELETE", f"/vhosts/{vhost}")
+        drop_vhost(vhost)
     print(f"\nburst {arguments.burst} changes; steady {arguments.rate:g}/s for {arguments.seconds:g} s")
     print("| API latency | burst changes/s | p50 received->applied | p99 | provider calls per change |")
     print("|---|---|---|---|---|")

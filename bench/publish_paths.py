@@ -28,12 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import statistics
 import struct
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import cast
@@ -42,42 +39,17 @@ import aio_pika
 import aiormq
 import uvloop
 from aiormq.abc import ChannelFrame
+from bench_support import create_vhost, drop_vhost, sample_events
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.names import CALENDAR_HEADER, CHANGES
-from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from calbridge.events import encode
 from calbridge.logs import configure_logging
 from calbridge.settings import load_settings
 
 BROKER = "127.0.0.1"
-
-
-def management(method: str, path: str, body: object | None = None) -> None:
-    request = urllib.request.Request(
-        f"http://{BROKER}:15672/api{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "Content-Type": "application/json",
-        },
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-
-
-def sample_events(count: int) -> list[ChangeEvent]:
-    return [
-        ChangeEvent(
-            provider=Provider.GRAPH,
-            calendar=f"cal-{n % 500:04d}",
-            kind=ChangeKind.UPDATED,
-            resource="AAMkAGI2THVSAAA=" + uuid.uuid4().hex * 3,
-            version="DwAAABYAAAA" + uuid.uuid4().hex[:20],
-        )
-        for n in range(count)
-    ]
 
 
 def short(text: str) -> bytes:
@@ -116,8 +88,7 @@ async def in_flight(count: int, concurrency: int, one: Callable[[int], Awaitable
 
 async def run(messages: int, rounds: int, concurrency: int) -> None:
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
-    management("PUT", f"/vhosts/{vhost}", {})
-    management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    create_vhost(vhost)
     url = f"amqp://guest:guest@{BROKER}:5672/{vhost}"
     settings = load_settings(amqp_url=url, publish_timeout=10, shard_count=8)
     bus = AmqpBus(url, settings)
@@ -219,7 +190,7 @@ async def run(messages: int, rounds: int, concurrency: int) -> None:
         await bus.close()
         if bare is not None:
             await bare.close()
-        management("DELETE", f"/vhosts/{vhost}")
+        drop_vhost(vhost)
 
     base = statistics.median(cpu for cpu, _ in results["aio-pika"])
     print(f"{messages} messages x {rounds} rounds, {concurrency} in flight, uvloop")

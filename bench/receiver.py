@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import os
 import secrets
 import socket
@@ -50,6 +48,7 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 import orjson
+from bench_support import create_vhost, drop_vhost, management
 
 from calbridge.bus.names import CALENDAR_HEADER, CHANGES, shard_queue
 from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
@@ -63,19 +62,6 @@ STARTUP_SECONDS = 30
 
 
 # --- the broker's management API (loopback) ----------------------------------------------------
-
-
-def management(method: str, path: str, body: object | None = None) -> None:
-    request = urllib.request.Request(
-        f"http://{BROKER}:15672/api{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "Content-Type": "application/json",
-        },
-    )
-    urllib.request.urlopen(request, timeout=10).close()
 
 
 def purge_shards(vhost: str) -> None:
@@ -444,8 +430,7 @@ class Plan:
 async def run(plan: Plan) -> None:
     duration, concurrency, rounds, profile = plan.duration, plan.concurrency, plan.rounds, plan.profile
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
-    management("PUT", f"/vhosts/{vhost}", {})
-    management("PUT", f"/permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+    create_vhost(vhost)
     url = f"amqp://guest:guest@{BROKER}:5672/{vhost}"
     keys = {"bench": secrets.token_urlsafe(32).encode()}
     notes = make_notifications(keys)
@@ -481,7 +466,7 @@ async def run(plan: Plan) -> None:
         finally:
             if receiver is not None:
                 stop_receiver(receiver)
-            management("DELETE", f"/vhosts/{vhost}")
+            drop_vhost(vhost)
 
     size = statistics.mean(len(body) for body, _ in bodies)
     print(

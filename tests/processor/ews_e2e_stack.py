@@ -19,20 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from processor_e2e import GOOGLE_REF, SHARDS, _watch_google, e2e_settings, eventually, serve
+from processor_e2e import GOOGLE_REF, SHARDS, _watch_google, add_pair, e2e_settings, eventually, serve
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import open_bus
 from calbridge.connections import EwsConnection
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.sandbox_connections import sandbox_connections
-from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings
 from calbridge.store import create_engine
-from calbridge.store.connection_records import save_connection
 from calbridge.store.migrate import upgrade
-from calbridge.store.tables import calendars, pairs
 from processor.opening import store_opener
 from processor.service import Processor
 from receiver import create_app
@@ -153,40 +148,6 @@ def exchange_start(item: dict[str, Any]) -> datetime | str:
     return instant.date().isoformat() if item["is_all_day"] else instant
 
 
-async def _add_pair(engine: AsyncEngine, settings: Settings, sandbox: Sandbox, folder: Path) -> EwsConnection:
-    found = {c.provider: c for c in sandbox_connections(sandbox.info.as_json(), "sandbox", folder / "ca.pem")}
-    box = open_secretbox(settings)
-    async with engine.begin() as conn:
-        google, _ = await save_connection(conn, box, found[Provider.GOOGLE])
-        ews, _ = await save_connection(conn, box, found[Provider.EWS])
-        await conn.execute(
-            sa.insert(calendars),
-            [
-                {
-                    "id": GOOGLE_REF,
-                    "connection_id": google.id,
-                    "provider": "google",
-                    "owner": ALICE,
-                    "calendar": "primary",
-                },
-                {
-                    "id": EWS_REF,
-                    "connection_id": ews.id,
-                    "provider": "ews",
-                    "owner": ALICE,
-                    "calendar": "primary",
-                },
-            ],
-        )
-        await conn.execute(
-            sa.insert(pairs).values(
-                id=PAIR, google_calendar_id=GOOGLE_REF, microsoft_calendar_id=EWS_REF, state="active"
-            )
-        )
-    assert isinstance(ews, EwsConnection)
-    return ews
-
-
 def _control_context(sandbox: Sandbox, url: str) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=str(sandbox.ca_file)) if url.startswith("https") else None
 
@@ -201,7 +162,10 @@ async def open_ews_stack(
     engine = create_engine(database)
     async with AsyncExitStack() as stack:
         sandbox = await stack.enter_async_context(Sandbox.start(seed=seed))
-        ews_connection = await _add_pair(engine, settings, sandbox, folder)
+        ews_connection = await add_pair(
+            engine, settings, sandbox, folder, microsoft=Provider.EWS, microsoft_ref=EWS_REF
+        )
+        assert isinstance(ews_connection, EwsConnection)
         receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
         control = await stack.enter_async_context(sandbox.control())
         base = sandbox.info.microsoft["ews_url"].removesuffix("/EWS/Exchange.asmx")

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from calbridge.bus import open_bus
+from calbridge.connections import Connection
 from calbridge.events import ChangeEvent, ChangeKind, Provider
 from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import open_secretbox
@@ -92,13 +93,22 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
         sock.close()
 
 
-async def add_pair(engine: AsyncEngine, settings: Settings, sandbox: Sandbox, folder: Path) -> None:
-    """Connections from the sandbox's connection file, Alice's two calendars, and pair p1."""
+async def add_pair(
+    engine: AsyncEngine,
+    settings: Settings,
+    sandbox: Sandbox,
+    folder: Path,
+    *,
+    microsoft: Provider = Provider.GRAPH,
+    microsoft_ref: str = MICROSOFT_REF,
+) -> Connection:
+    """Connections from the sandbox's connection file, Alice's two calendars, and pair p1 between
+    her Google calendar and her `microsoft` (Graph or EWS) one; returns the Microsoft connection."""
     found = {c.provider: c for c in sandbox_connections(sandbox.info.as_json(), "sandbox", folder / "ca.pem")}
     box = open_secretbox(settings)
     async with engine.begin() as conn:
         google, _ = await save_connection(conn, box, found[Provider.GOOGLE])
-        graph, _ = await save_connection(conn, box, found[Provider.GRAPH])
+        other, _ = await save_connection(conn, box, found[microsoft])
         await conn.execute(
             sa.insert(calendars),
             [
@@ -110,9 +120,9 @@ async def add_pair(engine: AsyncEngine, settings: Settings, sandbox: Sandbox, fo
                     "calendar": "primary",
                 },
                 {
-                    "id": MICROSOFT_REF,
-                    "connection_id": graph.id,
-                    "provider": "graph",
+                    "id": microsoft_ref,
+                    "connection_id": other.id,
+                    "provider": microsoft.value,
                     "owner": ALICE,
                     "calendar": "primary",
                 },
@@ -120,9 +130,10 @@ async def add_pair(engine: AsyncEngine, settings: Settings, sandbox: Sandbox, fo
         )
         await conn.execute(
             sa.insert(pairs).values(
-                id=PAIR, google_calendar_id=GOOGLE_REF, microsoft_calendar_id=MICROSOFT_REF, state="active"
+                id=PAIR, google_calendar_id=GOOGLE_REF, microsoft_calendar_id=microsoft_ref, state="active"
             )
         )
+    return other
 
 
 @dataclass
