@@ -43,6 +43,16 @@ class PassLinks:
     def __init__(self, links: LinkRepository) -> None:
         self._links = links
         self._known: dict[_Key, Link | None] = {}
+        # For each id a known link names, the keys it is known under: a save finds the links it
+        # replaces here instead of scanning every key (a pass may know thousands).
+        self._holders: dict[_Key, set[_Key]] = {}
+
+    def _remember(self, key: _Key, link: Link | None) -> None:
+        self._known[key] = link
+        if link is not None:
+            for side in Side:
+                if (event_id := link.id_on(side)) is not None:
+                    self._holders.setdefault((key[0], side, event_id), set()).add(key)
 
     async def prefetch(self, pair_id: str, wanted: dict[Side, set[str]]) -> None:
         """Read every link naming one of the `wanted` ids in one query per side."""
@@ -52,12 +62,12 @@ class PassLinks:
                 continue
             found = await self._links.find_many(pair_id, side, missing)
             for event_id in missing:
-                self._known[(pair_id, side, event_id)] = found.get(event_id)
+                self._remember((pair_id, side, event_id), found.get(event_id))
 
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
         key = (pair_id, side, event_id)
         if key not in self._known:
-            self._known[key] = await self._links.find(pair_id, side, event_id)
+            self._remember(key, await self._links.find(pair_id, side, event_id))
         return self._known[key]
 
     async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
@@ -68,12 +78,14 @@ class PassLinks:
     async def save(self, pair_id: str, link: Link) -> Link:
         saved = await self._links.save(pair_id, link)
         # The store dropped every other link naming either id; so does the memo.
-        names = {(side, event_id) for side in Side if (event_id := saved.id_on(side)) is not None}
-        for key, known in list(self._known.items()):
-            if key[0] == pair_id and known is not None and _names_any(known, names):
-                self._known[key] = None
-        for side, event_id in names:
-            self._known[(pair_id, side, event_id)] = saved
+        names = [(pair_id, side, event_id) for side in Side if (event_id := saved.id_on(side)) is not None]
+        for name in names:
+            for key in self._holders.pop(name, ()):
+                known = self._known.get(key)  # the index may be stale: check the link still names it
+                if known is not None and known.id_on(name[1]) == name[2]:
+                    self._known[key] = None
+        for name in names:
+            self._remember(name, saved)
         return saved
 
     async def count_live(self, pair_id: str) -> int:
@@ -87,7 +99,3 @@ class PassLinks:
 
     async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
         await self._links.save_cursor(calendar_ref, cursor, full=full)
-
-
-def _names_any(link: Link, names: set[tuple[Side, str]]) -> bool:
-    return any((side, event_id) in names for side in Side if (event_id := link.id_on(side)) is not None)

@@ -124,6 +124,17 @@ class GoogleControl:
         )
         return result
 
+    async def add_calendar(
+        self, calendar_id: str, owner: str, summary: str | None = None, time_zone: str = "UTC"
+    ) -> dict[str, Any]:
+        """A secondary calendar owned by `owner` (who can share it on)."""
+        result: dict[str, Any] = await self._control.call(
+            "POST",
+            "/google/calendars",
+            {"id": calendar_id, "owner": owner, "summary": summary, "timeZone": time_zone},
+        )
+        return result
+
     async def create_event(
         self, calendar_id: str, event: dict[str, Any], actor: str | None = None
     ) -> dict[str, Any]:

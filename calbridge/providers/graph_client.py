@@ -13,22 +13,70 @@ nothing needs patching.
   reach the caller as `Throttled` instead of blocking a worker for minutes.
 - Every request asks for immutable ids and UTC times (`Prefer` headers), so ids survive moves
   and `calbridge.translate.graph` reads times the way it expects.
+- httpx sends through aiohttp (`httpx_aiohttp.AiohttpTransport`): kiota needs an httpx client,
+  but httpx's own transport (httpcore over anyio's TLS stream) was over half of a call's CPU;
+  the aiohttp transport keeps the SDK, its middleware and its auth unchanged
+  (`bench/providers.py` compares the two).
+- The access token is kept until shortly before it expires (`CachedToken`): azure-identity
+  searches MSAL's token cache on every request, about a tenth of a call's CPU.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from typing import Any
+import time
+from typing import Any, Literal
 
 import orjson
 
-__all__ = ["GRAPH_URL", "PREFER", "GraphClient"]
+__all__ = ["GRAPH_URL", "PREFER", "CachedToken", "GraphClient"]
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 SCOPES = ["https://graph.microsoft.com/.default"]
 # Bodies are not asked for as text: HTML descriptions keep their markup and the translator
 # unwraps Exchange's HTML document (calbridge.translate.text.body_from_graph).
 PREFER = ('IdType="ImmutableId"', 'outlook.timezone="UTC"')
+TOKEN_MARGIN = 300.0  # seconds before expiry that a cached token is fetched anew
+Transport = Literal["aiohttp", "httpx"]
+
+
+class CachedToken:
+    """An async token credential that reuses its inner credential's token until near expiry.
+
+    Only plain requests are served from the cache: a request with claims (a CAE challenge) or
+    another tenant goes to the inner credential, which knows how to answer it.
+    """
+
+    def __init__(self, inner: Any, *, margin: float = TOKEN_MARGIN) -> None:
+        self._inner = inner
+        self._margin = margin
+        self._tokens: dict[tuple[str, ...], Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def get_token(
+        self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        if claims or tenant_id:
+            return await self._inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, **kwargs)
+        token = self._tokens.get(scopes)
+        if token is not None and token.expires_on - self._margin > time.time():
+            return token
+        async with self._lock:  # one fetch when many requests find the token stale at once
+            token = self._tokens.get(scopes)
+            if token is None or token.expires_on - self._margin <= time.time():
+                token = await self._inner.get_token(*scopes, **kwargs)
+                self._tokens[scopes] = token
+            return token
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def __aenter__(self) -> CachedToken:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
 
 class GraphClient:
@@ -44,6 +92,7 @@ class GraphClient:
         graph_url: str = GRAPH_URL,
         ca_file: str | None = None,
         timeout: float = 30.0,
+        transport: Transport = "aiohttp",
     ) -> None:
         import httpx
         from azure.identity.aio import ClientSecretCredential
@@ -61,10 +110,17 @@ class GraphClient:
             extra.update(authority=authority, disable_instance_discovery=True)
         if ca_file:
             extra["connection_verify"] = ca_file
-        self._credential = ClientSecretCredential(tenant_id, client_id, client_secret, **extra)
+        self._credential = CachedToken(ClientSecretCredential(tenant_id, client_id, client_secret, **extra))
         auth = AzureIdentityAuthenticationProvider(self._credential, scopes=SCOPES)
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
-        self._http = httpx.AsyncClient(verify=verify, timeout=timeout)
+        verify = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+        if transport == "aiohttp":
+            from httpx_aiohttp import AiohttpTransport
+
+            # The aiohttp session is opened lazily, inside the running loop, by the first request.
+            self._transport: httpx.AsyncBaseTransport = AiohttpTransport(verify=verify)
+        else:
+            self._transport = httpx.AsyncHTTPTransport(verify=verify)
+        self._http = httpx.AsyncClient(transport=self._transport, timeout=timeout)
         options = {
             **graph_options,
             RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False),
@@ -104,4 +160,6 @@ class GraphClient:
 
     async def close(self) -> None:
         await self._http.aclose()
+        # The SDK wraps the transport in its own, which does not pass `aclose` on.
+        await self._transport.aclose()
         await self._credential.close()

@@ -64,6 +64,27 @@ def _calendars(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) 
     }
 
 
+def _add_calendar(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    """A secondary calendar, as a person makes one: `id`, `owner`, optional `summary`, `timeZone`."""
+    calendar_id, owner = body.get("id"), body.get("owner")
+    if not isinstance(calendar_id, str) or not calendar_id or not isinstance(owner, str) or not owner:
+        raise ValueError("a calendar needs an 'id' and an 'owner'")
+    if calendar_id in emu.world.calendars:
+        raise ValueError(f"calendar {calendar_id!r} exists already")
+    calendar = emu.world.add_calendar(
+        calendar_id,
+        str(body.get("summary") or calendar_id),
+        str(body.get("timeZone") or "UTC"),
+        {owner: "owner"},
+    )
+    return {
+        "id": calendar.id,
+        "summary": calendar.summary,
+        "timeZone": calendar.time_zone,
+        "acl": calendar.acl,
+    }
+
+
 def _known(emu: GoogleEmulator, request: web.Request) -> Any:
     calendar = emu.world.calendars.get(request.match_info["calendarId"])
     if calendar is None:
@@ -143,6 +164,7 @@ def _reset(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> N
 def add_routes(app: web.Application) -> None:
     cal = f"{PREFIX}/calendars/{{calendarId}}"
     app.router.add_get(f"{PREFIX}/calendars", _route(_calendars))
+    app.router.add_post(f"{PREFIX}/calendars", _route(_add_calendar))
     app.router.add_get(cal, _route(_calendar_state))
     app.router.add_post(f"{cal}/events", _route(_create))
     app.router.add_patch(f"{cal}/events/{{eventId}}", _route(_edit))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sync_fakes import Clock, FakeCalendar
 
 from calbridge.events import Provider
@@ -83,3 +87,42 @@ async def test_given_a_pass_of_new_events_when_synced_then_links_are_read_once_p
     summary = await run_pass(pair, store, Hint("calg"))
     assert summary.outcomes[Outcome.CREATED] == 20 and len(microsoft.live()) == 20
     assert store.reads <= 2  # without the pass's memo: about three look-ups per change
+
+
+IDS = st.sampled_from(["a", "b", "c", "d"])
+SAVES = st.tuples(st.one_of(st.none(), IDS), st.one_of(st.none(), IDS), st.booleans()).filter(
+    lambda t: t[0] is not None or t[1] is not None
+)
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("save"), SAVES),
+        st.tuples(st.just("find"), st.tuples(st.sampled_from(list(Side)), IDS)),
+        st.tuples(st.just("prefetch"), st.tuples(st.sampled_from(list(Side)), st.sets(IDS))),
+    ),
+    max_size=30,
+)
+
+
+@given(steps=STEPS)
+@settings(max_examples=200, deadline=None)
+def test_given_any_saves_and_look_ups_then_the_memo_always_answers_as_the_store(
+    steps: list[tuple[str, Any]],
+) -> None:
+    async def run() -> None:
+        store = MemoryLinks()
+        links = PassLinks(store)
+        for verb, args in steps:
+            if verb == "save":
+                google_id, microsoft_id, deleted = args
+                await links.save("p", Link(Side.GOOGLE, google_id, microsoft_id, deleted=deleted))
+            elif verb == "find":
+                side, event_id = args
+                assert await links.find("p", side, event_id) == await store.find("p", side, event_id)
+            else:
+                side, ids = args
+                await links.prefetch("p", {side: ids, side.other: set()})
+        for side in Side:
+            for event_id in "abcd":
+                assert await links.find("p", side, event_id) == await store.find("p", side, event_id)
+
+    asyncio.run(run())

@@ -69,3 +69,21 @@ async def test_given_an_unknown_fault_field_when_setting_then_400(control: Sandb
     with pytest.raises(ControlError) as caught:
         await control.call("PUT", "/faults/operations/google.events.list", {"eror_rate": 1})
     assert caught.value.status == 400
+
+
+async def test_given_a_new_secondary_calendar_when_its_owner_writes_through_the_api_then_it_works(
+    sb: Sandbox, alice_events: Any, control: SandboxControl
+) -> None:
+    made = await control.google.add_calendar("c_project@group.calendar.google.com", ALICE, "Project")
+    assert made["acl"] == {ALICE: "owner"}
+    inserted = await call(
+        alice_events.insert(calendarId=made["id"], body=timed("2026-12-01", "09:00", "10:00"))
+    )
+    assert [e["id"] for e in (await control.google.calendar(made["id"]))["events"]] == [inserted["id"]]
+    with pytest.raises(ControlError):
+        await control.google.add_calendar(made["id"], ALICE)  # the id is taken
+    with pytest.raises(ControlError):
+        await control.google.add_calendar("c_other@group.calendar.google.com", "")
+    await control.reset()
+    listed = await control.call("GET", "/google/calendars")
+    assert made["id"] not in {c["id"] for c in listed["calendars"]}
