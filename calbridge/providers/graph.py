@@ -97,7 +97,7 @@ class GraphCalendar:
             authority=authority,
             ca_file=ca_file,
             timeout=timeout,
-            **({"graph_url": graph_url} if graph_url else {}),
+            graph_url=graph_url,
         )
         return cls(client, **options)
 

@@ -89,7 +89,7 @@ class GraphClient:
         client_secret: str,
         *,
         authority: str | None = None,
-        graph_url: str = GRAPH_URL,
+        graph_url: str | None = None,
         ca_file: str | None = None,
         timeout: float = 30.0,
         transport: Transport = "aiohttp",
@@ -127,7 +127,7 @@ class GraphClient:
         }
         http = GraphClientFactory.create_with_default_middleware(client=self._http, options=options)
         self.adapter = GraphRequestAdapter(auth, client=http)
-        self.adapter.base_url = graph_url.rstrip("/")
+        self.adapter.base_url = (graph_url or GRAPH_URL).rstrip("/")
         self.sdk = GraphServiceClient(request_adapter=self.adapter)
 
     def user(self, owner: str) -> Any:

@@ -19,7 +19,12 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # SQLite lets one connection write at a time; with several pooled connections, concurrent
+        # writers wait in SQLite's busy handler, which sleeps (1, 2, 5 ... 100 ms) and left a
+        # processor's core idle while it waited. One connection queues them in the pool instead,
+        # without sleeping (bench/README.md, "Processor").
+        pool = {"pool_size": 1, "max_overflow": 0} if ":memory:" not in url else {}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **{**pool, **kwargs})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -94,7 +94,7 @@ def open_graph_source(
         authority=connection.authority,
         ca_file=connection.ca_file,
         timeout=timeout,
-        **({"graph_url": connection.graph_url} if connection.graph_url else {}),
+        graph_url=connection.graph_url,
     )
     return GraphFreeBusySource(client, mailbox=mailbox)
 
