@@ -26,10 +26,12 @@ receiver with py-spy during the first max-throughput round.
 Every max-throughput phase also reports where the machine's CPU went per notification: the server
 (receiver or floor), the generator (this process, or wrk), the broker (beam.smp, when it runs on
 this host) and everything else (the rest of `/proc/stat`'s busy time: other work on the machine,
-interrupts). `--generator wrk` (repeatable with `--generator aiohttp`) loads the max-throughput
-and HTTP-floor phases with wrk and `receiver_wrk.lua` instead, the same requests from a file, to
-see how much the Python generator's own CPU holds the figures down; open-loop phases always use
-aiohttp (wrk is closed-loop).
+time the hypervisor stole), with the interrupts' share (irq + softirq, mostly counted in the
+processes' own time) and the steal shown on their own.
+`--generator wrk` (repeatable with `--generator aiohttp`) loads the max-throughput and HTTP-floor
+phases with wrk and `receiver_wrk.lua` instead, the same requests from a file, to see how much the
+Python generator's own CPU holds the figures down; open-loop phases always use aiohttp (wrk is
+closed-loop).
 
     python bench/receiver.py [--duration 4] [--rate 1000 [--rate 250 ...]] [--concurrency 64]
                              [--rounds 2] [--http-floor] [--publish-floor]
@@ -298,10 +300,13 @@ def process_cpu(pid: int | None) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def machine_busy() -> float:
-    """CPU seconds all cores spent busy (not idle, not waiting for I/O), from /proc/stat."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+def machine_busy() -> tuple[float, float, float]:
+    """CPU seconds of all cores: busy (not idle, not waiting for I/O); of which in interrupts
+    (loopback packets are handled in softirq, mostly in the time of the process that sent them);
+    and stolen by the hypervisor."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / tick, (ticks[5] + ticks[6]) / tick, ticks[7] / tick
 
 
 @dataclass(frozen=True)
@@ -309,7 +314,7 @@ class Snapshot:
     server: tuple[float, float]  # (user, system)
     generator: float  # this process and its reaped children (wrk)
     broker: float
-    machine: float
+    machine: tuple[float, float, float]  # busy, interrupts, steal
 
     @classmethod
     def take(cls, server_pid: int | None) -> Snapshot:
@@ -333,6 +338,8 @@ class Run:
     generator_cpu: float = 0.0  # the load generator, or the ceiling's bare publisher
     broker_cpu: float = 0.0
     machine_cpu: float = 0.0  # all cores, busy
+    interrupt_cpu: float = 0.0  # of machine_cpu: irq and softirq
+    steal_cpu: float = 0.0  # of machine_cpu: stolen by the hypervisor
     quantiles: dict[int, float] = field(default_factory=dict)  # from wrk, which keeps no list
 
     def measure(self, before: Snapshot, after: Snapshot) -> None:
@@ -340,7 +347,9 @@ class Run:
         self.receiver_system = after.server[1] - before.server[1]
         self.generator_cpu = after.generator - before.generator
         self.broker_cpu = after.broker - before.broker
-        self.machine_cpu = after.machine - before.machine
+        self.machine_cpu, self.interrupt_cpu, self.steal_cpu = (
+            a - b for a, b in zip(after.machine, before.machine, strict=True)
+        )
 
     def per_message(self, seconds: float) -> float:
         """Microseconds per answered request (or published message)."""
@@ -658,10 +667,12 @@ def load_average() -> str:
 
 def cost_line(top: Run) -> str:
     """Per notification: server, generator, broker, everything else; and how busy the machine was."""
+    each = top.per_message
     return (
-        f"server {top.cpu_us:4.0f} + generator {top.per_message(top.generator_cpu):4.0f} + "
-        f"broker {top.per_message(top.broker_cpu):4.0f} + other {top.per_message(top.other_cpu):4.0f} "
-        f"= {top.per_message(top.machine_cpu):4.0f} us; {top.machine_cpu / top.elapsed:.2f} cores busy"
+        f"server {top.cpu_us:4.0f} + generator {each(top.generator_cpu):4.0f} + "
+        f"broker {each(top.broker_cpu):4.0f} + other {each(top.other_cpu):4.0f} "
+        f"(irq {each(top.interrupt_cpu):.0f}, steal {each(top.steal_cpu):.0f}) "
+        f"= {each(top.machine_cpu):4.0f} us; {top.machine_cpu / top.elapsed:.2f} cores busy"
     )
 
 
