@@ -18,11 +18,24 @@ notifications (batches of one item, valid clientState), half and half, over 500 
 Also printed: the receiver's RSS (current and peak) and its CPU time per notification, read from
 /proc (the fairer figure on a shared machine), and the ceiling's CPU per message. `--http-floor`
 adds an empty ASGI app (`http_floor.py`) behind the same uvicorn settings, loaded the same way:
-what the HTTP server and the generator cost alone. `--profile` samples the receiver with py-spy
-during the first max-throughput round.
+what the HTTP server and the generator cost alone. `--publish-floor` adds the ideal receiver
+(`publish_floor.py`: the same server, then the ceiling's bare publish per request, nothing else) to
+every max-throughput round: the best ratio any receiver could reach here. `--profile` samples the
+receiver with py-spy during the first max-throughput round.
+
+Every max-throughput phase also reports where the machine's CPU went per notification: the server
+(receiver or floor), the generator (this process, or wrk), the broker (beam.smp, when it runs on
+this host) and everything else (the rest of `/proc/stat`'s busy time: other work on the machine,
+time the hypervisor stole), with the interrupts' share (irq + softirq, mostly counted in the
+processes' own time) and the steal shown on their own.
+`--generator wrk` (repeatable with `--generator aiohttp`) loads the max-throughput and HTTP-floor
+phases with wrk and `receiver_wrk.lua` instead, the same requests from a file, to see how much the
+Python generator's own CPU holds the figures down; open-loop phases always use aiohttp (wrk is
+closed-loop).
 
     python bench/receiver.py [--duration 4] [--rate 1000 [--rate 250 ...]] [--concurrency 64]
-                             [--rounds 2] [--http-floor] [--profile stacks.txt]
+                             [--rounds 2] [--http-floor] [--publish-floor]
+                             [--generator aiohttp|wrk ...] [--profile stacks.txt]
 """
 
 from __future__ import annotations
@@ -30,7 +43,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -59,6 +74,7 @@ CALENDARS = 500
 SHARDS = 8
 MAX_REQUESTS = 200_000  # a hard cap on any one phase, whatever the duration says
 STARTUP_SECONDS = 30
+WRK_SCRIPT = Path(__file__).with_name("receiver_wrk.lua")
 
 
 # --- the broker's management API (loopback) ----------------------------------------------------
@@ -209,12 +225,14 @@ def receiver_command(amqp_url: str, keys: dict[str, bytes], port: int) -> tuple[
     return [sys.executable, "-m", "calbridge", "receiver", "--host", "127.0.0.1", "--port", str(port)], env
 
 
-def floor_command(port: int) -> tuple[list[str], dict[str, str]]:
-    """`http_floor.py` behind uvicorn with the receiver's server settings."""
-    command = [sys.executable, "-m", "uvicorn", "http_floor:app", "--app-dir", str(Path(__file__).parent),
+def floor_command(
+    port: int, app: str = "http_floor:app", amqp_url: str = ""
+) -> tuple[list[str], dict[str, str]]:
+    """A floor app (`http_floor.py`, `publish_floor.py`) behind uvicorn with the receiver's settings."""
+    command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(Path(__file__).parent),
                "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
                "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    return command, dict(os.environ)
+    return command, {**os.environ, "PUBLISH_FLOOR_AMQP_URL": amqp_url}
 
 
 def spawn(command: list[str], env: dict[str, str], port: int, log: Path) -> Receiver:
@@ -252,7 +270,61 @@ def stop_receiver(receiver: Receiver) -> None:
         receiver.process.wait(timeout=5)
 
 
-# --- load ----------------------------------------------------------------------------------------
+# --- where the CPU goes --------------------------------------------------------------------------
+
+
+def broker_pid() -> int | None:
+    """The local RabbitMQ's Erlang VM, if it runs on this host and /proc shows it."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "beam.smp":
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+BROKER_PID = broker_pid()
+
+
+def process_cpu(pid: int | None) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far; zeros if it is not there."""
+    if pid is None:
+        return 0.0, 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def machine_busy() -> tuple[float, float, float]:
+    """CPU seconds of all cores: busy (not idle, not waiting for I/O); of which in interrupts
+    (loopback packets are handled in softirq, mostly in the time of the process that sent them);
+    and stolen by the hypervisor."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / tick, (ticks[5] + ticks[6]) / tick, ticks[7] / tick
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    server: tuple[float, float]  # (user, system)
+    generator: float  # this process and its reaped children (wrk)
+    broker: float
+    machine: tuple[float, float, float]  # busy, interrupts, steal
+
+    @classmethod
+    def take(cls, server_pid: int | None) -> Snapshot:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            process_cpu(server_pid),
+            time.process_time() + children.ru_utime + children.ru_stime,
+            sum(process_cpu(BROKER_PID)),
+            machine_busy(),
+        )
 
 
 @dataclass
@@ -260,13 +332,37 @@ class Run:
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)  # seconds, of 2xx answers
     statuses: Counter[str] = field(default_factory=Counter)
-    receiver_cpu: float = 0.0
+    answered: int = 0  # 2xx answers
+    receiver_cpu: float = 0.0  # the server process: the receiver, a floor app; none for the ceiling
     receiver_system: float = 0.0  # the kernel's share of receiver_cpu (socket reads, writes, epoll)
+    generator_cpu: float = 0.0  # the load generator, or the ceiling's bare publisher
+    broker_cpu: float = 0.0
+    machine_cpu: float = 0.0  # all cores, busy
+    interrupt_cpu: float = 0.0  # of machine_cpu: irq and softirq
+    steal_cpu: float = 0.0  # of machine_cpu: stolen by the hypervisor
+    quantiles: dict[int, float] = field(default_factory=dict)  # from wrk, which keeps no list
+
+    def measure(self, before: Snapshot, after: Snapshot) -> None:
+        self.receiver_cpu = sum(after.server) - sum(before.server)
+        self.receiver_system = after.server[1] - before.server[1]
+        self.generator_cpu = after.generator - before.generator
+        self.broker_cpu = after.broker - before.broker
+        self.machine_cpu, self.interrupt_cpu, self.steal_cpu = (
+            a - b for a, b in zip(after.machine, before.machine, strict=True)
+        )
+
+    def per_message(self, seconds: float) -> float:
+        """Microseconds per answered request (or published message)."""
+        return seconds * 1e6 / max(1, self.answered)
 
     @property
     def cpu_us(self) -> float:
         """Server CPU microseconds per answered request."""
-        return self.receiver_cpu * 1e6 / max(1, len(self.latencies))
+        return self.per_message(self.receiver_cpu)
+
+    @property
+    def other_cpu(self) -> float:
+        return self.machine_cpu - self.receiver_cpu - self.generator_cpu - self.broker_cpu
 
     @property
     def system_share(self) -> float:
@@ -274,16 +370,25 @@ class Run:
 
     @property
     def rate(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+        return self.answered / self.elapsed if self.elapsed else 0.0
 
     def percentile(self, p: int) -> float:
+        if p in self.quantiles:
+            return self.quantiles[p]
         if len(self.latencies) < 2:
             return float("nan")
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
 
     def errors(self) -> str:
-        bad = {status: count for status, count in self.statuses.items() if status not in {"200", "202"}}
+        bad = {
+            status: count
+            for status, count in self.statuses.items()
+            if status not in {"200", "202", "2xx", "published"}
+        }
         return ", ".join(f"{status}: {count}" for status, count in sorted(bad.items())) or "none"
+
+
+# --- load ----------------------------------------------------------------------------------------
 
 
 async def send(
@@ -299,6 +404,7 @@ async def send(
     run.statuses[str(status)] += 1
     if status in (200, 202):
         run.latencies.append(time.perf_counter() - planned)
+        run.answered += 1
 
 
 def session_for(concurrency: int) -> aiohttp.ClientSession:
@@ -314,7 +420,7 @@ async def open_loop(receiver: Receiver, notes: list[Notification], rate: float, 
     run = Run()
     total = min(int(rate * duration), MAX_REQUESTS)
     tasks: set[asyncio.Task[None]] = set()
-    user, system = receiver.cpu_split()
+    before = Snapshot.take(receiver.process.pid)
     async with session_for(512) as session:
         start = time.perf_counter()
         for i in range(total):
@@ -328,9 +434,7 @@ async def open_loop(receiver: Receiver, notes: list[Notification], rate: float, 
         if tasks:
             await asyncio.wait(tasks, timeout=15)
         run.elapsed = time.perf_counter() - start
-    user_now, system_now = receiver.cpu_split()
-    run.receiver_cpu = user_now + system_now - user - system
-    run.receiver_system = system_now - system
+    run.measure(before, Snapshot.take(receiver.process.pid))
     return run
 
 
@@ -340,7 +444,7 @@ async def closed_loop(
     """`concurrency` connections, each sending again as soon as it is answered."""
     run = Run()
     sent = 0
-    user, system = receiver.cpu_split()
+    before = Snapshot.take(receiver.process.pid)
     async with session_for(concurrency) as session:
         start = time.perf_counter()
         stop_at = start + duration
@@ -354,21 +458,61 @@ async def closed_loop(
 
         await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(concurrency))), duration + 15)
         run.elapsed = time.perf_counter() - start
-    user_now, system_now = receiver.cpu_split()
-    run.receiver_cpu = user_now + system_now - user - system
-    run.receiver_system = system_now - system
+    run.measure(before, Snapshot.take(receiver.process.pid))
     return run
 
 
-@dataclass(frozen=True)
-class Ceiling:
-    rate: float
-    cpu_us: float
+def write_wrk_requests(notes: list[Notification], host: str, path: Path) -> None:
+    """The notifications as raw HTTP/1.1 requests, each after its length, for `receiver_wrk.lua`.
+
+    The headers aiohttp adds are added here too, so both generators send the same bytes' worth.
+    """
+    with path.open("wb") as out:
+        for note in notes:
+            lines = [f"POST {note.path} HTTP/1.1", f"Host: {host}", "Accept: */*",
+                     "Accept-Encoding: gzip, deflate", *(f"{k}: {v}" for k, v in note.headers.items()),
+                     f"Content-Length: {len(note.body)}"]  # fmt: skip
+            raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + note.body
+            out.write(b"%d\n" % len(raw) + raw)
 
 
-async def bare_ceiling(
-    url: str, bodies: list[tuple[bytes, str]], concurrency: int, duration: float
-) -> Ceiling:
+async def wrk_loop(receiver: Receiver, requests: Path, concurrency: int, duration: float) -> Run:
+    """wrk, one thread, `concurrency` connections, closed loop: the cheaper generator."""
+    command = [
+        shutil.which("wrk") or "wrk",
+        *("-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "10s"),
+        *("-s", str(WRK_SCRIPT), receiver.url, "--", str(requests)),
+    ]
+    run = Run()
+    before = Snapshot.take(receiver.process.pid)
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), duration + 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    run.measure(before, Snapshot.take(receiver.process.pid))
+    report = [line for line in output.decode().splitlines() if line.startswith("calbridge-wrk ")]
+    if process.returncode != 0 or not report:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output.decode()}")
+    figures = {k: int(v) for k, v in (item.split("=") for item in report[-1].split()[1:])}
+    bad = figures["status"]
+    run.answered = figures["requests"] - bad
+    run.elapsed = figures["duration_us"] / 1e6
+    run.quantiles = {50: figures["p50_us"] / 1e6, 99: figures["p99_us"] / 1e6}
+    run.statuses["2xx"] = run.answered
+    for name in ("connect", "read", "write", "timeout"):
+        if figures[name]:
+            run.statuses[name] = figures[name]
+    if bad:
+        run.statuses["non-2xx"] = bad
+    return run
+
+
+async def bare_ceiling(url: str, bodies: list[tuple[bytes, str]], concurrency: int, duration: float) -> Run:
     """A bare aio-pika publisher with confirms: `concurrency` in flight, same bytes, same exchange."""
     connection = await aio_pika.connect(url)
     try:
@@ -391,10 +535,14 @@ async def bare_ceiling(
                 )
                 await exchange.publish(message, routing_key="")
 
-        wall, cpu = time.perf_counter(), time.process_time()
+        run = Run()
+        before, wall = Snapshot.take(None), time.perf_counter()
         await asyncio.wait_for(asyncio.gather(*(publisher() for _ in range(concurrency))), duration + 15)
-        elapsed = time.perf_counter() - wall
-        return Ceiling(sent / elapsed, (time.process_time() - cpu) * 1e6 / sent)
+        run.elapsed = time.perf_counter() - wall
+        run.measure(before, Snapshot.take(None))
+        run.answered = sent
+        run.statuses["published"] = sent
+        return run
     finally:
         await connection.close()
 
@@ -424,56 +572,117 @@ class Plan:
     concurrency: int
     rounds: int
     http_floor: bool
+    publish_floor: bool
+    generators: list[str]
     profile: Path | None
 
 
-async def run(plan: Plan) -> None:
-    duration, concurrency, rounds, profile = plan.duration, plan.concurrency, plan.rounds, plan.profile
+@dataclass
+class Results:
+    fixed: list[tuple[float, Run]] = field(default_factory=list)
+    ceilings: list[Run] = field(default_factory=list)
+    # per round, per (server, generator): "receiver" / "publish floor", "aiohttp" / "wrk"
+    maxima: list[dict[tuple[str, str], Run]] = field(default_factory=list)
+    http_floors: dict[str, Run] = field(default_factory=dict)
+    rss: tuple[float, float] = (0.0, 0.0)
+
+
+async def load(
+    server: Receiver, generator: str, notes: list[Notification], requests: Path, plan: Plan
+) -> Run:
+    if generator == "wrk":
+        return await wrk_loop(server, requests, plan.concurrency, plan.duration)
+    return await closed_loop(server, notes, plan.concurrency, plan.duration)
+
+
+async def run(plan: Plan) -> Results:
+    duration, concurrency, profile = plan.duration, plan.concurrency, plan.profile
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
     create_vhost(vhost)
     url = f"amqp://guest:guest@{BROKER}:5672/{vhost}"
     keys = {"bench": secrets.token_urlsafe(32).encode()}
     notes = make_notifications(keys)
     bodies = published_bodies()
-    receiver: Receiver | None = None
+    results = Results()
+    servers: list[Receiver] = []
     with tempfile.TemporaryDirectory(prefix="calbridge-bench-") as folder:
+        requests = Path(folder) / "requests.bin"
+        write_wrk_requests(notes, "127.0.0.1", requests)
         try:
             port = free_port()
             receiver = await start_server(
                 *receiver_command(url, keys, port), port, Path(folder) / "receiver.log"
             )
-            await closed_loop(receiver, notes, 8, 1.0)  # warm up: connections, caches
+            servers.append(receiver)
+            targets = {"receiver": receiver}
+            if plan.publish_floor:  # after the receiver, which declares the exchange and the shards
+                port = free_port()
+                command = floor_command(port, "publish_floor:app", url)
+                targets["publish floor"] = await start_server(
+                    *command, port, Path(folder) / "publish_floor.log"
+                )
+                servers.append(targets["publish floor"])
+            for server in targets.values():
+                await closed_loop(server, notes, 8, 1.0)  # warm up: connections, caches
             purge_shards(vhost)
 
-            fixed: list[tuple[float, Run]] = []
             for rate in plan.rates:
-                fixed.append((rate, await open_loop(receiver, notes, rate, duration)))
+                results.fixed.append((rate, await open_loop(receiver, notes, rate, duration)))
                 purge_shards(vhost)
-            ceilings: list[Ceiling] = []
-            maxima: list[Run] = []
-            for _ in range(rounds):
-                ceilings.append(await bare_ceiling(url, bodies, concurrency, duration))
+            for _ in range(plan.rounds):
+                results.ceilings.append(await bare_ceiling(url, bodies, concurrency, duration))
                 purge_shards(vhost)
-                profiler = start_profiler(receiver, duration, profile) if profile and not maxima else None
-                maxima.append(await closed_loop(receiver, notes, concurrency, duration))
-                if profiler is not None:
-                    profiler.wait(timeout=duration + 30)
-                purge_shards(vhost)
-            rss, peak = receiver.memory_mb()
-            stop_receiver(receiver)
-            receiver = None
-            floor = await http_floor(notes, concurrency, duration, Path(folder)) if plan.http_floor else None
+                round_: dict[tuple[str, str], Run] = {}
+                for generator in plan.generators:
+                    for name, server in targets.items():
+                        first = profile and name == "receiver" and not results.maxima and not round_
+                        profiler = start_profiler(server, duration, profile) if first and profile else None
+                        round_[name, generator] = await load(server, generator, notes, requests, plan)
+                        if profiler is not None:
+                            profiler.wait(timeout=duration + 30)
+                        purge_shards(vhost)
+                results.maxima.append(round_)
+            results.rss = receiver.memory_mb()
+            while servers:
+                stop_receiver(servers.pop())
+            if plan.http_floor:
+                for generator in plan.generators:
+                    port = free_port()
+                    floor = await start_server(*floor_command(port), port, Path(folder) / "floor.log")
+                    try:
+                        await closed_loop(floor, notes, 8, 1.0)
+                        results.http_floors[generator] = await load(floor, generator, notes, requests, plan)
+                    finally:
+                        stop_receiver(floor)
         finally:
-            if receiver is not None:
-                stop_receiver(receiver)
+            for server in servers:
+                stop_receiver(server)
             drop_vhost(vhost)
+    return results
 
-    size = statistics.mean(len(body) for body, _ in bodies)
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cost_line(top: Run) -> str:
+    """Per notification: server, generator, broker, everything else; and how busy the machine was."""
+    each = top.per_message
+    return (
+        f"server {top.cpu_us:4.0f} + generator {each(top.generator_cpu):4.0f} + "
+        f"broker {each(top.broker_cpu):4.0f} + other {each(top.other_cpu):4.0f} "
+        f"(irq {each(top.interrupt_cpu):.0f}, steal {each(top.steal_cpu):.0f}) "
+        f"= {each(top.machine_cpu):4.0f} us; {top.machine_cpu / top.elapsed:.2f} cores busy"
+    )
+
+
+def report(plan: Plan, results: Results, size: float) -> None:
+    duration, concurrency, rounds = plan.duration, plan.concurrency, plan.rounds
     print(
         f"receiver: 1 worker, uvloop + httptools, no access log; {SHARDS} quorum shards; "
         f"Google and Graph half and half; published event {size:.0f} B on average"
     )
-    for rate, result in fixed:
+    for rate, result in results.fixed:
         print(f"\nopen loop at {rate:.0f}/s for {duration:g} s:")
         print(
             f"  answered 2xx {result.rate:7.0f}/s  p50 {ms(result.percentile(50))}  "
@@ -485,33 +694,37 @@ async def run(plan: Plan) -> None:
             f"({result.system_share:.0%} of it in the kernel)"
         )
     print(
-        f"\nmax throughput, {concurrency} connections, {duration:g} s x {rounds}, alternating with ceiling:"
+        f"\nmax throughput, {concurrency} connections, {duration:g} s x {rounds}, alternating with ceiling "
+        f"(CPU per notification; broker = beam.smp{'' if BROKER_PID else ': not found on this host'}):"
     )
-    for index, (top, ceiling) in enumerate(zip(maxima, ceilings, strict=True), 1):
+    for index, (round_, ceiling) in enumerate(zip(results.maxima, results.ceilings, strict=True), 1):
         print(
-            f"  round {index}: receiver {top.rate:6.0f}/s (p50 {ms(top.percentile(50))}, "
-            f"p99 {ms(top.percentile(99))}, errors: {top.errors()}, "
-            f"{top.cpu_us:.0f} us CPU/notification, {top.system_share:.0%} kernel); "
-            f"bare publish+confirm {ceiling.rate:6.0f}/s ({ceiling.cpu_us:.0f} us CPU/msg)"
+            f"  round {index}: bare publish+confirm {ceiling.rate:6.0f}/s "
+            f"({ceiling.per_message(ceiling.generator_cpu):.0f} us CPU/msg)\n"
+            f"      {'ceiling':<24} {ceiling.rate:6.0f}/s        {cost_line(ceiling)}"
         )
-    ratio = statistics.median(top.rate / ceiling.rate for top, ceiling in zip(maxima, ceilings, strict=True))
-    print(f"  receiver / ceiling: {ratio:.2f} (median of paired rounds)")
+        for (name, generator), top in round_.items():
+            print(
+                f"      {name + ', ' + generator:<24} {top.rate:6.0f}/s x{top.rate / ceiling.rate:.2f}  "
+                f"{cost_line(top)}; p50 {ms(top.percentile(50))}, p99 {ms(top.percentile(99))}, "
+                f"{top.system_share:.0%} kernel, errors: {top.errors()}"
+            )
+    for key in results.maxima[0]:
+        pairs = [
+            (round_[key], ceiling) for round_, ceiling in zip(results.maxima, results.ceilings, strict=True)
+        ]
+        ratio = statistics.median(top.rate / ceiling.rate for top, ceiling in pairs)
+        cpu = statistics.median(top.cpu_us for top, _ in pairs)
+        print(f"  {', '.join(key)} / ceiling: {ratio:.2f} (median of paired rounds); server {cpu:.0f} us CPU")
+    ceiling_cpu = statistics.median(c.per_message(c.generator_cpu) for c in results.ceilings)
+    print(f"  ceiling: {ceiling_cpu:.0f} us CPU/msg (median)")
+    rss, peak = results.rss
     print(f"\nreceiver RSS: {rss:.0f} MB now, {peak:.0f} MB peak")
-    if floor is not None:
+    for generator, floor in results.http_floors.items():
         print(
-            f"\nHTTP floor (empty app, same uvicorn settings and generator, {concurrency} connections): "
-            f"{floor.rate:.0f}/s, {floor.cpu_us:.0f} us CPU/request"
+            f"\nHTTP floor (empty app, same uvicorn settings, {generator}, {concurrency} connections): "
+            f"{floor.rate:.0f}/s, {floor.cpu_us:.0f} us CPU/request; {cost_line(floor)}"
         )
-
-
-async def http_floor(notes: list[Notification], concurrency: int, duration: float, folder: Path) -> Run:
-    port = free_port()
-    server = await start_server(*floor_command(port), port, folder / "floor.log")
-    try:
-        await closed_loop(server, notes, 8, 1.0)
-        return await closed_loop(server, notes, concurrency, duration)
-    finally:
-        stop_receiver(server)
 
 
 def main() -> None:
@@ -526,10 +739,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating max-throughput and ceiling runs")
     parser.add_argument("--http-floor", action="store_true", help="also load an empty app behind uvicorn")
     parser.add_argument(
+        "--publish-floor",
+        action="store_true",
+        help="also load the ideal receiver (publish_floor.py) each round",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=["aiohttp", "wrk"],
+        action="append",
+        help="max-throughput load generator (repeatable; aiohttp); wrk must be installed",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write py-spy collapsed stacks of the first max-throughput round here"
     )
     args = parser.parse_args()
     rates = args.rate or [1000.0]
+    generators = list(dict.fromkeys(args.generator or ["aiohttp"]))
     if (
         not 0 < args.duration <= 60
         or not all(0 < rate <= 20_000 for rate in rates)
@@ -540,10 +765,19 @@ def main() -> None:
         parser.error(
             "keep it brief: duration <= 60 s, up to 5 rates <= 20000/s, concurrency <= 1024, rounds <= 10"
         )
+    if "wrk" in generators and shutil.which("wrk") is None:
+        parser.error("--generator wrk needs wrk on the PATH (Debian: apt-get install wrk)")
     import uvloop
 
-    plan = Plan(args.duration, rates, args.concurrency, args.rounds, args.http_floor, args.profile)
-    uvloop.run(run(plan))
+    plan = Plan(
+        args.duration, rates, args.concurrency, args.rounds, args.http_floor, args.publish_floor,
+        generators, args.profile,
+    )  # fmt: skip
+    started = datetime.now(UTC)
+    print(f"started {started:%Y-%m-%d %H:%M:%S} UTC, load average {load_average()}")
+    results = uvloop.run(run(plan))
+    report(plan, results, statistics.mean(len(body) for body, _ in published_bodies()))
+    print(f"\nfinished {datetime.now(UTC):%H:%M:%S} UTC, load average {load_average()}")
 
 
 if __name__ == "__main__":
