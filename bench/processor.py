@@ -456,5 +456,17 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=100, help="changes per second in the latency run")
     parser.add_argument("--seconds", type=float, default=3, help="length of the latency run")
     parser.add_argument("--concurrency", type=int, default=4, help="CALBRIDGE_APPLY_CONCURRENCY")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop (calbridge processor: uvloop)",
+    )
     parser.add_argument("--pairs", type=int, default=len(USERS), help="pairs (beyond 4: secondary calendars)")
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    if arguments.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main(arguments))
+    else:
+        asyncio.run(main(arguments))

@@ -3,10 +3,18 @@
 A change event names one calendar ref. Every pair whose Google or Microsoft calendar is that
 ref is a candidate; only *active* pairs are ever touched (pending, paused, error and removing
 pairs are left alone and the hint is acknowledged).
+
+A burst of hints asks for the same calendars over and over (every write of ours brings its echo
+hint), so answers are kept for `ttl` seconds (1 s): a pause, resume or removal made elsewhere
+(the CLI, another replica) is seen within that time; one made here (the breaker) at once.
+`last_sync_at` is written at most every `sync_record_interval` seconds per pair, for the same
+reason: it is for people reading `calbridge pairs list`, not for the engine.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,11 +56,38 @@ class PairRecord:
 
 
 class PairDirectory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        ttl: float = 1.0,
+        sync_record_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
+        self._ttl = ttl
+        self._sync_record_interval = sync_record_interval
+        self._clock = clock
+        self._cached: dict[str, tuple[float, list[PairRecord]]] = {}  # ref -> (read at, pairs)
+        self._recorded: dict[str, float] = {}  # pair id -> when last_sync_at was last written
 
     async def pairs_of(self, calendar_ref: str) -> list[PairRecord]:
         """Every pair (in any state) with `calendar_ref` on either side, by pair id."""
+        now = self._clock()
+        cached = self._cached.get(calendar_ref)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        found = await self._read(calendar_ref)
+        if len(self._cached) > 10_000:  # bounded: drop what has expired
+            self._cached = {ref: entry for ref, entry in self._cached.items() if now - entry[0] < self._ttl}
+        self._cached[calendar_ref] = (now, found)
+        return found
+
+    def forget(self) -> None:
+        """Read every pair afresh on the next hint."""
+        self._cached.clear()
+
+    async def _read(self, calendar_ref: str) -> list[PairRecord]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_PAIRS_OF, {"calendar": calendar_ref})).mappings().all()
         return [
@@ -74,11 +109,17 @@ class PairDirectory:
     async def pause(self, pair_id: str, reason: str) -> None:
         """Set an active pair to paused with the reason (`calbridge pairs resume` undoes it)."""
         await transition(self._engine, pair_id, Action.PAUSE, reason=reason, error=reason)
+        self.forget()
 
     async def record_sync(self, pair_id: str) -> None:
-        """A pass of the pair completed now."""
+        """A pass of the pair completed now (written at most every `sync_record_interval`)."""
+        now = self._clock()
+        last = self._recorded.get(pair_id)
+        if last is not None and now - last < self._sync_record_interval:
+            return
         async with self._engine.begin() as conn:
             await conn.execute(_RECORD_SYNC, {"pair": pair_id, "last_sync_at": datetime.now(UTC)})
+        self._recorded[pair_id] = now
 
 
 def _pairs_of_query() -> sa.Select[Any]:
