@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from calbridge.settings import Settings
 from processor.actions import Delete, Plan
 
-__all__ = ["Limits", "Pause", "Proceed", "Verdict", "judge_deletions", "judge_full_read", "limits_from"]
+__all__ = [
+    "Limits",
+    "Pause",
+    "Proceed",
+    "Verdict",
+    "judge_deletions",
+    "judge_full_read",
+    "limits_from",
+    "needs_linked_count",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +44,20 @@ class Pause:
 Verdict = Proceed | Pause
 
 
+def _deletes(planned: Iterable[Plan]) -> int:
+    return sum(1 for action in planned if isinstance(action, Delete))
+
+
+def needs_linked_count(planned: Iterable[Plan], limits: Limits) -> bool:
+    """Whether `judge_deletions` could pause this pass, so the pair's linked count (a count over
+    its links in the store) is worth reading; below `limits.minimum` deletes it never pauses."""
+    return _deletes(planned) >= limits.minimum
+
+
 def judge_deletions(planned: Iterable[Plan], linked: int, limits: Limits) -> Verdict:
     """Pause when the pass would delete at least `limits.minimum` events and more than
     `limits.share` of the `linked` events of the pair."""
-    deletes = sum(1 for action in planned if isinstance(action, Delete))
+    deletes = _deletes(planned)
     if deletes < limits.minimum or linked <= 0:
         return Proceed()
     if deletes / linked > limits.share:

@@ -7,7 +7,8 @@ For one change event (a hint that one calendar changed):
    for a full read, is never coalesced: `cursors.wants_full_read`);
 2. which pairs (`directory`): every active pair with the calendar on either side; none -> ack;
    when every such pair's link already records the event version the hint names (`echoes`:
-   the echo of our own write), no pass is needed;
+   the echo of our own write), no pass is needed; the links this process saved last are
+   looked at before the store (`recent_links`);
 3. one pass per pair (`engine.run_pass`), reading from the hinted side, with providers opened
    once per connection (`providers`), instrumented and capped per mailbox; the pass runs under
    the pair's lock (`pairlock`), so the two directions of a pair never interleave, even on two
@@ -47,6 +48,7 @@ from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAI
 from processor.pairlock import LocalPairLocks, PairLocks
 from processor.policy import Side
 from processor.providers import ProviderCache
+from processor.recent_links import RecentLinks
 
 __all__ = ["ChangeConsumer", "change_outcome"]
 
@@ -82,7 +84,7 @@ class ChangeConsumer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._directory = directory
-        self._links = links
+        self._links = RecentLinks(links)
         self._providers = providers
         self._limits = limits or Limits()
         self._concurrency = concurrency
@@ -140,6 +142,9 @@ class ChangeConsumer:
         if event.resource is None:
             return False
         side = Side.GOOGLE if event.calendar == pair.google.ref else Side.MICROSOFT
+        # Our own write's echo names the link this process saved a moment ago: no store read.
+        if is_known_version(event, side, self._links.recalled(pair.id, side, event.resource)):
+            return True
         link = await self._links.find(pair.id, side, event.resource)
         return is_known_version(event, side, link)
 

@@ -21,7 +21,7 @@ from calbridge.errors import PairPaused, TransientProviderError
 from calbridge.providers.base import Change, Fetched, Removed
 from processor.actions import Action, Create, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
 from processor.apply import apply_action
-from processor.breaker import Limits, Pause, judge_deletions, judge_full_read
+from processor.breaker import Limits, Pause, judge_deletions, judge_full_read, needs_linked_count
 from processor.context import CalendarSide, Hint, PairContext
 from processor.feed import in_apply_order, read_changes
 from processor.links import LinkRepository
@@ -82,7 +82,9 @@ async def run_pass(
 
     if not confirm_deletions:
         planned = [await _plan_once(pair, links, side, change) for change in changes]
-        verdict = judge_deletions(planned, await links.count_live(policy.pair_id), limits or Limits())
+        limits = limits or Limits()
+        linked = await links.count_live(policy.pair_id) if needs_linked_count(planned, limits) else 0
+        verdict = judge_deletions(planned, linked, limits)
         if isinstance(verdict, Pause):
             SYNC_PAUSES.inc()
             raise PairPaused(policy.pair_id, verdict.reason)

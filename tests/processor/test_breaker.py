@@ -9,7 +9,15 @@ from calbridge.model import Event, Timed
 from calbridge.providers.base import MirrorStamp
 from calbridge.settings import load_settings
 from processor.actions import Create, Delete, Outcome, Skip
-from processor.breaker import Limits, Pause, Proceed, judge_deletions, judge_full_read, limits_from
+from processor.breaker import (
+    Limits,
+    Pause,
+    Proceed,
+    judge_deletions,
+    judge_full_read,
+    limits_from,
+    needs_linked_count,
+)
 from processor.policy import Side
 from processor.record import Link
 
@@ -55,3 +63,11 @@ def test_given_settings_from_the_environment_then_limits_follow_them(monkeypatch
     monkeypatch.delenv("CALBRIDGE_MASS_DELETE_SHARE")
     monkeypatch.delenv("CALBRIDGE_MASS_DELETE_MIN")
     assert limits_from(load_settings()) == Limits(share=0.5, minimum=10)
+
+
+def test_given_fewer_deletes_than_the_minimum_then_the_linked_count_is_not_needed() -> None:
+    limits = Limits(minimum=3)
+    assert not needs_linked_count([DELETE, DELETE, SKIP, CREATE], limits)
+    assert needs_linked_count([DELETE] * 3, limits)
+    # whatever the count would have been, below the minimum the verdict is the same
+    assert all(judge_deletions([DELETE] * 2, linked=n, limits=limits) == Proceed() for n in (0, 1, 2, 100))
