@@ -7,6 +7,7 @@ import json
 import urllib.request
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from calbridge.events import ChangeEvent, ChangeKind, Provider
@@ -69,3 +70,16 @@ def sample_event() -> Event:
         location="Room 4.12",
         reminders=(10,),
     )
+
+
+def sandbox_graph_args(info: dict[str, Any], ca_file: str) -> dict[str, Any]:
+    """`GraphClient` / `GraphCalendar.connect` arguments for the sandbox's app registration."""
+    ms = info["microsoft"]
+    return {
+        "tenant_id": ms["tenant_id"],
+        "client_id": ms["client_id"],
+        "client_secret": ms["client_secret"],
+        "authority": ms["graph_authority"],
+        "graph_url": ms["graph_url"],
+        "ca_file": ca_file,
+    }

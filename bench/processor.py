@@ -27,7 +27,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench_support import create_vhost, drop_vhost  # before the folder leaves sys.path, below
+# before the folder leaves sys.path, below
+from bench_support import create_vhost, drop_vhost, sandbox_graph_args
 
 # Run as `python bench/processor.py`, this file's folder comes first on sys.path and its name
 # would hide the `processor` package it measures.
@@ -241,7 +242,6 @@ async def make_store(url: str, bench: list[BenchPair]) -> Any:
 
 
 def adapters(info: dict[str, Any], ca: Path, applied: Applied) -> dict[str, CalendarProvider]:
-    ms = info["microsoft"]
     google = GoogleCalendar.connect(
         info["google"]["service_account"],
         api_endpoint=info["google"]["api_endpoint"],
@@ -249,15 +249,7 @@ def adapters(info: dict[str, Any], ca: Path, applied: Applied) -> dict[str, Cale
         threads=16,
         timeout=30,
     )
-    graph = GraphCalendar.connect(
-        ms["tenant_id"],
-        ms["client_id"],
-        ms["client_secret"],
-        authority=ms["graph_authority"],
-        graph_url=ms["graph_url"],
-        ca_file=str(ca),
-        timeout=30,
-    )
+    graph = GraphCalendar.connect(**sandbox_graph_args(info, str(ca)), timeout=30)
     return {"conn-g": Recording(google, applied), "conn-m": Recording(graph, applied)}  # type: ignore[dict-item]
 
 

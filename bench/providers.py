@@ -94,31 +94,13 @@ def stock_graph(info: dict[str, Any], ca: Path) -> tuple[Any, Any]:
 
 
 async def bench_graph(info: dict[str, Any], ca: Path, calls: int, rounds: int) -> None:
-    from bench_support import sample_event  # type: ignore[import-not-found]
+    from bench_support import sample_event, sandbox_graph_args  # type: ignore[import-not-found]
     from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
     from msgraph.generated.models.event import Event as GraphEvent
 
-    ms = info["microsoft"]
-    ours = GraphCalendar.connect(
-        ms["tenant_id"],
-        ms["client_id"],
-        ms["client_secret"],
-        authority=ms["graph_authority"],
-        graph_url=ms["graph_url"],
-        ca_file=str(ca),
-    )
+    ours = GraphCalendar.connect(**sandbox_graph_args(info, str(ca)))
     # The same adapter over httpx's own transport (before `GraphClient` sent through aiohttp).
-    over_httpx = GraphCalendar(
-        GraphClient(
-            ms["tenant_id"],
-            ms["client_id"],
-            ms["client_secret"],
-            authority=ms["graph_authority"],
-            graph_url=ms["graph_url"],
-            ca_file=str(ca),
-            transport="httpx",
-        )
-    )
+    over_httpx = GraphCalendar(GraphClient(**sandbox_graph_args(info, str(ca)), transport="httpx"))
     stock_client, stock_credential = stock_graph(info, ca)
     stock = stock_client.users.by_user_id(ALICE).events
     here = CalendarAddress(ALICE)

@@ -20,6 +20,7 @@ from typing import Any
 
 import aio_pika
 import orjson
+from http_floor import read_body  # served with --app-dir bench, like http_floor itself
 
 from calbridge.bus.names import CALENDAR_HEADER, CHANGES
 
@@ -74,10 +75,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     if scope["type"] != "http":
         return
-    more = True
-    while more:
-        message = await receive()
-        more = bool(message.get("more_body", False))
+    await read_body(receive)
     status = 200
     if scope["method"] == "POST":
         assert _exchange is not None

@@ -16,12 +16,8 @@ which the engine makes idempotent and guards with the breaker).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from calbridge.events import ChangeEvent, ChangeKind
-from processor.links import LinkRepository
-from processor.policy import Side
-from processor.record import Link
+from processor.links import ForwardingLinks, LinkRepository
 
 __all__ = ["FULL_READ_REASONS", "SharedCursor", "wants_full_read"]
 
@@ -37,27 +33,12 @@ def wants_full_read(hint: ChangeEvent) -> bool:
     return hint.kind is ChangeKind.RESYNC and hint.reason in FULL_READ_REASONS
 
 
-class SharedCursor:
+class SharedCursor(ForwardingLinks):
     def __init__(self, links: LinkRepository, calendar_ref: str, *, from_scratch: bool = False) -> None:
-        self._links = links
+        super().__init__(links)
         self._ref = calendar_ref
         self._start: object = None if from_scratch else _UNREAD
         self._next: tuple[str | None, bool] | None = None
-
-    async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
-        return await self._links.find(pair_id, side, event_id)
-
-    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
-        return await self._links.find_many(pair_id, side, event_ids)
-
-    async def save(self, pair_id: str, link: Link) -> Link:
-        return await self._links.save(pair_id, link)
-
-    async def count_live(self, pair_id: str) -> int:
-        return await self._links.count_live(pair_id)
-
-    async def live_ids(self, pair_id: str, side: Side) -> set[str]:
-        return await self._links.live_ids(pair_id, side)
 
     async def load_cursor(self, calendar_ref: str) -> str | None:
         if calendar_ref != self._ref:

@@ -21,7 +21,7 @@ from calbridge.store.tables import cursors, links
 from processor.policy import Side
 from processor.record import Link
 
-__all__ = ["LinkRepository", "StoredLinks"]
+__all__ = ["ForwardingLinks", "LinkRepository", "StoredLinks"]
 
 
 class LinkRepository(Protocol):
@@ -42,6 +42,35 @@ class LinkRepository(Protocol):
     async def load_cursor(self, calendar_ref: str) -> str | None: ...
 
     async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None: ...
+
+
+class ForwardingLinks:
+    """A LinkRepository that hands every call to another; the wrappers (`PassLinks`,
+    `SharedCursor`, `RecentLinks`) subclass it and override only what they change."""
+
+    def __init__(self, links: LinkRepository) -> None:
+        self._links = links
+
+    async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
+        return await self._links.find(pair_id, side, event_id)
+
+    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
+        return await self._links.find_many(pair_id, side, event_ids)
+
+    async def save(self, pair_id: str, link: Link) -> Link:
+        return await self._links.save(pair_id, link)
+
+    async def count_live(self, pair_id: str) -> int:
+        return await self._links.count_live(pair_id)
+
+    async def live_ids(self, pair_id: str, side: Side) -> set[str]:
+        return await self._links.live_ids(pair_id, side)
+
+    async def load_cursor(self, calendar_ref: str) -> str | None:
+        return await self._links.load_cursor(calendar_ref)
+
+    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
+        await self._links.save_cursor(calendar_ref, cursor, full=full)
 
 
 _ID = {Side.GOOGLE: links.c.google_event_id, Side.MICROSOFT: links.c.microsoft_event_id}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from calbridge.providers.base import Change, Fetched
-from processor.links import LinkRepository
+from processor.links import ForwardingLinks, LinkRepository
 from processor.plan import change_id
 from processor.policy import Side
 from processor.record import Link
@@ -37,11 +37,11 @@ def wanted_ids(pair_id: str, side: Side, changes: Iterable[Change]) -> dict[Side
     return wanted
 
 
-class PassLinks:
+class PassLinks(ForwardingLinks):
     """A LinkRepository for one pass: look-ups remembered, saves written through."""
 
     def __init__(self, links: LinkRepository) -> None:
-        self._links = links
+        super().__init__(links)
         self._known: dict[_Key, Link | None] = {}
         # For each id a known link names, the keys it is known under: a save finds the links it
         # replaces here instead of scanning every key (a pass may know thousands).
@@ -87,15 +87,3 @@ class PassLinks:
         for name in names:
             self._remember(name, saved)
         return saved
-
-    async def count_live(self, pair_id: str) -> int:
-        return await self._links.count_live(pair_id)
-
-    async def live_ids(self, pair_id: str, side: Side) -> set[str]:
-        return await self._links.live_ids(pair_id, side)
-
-    async def load_cursor(self, calendar_ref: str) -> str | None:
-        return await self._links.load_cursor(calendar_ref)
-
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
-        await self._links.save_cursor(calendar_ref, cursor, full=full)

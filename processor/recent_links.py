@@ -10,9 +10,8 @@ recorded it; so a match is always safe to skip, and no match falls back to the s
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 
-from processor.links import LinkRepository
+from processor.links import ForwardingLinks, LinkRepository
 from processor.policy import Side
 from processor.record import Link
 
@@ -21,11 +20,11 @@ __all__ = ["RecentLinks"]
 _Key = tuple[str, Side, str]
 
 
-class RecentLinks:
+class RecentLinks(ForwardingLinks):
     """A LinkRepository that remembers the last `capacity` links it saved, by each of their ids."""
 
     def __init__(self, links: LinkRepository, capacity: int = 20_000) -> None:
-        self._links = links
+        super().__init__(links)
         self._capacity = capacity
         self._saved: OrderedDict[_Key, Link] = OrderedDict()
 
@@ -43,21 +42,3 @@ class RecentLinks:
         while len(self._saved) > self._capacity:
             self._saved.popitem(last=False)
         return saved
-
-    async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
-        return await self._links.find(pair_id, side, event_id)
-
-    async def find_many(self, pair_id: str, side: Side, event_ids: Iterable[str]) -> dict[str, Link]:
-        return await self._links.find_many(pair_id, side, event_ids)
-
-    async def count_live(self, pair_id: str) -> int:
-        return await self._links.count_live(pair_id)
-
-    async def live_ids(self, pair_id: str, side: Side) -> set[str]:
-        return await self._links.live_ids(pair_id, side)
-
-    async def load_cursor(self, calendar_ref: str) -> str | None:
-        return await self._links.load_cursor(calendar_ref)
-
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
-        await self._links.save_cursor(calendar_ref, cursor, full=full)

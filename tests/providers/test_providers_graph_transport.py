@@ -6,6 +6,8 @@ import gc
 import socket
 import time
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +82,22 @@ async def test_given_different_scopes_when_asked_then_each_has_its_own_token() -
     assert inner.closed
 
 
+@asynccontextmanager
+async def opened(
+    sandbox: Sandbox, graph_url: str | None = None, seconds: float = 10
+) -> AsyncIterator[GraphCalendar]:
+    adapter = connect(sandbox, graph_url, seconds)
+    try:
+        yield adapter
+    finally:
+        await adapter.aclose()
+
+
+async def write_fails_transiently(adapter: GraphCalendar) -> None:
+    with pytest.raises(TransientProviderError):
+        await adapter.create(HERE, meeting(), stamp())
+
+
 def connect(sandbox: Sandbox, graph_url: str | None = None, timeout: float = 10) -> GraphCalendar:
     ms = sandbox.info.microsoft
     return GraphCalendar.connect(
@@ -97,12 +115,9 @@ def connect(sandbox: Sandbox, graph_url: str | None = None, timeout: float = 10)
 async def test_given_many_calls_when_sending_then_one_token_is_fetched(
     sandbox: Sandbox, control: SandboxControl
 ) -> None:
-    adapter = connect(sandbox)
-    try:
+    async with opened(sandbox) as adapter:
         for _ in range(3):
             await adapter.create(HERE, meeting(), stamp())
-    finally:
-        await adapter.aclose()
     calls = {c["operation"]: c["count"] for c in (await control.counters())["calls"]}
     assert calls.get("graph.events.create") == 3
     assert sum(count for name, count in calls.items() if "token" in name) == 1
@@ -113,25 +128,17 @@ async def test_given_no_server_when_writing_then_transient(sandbox: Sandbox) -> 
     with socket.socket() as unused:  # a loopback port that nothing listens on
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    adapter = connect(sandbox, graph_url=f"https://127.0.0.1:{port}/v1.0")
-    try:
-        with pytest.raises(TransientProviderError):
-            await adapter.create(HERE, meeting(), stamp())
-    finally:
-        await adapter.aclose()
+    async with opened(sandbox, graph_url=f"https://127.0.0.1:{port}/v1.0") as adapter:
+        await write_fails_transiently(adapter)
 
 
 @pytest.mark.integration
 async def test_given_a_slow_answer_past_the_timeout_when_writing_then_transient(
     sandbox: Sandbox, control: SandboxControl
 ) -> None:
-    adapter = connect(sandbox, timeout=0.3)
     await control.set_fault("graph.events.create", latency=(1.0, 1.0))
-    try:
-        with pytest.raises(TransientProviderError):
-            await adapter.create(HERE, meeting(), stamp())
-    finally:
-        await adapter.aclose()
+    async with opened(sandbox, seconds=0.3) as adapter:
+        await write_fails_transiently(adapter)
 
 
 @pytest.mark.integration
