@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,3 +85,20 @@ def sandbox_graph_args(info: dict[str, Any], ca_file: str) -> dict[str, Any]:
         "graph_url": ms["graph_url"],
         "ca_file": ca_file,
     }
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(name: str) -> AsyncIterator[str]:
+    """An empty database on the local PostgreSQL (trust), dropped at the end; its SQLAlchemy URL."""
+    import asyncpg
+
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -39,8 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from bench_support import create_vhost, drop_vhost  # before the folder leaves sys.path, below
+from bench_support import create_vhost, drop_vhost, throwaway_database  # before the folder leaves sys.path
 
 # Run as a script, this folder comes first on sys.path, and bench/receiver.py would shadow the
 # receiver package the stack imports.
@@ -50,7 +49,6 @@ from calbridge.demo.stack import Stack, StackOptions, running_stack, wait_for_su
 from calbridge.settings import ENV_PREFIX  # noqa: E402
 
 BROKER = "127.0.0.1"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 OWNERS = ("alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com")
 
 
@@ -61,16 +59,13 @@ OWNERS = ("alice@example.com", "bob@example.com", "carol@example.com", "dave@exa
 async def throwaway_services() -> AsyncIterator[dict[str, str]]:
     name = f"bench-e2e-{uuid.uuid4().hex[:8]}"
     create_vhost(name)
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield {
-            f"{ENV_PREFIX}AMQP_URL": f"amqp://guest:guest@{BROKER}:5672/{name}",
-            f"{ENV_PREFIX}DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
-        }
+        async with throwaway_database(name) as database_url:
+            yield {
+                f"{ENV_PREFIX}AMQP_URL": f"amqp://guest:guest@{BROKER}:5672/{name}",
+                f"{ENV_PREFIX}DATABASE_URL": database_url,
+            }
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
         try:
             drop_vhost(name)
         except OSError:  # the broker went away meanwhile: say what is left behind

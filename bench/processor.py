@@ -18,7 +18,7 @@ and skip). The processor is the real one: real adapters, the store on SQLite, on
 
 Each runs with no emulated API latency and with 100 ms on every Google and Graph call.
 
-    python bench/processor.py [--burst 240] [--rate 100] [--seconds 3] [--pairs 4]
+    python bench/processor.py [--burst 240] [--rate 100] [--seconds 3] [--pairs 4] [--store sqlite]
 """
 
 # ruff: noqa: E402  (sys.path is fixed before the imports, see below)
@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 # before the folder leaves sys.path, below
-from bench_support import create_vhost, drop_vhost, sandbox_graph_args
+from bench_support import create_vhost, drop_vhost, sandbox_graph_args, throwaway_database
 
 # Run as `python bench/processor.py`, this file's folder comes first on sys.path and its name
 # would hide the `processor` package it measures.
@@ -361,6 +361,15 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def main(arguments: argparse.Namespace) -> None:
+    if arguments.store == "postgres":
+        async with throwaway_database(f"calbridge_bench_{uuid.uuid4().hex[:8]}") as url:
+            await measure(arguments, url)
+    else:
+        await measure(arguments, None)
+
+
+async def measure(arguments: argparse.Namespace, store_url: str | None) -> None:
+    """The runs, on the store at `store_url` (None: SQLite in a temporary folder)."""
     configure_logging("console", "warning")
     vhost = f"calbridge-bench-{uuid.uuid4().hex[:8]}"
     create_vhost(vhost)
@@ -373,7 +382,7 @@ async def main(arguments: argparse.Namespace) -> None:
         apply_concurrency=arguments.concurrency,
     )
     bench = bench_pairs(arguments.pairs)
-    engine = await make_store(f"sqlite+aiosqlite:///{folder / 'store.db'}", bench)
+    engine = await make_store(store_url or f"sqlite+aiosqlite:///{folder / 'store.db'}", bench)
     applied = Applied(bench)
     opened = adapters(info, folder / "ca.pem", applied)
 
@@ -432,7 +441,7 @@ async def main(arguments: argparse.Namespace) -> None:
         sandbox.wait(timeout=10)
         drop_vhost(vhost)
     print(
-        f"\n{arguments.pairs} pairs; burst {arguments.burst} changes; "
+        f"\n{arguments.pairs} pairs, store on {arguments.store}; burst {arguments.burst} changes; "
         f"steady {arguments.rate:g}/s for {arguments.seconds:g} s"
     )
     print("| API latency | burst changes/s | p50 received->applied | p99 | provider calls per change |")
@@ -453,6 +462,12 @@ if __name__ == "__main__":
         choices=("uvloop", "asyncio"),
         default="uvloop",
         help="event loop (calbridge processor: uvloop)",
+    )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="postgres: a throwaway database on 127.0.0.1",
     )
     parser.add_argument("--pairs", type=int, default=len(USERS), help="pairs (beyond 4: secondary calendars)")
     arguments = parser.parse_args()
