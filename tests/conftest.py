@@ -7,54 +7,19 @@ Each test session works in its own vhost and its own databases, so runs never se
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import json
 import os
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from broker import RABBIT_HOST, drop_vhost, make_vhost
 from loopback import loopback_only
 
 from calbridge.store.migrate import upgrade
 
-RABBIT_HOST = os.environ.get("CALBRIDGE_TEST_RABBIT_HOST", "127.0.0.1")
-RABBIT_API = f"http://{RABBIT_HOST}:15672/api"
 PG_ADMIN_DSN = os.environ.get("CALBRIDGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def rabbit_api(method: str, path: str, body: object | None = None) -> object:
-    """Call RabbitMQ's management API (loopback only), bounded by a timeout."""
-    request = urllib.request.Request(
-        f"{RABBIT_API}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "Content-Type": "application/json",
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        payload = response.read()
-    return json.loads(payload) if payload else None
-
-
-def make_vhost() -> str:
-    name = f"calbridge-test-{uuid.uuid4().hex[:10]}"
-    rabbit_api("PUT", f"/vhosts/{name}", {})
-    rabbit_api("PUT", f"/permissions/{name}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
-    return name
-
-
-def drop_vhost(name: str) -> None:
-    # The broker may be down after a fault test; a leftover empty vhost is harmless.
-    with contextlib.suppress(urllib.error.URLError):
-        rabbit_api("DELETE", f"/vhosts/{name}")
 
 
 @pytest.fixture
