@@ -48,7 +48,10 @@ class RequestContextMiddleware:
                 responses(route, message["status"]).inc()
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(trace_id=trace_id, route=route):
+        # Tokens rather than bound_contextvars(), which copies the whole context per request to
+        # find what to restore; resetting the tokens restores exactly what was bound before.
+        tokens = structlog.contextvars.bind_contextvars(trace_id=trace_id, route=route)
+        try:
             try:
                 await self.app(scope, receive, send_with_context)
             except Exception as exc:
@@ -69,6 +72,8 @@ class RequestContextMiddleware:
                     }
                 )
                 await send_with_context({"type": "http.response.body", "body": b"internal error"})
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _trace_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
