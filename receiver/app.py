@@ -219,7 +219,8 @@ def _trace_id(request: Request) -> str:
 
 def _answer_handshake(request: Request) -> Response | None:
     """Graph's endpoint validation: echo the URL-decoded token as plain text, at once."""
-    if "validationToken" not in request.query_params:
+    # Notifications come without a query string: skip parsing one (QueryParams) for them.
+    if not request.scope.get("query_string") or "validationToken" not in request.query_params:
         return None
     token = request.query_params["validationToken"]
     notifications(Provider.GRAPH, "validation").inc()
