@@ -5,7 +5,7 @@ percent from run to run. This drives the ASGI app in-process with the same reali
 Graph notifications and a bus that confirms at once (and keeps nothing), and reports the CPU
 microseconds per request (best of the rounds) and the time spent in garbage collection.
 
-    python bench/receiver_app.py [--requests 20000] [--rounds 5]
+    python bench/receiver_app.py [--requests 20000] [--rounds 5] [--concurrency 64 [--confirm-after 0.01]]
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from calbridge.settings import load_settings
 
 
 class ConfirmingBus:
-    """Confirms every publish at once and keeps only a count (nothing accumulates in memory)."""
+    """Confirms every publish at once (or after `delay` seconds, so that many requests are in
+    flight at a time as in the real server) and keeps only a count."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.published = 0
+        self.delay = delay
 
     async def connect(self) -> None: ...
 
@@ -44,6 +46,8 @@ class ConfirmingBus:
         return True
 
     async def publish(self, messages: Sequence[ChangeEvent | LifecycleEvent]) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.published += len(messages)
 
     async def consume_changes(self, handler: ChangeHandler, shards: Sequence[int] | None = None) -> Consumer:
@@ -56,11 +60,13 @@ class ConfirmingBus:
 def load_bench() -> Any:
     """The end-to-end bench module, for its notifications and broker helpers; loaded by path
     because this folder's `receiver.py` would shadow the `receiver` package if imported by name."""
-    spec = importlib.util.spec_from_file_location("bench_receiver", Path(__file__).with_name("receiver.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_receiver"] = module
-    spec.loader.exec_module(module)
+    module = None
+    for name, file in (("bench_support", "bench_support.py"), ("bench_receiver", "receiver.py")):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # bench_receiver imports bench_support by name
+        spec.loader.exec_module(module)
     return module
 
 
@@ -123,7 +129,7 @@ async def drive(
     await asyncio.wait_for(asyncio.gather(*(caller() for _ in range(concurrency))), timeout=300)
 
 
-async def run(requests: int, rounds: int, amqp: bool, concurrency: int) -> None:
+async def run(requests: int, rounds: int, amqp: bool, concurrency: int, delay: float) -> None:
     from calbridge.bus import Bus, open_bus
     from receiver import create_app
 
@@ -141,11 +147,11 @@ async def run(requests: int, rounds: int, amqp: bool, concurrency: int) -> None:
             "shard_count": bench.SHARDS,
         }
     settings = load_settings(**overrides)
-    bus: Bus = open_bus(settings) if amqp else ConfirmingBus()
+    bus: Bus = open_bus(settings) if amqp else ConfirmingBus(delay)
     app = create_app(settings, bus)
     calls = [scope_of(note) for note in bench.make_notifications(keys)]
     try:
-        await measure(app, calls, requests, rounds, concurrency, vhost, bench)
+        await measure(app, calls, requests, rounds, concurrency, vhost, bench, delay)
     finally:
         if vhost is not None:
             bench.management("DELETE", f"/vhosts/{vhost}")
@@ -159,6 +165,7 @@ async def measure(
     concurrency: int,
     vhost: str | None,
     bench: Any,
+    delay: float,
 ) -> None:
     gc_seconds = 0.0
     gc_started = 0.0
@@ -184,6 +191,8 @@ async def measure(
         gc.callbacks.remove(time_gc)
     best = min(results)
     bus = "the real AmqpBus (RabbitMQ, throwaway vhost)" if vhost else "a bus that confirms at once"
+    if delay:
+        bus = f"a bus that confirms after {delay * 1000:g} ms"
     print(
         f"receiver app in-process on {bus}, {concurrency} concurrent callers, {requests} requests x {rounds}"
     )
@@ -201,6 +210,12 @@ def main() -> None:
         "--amqp", action="store_true", help="publish through the real AmqpBus to the local RabbitMQ"
     )
     parser.add_argument("--concurrency", type=int, default=1, help="concurrent callers (64 suits --amqp)")
+    parser.add_argument(
+        "--confirm-after",
+        type=float,
+        default=0.0,
+        help="seconds the in-memory bus waits before confirming (with --concurrency: requests in flight)",
+    )
     args = parser.parse_args()
     if not 0 < args.requests <= 1_000_000 or not 0 < args.rounds <= 50 or not 0 < args.concurrency <= 1024:
         parser.error("requests in 1..1000000, rounds in 1..50")
@@ -210,7 +225,7 @@ def main() -> None:
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
     import uvloop
 
-    uvloop.run(run(args.requests, args.rounds, args.amqp, args.concurrency))
+    uvloop.run(run(args.requests, args.rounds, args.amqp, args.concurrency, args.confirm_after))
 
 
 if __name__ == "__main__":

@@ -201,6 +201,9 @@ def create_app(
         Route("/readyz", endpoints.readyz, methods=["GET"]),
         Route("/metrics", endpoints.metrics, methods=["GET"]),
     ]
+    # The notification routes, served by the middleware without Starlette's router (hot path);
+    # they stay in `routes` too, so that other methods still get 405.
+    direct = {GOOGLE_ROUTE: endpoints.google, GRAPH_ROUTE: endpoints.graph, LIFECYCLE_ROUTE: endpoints.graph}
     labelled: tuple[str, ...] = ROUTES
     freebusy_keys = keys_from(settings)
     if freebusy is not None and freebusy_keys:
@@ -208,7 +211,7 @@ def create_app(
         labelled = (*ROUTES, FREEBUSY_PATH, OPENAPI_PATH)
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware, routes=labelled)],
+        middleware=[Middleware(RequestContextMiddleware, routes=labelled, direct=direct)],
         lifespan=lifespan,
     )
 
@@ -219,7 +222,8 @@ def _trace_id(request: Request) -> str:
 
 def _answer_handshake(request: Request) -> Response | None:
     """Graph's endpoint validation: echo the URL-decoded token as plain text, at once."""
-    if "validationToken" not in request.query_params:
+    # Notifications come without a query string: skip parsing one (QueryParams) for them.
+    if not request.scope.get("query_string") or "validationToken" not in request.query_params:
         return None
     token = request.query_params["validationToken"]
     notifications(Provider.GRAPH, "validation").inc()

@@ -1,17 +1,23 @@
 """Per-request plumbing as pure ASGI middleware: trace id, latency metrics, last-resort 500.
 
 Pure ASGI (not BaseHTTPMiddleware) so the endpoint runs in the same task and sees the trace id
-bound in structlog's context variables.
+bound in structlog's context variables. POSTs to the paths in `direct` (the notification routes,
+the hot path) go straight to their endpoint instead of through Starlette's router, exception
+middleware and the `send` wrappers each of them adds: the endpoints raise no HTTPException, and
+anything else they raise ends here as before. Other methods on those paths still reach the
+router (405).
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from receiver.metrics import request_seconds, responses
@@ -23,10 +29,16 @@ TRACE_HEADER = "X-Request-ID"
 _UNMATCHED = "unmatched"
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, routes: Collection[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, routes: Collection[str], direct: Mapping[str, Endpoint] | None = None
+    ) -> None:
         self.app = app
         self.routes = frozenset(routes)
+        self.direct = dict(direct or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,9 +60,17 @@ class RequestContextMiddleware:
                 responses(route, message["status"]).inc()
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(trace_id=trace_id, route=route):
+        # Tokens rather than bound_contextvars(), which copies the whole context per request to
+        # find what to restore; resetting the tokens restores exactly what was bound before.
+        tokens = structlog.contextvars.bind_contextvars(trace_id=trace_id, route=route)
+        try:
             try:
-                await self.app(scope, receive, send_with_context)
+                endpoint = self.direct.get(path) if scope.get("method") == "POST" else None
+                if endpoint is not None and not scope.get("root_path"):
+                    response = await endpoint(Request(scope, receive))
+                    await response(scope, receive, send_with_context)
+                else:
+                    await self.app(scope, receive, send_with_context)
             except Exception as exc:
                 # Log where it happened, never the message: it may quote the request.
                 frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
@@ -69,6 +89,8 @@ class RequestContextMiddleware:
                     }
                 )
                 await send_with_context({"type": "http.response.body", "body": b"internal error"})
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _trace_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:

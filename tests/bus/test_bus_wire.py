@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aio_pika
 import pytest
 from aiormq.abc import ChannelFrame
@@ -81,5 +83,22 @@ async def test_given_a_closed_bus_when_publishing_then_bus_unavailable(amqp_url:
     try:
         with pytest.raises(BusUnavailable):
             await bus.publish([change()])
+    finally:
+        await bus.close()
+
+
+@pytest.mark.integration
+@pytest.mark.rabbitmq
+async def test_given_a_burst_of_publishes_then_the_write_queue_has_room_for_them(amqp_url: str) -> None:
+    # With aiormq's default of 10, the eleventh publish of a burst waits inside the channel lock
+    # and the rest queue on the lock, one event-loop turn each.
+    bus = AmqpBus(amqp_url, bus_settings(publish_timeout=5))
+    await bus.connect()
+    try:
+        channel = bus._channel
+        assert channel is not None
+        underlay = await channel.get_underlay_channel()
+        assert underlay.connection.write_queue.maxsize >= 256
+        await asyncio.gather(*(bus.publish([change()]) for _ in range(256)))
     finally:
         await bus.close()

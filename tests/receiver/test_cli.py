@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -24,10 +26,13 @@ def output(result: object) -> str:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     for name in ("CALBRIDGE_SIGNING_KEYS", "CALBRIDGE_AMQP_URL", "CALBRIDGE_RECEIVER_PORT"):
         monkeypatch.delenv(name, raising=False)
-    return monkeypatch
+    thresholds = gc.get_threshold()
+    yield monkeypatch
+    gc.unfreeze()  # the worker factory tunes the collector; the rest of the test run keeps the default
+    gc.set_threshold(*thresholds)
 
 
 def test_given_neither_keys_nor_broker_then_it_refuses_naming_both_variables(
@@ -82,3 +87,16 @@ def test_given_a_bus_implementation_then_the_worker_factory_serves(clean_env: py
     with TestClient(build_app()) as client:
         assert client.get("/readyz").status_code == 200
     assert (bus.connects, bus.closes) == (1, 1)
+
+
+def test_the_worker_factory_freezes_start_up_objects_and_collects_less_often(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    import calbridge.bus
+    from receiver.asgi import build_app
+
+    clean_env.setenv("CALBRIDGE_SIGNING_KEYS", KEYS_ENV)
+    clean_env.setattr(calbridge.bus, "open_bus", lambda settings: RecordingBus(), raising=False)
+    build_app()
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] >= 10_000
