@@ -22,6 +22,7 @@ from processor_world import (
     pair_state,
     processor_settings,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sync_fakes import FakeCalendar
 
 from calbridge.bus import MemoryBus, Reject, RetryLater
@@ -31,7 +32,13 @@ from calbridge.events import ChangeKind, Provider
 from calbridge.metrics import REGISTRY
 from calbridge.providers.base import CalendarProvider
 from calbridge.store.tables import calendars, connections, pairs
+from processor.consumer import ChangeConsumer
 from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters, replay_dead_letters
+from processor.directory import PairDirectory
+from processor.links import StoredLinks
+from processor.policy import Side
+from processor.providers import ProviderCache
+from processor.record import Link
 
 
 def sample(name: str, **labels: str) -> float:
@@ -279,3 +286,35 @@ async def test_given_a_pair_added_to_a_synced_calendar_then_its_baseline_brings_
     await consumer(hint(kind=ChangeKind.RESYNC, reason="baseline"))
     assert [s.event.title for s in second.live().values()] == ["before the second pair"]
     assert len(world.mirrors()) == 1, "the full read is idempotent for the pair already in sync"
+
+
+class CountingFinds(StoredLinks):
+    """The store, counting single-link look-ups (the echo check's read)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.finds = 0
+
+    async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
+        self.finds += 1
+        return await super().find(pair_id, side, event_id)
+
+
+async def test_given_the_echo_of_a_write_of_this_process_then_no_store_read_and_elsewhere_one(
+    world: World,
+) -> None:
+    links = CountingFinds(world.engine)
+    consumer = ChangeConsumer(PairDirectory(world.engine), links, ProviderCache(world.open_provider))
+    world.google.person_create(meeting())
+    await consumer(hint())
+    [(mirror_id, mirror)] = [(eid, s) for eid, s in world.microsoft.live().items() if s.stamp is not None]
+    own = hint(MICROSOFT_REF, kind=ChangeKind.CREATED, resource=mirror_id, version=f'W/"{mirror.version}"')
+
+    finds, passes = links.finds, consumer.passes
+    await consumer(own)
+    assert (consumer.passes, links.finds) == (passes, finds), "this process knows its own write"
+
+    elsewhere = CountingFinds(world.engine)  # another replica, or this one restarted
+    other = ChangeConsumer(PairDirectory(world.engine), elsewhere, ProviderCache(world.open_provider))
+    await other(own)
+    assert (other.passes, elsewhere.finds) == (0, 1), "the store still tells an echo apart"
