@@ -9,7 +9,7 @@ Reading turns each provider's state into `Seen`, provider-neutral, with pure fun
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -121,6 +121,29 @@ def _google_body(action: Create, base: datetime) -> dict[str, Any]:
     return body
 
 
+def _json_edit(
+    action: Edit | MoveOccurrence,
+    event_id: str,
+    base: datetime,
+    *,
+    title_field: str,
+    clock: Callable[[datetime], str],
+) -> tuple[str, dict[str, Any]]:
+    """The event a person's edit lands on and the JSON changes, as Google and Graph both take
+    them (their title fields and time formats differ): an occurrence is moved by its own id,
+    the series id and the original start in UTC."""
+    changes: dict[str, Any] = {}
+    if isinstance(action, Edit) and action.title is not None:
+        changes[title_field] = action.title
+    if action.start is not None and action.end is not None:
+        changes["start"] = {"dateTime": clock(action.start.resolve(base)), "timeZone": "UTC"}
+        changes["end"] = {"dateTime": clock(action.end.resolve(base)), "timeZone": "UTC"}
+    if isinstance(action, MoveOccurrence):
+        original = action.original.resolve(base).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return f"{event_id}_{original}", changes
+    return event_id, changes
+
+
 class GooglePerson:
     """A person in Google Calendar, through `sandbox.client.SandboxControl`."""
 
@@ -135,23 +158,11 @@ class GooglePerson:
             return str(created["id"])
         assert not isinstance(action, LookUp)
         event_id = handles.id_on(action.key, self._name)
-        if isinstance(action, Edit):
-            changes: dict[str, Any] = {}
-            if action.title is not None:
-                changes["summary"] = action.title
-            if action.start is not None and action.end is not None:
-                changes["start"] = {"dateTime": _iso(action.start.resolve(base)), "timeZone": "UTC"}
-                changes["end"] = {"dateTime": _iso(action.end.resolve(base)), "timeZone": "UTC"}
-            await self._google.edit_event(self._calendar_id, event_id, changes)
-        elif isinstance(action, Delete):
+        if isinstance(action, Delete):
             await self._google.delete_event(self._calendar_id, event_id)
-        elif isinstance(action, MoveOccurrence):
-            original = action.original.resolve(base).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-            changes = {
-                "start": {"dateTime": _iso(action.start.resolve(base)), "timeZone": "UTC"},
-                "end": {"dateTime": _iso(action.end.resolve(base)), "timeZone": "UTC"},
-            }
-            await self._google.edit_event(self._calendar_id, f"{event_id}_{original}", changes)
+        else:
+            target, changes = _json_edit(action, event_id, base, title_field="summary", clock=_iso)
+            await self._google.edit_event(self._calendar_id, target, changes)
         return None
 
     async def look(self) -> list[Seen]:
@@ -244,23 +255,11 @@ class OutlookPerson:
             return str(created["id"])
         assert not isinstance(action, LookUp)
         event_id = handles.id_on(action.key, self._name)
-        if isinstance(action, Edit):
-            changes: dict[str, Any] = {}
-            if action.title is not None:
-                changes["subject"] = action.title
-            if action.start is not None and action.end is not None:
-                changes["start"] = {"dateTime": _wall(action.start.resolve(base)), "timeZone": "UTC"}
-                changes["end"] = {"dateTime": _wall(action.end.resolve(base)), "timeZone": "UTC"}
-            await self._graph.update_event(self._user, event_id, changes)
-        elif isinstance(action, Delete):
+        if isinstance(action, Delete):
             await self._graph.delete_event(self._user, event_id)
-        elif isinstance(action, MoveOccurrence):
-            original = action.original.resolve(base).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-            changes = {
-                "start": {"dateTime": _wall(action.start.resolve(base)), "timeZone": "UTC"},
-                "end": {"dateTime": _wall(action.end.resolve(base)), "timeZone": "UTC"},
-            }
-            await self._graph.update_event(self._user, f"{event_id}_{original}", changes)
+        else:
+            target, changes = _json_edit(action, event_id, base, title_field="subject", clock=_wall)
+            await self._graph.update_event(self._user, target, changes)
         return None
 
     async def look(self) -> list[Seen]:

@@ -19,12 +19,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from processor_e2e import GOOGLE_REF, SHARDS, _watch_google, add_pair, e2e_settings, eventually, serve
+from processor_e2e import (
+    GOOGLE_REF,
+    SHARDS,
+    _watch_google,
+    add_pair,
+    e2e_settings,
+    eventually,
+    publish_resyncs,
+    serve,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import open_bus
 from calbridge.connections import EwsConnection
-from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.events import Provider
 from calbridge.settings import Settings
 from calbridge.store import create_engine
 from calbridge.store.migrate import upgrade
@@ -100,24 +109,7 @@ class EwsStack:
 
     async def resync(self) -> None:
         """What the periodic reconciliation does: a RESYNC hint for both calendars."""
-        bus = open_bus(self.settings)
-        await bus.connect()
-        try:
-            await bus.publish(
-                [
-                    ChangeEvent(
-                        provider=Provider.GOOGLE,
-                        calendar=GOOGLE_REF,
-                        kind=ChangeKind.RESYNC,
-                        reason="reconcile",
-                    ),
-                    ChangeEvent(
-                        provider=Provider.EWS, calendar=EWS_REF, kind=ChangeKind.RESYNC, reason="reconcile"
-                    ),
-                ]
-            )
-        finally:
-            await bus.close()
+        await publish_resyncs(self.settings, (Provider.GOOGLE, GOOGLE_REF), (Provider.EWS, EWS_REF))
 
     async def idle(self) -> bool:
         """Nothing waiting in the shard queues, and the listener streaming."""

@@ -205,27 +205,22 @@ class Stack:
 
     async def resync(self) -> None:
         """What the periodic reconciliation does: a resync hint for both calendars."""
-        bus = open_bus(self.settings)
-        await bus.connect()
-        try:
-            await bus.publish(
-                [
-                    ChangeEvent(
-                        provider=Provider.GOOGLE,
-                        calendar=GOOGLE_REF,
-                        kind=ChangeKind.RESYNC,
-                        reason="reconcile",
-                    ),
-                    ChangeEvent(
-                        provider=Provider.GRAPH,
-                        calendar=MICROSOFT_REF,
-                        kind=ChangeKind.RESYNC,
-                        reason="reconcile",
-                    ),
-                ]
-            )
-        finally:
-            await bus.close()
+        await publish_resyncs(self.settings, (Provider.GOOGLE, GOOGLE_REF), (Provider.GRAPH, MICROSOFT_REF))
+
+
+async def publish_resyncs(settings: Settings, *calendars: tuple[Provider, str]) -> None:
+    """Publish a reconciliation's RESYNC hint for each (provider, calendar ref)."""
+    bus = open_bus(settings)
+    await bus.connect()
+    try:
+        await bus.publish(
+            [
+                ChangeEvent(provider=provider, calendar=ref, kind=ChangeKind.RESYNC, reason="reconcile")
+                for provider, ref in calendars
+            ]
+        )
+    finally:
+        await bus.close()
 
 
 async def _watch_google(sandbox: Sandbox, receiver_url: str) -> None:
