@@ -45,8 +45,8 @@ from bench_support import create_vhost, drop_vhost, throwaway_database  # before
 # receiver package the stack imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from calbridge.demo.stack import Stack, StackOptions, running_stack, wait_for_subscriptions  # noqa: E402
 from calbridge.settings import ENV_PREFIX  # noqa: E402
+from calbridge_app.demo.stack import Stack, StackOptions, running_stack, wait_for_subscriptions  # noqa: E402
 
 BROKER = "127.0.0.1"
 OWNERS = ("alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com")
@@ -142,10 +142,10 @@ class Change:
 
 
 async def provision(stack: Stack, count: int) -> list[BenchPair]:
+    from calbridge.pairs.access import RegistryAccessChecker
+    from calbridge.pairs.admin import add_pairs
+    from calbridge.pairs.spec import CalendarSpec, PairSpec
     from sandbox.graph.client import GraphControl
-    from subscriptions.access import RegistryAccessChecker
-    from subscriptions.pairs import add_pairs
-    from subscriptions.spec import CalendarSpec, PairSpec
 
     pairs = []
     world = stack.sandbox.google.world

@@ -30,9 +30,9 @@ from exchangelib.properties import ItemId
 
 from calbridge.model import Attendee, Body, Event, Timed
 from calbridge.providers.base import CalendarAddress, MirrorStamp
-from calbridge.providers.ews import EwsProvider
-from calbridge.providers.ews_client import EwsClient, EwsEndpoint
-from calbridge.translate.ews import READ_FIELDS, ews_fields, fetched_from_ews, item_fields
+from calbridge.providers.ews.adapter import EwsProvider
+from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+from calbridge.providers.ews.translate import READ_FIELDS, ews_fields, fetched_from_ews, item_fields
 
 MAILBOX = "alice@example.com"
 

@@ -31,13 +31,13 @@ import structlog
 import uvicorn
 
 from calbridge.freebusy.deploy import create_deployed_app
-from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import SecretBox, generate_key, parse_secret_keys
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import new_id, save_connection
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
 from calbridge.store.tables import calendars
+from calbridge_app.sandbox_connections import sandbox_connections
 
 # Imported by name: whether the sandbox is in this build must not change how imports sort.
 Sandbox = importlib.import_module("sandbox.server").Sandbox

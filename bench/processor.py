@@ -58,8 +58,8 @@ from calbridge.events import ChangeEvent, ChangeKind, Provider
 from calbridge.logs import configure_logging
 from calbridge.model import Event
 from calbridge.providers.base import CalendarAddress, CalendarProvider, Fetched, MirrorStamp
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.google.adapter import GoogleCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
 from calbridge.settings import load_settings
 from calbridge.store import create_engine
 from calbridge.store.migrate import upgrade

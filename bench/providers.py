@@ -32,9 +32,9 @@ from typing import Any
 
 from calbridge.logs import configure_logging
 from calbridge.providers.base import CalendarAddress, MirrorStamp
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.graph import GraphCalendar
-from calbridge.providers.graph_client import GraphClient
+from calbridge.providers.google.adapter import GoogleCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
+from calbridge.providers.graph.client import GraphClient
 
 ALICE = "alice@example.com"
 

@@ -33,22 +33,22 @@ import structlog
 from calbridge.bus import Reject, RetryLater
 from calbridge.bus.dispatch import arrival_time
 from calbridge.events import ChangeEvent
+from calbridge.pairs.policy import Side
 from calbridge.providers.base import CalendarAddress
-from processor.actions import Outcome
-from processor.breaker import Limits
 from processor.coalesce import PassLedger
-from processor.context import CalendarSide, Hint, PairContext
 from processor.cursors import SharedCursor, wants_full_read
 from processor.directory import CalendarRecord, PairDirectory, PairRecord
 from processor.echoes import is_known_version
-from processor.engine import PassSummary, run_pass
 from processor.failures import DeadLetter, PausePair, RetryThrottled, decide, reason_with_pair
-from processor.links import LinkRepository
 from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAIR_LOCK_WAIT, QUEUE_LAG
 from processor.pairlock import LocalPairLocks, PairLocks
-from processor.policy import Side
 from processor.providers import ProviderCache
-from processor.recent_links import RecentLinks
+from processor.sync.actions import Outcome
+from processor.sync.breaker import Limits
+from processor.sync.context import CalendarSide, Hint, PairContext
+from processor.sync.engine import PassSummary, run_pass
+from processor.sync.links import LinkRepository
+from processor.sync.recent_links import RecentLinks
 
 __all__ = ["ChangeConsumer", "change_outcome"]
 

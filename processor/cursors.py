@@ -17,13 +17,13 @@ which the engine makes idempotent and guards with the breaker).
 from __future__ import annotations
 
 from calbridge.events import ChangeEvent, ChangeKind
-from processor.links import ForwardingLinks, LinkRepository
+from processor.sync.links import ForwardingLinks, LinkRepository
 
 __all__ = ["FULL_READ_REASONS", "SharedCursor", "wants_full_read"]
 
 _UNREAD = object()
 
-# Reasons of RESYNC hints that need a full read (subscriptions.pairs: activation baseline,
+# Reasons of RESYNC hints that need a full read (calbridge.pairs.admin: activation baseline,
 # resume, an operator's `pairs resync`). Reconciliation and lost-notification resyncs read
 # since the cursor: the provider's feed holds whatever a lost notification was about.
 FULL_READ_REASONS = frozenset({"baseline", "resume", "operator"})

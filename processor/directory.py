@@ -22,10 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
+from calbridge.pairs.states import Action, PairState
+from calbridge.pairs.transitions import transition
 from calbridge.store.tables import calendars, pairs
-from processor.policy import ConflictPolicy, Detail, Direction, Policy
-from subscriptions.states import Action, PairState
-from subscriptions.transitions import transition
 
 __all__ = ["ACTIVE", "PAUSED", "CalendarRecord", "PairDirectory", "PairRecord"]
 

@@ -11,8 +11,8 @@ hints of its own, and dropped ones are caught by the next pass or the periodic r
 from __future__ import annotations
 
 from calbridge.events import ChangeEvent, ChangeKind
-from processor.policy import Side
-from processor.record import Link
+from calbridge.pairs.policy import Side
+from processor.sync.record import Link
 
 __all__ = ["is_known_version", "same_version"]
 

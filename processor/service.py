@@ -21,14 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.bus.base import Bus, Consumer
 from calbridge.logs import get_logger
 from calbridge.settings import Settings
-from processor.breaker import limits_from
 from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
-from processor.links import StoredLinks
 from processor.membership import Membership
 from processor.pairlock import pair_locks_for
 from processor.providers import OpenProvider, ProviderCache
 from processor.spread import ShardSpreader
+from processor.sync.breaker import limits_from
+from processor.sync.links import StoredLinks
 
 __all__ = ["Processor", "member_name"]
 

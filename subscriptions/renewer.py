@@ -37,6 +37,8 @@ from calbridge.bus.base import Bus, RetryLater
 from calbridge.errors import BusUnavailable, NotFound, ProviderError, Throttled
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
 from calbridge.logs import get_logger
+from calbridge.pairs.removal import finish_removal
+from calbridge.pairs.states import InvalidTransition
 from calbridge.providers.subscriptions import SubscriptionHandle, SubscriptionProvider
 from calbridge.settings import Settings
 from calbridge.tokens import sign_token
@@ -46,7 +48,6 @@ from subscriptions.lifecycle import LifecycleStep, lifecycle_step
 from subscriptions.metrics import RENEWALS, RESYNCS, observe_rows
 from subscriptions.mirrors import OpenCalendar, delete_mirrors
 from subscriptions.reconcile import PairView, plan_reconcile, removals_ready, source_calendars
-from subscriptions.removal import finish_removal
 from subscriptions.schedule import (
     Action,
     Decision,
@@ -60,7 +61,6 @@ from subscriptions.schedule import (
     renew_time,
     resync_due,
 )
-from subscriptions.states import InvalidTransition
 
 __all__ = ["Endpoints", "ProviderFor", "Renewer", "TickReport", "policy_from", "run_loop"]
 

@@ -63,8 +63,8 @@ class ConnectionProviders:
 
     def _open(self, connection: Connection) -> tuple[SubscriptionProvider | None, Any]:
         if isinstance(connection, GoogleConnection):
-            from calbridge.providers.google_client import GoogleClient
-            from calbridge.providers.google_watch import GoogleWatch
+            from calbridge.providers.google.client import GoogleClient
+            from calbridge.providers.google.subscriptions import GoogleWatch
 
             google = GoogleClient(
                 connection.service_account_info(),
@@ -76,8 +76,8 @@ class ConnectionProviders:
             )
             return GoogleWatch(google, clock=self._clock), google
         if isinstance(connection, GraphConnection):
-            from calbridge.providers.graph_client import GRAPH_URL, GraphClient
-            from calbridge.providers.graph_subscriptions import GraphSubscriptions
+            from calbridge.providers.graph.client import GRAPH_URL, GraphClient
+            from calbridge.providers.graph.subscriptions import GraphSubscriptions
 
             graph = GraphClient(
                 connection.tenant_id,

@@ -31,7 +31,7 @@ def test_code_is_formatted() -> None:
 def test_kernel_and_services_type_check_strictly() -> None:
     mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or "mypy"
     result = subprocess.run(
-        [mypy, "calbridge", "receiver", "processor", "subscriptions"],
+        [mypy, "calbridge", "calbridge_app", "receiver", "ews_listener", "processor", "subscriptions"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ from calbridge.freebusy.cache import FreeBusyCache
 from calbridge.freebusy.models import Limits
 from calbridge.freebusy.orchestrate import DEFAULT_TIMEOUTS, Lookup
 from calbridge.freebusy.resolve import Directory, load_known_addresses, parse_domain_map
-from calbridge.freebusy.sources.base import FreeBusySource
+from calbridge.freebusy.source import FreeBusySource
 from calbridge.settings import Settings, parse_provider_seconds
 
 __all__ = [

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from calbridge.freebusy.configure import build_lookup, keys_from, limits_from
 from calbridge.freebusy.orchestrate import Lookup
-from calbridge.freebusy.sources.base import FreeBusySource
+from calbridge.freebusy.source import FreeBusySource
 from calbridge.freebusy.wiring import serving_sources
 from calbridge.settings import Settings
 

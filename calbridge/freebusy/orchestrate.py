@@ -22,7 +22,7 @@ from calbridge.freebusy.cache import CacheKey, FreeBusyCache
 from calbridge.freebusy.intervals import normalize
 from calbridge.freebusy.metrics import CACHE_LOOKUPS, PROVIDER_CALL_SECONDS, PROVIDER_CALLS
 from calbridge.freebusy.resolve import Directory, resolve
-from calbridge.freebusy.sources.base import FreeBusySource
+from calbridge.freebusy.source import FreeBusySource
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, ErrorCode, Outcome, Window
 
 __all__ = ["DEFAULT_TIMEOUTS", "Lookup", "Sleep"]

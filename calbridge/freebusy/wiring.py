@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from calbridge.connections import Connection, EwsConnection, GoogleConnection, GraphConnection
-from calbridge.freebusy.sources.base import FreeBusySource
+from calbridge.freebusy.source import FreeBusySource
 from calbridge.settings import Settings
 
 __all__ = ["close_sources", "load_acting_mailboxes", "open_source", "open_sources", "serving_sources"]
@@ -29,17 +29,17 @@ def _log() -> structlog.typing.FilteringBoundLogger:
 def open_source(connection: Connection, settings: Settings, *, mailbox: str | None = None) -> FreeBusySource:
     """The source for one connection, with the adapters' client setup and tuning."""
     if isinstance(connection, GoogleConnection):
-        from calbridge.freebusy.sources.google import open_google_source
+        from calbridge.providers.google.freebusy import open_google_source
 
         return open_google_source(
             connection, mailbox=mailbox, threads=settings.google_threads, timeout=settings.provider_timeout
         )
     if isinstance(connection, GraphConnection):
-        from calbridge.freebusy.sources.graph import open_graph_source
+        from calbridge.providers.graph.freebusy import open_graph_source
 
         return open_graph_source(connection, mailbox=mailbox, timeout=settings.provider_timeout)
     if isinstance(connection, EwsConnection):
-        from calbridge.freebusy.sources.ews import open_ews_source
+        from calbridge.providers.ews.freebusy import open_ews_source
 
         return open_ews_source(connection, mailbox=mailbox, threads=settings.ews_threads)
     raise TypeError(f"no free/busy source for {type(connection).__name__}")

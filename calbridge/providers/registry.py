@@ -23,9 +23,9 @@ ProviderOpener = Callable[[Connection], CalendarProvider]
 
 # Adapter modules imported on first use, so registering needs no import from the caller.
 ADAPTER_MODULES: dict[Provider, str] = {
-    Provider.GOOGLE: "calbridge.providers.google",
-    Provider.GRAPH: "calbridge.providers.graph",
-    Provider.EWS: "calbridge.providers.ews",
+    Provider.GOOGLE: "calbridge.providers.google.adapter",
+    Provider.GRAPH: "calbridge.providers.graph.adapter",
+    Provider.EWS: "calbridge.providers.ews.adapter",
 }
 
 _openers: dict[Provider, ProviderOpener] = {}

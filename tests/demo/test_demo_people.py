@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from calbridge.demo.people import (
+from calbridge_app.demo.people import (
     ExchangePerson,
     GooglePerson,
     OutlookPerson,
     next_monday,
     seen_from_freebusy,
 )
-from calbridge.demo.runner import Handles
-from calbridge.demo.scenario import SCENARIO, At, Create, Delete, Edit, MoveOccurrence, Seen, shows
-from calbridge.demo.session import count_duplicates
+from calbridge_app.demo.runner import Handles
+from calbridge_app.demo.scenario import SCENARIO, At, Create, Delete, Edit, MoveOccurrence, Seen, shows
+from calbridge_app.demo.session import count_duplicates
 from sandbox.ews.control import EwsControlClient
 from sandbox.graph.client import GraphControl
 from sandbox.server import Sandbox

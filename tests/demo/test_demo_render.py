@@ -7,9 +7,9 @@ import io
 import pytest
 from rich.console import Console
 
-from calbridge.demo.render import DemoView
-from calbridge.demo.runner import StepResult, StepStatus, summarize
-from calbridge.demo.scenario import PAIRS, SCENARIO
+from calbridge_app.demo.render import DemoView
+from calbridge_app.demo.runner import StepResult, StepStatus, summarize
+from calbridge_app.demo.scenario import PAIRS, SCENARIO
 
 
 def _play(width: int, failing: int | None = None) -> str:

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 
-from calbridge.demo.scenario import SCENARIO
-from calbridge.demo.session import DemoOptions, run_demo
-from calbridge.demo.stack import Stack, StackOptions
+from calbridge_app.demo.scenario import SCENARIO
+from calbridge_app.demo.session import DemoOptions, run_demo
+from calbridge_app.demo.stack import Stack, StackOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from calbridge.demo.runner import (
+from calbridge_app.demo.runner import (
     Handles,
     StepResult,
     StepStatus,
@@ -16,7 +16,7 @@ from calbridge.demo.runner import (
     play,
     summarize,
 )
-from calbridge.demo.scenario import At, Create, Delete, Edit, Seen, Step, gone, shows
+from calbridge_app.demo.scenario import At, Create, Delete, Edit, Seen, Step, gone, shows
 
 BASE = datetime(2030, 1, 7, tzinfo=UTC)  # a Monday
 

@@ -12,7 +12,7 @@ from calbridge.events import Provider
 from calbridge.freebusy.cache import FreeBusyCache
 from calbridge.freebusy.orchestrate import Lookup
 from calbridge.freebusy.resolve import Directory
-from calbridge.freebusy.sources.base import FreeBusySource
+from calbridge.freebusy.source import FreeBusySource
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome, Window
 
 UTC = ZoneInfo("UTC")

@@ -16,11 +16,11 @@ from freebusy_doubles import KEY, KEYS, make_lookup, three_sources
 from rich.console import Console
 from typer.testing import CliRunner
 
-from calbridge.cli import app
-from calbridge.cli.freebusy import choose_window
 from calbridge.freebusy.app import create_freebusy_app
 from calbridge.freebusy.models import FreeBusyResponse
 from calbridge.freebusy.timeline import render_timeline
+from calbridge_app.cli import app
+from calbridge_app.cli.freebusy import choose_window
 
 UTC = ZoneInfo("UTC")
 ANSWER = {

@@ -43,8 +43,8 @@ async def test_given_no_freebusy_keys_then_the_receiver_does_not_serve_freebusy(
 def test_given_freebusy_keys_without_a_secret_key_then_the_receiver_command_names_the_missing_variable() -> (
     None
 ):
-    from calbridge.cli.receiver import startup_problems
     from calbridge.secretbox import generate_key
+    from calbridge_app.cli.receiver import startup_problems
 
     base = {
         "signing_keys": SIGNING,

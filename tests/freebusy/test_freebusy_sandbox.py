@@ -22,19 +22,19 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from calbridge.cli import app as cli
 from calbridge.secretbox import SecretBox, generate_key, parse_secret_keys
 from calbridge.store.connection_records import new_id, save_connection
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
 from calbridge.store.tables import calendars
+from calbridge_app.cli import app as cli
 
 # Reached through importorskip rather than import statements: whether `sandbox.server` exists
 # must not change how the imports sort.
 Sandbox = pytest.importorskip("sandbox.server").Sandbox
 GraphControl = pytest.importorskip("sandbox.graph.client").GraphControl
 EwsControlClient = pytest.importorskip("sandbox.ews.control").EwsControlClient
-sandbox_connections = pytest.importorskip("calbridge.sandbox_connections").sandbox_connections
+sandbox_connections = pytest.importorskip("calbridge_app.sandbox_connections").sandbox_connections
 
 pytestmark = pytest.mark.integration
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
@@ -321,7 +321,7 @@ async def test_given_an_address_nobody_serves_then_only_it_is_unknown(
 async def test_given_the_standalone_app_then_it_answers_from_the_store_and_describes_itself(
     deployment_env: None, busy_people: None
 ) -> None:
-    from calbridge.freebusy.asgi import build_app
+    from calbridge_app.freebusy_asgi import build_app
 
     async with serving(build_app()) as base:
         status, answer = await ask(base, {**DAY, "addresses": PEOPLE})

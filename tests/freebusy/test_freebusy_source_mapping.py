@@ -11,10 +11,10 @@ from exchangelib.errors import ErrorMailRecipientNotFound, ErrorNoFreeBusyAccess
 from exchangelib.properties import CalendarEvent, FreeBusyView
 
 from calbridge.errors import AccessDenied, PermanentProviderError, Throttled, TransientProviderError
-from calbridge.freebusy.sources.ews import parse_views
-from calbridge.freebusy.sources.google import parse_freebusy, provider_error
-from calbridge.freebusy.sources.graph import parse_schedules
 from calbridge.freebusy.types import AddressError, BusyResult, BusyStatus, ErrorCode
+from calbridge.providers.ews.freebusy import parse_views
+from calbridge.providers.google.freebusy import parse_freebusy, provider_error
+from calbridge.providers.graph.freebusy import parse_schedules
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -14,8 +14,8 @@ import pytest
 import typer
 from k8s_manifests import OVERLAYS, Doc, containers, env_names, pod_specs
 
-from calbridge.cli import app
 from calbridge.settings import ENV_PREFIX, Settings
+from calbridge_app.cli import app
 
 
 def _is_group(command: Any) -> bool:

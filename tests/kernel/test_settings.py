@@ -62,7 +62,7 @@ def test_retry_delays_parse_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -
 def test_configuration_doc_lists_every_setting() -> None:
     from pathlib import Path
 
-    from calbridge.cli.config import settings_reference
+    from calbridge_app.cli.config import settings_reference
 
     doc = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     assert settings_reference() in doc, "regenerate the table with `calbridge config reference`"

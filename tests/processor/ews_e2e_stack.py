@@ -37,12 +37,12 @@ from calbridge.events import Provider
 from calbridge.settings import Settings
 from calbridge.store import create_engine
 from calbridge.store.migrate import upgrade
+from ews_listener.accounts import ListenerFolders
+from ews_listener.stream import EwsListener, ListenerTuning
+from ews_listener.worker import StreamTuning
 from processor.opening import store_opener
 from processor.service import Processor
 from receiver import create_app
-from receiver.ews_accounts import ListenerFolders
-from receiver.ews_stream import EwsListener, ListenerTuning
-from receiver.ews_stream_worker import StreamTuning
 from sandbox.client import SandboxControl
 from sandbox.ews.control import EwsControlClient
 from sandbox.server import Sandbox

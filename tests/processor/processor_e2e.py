@@ -35,7 +35,6 @@ from starlette.applications import Starlette
 from calbridge.bus import open_bus
 from calbridge.connections import Connection
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings, load_settings
 from calbridge.store import create_engine
@@ -43,6 +42,7 @@ from calbridge.store.connection_records import save_connection
 from calbridge.store.migrate import upgrade
 from calbridge.store.tables import calendars, pairs
 from calbridge.tokens import sign_token
+from calbridge_app.sandbox_connections import sandbox_connections
 from processor.opening import store_opener
 from processor.service import Processor
 from receiver import create_app

@@ -25,8 +25,8 @@ from calbridge.store.migrate import upgrade
 from calbridge.store.tables import calendars, connections, pairs
 from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
-from processor.links import StoredLinks
 from processor.providers import ProviderCache
+from processor.sync.links import StoredLinks
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GOOGLE_REF = "calg"

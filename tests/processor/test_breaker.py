@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from calbridge.model import Event, Timed
+from calbridge.pairs.policy import Side
 from calbridge.providers.base import MirrorStamp
 from calbridge.settings import load_settings
-from processor.actions import Create, Delete, Outcome, Skip
-from processor.breaker import (
+from processor.sync.actions import Create, Delete, Outcome, Skip
+from processor.sync.breaker import (
     Limits,
     Pause,
     Proceed,
@@ -18,8 +19,7 @@ from processor.breaker import (
     limits_from,
     needs_linked_count,
 )
-from processor.policy import Side
-from processor.record import Link
+from processor.sync.record import Link
 
 DELETE = Delete(Side.MICROSOFT, "m1", None, None)
 SKIP = Skip(Outcome.SKIP_ECHO, "echo")

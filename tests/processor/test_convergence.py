@@ -20,12 +20,12 @@ from sync_fakes import Clock, FakeCalendar
 from calbridge.errors import PairPaused, TransientProviderError
 from calbridge.events import Provider
 from calbridge.model import AllDay, Event, InstanceOf, Recurrence, ShowAs, Timed
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy, Side
 from calbridge.providers.base import CalendarAddress
-from processor.breaker import Limits
-from processor.engine import CalendarSide, Hint, PairContext, run_pass
-from processor.memory_links import MemoryLinks
-from processor.policy import ConflictPolicy, Detail, Direction, Policy, Side
-from processor.projection import fingerprint, wants_mirror
+from processor.sync.breaker import Limits
+from processor.sync.engine import CalendarSide, Hint, PairContext, run_pass
+from processor.sync.memory_links import MemoryLinks
+from processor.sync.projection import fingerprint, wants_mirror
 
 SIDES = st.sampled_from([Side.GOOGLE, Side.MICROSOFT])
 TITLES = st.sampled_from(["Standup", "1:1", "Lunch", "Review", "Dentist"])

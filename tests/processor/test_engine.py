@@ -12,11 +12,11 @@ from calbridge.errors import PairPaused, Throttled, TransientProviderError
 from calbridge.events import Provider
 from calbridge.metrics import REGISTRY
 from calbridge.model import Event, InstanceOf, Recurrence, Timed
+from calbridge.pairs.policy import ConflictPolicy, Direction, Policy, Side
 from calbridge.providers.base import CalendarAddress, MirrorStamp
-from processor.actions import Outcome
-from processor.engine import CalendarSide, Hint, PairContext, PassSummary, run_pass
-from processor.memory_links import MemoryLinks
-from processor.policy import ConflictPolicy, Direction, Policy, Side
+from processor.sync.actions import Outcome
+from processor.sync.engine import CalendarSide, Hint, PairContext, PassSummary, run_pass
+from processor.sync.memory_links import MemoryLinks
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GOOGLE_HINT = Hint("calg")

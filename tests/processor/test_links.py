@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
+from calbridge.pairs.policy import Side
 from calbridge.store import create_engine
 from calbridge.store.tables import calendars, connections, pairs
-from processor.links import StoredLinks
-from processor.policy import Side
-from processor.record import Link
+from processor.sync.links import StoredLinks
+from processor.sync.record import Link
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

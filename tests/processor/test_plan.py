@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from calbridge.model import AllDay, Attendee, Body, Event, EventStatus, InstanceOf, Recurrence, ShowAs, Timed
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy, Side
 from calbridge.providers.base import Fetched, MirrorStamp, Removed
-from processor.actions import Create, Delete, Outcome, ReadCounterpart, Resolution, Seen, Skip, Update
-from processor.plan import plan, settle
-from processor.policy import ConflictPolicy, Detail, Direction, Policy, Side
-from processor.projection import BUSY_TITLE, fingerprint
-from processor.record import Link
+from processor.sync.actions import Create, Delete, Outcome, ReadCounterpart, Resolution, Seen, Skip, Update
+from processor.sync.plan import plan, settle
+from processor.sync.projection import BUSY_TITLE, fingerprint
+from processor.sync.record import Link
 
 G, M = Side.GOOGLE, Side.MICROSOFT
 TWO_WAY = Policy("p1")

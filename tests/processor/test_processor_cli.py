@@ -16,8 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
-from calbridge.cli import app
 from calbridge.store.migrate import upgrade
+from calbridge_app.cli import app
 
 
 def test_given_no_broker_and_no_secret_key_then_it_refuses_naming_both(

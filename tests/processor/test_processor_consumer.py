@@ -30,15 +30,15 @@ from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER
 from calbridge.errors import AccessDenied, CursorExpired, Throttled, TransientProviderError
 from calbridge.events import ChangeKind, Provider
 from calbridge.metrics import REGISTRY
+from calbridge.pairs.policy import Side
 from calbridge.providers.base import CalendarProvider
 from calbridge.store.tables import calendars, connections, pairs
 from processor.consumer import ChangeConsumer
 from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters, replay_dead_letters
 from processor.directory import PairDirectory
-from processor.links import StoredLinks
-from processor.policy import Side
 from processor.providers import ProviderCache
-from processor.record import Link
+from processor.sync.links import StoredLinks
+from processor.sync.record import Link
 
 
 def sample(name: str, **labels: str) -> float:

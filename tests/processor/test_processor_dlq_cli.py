@@ -12,8 +12,8 @@ from processor_world import MICROSOFT_REF, World, eventually, hint, meeting, ope
 from test_processor_amqp import dlq_messages
 from typer.testing import CliRunner, Result
 
-from calbridge.cli import app
 from calbridge.errors import AccessDenied
+from calbridge_app.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
 

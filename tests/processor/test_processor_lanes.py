@@ -13,10 +13,10 @@ from sync_fakes import Clock, FakeCalendar
 from calbridge.errors import TransientProviderError
 from calbridge.events import Provider
 from calbridge.model import Event, InstanceOf, Recurrence, Timed
+from calbridge.pairs.policy import Policy
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
-from processor.engine import CalendarSide, Hint, PairContext, run_pass
-from processor.memory_links import MemoryLinks
-from processor.policy import Policy
+from processor.sync.engine import CalendarSide, Hint, PairContext, run_pass
+from processor.sync.memory_links import MemoryLinks
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -22,9 +22,9 @@ from calbridge.providers.base import CalendarAddress, CalendarProvider, ChangePa
 from calbridge.store import create_engine
 from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
-from processor.links import StoredLinks
 from processor.pairlock import LocalPairLocks, PairLocks, pair_locks_for
 from processor.providers import ProviderCache
+from processor.sync.links import StoredLinks
 
 pytestmark = pytest.mark.integration
 

@@ -13,13 +13,13 @@ from sync_fakes import Clock, FakeCalendar
 
 from calbridge.events import Provider
 from calbridge.model import Event, Timed
+from calbridge.pairs.policy import Policy, Side
 from calbridge.providers.base import CalendarAddress
-from processor.actions import Outcome
-from processor.engine import CalendarSide, Hint, PairContext, run_pass
-from processor.memory_links import MemoryLinks
-from processor.pass_links import PassLinks
-from processor.policy import Policy, Side
-from processor.record import Link
+from processor.sync.actions import Outcome
+from processor.sync.engine import CalendarSide, Hint, PairContext, run_pass
+from processor.sync.memory_links import MemoryLinks
+from processor.sync.pass_links import PassLinks
+from processor.sync.record import Link
 
 
 class CountingLinks(MemoryLinks):

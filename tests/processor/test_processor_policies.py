@@ -10,8 +10,6 @@ import typer
 
 from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, FIRST_FAILURE_HEADER, LAST_FAILURE_HEADER
 from calbridge.bus.names import CALENDAR_HEADER
-from calbridge.cli.dlq import parse_since
-from calbridge.cli.processor import parse_shards
 from calbridge.errors import (
     AccessDenied,
     CursorExpired,
@@ -23,8 +21,10 @@ from calbridge.errors import (
     TransientProviderError,
 )
 from calbridge.events import ChangeEvent, ChangeKind, Provider, encode
+from calbridge.pairs.policy import Side
 from calbridge.translate.errors import UnknownTimeZone
-from processor.actions import Outcome
+from calbridge_app.cli.dlq import parse_since
+from calbridge_app.cli.processor import parse_shards
 from processor.assignment import assign_shards, shards_for
 from processor.coalesce import PassLedger
 from processor.consumer import change_outcome
@@ -41,8 +41,8 @@ from processor.failures import (
     reason_with_pair,
 )
 from processor.instrumented import call_status
-from processor.policy import Side
-from processor.record import Link
+from processor.sync.actions import Outcome
+from processor.sync.record import Link
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

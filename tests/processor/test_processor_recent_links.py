@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from processor.memory_links import MemoryLinks
-from processor.policy import Side
-from processor.recent_links import RecentLinks
-from processor.record import Link
+from calbridge.pairs.policy import Side
+from processor.sync.memory_links import MemoryLinks
+from processor.sync.recent_links import RecentLinks
+from processor.sync.record import Link
 
 
 async def test_given_a_saved_link_when_recalled_by_either_id_then_it_is_the_saved_one() -> None:

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from calbridge.providers.ews import EwsProvider
-from calbridge.providers.ews_client import EwsClient, EwsEndpoint
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.ews.adapter import EwsProvider
+from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+from calbridge.providers.google.adapter import GoogleCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
 from sandbox.client import SandboxControl
 from sandbox.ews.testing import RunningEws, sample_world, serve_in_thread
 from sandbox.graph import GraphControl

@@ -18,8 +18,8 @@ from calbridge.connections import EwsConnection
 from calbridge.errors import AccessDenied, NotFound, Throttled, TransientProviderError
 from calbridge.model import AllDay, Event, InstanceOf, Recurrence
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
-from calbridge.providers.ews import EwsProvider
-from calbridge.providers.ews_client import EwsClient, EwsEndpoint
+from calbridge.providers.ews.adapter import EwsProvider
+from calbridge.providers.ews.client import EwsClient, EwsEndpoint
 from calbridge.providers.registry import open_provider
 from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
 from sandbox.faults import OperationFaults

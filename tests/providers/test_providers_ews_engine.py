@@ -14,12 +14,12 @@ from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.recurrence import WeeklyPattern
 
 from calbridge.model import EventStatus
+from calbridge.pairs.policy import Policy
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
-from calbridge.providers.ews import EwsProvider
-from processor.actions import Outcome
-from processor.engine import CalendarSide, Hint, PairContext, run_pass
-from processor.memory_links import MemoryLinks
-from processor.policy import Policy
+from calbridge.providers.ews.adapter import EwsProvider
+from processor.sync.actions import Outcome
+from processor.sync.engine import CalendarSide, Hint, PairContext, run_pass
+from processor.sync.memory_links import MemoryLinks
 from sandbox.ews.testing import RunningEws, basic_account
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from calbridge.model import Attendee, Body, Event, EventStatus, InstanceOf, Recurrence, Timed, content_hash
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
-from calbridge.providers.ews import EwsProvider
+from calbridge.providers.ews.adapter import EwsProvider
 from sandbox.ews.testing import RunningEws
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 from calbridge.errors import CursorExpired, NotFound
 from calbridge.model import AllDay, Attendee, Event, Recurrence, Timed, content_hash
 from calbridge.providers.base import CalendarAddress, Change, Fetched, MirrorStamp, Removed
-from calbridge.providers.ews import EwsProvider
+from calbridge.providers.ews.adapter import EwsProvider
 from sandbox.ews.testing import RunningEws
 
 pytestmark = pytest.mark.integration

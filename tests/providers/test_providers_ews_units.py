@@ -18,9 +18,9 @@ from calbridge.errors import (
     Throttled,
     TransientProviderError,
 )
-from calbridge.providers.ews_client import EwsClient, EwsEndpoint
-from calbridge.providers.ews_errors import DEFAULT_BACK_OFF, provider_error
-from calbridge.translate.ews_recurrence import occurrence_index
+from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+from calbridge.providers.ews.errors import DEFAULT_BACK_OFF, provider_error
+from calbridge.providers.ews.recurrence import occurrence_index
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_given_a_stored_series_when_updating_then_the_pattern_is_rewritten_only_
 
     from exchangelib import EWSTimeZone
 
-    from calbridge.providers.ews import _pattern_changed
+    from calbridge.providers.ews.adapter import _pattern_changed
 
     def series(first: date, days: list[int]) -> Recurrence:
         return Recurrence(pattern=WeeklyPattern(interval=1, weekdays=days), start=first, number=6)

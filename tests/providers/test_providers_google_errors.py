@@ -16,8 +16,8 @@ from calbridge.errors import (
     TransientProviderError,
 )
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.google_errors import DEFAULT_BACKOFF, classify
+from calbridge.providers.google.adapter import GoogleCalendar
+from calbridge.providers.google.errors import DEFAULT_BACKOFF, classify
 from sandbox.client import SandboxControl
 from sandbox.server import Sandbox
 

@@ -12,7 +12,7 @@ from providers_support import ALICE, meeting, occurrence, series, stamp
 from calbridge.errors import NotFound
 from calbridge.model import EventStatus, Timed
 from calbridge.providers.base import CalendarAddress, Fetched
-from calbridge.providers.google import GoogleCalendar
+from calbridge.providers.google.adapter import GoogleCalendar
 from sandbox.client import SandboxControl
 
 pytestmark = pytest.mark.integration

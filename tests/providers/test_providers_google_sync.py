@@ -13,7 +13,7 @@ from providers_support import ALICE
 from calbridge.errors import CursorExpired
 from calbridge.model import EventStatus, Timed
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, Removed
-from calbridge.providers.google import GoogleCalendar
+from calbridge.providers.google.adapter import GoogleCalendar
 from sandbox.client import SandboxControl
 
 pytestmark = pytest.mark.integration

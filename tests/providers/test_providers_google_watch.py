@@ -11,8 +11,8 @@ from providers_support import ALICE
 
 from calbridge.errors import NotFound
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.google_watch import stop_channel, watch_events
+from calbridge.providers.google.adapter import GoogleCalendar
+from calbridge.providers.google.subscriptions import stop_channel, watch_events
 from sandbox.client import SandboxControl
 
 pytestmark = pytest.mark.integration

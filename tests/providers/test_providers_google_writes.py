@@ -13,7 +13,7 @@ from providers_support import ALICE, all_day, meeting, stamp
 from calbridge.errors import AlreadyExists, NotFound
 from calbridge.model import Attendee, Body, Person
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.google import GoogleCalendar, mirror_id
+from calbridge.providers.google.adapter import GoogleCalendar, mirror_id
 from sandbox.client import SandboxControl
 
 pytestmark = pytest.mark.integration

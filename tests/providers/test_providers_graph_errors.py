@@ -16,8 +16,8 @@ from calbridge.errors import (
     TransientProviderError,
 )
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph import GraphCalendar
-from calbridge.providers.graph_errors import DEFAULT_BACKOFF, classify
+from calbridge.providers.graph.adapter import GraphCalendar
+from calbridge.providers.graph.errors import DEFAULT_BACKOFF, classify
 from calbridge.providers.limits import MailboxLimits
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl

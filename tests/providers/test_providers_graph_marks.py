@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calbridge.providers.graph_marks import KnownMarks
+from calbridge.providers.graph.marks import KnownMarks
 
 MARKS = [{"id": "String {x} Name calbridge.pair", "value": "p1"}]
 

@@ -12,7 +12,7 @@ from providers_support import ALICE, meeting, occurrence, series, stamp
 from calbridge.errors import NotFound
 from calbridge.model import EventStatus, Timed
 from calbridge.providers.base import CalendarAddress, Fetched
-from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from calbridge.model import AllDay, Event, Recurrence, Timed
-from calbridge.providers.graph_series import cancelled_starts, expected_starts
+from calbridge.providers.graph.series import cancelled_starts, expected_starts
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 12, 31, tzinfo=UTC))
@@ -87,7 +87,7 @@ def test_given_settings_when_building_adapter_options_then_the_knobs_are_carried
 
 
 def test_given_a_cursor_with_series_when_encoded_and_decoded_then_it_round_trips() -> None:
-    from calbridge.providers.graph_cursor import GraphCursor
+    from calbridge.providers.graph.cursor import GraphCursor
 
     plain = GraphCursor("https://graph/delta?$deltatoken=x")
     assert plain.encode() == "https://graph/delta?$deltatoken=x"  # a bare link stays a bare link

@@ -11,8 +11,8 @@ from providers_support import ALICE
 
 from calbridge.errors import NotFound
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph import GraphCalendar
-from calbridge.providers.graph_subscriptions import (
+from calbridge.providers.graph.adapter import GraphCalendar
+from calbridge.providers.graph.subscriptions import (
     create_subscription,
     delete_subscription,
     renew_subscription,

@@ -17,7 +17,7 @@ from providers_support import ALICE, meeting, stamp
 from calbridge.errors import CursorExpired
 from calbridge.model import EventStatus, Timed
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, Removed
-from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
 

@@ -16,8 +16,8 @@ from providers_support import ALICE, meeting, stamp
 
 from calbridge.errors import TransientProviderError
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph import GraphCalendar
-from calbridge.providers.graph_client import CachedToken
+from calbridge.providers.graph.adapter import GraphCalendar
+from calbridge.providers.graph.client import CachedToken
 from sandbox.client import SandboxControl
 from sandbox.server import Sandbox
 

@@ -12,7 +12,7 @@ from providers_support import ALICE, all_day, meeting, stamp
 from calbridge.errors import NotFound
 from calbridge.model import Attendee, Body, Person
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph import GraphCalendar, transaction_id
+from calbridge.providers.graph.adapter import GraphCalendar, transaction_id
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
 from sandbox.server import Sandbox

@@ -16,7 +16,7 @@ from providers_support import ALICE, meeting, stamp
 
 from calbridge.errors import TransientProviderError
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
 from sandbox.server import Sandbox

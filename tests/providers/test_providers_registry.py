@@ -9,10 +9,10 @@ from providers_support import ALICE
 
 from calbridge.connections import GoogleConnection, GraphConnection
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.google import GoogleCalendar
-from calbridge.providers.graph import GraphCalendar
+from calbridge.providers.google.adapter import GoogleCalendar
+from calbridge.providers.graph.adapter import GraphCalendar
 from calbridge.providers.registry import open_provider
-from calbridge.sandbox_connections import sandbox_connections
+from calbridge_app.sandbox_connections import sandbox_connections
 from sandbox.client import SandboxControl
 from sandbox.server import Sandbox
 

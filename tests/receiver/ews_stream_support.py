@@ -15,9 +15,9 @@ from calbridge.connections import EwsConnection
 from calbridge.events import ChangeEvent
 from calbridge.settings import Settings, load_settings
 from calbridge.store.tables import calendars, connections, pairs
-from receiver.ews_accounts import ListenerFolders
-from receiver.ews_stream import EwsListener, ListenerTuning
-from receiver.ews_stream_worker import StreamTuning
+from ews_listener.accounts import ListenerFolders
+from ews_listener.stream import EwsListener, ListenerTuning
+from ews_listener.worker import StreamTuning
 
 EWS_CONNECTION = "conn-ews"
 GOOGLE_CONNECTION = "conn-google"

@@ -12,8 +12,8 @@ from receiver_fixtures import RecordingBus, make_settings
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from calbridge.cli import app as cli
-from calbridge.cli.receiver import server_config, startup_problems
+from calbridge_app.cli import app as cli
+from calbridge_app.cli.receiver import server_config, startup_problems
 
 KEYS_ENV = "k1:" + "a" * 32
 

@@ -11,8 +11,8 @@ from ews_stream_support import ref_of, seed_pairs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.store.engine import create_engine
-from receiver.ews_leases import claim_leases, ensure_leases, release_leases, renew_leases
-from receiver.ews_targets import ensure_subscription_rows, load_targets
+from ews_listener.leases import claim_leases, ensure_leases, release_leases, renew_leases
+from ews_listener.targets import ensure_subscription_rows, load_targets
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

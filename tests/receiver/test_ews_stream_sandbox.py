@@ -20,8 +20,8 @@ from calbridge.events import ChangeKind
 from calbridge.metrics import REGISTRY
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
-from receiver.ews_notifications import CATCH_UP
-from receiver.ews_stream import EwsListener
+from ews_listener.notifications import CATCH_UP
+from ews_listener.stream import EwsListener
 from sandbox.ews.testing import RunningEws, sample_world, serve_in_thread
 from sandbox.faults import NotificationFaults
 

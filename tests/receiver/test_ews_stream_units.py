@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from calbridge.events import ChangeKind, Provider
-from receiver.ews_notifications import CATCH_UP, RecentEvents, StreamedEvent, change_events
-from receiver.ews_stream import _as_catch_ups, _beyond_stream_limit
-from receiver.ews_targets import StreamKey, StreamTarget, plan_streams
+from ews_listener.notifications import CATCH_UP, RecentEvents, StreamedEvent, change_events
+from ews_listener.stream import _as_catch_ups, _beyond_stream_limit
+from ews_listener.targets import StreamKey, StreamTarget, plan_streams
 
 CAL = "cal-folder"
 AT = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import Bus, open_bus
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.providers.google_client import GoogleClient
-from calbridge.providers.google_watch import GoogleWatch
-from calbridge.providers.graph_client import GraphClient
-from calbridge.providers.graph_subscriptions import GraphSubscriptions
+from calbridge.providers.google.client import GoogleClient
+from calbridge.providers.google.subscriptions import GoogleWatch
+from calbridge.providers.graph.client import GraphClient
+from calbridge.providers.graph.subscriptions import GraphSubscriptions
 from calbridge.providers.subscriptions import SubscriptionProvider
 from calbridge.settings import Settings, load_settings
 from calbridge.store.engine import create_engine
@@ -198,7 +198,7 @@ class World:
         graph_connection: str = "conn-graph",
     ) -> None:
         """A connection per provider, a calendar on each side and an active pair (what
-        `subscriptions.pairs` makes once access is checked)."""
+        `calbridge.pairs.admin` makes once access is checked)."""
         now = self.now()
         async with self.engine.begin() as conn:
             for cid, provider in ((google_connection, "google"), (graph_connection, "graph")):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from calbridge.connections import Connection, GraphConnection
+from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.closing import close_provider
-from subscriptions.access import RegistryAccessChecker
 
 
 class AsyncClosing:

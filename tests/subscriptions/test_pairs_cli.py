@@ -16,15 +16,15 @@ import sqlalchemy as sa
 from pair_fakes import CLIENT_SECRET, Access, RecordingBus, seed_connections
 from typer.testing import CliRunner
 
-from calbridge.cli import app
-from calbridge.cli.context import LazyBus
+from calbridge.pairs.access import RegistryAccessChecker
+from calbridge.pairs.admin import add_pair, pause_pair
+from calbridge.pairs.spec import Direction, PairSpec, Side, parse_calendar
 from calbridge.secretbox import SecretBox, parse_secret_keys
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
 from calbridge.store.tables import connections, pairs, subscriptions
-from subscriptions.access import RegistryAccessChecker
-from subscriptions.pairs import add_pair, pause_pair
-from subscriptions.spec import Direction, PairSpec, Side, parse_calendar
+from calbridge_app.cli import app
+from calbridge_app.cli.context import LazyBus
 
 pytestmark = pytest.mark.integration
 

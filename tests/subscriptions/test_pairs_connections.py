@@ -21,7 +21,6 @@ from calbridge.connections import (
     validate,
 )
 from calbridge.errors import ConfigurationError
-from calbridge.sandbox_connections import sandbox_connections
 from calbridge.secretbox import SecretBox, open_secretbox, parse_secret_keys
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import (
@@ -34,6 +33,7 @@ from calbridge.store.connection_records import (
     save_connection,
 )
 from calbridge.store.tables import calendars, connections
+from calbridge_app.sandbox_connections import sandbox_connections
 
 KEY_BODY = private_key_pem().splitlines()[1]  # a line of the private key's base64
 

@@ -14,10 +14,10 @@ import pytest
 from pair_fakes import Access, RecordingBus, service_account
 from typer.testing import CliRunner
 
-from calbridge.cli import app
-from calbridge.cli.context import LazyBus
 from calbridge.events import ChangeKind, Provider
 from calbridge.store.migrate import upgrade
+from calbridge_app.cli import app
+from calbridge_app.cli.context import LazyBus
 from sandbox.ews.testing import RunningEws, sample_world, serve_in_thread
 
 pytestmark = pytest.mark.integration

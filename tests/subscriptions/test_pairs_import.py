@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from pair_fakes import Access, RecordingBus, seed_connections
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calbridge.pairs.access import RegistryAccessChecker
+from calbridge.pairs.importer import ImportFileInvalid, import_pairs, read_rows, write_report
 from calbridge.secretbox import SecretBox
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
 from calbridge.store.tables import pairs
-from subscriptions.access import RegistryAccessChecker
-from subscriptions.importer import ImportFileInvalid, import_pairs, read_rows, write_report
 
 ROWS = 2000
 

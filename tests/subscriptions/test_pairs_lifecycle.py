@@ -11,10 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.connections import Connection
 from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.providers import registry
-from calbridge.store.tables import calendars, pairs
-from subscriptions.access import RegistryAccessChecker
-from subscriptions.pairs import (
+from calbridge.pairs.access import RegistryAccessChecker
+from calbridge.pairs.admin import (
     AddOutcome,
     NoConnection,
     PairNotActive,
@@ -25,9 +23,11 @@ from subscriptions.pairs import (
     request_resync,
     resume_pair,
 )
-from subscriptions.records import fetch_pair
-from subscriptions.spec import Detail, Direction, PairSpec, Side, parse_calendar
-from subscriptions.states import InvalidTransition, PairState
+from calbridge.pairs.records import fetch_pair
+from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, parse_calendar
+from calbridge.pairs.states import InvalidTransition, PairState
+from calbridge.providers import registry
+from calbridge.store.tables import calendars, pairs
 
 pytestmark = pytest.mark.integration
 

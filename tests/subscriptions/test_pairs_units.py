@@ -8,16 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pair_fakes import CLIENT_SECRET, service_account
 
-from calbridge.cli.humanize import relative
-from calbridge.cli.pairs import short_error
 from calbridge.connections import Connection, GoogleConnection, GraphConnection
 from calbridge.errors import AccessDenied, Throttled, TransientProviderError
 from calbridge.events import Provider
-from calbridge.providers.base import CalendarAddress
-from calbridge.store.connection_records import new_id
-from subscriptions.access import check_with_retries
-from subscriptions.pairs import NoConnection, choose_connection
-from subscriptions.spec import (
+from calbridge.pairs.access import check_with_retries
+from calbridge.pairs.admin import NoConnection, choose_connection
+from calbridge.pairs.spec import (
     CalendarSpec,
     Direction,
     PairSpecInvalid,
@@ -26,7 +22,11 @@ from subscriptions.spec import (
     parse_choice,
     source_sides,
 )
-from subscriptions.states import Action, InvalidTransition, PairState, next_state
+from calbridge.pairs.states import Action, InvalidTransition, PairState, next_state
+from calbridge.providers.base import CalendarAddress
+from calbridge.store.connection_records import new_id
+from calbridge_app.cli.humanize import relative
+from calbridge_app.cli.pairs import short_error
 
 
 @pytest.mark.parametrize(

@@ -19,16 +19,16 @@ from pydantic import SecretStr
 from renewer_harness import ALICE, KEYS, World, keys_setting, world  # noqa: F401
 
 from calbridge.events import ChangeKind, Provider
-from calbridge.sandbox_connections import sandbox_connections
+from calbridge.pairs.access import RegistryAccessChecker
+from calbridge.pairs.admin import add_pair, remove_pair
+from calbridge.pairs.spec import CalendarSpec, PairSpec
+from calbridge.pairs.states import PairState
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
 from calbridge.store.migrate import upgrade
-from subscriptions.access import RegistryAccessChecker
-from subscriptions.pairs import add_pair, remove_pair
+from calbridge_app.sandbox_connections import sandbox_connections
 from subscriptions.service import serve_renewer
-from subscriptions.spec import CalendarSpec, PairSpec
-from subscriptions.states import PairState
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
 

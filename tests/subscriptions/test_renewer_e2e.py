@@ -14,14 +14,14 @@ from pydantic import SecretStr
 from renewer_harness import ALICE, KEYS, World, keys_setting, open_world, wait_for
 
 from calbridge.events import Provider
-from calbridge.sandbox_connections import sandbox_connections
+from calbridge.pairs.admin import remove_pair
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
+from calbridge_app.sandbox_connections import sandbox_connections
 from processor.opening import store_opener
 from processor.service import Processor
 from subscriptions.mirrors import OpenCalendar
-from subscriptions.pairs import remove_pair
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq]
 

@@ -13,7 +13,7 @@ from renewer_harness import ALICE, KEYS, World, world  # noqa: F401
 from calbridge.errors import AccessDenied, NotFound, Throttled, TransientProviderError
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph_subscriptions import MAX_LIFETIME, SAFETY, resource_of
+from calbridge.providers.graph.subscriptions import MAX_LIFETIME, SAFETY, resource_of
 from calbridge.providers.subscriptions import CannotRenew, SubscriptionHandle
 from calbridge.tokens import sign_token
 from sandbox.faults import OperationFaults

@@ -8,9 +8,9 @@ import httpx
 from pydantic import SecretStr
 
 from calbridge.bus import MemoryBus
-from calbridge.cli.renewer import startup_problems
 from calbridge.events import Provider
 from calbridge.settings import load_settings
+from calbridge_app.cli.renewer import startup_problems
 from subscriptions.metrics import observe_rows
 from subscriptions.probes import Health, create_probe_app
 from subscriptions.renewer import Endpoints, policy_from

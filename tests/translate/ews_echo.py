@@ -15,7 +15,7 @@ from exchangelib import CalendarItem, EWSTimeZone
 from exchangelib.version import EXCHANGE_2016, Version
 from lxml import etree
 
-from calbridge.translate.ews import item_fields
+from calbridge.providers.ews.translate import item_fields
 
 T = "{http://schemas.microsoft.com/exchange/services/2006/types}"
 OWNER = "mirror.owner@example.com"

@@ -31,8 +31,8 @@ from calbridge.model import (
     content_hash,
 )
 from calbridge.providers.base import MirrorStamp
+from calbridge.providers.ews.translate import MASTER_ID, ews_fields, fetched_from_ews, item_fields
 from calbridge.translate import TranslationError, UnsupportedRecurrence
-from calbridge.translate.ews import MASTER_ID, ews_fields, fetched_from_ews, item_fields
 
 STAMP = MirrorStamp(pair_id="pair-7", source_id="0k8s6c1g5r1q2l3m4n5o6p7q8r")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from test_translate_properties import ALIASED_ZONES, SETTINGS, STAMP, canonical_zones, events
 
 from calbridge.model import Event, content_hash
-from calbridge.translate.ews import ews_fields, fetched_from_ews
-from calbridge.translate.ews_recurrence import ews_recurrence, rules_from_ews
+from calbridge.providers.ews.recurrence import ews_recurrence, rules_from_ews
+from calbridge.providers.ews.translate import ews_fields, fetched_from_ews
 
 
 @SETTINGS

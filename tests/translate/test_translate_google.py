@@ -21,7 +21,7 @@ from calbridge.model import (
     content_hash,
 )
 from calbridge.providers.base import MirrorStamp
-from calbridge.translate import fetched_from_google, google_body
+from calbridge.providers.google.translate import fetched_from_google, google_body
 from calbridge.translate.stamps import GOOGLE_PAIR_KEY, GOOGLE_SOURCE_KEY
 
 STAMP = MirrorStamp(pair_id="pair-7", source_id="AAMkAGIAAAoZDOFAAA=")

@@ -12,7 +12,8 @@ from provider_echo import google_echo, graph_echo
 
 from calbridge.model import Event, content_hash
 from calbridge.providers.base import MirrorStamp
-from calbridge.translate import fetched_from_google, fetched_from_graph, google_body, graph_body
+from calbridge.providers.google.translate import fetched_from_google, google_body
+from calbridge.providers.graph.translate import fetched_from_graph, graph_body
 from calbridge.translate.stamps import (
     GOOGLE_FACTS_KEY,
     GRAPH_PAIR_PROPERTY_ID,

@@ -29,7 +29,8 @@ from calbridge.model import (
     content_hash,
 )
 from calbridge.providers.base import MirrorStamp
-from calbridge.translate import fetched_from_google, fetched_from_graph, google_body, graph_body
+from calbridge.providers.google.translate import fetched_from_google, google_body
+from calbridge.providers.graph.translate import fetched_from_graph, graph_body
 from calbridge.translate.zones import iana_to_windows, to_iana
 
 STAMP = MirrorStamp(pair_id="p", source_id="s")

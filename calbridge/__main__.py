@@ -1,3 +1,0 @@
-from calbridge.cli import main
-
-main()

@@ -1,0 +1,286 @@
+"""The Microsoft Graph adapter: `CalendarProvider` over msgraph-sdk (raw JSON, see `graph_client`).
+
+- `changes` is the delta feed (`graph_feed`): calendarView delta over a window of `past` and
+  `ahead` around now.
+- Creates carry a `transactionId` derived from the stamp, so a retried POST returns the event the
+  first one made; mirrors never have attendees, so no write mails anyone.
+- Occurrence changes (`create` with `instance_of`) find the occurrence by its original start,
+  since Graph's occurrence ids are opaque.
+- At most `MailboxLimits.per_mailbox` requests per mailbox are in flight (Outlook allows 4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from calbridge.connections import Connection, GraphConnection
+from calbridge.errors import AccessDenied, NotFound, ProviderError
+from calbridge.events import Provider
+from calbridge.model import Event, EventStatus, InstanceOf
+from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
+from calbridge.providers.graph.client import GraphClient
+from calbridge.providers.graph.feed import TRANSACTION_PREFIX, read_changes
+from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request, iso
+from calbridge.providers.graph.marks import KnownMarks
+from calbridge.providers.graph.translate import fetched_from_graph, graph_body
+from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.registry import register
+from calbridge.providers.tuning import graph_options
+from calbridge.settings import get_settings
+from calbridge.translate import stamps
+
+__all__ = ["GraphCalendar", "open_graph", "source_filter", "transaction_id"]
+
+
+def transaction_id(stamp: MirrorStamp) -> str:
+    """The `transactionId` of the mirror carrying `stamp`: the same on every retry."""
+    digest = hashlib.sha256(f"{stamp.pair_id}\x00{stamp.source_id}".encode()).hexdigest()
+    return f"{TRANSACTION_PREFIX}{digest[:40]}"
+
+
+def source_filter(stamp: MirrorStamp) -> str:
+    """`$filter` for events stamped with this source id. One `Any` clause: Exchange's support for
+    several joined by `and` is not documented (the sandbox refuses it); the pair is compared on
+    the events that come back."""
+    value = stamp.source_id.replace("'", "''")
+    return (
+        "singleValueExtendedProperties/Any(ep: ep/id eq "
+        f"'{stamps.GRAPH_SOURCE_PROPERTY_ID}' and ep/value eq '{value}')"
+    )
+
+
+class GraphCalendar:
+    """Outlook calendars of one tenant, reached through one app registration."""
+
+    provider = Provider.GRAPH
+
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        limits: MailboxLimits | None = None,
+        past: timedelta = timedelta(days=90),
+        ahead: timedelta = timedelta(days=400),
+        page_size: int = 50,
+        all_day_zone: str = "UTC",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.limits = limits or MailboxLimits(4)
+        self._past, self._ahead = past, ahead
+        self._page_size = page_size
+        self._all_day_zone = all_day_zone
+        self._now = now
+        self.marks = KnownMarks()
+
+    @classmethod
+    def connect(
+        cls,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        authority: str | None = None,
+        graph_url: str | None = None,
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+        **options: Any,
+    ) -> GraphCalendar:
+        client = GraphClient(
+            tenant_id,
+            client_id,
+            client_secret,
+            authority=authority,
+            ca_file=ca_file,
+            timeout=timeout,
+            graph_url=graph_url,
+        )
+        return cls(client, **options)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+    def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
+        return GraphMailbox(self.client, self.limits, calendar, self.marks)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def check_access(self, calendar: CalendarAddress) -> None:
+        mailbox = self._mailbox(calendar)
+        calendars = mailbox.user.calendars
+        async for row in mailbox.rows(calendars, calendars.to_get_request_information(), on="calendar"):
+            wanted = row.get("isDefaultCalendar") if calendar.calendar == PRIMARY else row.get("id")
+            if wanted is True or wanted == calendar.calendar:
+                if not row.get("canEdit", True):
+                    raise AccessDenied("the app may read but not write this Outlook calendar")
+                return
+        raise NotFound("no such calendar in the mailbox")
+
+    def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
+        now = self._now()
+        window = (now - self._past, now + self._ahead)  # a delta link keeps the window it began with
+        return read_changes(self._mailbox(calendar), cursor, window, self._page_size)
+
+    async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
+        item = await self._mailbox(calendar).read(event_id)
+        return fetched_from_graph(item) if item is not None else None
+
+    async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
+        mailbox = self._mailbox(calendar)
+        events = mailbox.calendar_builder.events
+        info = get_request(events, filter=source_filter(stamp), expand=[stamps.graph_expand_marks()])
+        async for row in mailbox.rows(events, info, on="calendar"):
+            found = fetched_from_graph(row)
+            if found.stamp == stamp and not found.event.cancelled:  # the pair is checked here
+                return found
+        return None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        if event.instance_of is not None:
+            return await self._write_occurrence(calendar, event, stamp)
+        body = self._body(event, stamp)
+        if stamp is not None:
+            body["transactionId"] = transaction_id(stamp)
+        mailbox = self._mailbox(calendar)
+        info = GraphClient.request("POST", mailbox.calendar_builder.events, body)
+        return self._written(await mailbox.call(info, on="calendar"), body, stamp, created=True)
+
+    async def update(
+        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        mailbox = self._mailbox(calendar)
+        body = self._body(event, stamp)
+        if "recurrence" in body and await _same_pattern(mailbox, event_id, event):
+            # Outlook drops a series' exceptions when its pattern is written, even unchanged.
+            del body["recurrence"]
+        return await self._patch(mailbox, event_id, body, stamp)
+
+    async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
+        mailbox = self._mailbox(calendar)
+        await mailbox.call(GraphClient.request("DELETE", mailbox.event(event_id)), on="event")
+
+    def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
+        if stamp is not None:
+            return graph_body(event, stamp, detail="full", all_day_zone=self._all_day_zone)
+        # A person's own event: no stamp or facts, and leave their Teams meeting as it is.
+        body = graph_body(event, MirrorStamp("", ""), detail="full", all_day_zone=self._all_day_zone)
+        for key in ("singleValueExtendedProperties", "isOnlineMeeting"):
+            body.pop(key, None)
+        return body
+
+    async def _patch(
+        self, mailbox: GraphMailbox, event_id: str, body: dict[str, Any], stamp: MirrorStamp | None
+    ) -> Fetched:
+        info = GraphClient.request("PATCH", mailbox.event(event_id), body)
+        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False)
+
+    def _written(
+        self, item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, *, created: bool
+    ) -> Fetched:
+        marks = body.get("singleValueExtendedProperties")
+        if stamp is not None and marks and "singleValueExtendedProperties" not in item:
+            # The item now holds exactly the marks its body carried when it is new, or when the
+            # PATCH set every mark (one without facts would leave older facts in place).
+            ids = {str(mark.get("id")) for mark in marks}
+            if created or stamps.GRAPH_FACTS_PROPERTY_ID in ids:
+                self.marks.note({**item, "singleValueExtendedProperties": marks})
+        return _written(item, body, stamp)
+
+    async def _write_occurrence(
+        self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        """Change (or, cancelled, delete) the occurrence of a series that starts at the original
+        start. Graph ids of occurrences are opaque: the series' instances are listed around
+        that start and matched by `originalStart`."""
+        assert event.instance_of is not None
+        mailbox = self._mailbox(calendar)
+        row = await _find_occurrence(mailbox, event.instance_of)
+        if event.cancelled:
+            if row is not None:
+                with contextlib.suppress(NotFound):
+                    await self.delete(calendar, row["id"])
+            gone = Event(
+                id=row["id"] if row else "",
+                span=event.span,
+                status=EventStatus.CANCELLED,
+                instance_of=event.instance_of,
+            )
+            return Fetched(event=gone, version="", stamp=stamp)
+        if row is None:
+            raise NotFound("graph occurrence not found")
+        body = self._body(event, stamp)
+        body.pop("recurrence", None)
+        return await self._patch(mailbox, row["id"], body, stamp)
+
+
+async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> dict[str, Any] | None:
+    """The listed occurrence or exception with this original start (None: none, e.g. it was
+    cancelled). A missing series raises NotFound."""
+    original = instance_of.original_start
+    centre = (
+        original if isinstance(original, datetime) else datetime.combine(original, datetime.min.time(), UTC)
+    )
+    instances = mailbox.event(instance_of.master_id).instances
+    for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
+        info = get_request(instances, start_date_time=iso(centre - reach), end_date_time=iso(centre + reach))
+        async for row in mailbox.rows(instances, info, on="event"):
+            listed = fetched_from_graph(row).event.instance_of
+            if listed is not None and _same_start(listed.original_start, original):
+                return dict(row)
+    return None
+
+
+async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event) -> bool:
+    """Whether the stored series already has this event's pattern and first start."""
+    current = await mailbox.read(event_id)
+    if current is None:
+        return False
+    stored = fetched_from_graph(current).event
+    return stored.recurrence == event.recurrence and stored.span.start == event.span.start
+
+
+def _written(item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None) -> Fetched:
+    """A write's answer, with the marks it wrote (Graph does not return them unexpanded)."""
+    if stamp is not None and "singleValueExtendedProperties" not in item:
+        item = {**item, "singleValueExtendedProperties": body.get("singleValueExtendedProperties", [])}
+    return fetched_from_graph(item)
+
+
+def _same_start(a: datetime | date, b: datetime | date) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a == b  # aware: compares instants
+    if isinstance(a, datetime) or isinstance(b, datetime):
+        return False
+    return a == b
+
+
+_shared_limits: MailboxLimits | None = None
+
+
+def open_graph(connection: Connection) -> GraphCalendar:
+    """The registry's opener for a stored Graph connection. Every Graph adapter of the process
+    shares one MailboxLimits: Outlook counts requests per app and mailbox, not per adapter."""
+    global _shared_limits
+    if not isinstance(connection, GraphConnection):
+        raise ProviderError(f"not a Graph connection: {connection.provider}")
+    settings = get_settings()
+    if _shared_limits is None:
+        _shared_limits = MailboxLimits(settings.graph_mailbox_concurrency)
+    return GraphCalendar.connect(
+        connection.tenant_id,
+        connection.client_id,
+        connection.client_secret,
+        authority=connection.authority,
+        graph_url=connection.graph_url,
+        ca_file=connection.ca_file,
+        **graph_options(settings, _shared_limits),
+    )
+
+
+register(Provider.GRAPH, open_graph)

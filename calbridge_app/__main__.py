@@ -1,0 +1,3 @@
+from calbridge_app.cli import main
+
+main()

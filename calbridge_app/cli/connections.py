@@ -1,0 +1,363 @@
+"""`calbridge connections ...`: provider credentials, stored with their secrets encrypted.
+
+Secrets are read from files or environment variables, never from the command line (where shell
+history and `ps` would keep them) and never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from calbridge_app.cli.common import console, err_console, fail, run, settings_or_exit
+
+if TYPE_CHECKING:
+    from calbridge.connections import Connection
+    from calbridge.settings import Settings
+
+app = typer.Typer(help="Provider credentials (Google, Graph, EWS), stored encrypted.", no_args_is_help=True)
+add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
+app.add_typer(add_app, name="add")
+
+NameOption = Annotated[str | None, typer.Option("--name", help="Connection name (default: the provider).")]
+CaOption = Annotated[
+    Path | None, typer.Option("--ca-file", help="CA bundle for non-public endpoints (e.g. the sandbox).")
+]
+ReplaceOption = Annotated[
+    bool, typer.Option("--replace", help="Update an existing connection of this name (keeps its pairs).")
+]
+
+
+def read_secret(file: Path | None, env: str | None, what: str, file_flag: str, env_flag: str) -> str:
+    """A secret from exactly one of a file or an environment variable, trailing newline removed."""
+    if (file is None) == (env is None):
+        fail(f"give the {what} with exactly one of {file_flag} FILE or {env_flag} VARIABLE")
+    if file is not None:
+        try:
+            value = file.read_text().rstrip("\r\n")
+            shared = file.stat().st_mode & 0o077
+        except OSError as exc:
+            fail(f"cannot read the {what} from {file}: {exc.strerror}")
+        if shared:
+            err_console.print(
+                f"[yellow]warning:[/] {file} is readable by other users; `chmod 600 {file}`", highlight=False
+            )
+    else:
+        assert env is not None
+        value = os.environ.get(env, "")
+        if not value:
+            fail(f"the environment variable {env} (the {what}) is not set or empty")
+    if not value:
+        fail(f"the {what} is empty")
+    return value
+
+
+def _ca(path: Path | None) -> str | None:
+    return str(path.resolve()) if path is not None else None
+
+
+async def _save(settings: Settings, connection: Connection, replace: bool) -> None:
+    from calbridge.store.connection_records import save_connection
+    from calbridge_app.cli.context import open_engine, secretbox
+
+    box = secretbox(settings)
+    async with open_engine(settings) as engine, engine.begin() as conn:
+        saved, outcome = await save_connection(conn, box, connection, replace=replace)
+    console.print(f"connection [bold]{saved.name}[/] ({saved.provider}): {outcome}", highlight=False)
+
+
+def _store(connection: Connection, replace: bool) -> None:
+    from calbridge.connections import ConnectionInvalid, validate
+
+    settings = settings_or_exit()
+    try:
+        validate(connection)
+        run(_save(settings, connection, replace))
+    except ConnectionInvalid as exc:
+        fail(str(exc))
+
+
+@add_app.command("google")
+def add_google(
+    service_account: Annotated[
+        Path,
+        typer.Option("--service-account", help="The service account's JSON key (domain-wide delegation)."),
+    ],
+    name: NameOption = None,
+    api_endpoint: Annotated[
+        str | None, typer.Option("--api-endpoint", help="Calendar API base incl. /calendar/v3/ (non-Google).")
+    ] = None,
+    token_uri: Annotated[
+        str | None, typer.Option("--token-uri", help="Override the key's token_uri.")
+    ] = None,
+    ca_file: CaOption = None,
+    replace: ReplaceOption = False,
+) -> None:
+    """Add a Google service account that acts for each user through domain-wide delegation."""
+    from calbridge.connections import ConnectionInvalid, GoogleConnection, parse_service_account
+
+    try:
+        info = parse_service_account(
+            service_account.read_text(), f"the service-account file {service_account}"
+        )
+    except OSError as exc:
+        fail(f"cannot read {service_account}: {exc.strerror}")
+    except ConnectionInvalid as exc:
+        fail(str(exc))
+    connection = GoogleConnection(
+        name=name or "google",
+        service_account=info,
+        api_endpoint=api_endpoint,
+        token_uri=token_uri,
+        ca_file=_ca(ca_file),
+    )
+    _store(connection, replace)
+
+
+@add_app.command("graph")
+def add_graph(
+    tenant: Annotated[str, typer.Option("--tenant", help="Directory (tenant) id or domain.")],
+    client_id: Annotated[str, typer.Option("--client-id", help="Application (client) id.")],
+    client_secret_file: Annotated[
+        Path | None, typer.Option("--client-secret-file", help="File holding the client secret.")
+    ] = None,
+    client_secret_env: Annotated[
+        str | None,
+        typer.Option("--client-secret-env", help="Environment variable holding the client secret."),
+    ] = None,
+    name: NameOption = None,
+    authority: Annotated[
+        str | None, typer.Option("--authority", help="Login authority (https), if not Microsoft's.")
+    ] = None,
+    graph_url: Annotated[
+        str | None, typer.Option("--graph-url", help="Graph base URL incl. /v1.0, if not Microsoft's.")
+    ] = None,
+    ca_file: CaOption = None,
+    replace: ReplaceOption = False,
+) -> None:
+    """Add a Microsoft Entra app that uses client credentials against Microsoft Graph."""
+    from calbridge.connections import GraphConnection
+
+    secret = read_secret(
+        client_secret_file, client_secret_env, "client secret", "--client-secret-file", "--client-secret-env"
+    )
+    connection = GraphConnection(
+        name=name or "graph",
+        tenant_id=tenant,
+        client_id=client_id,
+        client_secret=secret,
+        authority=authority,
+        graph_url=graph_url,
+        ca_file=_ca(ca_file),
+    )
+    _store(connection, replace)
+
+
+@add_app.command("ews")
+def add_ews(
+    url: Annotated[str | None, typer.Option("--url", help="EWS endpoint (…/EWS/Exchange.asmx).")] = None,
+    autodiscover: Annotated[
+        bool,
+        typer.Option(
+            "--autodiscover", help="Find each mailbox's endpoint by autodiscover (the default without --url)."
+        ),
+    ] = False,
+    autodiscover_url: Annotated[
+        str | None,
+        typer.Option(
+            "--autodiscover-url",
+            help="A known SOAP Autodiscover endpoint (…/autodiscover/autodiscover.svc); "
+            "default: the DNS steps of the mailbox's domain.",
+        ),
+    ] = None,
+    username: Annotated[str | None, typer.Option("--username", help="Service account (ntlm/basic).")] = None,
+    password_file: Annotated[
+        Path | None, typer.Option("--password-file", help="File holding the password (oauth: client secret).")
+    ] = None,
+    password_env: Annotated[
+        str | None, typer.Option("--password-env", help="Environment variable holding the password.")
+    ] = None,
+    auth: Annotated[str, typer.Option("--auth", help="ntlm | basic | oauth.")] = "ntlm",
+    tenant: Annotated[str | None, typer.Option("--tenant", help="oauth: the tenant id.")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="oauth: the application id.")] = None,
+    token_url: Annotated[
+        str | None, typer.Option("--token-url", help="oauth: token endpoint override.")
+    ] = None,
+    name: NameOption = None,
+    ca_file: CaOption = None,
+    replace: ReplaceOption = False,
+) -> None:
+    """Add an Exchange Web Services account that impersonates the mailboxes it syncs."""
+    from calbridge.connections import EWS_AUTHS, EwsConnection
+
+    if auth not in EWS_AUTHS:
+        fail(f"--auth must be one of {', '.join(EWS_AUTHS)}")
+    if url is not None and (autodiscover or autodiscover_url is not None):
+        fail("give either --url URL or autodiscover (--autodiscover, --autodiscover-url), not both")
+    secret = read_secret(password_file, password_env, "password", "--password-file", "--password-env")
+    connection = EwsConnection(
+        name=name or "ews",
+        auth=auth,  # type: ignore[arg-type]
+        password=secret,
+        url=url,
+        username=username,
+        autodiscover_url=autodiscover_url,
+        tenant_id=tenant,
+        client_id=client_id,
+        token_url=token_url,
+        ca_file=_ca(ca_file),
+    )
+    _store(connection, replace)
+
+
+@app.command("add-sandbox")
+def add_sandbox(
+    connection_file: Annotated[
+        Path, typer.Option("--connection-file", help="The file `calbridge sandbox --connection-file` wrote.")
+    ],
+    prefix: Annotated[
+        str, typer.Option("--prefix", help="Names become PREFIX-google, PREFIX-graph, ...")
+    ] = "sandbox",
+) -> None:
+    """Register the sandbox's Google, Graph (and EWS, when present) connections in one step.
+
+    Safe to repeat: a restarted sandbox (new CA, new key) updates the same connections in place."""
+    from calbridge_app.sandbox_connections import SandboxFileInvalid, sandbox_connections
+
+    settings = settings_or_exit()
+    try:
+        data = json.loads(connection_file.read_text())
+    except OSError as exc:
+        fail(f"cannot read {connection_file}: {exc.strerror}")
+    except json.JSONDecodeError as exc:
+        fail(f"{connection_file} is not JSON ({exc.msg})")
+    try:
+        found = sandbox_connections(data, prefix, connection_file.resolve().parent / f"{prefix}-ca.pem")
+    except SandboxFileInvalid as exc:
+        fail(f"{connection_file}: {exc}")
+    run(_save_all(settings, found))
+
+
+async def _save_all(settings: Settings, found: list[Connection]) -> None:
+    from calbridge.store.connection_records import save_connection
+    from calbridge_app.cli.context import open_engine, secretbox
+
+    box = secretbox(settings)
+    async with open_engine(settings) as engine, engine.begin() as conn:
+        for connection in found:
+            saved, outcome = await save_connection(conn, box, connection, replace=True)
+            console.print(f"connection [bold]{saved.name}[/] ({saved.provider}): {outcome}", highlight=False)
+
+
+async def _load(settings: Settings, name: str | None) -> list[Connection]:
+    from calbridge.store.connection_records import get_connection, list_connections
+    from calbridge_app.cli.context import open_engine, secretbox
+
+    box = secretbox(settings)
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        if name is None:
+            return await list_connections(conn, box)
+        return [await get_connection(conn, box, name)]
+
+
+def _describe(connection: Connection) -> dict[str, Any]:
+    from calbridge.connections import describe
+
+    return describe(connection)
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List connections (settings only; secrets are never shown)."""
+    settings = settings_or_exit()
+    found = run(_load(settings, None))
+    if as_json:
+        typer.echo(json.dumps([_describe(c) for c in found], indent=2))
+        return
+    if not found:
+        console.print("no connections yet: add one with `calbridge connections add google|graph|ews`")
+        return
+    table = Table("name", "provider", "identity", "endpoint", box=None, pad_edge=False)
+    for connection in found:
+        info = _describe(connection)
+        identity = (
+            info.get("client_email")
+            or f"{info.get('tenant_id') or ''} {info.get('client_id') or info.get('username') or ''}".strip()
+        )
+        endpoint = info.get("api_endpoint") or info.get("graph_url") or info.get("url") or "(default)"
+        table.add_row(connection.name, str(connection.provider), identity, endpoint)
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Connection name or id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show one connection's settings (never its secrets)."""
+    from calbridge.store.connection_records import ConnectionNotFound
+
+    settings = settings_or_exit()
+    try:
+        (connection,) = run(_load(settings, name))
+    except ConnectionNotFound as exc:
+        fail(str(exc))
+    info = _describe(connection)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    table = Table(box=None, show_header=False, pad_edge=False)
+    for key, value in info.items():
+        table.add_row(key, "" if value is None else str(value))
+    table.add_row("secret", "stored encrypted")
+    console.print(table)
+
+
+@app.command("remove")
+def remove(name: Annotated[str, typer.Argument(help="Connection name or id.")]) -> None:
+    """Remove a connection that no pair uses."""
+    from calbridge.store.connection_records import ConnectionInUse, ConnectionNotFound, remove_connection
+    from calbridge_app.cli.context import open_engine
+
+    settings = settings_or_exit()
+
+    async def go() -> None:
+        async with open_engine(settings) as engine, engine.begin() as conn:
+            await remove_connection(conn, name)
+
+    try:
+        run(go())
+    except (ConnectionNotFound, ConnectionInUse) as exc:
+        fail(str(exc))
+    console.print(f"connection [bold]{name}[/] removed", highlight=False)
+
+
+@app.command("generate-key")
+def generate_key() -> None:
+    """Print a new key for CALBRIDGE_SECRET_KEY (keep it in your secret store, not in the shell history)."""
+    from calbridge.secretbox import generate_key as make
+
+    typer.echo(make())
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every stored secret with the first key of CALBRIDGE_SECRET_KEY.
+
+    Rotation: put the new key first (NEW,OLD), run this, then drop OLD."""
+    from calbridge.store.connection_records import rotate_connection_secrets
+    from calbridge_app.cli.context import open_engine, secretbox
+
+    settings = settings_or_exit()
+
+    async def go() -> int:
+        box = secretbox(settings)
+        async with open_engine(settings) as engine, engine.begin() as conn:
+            return await rotate_connection_secrets(conn, box)
+
+    console.print(f"{run(go())} connection secret(s) re-encrypted with the first key")

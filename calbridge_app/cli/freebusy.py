@@ -1,0 +1,138 @@
+"""`calbridge freebusy ADDRESS...`: who is busy when, as a timeline in the terminal.
+
+Asks a running free/busy API (`--url`, key from `--token` or CALBRIDGE_FREEBUSY_TOKEN), or, without
+`--url`, the providers directly through the stored connections.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from calbridge_app.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
+
+__all__ = ["choose_window", "freebusy"]
+
+
+def choose_window(
+    start: str | None, end: str | None, days: float | None, zone: ZoneInfo, now: datetime
+) -> tuple[datetime, datetime]:
+    """The window the options describe: ISO times (read in `zone` when they carry no offset);
+    without --start, from now (to the hour) or from today's midnight when --days is not given."""
+
+    def parse(value: str, name: str) -> datetime:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            fail(f"{name} {value!r} is not an ISO date or date-time")
+        return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+    local_now = now.astimezone(zone)
+    if start is not None:
+        first = parse(start, "--start")
+    elif days is not None:
+        first = local_now.replace(minute=0, second=0, microsecond=0)
+    else:
+        first = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if end is not None:
+        if days is not None:
+            fail("give --end or --days, not both")
+        last = parse(end, "--end")
+    else:
+        last = first + timedelta(days=days if days is not None else 1)
+    if not first < last:
+        fail("the window must start before it ends")
+    return first, last
+
+
+def freebusy(
+    addresses: Annotated[list[str], typer.Argument(help="Addresses of people or rooms.")],
+    start: Annotated[str | None, typer.Option(help="Start, ISO date or date-time.")] = None,
+    end: Annotated[str | None, typer.Option(help="End, ISO date or date-time.")] = None,
+    days: Annotated[float | None, typer.Option(help="Length of the window from --start or now.")] = None,
+    zone: Annotated[
+        str, typer.Option(help="IANA zone for times without an offset and for the display.")
+    ] = "UTC",
+    url: Annotated[
+        str | None, typer.Option(envvar="CALBRIDGE_FREEBUSY_URL", help="Base URL of a free/busy API.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="CALBRIDGE_FREEBUSY_TOKEN", help="Bearer key for --url.")
+    ] = None,
+    width: Annotated[int | None, typer.Option(help="Columns to draw in (default: the terminal's).")] = None,
+) -> None:
+    """Show busy time of ADDRESS... across Google, Microsoft 365 and Exchange as a timeline."""
+    from calbridge.freebusy.models import FreeBusyResponse
+    from calbridge.freebusy.timeline import render_timeline
+
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--zone {zone!r} is not an IANA time zone")
+    first, last = choose_window(start, end, days, tz, datetime.now(tz))
+    body = {"start": first.isoformat(), "end": last.isoformat(), "timeZone": zone, "addresses": addresses}
+    if url is not None:
+        if not token:
+            fail("--url needs a bearer key: --token or CALBRIDGE_FREEBUSY_TOKEN")
+        answer = run(_ask_remote(url, token, body))
+    else:
+        answer = run(_ask_here(body))
+    response = FreeBusyResponse.model_validate(answer)
+    console.print(render_timeline(response, width or console.width))
+    failed = sum("error" in result for result in answer.get("results", {}).values())
+    if failed:
+        console.print(f"[yellow]{failed} of {len(response.results)} addresses could not be answered[/]")
+
+
+async def _ask_remote(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+
+    endpoint = url.rstrip("/") + "/v1/freebusy"
+    timeout = aiohttp.ClientTimeout(total=30)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"}) as reply,
+        ):
+            payload = await reply.json(content_type=None)
+            if reply.status != 200:
+                detail = payload.get("detail") if isinstance(payload, dict) else None
+                fail(f"{endpoint} answered {reply.status}: {detail or reply.reason}")
+            return payload  # type: ignore[no-any-return]
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        fail(f"could not reach {endpoint}: {type(exc).__name__}")
+
+
+async def _ask_here(body: dict[str, Any]) -> dict[str, Any]:
+    """In this process, through the store's connections (CALBRIDGE_DATABASE_URL and
+    CALBRIDGE_SECRET_KEY), exactly as a deployed free/busy API would answer."""
+    from pydantic import ValidationError
+
+    from calbridge.errors import ConfigurationError
+    from calbridge.freebusy.configure import build_lookup, limits_from
+    from calbridge.freebusy.models import FreeBusyRequest, render_response
+    from calbridge.freebusy.wiring import close_sources, open_sources
+    from calbridge.store.engine import create_engine
+
+    settings = settings_or_exit()
+    try:
+        request = FreeBusyRequest.model_validate(body, context={"limits": limits_from(settings)})
+    except ValidationError as exc:
+        fail("; ".join(err["msg"] for err in exc.errors()))
+    try:
+        sources = await open_sources(settings)
+    except ConfigurationError as exc:
+        fail(f"{exc} (or ask a running free/busy API with --url)", EXIT_CONFIG)
+    if not sources:
+        fail("the store has no connections; add one with `calbridge connections add ...`")
+    engine = create_engine(settings.database_url.get_secret_value())
+    try:
+        lookup = build_lookup(settings, sources, engine=engine)
+        outcomes = await lookup.answer(request.addresses, request.window())
+    finally:
+        await close_sources(sources)
+        await engine.dispose()
+    return render_response(request, outcomes).model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,526 @@
+"""`calbridge pairs ...`: join a Google calendar and a Microsoft calendar, and look after the pair.
+
+Activation checks access on both sides, then asks the processor for a baseline sync over the
+bus; the renewer subscribes active pairs. See calbridge/pairs/admin.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from calbridge_app.cli.common import console, err_console, fail, run, settings_or_exit
+from calbridge_app.cli.humanize import relative
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from calbridge.connections import Connection
+    from calbridge.pairs.access import RegistryAccessChecker
+    from calbridge.pairs.admin import AddResult
+    from calbridge.pairs.importer import ImportRow, ImportSummary, RowError
+    from calbridge.pairs.records import PairRecord
+    from calbridge.pairs.spec import PairSpec
+    from calbridge.settings import Settings
+    from calbridge_app.cli.context import LazyBus
+
+app = typer.Typer(help="Pairs: a Google calendar joined to a Microsoft calendar.", no_args_is_help=True)
+
+STATE_STYLES = {
+    "active": "green",
+    "pending": "yellow",
+    "paused": "blue",
+    "error": "bold red",
+    "removing": "magenta",
+}
+ARROWS = {"both": "⇄", "google-to-microsoft": "→", "microsoft-to-google": "←"}
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PairId = Annotated[str, typer.Argument(help="The pair id (see `calbridge pairs list`).")]
+PairIdOrAddress = Annotated[
+    str, typer.Argument(help="The pair id, or an address on either side of exactly one pair.")
+]
+
+
+# --- rendering (pure: records and a clock in, rich renderables out)
+
+
+def _subscriptions_cell(pair: PairRecord, now: datetime) -> Text:
+    if pair.state.value != "active":
+        return Text("-", style="dim")
+    expiries = {
+        "google": pair.google_subscription_expires,
+        "microsoft": pair.microsoft_subscription_expires,
+    }
+    needed = [expiries[side.value] for side in pair.sources()]
+    if any(when is None for when in needed):
+        return Text("not yet", style="yellow")
+    soonest = min(when for when in needed if when is not None)
+    if soonest <= now:
+        return Text(f"expired {relative(soonest, now)}", style="bold red")
+    return Text(relative(soonest, now), style="yellow" if (soonest - now).total_seconds() < 3600 else "")
+
+
+def _microsoft_cell(pair: PairRecord) -> str:
+    return f"{pair.microsoft} (ews)" if pair.via.value == "ews" else str(pair.microsoft)
+
+
+_SIDE_LABEL = re.compile(r"(Google|Microsoft \((?:graph|ews)\)) calendar \S+: ")
+
+
+def short_error(text: str) -> str:
+    """The table's form of a reason: `G:`/`M:` instead of the side and address the row shows."""
+    return _SIDE_LABEL.sub(lambda m: "G: " if m.group(1) == "Google" else "M: ", text)
+
+
+def _cut(text: str, style: str = "") -> Text:
+    """A cell that never wraps: cut with an ellipsis when the column is narrow."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def pairs_table(records: list[PairRecord], now: datetime) -> Table:
+    """The `pairs list` table. Every pair is one line: the addresses and the last error shrink
+    (with an ellipsis) when the terminal is narrow, the short columns never do; `pairs show`
+    has everything whole."""
+    # One space between columns; the short columns take what they need, the addresses and the
+    # error share the rest equally, and their cells are cut rather than wrapped.
+    table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0), expand=True)
+    table.add_column("id", no_wrap=True, min_width=12)
+    table.add_column("google", ratio=1, min_width=12)
+    table.add_column("sync", no_wrap=True)
+    table.add_column("microsoft", ratio=1, min_width=12)
+    table.add_column("state", no_wrap=True)
+    table.add_column("synced", no_wrap=True)
+    table.add_column("expires", no_wrap=True)
+    table.add_column("last error", ratio=1, min_width=10)
+    for pair in records:
+        table.add_row(
+            pair.id,
+            _cut(str(pair.google)),
+            f"{ARROWS[pair.direction.value]} {pair.detail.value}",
+            _cut(_microsoft_cell(pair)),
+            Text(pair.state.value, style=STATE_STYLES[pair.state.value]),
+            relative(pair.last_sync_at, now),
+            _subscriptions_cell(pair, now),
+            _cut(
+                short_error(pair.last_error or pair.state_reason or ""), "red" if pair.last_error else "dim"
+            ),
+        )
+    return table
+
+
+def pair_details(pair: PairRecord, now: datetime) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+
+    def sub(when: datetime | None) -> str:
+        return "none" if when is None else f"{relative(when, now)} ({when:%Y-%m-%d %H:%M} UTC)"
+
+    rows = [
+        ("id", pair.id),
+        ("google", f"{pair.google.owner}  calendar {pair.google.calendar}  via {pair.google_connection}"),
+        (
+            "microsoft",
+            f"{pair.microsoft.owner}  calendar {pair.microsoft.calendar}  "
+            f"via {pair.microsoft_connection} ({pair.via.value})",
+        ),
+        ("direction", f"{pair.direction.value} {ARROWS[pair.direction.value]}"),
+        ("detail", pair.detail.value),
+        ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
+        ("reason", pair.state_reason or "-"),
+        ("last sync", relative(pair.last_sync_at, now)),
+        ("google subscription", sub(pair.google_subscription_expires)),
+        ("microsoft subscription", sub(pair.microsoft_subscription_expires)),
+        ("calendar refs", f"google {pair.google_ref}, microsoft {pair.microsoft_ref}"),
+        ("created", f"{relative(pair.created_at, now)} ({pair.created_at:%Y-%m-%d %H:%M} UTC)"),
+    ]
+    if pair.last_error != pair.state_reason:  # the reason of an error state is its last error
+        rows.insert(8, ("last error", pair.last_error or "-"))
+    if pair.state.value == "removing":
+        rows.append(("delete mirrors", "yes" if pair.delete_mirrors else "no"))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _print_result(result: AddResult) -> None:
+    pair = result.pair
+    label = escape(f"{pair.google} {ARROWS[pair.direction.value]} {_microsoft_cell(pair)}")
+    messages = {
+        "added": f"pair [bold]{pair.id}[/] added and active: {label}; baseline sync requested",
+        "activated": f"pair [bold]{pair.id}[/] is active again: {label}; sync requested",
+        "updated": f"pair [bold]{pair.id}[/] updated ({pair.direction.value}, {pair.detail.value}): {label}",
+        "unchanged": f"pair [bold]{pair.id}[/] already exists ({pair.state.value}); nothing changed",
+    }
+    if result.outcome.value == "failed":
+        err_console.print(
+            f"[bold red]pair {pair.id} stored in error state:[/] {result.error}\n"
+            f"fix the cause, then run `calbridge pairs resume {pair.id}`",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(messages[result.outcome.value], highlight=False)
+
+
+# --- commands
+
+
+async def _connections(settings: Settings) -> list[Connection]:
+    from calbridge.store.connection_records import list_connections
+    from calbridge_app.cli.context import open_engine, secretbox
+
+    box_ = secretbox(settings)
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        return await list_connections(conn, box_)
+
+
+@app.command("add")
+def add(
+    google: Annotated[str, typer.Option("--google", help="USER\\[/CALENDAR] (default calendar: primary).")],
+    microsoft: Annotated[
+        str, typer.Option("--microsoft", help="MAILBOX\\[/CALENDAR] (default: its calendar).")
+    ],
+    direction: Annotated[
+        str, typer.Option("--direction", help="both | google-to-microsoft | microsoft-to-google.")
+    ] = "both",
+    detail: Annotated[str, typer.Option("--detail", help="full | busy (busy blocks only).")] = "full",
+    via: Annotated[str, typer.Option("--via", help="graph | ews.")] = "graph",
+    google_connection: Annotated[
+        str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
+    ] = None,
+    microsoft_connection: Annotated[
+        str | None, typer.Option("--microsoft-connection", help="Connection name, when there are several.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a pair and activate it (access checked on both sides, then a baseline sync).
+
+    Adding the same pair again changes nothing. Only active pairs are ever synced."""
+    from calbridge.errors import CalbridgeError
+    from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar, parse_choice
+
+    settings = settings_or_exit()
+    try:
+        spec = PairSpec(
+            google=parse_calendar(google, Side.GOOGLE),
+            microsoft=parse_calendar(microsoft, Side.MICROSOFT),
+            via=Via(parse_choice(via, Via, "--via")),
+            direction=Direction(parse_choice(direction, Direction, "--direction")),
+            detail=Detail(parse_choice(detail, Detail, "--detail")),
+            google_connection=google_connection,
+            microsoft_connection=microsoft_connection,
+        )
+    except CalbridgeError as exc:
+        fail(str(exc))
+    result = run(_add(settings, spec))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"outcome": result.outcome.value, "error": result.error, "pair": result.pair.as_json()},
+                indent=2,
+            )
+        )
+        raise typer.Exit(1 if result.outcome.value == "failed" else 0)
+    _print_result(result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    engine: AsyncEngine
+    checker: RegistryAccessChecker
+    bus: LazyBus
+
+
+async def _with_session(settings: Settings, work: Callable[[_Session], Awaitable[T]]) -> T:
+    """Run `work` with the store, the adapters' access check and a lazily opened bus; a
+    calbridge error ends the command with its message (configuration errors exit 2)."""
+    from calbridge.errors import CalbridgeError, ConfigurationError
+    from calbridge.pairs.access import RegistryAccessChecker
+    from calbridge_app.cli.context import LazyBus, open_engine
+
+    checker, bus = RegistryAccessChecker(), LazyBus(settings)
+    try:
+        async with open_engine(settings) as engine:
+            return await work(_Session(engine, checker, bus))
+    except ConfigurationError:
+        raise
+    except CalbridgeError as exc:
+        fail(str(exc))
+    finally:
+        await checker.aclose()
+        await bus.aclose()
+
+
+async def _add(settings: Settings, spec: PairSpec) -> AddResult:
+    from calbridge.pairs.admin import add_pair
+    from calbridge_app.cli.context import require_bus
+
+    require_bus(settings, "activating a pair")
+    connections = await _connections(settings)
+    return await _with_session(settings, lambda s: add_pair(s.engine, spec, connections, s.checker, s.bus))
+
+
+async def _fetch(
+    settings: Settings, pair_id: str | None, states: list[str], search: str | None
+) -> list[PairRecord]:
+    from calbridge.pairs.records import fetch_pair, fetch_pairs
+    from calbridge.pairs.states import PairState
+    from calbridge_app.cli.context import open_engine
+
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        if pair_id is not None:
+            return [await fetch_pair(conn, pair_id)]
+        return await fetch_pairs(conn, states=[PairState(s) for s in states], search=search)
+
+
+@app.command("list")
+def list_(
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help="Only pairs in this state (repeatable).")
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help="Only pairs whose addresses contain this.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List pairs: state, last sync, subscription expiry, last error."""
+    from calbridge.pairs.states import PairState
+
+    allowed = [s.value for s in PairState]
+    for value in state or []:
+        if value not in allowed:
+            fail(f"--state must be one of {', '.join(allowed)}")
+    settings = settings_or_exit()
+    records = run(_fetch(settings, None, state or [], search))
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in records], indent=2))
+        return
+    if not records:
+        console.print(
+            "no pairs" + (" match" if state or search else " yet: add one with `calbridge pairs add`")
+        )
+        return
+    now = datetime.now(UTC)
+    console.print(pairs_table(records, now))
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.state.value] = counts.get(record.state.value, 0) + 1
+    parts = ", ".join(f"[{STATE_STYLES[s]}]{n} {s}[/]" for s, n in sorted(counts.items()))
+    console.print(f"{len(records)} pair(s): {parts}", highlight=False)
+
+
+@app.command("show")
+def show(pair_id: PairIdOrAddress, as_json: JsonOption = False) -> None:
+    """Show one pair in full, with its whole state reason and last error."""
+    from calbridge.pairs.records import PairNotFound
+
+    settings = settings_or_exit()
+    try:
+        (record,) = run(_fetch(settings, pair_id, [], None))
+    except PairNotFound as exc:
+        if "@" not in pair_id:
+            fail(str(exc))
+        # An address instead of an id: the pairs of that user or mailbox.
+        address = pair_id.lower()
+        found = [
+            r
+            for r in run(_fetch(settings, None, [], address))
+            if address in (r.google.owner, r.microsoft.owner)
+        ]
+        if len(found) != 1:
+            if not found:
+                fail(f"no pair has {pair_id} on either side")
+            console.print(pairs_table(found, datetime.now(UTC)))
+            fail(f"{len(found)} pairs have {pair_id}; show one by its id")
+        (record,) = found
+    if as_json:
+        typer.echo(json.dumps(record.as_json(), indent=2))
+        return
+    console.print(pair_details(record, datetime.now(UTC)))
+
+
+@app.command("pause")
+def pause(
+    pair_id: PairId,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (shown in `pairs list`).")
+    ] = "paused by an operator",
+) -> None:
+    """Stop syncing an active pair until it is resumed (its subscriptions stay)."""
+    settings = settings_or_exit()
+    from calbridge.pairs.admin import pause_pair
+
+    run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    console.print(f"pair [bold]{pair_id}[/] paused: {reason}", highlight=False)
+
+
+@app.command("resume")
+def resume(pair_id: PairId) -> None:
+    """Resume a paused pair (it catches up), or retry activating a pair in error."""
+    from calbridge.errors import ConfigurationError
+    from calbridge_app.cli.context import require_bus
+
+    settings = settings_or_exit()
+    try:
+        require_bus(settings, "resuming a pair")
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
+    from calbridge.pairs.admin import resume_pair
+
+    async def go(session: _Session) -> AddResult:
+        connections = await _connections(settings)
+        return await resume_pair(session.engine, pair_id, connections, session.checker, session.bus)
+
+    _print_result(run(_with_session(settings, go)))
+
+
+@app.command("resync")
+def resync(pair_id: PairId) -> None:
+    """Ask the processor to pull everything again for an active pair (idempotent)."""
+    from calbridge.errors import ConfigurationError
+    from calbridge_app.cli.context import require_bus
+
+    settings = settings_or_exit()
+    try:
+        require_bus(settings, "a resync")
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
+    from calbridge.pairs.admin import request_resync
+
+    hints = run(_with_session(settings, lambda s: request_resync(s.engine, pair_id, s.bus)))
+    console.print(f"resync requested for pair [bold]{pair_id}[/] ({len(hints)} calendar(s))", highlight=False)
+
+
+@app.command("remove")
+def remove(
+    pair_id: PairId,
+    delete_mirrors: Annotated[
+        bool, typer.Option("--delete-mirrors", help="Also delete the mirrors calbridge wrote for this pair.")
+    ] = False,
+) -> None:
+    """Stop syncing a pair and remove it.
+
+    The pair stops being processed at once. The renewer then stops the subscriptions no other
+    pair needs, has the mirrors deleted if --delete-mirrors was given, and deletes the pair."""
+    settings = settings_or_exit()
+    from calbridge.pairs.admin import remove_pair
+
+    run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
+    then = "its mirrors will be deleted, then " if delete_mirrors else "mirrors stay; "
+    console.print(
+        f"pair [bold]{pair_id}[/] is being removed: no longer synced; {then}the renewer finishes the removal",
+        highlight=False,
+    )
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft\\[,via,direction,detail].")],
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the failed rows and their reasons here (CSV).")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, max=64, help="Default: CALBRIDGE_IMPORT_CONCURRENCY."),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only validate the file (no store, no provider, no bus).")
+    ] = False,
+) -> None:
+    """Add many pairs from a CSV file, with a report of the rows that failed.
+
+    Every row is validated first, then the pairs are activated with a progress bar. Re-running the
+    same file changes nothing."""
+    from calbridge.pairs.importer import ImportFileInvalid, read_rows
+
+    settings = settings_or_exit()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    try:
+        rows, errors = read_rows(text)
+    except ImportFileInvalid as exc:
+        fail(f"{file}: {exc}")
+    if check:
+        for error in errors:
+            err_console.print(f"  {error.reason}", highlight=False, markup=False)
+        console.print(f"{len(rows) + len(errors)} row(s): {len(rows)} valid, {len(errors)} invalid")
+        raise typer.Exit(1 if errors else 0)
+    summary = run(_import(settings, rows, errors, concurrency or settings.import_concurrency))
+    counts = summary.counts
+    console.print(
+        f"{len(rows) + len(errors)} row(s): [green]{counts['added']} added[/], "
+        f"{counts['activated']} activated, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, [red]{summary.failed} failed[/]",
+        highlight=False,
+    )
+    if report is not None:  # written even when empty, so a script can always read it
+        from calbridge.pairs.importer import write_report
+
+        write_report(report, summary.failures)
+    if summary.failures:
+        for failure in summary.failures[:10]:
+            err_console.print(f"  {failure.reason}", highlight=False, markup=False)
+        if len(summary.failures) > 10:
+            err_console.print(f"  ... and {len(summary.failures) - 10} more", highlight=False)
+        if report is not None:
+            err_console.print(f"failed rows with reasons written to {report}", highlight=False)
+        raise typer.Exit(1)
+
+
+async def _import(
+    settings: Settings, rows: list[ImportRow], errors: list[RowError], concurrency: int
+) -> ImportSummary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from calbridge.pairs.access import RegistryAccessChecker
+    from calbridge.pairs.importer import check_connections, import_pairs
+    from calbridge_app.cli.context import LazyBus, open_engine, require_bus
+
+    require_bus(settings, "activating pairs")
+    connections = await _connections(settings)
+    errors = errors + check_connections(rows, connections)
+    bad_lines = {e.line for e in errors}
+    todo = [row for row in rows if row.line not in bad_lines]
+    checker, bus = RegistryAccessChecker(), LazyBus(settings)
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+    try:
+        with progress:
+            task = progress.add_task("pairs", total=len(todo), failed=0)
+            failed = 0
+
+            def done(_row: object, outcome: object) -> None:
+                nonlocal failed
+                failed += str(outcome) == "failed"
+                progress.update(task, advance=1, failed=failed)
+
+            async with open_engine(settings) as engine:
+                summary = await import_pairs(
+                    engine, todo, connections, checker, bus, concurrency=concurrency, on_done=done
+                )
+    finally:
+        await checker.aclose()
+        await bus.aclose()
+    summary.failures = sorted(summary.failures + errors, key=lambda f: f.line)
+    return summary

@@ -1,0 +1,122 @@
+"""Applying one planned action through the provider Protocol, then recording its link.
+
+Each write is idempotent: a create looks for its mirror by stamp first (and records an intent
+link before writing), an update of a vanished mirror writes it again, a delete of something
+already gone is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+from calbridge.errors import NotFound
+from calbridge.model import Event
+from calbridge.pairs.policy import Side
+from calbridge.providers.base import Fetched, MirrorStamp
+from processor.sync.actions import Action, Create, Delete, Outcome, Skip, Update
+from processor.sync.context import PairContext
+from processor.sync.links import LinkRepository
+from processor.sync.plan import settle
+from processor.sync.projection import fingerprint
+
+__all__ = ["apply_action"]
+
+
+async def apply_action(pair: PairContext, links: LinkRepository, action: Action) -> Outcome:
+    pair_id = pair.policy.pair_id
+    match action:
+        case Skip():
+            if action.link is not None:
+                await links.save(pair_id, action.link)
+            return action.outcome
+        case Create():
+            if action.event.instance_of is not None:
+                return await _write_occurrence(pair, links, action)
+            # Every attempt records its intent link before writing, so a source event without
+            # any link was never attempted: the search for an earlier mirror is skipped (one
+            # provider call less per new event).
+            attempted = await _has_link(pair, links, action)
+            if action.stamp is not None and not action.link.deleted:
+                # Intent first: if the write succeeds but we crash before recording it, the
+                # link still names the source, so a later deletion of the source finds the
+                # mirror by its stamp instead of leaving it orphaned.
+                intent = await links.save(pair_id, action.link)
+                action = dataclasses.replace(action, link=intent)
+            written = await _write_mirror(pair, action.target, action.event, action.stamp, search=attempted)
+            await links.save(pair_id, settle(action, written, pair.policy))
+            return action.outcome
+        case Update():
+            target = pair.calendar(action.target)
+            try:
+                written = await target.provider.update(
+                    target.address, action.target_id, action.event, action.stamp
+                )
+            except NotFound:
+                if action.stamp is None:
+                    return Outcome.SKIP_GONE  # the origin went away; its own pass carries that
+                # The mirror vanished: write it again (find_mirror first, like any create).
+                again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
+                outcome = await apply_action(pair, links, again)
+                return action.outcome if outcome is Outcome.CREATED else outcome
+            await links.save(pair_id, settle(action, written, pair.policy))
+            return action.outcome
+        case Delete():
+            return await _delete(pair, links, action)
+
+
+async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Create) -> Outcome:
+    """An occurrence change lands on a series; a series that is gone (deleted, or about to be
+    re-created later in this pass) sends the change back to wait for it."""
+    target = pair.calendar(action.target)
+    if action.event.cancelled and action.stamp is not None:
+        # Cancelling an occurrence we had already changed: remove that changed occurrence.
+        existing = await target.provider.find_mirror(target.address, action.stamp)
+        if existing is not None and not existing.event.cancelled:
+            with contextlib.suppress(NotFound):
+                await target.provider.delete(target.address, existing.event.id)
+            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
+            return Outcome.DELETED
+    try:
+        written = await _write_mirror(pair, action.target, action.event, action.stamp)
+    except NotFound:
+        return Outcome.SKIP_NO_MASTER
+    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
+    return action.outcome
+
+
+async def _has_link(pair: PairContext, links: LinkRepository, action: Create) -> bool:
+    source = action.target.other
+    source_id = action.link.google_id if source is Side.GOOGLE else action.link.microsoft_id
+    if source_id is None:
+        return True  # cannot tell: search
+    return await links.find(pair.policy.pair_id, source, source_id) is not None
+
+
+async def _write_mirror(
+    pair: PairContext, side: Side, event: Event, stamp: MirrorStamp | None, *, search: bool = True
+) -> Fetched:
+    """Create, unless an earlier attempt already did and crashed before recording its link."""
+    target = pair.calendar(side)
+    if stamp is not None and search:
+        existing = await target.provider.find_mirror(target.address, stamp)
+        if existing is not None and not existing.event.cancelled:
+            detail = pair.policy.detail
+            if fingerprint(existing.event, detail) == fingerprint(event, detail):
+                return existing
+            return await target.provider.update(target.address, existing.event.id, event, stamp)
+    return await target.provider.create(target.address, event, stamp)
+
+
+async def _delete(pair: PairContext, links: LinkRepository, action: Delete) -> Outcome:
+    target = pair.calendar(action.target)
+    target_id = action.target_id
+    if target_id is None and action.stamp is not None:
+        found = await target.provider.find_mirror(target.address, action.stamp)
+        target_id = None if found is None or found.event.cancelled else found.event.id
+    if target_id is not None:
+        with contextlib.suppress(NotFound):  # already gone is what we wanted
+            await target.provider.delete(target.address, target_id)
+    if action.link is not None:
+        await links.save(pair.policy.pair_id, action.link)
+    return action.outcome if target_id is not None else Outcome.SKIP_GONE

@@ -1,0 +1,243 @@
+"""The apply layer: one pass over one calendar of one pair, with all I/O injected.
+
+Read every page of changes since the stored cursor (a full read when there is none or it
+expired), plan each change, judge the whole pass with the breaker before anything is deleted,
+then apply the actions (in order, or several independent ones at once: `concurrency`),
+recording each link right after its write succeeded. The
+cursor advances only once every change of the pass was applied, so a crash or a provider error
+replays the pass, which is safe because every step is idempotent (echoes and unchanged content
+are skipped, creates look for their mirror first, a delete of something gone is done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import structlog
+
+from calbridge.errors import PairPaused, TransientProviderError
+from calbridge.pairs.policy import Policy, Side
+from calbridge.providers.base import Change, Fetched, Removed
+from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
+from processor.sync.actions import Action, Create, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
+from processor.sync.apply import apply_action
+from processor.sync.breaker import Limits, Pause, judge_deletions, judge_full_read, needs_linked_count
+from processor.sync.context import CalendarSide, Hint, PairContext
+from processor.sync.feed import in_apply_order, read_changes
+from processor.sync.links import LinkRepository
+from processor.sync.pass_links import PassLinks, wanted_ids
+from processor.sync.plan import change_id, is_removal, plan
+from processor.sync.record import Link
+
+__all__ = ["CalendarSide", "Hint", "PairContext", "PassSummary", "SeriesMissing", "run_pass"]
+
+
+log = structlog.get_logger("calbridge.processor")
+
+
+class SeriesMissing(TransientProviderError):
+    """An occurrence change could not land: its linked series is gone on the target for now."""
+
+
+@dataclass(slots=True)
+class PassSummary:
+    side: Side
+    full: bool = False
+    changes: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    conflicts: int = 0
+
+    @property
+    def writes(self) -> int:
+        return sum(self.outcomes[o] for o in (Outcome.CREATED, Outcome.UPDATED, Outcome.DELETED))
+
+
+async def run_pass(
+    pair: PairContext,
+    links: LinkRepository,
+    hint: Hint,
+    *,
+    limits: Limits | None = None,
+    confirm_deletions: bool = False,
+    concurrency: int = 1,
+) -> PassSummary:
+    """Sync the changes of the hinted calendar into the other one. Raises PairPaused when the
+    breaker stops the pass (nothing applied), and provider errors as they come.
+
+    `concurrency` > 1 applies up to that many changes at once (see `_apply_in_lanes`)."""
+    policy = pair.policy
+    side = pair.side_of(hint.calendar)
+    source = pair.calendar(side)
+    summary = PassSummary(side)
+    cursor = await links.load_cursor(source.ref)
+    changes, next_cursor, summary.full = await read_changes(source, cursor)
+    if summary.full:
+        changes = await _add_absent(pair, links, side, changes, confirm_deletions)
+    changes = in_apply_order(changes)
+    summary.changes = len(changes)
+    links = PassLinks(links)  # one query per side for the links the changes name
+    await links.prefetch(policy.pair_id, wanted_ids(policy.pair_id, side, changes))
+
+    if not confirm_deletions:
+        planned = [await _plan_once(pair, links, side, change) for change in changes]
+        limits = limits or Limits()
+        linked = await links.count_live(policy.pair_id) if needs_linked_count(planned, limits) else 0
+        verdict = judge_deletions(planned, linked, limits)
+        if isinstance(verdict, Pause):
+            SYNC_PAUSES.inc()
+            raise PairPaused(policy.pair_id, verdict.reason)
+
+    waiting = await _apply_in_lanes(pair, links, side, changes, summary, concurrency)
+    for change in waiting:
+        action = await _plan_with_reads(pair, links, side, change)
+        outcome = await apply_action(pair, links, action)
+        if outcome is Outcome.SKIP_NO_MASTER and isinstance(action, Create | Update):
+            # The series is linked but gone on the target: the other side's pass is about to
+            # restore or delete it. Retry the whole pass then; the cursor stays where it is.
+            raise SeriesMissing(f"the series of an occurrence is missing on {action.target}")
+        summary.outcomes[outcome] += 1
+        _note_conflict(policy, action, summary)
+    for outcome, count in summary.outcomes.items():
+        SYNC_ACTIONS.labels(outcome.value).inc(count)
+    if next_cursor is not None:
+        await links.save_cursor(source.ref, next_cursor, full=summary.full)
+    log.info(
+        "pass_applied",
+        pair=policy.pair_id,
+        side=side.value,
+        full=summary.full,
+        changes=summary.changes,
+        **{outcome.value: count for outcome, count in summary.outcomes.items()},
+    )
+    return summary
+
+
+def _lane(change: Change) -> str:
+    """Changes that may touch the same link share a lane and keep their order in it: a series
+    and its exceptions (the series first, as `in_apply_order` sorted them), and copies that
+    carry the same mirror stamp. Every other change is independent of the rest of the pass."""
+    if isinstance(change, Fetched):
+        if change.event.instance_of is not None:
+            return f"series:{change.event.instance_of.master_id}"
+        if change.stamp is not None and change.event.recurrence is None:
+            return f"stamp:{change.stamp.pair_id}:{change.stamp.source_id}"
+    return f"series:{change_id(change)}"
+
+
+async def _apply_in_lanes(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    changes: list[Change],
+    summary: PassSummary,
+    concurrency: int,
+) -> list[Change]:
+    """Plan and apply every change, up to `concurrency` lanes at once, each lane in order.
+
+    Each write still records its link right after it succeeded. After the first failure no new
+    change is started; those already running finish (or fail) and the first error is raised, so
+    the cursor stays put and the next attempt replays the pass idempotently. Returns the changes
+    that wait for a series created later in the pass."""
+    lanes: dict[str, list[Change]] = {}
+    for change in changes:
+        lanes.setdefault(_lane(change), []).append(change)
+    pending = deque(lanes.values())
+    waiting: list[Change] = []
+    failures: list[Exception] = []
+
+    async def work() -> None:
+        while pending and not failures:
+            for change in pending.popleft():
+                if failures:
+                    return
+                try:
+                    action = await _plan_with_reads(pair, links, side, change)
+                    outcome = await apply_action(pair, links, action)
+                except Exception as exc:
+                    failures.append(exc)
+                    return
+                if outcome is Outcome.SKIP_NO_MASTER:
+                    waiting.append(change)  # its series may be (re)created later in this pass
+                    continue
+                summary.outcomes[outcome] += 1
+                _note_conflict(pair.policy, action, summary)
+
+    await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(lanes))))))
+    if failures:
+        raise failures[0]
+    return waiting
+
+
+def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:
+    if isinstance(action, Create | Update) and action.conflict is not None:
+        summary.conflicts += 1
+        SYNC_CONFLICTS.labels(action.conflict.winner.value).inc()
+        log.info(
+            "conflict_resolved",
+            pair=policy.pair_id,
+            winner=action.conflict.winner.value,
+            reason=action.conflict.reason,
+        )
+
+
+async def _add_absent(
+    pair: PairContext, links: LinkRepository, side: Side, changes: list[Change], confirm: bool
+) -> list[Change]:
+    """A full read lists what exists, not what was deleted: a linked event missing from it is
+    checked one by one (a windowed read also omits events that still exist)."""
+    pair_id = pair.policy.pair_id
+    linked = await links.live_ids(pair_id, side)
+    present = sum(1 for change in changes if not is_removal(change))
+    if not confirm:
+        verdict = judge_full_read(present, len(linked))
+        if isinstance(verdict, Pause):
+            SYNC_PAUSES.inc()
+            raise PairPaused(pair_id, verdict.reason)
+    seen = {change_id(change) for change in changes}
+    source = pair.calendar(side)
+    for event_id in sorted(linked - seen):
+        fetched = await source.provider.get(source.address, event_id)
+        if fetched is None or fetched.event.cancelled:
+            changes.append(Removed(event_id))
+    return changes
+
+
+# --- planning
+
+
+async def _links_for(
+    policy: Policy, links: LinkRepository, side: Side, change: Change
+) -> tuple[Link | None, Link | None]:
+    link = await links.find(policy.pair_id, side, change_id(change))
+    master: Link | None = None
+    if isinstance(change, Fetched):
+        stamp = change.stamp
+        if link is None and stamp is not None and stamp.pair_id == policy.pair_id:
+            link = await links.find(policy.pair_id, side.other, stamp.source_id)
+        if change.event.instance_of is not None:
+            master = await links.find(policy.pair_id, side, change.event.instance_of.master_id)
+    return link, master
+
+
+async def _plan_once(pair: PairContext, links: LinkRepository, side: Side, change: Change) -> Plan:
+    link, master = await _links_for(pair.policy, links, side, change)
+    return plan(pair.policy, side, change, link, master_link=master)
+
+
+async def _plan_with_reads(pair: PairContext, links: LinkRepository, side: Side, change: Change) -> Action:
+    link, master = await _links_for(pair.policy, links, side, change)
+    decided = plan(pair.policy, side, change, link, master_link=master)
+    if isinstance(decided, ReadCounterpart):
+        other = pair.calendar(decided.side)
+        seen = Seen(await other.provider.get(other.address, decided.event_id))
+        if master is None and seen.fetched is not None and seen.fetched.event.instance_of is not None:
+            # Restoring an occurrence from its origin: the series link, found from that side.
+            master_id = seen.fetched.event.instance_of.master_id
+            master = await links.find(pair.policy.pair_id, decided.side, master_id)
+        decided = plan(pair.policy, side, change, link, master_link=master, counterpart=seen)
+    assert not isinstance(decided, ReadCounterpart), "the planner asks for the counterpart once"
+    if isinstance(decided, Skip) and decided.link == link:
+        return Skip(decided.outcome, decided.reason)  # nothing new to record
+    return decided
