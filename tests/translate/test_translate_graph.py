@@ -22,7 +22,8 @@ from calbridge.model import (
     content_hash,
 )
 from calbridge.providers.base import MirrorStamp
-from calbridge.translate import UnsupportedRecurrence, fetched_from_graph, graph_body
+from calbridge.providers.graph.translate import fetched_from_graph, graph_body
+from calbridge.translate import UnsupportedRecurrence
 from calbridge.translate.stamps import GRAPH_PAIR_PROPERTY_ID, GRAPH_SOURCE_PROPERTY_ID
 
 STAMP = MirrorStamp(pair_id="pair-7", source_id="0k8s6c1g5r1q2l3m4n5o6p7q8r")
