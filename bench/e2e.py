@@ -92,7 +92,7 @@ def processor_processes(count: int, env: dict[str, str], logs: Path, keep: Path 
         with (logs / f"processor-{n}.log").open("w") as log:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "calbridge", "processor", "--port", str(19190 + n)],
+                    [sys.executable, "-m", "calbridge_app", "processor", "--port", str(19190 + n)],
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,

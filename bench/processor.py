@@ -76,7 +76,7 @@ ECHO_DELAY = 0.5  # seconds from our write to its notification reaching the bus 
 def start_sandbox(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     path = folder / "sandbox.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "calbridge", "sandbox", "--seed", "9", "--connection-file", str(path)],
+        [sys.executable, "-m", "calbridge_app", "sandbox", "--seed", "9", "--connection-file", str(path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

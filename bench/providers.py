@@ -42,7 +42,7 @@ ALICE = "alice@example.com"
 def start_sandbox(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     path = folder / "sandbox.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "calbridge", "sandbox", "--seed", "5", "--connection-file", str(path)],
+        [sys.executable, "-m", "calbridge_app", "sandbox", "--seed", "5", "--connection-file", str(path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -23,7 +23,7 @@ def test_given_keep_running_when_the_scenario_ends_then_endpoints_are_printed_an
     for name in ("CALBRIDGE_AMQP_URL", "CALBRIDGE_DATABASE_URL"):
         env.pop(name, None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "calbridge", "demo", "--keep-running", "--step-timeout", "10"],
+        [sys.executable, "-m", "calbridge_app", "demo", "--keep-running", "--step-timeout", "10"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -29,7 +29,7 @@ async def test_given_empty_postgres_when_upgraded_twice_then_at_head(postgres_ur
 
 def test_cli_db_upgrade_is_idempotent(sqlite_url: str) -> None:
     env = {**os.environ, "CALBRIDGE_DATABASE_URL": sqlite_url}
-    cli = [sys.executable, "-m", "calbridge", "db", "upgrade"]
+    cli = [sys.executable, "-m", "calbridge_app", "db", "upgrade"]
     first = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
     second = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
@@ -41,7 +41,7 @@ def test_cli_db_upgrade_is_idempotent(sqlite_url: str) -> None:
 def test_cli_db_upgrade_names_an_unreachable_database_without_its_password() -> None:
     env = {**os.environ, "CALBRIDGE_DATABASE_URL": "postgresql+asyncpg://u:hunter2-secret@127.0.0.1:9/x"}
     result = subprocess.run(
-        [sys.executable, "-m", "calbridge", "db", "upgrade"],
+        [sys.executable, "-m", "calbridge_app", "db", "upgrade"],
         env=env,
         capture_output=True,
         text=True,

@@ -63,7 +63,7 @@ def test_given_a_broker_and_a_store_then_it_serves_probes_and_stops_on_sigterm(
         "CALBRIDGE_SECRET_KEY": Fernet.generate_key().decode(),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "calbridge", "processor", "--port", str(port), "--shards", "0-7"],
+        [sys.executable, "-m", "calbridge_app", "processor", "--port", str(port), "--shards", "0-7"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

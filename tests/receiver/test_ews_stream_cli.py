@@ -32,7 +32,7 @@ def test_given_a_store_and_a_broker_when_the_listener_gets_sigterm_then_it_exits
         "CALBRIDGE_LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "calbridge", "ews-listener"],
+        [sys.executable, "-m", "calbridge_app", "ews-listener"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

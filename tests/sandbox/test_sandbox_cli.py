@@ -78,7 +78,7 @@ def test_given_the_sandbox_command_when_another_process_reads_the_connection_fil
     command = [
         sys.executable,
         "-m",
-        "calbridge",
+        "calbridge_app",
         "sandbox",
         "--seed",
         "3",

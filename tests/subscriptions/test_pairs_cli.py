@@ -294,7 +294,7 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
 
     ids = asyncio.run(arrange())
     result = subprocess.run(
-        [sys.executable, "-m", "calbridge", "pairs", "list"],
+        [sys.executable, "-m", "calbridge_app", "pairs", "list"],
         env={**os.environ, **env, "COLUMNS": "100"},
         capture_output=True,
         text=True,
@@ -329,7 +329,7 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
     assert "4 pair(s): 2 active, 1 error, 1 paused" in result.stdout
 
     shown = subprocess.run(
-        [sys.executable, "-m", "calbridge", "pairs", "show", ids["failed"]],
+        [sys.executable, "-m", "calbridge_app", "pairs", "show", ids["failed"]],
         env={**os.environ, **env, "COLUMNS": "100"},
         capture_output=True,
         text=True,

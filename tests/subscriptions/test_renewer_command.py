@@ -149,7 +149,7 @@ async def test_given_the_renewer_process_when_sent_sigterm_then_it_stops_cleanly
         "CALBRIDGE_RENEWER_HTTP_PORT": str(unused_tcp_port),
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "calbridge", "renewer", env=env,
+        sys.executable, "-m", "calbridge_app", "renewer", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
