@@ -26,7 +26,7 @@ from calbridge.freebusy.app import create_freebusy_app
 from calbridge.freebusy.cache import FreeBusyCache
 from calbridge.freebusy.orchestrate import Lookup
 from calbridge.freebusy.resolve import Directory
-from calbridge.freebusy.types import Busy, BusyResult, Outcome
+from calbridge.freebusy.types import Busy, BusyResult, LookupOutcome
 
 KEY = "b" * 40
 DOMAINS = {"example.com": "google", "contoso.com": "graph", "fabrikam.com": "ews"}
@@ -37,7 +37,9 @@ class SlowSource:
         self.provider = provider
         self.latency = latency
 
-    async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
+    async def query(
+        self, addresses: Sequence[str], start: datetime, end: datetime
+    ) -> Mapping[str, LookupOutcome]:
         await asyncio.sleep(self.latency)
         return {a: BusyResult((Busy(start, start.replace(hour=start.hour + 1)),)) for a in addresses}
 

@@ -222,7 +222,16 @@ def receiver_command(amqp_url: str, keys: dict[str, bytes], port: int) -> tuple[
         "CALBRIDGE_SHARD_COUNT": str(SHARDS),
         "CALBRIDGE_LOG_FORMAT": "json",
     }
-    return [sys.executable, "-m", "calbridge_app", "receiver", "--host", "127.0.0.1", "--port", str(port)], env
+    return [
+        sys.executable,
+        "-m",
+        "calbridge_app",
+        "receiver",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ], env
 
 
 def floor_command(

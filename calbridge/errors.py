@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+# What a failed provider call was about, so its error can say what is missing.
+Target = Literal["listing", "event", "calendar"]
+
 
 class CalbridgeError(Exception):
     """Base of every error calbridge raises on purpose."""

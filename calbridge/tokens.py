@@ -27,10 +27,11 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from calbridge.clock import Clock, system_clock
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
 
@@ -66,12 +67,6 @@ _EXPIRY = re.compile(r"0|[1-9a-z][0-9a-z]{0,6}")  # no leading zeros: one spelli
 _MAC = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_EXPIRY = 36**7 - 1
 _CHANNEL_ID_MAX = 256
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class TokenError(CalbridgeError):

@@ -51,7 +51,7 @@ _LOST = (ErrorSubscriptionNotFound, ErrorInvalidSubscription, ErrorExpiredSubscr
 _THROTTLED = (ErrorServerBusy, ErrorExceededConnectionCount)
 
 Publish = Callable[[list[ChangeEvent]], None]  # thread-safe: hands a batch to the loop
-Subscribed = Callable[[str, str | None], None]  # (our subscription id, server id) -> store it
+OnSubscribed = Callable[[str, str | None], None]  # (our subscription id, server id) -> store it
 OpenFolder = Callable[[str, str], Any]  # (connection id, mailbox) -> the calendar folder (blocking)
 
 
@@ -90,7 +90,7 @@ class StreamWorker:
         *,
         open_folder: OpenFolder,
         publish: Publish,
-        subscribed: Subscribed,
+        subscribed: OnSubscribed,
         tuning: StreamTuning,
     ) -> None:
         self.key = key

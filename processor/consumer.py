@@ -37,14 +37,14 @@ from calbridge.pairs.policy import Side
 from calbridge.providers.base import CalendarAddress
 from processor.coalesce import PassLedger
 from processor.cursors import SharedCursor, wants_full_read
-from processor.directory import CalendarRecord, PairDirectory, PairRecord
+from processor.directory import CalendarRoute, PairDirectory, PairRoute
 from processor.echoes import is_known_version
-from processor.failures import DeadLetter, PausePair, RetryThrottled, decide, reason_with_pair
+from processor.failures import PausePair, decide, reason_with_pair
 from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAIR_LOCK_WAIT, QUEUE_LAG
 from processor.pairlock import LocalPairLocks, PairLocks
 from processor.providers import ProviderCache
 from processor.sync.actions import Outcome
-from processor.sync.breaker import Limits
+from processor.sync.breaker import BreakerLimits
 from processor.sync.context import CalendarSide, Hint, PairContext
 from processor.sync.engine import PassSummary, run_pass
 from processor.sync.links import LinkRepository
@@ -77,7 +77,7 @@ class ChangeConsumer:
         links: LinkRepository,
         providers: ProviderCache,
         *,
-        limits: Limits | None = None,
+        limits: BreakerLimits | None = None,
         concurrency: int = 1,
         ledger: PassLedger | None = None,
         locks: PairLocks | None = None,
@@ -86,7 +86,7 @@ class ChangeConsumer:
         self._directory = directory
         self._links = RecentLinks(links)
         self._providers = providers
-        self._limits = limits or Limits()
+        self._limits = limits or BreakerLimits()
         self._concurrency = concurrency
         self._ledger = ledger or PassLedger()
         self._locks = locks or LocalPairLocks()
@@ -137,7 +137,7 @@ class ChangeConsumer:
         if len(active) > paused:
             HINTS.labels("synced").inc()
 
-    async def _known(self, pair: PairRecord, event: ChangeEvent) -> bool:
+    async def _known(self, pair: PairRoute, event: ChangeEvent) -> bool:
         """Whether the hint names an event version this pair's link already records (an echo)."""
         if event.resource is None:
             return False
@@ -148,7 +148,7 @@ class ChangeConsumer:
         link = await self._links.find(pair.id, side, event.resource)
         return is_known_version(event, side, link)
 
-    async def _sync(self, pair: PairRecord, event: ChangeEvent, cursor: SharedCursor) -> None:
+    async def _sync(self, pair: PairRoute, event: ChangeEvent, cursor: SharedCursor) -> None:
         context = await self._context(pair)
         side = context.side_of(event.calendar)
         self.passes += 1
@@ -170,11 +170,11 @@ class ChangeConsumer:
             CHANGE_LATENCY.observe(_age(event.received_at))
 
     async def _settle_failure(
-        self, pair: PairRecord, event: ChangeEvent, error: Exception
+        self, pair: PairRoute, event: ChangeEvent, error: Exception
     ) -> RetryLater | Reject | None:
         """Pause the pair when the breaker stopped its pass (None); otherwise the bus outcome
         that carries the hint's fate."""
-        fate = decide(error)
+        fate = decide(error, reason_with_pair(pair.id, error))
         if isinstance(fate, PausePair):
             await self._directory.pause(pair.id, fate.reason)
             HINTS.labels("paused").inc()
@@ -188,17 +188,13 @@ class ChangeConsumer:
             attempt=event.attempt,
             error=type(error).__name__,
         )
-        reason = reason_with_pair(pair.id, error)
-        if isinstance(fate, DeadLetter):
-            HINTS.labels("dead_letter").inc()
-            return Reject(reason)
-        HINTS.labels("retry").inc()
-        return RetryLater(reason, fate.delay if isinstance(fate, RetryThrottled) else None)
+        HINTS.labels("dead_letter" if isinstance(fate, Reject) else "retry").inc()
+        return fate
 
-    async def _context(self, pair: PairRecord) -> PairContext:
+    async def _context(self, pair: PairRoute) -> PairContext:
         return PairContext(pair.policy, await self._side(pair.google), await self._side(pair.microsoft))
 
-    async def _side(self, calendar: CalendarRecord) -> CalendarSide:
+    async def _side(self, calendar: CalendarRoute) -> CalendarSide:
         provider = await self._providers.get(calendar.connection_id)
         return CalendarSide(calendar.ref, CalendarAddress(calendar.owner, calendar.calendar), provider)
 

@@ -23,18 +23,18 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
-from calbridge.pairs.states import Action, PairState
+from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
 from calbridge.store.tables import calendars, pairs
 
-__all__ = ["ACTIVE", "PAUSED", "CalendarRecord", "PairDirectory", "PairRecord"]
+__all__ = ["ACTIVE", "PAUSED", "CalendarRoute", "PairDirectory", "PairRoute"]
 
 ACTIVE = PairState.ACTIVE.value
 PAUSED = PairState.PAUSED.value
 
 
 @dataclass(frozen=True, slots=True)
-class CalendarRecord:
+class CalendarRoute:
     ref: str
     connection_id: str
     provider: str
@@ -43,12 +43,12 @@ class CalendarRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class PairRecord:
+class PairRoute:
     id: str
     state: str
     policy: Policy
-    google: CalendarRecord
-    microsoft: CalendarRecord
+    google: CalendarRoute
+    microsoft: CalendarRoute
 
     @property
     def active(self) -> bool:
@@ -68,10 +68,10 @@ class PairDirectory:
         self._ttl = ttl
         self._sync_record_interval = sync_record_interval
         self._clock = clock
-        self._cached: dict[str, tuple[float, list[PairRecord]]] = {}  # ref -> (read at, pairs)
+        self._cached: dict[str, tuple[float, list[PairRoute]]] = {}  # ref -> (read at, pairs)
         self._recorded: dict[str, float] = {}  # pair id -> when last_sync_at was last written
 
-    async def pairs_of(self, calendar_ref: str) -> list[PairRecord]:
+    async def pairs_of(self, calendar_ref: str) -> list[PairRoute]:
         """Every pair (in any state) with `calendar_ref` on either side, by pair id."""
         now = self._clock()
         cached = self._cached.get(calendar_ref)
@@ -87,11 +87,11 @@ class PairDirectory:
         """Read every pair afresh on the next hint."""
         self._cached.clear()
 
-    async def _read(self, calendar_ref: str) -> list[PairRecord]:
+    async def _read(self, calendar_ref: str) -> list[PairRoute]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_PAIRS_OF, {"calendar": calendar_ref})).mappings().all()
         return [
-            PairRecord(
+            PairRoute(
                 id=row["id"],
                 state=row["state"],
                 policy=Policy(
@@ -108,7 +108,7 @@ class PairDirectory:
 
     async def pause(self, pair_id: str, reason: str) -> None:
         """Set an active pair to paused with the reason (`calbridge pairs resume` undoes it)."""
-        await transition(self._engine, pair_id, Action.PAUSE, reason=reason, error=reason)
+        await transition(self._engine, pair_id, PairAction.PAUSE, reason=reason, error=reason)
         self.forget()
 
     async def record_sync(self, pair_id: str) -> None:
@@ -148,8 +148,8 @@ _PAIRS_OF = _pairs_of_query()
 _RECORD_SYNC = sa.update(pairs).where(pairs.c.id == sa.bindparam("pair"))
 
 
-def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRecord:
-    return CalendarRecord(
+def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRoute:
+    return CalendarRoute(
         ref=row[f"{prefix}_id"],
         connection_id=row[f"{prefix}_connection_id"],
         provider=row[f"{prefix}_provider"],

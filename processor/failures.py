@@ -12,22 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from calbridge.bus.base import Reject, RetryLater
 from calbridge.errors import (
-    CursorExpired,
     MalformedMessage,
     PairPaused,
     PermanentProviderError,
     Throttled,
-    TransientProviderError,
 )
 from calbridge.translate.errors import TranslationError
 
 __all__ = [
-    "DeadLetter",
     "Fate",
     "PausePair",
-    "RetryScheduled",
-    "RetryThrottled",
     "decide",
     "pair_in_reason",
     "reason_with_pair",
@@ -35,45 +31,28 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class RetryThrottled:
-    delay: float  # the provider's Retry-After, in seconds
-
-
-@dataclass(frozen=True, slots=True)
-class RetryScheduled:
-    """Try again on the bus's schedule (5xx, timeouts, an unexpected error)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """Never succeeds as it is: to calbridge.dlq now."""
-
-
-@dataclass(frozen=True, slots=True)
 class PausePair:
     reason: str
 
 
-Fate = RetryThrottled | RetryScheduled | DeadLetter | PausePair
+# The bus's own outcomes, so one verdict travels from this decision to the broker unchanged.
+Fate = RetryLater | Reject | PausePair
 
 
-def decide(error: BaseException) -> Fate:
-    """The fate of a hint whose pass raised `error`."""
+def decide(error: BaseException, reason: str) -> Fate:
+    """The fate of a hint whose pass raised `error`; `reason` is what the bus records."""
     if isinstance(error, PairPaused):
         return PausePair(error.reason)
     if isinstance(error, Throttled):
-        return RetryThrottled(max(0.0, error.retry_after))
+        return RetryLater(reason, max(0.0, error.retry_after))
     if isinstance(error, PermanentProviderError | MalformedMessage | TranslationError):
         # AccessDenied is permanent too. A TranslationError is deterministic: the same event
         # fails the same way on every attempt, so the DLQ shows it now instead of in 40 minutes.
-        return DeadLetter()
-    if isinstance(error, CursorExpired):
-        # The engine restarts an expired cursor as a full read; one escaping means the full
-        # read itself was refused, which a later attempt may not be.
-        return RetryScheduled()
-    if isinstance(error, TransientProviderError):
-        return RetryScheduled()
-    return RetryScheduled()  # unknown errors: the schedule bounds them, then the DLQ shows them
+        return Reject(reason)
+    # CursorExpired: the engine restarts an expired cursor as a full read; one escaping means the
+    # full read itself was refused, which a later attempt may not be. Transient provider errors
+    # and unknown errors follow the bus's schedule, which bounds them, then the DLQ shows them.
+    return RetryLater(reason)
 
 
 # The dead-letter reason names the pair, so `calbridge dlq` can show and filter by it.

@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from calbridge.bus.base import Bus
+from calbridge.clock import Clock, system_clock
 from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, LifecycleEvent, Provider
 from calbridge.freebusy.app import freebusy_routes
@@ -35,7 +36,7 @@ from calbridge.freebusy.openapi import FREEBUSY_PATH, OPENAPI_PATH
 from calbridge.freebusy.orchestrate import Lookup
 from calbridge.metrics import CONTENT_TYPE_LATEST, render
 from calbridge.settings import Settings
-from calbridge.tokens import Clock, ExpiredToken, TokenError, system_clock
+from calbridge.tokens import ExpiredToken, TokenError
 from receiver.body import read_body
 from receiver.google import interpret_google, read_google_headers
 from receiver.graph import interpret_graph, parse_graph_body, refusal_for

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from calbridge.clock import Clock
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.tokens import Clock, verify_token
+from calbridge.tokens import verify_token
 from receiver.refusals import BadRequest
 
 __all__ = ["GoogleNotification", "interpret_google", "read_google_headers"]

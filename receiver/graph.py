@@ -16,8 +16,9 @@ from typing import TypeGuard
 
 import orjson
 
+from calbridge.clock import Clock
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
-from calbridge.tokens import Clock, ExpiredToken, TokenError, verify_token
+from calbridge.tokens import ExpiredToken, TokenError, verify_token
 from receiver.refusals import BadRequest, Forbidden, Refused
 
 __all__ = ["GraphBatch", "interpret_graph", "parse_graph_body", "refusal_for"]

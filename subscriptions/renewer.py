@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus.base import Bus, RetryLater
+from calbridge.clock import Clock
 from calbridge.errors import BusUnavailable, NotFound, ProviderError, Throttled
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
 from calbridge.logs import get_logger
@@ -49,11 +50,11 @@ from subscriptions.metrics import RENEWALS, RESYNCS, observe_rows
 from subscriptions.mirrors import OpenCalendar, delete_mirrors
 from subscriptions.reconcile import PairView, plan_reconcile, removals_ready, source_calendars
 from subscriptions.schedule import (
-    Action,
     Decision,
-    Policy,
+    RenewalPolicy,
     ResyncCause,
     RowState,
+    SubscriptionAction,
     SubscriptionRow,
     backoff_until,
     decide,
@@ -66,14 +67,13 @@ __all__ = ["Endpoints", "ProviderFor", "Renewer", "TickReport", "policy_from", "
 
 log = get_logger("calbridge.renewer")
 
-Clock = Callable[[], datetime]
 ProviderFor = Callable[[store.CalendarInfo], SubscriptionProvider | None]
 _GONE = (ResyncCause.REMOVED, ResyncCause.LAPSED, ResyncCause.GONE)
 _MAX_ROUNDS = 20  # claims of `batch` rows per pass; the rest waits for the next pass
 
 
-def policy_from(settings: Settings) -> Policy:
-    return Policy(
+def policy_from(settings: Settings) -> RenewalPolicy:
+    return RenewalPolicy(
         margin=settings.renew_margin,
         jitter=settings.renew_jitter,
         lifetimes={
@@ -129,7 +129,7 @@ class Renewer:
         *,
         keys: Mapping[str, bytes],
         endpoints: Endpoints,
-        policy: Policy | None = None,
+        policy: RenewalPolicy | None = None,
         clock: Clock = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         lease: timedelta = timedelta(minutes=5),
@@ -145,7 +145,7 @@ class Renewer:
         self.keys = dict(keys)
         self.signing_kid = next(iter(self.keys))
         self.endpoints = endpoints
-        self.policy = policy or Policy()
+        self.policy = policy or RenewalPolicy()
         self.clock = clock
         self.rng = rng or random.Random()
         self.lease = lease
@@ -238,11 +238,11 @@ class Renewer:
             policy=self.policy,
             renewable=provider.renewable,
         )
-        if decision.action in (Action.CREATE, Action.RECREATE):
+        if decision.action in (SubscriptionAction.CREATE, SubscriptionAction.RECREATE):
             await self._subscribe(row, calendar, provider, decision, report)
-        elif decision.action == Action.RENEW:
+        elif decision.action == SubscriptionAction.RENEW:
             await self._renew(row, calendar, provider, report)
-        elif decision.action == Action.STOP:
+        elif decision.action == SubscriptionAction.STOP:
             await self._stop(row, calendar, provider, report)
         elif resync_due(row, now):
             await self._scheduled_resync(row, calendar, report)
@@ -301,7 +301,7 @@ class Renewer:
                 )
             else:
                 await store.delete_row(conn, row.id)
-        outcome = "created" if decision.action == Action.CREATE else "recreated"
+        outcome = "created" if decision.action == SubscriptionAction.CREATE else "recreated"
         RENEWALS.labels(provider=kind.value, outcome=outcome).inc()
         report.count(outcome)
         log.info("subscription_" + outcome, provider=kind.value, calendar=calendar.id, reason=decision.reason)
@@ -336,7 +336,7 @@ class Renewer:
             expires_at = await provider.renew(handle, now + self.policy.lifetime(provider.provider))
         except NotFound:
             RENEWALS.labels(provider=provider.provider.value, outcome="gone").inc()
-            gone = Decision(Action.RECREATE, "gone on the provider", ResyncCause.GONE)
+            gone = Decision(SubscriptionAction.RECREATE, "gone on the provider", ResyncCause.GONE)
             await self._subscribe(row, calendar, provider, gone, report)
             return
         except ProviderError as exc:

@@ -24,11 +24,11 @@ from calbridge.events import Provider
 from calbridge.tokens import TOKEN_GRACE
 
 __all__ = [
-    "Action",
     "Decision",
-    "Policy",
+    "RenewalPolicy",
     "ResyncCause",
     "RowState",
+    "SubscriptionAction",
     "SubscriptionRow",
     "backoff_until",
     "decide",
@@ -46,7 +46,7 @@ class RowState(StrEnum):
     STOPPING = "stopping"  # no longer wanted (pair removed or paused, or a surplus copy)
 
 
-class Action(StrEnum):
+class SubscriptionAction(StrEnum):
     NOTHING = "nothing"
     CREATE = "create"  # no subscription on the provider yet
     RENEW = "renew"  # extend in place (Graph PATCH)
@@ -84,7 +84,7 @@ class SubscriptionRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class RenewalPolicy:
     margin: timedelta = timedelta(hours=24)
     jitter: timedelta = timedelta(hours=2)
     lifetimes: Mapping[Provider, timedelta] = field(
@@ -117,26 +117,26 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    action: Action
+    action: SubscriptionAction
     reason: str  # for logs: why this action
     resync: ResyncCause | None = None  # publish a RESYNC after the action succeeds
 
 
-def renew_time(expires_at: datetime, now: datetime, policy: Policy, rng: random.Random) -> datetime:
+def renew_time(expires_at: datetime, now: datetime, policy: RenewalPolicy, rng: random.Random) -> datetime:
     """When to renew a subscription that expires at `expires_at` (granted just now)."""
     lead: timedelta = policy.margin + policy.jitter * rng.random()
     half: timedelta = (expires_at - now) / 2
     return expires_at - (lead if lead < half else half)
 
 
-def backoff_until(failures: int, now: datetime, policy: Policy, rng: random.Random) -> datetime:
+def backoff_until(failures: int, now: datetime, policy: RenewalPolicy, rng: random.Random) -> datetime:
     """When to try again after `failures` consecutive failures (1 = the first)."""
     ceiling = min(policy.retry_cap, policy.retry_base * (1 << min(max(failures - 1, 0), 30)))
     # Full jitter between half and all of the step: replicas that failed together spread out.
     return now + ceiling * (0.5 + 0.5 * rng.random())
 
 
-def next_resync(now: datetime, policy: Policy, rng: random.Random) -> datetime:
+def next_resync(now: datetime, policy: RenewalPolicy, rng: random.Random) -> datetime:
     return now + policy.resync_interval * (1 - policy.resync_jitter * rng.random())
 
 
@@ -152,7 +152,7 @@ def decide(
     wanted: bool,
     signing_kid: str,
     now: datetime,
-    policy: Policy,
+    policy: RenewalPolicy,
     renewable: bool,
 ) -> Decision:
     """What to do with one subscription now.
@@ -162,20 +162,20 @@ def decide(
     `renewable`: the provider renews in place (Graph); False for Google channels.
     """
     if not wanted or row.state == RowState.STOPPING:
-        return Decision(Action.STOP, "not wanted")
+        return Decision(SubscriptionAction.STOP, "not wanted")
     if row.provider_id is None:
-        return Decision(Action.CREATE, "not subscribed", ResyncCause.SUBSCRIBED)
+        return Decision(SubscriptionAction.CREATE, "not subscribed", ResyncCause.SUBSCRIBED)
     if row.state == RowState.REMOVED:
-        return Decision(Action.RECREATE, "removed by the provider", ResyncCause.REMOVED)
+        return Decision(SubscriptionAction.RECREATE, "removed by the provider", ResyncCause.REMOVED)
     if row.expires_at is None or row.expires_at <= now:
-        return Decision(Action.RECREATE, "lapsed", ResyncCause.LAPSED)
+        return Decision(SubscriptionAction.RECREATE, "lapsed", ResyncCause.LAPSED)
     if row.renew_at is not None and row.renew_at > now:
-        return Decision(Action.NOTHING, "not due")
+        return Decision(SubscriptionAction.NOTHING, "not due")
     if not renewable:
-        return Decision(Action.RECREATE, "rotate channel")  # overlap: nothing is missed
+        return Decision(SubscriptionAction.RECREATE, "rotate channel")  # overlap: nothing is missed
     if row.key_id != signing_kid:
-        return Decision(Action.RECREATE, "signed with a retired key", ResyncCause.RESIGNED)
+        return Decision(SubscriptionAction.RECREATE, "signed with a retired key", ResyncCause.RESIGNED)
     renewed = now + policy.lifetime(row.provider)
     if row.token_expires_at is None or row.token_expires_at < renewed + policy.token_grace:
-        return Decision(Action.RECREATE, "token would expire", ResyncCause.RESIGNED)
-    return Decision(Action.RENEW, "due")
+        return Decision(SubscriptionAction.RECREATE, "token would expire", ResyncCause.RESIGNED)
+    return Decision(SubscriptionAction.RENEW, "due")

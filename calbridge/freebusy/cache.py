@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from calbridge.freebusy.types import AddressError, Outcome
+from calbridge.freebusy.types import AddressError, LookupOutcome
 
 __all__ = ["CacheKey", "Claim", "FreeBusyCache"]
 
@@ -32,8 +32,8 @@ class CacheKey:
 
 @dataclass(slots=True)
 class Claim:
-    hits: dict[CacheKey, Outcome] = field(default_factory=dict)
-    waiting: dict[CacheKey, asyncio.Future[Outcome]] = field(default_factory=dict)
+    hits: dict[CacheKey, LookupOutcome] = field(default_factory=dict)
+    waiting: dict[CacheKey, asyncio.Future[LookupOutcome]] = field(default_factory=dict)
     owned: list[CacheKey] = field(default_factory=list)
 
 
@@ -44,8 +44,8 @@ class FreeBusyCache:
         self.ttl = ttl
         self.clock = clock
         self.max_entries = max_entries
-        self._entries: dict[CacheKey, tuple[float, Outcome]] = {}
-        self._inflight: dict[CacheKey, asyncio.Future[Outcome]] = {}
+        self._entries: dict[CacheKey, tuple[float, LookupOutcome]] = {}
+        self._inflight: dict[CacheKey, asyncio.Future[LookupOutcome]] = {}
 
     def claim(self, keys: Iterable[CacheKey]) -> Claim:
         claim = Claim()
@@ -62,7 +62,7 @@ class FreeBusyCache:
                 claim.owned.append(key)
         return claim
 
-    def settle(self, key: CacheKey, outcome: Outcome) -> None:
+    def settle(self, key: CacheKey, outcome: LookupOutcome) -> None:
         """Hand the outcome to every waiter and keep it for the TTL unless it is a failure."""
         future = self._inflight.pop(key, None)
         if future is not None and not future.done():

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from calbridge.freebusy.types import AddressError, BusyResult, BusyStatus, ErrorCode, Outcome, Window
+from calbridge.freebusy.types import AddressError, BusyResult, BusyStatus, ErrorCode, LookupOutcome, Window
 
 __all__ = [
     "ADDRESS_LIMIT_ERROR",
@@ -187,7 +187,7 @@ class Problem(BaseModel):
     )
 
 
-def render_response(request: FreeBusyRequest, outcomes: dict[str, Outcome]) -> FreeBusyResponse:
+def render_response(request: FreeBusyRequest, outcomes: dict[str, LookupOutcome]) -> FreeBusyResponse:
     window = request.window()
     zone = window.zone
     results: dict[str, AddressBusy | AddressFailure] = {}

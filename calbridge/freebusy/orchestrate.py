@@ -15,6 +15,7 @@ from datetime import UTC
 
 import structlog
 
+from calbridge.clock import Sleep
 from calbridge.errors import AccessDenied, NotFound, ProviderError, Throttled
 from calbridge.events import Provider
 from calbridge.freebusy.batching import LIMITS, PlannedCall, plan_calls
@@ -23,11 +24,10 @@ from calbridge.freebusy.intervals import normalize
 from calbridge.freebusy.metrics import CACHE_LOOKUPS, PROVIDER_CALL_SECONDS, PROVIDER_CALLS
 from calbridge.freebusy.resolve import Directory, resolve
 from calbridge.freebusy.source import FreeBusySource
-from calbridge.freebusy.types import AddressError, Busy, BusyResult, ErrorCode, Outcome, Window
+from calbridge.freebusy.types import AddressError, Busy, BusyResult, ErrorCode, LookupOutcome, Window
 
 __all__ = ["DEFAULT_TIMEOUTS", "Lookup", "Sleep"]
 
-Sleep = Callable[[float], Awaitable[None]]
 DEFAULT_TIMEOUTS: Mapping[Provider, float] = {Provider.GOOGLE: 4.0, Provider.GRAPH: 4.0, Provider.EWS: 6.0}
 # Time left after a throttled call's wait, so the retry itself has a chance to answer.
 RETRY_HEADROOM = 0.05
@@ -47,14 +47,14 @@ class Lookup:
     timeouts: Mapping[Provider, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     sleep: Sleep = asyncio.sleep
 
-    async def answer(self, addresses: Sequence[str], window: Window) -> dict[str, Outcome]:
+    async def answer(self, addresses: Sequence[str], window: Window) -> dict[str, LookupOutcome]:
         """An outcome for every (normalised) address, in the order given."""
         keys = [_key(address, window) for address in addresses]
         claim = self.cache.claim(keys)
         CACHE_LOOKUPS.labels("hit").inc(len(claim.hits))
         CACHE_LOOKUPS.labels("wait").inc(len(claim.waiting))
         CACHE_LOOKUPS.labels("miss").inc(len(claim.owned))
-        fresh: dict[str, Outcome] = {}
+        fresh: dict[str, LookupOutcome] = {}
         try:
             if claim.owned:
                 fresh = await self._fetch([key.address for key in claim.owned], window)
@@ -66,14 +66,14 @@ class Lookup:
         known = {key.address: outcome for key, outcome in claim.hits.items()} | waited | fresh
         return {address: known[address] for address in addresses}
 
-    async def _fetch(self, addresses: list[str], window: Window) -> dict[str, Outcome]:
+    async def _fetch(self, addresses: list[str], window: Window) -> dict[str, LookupOutcome]:
         try:
             directory = await self.directory()
         except Exception as exc:  # answer every address, even when routing is impossible
             _log().error("freebusy_directory_unavailable", error_type=type(exc).__name__)
             return dict.fromkeys(addresses, _failed("the address directory is unavailable"))
         resolution = resolve(addresses, directory)
-        outcomes: dict[str, Outcome] = {
+        outcomes: dict[str, LookupOutcome] = {
             address: AddressError(ErrorCode.UNKNOWN_ADDRESS, "no connection serves this address")
             for address in resolution.unknown
         }
@@ -92,7 +92,7 @@ class Lookup:
 
     async def _ask(
         self, source: FreeBusySource, addresses: list[str], window: Window, budget: float
-    ) -> dict[str, Outcome]:
+    ) -> dict[str, LookupOutcome]:
         """One connection: every planned call concurrently, then one outcome per address."""
         deadline = asyncio.get_running_loop().time() + budget
         # Planned in UTC (exact lengths across DST), asked in the requested zone.
@@ -117,7 +117,7 @@ class Lookup:
 
     async def _call(
         self, source: FreeBusySource, call: PlannedCall, deadline: float, budget: float
-    ) -> dict[str, Outcome]:
+    ) -> dict[str, LookupOutcome]:
         loop = asyncio.get_running_loop()
         provider = str(source.provider)
         retried = False
@@ -164,5 +164,5 @@ def _failed(detail: str, retry_after: float | None = None) -> AddressError:
     return AddressError(ErrorCode.PROVIDER_FAILED, detail, retry_after)
 
 
-def _all(call: PlannedCall, outcome: Outcome) -> dict[str, Outcome]:
+def _all(call: PlannedCall, outcome: LookupOutcome) -> dict[str, LookupOutcome]:
     return dict.fromkeys(call.addresses, outcome)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.store.tables import calendars, connections
 
-__all__ = ["Directory", "Resolution", "load_known_addresses", "parse_domain_map", "resolve"]
+__all__ = ["Directory", "Routing", "load_known_addresses", "parse_domain_map", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Directory:
 
 
 @dataclass(frozen=True, slots=True)
-class Resolution:
+class Routing:
     routes: dict[str, list[str]]  # connection name -> addresses, in request order
     unknown: list[str]
 
@@ -46,7 +46,7 @@ def parse_domain_map(raw: str) -> dict[str, str]:
     return mapping
 
 
-def resolve(addresses: Iterable[str], directory: Directory) -> Resolution:
+def resolve(addresses: Iterable[str], directory: Directory) -> Routing:
     routes: dict[str, list[str]] = {}
     unknown: list[str] = []
     for address in addresses:
@@ -55,7 +55,7 @@ def resolve(addresses: Iterable[str], directory: Directory) -> Resolution:
             unknown.append(address)
         else:
             routes.setdefault(connection, []).append(address)
-    return Resolution(routes, unknown)
+    return Routing(routes, unknown)
 
 
 async def load_known_addresses(engine: AsyncEngine) -> dict[str, str]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from calbridge.events import Provider
-from calbridge.freebusy.types import Outcome
+from calbridge.freebusy.types import LookupOutcome
 
 __all__ = ["FreeBusySource"]
 
@@ -23,6 +23,8 @@ class FreeBusySource(Protocol):
     @property
     def provider(self) -> Provider: ...
 
-    async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
+    async def query(
+        self, addresses: Sequence[str], start: datetime, end: datetime
+    ) -> Mapping[str, LookupOutcome]:
         """Busy blocks or an error for each address; raises ProviderError if the call failed."""
         ...

@@ -17,7 +17,7 @@ __all__ = [
     "BusyResult",
     "BusyStatus",
     "ErrorCode",
-    "Outcome",
+    "LookupOutcome",
     "Window",
 ]
 
@@ -61,7 +61,7 @@ class AddressError:
         return self.code is not ErrorCode.PROVIDER_FAILED
 
 
-Outcome = BusyResult | AddressError
+LookupOutcome = BusyResult | AddressError
 
 
 @dataclass(frozen=True, slots=True)

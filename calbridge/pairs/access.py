@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from calbridge.clock import Sleep
 from calbridge.connections import Connection
 from calbridge.errors import (
     AccessDenied,
@@ -25,7 +26,6 @@ from calbridge.providers.registry import AdapterMissing, open_provider
 __all__ = ["AccessChecker", "RegistryAccessChecker", "check_with_retries", "explain_access_failure"]
 
 AccessChecker = Callable[[Connection, CalendarAddress], Awaitable[None]]
-Sleep = Callable[[float], Awaitable[None]]
 
 ATTEMPTS = 3
 LONGEST_WAIT = 30.0  # a Retry-After longer than this fails the check; the pair can be retried later

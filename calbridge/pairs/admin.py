@@ -37,7 +37,7 @@ from calbridge.pairs.registration import (
 )
 from calbridge.pairs.removal import finish_removal, remove_pair
 from calbridge.pairs.spec import CalendarSpec, PairSpec, Side
-from calbridge.pairs.states import Action, InvalidTransition, PairState, allowed_from, next_state
+from calbridge.pairs.states import InvalidTransition, PairAction, PairState, allowed_from, next_state
 from calbridge.pairs.transitions import reload, set_state, transition
 from calbridge.providers.base import CalendarAddress
 from calbridge.store.tables import pairs
@@ -138,7 +138,7 @@ async def _check_sides(
 async def _activate_rows(conn: AsyncConnection, pair_ids: Sequence[str]) -> set[str]:
     """Activate these pairs where still pending or in error; the ids that moved."""
     moved: set[str] = set()
-    allowed = [state.value for state in allowed_from(Action.ACTIVATE)]
+    allowed = [state.value for state in allowed_from(PairAction.ACTIVATE)]
     for start in range(0, len(pair_ids), 500):
         result = await conn.execute(
             pairs.update()
@@ -154,7 +154,7 @@ async def _record_failures(conn: AsyncConnection, pair: PairRecord, reason: str)
     # The same failure again changes nothing, so a re-run leaves the row exactly as it was.
     if pair.state is PairState.ERROR and pair.state_reason == reason and pair.last_error == reason:
         return
-    await set_state(conn, pair.id, Action.FAIL, reason=reason, error=reason)
+    await set_state(conn, pair.id, PairAction.FAIL, reason=reason, error=reason)
 
 
 async def activate_pairs(
@@ -173,7 +173,7 @@ async def activate_pairs(
     keeps SQLite free of lock contention and PostgreSQL free of many tiny commits."""
     for pair in records:
         if pair.state not in (PairState.PENDING, PairState.ERROR):
-            raise InvalidTransition(pair.state, Action.ACTIVATE)
+            raise InvalidTransition(pair.state, PairAction.ACTIVATE)
     limit = asyncio.Semaphore(concurrency)
 
     async def check(pair: PairRecord) -> list[str]:
@@ -304,8 +304,8 @@ async def add_pair(
 async def pause_pair(engine: AsyncEngine, pair_id: str, reason: str = "paused by an operator") -> PairRecord:
     """Stop processing an active pair; hints for it are dropped until it is resumed."""
     pair = await reload(engine, pair_id)
-    next_state(pair.state, Action.PAUSE)
-    await transition(engine, pair_id, Action.PAUSE, reason=reason, error=pair.last_error)
+    next_state(pair.state, PairAction.PAUSE)
+    await transition(engine, pair_id, PairAction.PAUSE, reason=reason, error=pair.last_error)
     return await reload(engine, pair_id)
 
 
@@ -324,8 +324,8 @@ async def resume_pair(
         if result.outcome is AddOutcome.ADDED:
             return AddResult(result.pair, AddOutcome.ACTIVATED)
         return result
-    next_state(pair.state, Action.RESUME)
-    await transition(engine, pair_id, Action.RESUME, reason=None, error=pair.last_error)
+    next_state(pair.state, PairAction.RESUME)
+    await transition(engine, pair_id, PairAction.RESUME, reason=None, error=pair.last_error)
     await bus.publish(baseline_hints(pair, reason="resume"))
     return AddResult(await reload(engine, pair_id), AddOutcome.ACTIVATED)
 

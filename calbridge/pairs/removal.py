@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from calbridge.pairs.records import PairRecord
-from calbridge.pairs.states import Action, InvalidTransition, PairState
+from calbridge.pairs.states import InvalidTransition, PairAction, PairState
 from calbridge.pairs.transitions import reload, transition
 from calbridge.store.tables import calendars, cursors, links, pairs, subscriptions
 
@@ -29,7 +29,12 @@ async def remove_pair(engine: AsyncEngine, pair_id: str, *, delete_mirrors: bool
         return await reload(engine, pair_id)
     reason = "removal requested; mirrors will be deleted" if delete_mirrors else "removal requested"
     await transition(
-        engine, pair_id, Action.REMOVE, reason=reason, error=pair.last_error, delete_mirrors=delete_mirrors
+        engine,
+        pair_id,
+        PairAction.REMOVE,
+        reason=reason,
+        error=pair.last_error,
+        delete_mirrors=delete_mirrors,
     )
     return await reload(engine, pair_id)
 
@@ -42,7 +47,7 @@ async def finish_removal(conn: AsyncConnection, pair_id: str) -> list[str]:
     if row is None:
         return []
     if row.state != PairState.REMOVING:
-        raise InvalidTransition(PairState(row.state), Action.REMOVE)
+        raise InvalidTransition(PairState(row.state), PairAction.REMOVE)
     await conn.execute(links.delete().where(links.c.pair_id == pair_id))
     await conn.execute(pairs.delete().where(pairs.c.id == pair_id))
     deleted: list[str] = []

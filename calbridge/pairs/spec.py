@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
+from calbridge.pairs.policy import Detail, Direction, Side
 
 __all__ = [
     "DEFAULT_CALENDAR",
@@ -37,25 +38,9 @@ class PairSpecInvalid(CalbridgeError):
     """A pair's description is malformed; the message says what to fix."""
 
 
-class Direction(StrEnum):
-    BOTH = "both"
-    GOOGLE_TO_MICROSOFT = "google-to-microsoft"
-    MICROSOFT_TO_GOOGLE = "microsoft-to-google"
-
-
-class Detail(StrEnum):
-    FULL = "full"
-    BUSY = "busy"
-
-
 class Via(StrEnum):
     GRAPH = "graph"
     EWS = "ews"
-
-
-class Side(StrEnum):
-    GOOGLE = "google"
-    MICROSOFT = "microsoft"
 
 
 @dataclass(frozen=True, slots=True)

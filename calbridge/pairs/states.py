@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from calbridge.errors import CalbridgeError
 
-__all__ = ["Action", "InvalidTransition", "PairState", "next_state"]
+__all__ = ["InvalidTransition", "PairAction", "PairState", "next_state"]
 
 
 class PairState(StrEnum):
@@ -25,7 +25,7 @@ class PairState(StrEnum):
     REMOVING = "removing"
 
 
-class Action(StrEnum):
+class PairAction(StrEnum):
     ACTIVATE = "activate"
     FAIL = "fail"
     PAUSE = "pause"
@@ -33,33 +33,37 @@ class Action(StrEnum):
     REMOVE = "remove"
 
 
-_TRANSITIONS: dict[tuple[PairState, Action], PairState] = {
-    (PairState.PENDING, Action.ACTIVATE): PairState.ACTIVE,
-    (PairState.PENDING, Action.FAIL): PairState.ERROR,
-    (PairState.ERROR, Action.ACTIVATE): PairState.ACTIVE,
-    (PairState.ERROR, Action.FAIL): PairState.ERROR,
-    (PairState.ACTIVE, Action.PAUSE): PairState.PAUSED,
-    (PairState.PAUSED, Action.RESUME): PairState.ACTIVE,
-    **{(state, Action.REMOVE): PairState.REMOVING for state in PairState if state is not PairState.REMOVING},
+_TRANSITIONS: dict[tuple[PairState, PairAction], PairState] = {
+    (PairState.PENDING, PairAction.ACTIVATE): PairState.ACTIVE,
+    (PairState.PENDING, PairAction.FAIL): PairState.ERROR,
+    (PairState.ERROR, PairAction.ACTIVATE): PairState.ACTIVE,
+    (PairState.ERROR, PairAction.FAIL): PairState.ERROR,
+    (PairState.ACTIVE, PairAction.PAUSE): PairState.PAUSED,
+    (PairState.PAUSED, PairAction.RESUME): PairState.ACTIVE,
+    **{
+        (state, PairAction.REMOVE): PairState.REMOVING
+        for state in PairState
+        if state is not PairState.REMOVING
+    },
 }
 
 
 class InvalidTransition(CalbridgeError):
     """The pair's current state does not allow this action."""
 
-    def __init__(self, state: PairState, action: Action) -> None:
+    def __init__(self, state: PairState, action: PairAction) -> None:
         super().__init__(f"a {state} pair cannot {action}")
         self.state = state
         self.action = action
 
 
-def next_state(state: PairState, action: Action) -> PairState:
+def next_state(state: PairState, action: PairAction) -> PairState:
     try:
         return _TRANSITIONS[(state, action)]
     except KeyError:
         raise InvalidTransition(state, action) from None
 
 
-def allowed_from(action: Action) -> tuple[PairState, ...]:
+def allowed_from(action: PairAction) -> tuple[PairState, ...]:
     """The states in which `action` is allowed (used as a guard in conditional updates)."""
     return tuple(state for (state, act) in _TRANSITIONS if act is action)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from calbridge.pairs.records import PairRecord, fetch_pair
-from calbridge.pairs.states import Action, allowed_from, next_state
+from calbridge.pairs.states import PairAction, allowed_from, next_state
 from calbridge.store.tables import pairs
 
 __all__ = ["reload", "set_state", "transition"]
@@ -17,7 +17,7 @@ __all__ = ["reload", "set_state", "transition"]
 async def set_state(
     conn: AsyncConnection,
     pair_id: str,
-    action: Action,
+    action: PairAction,
     *,
     reason: str | None,
     error: str | None = None,
@@ -34,7 +34,7 @@ async def set_state(
     return result.rowcount == 1
 
 
-async def transition(engine: AsyncEngine, pair_id: str, action: Action, **kwargs: Any) -> bool:
+async def transition(engine: AsyncEngine, pair_id: str, action: PairAction, **kwargs: Any) -> bool:
     async with engine.begin() as conn:
         return await set_state(conn, pair_id, action, **kwargs)
 

@@ -9,13 +9,13 @@ is never re-created: its join URL is a note line and a fact.
 from __future__ import annotations
 
 import html
-from typing import Any, Literal
+from typing import Any
 
 from calbridge.model import Attendee, Event, OnlineMeeting, Person, Response
+from calbridge.pairs.policy import Detail
 
 __all__ = ["BUSY_TITLE", "Detail", "attendees_from_facts", "meeting_from_facts", "mirror_facts", "note_lines"]
 
-Detail = Literal["full", "busy"]
 BUSY_TITLE = "Busy"
 
 

@@ -2,7 +2,7 @@
 Google Calendar, Outlook or Exchange would (so the provider notifies as for a real edit, and
 nothing counts as an API write), and reads back what that calendar shows.
 
-Reading turns each provider's state into `Seen`, provider-neutral, with pure functions
+Reading turns each provider's state into `Shown`, provider-neutral, with pure functions
 (`seen_from_google`, `seen_from_graph`, `seen_from_ews`) that the tests exercise directly.
 """
 
@@ -17,7 +17,16 @@ import aiohttp
 
 from calbridge.translate.stamps import read_google_marks, read_graph_marks
 from calbridge_app.demo.runner import Handles
-from calbridge_app.demo.scenario import MEET, Action, Create, Delete, Edit, LookUp, MoveOccurrence, Seen
+from calbridge_app.demo.scenario import (
+    MEET,
+    Activity,
+    CreateEvent,
+    DeleteEvent,
+    Edit,
+    LookUp,
+    MoveOccurrence,
+    Shown,
+)
 
 __all__ = [
     "ExchangePerson",
@@ -53,7 +62,7 @@ def _google_time(value: Mapping[str, Any]) -> datetime | date:
     return datetime.fromisoformat(str(value["dateTime"]).replace("Z", "+00:00")).astimezone(UTC)
 
 
-def seen_from_google(events: Sequence[Mapping[str, Any]]) -> list[Seen]:
+def seen_from_google(events: Sequence[Mapping[str, Any]]) -> list[Shown]:
     """Live events of a Google calendar's state; a series' edited occurrences are folded into it."""
     moved: dict[str, list[datetime]] = {}
     for event in events:
@@ -73,7 +82,7 @@ def seen_from_google(events: Sequence[Mapping[str, Any]]) -> list[Seen]:
         if event.get("eventType") == "outOfOffice":
             show_as = "oof"
         out.append(
-            Seen(
+            Shown(
                 id=str(event["id"]),
                 title=str(event.get("summary", "")),
                 start=_google_time(event["start"]),
@@ -90,7 +99,7 @@ def seen_from_google(events: Sequence[Mapping[str, Any]]) -> list[Seen]:
     return out
 
 
-def _google_body(action: Create, base: datetime) -> dict[str, Any]:
+def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     if action.all_day:
         body: dict[str, Any] = {
             "summary": action.title,
@@ -152,20 +161,20 @@ class GooglePerson:
         self._calendar_id = calendar_id
         self._name = name  # the calendar's name in the scenario
 
-    async def act(self, action: Action, handles: Handles, base: datetime) -> str | None:
-        if isinstance(action, Create):
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
+        if isinstance(action, CreateEvent):
             created = await self._google.create_event(self._calendar_id, _google_body(action, base))
             return str(created["id"])
         assert not isinstance(action, LookUp)
         event_id = handles.id_on(action.key, self._name)
-        if isinstance(action, Delete):
+        if isinstance(action, DeleteEvent):
             await self._google.delete_event(self._calendar_id, event_id)
         else:
             target, changes = _json_edit(action, event_id, base, title_field="summary", clock=_iso)
             await self._google.edit_event(self._calendar_id, target, changes)
         return None
 
-    async def look(self) -> list[Seen]:
+    async def look(self) -> list[Shown]:
         state = await self._google.calendar(self._calendar_id)
         return seen_from_google(state["events"])
 
@@ -178,12 +187,12 @@ def _graph_time(value: Mapping[str, Any], all_day: bool) -> datetime | date:
     return moment.date() if all_day else moment
 
 
-def _graph_seen(item: Mapping[str, Any], moved: tuple[datetime, ...] = ()) -> Seen:
+def _graph_seen(item: Mapping[str, Any], moved: tuple[datetime, ...] = ()) -> Shown:
     all_day = bool(item.get("isAllDay"))
     stamp, _ = read_graph_marks(dict(item))
     body = (item.get("body") or {}).get("content", "")
     join = (item.get("onlineMeeting") or {}).get("joinUrl") or item.get("onlineMeetingUrl") or ""
-    return Seen(
+    return Shown(
         id=str(item["id"]),
         title=str(item.get("subject") or ""),
         start=_graph_time(item["start"], all_day),
@@ -198,7 +207,7 @@ def _graph_seen(item: Mapping[str, Any], moved: tuple[datetime, ...] = ()) -> Se
     )
 
 
-def seen_from_graph(state: Mapping[str, Any]) -> list[Seen]:
+def seen_from_graph(state: Mapping[str, Any]) -> list[Shown]:
     """The events of a Graph calendar's control state (immutable ids, every property)."""
     out = []
     for item in state.get("events", []):
@@ -211,7 +220,7 @@ def seen_from_graph(state: Mapping[str, Any]) -> list[Seen]:
     return out
 
 
-def _graph_body(action: Create, base: datetime) -> dict[str, Any]:
+def _graph_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     if action.all_day:
         start = datetime.combine(action.start.date(base), datetime.min.time())
         end = datetime.combine(action.end.date(base), datetime.min.time())
@@ -249,20 +258,20 @@ class OutlookPerson:
         self._calendar_id = calendar_id
         self._name = name
 
-    async def act(self, action: Action, handles: Handles, base: datetime) -> str | None:
-        if isinstance(action, Create):
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
+        if isinstance(action, CreateEvent):
             created = await self._graph.create_event(self._user, _graph_body(action, base), self._calendar_id)
             return str(created["id"])
         assert not isinstance(action, LookUp)
         event_id = handles.id_on(action.key, self._name)
-        if isinstance(action, Delete):
+        if isinstance(action, DeleteEvent):
             await self._graph.delete_event(self._user, event_id)
         else:
             target, changes = _json_edit(action, event_id, base, title_field="subject", clock=_wall)
             await self._graph.update_event(self._user, target, changes)
         return None
 
-    async def look(self) -> list[Seen]:
+    async def look(self) -> list[Shown]:
         return seen_from_graph(await self._graph.calendar_state(self._user, self._calendar_id))
 
 
@@ -274,7 +283,7 @@ def _ews_time(text: str, all_day: bool) -> datetime | date:
     return moment.date() if all_day else moment
 
 
-def seen_from_ews(items: Sequence[Mapping[str, Any]]) -> list[Seen]:
+def seen_from_ews(items: Sequence[Mapping[str, Any]]) -> list[Shown]:
     out = []
     for item in items:
         if not item.get("start") or not item.get("end"):
@@ -285,7 +294,7 @@ def seen_from_ews(items: Sequence[Mapping[str, Any]]) -> list[Seen]:
         all_day = bool(item.get("is_all_day"))
         free_busy = str(item.get("free_busy") or "Busy")
         out.append(
-            Seen(
+            Shown(
                 id=str(item["id"]),
                 title=str(item.get("subject") or ""),
                 start=_ews_time(str(item["start"]), all_day),
@@ -309,8 +318,8 @@ class ExchangePerson:
         self._mailbox = mailbox
         self._name = name
 
-    async def act(self, action: Action, handles: Handles, base: datetime) -> str | None:
-        if isinstance(action, Create):
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
+        if isinstance(action, CreateEvent):
             created = await asyncio.to_thread(
                 self._client.create_item,
                 self._mailbox,
@@ -331,24 +340,24 @@ class ExchangePerson:
                 fields["start"] = _iso(action.start.resolve(base))
                 fields["end"] = _iso(action.end.resolve(base))
             await asyncio.to_thread(self._client.edit_item, self._mailbox, event_id, **fields)
-        elif isinstance(action, Delete):
+        elif isinstance(action, DeleteEvent):
             await asyncio.to_thread(self._client.delete_item, self._mailbox, event_id)
         else:
             raise NotImplementedError("the demo moves occurrences in Google and Outlook only")
         return None
 
-    async def look(self) -> list[Seen]:
+    async def look(self) -> list[Shown]:
         return seen_from_ews(await asyncio.to_thread(self._client.calendar, self._mailbox))
 
 
 # --- the free/busy API
 
 
-def seen_from_freebusy(answer: Mapping[str, Any], address: str) -> list[Seen]:
-    """Busy blocks of one address in a `POST /v1/freebusy` answer, as `Seen` spans."""
+def seen_from_freebusy(answer: Mapping[str, Any], address: str) -> list[Shown]:
+    """Busy blocks of one address in a `POST /v1/freebusy` answer, as `Shown` spans."""
     result = (answer.get("results") or {}).get(address.lower()) or {}
     return [
-        Seen(
+        Shown(
             id=f"busy-{n}",
             title=str(block.get("status", "busy")),
             start=datetime.fromisoformat(block["start"]).astimezone(UTC),
@@ -369,7 +378,7 @@ class FreeBusyDesk:
         self._query: dict[str, Any] | None = None
         self._address = ""
 
-    async def act(self, action: Action, handles: Handles, base: datetime) -> str | None:
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
         assert isinstance(action, LookUp)
         self._address = action.address
         self._query = {
@@ -381,7 +390,7 @@ class FreeBusyDesk:
         await self.look()
         return None
 
-    async def look(self) -> list[Seen]:
+    async def look(self) -> list[Shown]:
         if self._query is None:
             return []
         headers = {"Authorization": f"Bearer {self._key}"}

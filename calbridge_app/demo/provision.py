@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from calbridge.connections import Connection
 from calbridge.providers.closing import close_provider
-from calbridge_app.demo.scenario import CALENDARS, PAIRS, DemoPair, Side
+from calbridge_app.demo.scenario import CALENDARS, PAIRS, DemoPair, DemoSide
 
 if TYPE_CHECKING:
     from calbridge_app.demo.stack import Stack
@@ -67,16 +67,16 @@ def _graph_control(stack: Stack) -> Any:
 async def resolve_calendars(stack: Stack) -> None:
     """Provider ids of the demo's calendars; Bob's dedicated Outlook calendar is made here."""
     for ref in CALENDARS:
-        if ref.side is Side.GOOGLE:
+        if ref.side is DemoSide.GOOGLE:
             stack.calendar_ids[ref.name] = ref.owner if ref.calendar == "primary" else ref.calendar
-        elif ref.side is Side.OUTLOOK and "graph" in stack.sandbox.info.https_endpoints:
+        elif ref.side is DemoSide.OUTLOOK and "graph" in stack.sandbox.info.https_endpoints:
             if ref.calendar == "primary":
                 stack.calendar_ids[ref.name] = "primary"
                 continue
             async with _graph_control(stack) as graph:
                 made = await graph.add_calendar(ref.owner, ref.calendar)
             stack.calendar_ids[ref.name] = str(made["id"])
-        elif ref.side is Side.EXCHANGE:
+        elif ref.side is DemoSide.EXCHANGE:
             stack.calendar_ids[ref.name] = "primary"
 
 

@@ -1,6 +1,6 @@
 """Play the scenario: act as a person, then watch the other side until the change shows.
 
-For each step the runner asks the acting calendar's `Person` to make the change, then polls the
+For each step the runner asks the acting calendar's `Participant` to make the change, then polls the
 observed calendar (bounded by `Timing.timeout`) until the step's expectation is met, and records
 the latency from the start of the act to the first poll that saw it. A step whose calendars or
 capabilities this build lacks is skipped with the reason; a step on an event whose earlier step
@@ -18,12 +18,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from calbridge_app.demo.scenario import CALENDARS, Action, Create, LookUp, Seen, Step
+from calbridge_app.demo.scenario import CALENDARS, Activity, CreateEvent, LookUp, Shown, Step
 
 __all__ = [
     "Handles",
     "Listener",
-    "Person",
+    "Participant",
     "StepResult",
     "StepStatus",
     "Summary",
@@ -35,14 +35,14 @@ __all__ = [
 ]
 
 
-class Person(Protocol):
+class Participant(Protocol):
     """Someone at one calendar: makes changes like a person would, and reads what is there."""
 
-    async def act(self, action: Action, handles: Handles, base: datetime) -> str | None:
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
         """Make the change; return the id of an event it created on this calendar."""
         ...
 
-    async def look(self) -> list[Seen]: ...
+    async def look(self) -> list[Shown]: ...
 
 
 class Listener(Protocol):
@@ -94,7 +94,7 @@ class Handles:
         return self.ids[(key, calendar)]
 
 
-def counterpart(key: str | None, calendar: str, seen: Sequence[Seen], handles: Handles) -> Seen | None:
+def counterpart(key: str | None, calendar: str, seen: Sequence[Shown], handles: Handles) -> Shown | None:
     """The step's event among what a calendar shows: by the id already known there, else by the
     stamp naming its origin (a mirror calbridge wrote), else the origin itself."""
     if key is None:
@@ -113,7 +113,7 @@ def counterpart(key: str | None, calendar: str, seen: Sequence[Seen], handles: H
 
 async def play(
     steps: Sequence[Step],
-    people: Mapping[str, Person],
+    people: Mapping[str, Participant],
     *,
     base: datetime,
     unavailable: Mapping[str, str],
@@ -142,7 +142,7 @@ async def play(
 async def _play_one(
     number: int,
     step: Step,
-    people: Mapping[str, Person],
+    people: Mapping[str, Participant],
     handles: Handles,
     broken: Mapping[str, StepResult],
     base: datetime,
@@ -163,7 +163,7 @@ async def _play_one(
         return StepResult(number, step, StepStatus.SKIPPED, detail=why)
     key = step.action.key
     relies = [k for k in step.after if k in broken]
-    if key is not None and key in broken and not isinstance(step.action, Create):
+    if key is not None and key in broken and not isinstance(step.action, CreateEvent):
         relies.insert(0, key)
     if relies:
         earlier = broken[relies[0]]

@@ -22,17 +22,18 @@ __all__ = [
     "CALENDARS",
     "PAIRS",
     "SCENARIO",
-    "Action",
+    "Activity",
     "At",
-    "CalendarRef",
-    "Create",
-    "Delete",
+    "CreateEvent",
+    "DeleteEvent",
+    "DemoCalendar",
     "DemoPair",
     "Edit",
     "Expectation",
     "LookUp",
     "MoveOccurrence",
-    "Seen",
+    "Predicate",
+    "Shown",
     "Step",
     "busy_during",
     "gone",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class Side(StrEnum):
+class DemoSide(StrEnum):
     GOOGLE = "Google"
     OUTLOOK = "Outlook"
     EXCHANGE = "Exchange"
@@ -67,7 +68,7 @@ class At:
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
+class Shown:
     """One event as a side shows it, provider-neutral: what predicates look at.
 
     Timed events have aware UTC datetimes; all-day events have dates (end exclusive)."""
@@ -89,11 +90,11 @@ class Seen:
 
 
 @dataclass(frozen=True, slots=True)
-class CalendarRef:
+class DemoCalendar:
     """A calendar of the demo: `name` is how steps refer to it."""
 
     name: str
-    side: Side
+    side: DemoSide
     owner: str
     calendar: str = "primary"  # the provider's id, or a display name the stack resolves
     label: str = ""  # shown to the reader, e.g. "Outlook/From Google"
@@ -121,7 +122,7 @@ class DemoPair:
 
 
 @dataclass(frozen=True, slots=True)
-class Create:
+class CreateEvent:
     key: str  # how later steps name this event
     title: str
     start: At
@@ -156,7 +157,7 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
-class Delete:
+class DeleteEvent:
     key: str
 
     def says(self) -> str:
@@ -187,13 +188,13 @@ class LookUp:
         return f"looks up {self.address.split('@')[0].title()}'s free/busy {self.start.label().split()[0]}"
 
 
-Action = Create | Edit | Delete | MoveOccurrence | LookUp
+Activity = CreateEvent | Edit | DeleteEvent | MoveOccurrence | LookUp
 
 
 # --- what must be seen
 
 
-Check = Callable[["Seen | None", Sequence["Seen"], datetime], bool]
+Predicate = Callable[["Shown | None", Sequence["Shown"], datetime], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +203,9 @@ class Expectation:
     identified as the step's event on the observed side (None when absent)."""
 
     says: str
-    check: Check = field(repr=False)
+    check: Predicate = field(repr=False)
 
-    def met(self, found: Seen | None, seen: Sequence[Seen], base: datetime) -> bool:
+    def met(self, found: Shown | None, seen: Sequence[Shown], base: datetime) -> bool:
         return self.check(found, seen, base)
 
 
@@ -243,7 +244,7 @@ def shows(
     if hides is not None:
         parts.append(f'without "{hides}"')
 
-    def check(found: Seen | None, seen: Sequence[Seen], base: datetime) -> bool:
+    def check(found: Shown | None, seen: Sequence[Shown], base: datetime) -> bool:
         if found is None:
             return False
         checks = [
@@ -269,7 +270,7 @@ def gone() -> Expectation:
 def busy_during(start: At, end: At) -> Expectation:
     """A free/busy answer with a busy block covering [start, end)."""
 
-    def check(found: Seen | None, seen: Sequence[Seen], base: datetime) -> bool:
+    def check(found: Shown | None, seen: Sequence[Shown], base: datetime) -> bool:
         lo, hi = start.resolve(base), end.resolve(base)
         return any(
             isinstance(s.start, datetime) and isinstance(s.end, datetime) and s.start <= lo and s.end >= hi
@@ -283,7 +284,7 @@ def busy_during(start: At, end: At) -> Expectation:
 class Step:
     who: str
     acts_on: str  # a calendar name
-    action: Action
+    action: Activity
     observe: str  # a calendar name (or "freebusy")
     expect: Expectation
     needs: frozenset[str] = frozenset()  # capabilities beyond the calendars' own
@@ -298,16 +299,16 @@ class Step:
 ALICE, BOB, CAROL, DAVE = (f"{name}@example.com" for name in ("alice", "bob", "carol", "dave"))
 FROM_GOOGLE = "From Google"  # Bob's dedicated Outlook calendar for the one-way pair
 
-CALENDARS: tuple[CalendarRef, ...] = (
-    CalendarRef("alice.google", Side.GOOGLE, ALICE),
-    CalendarRef("alice.outlook", Side.OUTLOOK, ALICE),
-    CalendarRef("bob.google", Side.GOOGLE, BOB),
-    CalendarRef("bob.outlook", Side.OUTLOOK, BOB, FROM_GOOGLE, f"Outlook/{FROM_GOOGLE}"),
-    CalendarRef("carol.google", Side.GOOGLE, CAROL),
-    CalendarRef("carol.outlook", Side.OUTLOOK, CAROL),
-    CalendarRef("dave.google", Side.GOOGLE, DAVE),
-    CalendarRef("dave.exchange", Side.EXCHANGE, DAVE, "primary", "Exchange"),
-    CalendarRef("freebusy", Side.FREEBUSY, "", "", "free/busy API"),
+CALENDARS: tuple[DemoCalendar, ...] = (
+    DemoCalendar("alice.google", DemoSide.GOOGLE, ALICE),
+    DemoCalendar("alice.outlook", DemoSide.OUTLOOK, ALICE),
+    DemoCalendar("bob.google", DemoSide.GOOGLE, BOB),
+    DemoCalendar("bob.outlook", DemoSide.OUTLOOK, BOB, FROM_GOOGLE, f"Outlook/{FROM_GOOGLE}"),
+    DemoCalendar("carol.google", DemoSide.GOOGLE, CAROL),
+    DemoCalendar("carol.outlook", DemoSide.OUTLOOK, CAROL),
+    DemoCalendar("dave.google", DemoSide.GOOGLE, DAVE),
+    DemoCalendar("dave.exchange", DemoSide.EXCHANGE, DAVE, "primary", "Exchange"),
+    DemoCalendar("freebusy", DemoSide.FREEBUSY, "", "", "free/busy API"),
 )
 
 PAIRS: tuple[DemoPair, ...] = (
@@ -343,7 +344,7 @@ SCENARIO: tuple[Step, ...] = (
     Step(
         "Alice",
         "alice.google",
-        Create("review", "Design review", At(1, 10), At(1, 11)),
+        CreateEvent("review", "Design review", At(1, 10), At(1, 11)),
         "alice.outlook",
         shows("Design review", start=At(1, 10), end=At(1, 11)),
     ),
@@ -364,15 +365,15 @@ SCENARIO: tuple[Step, ...] = (
     Step(
         "Alice",
         "alice.outlook",
-        Create("lunch", "Lunch with Erin", At(2, 12), At(2, 13)),
+        CreateEvent("lunch", "Lunch with Erin", At(2, 12), At(2, 13)),
         "alice.google",
         shows("Lunch with Erin", start=At(2, 12), end=At(2, 13)),
     ),
-    Step("Alice", "alice.google", Delete("lunch"), "alice.outlook", gone()),
+    Step("Alice", "alice.google", DeleteEvent("lunch"), "alice.outlook", gone()),
     Step(
         "Alice",
         "alice.google",
-        Create("standup", "Team sync", At(0, 9), At(0, 9, 30), weekly=4),
+        CreateEvent("standup", "Team sync", At(0, 9), At(0, 9, 30), weekly=4),
         "alice.outlook",
         shows("Team sync", start=At(0, 9), recurring=True),
     ),
@@ -386,42 +387,42 @@ SCENARIO: tuple[Step, ...] = (
     Step(
         "Alice",
         "alice.outlook",
-        Create("offsite", "Team offsite", At(3), At(4), all_day=True),
+        CreateEvent("offsite", "Team offsite", At(3), At(4), all_day=True),
         "alice.google",
         shows("Team offsite", start=At(3), end=At(4), all_day=True),
     ),
     Step(
         "Alice",
         "alice.google",
-        Create("call", "Customer call", At(2, 15), At(2, 16), meet=True),
+        CreateEvent("call", "Customer call", At(2, 15), At(2, 16), meet=True),
         "alice.outlook",
         shows("Customer call", start=At(2, 15), text=MEET),
     ),
     Step(
         "Alice",
         "alice.google",
-        Create("ooo", "Vacation", At(4, 0), At(5, 0), out_of_office=True),
+        CreateEvent("ooo", "Vacation", At(4, 0), At(5, 0), out_of_office=True),
         "alice.outlook",
         shows(start=At(4, 0), end=At(5, 0), show_as="oof"),
     ),
     Step(
         "Bob",
         "bob.google",
-        Create("planning", "Quarterly planning", At(1, 13), At(1, 14)),
+        CreateEvent("planning", "Quarterly planning", At(1, 13), At(1, 14)),
         "bob.outlook",
         shows("Quarterly planning", start=At(1, 13), end=At(1, 14)),
     ),
     Step(
         "Carol",
         "carol.outlook",
-        Create("dentist", "Dentist", At(2, 8), At(2, 9), description="Dr. Ruiz, room 4"),
+        CreateEvent("dentist", "Dentist", At(2, 8), At(2, 9), description="Dr. Ruiz, room 4"),
         "carol.google",
         shows("Busy", start=At(2, 8), end=At(2, 9), hides="Dentist"),
     ),
     Step(
         "Dave",
         "dave.google",
-        Create("vendor", "Vendor demo", At(3, 16), At(3, 17)),
+        CreateEvent("vendor", "Vendor demo", At(3, 16), At(3, 17)),
         "dave.exchange",
         shows("Vendor demo", start=At(3, 16), end=At(3, 17)),
     ),

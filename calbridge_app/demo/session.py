@@ -22,8 +22,8 @@ from rich.console import Console
 
 from calbridge_app.demo.people import ExchangePerson, FreeBusyDesk, GooglePerson, OutlookPerson, next_monday
 from calbridge_app.demo.render import DemoView
-from calbridge_app.demo.runner import Person, Summary, Timing, play, summarize
-from calbridge_app.demo.scenario import CALENDARS, PAIRS, SCENARIO, Seen, Side, Step
+from calbridge_app.demo.runner import Participant, Summary, Timing, play, summarize
+from calbridge_app.demo.scenario import CALENDARS, PAIRS, SCENARIO, DemoSide, Shown, Step
 from calbridge_app.demo.stack import Stack, StackOptions, running_stack
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -57,29 +57,29 @@ def _unavailable(stack: Stack) -> dict[str, str]:
     return out
 
 
-def _people(stack: Stack, control: Any, graph: Any, session: aiohttp.ClientSession) -> dict[str, Person]:
-    people: dict[str, Person] = {}
+def _people(stack: Stack, control: Any, graph: Any, session: aiohttp.ClientSession) -> dict[str, Participant]:
+    people: dict[str, Participant] = {}
     for ref in CALENDARS:
         calendar = stack.calendar_ids.get(ref.name, ref.calendar)
-        if ref.side is Side.GOOGLE:
+        if ref.side is DemoSide.GOOGLE:
             people[ref.name] = GooglePerson(control, calendar, ref.name)
-        elif ref.side is Side.OUTLOOK and graph is not None:
+        elif ref.side is DemoSide.OUTLOOK and graph is not None:
             people[ref.name] = OutlookPerson(
                 graph, ref.owner, "default" if calendar == "primary" else calendar, ref.name
             )
-        elif ref.side is Side.EXCHANGE and "ews" in stack.sandbox.info.https_endpoints:
+        elif ref.side is DemoSide.EXCHANGE and "ews" in stack.sandbox.info.https_endpoints:
             from sandbox.ews.control import EwsControlClient
 
             client = EwsControlClient(
                 stack.sandbox.info.https_endpoints["ews"], ssl_context=stack.sandbox.tls.client_context()
             )
             people[ref.name] = ExchangePerson(client, ref.owner, ref.name)
-        elif ref.side is Side.FREEBUSY and stack.freebusy_key is not None:
+        elif ref.side is DemoSide.FREEBUSY and stack.freebusy_key is not None:
             people[ref.name] = FreeBusyDesk(session, f"{stack.receiver_url}/v1/freebusy", stack.freebusy_key)
     return people
 
 
-def count_duplicates(calendars: Mapping[str, Sequence[Seen]]) -> int:
+def count_duplicates(calendars: Mapping[str, Sequence[Shown]]) -> int:
     """Events beyond the first that carry the same stamp (pair, origin) on one calendar."""
     extra = 0
     for seen in calendars.values():
@@ -88,7 +88,7 @@ def count_duplicates(calendars: Mapping[str, Sequence[Seen]]) -> int:
     return extra
 
 
-async def _look_everywhere(people: Mapping[str, Person], used: set[str]) -> dict[str, list[Seen]]:
+async def _look_everywhere(people: Mapping[str, Participant], used: set[str]) -> dict[str, list[Shown]]:
     out = {}
     for name in sorted(used):
         person = people.get(name)

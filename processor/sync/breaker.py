@@ -14,10 +14,10 @@ from calbridge.settings import Settings
 from processor.sync.actions import Delete, Plan
 
 __all__ = [
-    "Limits",
+    "BreakerLimits",
+    "BreakerVerdict",
     "Pause",
     "Proceed",
-    "Verdict",
     "judge_deletions",
     "judge_full_read",
     "limits_from",
@@ -26,7 +26,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class BreakerLimits:
     share: float = 0.5  # pause when a pass deletes more than this share of the pair's linked events
     minimum: int = 10  # ... and at least this many: small deletions never trip the breaker
 
@@ -41,20 +41,20 @@ class Pause:
     reason: str
 
 
-Verdict = Proceed | Pause
+BreakerVerdict = Proceed | Pause
 
 
 def _deletes(planned: Iterable[Plan]) -> int:
     return sum(1 for action in planned if isinstance(action, Delete))
 
 
-def needs_linked_count(planned: Iterable[Plan], limits: Limits) -> bool:
+def needs_linked_count(planned: Iterable[Plan], limits: BreakerLimits) -> bool:
     """Whether `judge_deletions` could pause this pass, so the pair's linked count (a count over
     its links in the store) is worth reading; below `limits.minimum` deletes it never pauses."""
     return _deletes(planned) >= limits.minimum
 
 
-def judge_deletions(planned: Iterable[Plan], linked: int, limits: Limits) -> Verdict:
+def judge_deletions(planned: Iterable[Plan], linked: int, limits: BreakerLimits) -> BreakerVerdict:
     """Pause when the pass would delete at least `limits.minimum` events and more than
     `limits.share` of the `linked` events of the pair."""
     deletes = _deletes(planned)
@@ -68,7 +68,7 @@ def judge_deletions(planned: Iterable[Plan], linked: int, limits: Limits) -> Ver
     return Proceed()
 
 
-def judge_full_read(events_read: int, linked: int) -> Verdict:
+def judge_full_read(events_read: int, linked: int) -> BreakerVerdict:
     """A full read that returns nothing while the pair has linked events is a failed read until
     a person says otherwise, never "everything is gone"."""
     if events_read == 0 and linked > 0:
@@ -76,5 +76,5 @@ def judge_full_read(events_read: int, linked: int) -> Verdict:
     return Proceed()
 
 
-def limits_from(settings: Settings) -> Limits:
-    return Limits(share=settings.mass_delete_share, minimum=settings.mass_delete_min)
+def limits_from(settings: Settings) -> BreakerLimits:
+    return BreakerLimits(share=settings.mass_delete_share, minimum=settings.mass_delete_min)

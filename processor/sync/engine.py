@@ -23,7 +23,7 @@ from calbridge.providers.base import Change, Fetched, Removed
 from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
 from processor.sync.actions import Action, Create, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
 from processor.sync.apply import apply_action
-from processor.sync.breaker import Limits, Pause, judge_deletions, judge_full_read, needs_linked_count
+from processor.sync.breaker import BreakerLimits, Pause, judge_deletions, judge_full_read, needs_linked_count
 from processor.sync.context import CalendarSide, Hint, PairContext
 from processor.sync.feed import in_apply_order, read_changes
 from processor.sync.links import LinkRepository
@@ -59,7 +59,7 @@ async def run_pass(
     links: LinkRepository,
     hint: Hint,
     *,
-    limits: Limits | None = None,
+    limits: BreakerLimits | None = None,
     confirm_deletions: bool = False,
     concurrency: int = 1,
 ) -> PassSummary:
@@ -82,7 +82,7 @@ async def run_pass(
 
     if not confirm_deletions:
         planned = [await _plan_once(pair, links, side, change) for change in changes]
-        limits = limits or Limits()
+        limits = limits or BreakerLimits()
         linked = await links.count_live(policy.pair_id) if needs_linked_count(planned, limits) else 0
         verdict = judge_deletions(planned, linked, limits)
         if isinstance(verdict, Pause):

@@ -17,7 +17,16 @@ from calbridge_app.demo.people import (
     seen_from_freebusy,
 )
 from calbridge_app.demo.runner import Handles
-from calbridge_app.demo.scenario import SCENARIO, At, Create, Delete, Edit, MoveOccurrence, Seen, shows
+from calbridge_app.demo.scenario import (
+    SCENARIO,
+    At,
+    CreateEvent,
+    DeleteEvent,
+    Edit,
+    MoveOccurrence,
+    Shown,
+    shows,
+)
 from calbridge_app.demo.session import count_duplicates
 from sandbox.ews.control import EwsControlClient
 from sandbox.graph.client import GraphControl
@@ -26,7 +35,7 @@ from sandbox.server import Sandbox
 pytestmark = pytest.mark.integration
 
 BASE = next_monday(datetime(2030, 1, 1, tzinfo=UTC))
-CREATES = [step.action for step in SCENARIO if isinstance(step.action, Create)]
+CREATES = [step.action for step in SCENARIO if isinstance(step.action, CreateEvent)]
 
 
 @pytest.fixture
@@ -45,7 +54,7 @@ async def people() -> AsyncIterator[dict[str, Any]]:
             }
 
 
-def _as_created(action: Create) -> Any:
+def _as_created(action: CreateEvent) -> Any:
     return shows(
         action.title,
         start=action.start,
@@ -80,7 +89,7 @@ async def test_given_a_series_when_a_person_moves_one_occurrence_then_the_series
     people: dict[str, Any], side: str
 ) -> None:
     person, handles = people[side], Handles()
-    series = Create("s", "Team sync", At(0, 9), At(0, 9, 30), weekly=4)
+    series = CreateEvent("s", "Team sync", At(0, 9), At(0, 9, 30), weekly=4)
     handles.created("s", side, await person.act(series, handles, BASE))
 
     await person.act(MoveOccurrence("s", At(7, 9), At(8, 11), At(8, 11, 30)), handles, BASE)
@@ -94,14 +103,16 @@ async def test_given_an_event_when_a_person_renames_moves_and_deletes_it_then_th
     people: dict[str, Any], side: str
 ) -> None:
     person, handles = people[side], Handles()
-    handles.created("r", side, await person.act(Create("r", "Review", At(1, 10), At(1, 11)), handles, BASE))
+    handles.created(
+        "r", side, await person.act(CreateEvent("r", "Review", At(1, 10), At(1, 11)), handles, BASE)
+    )
 
     await person.act(Edit("r", title="Review v2"), handles, BASE)
     await person.act(Edit("r", start=At(1, 14), end=At(1, 15)), handles, BASE)
     (found,) = await person.look()
     assert shows("Review v2", start=At(1, 14), end=At(1, 15)).met(found, [found], BASE)
 
-    await person.act(Delete("r"), handles, BASE)
+    await person.act(DeleteEvent("r"), handles, BASE)
     assert await person.look() == []
 
 
@@ -127,12 +138,12 @@ def test_free_busy_blocks_of_the_asked_address_are_read_in_utc() -> None:
 
 
 def test_two_events_with_one_stamp_on_a_calendar_count_as_one_duplicate() -> None:
-    def mirror(event_id: str, source: str) -> Seen:
-        return Seen(event_id, "Review", BASE, BASE, source=source, pair="p1")
+    def mirror(event_id: str, source: str) -> Shown:
+        return Shown(event_id, "Review", BASE, BASE, source=source, pair="p1")
 
     calendars = {
         "a": [mirror("m1", "e1"), mirror("m2", "e1"), mirror("m3", "e2")],
-        "b": [Seen("e1", "Review", BASE, BASE), Seen("e2", "Review", BASE, BASE)],
+        "b": [Shown("e1", "Review", BASE, BASE), Shown("e2", "Review", BASE, BASE)],
     }
 
     assert count_duplicates(calendars) == 1

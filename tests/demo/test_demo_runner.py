@@ -16,7 +16,7 @@ from calbridge_app.demo.runner import (
     play,
     summarize,
 )
-from calbridge_app.demo.scenario import At, Create, Delete, Edit, Seen, Step, gone, shows
+from calbridge_app.demo.scenario import At, CreateEvent, DeleteEvent, Edit, Shown, Step, gone, shows
 
 BASE = datetime(2030, 1, 7, tzinfo=UTC)  # a Monday
 
@@ -38,26 +38,26 @@ class Calendar:
 
     clock: FakeClock
     name: str
-    events: dict[str, Seen] = field(default_factory=dict)
+    events: dict[str, Shown] = field(default_factory=dict)
     other: Calendar | None = None
     delay: float = 0.3
-    pending: list[tuple[float, str, Seen | None]] = field(default_factory=list)
+    pending: list[tuple[float, str, Shown | None]] = field(default_factory=list)
     made: int = 0
 
     async def act(self, action: object, handles: Handles, base: datetime) -> str | None:
         assert self.other is not None
-        if isinstance(action, Create):
+        if isinstance(action, CreateEvent):
             self.made += 1
             event_id = f"e{self.made}"
-            seen = Seen(event_id, action.title, action.start.resolve(base), action.end.resolve(base))
+            seen = Shown(event_id, action.title, action.start.resolve(base), action.end.resolve(base))
             self.events[event_id] = seen
             mirror = replace(seen, id=f"m{event_id}", source=event_id, pair="p")
             self.other.pending.append((self.clock.now + self.delay, mirror.id, mirror))
             return event_id
-        assert isinstance(action, Edit | Delete)
+        assert isinstance(action, Edit | DeleteEvent)
         mine = self.events[handles.id_on(action.key, self.name)]
         theirs = next(e for e in self.other.events.values() if e.source == mine.id or mine.source == e.id)
-        if isinstance(action, Delete):
+        if isinstance(action, DeleteEvent):
             del self.events[mine.id]
             self.other.pending.append((self.clock.now + self.delay, theirs.id, None))
         else:
@@ -67,7 +67,7 @@ class Calendar:
             )
         return None
 
-    async def look(self) -> list[Seen]:
+    async def look(self) -> list[Shown]:
         for due, event_id, seen in [p for p in self.pending if p[0] <= self.clock.now]:
             self.pending.remove((due, event_id, seen))
             if seen is None:
@@ -96,9 +96,9 @@ def _world(delay: float = 0.3) -> tuple[FakeClock, dict[str, Calendar]]:
 
 
 SCRIPT = (
-    Step("Ann", "a", Create("x", "Review", At(1, 10), At(1, 11)), "b", shows("Review", start=At(1, 10))),
+    Step("Ann", "a", CreateEvent("x", "Review", At(1, 10), At(1, 11)), "b", shows("Review", start=At(1, 10))),
     Step("Ann", "b", Edit("x", title="Review v2"), "a", shows("Review v2")),
-    Step("Ann", "a", Delete("x"), "b", gone()),
+    Step("Ann", "a", DeleteEvent("x"), "b", gone()),
 )
 
 
@@ -154,7 +154,7 @@ async def test_given_an_act_that_raises_when_played_then_the_step_failed_with_th
         async def act(self, action: object, handles: Handles, base: datetime) -> str | None:
             raise ConnectionRefusedError("control API down")
 
-        async def look(self) -> list[Seen]:
+        async def look(self) -> list[Shown]:
             return []
 
     clock = FakeClock()
@@ -192,18 +192,18 @@ def test_percentiles_are_nearest_rank() -> None:
 def test_the_counterpart_is_found_by_known_id_then_by_the_stamp_naming_the_origin() -> None:
     handles = Handles()
     handles.created("x", "a", "e1")
-    mirror = Seen("m1", "Review", BASE, BASE + timedelta(hours=1), source="e1", pair="p")
-    stranger = Seen("z", "Review", BASE, BASE + timedelta(hours=1))
+    mirror = Shown("m1", "Review", BASE, BASE + timedelta(hours=1), source="e1", pair="p")
+    stranger = Shown("z", "Review", BASE, BASE + timedelta(hours=1))
 
     assert counterpart("x", "b", [stranger, mirror], handles) == mirror
     handles.ids[("x", "b")] = "m1"
     assert counterpart("x", "b", [stranger], handles) is None
-    assert counterpart("x", "a", [Seen("e1", "Review", BASE, BASE)], handles) is not None
+    assert counterpart("x", "a", [Shown("e1", "Review", BASE, BASE)], handles) is not None
 
 
 def test_expectations_compare_times_in_utc_and_all_day_dates() -> None:
-    timed = Seen("e", "Review", At(1, 10).resolve(BASE), At(1, 11).resolve(BASE))
-    day = Seen("d", "Offsite", At(3).date(BASE), At(4).date(BASE), all_day=True)
+    timed = Shown("e", "Review", At(1, 10).resolve(BASE), At(1, 11).resolve(BASE))
+    day = Shown("d", "Offsite", At(3).date(BASE), At(4).date(BASE), all_day=True)
 
     assert shows("Review", start=At(1, 10), end=At(1, 11)).met(timed, [timed], BASE)
     assert not shows("Review", start=At(1, 9)).met(timed, [timed], BASE)

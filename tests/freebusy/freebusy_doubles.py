@@ -13,7 +13,15 @@ from calbridge.freebusy.cache import FreeBusyCache
 from calbridge.freebusy.orchestrate import Lookup
 from calbridge.freebusy.resolve import Directory
 from calbridge.freebusy.source import FreeBusySource
-from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome, Window
+from calbridge.freebusy.types import (
+    AddressError,
+    Busy,
+    BusyResult,
+    BusyStatus,
+    ErrorCode,
+    LookupOutcome,
+    Window,
+)
 
 UTC = ZoneInfo("UTC")
 KEY = "k" * 40
@@ -41,14 +49,16 @@ class FakeSource:
     calls: list[tuple[tuple[str, ...], datetime, datetime]] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
+    async def query(
+        self, addresses: Sequence[str], start: datetime, end: datetime
+    ) -> Mapping[str, LookupOutcome]:
         self.calls.append((tuple(addresses), start, end))
         self.started.set()
         if self.stall is not None:
             await self.stall.wait()
         if self.fail_with:
             raise self.fail_with.pop(0)
-        answer: dict[str, Outcome] = {}
+        answer: dict[str, LookupOutcome] = {}
         for address in addresses:
             if address in self.calendars:
                 answer[address] = BusyResult(tuple(self.calendars[address]))

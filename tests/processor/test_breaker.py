@@ -11,7 +11,7 @@ from calbridge.providers.base import MirrorStamp
 from calbridge.settings import load_settings
 from processor.sync.actions import Create, Delete, Outcome, Skip
 from processor.sync.breaker import (
-    Limits,
+    BreakerLimits,
     Pause,
     Proceed,
     judge_deletions,
@@ -28,22 +28,24 @@ CREATE = Create(Side.MICROSOFT, Event("g1", Timed(_T, _T)), MirrorStamp("p", "g1
 
 
 def test_given_few_deletions_when_judged_then_proceed_even_if_they_are_all_the_pair_has() -> None:
-    assert judge_deletions([DELETE] * 3, linked=3, limits=Limits()) == Proceed()
+    assert judge_deletions([DELETE] * 3, linked=3, limits=BreakerLimits()) == Proceed()
 
 
 def test_given_most_of_a_pair_deleted_in_one_pass_when_judged_then_pause_with_counts() -> None:
-    verdict = judge_deletions([DELETE] * 30 + [SKIP, CREATE], linked=40, limits=Limits())
+    verdict = judge_deletions([DELETE] * 30 + [SKIP, CREATE], linked=40, limits=BreakerLimits())
     assert isinstance(verdict, Pause)
     assert "30 of 40" in verdict.reason
 
 
 def test_given_many_deletions_that_are_a_small_share_when_judged_then_proceed() -> None:
-    assert judge_deletions([DELETE] * 20, linked=100, limits=Limits()) == Proceed()
+    assert judge_deletions([DELETE] * 20, linked=100, limits=BreakerLimits()) == Proceed()
 
 
 def test_given_stricter_limits_when_judged_then_the_limits_decide() -> None:
-    assert isinstance(judge_deletions([DELETE] * 2, linked=5, limits=Limits(share=0.3, minimum=2)), Pause)
-    assert judge_deletions([DELETE] * 1, linked=5, limits=Limits(share=0.3, minimum=2)) == Proceed()
+    assert isinstance(
+        judge_deletions([DELETE] * 2, linked=5, limits=BreakerLimits(share=0.3, minimum=2)), Pause
+    )
+    assert judge_deletions([DELETE] * 1, linked=5, limits=BreakerLimits(share=0.3, minimum=2)) == Proceed()
 
 
 def test_given_an_empty_full_read_while_events_are_linked_then_pause() -> None:
@@ -59,14 +61,14 @@ def test_given_an_empty_full_read_of_a_new_pair_then_proceed() -> None:
 def test_given_settings_from_the_environment_then_limits_follow_them(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CALBRIDGE_MASS_DELETE_SHARE", "0.25")
     monkeypatch.setenv("CALBRIDGE_MASS_DELETE_MIN", "4")
-    assert limits_from(load_settings()) == Limits(share=0.25, minimum=4)
+    assert limits_from(load_settings()) == BreakerLimits(share=0.25, minimum=4)
     monkeypatch.delenv("CALBRIDGE_MASS_DELETE_SHARE")
     monkeypatch.delenv("CALBRIDGE_MASS_DELETE_MIN")
-    assert limits_from(load_settings()) == Limits(share=0.5, minimum=10)
+    assert limits_from(load_settings()) == BreakerLimits(share=0.5, minimum=10)
 
 
 def test_given_fewer_deletes_than_the_minimum_then_the_linked_count_is_not_needed() -> None:
-    limits = Limits(minimum=3)
+    limits = BreakerLimits(minimum=3)
     assert not needs_linked_count([DELETE, DELETE, SKIP, CREATE], limits)
     assert needs_linked_count([DELETE] * 3, limits)
     # whatever the count would have been, below the minimum the verdict is the same

@@ -22,7 +22,7 @@ from calbridge.events import Provider
 from calbridge.model import AllDay, Event, InstanceOf, Recurrence, ShowAs, Timed
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy, Side
 from calbridge.providers.base import CalendarAddress
-from processor.sync.breaker import Limits
+from processor.sync.breaker import BreakerLimits
 from processor.sync.engine import CalendarSide, Hint, PairContext, run_pass
 from processor.sync.memory_links import MemoryLinks
 from processor.sync.projection import fingerprint, wants_mirror
@@ -30,7 +30,7 @@ from processor.sync.projection import fingerprint, wants_mirror
 SIDES = st.sampled_from([Side.GOOGLE, Side.MICROSOFT])
 TITLES = st.sampled_from(["Standup", "1:1", "Lunch", "Review", "Dentist"])
 BASE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-NO_BREAKER = Limits(share=1.0, minimum=10_000)  # the breaker has its own tests
+NO_BREAKER = BreakerLimits(share=1.0, minimum=10_000)  # the breaker has its own tests
 
 
 def person_event(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import typer
 
+from calbridge.bus.base import Reject
 from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, FIRST_FAILURE_HEADER, LAST_FAILURE_HEADER
 from calbridge.bus.names import CALENDAR_HEADER
 from calbridge.errors import (
@@ -32,10 +33,8 @@ from processor.cursors import wants_full_read
 from processor.deadletters import record_of
 from processor.echoes import is_known_version
 from processor.failures import (
-    DeadLetter,
+    Fate,
     PausePair,
-    RetryScheduled,
-    RetryThrottled,
     decide,
     pair_in_reason,
     reason_with_pair,
@@ -53,26 +52,39 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("error", "fate"),
     [
-        (Throttled(7.5), RetryThrottled(7.5)),
-        (TransientProviderError("503"), RetryScheduled()),
-        (CursorExpired("410"), RetryScheduled()),
-        (NotFound("calendar"), RetryScheduled()),
-        (RuntimeError("bug"), RetryScheduled()),
-        (PermanentProviderError("400"), DeadLetter()),
-        (AccessDenied("403"), DeadLetter()),
-        (MalformedMessage("bad"), DeadLetter()),
-        (UnknownTimeZone("Mars/Olympus"), DeadLetter()),
-        (PairPaused("p1", "mass deletion"), PausePair("mass deletion")),
+        (Throttled(7.5), ("retry", 7.5)),
+        (TransientProviderError("503"), ("retry", None)),
+        (CursorExpired("410"), ("retry", None)),
+        (NotFound("calendar"), ("retry", None)),
+        (RuntimeError("bug"), ("retry", None)),
+        (PermanentProviderError("400"), ("dead-letter", None)),
+        (AccessDenied("403"), ("dead-letter", None)),
+        (MalformedMessage("bad"), ("dead-letter", None)),
+        (UnknownTimeZone("Mars/Olympus"), ("dead-letter", None)),
+        (PairPaused("p1", "mass deletion"), ("pause", "mass deletion")),
     ],
 )
 def test_given_a_failed_pass_when_deciding_then_each_error_has_its_fate(
-    error: Exception, fate: object
+    error: Exception, fate: tuple[str, object]
 ) -> None:
-    assert decide(error) == fate
+    assert _shape(decide(error, "why")) == fate
 
 
 def test_given_a_negative_retry_after_when_deciding_then_the_delay_is_zero() -> None:
-    assert decide(Throttled(-3)) == RetryThrottled(0.0)
+    assert _shape(decide(Throttled(-3), "why")) == ("retry", 0.0)
+
+
+def test_given_a_fate_for_the_bus_then_it_carries_the_reason() -> None:
+    fate = decide(AccessDenied("403"), "pair=p1 AccessDenied: 403")
+    assert isinstance(fate, Reject) and fate.reason == "pair=p1 AccessDenied: 403"
+
+
+def _shape(fate: Fate) -> tuple[str, object]:
+    if isinstance(fate, PausePair):
+        return ("pause", fate.reason)
+    if isinstance(fate, Reject):
+        return ("dead-letter", None)
+    return ("retry", fate.delay)
 
 
 def test_given_a_dead_letter_reason_then_it_names_the_pair_and_the_pair_can_be_read_back() -> None:

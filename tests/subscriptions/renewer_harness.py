@@ -36,7 +36,7 @@ from sandbox.server import Sandbox
 from subscriptions.mirrors import OpenCalendar
 from subscriptions.renewer import Endpoints, Renewer
 from subscriptions.rows import CalendarInfo
-from subscriptions.schedule import Policy
+from subscriptions.schedule import RenewalPolicy
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "receiver"))  # the receiver tests' `serve(app)`
 from receiver_fixtures import serve
@@ -129,7 +129,7 @@ class World:
         self,
         *,
         engine: AsyncEngine | None = None,
-        policy: Policy | None = None,
+        policy: RenewalPolicy | None = None,
         seed: int = 7,
         keys: dict[str, bytes] | None = None,
         open_calendar: OpenCalendar | None = None,
@@ -140,7 +140,7 @@ class World:
             self.providers,
             keys=keys or KEYS,
             endpoints=Endpoints.under(self.receiver_url),
-            policy=policy or Policy(),
+            policy=policy or RenewalPolicy(),
             clock=self.now,
             rng=random.Random(seed),
             open_calendar=open_calendar,

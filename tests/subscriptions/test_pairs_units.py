@@ -22,7 +22,7 @@ from calbridge.pairs.spec import (
     parse_choice,
     source_sides,
 )
-from calbridge.pairs.states import Action, InvalidTransition, PairState, next_state
+from calbridge.pairs.states import InvalidTransition, PairAction, PairState, next_state
 from calbridge.providers.base import CalendarAddress
 from calbridge.store.connection_records import new_id
 from calbridge_app.cli.humanize import relative
@@ -70,19 +70,19 @@ def test_sources_follow_the_direction() -> None:
 
 
 def test_the_state_machine_allows_only_the_documented_moves() -> None:
-    assert next_state(PairState.PENDING, Action.ACTIVATE) is PairState.ACTIVE
-    assert next_state(PairState.ERROR, Action.ACTIVATE) is PairState.ACTIVE
-    assert next_state(PairState.ACTIVE, Action.PAUSE) is PairState.PAUSED
-    assert next_state(PairState.PAUSED, Action.RESUME) is PairState.ACTIVE
+    assert next_state(PairState.PENDING, PairAction.ACTIVATE) is PairState.ACTIVE
+    assert next_state(PairState.ERROR, PairAction.ACTIVATE) is PairState.ACTIVE
+    assert next_state(PairState.ACTIVE, PairAction.PAUSE) is PairState.PAUSED
+    assert next_state(PairState.PAUSED, PairAction.RESUME) is PairState.ACTIVE
     for state in (PairState.PENDING, PairState.ACTIVE, PairState.PAUSED, PairState.ERROR):
-        assert next_state(state, Action.REMOVE) is PairState.REMOVING
+        assert next_state(state, PairAction.REMOVE) is PairState.REMOVING
     for state, action in [
-        (PairState.PAUSED, Action.PAUSE),
-        (PairState.ERROR, Action.PAUSE),
-        (PairState.ACTIVE, Action.RESUME),
-        (PairState.REMOVING, Action.ACTIVATE),
-        (PairState.REMOVING, Action.REMOVE),
-        (PairState.PAUSED, Action.ACTIVATE),
+        (PairState.PAUSED, PairAction.PAUSE),
+        (PairState.ERROR, PairAction.PAUSE),
+        (PairState.ACTIVE, PairAction.RESUME),
+        (PairState.REMOVING, PairAction.ACTIVATE),
+        (PairState.REMOVING, PairAction.REMOVE),
+        (PairState.PAUSED, PairAction.ACTIVATE),
     ]:
         with pytest.raises(InvalidTransition):
             next_state(state, action)

@@ -13,10 +13,10 @@ from subscriptions.lifecycle import LifecycleStep, lifecycle_step
 from subscriptions.mirrors import mirror_of
 from subscriptions.reconcile import PairView, plan_reconcile, removals_ready, source_calendars
 from subscriptions.schedule import (
-    Action,
-    Policy,
+    RenewalPolicy,
     ResyncCause,
     RowState,
+    SubscriptionAction,
     SubscriptionRow,
     backoff_until,
     decide,
@@ -26,7 +26,7 @@ from subscriptions.schedule import (
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-POLICY = Policy()
+POLICY = RenewalPolicy()
 
 
 def graph_row(**changes: object) -> SubscriptionRow:
@@ -51,47 +51,47 @@ def decided(row: SubscriptionRow, *, wanted: bool = True, kid: str = "k2", renew
 
 def test_given_a_due_graph_subscription_with_a_fresh_token_then_it_is_renewed_in_place() -> None:
     decision = decided(graph_row())
-    assert decision.action == Action.RENEW and decision.resync is None
+    assert decision.action == SubscriptionAction.RENEW and decision.resync is None
 
 
 def test_given_a_subscription_not_yet_due_then_nothing_is_done() -> None:
-    assert decided(graph_row(renew_at=NOW + timedelta(hours=1))).action == Action.NOTHING
+    assert decided(graph_row(renew_at=NOW + timedelta(hours=1))).action == SubscriptionAction.NOTHING
 
 
 def test_given_a_token_signed_with_a_retired_key_then_the_subscription_is_recreated_and_resynced() -> None:
     decision = decided(graph_row(key_id="k1"))
-    assert decision.action == Action.RECREATE and decision.resync == ResyncCause.RESIGNED
+    assert decision.action == SubscriptionAction.RECREATE and decision.resync == ResyncCause.RESIGNED
 
 
 def test_given_a_token_that_would_expire_before_the_renewed_expiry_plus_grace_then_it_is_recreated() -> None:
     # Renewal would reach NOW + ~7 days; the token must last 6 hours beyond that.
     short = NOW + POLICY.lifetime(Provider.GRAPH) + POLICY.token_grace - timedelta(minutes=1)
-    assert decided(graph_row(token_expires_at=short)).action == Action.RECREATE
+    assert decided(graph_row(token_expires_at=short)).action == SubscriptionAction.RECREATE
     enough = NOW + POLICY.lifetime(Provider.GRAPH) + POLICY.token_grace
-    assert decided(graph_row(token_expires_at=enough)).action == Action.RENEW
+    assert decided(graph_row(token_expires_at=enough)).action == SubscriptionAction.RENEW
 
 
 def test_given_a_due_google_channel_then_it_is_rotated_without_a_resync() -> None:
     row = graph_row(provider=Provider.GOOGLE, token_expires_at=None)
     decision = decided(row, renewable=False)
-    assert decision.action == Action.RECREATE and decision.resync is None
+    assert decision.action == SubscriptionAction.RECREATE and decision.resync is None
 
 
 def test_given_a_lapsed_or_removed_subscription_then_it_is_recreated_and_its_calendar_resynced() -> None:
     lapsed = decided(graph_row(expires_at=NOW - timedelta(seconds=1)))
     removed = decided(graph_row(state=RowState.REMOVED, renew_at=NOW + timedelta(days=1)))
-    assert (lapsed.action, lapsed.resync) == (Action.RECREATE, ResyncCause.LAPSED)
-    assert (removed.action, removed.resync) == (Action.RECREATE, ResyncCause.REMOVED)
+    assert (lapsed.action, lapsed.resync) == (SubscriptionAction.RECREATE, ResyncCause.LAPSED)
+    assert (removed.action, removed.resync) == (SubscriptionAction.RECREATE, ResyncCause.REMOVED)
 
 
 def test_given_a_placeholder_row_then_it_is_created_and_resynced() -> None:
     decision = decided(graph_row(state=RowState.PENDING, provider_id=None, expires_at=None))
-    assert (decision.action, decision.resync) == (Action.CREATE, ResyncCause.SUBSCRIBED)
+    assert (decision.action, decision.resync) == (SubscriptionAction.CREATE, ResyncCause.SUBSCRIBED)
 
 
 def test_given_an_unwanted_or_stopping_row_then_it_is_stopped_whatever_else_holds() -> None:
-    assert decided(graph_row(), wanted=False).action == Action.STOP
-    assert decided(graph_row(state=RowState.STOPPING)).action == Action.STOP
+    assert decided(graph_row(), wanted=False).action == SubscriptionAction.STOP
+    assert decided(graph_row(state=RowState.STOPPING)).action == SubscriptionAction.STOP
 
 
 @given(

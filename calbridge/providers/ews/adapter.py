@@ -35,6 +35,7 @@ from calbridge.connections import Connection, EwsConnection
 from calbridge.errors import NotFound
 from calbridge.events import Provider
 from calbridge.model import Event, Timed
+from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.ews.client import EwsClient, EwsEndpoint
 from calbridge.providers.ews.occurrences import fetch_one, find_occurrence, zone_of
@@ -51,7 +52,6 @@ from calbridge.providers.ews.translate import (
 from calbridge.providers.registry import register
 from calbridge.settings import get_settings
 from calbridge.translate.errors import UnsupportedRecurrence
-from calbridge.translate.mirror import Detail
 from calbridge.translate.recurrence import excluded_starts
 
 __all__ = ["EwsProvider", "open_ews"]
@@ -66,7 +66,12 @@ class EwsProvider:
     provider = Provider.EWS
 
     def __init__(
-        self, client: EwsClient, *, detail: Detail = "full", all_day_zone: str = "UTC", page_size: int = 100
+        self,
+        client: EwsClient,
+        *,
+        detail: Detail = Detail.FULL,
+        all_day_zone: str = "UTC",
+        page_size: int = 100,
     ) -> None:
         register_marks()
         self.client = client

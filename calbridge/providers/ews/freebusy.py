@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from calbridge.events import Provider
 from calbridge.freebusy.intervals import localize
-from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
+from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, LookupOutcome
 
 if TYPE_CHECKING:
     from calbridge.connections import EwsConnection
@@ -44,7 +44,9 @@ class EwsFreeBusySource:
     def provider(self) -> Provider:
         return Provider.EWS
 
-    async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
+    async def query(
+        self, addresses: Sequence[str], start: datetime, end: datetime
+    ) -> Mapping[str, LookupOutcome]:
         """Errors of the whole call come back as calbridge's (`EwsClient.run`): ErrorServerBusy
         as Throttled with its back-off, refusals as AccessDenied."""
         caller = self._mailbox or addresses[0]
@@ -122,9 +124,9 @@ def _plain(moment: datetime, zone: Any) -> datetime:
     return localize(wall, tz).replace(fold=moment.fold)
 
 
-def parse_views(views: Sequence[Any], addresses: Sequence[str], zone: Any) -> dict[str, Outcome]:
+def parse_views(views: Sequence[Any], addresses: Sequence[str], zone: Any) -> dict[str, LookupOutcome]:
     """FreeBusyView objects (or per-mailbox exceptions), in request order -> outcomes."""
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, LookupOutcome] = {}
     for address, view in zip(addresses, views, strict=False):
         if isinstance(view, Exception):
             outcomes[address] = _view_error(type(view).__name__)

@@ -23,12 +23,12 @@ from typing import Any
 import structlog
 
 from calbridge.connections import Connection, GoogleConnection
-from calbridge.errors import AccessDenied, AlreadyExists, NotFound, ProviderError
+from calbridge.errors import AccessDenied, AlreadyExists, NotFound, ProviderError, Target
 from calbridge.events import Provider
 from calbridge.model import Event
+from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.google.client import GoogleClient
-from calbridge.providers.google.errors import Target
 from calbridge.providers.google.translate import fetched_from_google, google_body
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import google_options
@@ -69,7 +69,7 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
 def _own_body(event: Event) -> dict[str, Any]:
     """What a write back to a person's own event carries: the event's fields, no stamp, no facts,
     and nothing that would replace their guests or conference."""
-    body = google_body(event, MirrorStamp("", ""), detail="full", guests=True)
+    body = google_body(event, MirrorStamp("", ""), detail=Detail.FULL, guests=True)
     for key in ("extendedProperties", "attendees", "guestsCanInviteOthers", "recurrence"):
         body.pop(key, None)
     if event.recurrence is not None and event.instance_of is None:
@@ -189,7 +189,7 @@ class GoogleCalendar:
             request = self.client.events.insert(calendarId=calendar.calendar, body=_own_body(event), **_WRITE)
             return await self._fetched(calendar, await self._call(calendar, request, on="calendar"))
         event_id = mirror_id(stamp)
-        body = {**google_body(event, stamp, detail="full"), "id": event_id}
+        body = {**google_body(event, stamp, detail=Detail.FULL), "id": event_id}
         request = self.client.events.insert(calendarId=calendar.calendar, body=body, **_WRITE)
         try:
             item = await self._call(calendar, request, on="calendar")
@@ -202,7 +202,7 @@ class GoogleCalendar:
     ) -> Fetched:
         if stamp is None:
             return await self._merge(calendar, event_id, _own_body(event))
-        return await self._replace(calendar, event_id, google_body(event, stamp, detail="full"))
+        return await self._replace(calendar, event_id, google_body(event, stamp, detail=Detail.FULL))
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
         request = self.client.events.delete(
@@ -241,7 +241,7 @@ class GoogleCalendar:
             return found
         if stamp is None:
             return await self._merge(calendar, event_id, _own_body(event))
-        body = google_body(event, stamp, detail="full")
+        body = google_body(event, stamp, detail=Detail.FULL)
         body.pop("recurrence", None)
         return await self._replace(calendar, event_id, body)
 

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from calbridge.providers.google.errors import Target, translate_exception
+from calbridge.errors import Target
+from calbridge.providers.google.errors import translate_exception
 
 __all__ = ["GOOGLE_SCOPES", "GoogleClient"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from typing import Literal
 
 from calbridge.errors import (
     AccessDenied,
@@ -20,13 +19,13 @@ from calbridge.errors import (
     NotFound,
     PermanentProviderError,
     ProviderError,
+    Target,
     Throttled,
     TransientProviderError,
 )
 
 __all__ = ["DEFAULT_BACKOFF", "classify", "translate_exception"]
 
-Target = Literal["listing", "event", "calendar"]
 
 # Google's guidance is exponential backoff without a server hint; this is the first step.
 DEFAULT_BACKOFF = 5.0

@@ -22,7 +22,7 @@ from calbridge.errors import (
     TransientProviderError,
 )
 from calbridge.events import Provider
-from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
+from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, LookupOutcome
 
 if TYPE_CHECKING:
     from calbridge.connections import GoogleConnection
@@ -43,7 +43,9 @@ class GoogleFreeBusySource:
     def provider(self) -> Provider:
         return Provider.GOOGLE
 
-    async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
+    async def query(
+        self, addresses: Sequence[str], start: datetime, end: datetime
+    ) -> Mapping[str, LookupOutcome]:
         body = {
             "timeMin": start.isoformat(),
             "timeMax": end.isoformat(),
@@ -119,10 +121,10 @@ def _seconds(retry_after: str | None) -> float:
         return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
 
 
-def parse_freebusy(reply: Mapping[str, Any], addresses: Sequence[str]) -> dict[str, Outcome]:
+def parse_freebusy(reply: Mapping[str, Any], addresses: Sequence[str]) -> dict[str, LookupOutcome]:
     """freeBusy.query's `calendars` map -> an outcome per requested address."""
     calendars = {str(k).lower(): v for k, v in (reply.get("calendars") or {}).items()}
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, LookupOutcome] = {}
     for address in addresses:
         entry = calendars.get(address.lower())
         if entry is None:

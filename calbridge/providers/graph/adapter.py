@@ -21,6 +21,7 @@ from calbridge.connections import Connection, GraphConnection
 from calbridge.errors import AccessDenied, NotFound, ProviderError
 from calbridge.events import Provider
 from calbridge.model import Event, EventStatus, InstanceOf
+from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
 from calbridge.providers.graph.feed import TRANSACTION_PREFIX, read_changes
@@ -167,9 +168,9 @@ class GraphCalendar:
 
     def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
         if stamp is not None:
-            return graph_body(event, stamp, detail="full", all_day_zone=self._all_day_zone)
+            return graph_body(event, stamp, detail=Detail.FULL, all_day_zone=self._all_day_zone)
         # A person's own event: no stamp or facts, and leave their Teams meeting as it is.
-        body = graph_body(event, MirrorStamp("", ""), detail="full", all_day_zone=self._all_day_zone)
+        body = graph_body(event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone)
         for key in ("singleValueExtendedProperties", "isOnlineMeeting"):
             body.pop(key, None)
         return body

@@ -8,7 +8,6 @@ shedding load, so it becomes Throttled with that wait; without one it is a trans
 from __future__ import annotations
 
 import ssl
-from typing import Literal
 
 from calbridge.errors import (
     AccessDenied,
@@ -16,13 +15,13 @@ from calbridge.errors import (
     NotFound,
     PermanentProviderError,
     ProviderError,
+    Target,
     Throttled,
     TransientProviderError,
 )
 
 __all__ = ["DEFAULT_BACKOFF", "classify", "translate_exception"]
 
-Target = Literal["listing", "event", "calendar"]
 
 DEFAULT_BACKOFF = 5.0  # Graph says: without Retry-After, back off exponentially; the first step
 

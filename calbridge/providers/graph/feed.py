@@ -32,7 +32,7 @@ __all__ = ["TRANSACTION_PREFIX", "read_changes"]
 TRANSACTION_PREFIX = "calbridge-"
 INSTANCES_PAGE = 200  # Graph pages instances by 10 unless asked: a daily series has ~490 here
 
-Window = tuple[datetime, datetime]
+DeltaWindow = tuple[datetime, datetime]
 
 
 @dataclass
@@ -44,7 +44,7 @@ class _Round:
 
 
 async def read_changes(
-    mailbox: GraphMailbox, cursor: str | None, window: Window, page_size: int
+    mailbox: GraphMailbox, cursor: str | None, window: DeltaWindow, page_size: int
 ) -> AsyncIterator[ChangePage]:
     """Pages of changes since `cursor` (None: a full round over `window`)."""
     delta = mailbox.calendar_builder.calendar_view.delta
@@ -73,7 +73,7 @@ async def read_changes(
 
 
 async def _page_changes(
-    mailbox: GraphMailbox, rows: list[dict[str, Any]], window: Window, round_: _Round
+    mailbox: GraphMailbox, rows: list[dict[str, Any]], window: DeltaWindow, round_: _Round
 ) -> list[Change]:
     # Rows are resolved concurrently (their GETs share the mailbox's cap), in page order.
     resolved = await asyncio.gather(*(_row_change(mailbox, row) for row in rows))
@@ -105,7 +105,7 @@ async def _row_change(mailbox: GraphMailbox, row: dict[str, Any]) -> Change | st
     return fetched_from_graph(await _marked(mailbox, row))
 
 
-async def _series(mailbox: GraphMailbox, master_id: str, window: Window) -> list[Change]:
+async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) -> list[Change]:
     """A series as the engine wants it: master, its exceptions and its cancelled occurrences."""
     item = await mailbox.read(master_id)
     if item is None:

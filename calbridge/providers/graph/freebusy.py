@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from calbridge.errors import ProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.intervals import localize
-from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, Outcome
+from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, LookupOutcome
 from calbridge.translate.errors import UnknownTimeZone
 from calbridge.translate.zones import iana_to_windows, zone_info
 
@@ -49,7 +49,9 @@ class GraphFreeBusySource:
     def provider(self) -> Provider:
         return Provider.GRAPH
 
-    async def query(self, addresses: Sequence[str], start: datetime, end: datetime) -> Mapping[str, Outcome]:
+    async def query(
+        self, addresses: Sequence[str], start: datetime, end: datetime
+    ) -> Mapping[str, LookupOutcome]:
         from calbridge.providers.graph.errors import translate_exception
 
         try:
@@ -105,10 +107,10 @@ def _wall(moment: datetime) -> str:
 
 def parse_schedules(
     schedules: Sequence[Mapping[str, Any]], addresses: Sequence[str], zone: Any
-) -> dict[str, Outcome]:
+) -> dict[str, LookupOutcome]:
     """`scheduleInformation` items (JSON) -> an outcome per requested address."""
     by_id = {str(s.get("scheduleId") or "").lower(): s for s in schedules}
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, LookupOutcome] = {}
     for address in addresses:
         info = by_id.get(address.lower())
         if info is None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import structlog
 
-from calbridge.errors import NotFound
+from calbridge.errors import NotFound, Target
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph.client import PREFER, GraphClient
-from calbridge.providers.graph.errors import Target, translate_exception
+from calbridge.providers.graph.errors import translate_exception
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.limits import MailboxLimits
 from calbridge.translate import stamps
