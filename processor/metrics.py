@@ -53,8 +53,9 @@ CHANGES = Counter(
 HINTS = Counter(
     "calbridge_hints_total",
     "Change events handled, by outcome: synced, coalesced (a later pass covered it), echo (it names "
-    "a version the links already record), no_active_pair, paused (the breaker paused a pair), retry, "
-    "dead_letter.",
+    "a version the links already record), no_active_pair, paused (the breaker paused a pair), "
+    "pair_error (access refused, credential refused or calendar gone: the pair was put in error), "
+    "backoff (throttled: waits as the provider asked, no attempt used), retry, dead_letter.",
     ["outcome"],
     registry=REGISTRY,
 )

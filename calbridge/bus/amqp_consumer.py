@@ -90,7 +90,13 @@ class AmqpConsumer:
 
     async def _process(self, queue: str, message: AbstractIncomingMessage) -> None:
         delivery = Delivery(message.body, dict(message.headers or {}), queue)
-        verdict = await judge(delivery, self._decode, self._handler, self._settings.retry_delays)
+        verdict = await judge(
+            delivery,
+            self._decode,
+            self._handler,
+            self._settings.retry_delays,
+            throttle_limit=self._settings.throttle_limit.total_seconds(),
+        )
         try:
             if isinstance(verdict, Retry):
                 target = delay_queue(self._retry_target, verdict.delay)

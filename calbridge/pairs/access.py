@@ -14,6 +14,8 @@ from calbridge.clock import Sleep
 from calbridge.connections import Connection
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
     NotFound,
     ProviderError,
     Throttled,
@@ -74,10 +76,30 @@ async def check_with_retries(
             await sleep(float(2 ** (attempt - 1)))
 
 
+# What to do when a provider refuses the connection's own credential: no permission fixes that.
+_CREDENTIAL_FIX = {
+    "google": (
+        "the service account key was deleted or disabled: create a new key and store it with "
+        "`calbridge connections add google --service-account KEY.json --replace`"
+    ),
+    "graph": (
+        "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
+        "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"
+    ),
+    "ews": (
+        "the EWS account's password (or token) is wrong or expired: store the current one with "
+        "`calbridge connections add ews ... --replace`"
+    ),
+}
+
+
 def explain_access_failure(label: str, exc: BaseException, provider: str) -> str:
     """One line saying what failed and what to do about it (no secrets, no provider payloads)."""
     detail = str(exc).strip()
     suffix = f" ({detail})" if detail else ""
+    if isinstance(exc, CredentialRefused):
+        fix = _CREDENTIAL_FIX.get(provider, _CREDENTIAL_FIX["ews"])
+        return f"{label}: the connection's credential was refused{suffix}; {fix}"
     if isinstance(exc, AccessDenied):
         if provider == "google":
             fix = (
@@ -89,6 +111,11 @@ def explain_access_failure(label: str, exc: BaseException, provider: str) -> str
         else:
             fix = "give the EWS account impersonation rights on this mailbox"
         return f"{label}: access denied{suffix}; {fix}"
+    if isinstance(exc, CalendarNotFound):
+        return (
+            f"{label}: calendar not found{suffix}; it was deleted, or is no longer shared with the "
+            "user or mailbox: restore it, or remove the pair"
+        )
     if isinstance(exc, NotFound):
         return f"{label}: calendar not found{suffix}; check the address and the calendar id"
     if isinstance(exc, AdapterMissing):

@@ -1,11 +1,15 @@
 """A pair's life, as a pure transition table.
 
     pending --activate--> active | error(reason)
-    error   --activate--> active | error(reason)      (after the cause is fixed)
+    error   --activate--> active | error(reason)      (after the cause is fixed: `pairs resume`,
+                                                      or the renewer's periodic recheck)
+    active  --fail------> error(reason)               (the processor: access refused, credential
+                                                      refused, calendar gone)
     active  --pause-----> paused --resume--> active
     any but removing --remove--> removing              (the renewer finishes the removal)
 
-Only `active` pairs are processed or subscribed.
+Only `active` pairs are processed or subscribed (docs/pairs.md, "Health": which states stop
+work and which only warn).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ _TRANSITIONS: dict[tuple[PairState, PairAction], PairState] = {
     (PairState.PENDING, PairAction.FAIL): PairState.ERROR,
     (PairState.ERROR, PairAction.ACTIVATE): PairState.ACTIVE,
     (PairState.ERROR, PairAction.FAIL): PairState.ERROR,
+    (PairState.ACTIVE, PairAction.FAIL): PairState.ERROR,
     (PairState.ACTIVE, PairAction.PAUSE): PairState.PAUSED,
     (PairState.PAUSED, PairAction.RESUME): PairState.ACTIVE,
     **{

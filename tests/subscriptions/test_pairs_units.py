@@ -74,6 +74,7 @@ def test_the_state_machine_allows_only_the_documented_moves() -> None:
     assert next_state(PairState.ERROR, PairAction.ACTIVATE) is PairState.ACTIVE
     assert next_state(PairState.ACTIVE, PairAction.PAUSE) is PairState.PAUSED
     assert next_state(PairState.PAUSED, PairAction.RESUME) is PairState.ACTIVE
+    assert next_state(PairState.ACTIVE, PairAction.FAIL) is PairState.ERROR  # the processor found it
     for state in (PairState.PENDING, PairState.ACTIVE, PairState.PAUSED, PairState.ERROR):
         assert next_state(state, PairAction.REMOVE) is PairState.REMOVING
     for state, action in [
@@ -83,6 +84,8 @@ def test_the_state_machine_allows_only_the_documented_moves() -> None:
         (PairState.REMOVING, PairAction.ACTIVATE),
         (PairState.REMOVING, PairAction.REMOVE),
         (PairState.PAUSED, PairAction.ACTIVATE),
+        (PairState.PAUSED, PairAction.FAIL),  # an operator's pause is never overridden
+        (PairState.REMOVING, PairAction.FAIL),
     ]:
         with pytest.raises(InvalidTransition):
             next_state(state, action)

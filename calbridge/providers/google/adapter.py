@@ -30,6 +30,7 @@ from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.google.client import GoogleClient
 from calbridge.providers.google.translate import fetched_from_google, google_body
+from calbridge.providers.pacing import Pacing
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import google_options
 from calbridge.settings import get_settings
@@ -98,6 +99,7 @@ class GoogleCalendar:
         threads: int = 8,
         timeout: float = 30.0,
         page_size: int = 250,
+        pacing: Pacing | None = None,
     ) -> GoogleCalendar:
         client = GoogleClient(
             service_account_info,
@@ -106,6 +108,7 @@ class GoogleCalendar:
             ca_file=ca_file,
             threads=threads,
             timeout=timeout,
+            pacing=pacing,
         )
         return cls(client, page_size=page_size)
 

@@ -29,6 +29,7 @@ from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import fetched_from_graph, graph_body
 from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.pacing import Pacing
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import graph_options
 from calbridge.settings import get_settings
@@ -64,6 +65,7 @@ class GraphCalendar:
         client: GraphClient,
         *,
         limits: MailboxLimits | None = None,
+        pacing: Pacing | None = None,
         past: timedelta = timedelta(days=90),
         ahead: timedelta = timedelta(days=400),
         page_size: int = 50,
@@ -72,6 +74,7 @@ class GraphCalendar:
     ) -> None:
         self.client = client
         self.limits = limits or MailboxLimits(4)
+        self.pacing = pacing
         self._past, self._ahead = past, ahead
         self._page_size = page_size
         self._all_day_zone = all_day_zone
@@ -106,7 +109,7 @@ class GraphCalendar:
         await self.client.close()
 
     def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
-        return GraphMailbox(self.client, self.limits, calendar, self.marks)
+        return GraphMailbox(self.client, self.limits, calendar, self.marks, self.pacing)
 
     # -- reading ------------------------------------------------------------------------------
 
