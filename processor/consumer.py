@@ -225,7 +225,9 @@ class ChangeConsumer:
         what = (
             "a change could not be applied" if isinstance(fate, Reject) else "the last sync failed, retrying"
         )
-        await self._directory.note_error(pair.id, f"{what}: {describe_error(error)}")
+        last_error = f"{what}: {describe_error(error)}"
+        if last_error != pair.last_error:  # an outage writes it once, not once per pass
+            await self._directory.note_error(pair.id, last_error)
         return fate
 
     async def _context(self, pair: PairRoute) -> PairContext:
@@ -250,6 +252,8 @@ def _first_retry(failures: list[RetryLater | Reject]) -> RetryLater | Reject:
 def _count(summary: PassSummary) -> None:
     for outcome, count in summary.outcomes.items():
         CHANGES.labels(change_outcome(outcome)).inc(count)
+    if summary.failed:
+        CHANGES.labels("left_out").inc(len(summary.failed))
     if summary.conflicts:
         CHANGES.labels("conflict").inc(summary.conflicts)
 

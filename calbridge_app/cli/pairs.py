@@ -97,8 +97,10 @@ def _cut(text: str, style: str = "") -> Text:
 def pairs_table(records: list[PairRecord], now: datetime, failures: Mapping[str, int] | None = None) -> Table:
     """The `pairs list` table. Every pair is one line: the addresses and the last error shrink
     (with an ellipsis) when the terminal is narrow, the short columns never do; `pairs show`
-    has everything whole. `failed` counts the events of the pair that could not be copied."""
+    has everything whole. `failed` counts the events of the pair that could not be copied; it
+    is there only when some listed pair has any, so a healthy list keeps its width."""
     failures = failures or {}
+    counted = any(failures.get(pair.id) for pair in records)
     # One space between columns; the short columns take what they need, the addresses and the
     # error share the rest equally, and their cells are cut rather than wrapped.
     table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0), expand=True)
@@ -109,9 +111,11 @@ def pairs_table(records: list[PairRecord], now: datetime, failures: Mapping[str,
     table.add_column("state", no_wrap=True)
     table.add_column("synced", no_wrap=True)
     table.add_column("expires", no_wrap=True)
-    table.add_column("failed", no_wrap=True, justify="right")
+    if counted:
+        table.add_column("failed", no_wrap=True, justify="right")
     table.add_column("last error", ratio=1, min_width=10)
     for pair in records:
+        failed = [Text(str(failures.get(pair.id) or ""), style="bold red")] if counted else []
         table.add_row(
             pair.id,
             _cut(str(pair.google)),
@@ -120,7 +124,7 @@ def pairs_table(records: list[PairRecord], now: datetime, failures: Mapping[str,
             Text(pair.state.value, style=STATE_STYLES[pair.state.value]),
             relative(pair.last_sync_at, now),
             _subscriptions_cell(pair, now),
-            Text(str(failures[pair.id]), style="bold red") if failures.get(pair.id) else Text(""),
+            *failed,
             _cut(
                 short_error(pair.last_error or pair.state_reason or ""), "red" if pair.last_error else "dim"
             ),

@@ -10,7 +10,10 @@ RabbitMQ and processor:
   a last error naming the remedy) instead of dead-lettering hint after hint, and it clears by
   itself when access is restored (the renewer's periodic recheck);
 - a fifth of the provider calls throttled (429 or 503 with Retry-After) over 52 changes: every
-  change arrives and the dead-letter queue stays empty.
+  change arrives and the dead-letter queue stays empty. The changes reach the processor as one
+  resync per calendar (their notifications dropped, as after an outage or a `pairs resync`): all
+  the work in one pass, the case where every throttle used to fail the whole pass, use up an
+  attempt, and after five send the hint to the dead-letter queue with half the events missing.
 """
 
 from __future__ import annotations
@@ -27,11 +30,23 @@ from typing import Any
 import aio_pika
 import pytest
 import sqlalchemy as sa
-from processor_e2e import ALICE, GOOGLE_REF, PAIR, SECRET_KEY, Stack, eventually, open_stack, titled
+from processor_e2e import (
+    ALICE,
+    GOOGLE_REF,
+    MICROSOFT_REF,
+    PAIR,
+    SECRET_KEY,
+    Stack,
+    eventually,
+    open_stack,
+    publish_resyncs,
+    titled,
+)
 from test_processor_e2e_sync import google_timed, outlook_timed
 
 from calbridge.bus import open_bus
 from calbridge.bus.base import DLQ
+from calbridge.events import Provider
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.pairs.event_failures import fetch_failures
 from calbridge.secretbox import open_secretbox
@@ -247,6 +262,8 @@ async def test_given_a_fifth_of_the_calls_throttled_then_every_change_arrives_an
     for operation in STORM_GRAPH_READS:
         await stack.control.set_fault(f"graph.{operation}", error_rate=0.2, error_status=503, retry_after=1)
 
+    for provider in ("google", "graph"):
+        await stack.control.set_notification_faults(provider, drop_rate=1.0)
     for n in range(30):
         day = 1 + n % 28
         await stack.google_create(
@@ -258,6 +275,8 @@ async def test_given_a_fifth_of_the_calls_throttled_then_every_change_arrives_an
             outlook_timed(f"m{n}", f"2027-02-{day:02d}T14:00:00", f"2027-02-{day:02d}T14:30:00")
         )
     expected = sorted([f"g{n}" for n in range(30)] + [f"m{n}" for n in range(22)])
+    calendars = ((Provider.GOOGLE, GOOGLE_REF), (Provider.GRAPH, MICROSOFT_REF))
+    await publish_resyncs(stack.settings, *calendars, reason="operator")
 
     async def converged() -> bool:
         google = sorted(e["summary"] for e in await stack.google_events())

@@ -7,9 +7,15 @@ import asyncio
 import random
 
 import pytest
+from providers_support import ALICE, meeting, stamp
 
 from calbridge.errors import Throttled
+from calbridge.providers.base import CalendarAddress, Fetched
+from calbridge.providers.graph.adapter import GraphCalendar
 from calbridge.providers.pacing import MAX_BACKOFF, Pacing, throttle_wait
+from sandbox.client import SandboxControl
+
+HERE = CalendarAddress(ALICE)
 
 
 class FakeTime:
@@ -131,3 +137,22 @@ async def test_given_throttles_without_a_named_wait_then_they_back_off_until_pat
         await pacing.call("google", "alice@example.com", refused)
     assert sum(time.slept) <= 20
     assert all(later > earlier for earlier, later in zip(time.slept, time.slept[1:], strict=False))
+
+
+@pytest.mark.integration
+async def test_given_throttled_pages_of_a_delta_feed_when_paced_then_each_page_is_asked_again_and_all_arrive(
+    graph: GraphCalendar, control: SandboxControl
+) -> None:
+    """Against the sandbox and the real SDK: a throttled page is asked for again after the wait
+    Outlook named, not the whole feed, and the caller never sees the throttle."""
+    made = [
+        await graph.create(HERE, meeting(f"m{n}", day=f"2026-12-0{n + 1}"), stamp(f"src{n}"))
+        for n in range(7)
+    ]
+    time = FakeTime()  # the waits are recorded and the clock moved on, not spent: the test stays fast
+    graph.pacing = Pacing(60, sleep=time.sleep, clock=time.clock)
+    await control.set_fault("graph.events.delta", error_rate=0.5, error_status=429, retry_after=2)
+    pages = [page async for page in graph.changes(HERE, None)]
+    listed = {change.event.id for page in pages for change in page.changes if isinstance(change, Fetched)}
+    assert {m.event.id for m in made} <= listed
+    assert time.slept and all(wait == 2.0 for wait in time.slept), time.slept
