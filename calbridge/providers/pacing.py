@@ -10,8 +10,9 @@ each throttle in a row, with jitter, from the adapter's first step (`throttle_wa
 
 The wait is bounded by `patience` per call: a longer one raises `Throttled` with the time left,
 and the caller hands the work back to the bus, which waits in a delay queue without counting an
-attempt (`calbridge.bus.base.BackOff`). The adapters call `Pacing.call` around each single HTTP
-request, so a throttled page of a change feed is asked for again, not the whole feed.
+attempt (`calbridge.bus.base.BackOff`). The Google and Graph adapters call `Pacing.call` around
+each single HTTP request, so a throttled page of a change feed is asked for again, not the whole
+feed. (EWS does not pace in the process yet: its `ErrorServerBusy` takes the bus's step.)
 """
 
 from __future__ import annotations

@@ -132,6 +132,21 @@ async def test_given_a_failed_event_when_it_changes_into_something_acceptable_th
     assert world.mirrored_titles() == ["smaller"]
 
 
+async def test_given_a_failed_event_when_the_pair_is_resynced_then_it_is_planned_again_and_cleared() -> None:
+    world = World()
+    world.microsoft.refused["odd series"] = UNSUPPORTED
+    series = world.google.person_create(meeting("odd series", recurrence=Recurrence(("RRULE:FREQ=WEEKLY",))))
+    world.google.person_create(meeting("fine", 2))
+    await world.sync()
+    assert world.failures.open.keys() == {(Side.GOOGLE, series)}
+    del world.microsoft.refused["odd series"]
+    world.links.cursors.pop("calg")  # `pairs resync`: a full read from scratch
+    summary = await world.sync()
+    assert summary.full and summary.outcomes[Outcome.CREATED] == 1
+    assert world.failures.open == {}
+    assert world.mirrored_titles() == ["fine", "odd series"]
+
+
 async def test_given_failed_events_when_retried_by_id_then_what_works_now_arrives() -> None:
     world = World()
     world.microsoft.refused["odd series"] = UNSUPPORTED
