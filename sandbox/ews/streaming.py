@@ -25,12 +25,16 @@ MAX_CONNECTION_MINUTES = 30
 def _event_element(event: StreamEvent) -> etree._Element:
     elem = etree.Element(t(event.kind))
     etree.SubElement(elem, t("TimeStamp")).text = format_dt(event.timestamp)
-    etree.SubElement(elem, t("ItemId"), Id=event.item_id, ChangeKey=event.changekey)
+    etree.SubElement(
+        elem, t("FolderId" if event.of_folder else "ItemId"), Id=event.item_id, ChangeKey=event.changekey
+    )
     etree.SubElement(elem, t("ParentFolderId"), Id=event.folder_id, ChangeKey="AQAAAA==")
     if event.old_item_id is not None:
         etree.SubElement(elem, t("OldItemId"), Id=event.old_item_id, ChangeKey=event.changekey)
     if event.old_folder_id is not None:
         etree.SubElement(elem, t("OldParentFolderId"), Id=event.old_folder_id, ChangeKey="AQAAAA==")
+    if event.of_folder and event.kind == "ModifiedEvent":
+        etree.SubElement(elem, t("UnreadCount")).text = "0"  # calendar items are never unread
     return elem
 
 
