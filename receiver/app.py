@@ -43,7 +43,7 @@ from receiver.graph import interpret_graph, parse_graph_body, refusal_for
 from receiver.metrics import AUTH_FAILURES, notifications
 from receiver.middleware import RequestContextMiddleware
 from receiver.publish import publish_confirmed
-from receiver.refusals import Forbidden, Refused, UnsupportedMediaType
+from receiver.refusals import BadRequest, Forbidden, Refused, UnsupportedMediaType
 
 __all__ = ["RETRY_AFTER_SECONDS", "ROUTES", "create_app"]
 
@@ -210,11 +210,15 @@ def create_app(
     if freebusy is not None and freebusy_keys:
         routes += freebusy_routes(freebusy, keys=freebusy_keys, limits=limits_from(settings))
         labelled = (*ROUTES, FREEBUSY_PATH, OPENAPI_PATH)
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware, routes=labelled, direct=direct)],
         lifespan=lifespan,
     )
+    # A path with a trailing slash is another path: 404, as documented, not a 307 to the known one
+    # (a provider would not follow it with its POST anyway). Set once; nothing per request.
+    app.router.redirect_slashes = False
+    return app
 
 
 def _trace_id(request: Request) -> str:
@@ -227,6 +231,10 @@ def _answer_handshake(request: Request) -> Response | None:
     if not request.scope.get("query_string") or "validationToken" not in request.query_params:
         return None
     token = request.query_params["validationToken"]
+    if not token:  # Graph always sends one; an empty token validates nothing
+        refusal = BadRequest("validationToken is empty")
+        notifications(Provider.GRAPH, refusal.outcome).inc()
+        return _refuse(refusal, Provider.GRAPH)
     notifications(Provider.GRAPH, "validation").inc()
     # text/plain and nosniff: the token is opaque input and must never be rendered as HTML.
     return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})

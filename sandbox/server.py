@@ -48,6 +48,10 @@ __all__ = ["Sandbox", "SandboxInfo", "SandboxServer"]
 log = structlog.get_logger("sandbox")
 
 GOOGLE_SCOPES = ["https://www.googleapis.com/auth/calendar"]
+# How long stopping waits for requests still being handled before cancelling them (aiohttp's
+# default is 60 s). The EWS emulator ends its held-open streams itself when shutting down; this
+# bounds whatever else is running (an injected delay, a slow client).
+SHUTDOWN_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ class SandboxServer:
         self._runners.clear()
 
     async def _serve(self, app: web.Application, port: int, *, tls: bool) -> tuple[str, web.AppRunner]:
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
         await runner.setup()
         site = web.TCPSite(runner, self.host, port, ssl_context=self.tls.server_context() if tls else None)
         await site.start()

@@ -22,7 +22,7 @@ from sandbox.ews.operations.subscriptions import AFFINITY_COOKIE, subscribe, uns
 from sandbox.ews.operations.sync import sync_folder_items
 from sandbox.ews.soap import MalformedSoap, envelope, fault, parse_request
 from sandbox.ews.state import EwsWorld, Mailbox
-from sandbox.ews.streaming import get_streaming_events
+from sandbox.ews.streaming import get_streaming_events, track_streams
 from sandbox.ews.timezones import get_server_time_zones
 from sandbox.faults import ErrorAnswer, Faults
 
@@ -210,4 +210,5 @@ def build_ews_app(world: EwsWorld, faults: Faults, clock: Clock, counters: Count
     app.router.add_post(TOKEN_PATH, _token)
     autodiscover.add_routes(app, world)
     control.add_routes(app, world)
+    track_streams(app)
     return app
