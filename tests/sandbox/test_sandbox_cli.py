@@ -144,7 +144,7 @@ STREAM = """<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sub}</t:
 
 def _start_sandbox(connection: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "calbridge", "sandbox", "--connection-file", str(connection)],
+        [sys.executable, "-m", "calbridge_app", "sandbox", "--connection-file", str(connection)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1"},
