@@ -76,7 +76,7 @@ def ews_listener() -> None:
     """Stream EWS changes of every active EWS pair to the bus (run beside the receiver).
 
     Replicas share the work through leases in the store: each subscription is streamed by one."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(service=True)
     if settings.amqp_url is None:
         fail(
             f"{ENV_PREFIX}AMQP_URL is not set: the listener publishes change events to RabbitMQ", EXIT_CONFIG

@@ -188,9 +188,9 @@ async def _connections(settings: Settings) -> list[Connection]:
 
 @app.command("add")
 def add(
-    google: Annotated[str, typer.Option("--google", help="USER\\[/CALENDAR] (default calendar: primary).")],
+    google: Annotated[str, typer.Option("--google", help="USER[/CALENDAR] (default calendar: primary).")],
     microsoft: Annotated[
-        str, typer.Option("--microsoft", help="MAILBOX\\[/CALENDAR] (default: its calendar).")
+        str, typer.Option("--microsoft", help="MAILBOX[/CALENDAR] (default: its calendar).")
     ],
     direction: Annotated[
         str, typer.Option("--direction", help="both | google-to-microsoft | microsoft-to-google.")
@@ -427,7 +427,7 @@ def remove(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft\\[,via,direction,detail].")],
+    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the failed rows and their reasons here (CSV).")
     ] = None,

@@ -56,7 +56,9 @@ def processor(
 ) -> None:
     """Run the processor: pull each hinted calendar's changes and write them to the other side."""
     overrides: dict[str, object] = {"prefetch": concurrency, "processor_http_port": port}
-    settings = settings_or_exit(**{name: value for name, value in overrides.items() if value is not None})
+    settings = settings_or_exit(
+        service=True, **{name: value for name, value in overrides.items() if value is not None}
+    )
     problems = startup_problems(settings)
     if problems:
         fail("the processor cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)

@@ -64,7 +64,9 @@ def receiver(
 ) -> None:
     """Serve the notification receiver (Google push, Graph webhooks, probes, metrics)."""
     overrides = {"receiver_host": host, "receiver_port": port, "receiver_workers": workers}
-    settings = settings_or_exit(**{name: value for name, value in overrides.items() if value is not None})
+    settings = settings_or_exit(
+        service=True, **{name: value for name, value in overrides.items() if value is not None}
+    )
     problems = startup_problems(settings)
     if problems:
         fail("the receiver cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)

@@ -40,7 +40,7 @@ def renewer(
 ) -> None:
     """Keep subscriptions alive: create, renew ahead of expiry, recreate what was lost, stop
     what no pair needs; resync calendars on a schedule and after any loss."""
-    settings = settings_or_exit(**({"renewer_http_port": port} if port is not None else {}))
+    settings = settings_or_exit(service=True, **({"renewer_http_port": port} if port is not None else {}))
     problems = startup_problems(settings)
     if problems:
         fail("the renewer cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)
