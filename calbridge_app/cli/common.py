@@ -13,7 +13,7 @@ from rich.console import Console
 
 from calbridge.errors import ConfigurationError
 from calbridge.logs import configure_logging
-from calbridge.settings import Settings, load_settings
+from calbridge.settings import ENV_PREFIX, Settings, load_settings
 
 __all__ = [
     "LOG_CHOICE",
@@ -72,6 +72,48 @@ LOG_CHOICE: ContextVar[LogChoice | None] = ContextVar("calbridge_log_choice", de
 
 def log_choice() -> LogChoice:
     return LOG_CHOICE.get() or LogChoice()
+
+
+def ensure_port_free(host: str, port: int, variable: str | None = None) -> None:
+    """Exit 2 naming the port when something already listens there, before a service starts
+    (the servers themselves would log a bind error and exit 3 with no hint of the setting)."""
+    if port == 0:
+        return
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(
+                f"port {port} on {host} is already in use ({exc.strerror}): stop what listens there "
+                f"or choose another port ({f'{ENV_PREFIX}{variable} or ' if variable else ''}--port)",
+                EXIT_CONFIG,
+            )
+
+
+async def check_store(settings: Settings) -> None:
+    """Read the store once before a service starts: a URL, role, database or schema that is wrong
+    is the operator's to fix, and says so in one line instead of a retry loop."""
+    import sqlalchemy as sa
+
+    from calbridge.store.engine import create_engine
+    from calbridge.store.failures import explain_database_error
+
+    url = settings.database_url.get_secret_value()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1 FROM pairs LIMIT 1"))
+    except Exception as exc:
+        explained = explain_database_error(exc, url)
+        if explained is None:
+            raise
+        raise explained from exc
+    finally:
+        await engine.dispose()
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -7,7 +7,15 @@ import signal
 from typing import TYPE_CHECKING
 
 from calbridge.settings import ENV_PREFIX, Settings
-from calbridge_app.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
+from calbridge_app.cli.common import (
+    EXIT_CONFIG,
+    check_store,
+    console,
+    ensure_port_free,
+    fail,
+    run,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
     from ews_listener.stream import ListenerTuning
@@ -82,9 +90,11 @@ def ews_listener() -> None:
             f"{ENV_PREFIX}AMQP_URL is not set: the listener publishes change events to RabbitMQ", EXIT_CONFIG
         )
     if settings.ews_listener_metrics_port:
+        ensure_port_free("0.0.0.0", settings.ews_listener_metrics_port, "EWS_LISTENER_METRICS_PORT")
         from prometheus_client import start_http_server
 
         from calbridge.metrics import REGISTRY
 
         start_http_server(settings.ews_listener_metrics_port, registry=REGISTRY)
+    run(check_store(settings))
     run(_listen(settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from calbridge.settings import ENV_PREFIX, Settings
-from calbridge_app.cli.common import EXIT_CONFIG, fail, run, settings_or_exit
+from calbridge_app.cli.common import EXIT_CONFIG, check_store, ensure_port_free, fail, run, settings_or_exit
 
 __all__ = ["parse_shards", "processor", "startup_problems"]
 
@@ -59,9 +59,11 @@ def processor(
     settings = settings_or_exit(
         service=True, **{name: value for name, value in overrides.items() if value is not None}
     )
+    ensure_port_free(settings.processor_http_host, settings.processor_http_port, "PROCESSOR_HTTP_PORT")
     problems = startup_problems(settings)
     if problems:
         fail("the processor cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)
+    run(check_store(settings))
     run(_serve(settings, parse_shards(shards, settings.shard_count)))
 
 
