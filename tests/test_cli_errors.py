@@ -24,6 +24,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from calbridge.store.migrate import upgrade
 from calbridge_app.cli import app
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,12 @@ SAMPLES: dict[str, list[str]] = {
     "--microsoft": ["--microsoft", "bob@example.org"],
 }
 
+PORT_SETTINGS = (
+    "CALBRIDGE_PROCESSOR_HTTP_PORT",
+    "CALBRIDGE_RENEWER_HTTP_PORT",
+    "CALBRIDGE_RECEIVER_PORT",
+    "CALBRIDGE_EWS_LISTENER_METRICS_PORT",
+)
 FERNET_KEY = "bXlfc2VjcmV0X2tleV9mb3JfY2xpX2Vycm9yc19fISE="  # 32 bytes, base64: a valid key shape
 SIGNING_KEYS = "k1:" + "s" * 32
 
@@ -220,6 +227,7 @@ def test_services_explain_every_bad_configuration_and_a_taken_port(
     cases: list[Case], tmp_path: Path, amqp_url: str
 ) -> None:
     env = {**base_env(tmp_path), "CALBRIDGE_AMQP_URL": amqp_url}
+    upgrade(f"sqlite+aiosqlite:///{tmp_path / 'calbridge.db'}")  # the store is fine: one thing at a time
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
@@ -244,7 +252,8 @@ def test_services_explain_every_bad_configuration_and_a_taken_port(
                         "CALBRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"
                     ),
                 }
-            runs.append((path, case, {**env, **extra}))
+            own_ports = {name: str(_free_port()) for name in PORT_SETTINGS}
+            runs.append((path, case, {**env, **own_ports, **extra}))
 
     def run(
         item: tuple[tuple[str, ...], Case, dict[str, str]],
@@ -256,7 +265,7 @@ def test_services_explain_every_bad_configuration_and_a_taken_port(
                 env=run_env,
                 capture_output=True,
                 text=True,
-                timeout=40,
+                timeout=90,  # generous: a busy 2-core machine starts Python slowly
                 stdin=subprocess.DEVNULL,
                 cwd=tmp_path,
             )
