@@ -74,6 +74,17 @@ def log_choice() -> LogChoice:
     return LOG_CHOICE.get() or LogChoice()
 
 
+def confirm_or_exit(question: str) -> None:
+    """Ask before a destructive step; without a terminal to ask on, refuse and say how to agree
+    (`--yes`), so a script never hangs on a prompt nor destroys without being told to."""
+    import sys
+
+    if not sys.stdin.isatty():
+        fail(f"{question} Not asked without a terminal: add --yes to go ahead", EXIT_CONFIG)
+    if not typer.confirm(question, default=False):
+        fail("nothing was changed", 1)
+
+
 def ensure_port_free(host: str, port: int, variable: str | None = None) -> None:
     """Exit 2 naming the port when something already listens there, before a service starts
     (the servers themselves would log a bind error and exit 3 with no hint of the setting)."""

@@ -19,7 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from calbridge_app.cli.common import console, err_console, fail, run, settings_or_exit
+from calbridge.pairs.states import describe_state
+from calbridge_app.cli.common import confirm_or_exit, console, err_console, fail, run, settings_or_exit
 from calbridge_app.cli.humanize import relative
 
 T = TypeVar("T")
@@ -162,7 +163,7 @@ def _print_result(result: AddResult) -> None:
         "added": f"pair [bold]{pair.id}[/] added and active: {label}; baseline sync requested",
         "activated": f"pair [bold]{pair.id}[/] is active again: {label}; sync requested",
         "updated": f"pair [bold]{pair.id}[/] updated ({pair.direction.value}, {pair.detail.value}): {label}",
-        "unchanged": f"pair [bold]{pair.id}[/] already exists ({pair.state.value}); nothing changed",
+        "unchanged": f"pair [bold]{pair.id}[/] is already {describe_state(pair.state)}; nothing changed",
     }
     if result.outcome.value == "failed":
         err_console.print(
@@ -362,7 +363,10 @@ def pause(
     settings = settings_or_exit()
     from calbridge.pairs.admin import pause_pair
 
-    run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    record = run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    if record.state_reason != reason:
+        console.print(f"pair [bold]{pair_id}[/] was already paused: {record.state_reason}", highlight=False)
+        return
     console.print(f"pair [bold]{pair_id}[/] paused: {reason}", highlight=False)
 
 
@@ -409,12 +413,15 @@ def remove(
     delete_mirrors: Annotated[
         bool, typer.Option("--delete-mirrors", help="Also delete the mirrors calbridge wrote for this pair.")
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting mirrors.")] = False,
 ) -> None:
     """Stop syncing a pair and remove it.
 
     The pair stops being processed at once. The renewer then stops the subscriptions no other
     pair needs, has the mirrors deleted if --delete-mirrors was given, and deletes the pair."""
     settings = settings_or_exit()
+    if delete_mirrors and not yes:
+        confirm_or_exit(f"delete every mirror calbridge wrote for pair {pair_id} on both sides?")
     from calbridge.pairs.admin import remove_pair
 
     run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
