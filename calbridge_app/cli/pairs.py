@@ -139,6 +139,10 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ),
         ("direction", f"{pair.direction.value} {ARROWS[pair.direction.value]}"),
         ("detail", pair.detail.value),
+        (
+            "conflicts",
+            "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
+        ),
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
@@ -198,6 +202,13 @@ def add(
     ] = "both",
     detail: Annotated[str, typer.Option("--detail", help="full | busy (busy blocks only).")] = "full",
     via: Annotated[str, typer.Option("--via", help="graph | ews.")] = "graph",
+    conflict: Annotated[
+        str,
+        typer.Option(
+            "--conflict",
+            help="newest | google | microsoft: who wins when both copies changed since the last sync.",
+        ),
+    ] = "newest",
     google_connection: Annotated[
         str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
     ] = None,
@@ -210,6 +221,7 @@ def add(
 
     Adding the same pair again changes nothing. Only active pairs are ever synced."""
     from calbridge.errors import CalbridgeError
+    from calbridge.pairs.policy import ConflictPolicy
     from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar, parse_choice
 
     settings = settings_or_exit()
@@ -220,6 +232,7 @@ def add(
             via=Via(parse_choice(via, Via, "--via")),
             direction=Direction(parse_choice(direction, Direction, "--direction")),
             detail=Detail(parse_choice(detail, Detail, "--detail")),
+            conflict=ConflictPolicy(parse_choice(conflict, ConflictPolicy, "--conflict")),
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
         )

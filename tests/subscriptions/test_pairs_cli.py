@@ -435,3 +435,20 @@ def test_pause_resume_resync_and_remove_from_the_command_line(
     assert code == 0 and "its mirrors will be deleted" in out
     shown = json.loads(invoke("pairs", "show", pair_id, "--json")[1])
     assert shown["state"] == "removing" and shown["delete_mirrors"] is True
+
+
+def test_given_a_conflict_policy_when_adding_a_pair_then_it_is_stored_shown_and_changeable(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = ["pairs", "add", "--google", "c@example.com", "--microsoft", "c@example.org", "--json"]
+    code, out = invoke(*args, "--conflict", "google")
+    assert code == 0, out
+    pair = json.loads(out)["pair"]
+    assert pair["conflict"] == "google"
+    code, out = invoke(*args, "--conflict", "microsoft")
+    assert code == 0 and json.loads(out)["outcome"] == "updated"
+    shown = json.loads(invoke("pairs", "show", pair["id"], "--json")[1])
+    assert shown["conflict"] == "microsoft"
+    code, out = invoke(*args[:-1], "--conflict", "oldest")
+    assert code != 0 and "--conflict" in out and "Traceback" not in out
