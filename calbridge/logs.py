@@ -103,7 +103,7 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _route_standard_logging(renderer: Any, shared: list[Any], level: str) -> None:
-    handler = _OurHandler(_CurrentStderr())  # type: ignore[arg-type]
+    handler = _OurHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

@@ -198,8 +198,8 @@ class Settings(BaseSettings):
         default=9102,
         ge=0,
         le=65535,
-        description="Port where `calbridge ews-listener` serves Prometheus metrics (any path); 0 turns "
-        "it off.",
+        description="Port where `calbridge ews-listener` serves /healthz, /readyz and /metrics; 0 turns "
+        "them off.",
     )
     ews_stream_backoff_max: float = Field(
         default=60.0,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 from calbridge.settings import ENV_PREFIX, Settings
@@ -18,6 +20,9 @@ from calbridge_app.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from calbridge.probes import Check
     from ews_listener.stream import ListenerTuning
 
 __all__ = ["ews_listener", "listener_tuning"]
@@ -74,10 +79,61 @@ async def _listen(settings: Settings) -> None:
                 before_round=learn_connections,
             )
             console.print(f"ews-listener {listener.holder}: streaming; Ctrl-C to stop", highlight=False)
-            await listener.run(stop)
+
+            async def readiness() -> dict[str, bool]:
+                return {"bus": await bus.ready(), "store": await _store_answers(engine)}
+
+            async with _probes(settings.ews_listener_metrics_port, readiness):
+                await listener.run(stop)
     finally:
         folders.close()
         await bus.close()
+
+
+async def _store_answers(engine: AsyncEngine) -> bool:
+    import sqlalchemy as sa
+
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception:  # any failure means "not ready"; the reason is in the store's own logs
+        return False
+    return True
+
+
+@asynccontextmanager
+async def _probes(port: int, readiness: Check) -> AsyncIterator[None]:
+    """/healthz, /readyz (bus and store) and /metrics on `port` while the listener runs."""
+    if not port:
+        yield
+        return
+    import uvicorn
+
+    from calbridge.probes import build_probe_app
+
+    config = uvicorn.Config(
+        build_probe_app(readiness),
+        host="0.0.0.0",
+        port=port,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+    )
+
+    class _ProbeServer(uvicorn.Server):
+        """uvicorn for the probes only: SIGTERM belongs to the listener, which stops its streams."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    server = _ProbeServer(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 def ews_listener() -> None:
@@ -91,10 +147,5 @@ def ews_listener() -> None:
         )
     if settings.ews_listener_metrics_port:
         ensure_port_free("0.0.0.0", settings.ews_listener_metrics_port, "EWS_LISTENER_METRICS_PORT")
-        from prometheus_client import start_http_server
-
-        from calbridge.metrics import REGISTRY
-
-        start_http_server(settings.ews_listener_metrics_port, registry=REGISTRY)
     run(check_store(settings))
     run(_listen(settings))

@@ -13,6 +13,7 @@ import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -124,7 +125,7 @@ class ExplainingGroup(TyperGroup):
     """The root command group: what a command lets escape is explained in one line, or, when it
     is not an operator's problem, left to print its traceback."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except typer.Exit:

@@ -83,8 +83,8 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
             yield
 
     from calbridge.bus import open_bus
+    from calbridge.probes import build_probe_app
     from calbridge.store import create_engine
-    from processor.http import build_probe_app
     from processor.opening import store_opener
     from processor.service import Processor
 
