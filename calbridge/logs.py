@@ -71,17 +71,23 @@ class _CurrentStderr:
 
 
 def configure_logging(fmt: str = "json", level: str = "info") -> None:
+    """Our own log lines and the libraries' (aio-pika, uvicorn, SQLAlchemy through the standard
+    `logging` module) come out in one format, at one level, redacted alike."""
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    _route_standard_logging(renderer, shared, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
+            *shared,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -90,6 +96,29 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         # No caching: a reconfiguration (tests, `calbridge demo`) reaches loggers already in use.
         cache_logger_on_first_use=False,
     )
+
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler this module installs, so a reconfiguration replaces only its own."""
+
+
+def _route_standard_logging(renderer: Any, shared: list[Any], level: str) -> None:
+    handler = _OurHandler(_CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                *shared,
+                structlog.processors.format_exc_info,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.getLevelNamesMapping()[level.upper()])
 
 
 def get_logger(name: str) -> Any:

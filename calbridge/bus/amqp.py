@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from calbridge.bus.amqp_consumer import AmqpConsumer
 from calbridge.bus.base import ChangeHandler, LifecycleHandler
+from calbridge.bus.failures import explain_broker_error
 from calbridge.bus.metrics import PUBLISH_SECONDS, PUBLISHES_IN_FLIGHT
 from calbridge.bus.names import CHANGES, LIFECYCLE, shard_queue
 from calbridge.bus.topology import declare_topology
@@ -72,7 +73,7 @@ class AmqpBus:
             )
             self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         except (*_BROKER_ERRORS, OSError) as exc:
-            raise BusUnavailable(f"cannot reach the broker: {type(exc).__name__}") from exc
+            raise explain_broker_error(exc, self._url) from exc
         log.info("bus_connected", shards=self._settings.shard_count)
 
     async def close(self) -> None:

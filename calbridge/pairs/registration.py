@@ -135,7 +135,7 @@ async def register_pairs(
         for start in range(0, len(google_refs), 500):
             rows = await conn.execute(
                 sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
-                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail)
+                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail, pairs.c.conflict_policy)
                 .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
             )
             for row in rows:
@@ -150,6 +150,7 @@ async def register_pairs(
             "microsoft_calendar_id": m,
             "direction": spec.direction.value,
             "detail": spec.detail.value,
+            "conflict_policy": spec.conflict.value,
             "state": PairState.PENDING.value,
         }
         for spec, g, m in keyed
@@ -170,13 +171,21 @@ async def register_pairs(
             out.append((str(row.id), Registered.NEW if mine else Registered.SAME))
         elif row.state == PairState.REMOVING:
             out.append((str(row.id), Registered.BUSY))
-        elif (row.direction, row.detail) == (spec.direction.value, spec.detail.value):
+        elif (row.direction, row.detail, row.conflict_policy) == (
+            spec.direction.value,
+            spec.detail.value,
+            spec.conflict.value,
+        ):
             out.append((str(row.id), Registered.SAME))
         else:
             await conn.execute(
                 pairs.update()
                 .where(pairs.c.id == row.id)
-                .values(direction=spec.direction.value, detail=spec.detail.value)
+                .values(
+                    direction=spec.direction.value,
+                    detail=spec.detail.value,
+                    conflict_policy=spec.conflict.value,
+                )
             )
             out.append((str(row.id), Registered.CHANGED))
     return out

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
-from calbridge.pairs.policy import Detail, Direction, Side
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Side
 
 __all__ = [
     "DEFAULT_CALENDAR",
@@ -59,6 +59,7 @@ class PairSpec:
     via: Via = Via.GRAPH
     direction: Direction = Direction.BOTH
     detail: Detail = Detail.FULL
+    conflict: ConflictPolicy = ConflictPolicy.NEWEST  # who wins when both copies changed
     google_connection: str | None = None  # connection name; None: the only Google connection
     microsoft_connection: str | None = None
 

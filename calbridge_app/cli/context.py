@@ -64,10 +64,7 @@ class LazyBus:
                 if open_bus is None:
                     raise ConfigurationError("this build of calbridge has no RabbitMQ bus")
                 bus: Bus = open_bus(self._settings)
-                try:
-                    await bus.connect()
-                except Exception as exc:  # aio-pika/aiormq raise several kinds; say it plainly
-                    raise BusUnavailable(f"cannot reach RabbitMQ ({exc.__class__.__name__})") from exc
+                await bus.connect()  # says what is wrong in calbridge's own errors
                 self._bus = bus
             return self._bus
 

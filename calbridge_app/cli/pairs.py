@@ -19,7 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from calbridge_app.cli.common import console, err_console, fail, run, settings_or_exit
+from calbridge.pairs.states import describe_state
+from calbridge_app.cli.common import confirm_or_exit, console, err_console, fail, run, settings_or_exit
 from calbridge_app.cli.humanize import relative
 
 T = TypeVar("T")
@@ -138,6 +139,10 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ),
         ("direction", f"{pair.direction.value} {ARROWS[pair.direction.value]}"),
         ("detail", pair.detail.value),
+        (
+            "conflicts",
+            "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
+        ),
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
@@ -162,7 +167,7 @@ def _print_result(result: AddResult) -> None:
         "added": f"pair [bold]{pair.id}[/] added and active: {label}; baseline sync requested",
         "activated": f"pair [bold]{pair.id}[/] is active again: {label}; sync requested",
         "updated": f"pair [bold]{pair.id}[/] updated ({pair.direction.value}, {pair.detail.value}): {label}",
-        "unchanged": f"pair [bold]{pair.id}[/] already exists ({pair.state.value}); nothing changed",
+        "unchanged": f"pair [bold]{pair.id}[/] is already {describe_state(pair.state)}; nothing changed",
     }
     if result.outcome.value == "failed":
         err_console.print(
@@ -188,15 +193,22 @@ async def _connections(settings: Settings) -> list[Connection]:
 
 @app.command("add")
 def add(
-    google: Annotated[str, typer.Option("--google", help="USER\\[/CALENDAR] (default calendar: primary).")],
+    google: Annotated[str, typer.Option("--google", help="USER[/CALENDAR] (default calendar: primary).")],
     microsoft: Annotated[
-        str, typer.Option("--microsoft", help="MAILBOX\\[/CALENDAR] (default: its calendar).")
+        str, typer.Option("--microsoft", help="MAILBOX[/CALENDAR] (default: its calendar).")
     ],
     direction: Annotated[
         str, typer.Option("--direction", help="both | google-to-microsoft | microsoft-to-google.")
     ] = "both",
     detail: Annotated[str, typer.Option("--detail", help="full | busy (busy blocks only).")] = "full",
     via: Annotated[str, typer.Option("--via", help="graph | ews.")] = "graph",
+    conflict: Annotated[
+        str,
+        typer.Option(
+            "--conflict",
+            help="newest | google | microsoft: who wins when both copies changed since the last sync.",
+        ),
+    ] = "newest",
     google_connection: Annotated[
         str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
     ] = None,
@@ -209,6 +221,7 @@ def add(
 
     Adding the same pair again changes nothing. Only active pairs are ever synced."""
     from calbridge.errors import CalbridgeError
+    from calbridge.pairs.policy import ConflictPolicy
     from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar, parse_choice
 
     settings = settings_or_exit()
@@ -219,6 +232,7 @@ def add(
             via=Via(parse_choice(via, Via, "--via")),
             direction=Direction(parse_choice(direction, Direction, "--direction")),
             detail=Detail(parse_choice(detail, Detail, "--detail")),
+            conflict=ConflictPolicy(parse_choice(conflict, ConflictPolicy, "--conflict")),
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
         )
@@ -362,7 +376,10 @@ def pause(
     settings = settings_or_exit()
     from calbridge.pairs.admin import pause_pair
 
-    run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    record = run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    if record.state_reason != reason:
+        console.print(f"pair [bold]{pair_id}[/] was already paused: {record.state_reason}", highlight=False)
+        return
     console.print(f"pair [bold]{pair_id}[/] paused: {reason}", highlight=False)
 
 
@@ -409,12 +426,15 @@ def remove(
     delete_mirrors: Annotated[
         bool, typer.Option("--delete-mirrors", help="Also delete the mirrors calbridge wrote for this pair.")
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting mirrors.")] = False,
 ) -> None:
     """Stop syncing a pair and remove it.
 
     The pair stops being processed at once. The renewer then stops the subscriptions no other
     pair needs, has the mirrors deleted if --delete-mirrors was given, and deletes the pair."""
     settings = settings_or_exit()
+    if delete_mirrors and not yes:
+        confirm_or_exit(f"delete every mirror calbridge wrote for pair {pair_id} on both sides?")
     from calbridge.pairs.admin import remove_pair
 
     run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
@@ -427,7 +447,7 @@ def remove(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft\\[,via,direction,detail].")],
+    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the failed rows and their reasons here (CSV).")
     ] = None,

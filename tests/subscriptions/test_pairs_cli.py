@@ -167,7 +167,7 @@ def test_pairs_add_activates_and_says_so_then_a_second_add_changes_nothing(
     assert "added and active" in out and "baseline sync requested" in out
     assert len(recording_bus.published) == 1
     code, out = invoke(*args)
-    assert code == 0 and "already exists (active); nothing changed" in out
+    assert code == 0 and "is already active; nothing changed" in out
     assert len(recording_bus.published) == 1
 
 
@@ -416,15 +416,39 @@ def test_pause_resume_resync_and_remove_from_the_command_line(
     pair_id = json.loads(out)["pair"]["id"]
 
     assert invoke("pairs", "pause", pair_id, "--reason", "quiet week")[1].endswith("paused: quiet week")
+    code, out = invoke("pairs", "pause", pair_id, "--reason", "again")
+    assert code == 0 and "was already paused: quiet week" in out  # idempotent, and says so
     code, out = invoke("pairs", "resync", pair_id)
-    assert code == 1 and "is paused; only active pairs are synced" in out
+    assert code == 1 and "is paused: only active pairs are synced" in out
     code, out = invoke("pairs", "resume", pair_id)
     assert code == 0 and "is active again" in out
+    code, out = invoke("pairs", "resume", pair_id)
+    assert code == 0 and "is already active; nothing changed" in out
     code, out = invoke("pairs", "resync", pair_id)
     assert code == 0 and "resync requested" in out and "(2 calendar(s))" in out
     assert [h.reason for h in recording_bus.published] == ["baseline"] * 2 + ["resume"] * 2 + ["operator"] * 2
 
-    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors")
+    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors")  # no terminal to ask on
+    assert code == 2 and "add --yes" in out and "Traceback" not in out
+    assert json.loads(invoke("pairs", "show", pair_id, "--json")[1])["state"] == "active"  # untouched
+    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors", "--yes")
     assert code == 0 and "its mirrors will be deleted" in out
     shown = json.loads(invoke("pairs", "show", pair_id, "--json")[1])
     assert shown["state"] == "removing" and shown["delete_mirrors"] is True
+
+
+def test_given_a_conflict_policy_when_adding_a_pair_then_it_is_stored_shown_and_changeable(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = ["pairs", "add", "--google", "c@example.com", "--microsoft", "c@example.org", "--json"]
+    code, out = invoke(*args, "--conflict", "google")
+    assert code == 0, out
+    pair = json.loads(out)["pair"]
+    assert pair["conflict"] == "google"
+    code, out = invoke(*args, "--conflict", "microsoft")
+    assert code == 0 and json.loads(out)["outcome"] == "updated"
+    shown = json.loads(invoke("pairs", "show", pair["id"], "--json")[1])
+    assert shown["conflict"] == "microsoft"
+    code, out = invoke(*args[:-1], "--conflict", "oldest")
+    assert code != 0 and "--conflict" in out and "Traceback" not in out

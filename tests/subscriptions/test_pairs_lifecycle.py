@@ -154,13 +154,17 @@ async def test_pause_resume_and_remove_move_the_state_with_reasons(
     assert (paused.state, paused.state_reason) == (PairState.PAUSED, "migration weekend")
     with pytest.raises(PairNotActive):
         await request_resync(engine, pair_id, bus)
-    with pytest.raises(InvalidTransition):
-        await pause_pair(engine, pair_id)
+    again = await pause_pair(engine, pair_id)  # pausing a paused pair changes nothing
+    assert (again.state, again.state_reason) == (PairState.PAUSED, "migration weekend")
 
     bus.published.clear()
     resumed = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(), bus)
     assert resumed.pair.state is PairState.ACTIVE and resumed.pair.state_reason is None
     assert {h.reason for h in hints(bus)} == {"resume"}  # catches up on what happened while paused
+
+    bus.published.clear()
+    unchanged = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(), bus)
+    assert unchanged.outcome is AddOutcome.UNCHANGED and not bus.published  # already active
 
     resynced = await request_resync(engine, pair_id, bus)
     assert len(resynced) == 2 and all(h.kind is ChangeKind.RESYNC for h in resynced)

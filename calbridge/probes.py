@@ -1,4 +1,4 @@
-"""The processor's probes and metrics: /healthz (process up), /readyz (broker and store), /metrics."""
+"""Probes and metrics every service serves: /healthz (process up), /readyz (what it depends on), /metrics."""
 
 from __future__ import annotations
 
