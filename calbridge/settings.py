@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AnyUrl, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calbridge.errors import ConfigurationError
+from calbridge.events import Provider
 
 __all__ = ["ENV_PREFIX", "Duration", "Settings", "format_duration", "load_settings"]
 
@@ -466,7 +466,7 @@ def parse_signing_keys(raw: SecretStr) -> dict[str, bytes]:
 
 def parse_provider_seconds(raw: str) -> dict[str, float]:
     """`google=4,graph=4,ews=6` -> {provider: seconds}; providers not named keep their default."""
-    known = ("google", "graph", "ews")
+    known = tuple(provider.value for provider in Provider)
     seconds: dict[str, float] = {}
     for part in raw.split(","):
         if not part.strip():
@@ -501,8 +501,3 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()

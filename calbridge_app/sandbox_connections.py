@@ -11,8 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from calbridge.connections import Connection, EwsConnection, GoogleConnection, GraphConnection
+from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
+from calbridge.providers.ews.connection import EwsConnection
+from calbridge.providers.google.connection import GoogleConnection
+from calbridge.providers.graph.connection import GraphConnection
 
 __all__ = ["SandboxFileInvalid", "sandbox_connections"]
 

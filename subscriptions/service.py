@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from calbridge.bus import open_bus
 from calbridge.logs import get_logger
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.engine import create_engine
@@ -39,7 +40,7 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     assert settings.public_url is not None  # checked by the command before starting
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
-    providers = ConnectionProviders(engine, open_secretbox(settings), _now, timeout=settings.provider_timeout)
+    providers = ConnectionProviders(engine, open_secretbox(settings), _now, Registry(settings))
     renewer = Renewer(
         engine,
         bus,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
 from calbridge.pairs.policy import ConflictPolicy
-from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, source_sides
+from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, provider_of, source_sides
 from calbridge.pairs.states import PairState
 from calbridge.store.tables import calendars, connections, pairs, subscriptions
 
@@ -53,7 +53,7 @@ class PairRecord:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
 
     def provider(self, side: Side) -> Provider:
-        return Provider.GOOGLE if side is Side.GOOGLE else Provider(self.via.value)
+        return provider_of(side, self.via)
 
     def sources(self) -> tuple[Side, ...]:
         return source_sides(self.direction)

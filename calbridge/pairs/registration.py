@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
-from calbridge.pairs.spec import PairSpec
+from calbridge.pairs.spec import PairSpec, Side
 from calbridge.pairs.states import PairState
+from calbridge.providers.registry import profile_for
 from calbridge.store.connection_records import new_id
 from calbridge.store.tables import calendars, pairs
 
@@ -59,7 +60,7 @@ def choose_connection(candidates: Sequence[Connection], provider: Provider, name
         return mine[0]
     if not mine:
         raise NoConnection(f"no {provider} connection; add one with `calbridge connections add {provider}`")
-    flag = "--google-connection" if provider is Provider.GOOGLE else "--microsoft-connection"
+    flag = f"--{profile_for(provider).side}-connection"
     names = ", ".join(c.name for c in mine)
     raise NoConnection(f"{len(mine)} {provider} connections exist ({names}); choose one with {flag} NAME")
 
@@ -117,7 +118,7 @@ async def register_pairs(
     Returns each pair's id and what happened, in order."""
     wanted: dict[CalendarKey, Provider] = {}
     for spec, google, microsoft in items:
-        wanted[(google.id, spec.google.owner, spec.google.calendar)] = Provider.GOOGLE
+        wanted[(google.id, spec.google.owner, spec.google.calendar)] = spec.provider(Side.GOOGLE)
         wanted[(microsoft.id, spec.microsoft.owner, spec.microsoft.calendar)] = Provider(microsoft.provider)
     refs = await _ensure_calendars(conn, wanted)
     keyed = [
@@ -211,7 +212,7 @@ async def register_specs(
     """Store many pairs in one transaction (pending when new); see `register_pair`."""
     chosen = [
         (
-            choose_connection(connections, Provider.GOOGLE, spec.google_connection),
+            choose_connection(connections, spec.provider(Side.GOOGLE), spec.google_connection),
             choose_connection(connections, spec.microsoft_provider, spec.microsoft_connection),
         )
         for spec in specs

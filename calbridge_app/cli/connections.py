@@ -99,7 +99,8 @@ def add_google(
     replace: ReplaceOption = False,
 ) -> None:
     """Add a Google service account that acts for each user through domain-wide delegation."""
-    from calbridge.connections import ConnectionInvalid, GoogleConnection, parse_service_account
+    from calbridge.connections import ConnectionInvalid
+    from calbridge.providers.google.connection import GoogleConnection, parse_service_account
 
     try:
         info = parse_service_account(
@@ -141,7 +142,7 @@ def add_graph(
     replace: ReplaceOption = False,
 ) -> None:
     """Add a Microsoft Entra app that uses client credentials against Microsoft Graph."""
-    from calbridge.connections import GraphConnection
+    from calbridge.providers.graph.connection import GraphConnection
 
     secret = read_secret(
         client_secret_file, client_secret_env, "client secret", "--client-secret-file", "--client-secret-env"
@@ -193,7 +194,7 @@ def add_ews(
     replace: ReplaceOption = False,
 ) -> None:
     """Add an Exchange Web Services account that impersonates the mailboxes it syncs."""
-    from calbridge.connections import EWS_AUTHS, EwsConnection
+    from calbridge.providers.ews.connection import EWS_AUTHS, EwsConnection
 
     if auth not in EWS_AUTHS:
         fail(f"--auth must be one of {', '.join(EWS_AUTHS)}")
@@ -284,13 +285,9 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
         return
     table = Table("name", "provider", "identity", "endpoint", box=None, pad_edge=False)
     for connection in found:
-        info = _describe(connection)
-        identity = (
-            info.get("client_email")
-            or f"{info.get('tenant_id') or ''} {info.get('client_id') or info.get('username') or ''}".strip()
+        table.add_row(
+            connection.name, str(connection.provider), connection.identity, connection.endpoint or "(default)"
         )
-        endpoint = info.get("api_endpoint") or info.get("graph_url") or info.get("url") or "(default)"
-        table.add_row(connection.name, str(connection.provider), identity, endpoint)
     console.print(table)
 
 

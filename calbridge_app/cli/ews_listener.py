@@ -46,7 +46,7 @@ def listener_tuning(settings: Settings) -> ListenerTuning:
 
 async def _listen(settings: Settings) -> None:
     from calbridge.bus import open_bus
-    from calbridge.connections import EwsConnection
+    from calbridge.providers.ews.connection import EwsConnection
     from calbridge.store.connection_records import list_connections
     from calbridge_app.cli.context import open_engine, secretbox
     from ews_listener.accounts import ListenerFolders

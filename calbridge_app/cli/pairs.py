@@ -262,9 +262,9 @@ async def _with_session(settings: Settings, work: Callable[[_Session], Awaitable
     calbridge error ends the command with its message (configuration errors exit 2)."""
     from calbridge.errors import CalbridgeError, ConfigurationError
     from calbridge.pairs.access import RegistryAccessChecker
-    from calbridge_app.cli.context import LazyBus, open_engine
+    from calbridge_app.cli.context import LazyBus, open_engine, provider_registry
 
-    checker, bus = RegistryAccessChecker(), LazyBus(settings)
+    checker, bus = RegistryAccessChecker(provider_registry(settings).open), LazyBus(settings)
     try:
         async with open_engine(settings) as engine:
             return await work(_Session(engine, checker, bus))
@@ -508,14 +508,14 @@ async def _import(
 
     from calbridge.pairs.access import RegistryAccessChecker
     from calbridge.pairs.importer import check_connections, import_pairs
-    from calbridge_app.cli.context import LazyBus, open_engine, require_bus
+    from calbridge_app.cli.context import LazyBus, open_engine, provider_registry, require_bus
 
     require_bus(settings, "activating pairs")
     connections = await _connections(settings)
     errors = errors + check_connections(rows, connections)
     bad_lines = {e.line for e in errors}
     todo = [row for row in rows if row.line not in bad_lines]
-    checker, bus = RegistryAccessChecker(), LazyBus(settings)
+    checker, bus = RegistryAccessChecker(provider_registry(settings).open), LazyBus(settings)
     progress = Progress(
         TextColumn("importing"),
         BarColumn(),

@@ -84,12 +84,13 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
 
     from calbridge.bus import open_bus
     from calbridge.probes import build_probe_app
+    from calbridge.providers.registry import Registry
     from calbridge.store import create_engine
     from processor.opening import store_opener
     from processor.service import Processor
 
     engine = create_engine(settings.database_url.get_secret_value())
-    opener = store_opener(engine, settings)
+    opener = store_opener(engine, settings, Registry(settings))
     bus = open_bus(settings)
     await bus.connect()
     worker = Processor(settings, bus, engine, opener, shards=shards)

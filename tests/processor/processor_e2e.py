@@ -35,6 +35,7 @@ from starlette.applications import Starlette
 from calbridge.bus import open_bus
 from calbridge.connections import Connection
 from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings, load_settings
 from calbridge.store import create_engine
@@ -312,7 +313,7 @@ async def open_stack(
         await bus.connect()
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(bus.close)
-        opener = store_opener(engine, settings)
+        opener = store_opener(engine, settings, Registry(settings))
         processor = Processor(settings, bus, engine, opener, shards=range(SHARDS), member="e2e")
         await processor.start()
         stack.push_async_callback(processor.stop)

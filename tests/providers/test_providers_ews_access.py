@@ -14,13 +14,14 @@ from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.recurrence import WeeklyPattern
 
-from calbridge.connections import EwsConnection
 from calbridge.errors import AccessDenied, NotFound, Throttled, TransientProviderError
 from calbridge.model import AllDay, Event, InstanceOf, Recurrence
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
 from calbridge.providers.ews.adapter import EwsProvider
 from calbridge.providers.ews.client import EwsClient, EwsEndpoint
-from calbridge.providers.registry import open_provider
+from calbridge.providers.ews.connection import EwsConnection
+from calbridge.providers.registry import Registry
+from calbridge.settings import load_settings
 from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
 from sandbox.faults import OperationFaults
 
@@ -166,7 +167,7 @@ async def test_given_a_stored_oauth_connection_with_a_private_ca_when_opened_the
             token_url=f"{running.base_url}/ews-login/tenant-1/oauth2/v2.0/token",
             ca_file=str(ca_file),
         )
-        provider = open_provider(stored)
+        provider = Registry(load_settings()).open(stored)
         assert isinstance(provider, EwsProvider)
         try:
             await provider.check_access(CAL)

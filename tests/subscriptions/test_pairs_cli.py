@@ -237,7 +237,7 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
                 parse_calendar(g, Side.GOOGLE), parse_calendar(m, Side.MICROSOFT), direction=direction
             )
 
-        bus, checker = RecordingBus(), RegistryAccessChecker()
+        bus, checker = RecordingBus(), RegistryAccessChecker(access.open)
         active = await add_pair(engine, spec("alice@example.com", "alice@example.org"), found, checker, bus)
         long = await add_pair(
             engine,

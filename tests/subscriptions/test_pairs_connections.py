@@ -12,15 +12,11 @@ from cryptography.fernet import Fernet
 from pair_fakes import CLIENT_SECRET, private_key_pem, service_account
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.connections import (
-    ConnectionInvalid,
-    EwsConnection,
-    GoogleConnection,
-    GraphConnection,
-    parse_service_account,
-    validate,
-)
+from calbridge.connections import ConnectionInvalid, validate
 from calbridge.errors import ConfigurationError
+from calbridge.providers.ews.connection import EwsConnection
+from calbridge.providers.google.connection import GoogleConnection, parse_service_account
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.secretbox import SecretBox, open_secretbox, parse_secret_keys
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import (
