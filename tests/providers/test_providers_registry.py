@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from providers_support import ALICE
 
-from calbridge.connections import GoogleConnection, GraphConnection
+from calbridge.connections import EwsAuth, EwsConnection, GoogleConnection, GraphConnection
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.ews.adapter import EwsProvider
 from calbridge.providers.google.adapter import GoogleCalendar
 from calbridge.providers.graph.adapter import GraphCalendar
 from calbridge.providers.registry import open_provider
@@ -34,3 +35,18 @@ async def test_given_sandbox_connections_when_opened_through_the_registry_then_t
     finally:
         for provider in opened:
             await provider.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "oauth"])
+async def test_given_the_sandboxs_ews_connection_when_opened_through_the_registry_then_it_signs_in(
+    sandbox: Sandbox, control: SandboxControl, tmp_path: Path, auth: EwsAuth
+) -> None:
+    connections = sandbox_connections(sandbox.info.as_json(), "sbx", tmp_path / "ca.pem", ews_auth=auth)
+    ews = next(c for c in connections if isinstance(c, EwsConnection))
+    assert ews.auth == auth
+    provider = open_provider(ews)
+    try:
+        assert isinstance(provider, EwsProvider)
+        await provider.check_access(CalendarAddress(ALICE))
+    finally:
+        await provider.aclose()
