@@ -224,12 +224,18 @@ def add_sandbox(
     prefix: Annotated[
         str, typer.Option("--prefix", help="Names become PREFIX-google, PREFIX-graph, ...")
     ] = "sandbox",
+    ews_auth: Annotated[
+        str, typer.Option("--ews-auth", help="How the EWS connection signs in: ntlm | basic | oauth.")
+    ] = "ntlm",
 ) -> None:
     """Register the sandbox's Google, Graph (and EWS, when present) connections in one step.
 
     Safe to repeat: a restarted sandbox (new CA, new key) updates the same connections in place."""
+    from calbridge.connections import EWS_AUTHS
     from calbridge_app.sandbox_connections import SandboxFileInvalid, sandbox_connections
 
+    if ews_auth not in EWS_AUTHS:
+        fail(f"--ews-auth must be one of {', '.join(EWS_AUTHS)}")
     settings = settings_or_exit()
     try:
         data = json.loads(connection_file.read_text())
@@ -238,7 +244,12 @@ def add_sandbox(
     except json.JSONDecodeError as exc:
         fail(f"{connection_file} is not JSON ({exc.msg})")
     try:
-        found = sandbox_connections(data, prefix, connection_file.resolve().parent / f"{prefix}-ca.pem")
+        found = sandbox_connections(
+            data,
+            prefix,
+            connection_file.resolve().parent / f"{prefix}-ca.pem",
+            ews_auth=ews_auth,  # type: ignore[arg-type]
+        )
     except SandboxFileInvalid as exc:
         fail(f"{connection_file}: {exc}")
     run(_save_all(settings, found))

@@ -8,6 +8,8 @@ import pytest
 from providers_support import ALICE
 
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.ews.adapter import EwsProvider
+from calbridge.providers.ews.connection import EwsAuth, EwsConnection
 from calbridge.providers.google.adapter import GoogleCalendar
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.graph.adapter import GraphCalendar
@@ -37,3 +39,18 @@ async def test_given_sandbox_connections_when_opened_through_the_registry_then_t
     finally:
         for provider in opened:
             await provider.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "oauth"])
+async def test_given_the_sandboxs_ews_connection_when_opened_through_the_registry_then_it_signs_in(
+    sandbox: Sandbox, control: SandboxControl, tmp_path: Path, auth: EwsAuth
+) -> None:
+    connections = sandbox_connections(sandbox.info.as_json(), "sbx", tmp_path / "ca.pem", ews_auth=auth)
+    ews = next(c for c in connections if isinstance(c, EwsConnection))
+    assert ews.auth == auth
+    provider = Registry(load_settings()).open(ews)
+    try:
+        assert isinstance(provider, EwsProvider)
+        await provider.check_access(CalendarAddress(ALICE))
+    finally:
+        await provider.aclose()

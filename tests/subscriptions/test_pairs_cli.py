@@ -375,6 +375,41 @@ def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
     assert CLIENT_SECRET not in out and CLIENT_SECRET not in stored(env["CALBRIDGE_DATABASE_URL"])
 
 
+def test_add_sandbox_signs_in_to_ews_as_the_service_account_over_ntlm_unless_told_otherwise(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from pair_fakes import service_account
+
+    sandbox_file = tmp_path / "sandbox.json"
+    microsoft = {"tenant_id": "tenant", "client_id": "client", "client_secret": CLIENT_SECRET}
+    ews = {"ews_url": "https://127.0.0.1:9003/EWS/Exchange.asmx", "ews_username": "svc@example.com"}
+    sandbox_file.write_text(
+        json.dumps(
+            {
+                "google": {
+                    "api_endpoint": "http://127.0.0.1:9001/calendar/v3/",
+                    "service_account": service_account(),
+                },
+                "microsoft": {**microsoft, **ews, "ews_password": "service-password"},
+            }
+        )
+    )
+    code, out = invoke("connections", "add-sandbox", "--connection-file", str(sandbox_file))
+    assert code == 0 and "sandbox-ews (ews): added" in out, out
+    shown = json.loads(invoke("connections", "show", "sandbox-ews", "--json")[1])
+    assert (shown["auth"], shown["username"]) == ("ntlm", "svc@example.com")
+
+    code, out = invoke(
+        "connections", "add-sandbox", "--connection-file", str(sandbox_file), "--ews-auth", "oauth"
+    )
+    assert code == 0 and "sandbox-ews (ews): replaced" in out, out
+    assert json.loads(invoke("connections", "show", "sandbox-ews", "--json")[1])["auth"] == "oauth"
+    code, out = invoke(
+        "connections", "add-sandbox", "--connection-file", str(sandbox_file), "--ews-auth", "kerberos"
+    )
+    assert code != 0 and "--ews-auth must be one of ntlm, basic, oauth" in out
+
+
 def test_import_check_validates_without_a_store_or_a_bus(env: dict[str, str], tmp_path: Path) -> None:
     source = tmp_path / "pairs.csv"
     source.write_text(
