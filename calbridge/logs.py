@@ -8,6 +8,7 @@ or a secret, so a careless call site cannot leak them.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -102,12 +103,39 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler this module installs, so a reconfiguration replaces only its own."""
 
 
+# Libraries that log every request at INFO, URLs included (a Graph validation token, a Google
+# page token, a delta link): only their warnings and errors reach our logs.
+_CHATTY = (
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "azure",
+    "msal",
+    "googleapiclient",
+    "google",
+    "exchangelib",
+    "kiota",
+)
+_QUERY = re.compile(r"\?[^\s\"']+")
+
+
+def scrub_library_text(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A library's own sentence may hold a URL with a token in its query: keep the path only."""
+    event = event_dict.get("event")
+    if isinstance(event, str) and "?" in event:
+        event_dict["event"] = _QUERY.sub("?[redacted]", event)
+    return event_dict
+
+
 def _route_standard_logging(renderer: Any, shared: list[Any], level: str) -> None:
     handler = _OurHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
             foreign_pre_chain=[
+                scrub_library_text,
                 structlog.stdlib.add_logger_name,
                 *shared,
                 structlog.processors.format_exc_info,
@@ -118,7 +146,10 @@ def _route_standard_logging(renderer: Any, shared: list[Any], level: str) -> Non
     for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.getLevelNamesMapping()[level.upper()])
+    chosen = logging.getLevelNamesMapping()[level.upper()]
+    root.setLevel(chosen)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(chosen, logging.WARNING))
 
 
 def get_logger(name: str) -> Any:
