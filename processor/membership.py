@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aio_pika
+import aiormq.exceptions
 import orjson
 from aio_pika.abc import (
     AbstractChannel,
@@ -30,6 +31,7 @@ from aio_pika.abc import (
 )
 
 from calbridge.bus.link import BrokerLink
+from calbridge.errors import BusUnavailable
 from calbridge.logs import get_logger
 
 __all__ = ["MEMBERS_EXCHANGE", "Membership"]
@@ -67,7 +69,10 @@ class Membership:
 
     async def start(self) -> None:
         await self._link.add(self)
-        await self._link.connect()
+        try:
+            await self._link.connect()
+        except (aiormq.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"cannot reach the broker for the heartbeats: {type(exc).__name__}") from exc
         await self._publish("alive")
         # Listen for one round before the first decision, so a new replica does not briefly
         # claim every shard.
