@@ -9,7 +9,9 @@ Routes:
 
 A notification is answered 2xx only after the broker confirmed every event it produced; when
 the bus cannot confirm within `Settings.ack_budget` the answer is 503 with Retry-After, so the
-provider delivers it again.
+provider delivers it again. The receiver starts whether or not the broker is there: if it is
+away, the bus keeps connecting in the background (as after every loss), and until it has,
+notifications are answered 503 with Retry-After and /readyz is 503.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class _Probes:
 def create_app(
     settings: Settings, bus: Bus, *, clock: Clock = system_clock, freebusy: Lookup | None = None
 ) -> Starlette:
-    """Build the receiver; its lifespan connects the bus at start and closes it at shutdown.
+    """Build the receiver; its lifespan starts the bus at start (connected if the broker is
+    there, else connecting in the background) and closes it at shutdown.
 
     Raises ConfigurationError when no signing keys are configured: without them no notification
     could ever be authenticated. With `freebusy` given and CALBRIDGE_FREEBUSY_KEYS set, the
@@ -97,7 +100,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await bus.connect()
+        await bus.start()
         _log().info("receiver_started")
         try:
             yield

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from calbridge.bus import open_bus
+from calbridge.bus import Consumer, open_bus
 from calbridge.logs import get_logger
 from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
@@ -83,8 +83,9 @@ async def _serve(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     health = Health(interval=settings.renewer_interval)
+    consumers: list[Consumer] = []  # the lifecycle consumer, once started (after the probes)
     config = uvicorn.Config(
-        create_probe_app(health, renewer.bus),
+        create_probe_app(health, renewer.bus, lambda: bool(consumers) and consumers[0].consuming),
         host=settings.renewer_http_host,
         port=settings.renewer_http_port,
         access_log=False,
@@ -97,6 +98,7 @@ async def _serve(
     probes = asyncio.create_task(server.serve())
     probes.add_done_callback(lambda _: stop.set())
     consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
+    consumers.append(consumer)
     log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
     try:
         await run_loop(tick, stop, settings.renewer_interval, health.record)

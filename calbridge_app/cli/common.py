@@ -11,14 +11,19 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from calbridge.errors import ConfigurationError
+from calbridge.errors import BusUnavailable, ConfigurationError
 from calbridge.logs import configure_logging
 from calbridge.settings import ENV_PREFIX, Settings, load_settings
 
 __all__ = [
+    "EXIT_CONFIG",
+    "EXIT_UNAVAILABLE",
     "LOG_CHOICE",
     "LogChoice",
+    "check_store",
+    "confirm_or_exit",
     "console",
+    "ensure_port_free",
     "err_console",
     "fail",
     "log_choice",
@@ -32,6 +37,7 @@ console = Console(soft_wrap=True)  # piped output keeps whole lines: scripts rea
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 1  # a runtime failure: a service it needs (the broker) could not be reached; try again
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -128,8 +134,11 @@ async def check_store(settings: Settings) -> None:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; configuration errors found late still exit with a message."""
+    """Run a command's coroutine; configuration errors found late, and a broker that cannot be
+    reached, still exit with one line saying so (no traceback)."""
     try:
         return asyncio.run(coro)
     except ConfigurationError as exc:
         fail(str(exc), EXIT_CONFIG)
+    except BusUnavailable as exc:
+        fail(str(exc), EXIT_UNAVAILABLE)

@@ -61,7 +61,8 @@ async def _listen(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     bus = open_bus(settings)
-    await bus.connect()
+    # In the background: until the broker is there, batches wait as catch-up hints (stream.py).
+    await bus.start()
     try:
         async with open_engine(settings) as engine:
 
