@@ -19,11 +19,11 @@ import httpx
 import pytest
 from broker import consumers_by_queue, live_connections
 from bus_proxy import BrokerProxy
-from processor.http import build_probe_app
 from processor_e2e import SHARDS, Stack, eventually, open_stack, titled
 from test_processor_e2e_sync import google_timed
 
 from calbridge.bus.names import shard_queue
+from calbridge.probes import build_probe_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(120)]
 
