@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_UNAVAILABLE",
     "LOG_CHOICE",
     "LogChoice",
+    "check_broker",
     "check_store",
     "confirm_or_exit",
     "console",
@@ -131,6 +132,28 @@ async def check_store(settings: Settings) -> None:
         raise explained from exc
     finally:
         await engine.dispose()
+
+
+async def check_broker(settings: Settings) -> None:
+    """Connect once before a service that waits for the broker starts: a broker that refuses the
+    login or the virtual host, or lacks the consistent-hash plugin, is the operator's to fix and
+    stops it with one line (exit 2). A broker that is only unreachable does not: the service
+    starts and waits for it (the receiver answers 503 meanwhile)."""
+    if settings.amqp_url is None:
+        return
+    import aio_pika
+
+    from calbridge.bus.failures import explain_broker_error
+
+    url = settings.amqp_url.get_secret_value()
+    try:
+        connection = await asyncio.wait_for(aio_pika.connect(url, timeout=5), 10)
+    except Exception as exc:
+        explained = explain_broker_error(exc, url)
+        if isinstance(explained, ConfigurationError):
+            raise explained from None
+        return
+    await connection.close()
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

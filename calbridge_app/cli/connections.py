@@ -231,7 +231,7 @@ def add_sandbox(
     """Register the sandbox's Google, Graph (and EWS, when present) connections in one step.
 
     Safe to repeat: a restarted sandbox (new CA, new key) updates the same connections in place."""
-    from calbridge.connections import EWS_AUTHS
+    from calbridge.providers.ews.connection import EWS_AUTHS
     from calbridge_app.sandbox_connections import SandboxFileInvalid, sandbox_connections
 
     if ews_auth not in EWS_AUTHS:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from calbridge.settings import ENV_PREFIX, Settings
 from calbridge_app.cli.common import (
     EXIT_CONFIG,
+    check_broker,
     check_store,
     console,
     ensure_port_free,
@@ -149,4 +150,5 @@ def ews_listener() -> None:
     if settings.ews_listener_metrics_port:
         ensure_port_free("0.0.0.0", settings.ews_listener_metrics_port, "EWS_LISTENER_METRICS_PORT")
     run(check_store(settings))
+    run(check_broker(settings))
     run(_listen(settings))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import typer
 
 from calbridge.settings import ENV_PREFIX, Settings
-from calbridge_app.cli.common import EXIT_CONFIG, ensure_port_free, fail, run, settings_or_exit
+from calbridge_app.cli.common import EXIT_CONFIG, check_broker, ensure_port_free, fail, run, settings_or_exit
 
 __all__ = ["receiver", "server_config", "startup_problems"]
 
@@ -57,28 +56,6 @@ def server_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _check_broker(settings: Settings) -> None:
-    """Connect once before serving: a broker that refuses the login or the virtual host, or lacks
-    the consistent-hash plugin, stops the receiver with one line (exit 2). A broker that is only
-    unreachable does not: the workers start and answer 503 until it is back."""
-    from calbridge.bus.failures import explain_broker_error
-    from calbridge.errors import ConfigurationError
-
-    if settings.amqp_url is None:
-        return
-    import aio_pika
-
-    url = settings.amqp_url.get_secret_value()
-    try:
-        connection = await asyncio.wait_for(aio_pika.connect(url, timeout=5), 10)
-    except Exception as exc:
-        explained = explain_broker_error(exc, url)
-        if isinstance(explained, ConfigurationError):
-            raise explained from None
-        return
-    await connection.close()
-
-
 def receiver(
     host: str | None = typer.Option(None, help=f"Address to bind (default {ENV_PREFIX}RECEIVER_HOST)."),
     port: int | None = typer.Option(None, help=f"Port to bind (default {ENV_PREFIX}RECEIVER_PORT)."),
@@ -103,7 +80,7 @@ def receiver(
         find_open_bus()
     except ConfigurationError as exc:
         fail(str(exc), EXIT_CONFIG)
-    run(_check_broker(settings))  # a refused login or vhost is the operator's to fix: say it now
+    run(check_broker(settings))  # a refused login or vhost is the operator's to fix: say it now
 
     import uvicorn
 
