@@ -86,6 +86,7 @@ class _PublishingChannel:
 
 class AmqpBus:
     def __init__(self, url: str, settings: Settings, *, role: str = "bus") -> None:
+        self._url = url
         self._settings = settings
         self._link = BrokerLink(
             url, role=role, name="calbridge", prepare=partial(declare_on, settings=settings)
