@@ -20,7 +20,15 @@ from rich.table import Table
 from rich.text import Text
 
 from calbridge.pairs.states import describe_state
-from calbridge_app.cli.common import confirm_or_exit, console, err_console, fail, run, settings_or_exit
+from calbridge_app.cli.common import (
+    confirm_or_exit,
+    console,
+    err_console,
+    fail,
+    progress_bar,
+    run,
+    settings_or_exit,
+)
 from calbridge_app.cli.humanize import relative
 
 T = TypeVar("T")
@@ -422,25 +430,61 @@ def resync(pair_id: PairId) -> None:
 
 @app.command("remove")
 def remove(
-    pair_id: PairId,
+    pair_id: Annotated[
+        str | None, typer.Argument(help="The pair id (see `calbridge pairs list`); or use --connection.")
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option("--connection", help="Remove every pair that uses this connection, on either side."),
+    ] = None,
     delete_mirrors: Annotated[
         bool, typer.Option("--delete-mirrors", help="Also delete the mirrors calbridge wrote for this pair.")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting mirrors.")] = False,
 ) -> None:
-    """Stop syncing a pair and remove it.
+    """Stop syncing a pair (or every pair of a connection) and remove it.
 
     The pair stops being processed at once. The renewer then stops the subscriptions no other
     pair needs, has the mirrors deleted if --delete-mirrors was given, and deletes the pair."""
+    if (pair_id is None) == (connection is None):
+        fail("name a pair id or --connection NAME (one of the two)", 2)
     settings = settings_or_exit()
-    if delete_mirrors and not yes:
-        confirm_or_exit(f"delete every mirror calbridge wrote for pair {pair_id} on both sides?")
     from calbridge.pairs.admin import remove_pair
 
-    run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
-    then = "its mirrors will be deleted, then " if delete_mirrors else "mirrors stay; "
+    if pair_id is not None:
+        if delete_mirrors and not yes:
+            confirm_or_exit(f"delete every mirror calbridge wrote for pair {pair_id} on both sides?")
+        run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
+        then = "its mirrors will be deleted, then " if delete_mirrors else "mirrors stay; "
+        console.print(
+            f"pair [bold]{pair_id}[/] is being removed: no longer synced; "
+            f"{then}the renewer finishes the removal",
+            highlight=False,
+        )
+        return
+    assert connection is not None
+    chosen = [
+        r
+        for r in run(_fetch(settings, None, [], None))
+        if connection in (r.google_connection, r.microsoft_connection) and r.state.value != "removing"
+    ]
+    if not chosen:
+        console.print(f"no pair uses connection {connection!r}; nothing to remove", highlight=False)
+        return
+    if not yes:
+        mirrors = " and delete their mirrors on both sides" if delete_mirrors else ""
+        confirm_or_exit(f"remove {len(chosen)} pair(s) of connection {connection!r}{mirrors}?")
+
+    async def remove_all(session: _Session) -> None:
+        with progress_bar(len(chosen), "removing") as advance:
+            for record in chosen:
+                await remove_pair(session.engine, record.id, delete_mirrors=delete_mirrors)
+                advance()
+
+    run(_with_session(settings, remove_all))
     console.print(
-        f"pair [bold]{pair_id}[/] is being removed: no longer synced; {then}the renewer finishes the removal",
+        f"{len(chosen)} pair(s) of connection {connection!r} are being removed; the renewer finishes "
+        "the removal (then `calbridge connections remove` works)",
         highlight=False,
     )
 

@@ -487,3 +487,28 @@ def test_given_a_conflict_policy_when_adding_a_pair_then_it_is_stored_shown_and_
     assert shown["conflict"] == "microsoft"
     code, out = invoke(*args[:-1], "--conflict", "oldest")
     assert code != 0 and "--conflict" in out and "Traceback" not in out
+
+
+def test_given_pairs_of_a_connection_when_removed_by_connection_then_all_go_after_confirmation(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    ids = []
+    for n in range(3):
+        code, out = invoke(
+            "pairs", "add", "--google", f"g{n}@example.com", "--microsoft", f"m{n}@example.org", "--json"
+        )
+        assert code == 0, out
+        ids.append(json.loads(out)["pair"]["id"])
+    connection = json.loads(invoke("pairs", "show", ids[0], "--json")[1])["google"]["connection"]
+    # Without a terminal to confirm on, nothing is removed
+    code, out = invoke("pairs", "remove", "--connection", connection)
+    assert code == 2 and "add --yes" in out
+    assert all(json.loads(invoke("pairs", "show", i, "--json")[1])["state"] == "active" for i in ids)
+    # With --yes, every pair of the connection is being removed
+    code, out = invoke("pairs", "remove", "--connection", connection, "--yes")
+    assert code == 0 and "3 pair(s)" in out
+    assert all(json.loads(invoke("pairs", "show", i, "--json")[1])["state"] == "removing" for i in ids)
+    # Neither a pair id nor a connection: one line saying what to give
+    code, out = invoke("pairs", "remove")
+    assert code == 2 and "--connection" in out
