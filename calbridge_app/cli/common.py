@@ -29,6 +29,7 @@ __all__ = [
     "err_console",
     "fail",
     "log_choice",
+    "progress_bar",
     "run",
     "settings_or_exit",
 ]
