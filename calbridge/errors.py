@@ -16,6 +16,10 @@ class ConfigurationError(CalbridgeError):
     """Settings are missing or invalid; the message names the variable to fix."""
 
 
+class ConnectionInvalid(CalbridgeError):
+    """A connection's settings or credentials are incomplete or malformed; the message says which."""
+
+
 class MalformedMessage(CalbridgeError):
     """A message on the bus cannot be decoded; it goes to the dead-letter queue with this reason."""
 

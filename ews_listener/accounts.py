@@ -11,9 +11,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from calbridge.connections import EwsConnection
 from calbridge.errors import ConfigurationError
 from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+from calbridge.providers.ews.connection import EwsConnection
 
 __all__ = ["ListenerFolders"]
 

@@ -21,8 +21,10 @@ import structlog
 
 from calbridge.errors import NotFound
 from calbridge.pairs.access import explain_access_failure
+from calbridge.pairs.policy import Side
 from calbridge.pairs.spec import CalendarSpec
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.registry import known_profile
 from processor.directory import CalendarRoute, PairRoute
 from processor.providers import OpenProvider
 from processor.sync.isolation import is_pair_fault
@@ -45,7 +47,8 @@ class PairCheck:
 def side_label(calendar: CalendarRoute) -> str:
     """How activation names a side in a reason ("Microsoft (graph) calendar bob@example.org")."""
     spec = CalendarSpec(calendar.owner, calendar.calendar)
-    if calendar.provider == "google":
+    profile = known_profile(calendar.provider)
+    if profile is not None and profile.side is Side.GOOGLE:
         return f"Google calendar {spec}"
     return f"Microsoft ({calendar.provider}) calendar {spec}"
 

@@ -107,6 +107,16 @@ class Processor:
         await self.pair_locks.close()
         log.info("processor_stopped", member=self.member)
 
+    @property
+    def consuming(self) -> bool:
+        """Every shard this replica owns has a consumer receiving deliveries now (and, when
+        sharing shards, the heartbeats flow): what "ready" means for a processor."""
+        if self._static is not None:
+            return self._static.consuming
+        if self._spreader is not None and self._membership is not None:
+            return self._spreader.consuming and self._membership.connected
+        return False
+
     async def readiness(self) -> dict[str, bool]:
         store = True
         try:
@@ -118,4 +128,4 @@ class Processor:
         bus = False
         with contextlib.suppress(Exception):
             bus = await self._bus.ready()
-        return {"bus": bus, "store": store}
+        return {"bus": bus, "store": store, "shards": self.consuming}

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.bus import open_bus
+from calbridge.bus import Consumer, open_bus
 from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.logs import get_logger
 from calbridge.pairs.access import RegistryAccessChecker
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import SecretBox, open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.connection_records import get_connection
@@ -48,8 +49,9 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
     box = open_secretbox(settings)
-    providers = ConnectionProviders(engine, box, _now, timeout=settings.provider_timeout)
-    checker = RegistryAccessChecker()
+    registry = Registry(settings)
+    providers = ConnectionProviders(engine, box, _now, registry)
+    checker = RegistryAccessChecker(registry.open)
     pair_health = PairHealth(
         engine,
         bus,
@@ -123,8 +125,9 @@ async def _serve(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     health = Health(interval=settings.renewer_interval)
+    consumers: list[Consumer] = []  # the lifecycle consumer, once started (after the probes)
     config = uvicorn.Config(
-        create_probe_app(health, renewer.bus),
+        create_probe_app(health, renewer.bus, lambda: bool(consumers) and consumers[0].consuming),
         host=settings.renewer_http_host,
         port=settings.renewer_http_port,
         access_log=False,
@@ -137,6 +140,7 @@ async def _serve(
     probes = asyncio.create_task(server.serve())
     probes.add_done_callback(lambda _: stop.set())
     consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
+    consumers.append(consumer)
     log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
     try:
         await run_loop(tick, stop, settings.renewer_interval, health.record)

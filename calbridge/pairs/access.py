@@ -23,7 +23,7 @@ from calbridge.errors import (
 )
 from calbridge.providers.base import CalendarAddress, CalendarProvider
 from calbridge.providers.closing import close_provider
-from calbridge.providers.registry import AdapterMissing, open_provider
+from calbridge.providers.registry import AdapterMissing, known_profile
 
 __all__ = ["AccessChecker", "RegistryAccessChecker", "check_with_retries", "explain_access_failure"]
 
@@ -34,9 +34,10 @@ LONGEST_WAIT = 30.0  # a Retry-After longer than this fails the check; the pair 
 
 
 class RegistryAccessChecker:
-    """Checks through the registered adapters, opening one provider per connection and reusing it."""
+    """Checks through the adapters `opener` opens (the process's `Registry.open`), one provider
+    per connection, reused."""
 
-    def __init__(self, opener: Callable[[Connection], CalendarProvider] = open_provider) -> None:
+    def __init__(self, opener: Callable[[Connection], CalendarProvider]) -> None:
         self._opener = opener
         self._providers: dict[str, CalendarProvider] = {}
 
@@ -76,40 +77,17 @@ async def check_with_retries(
             await sleep(float(2 ** (attempt - 1)))
 
 
-# What to do when a provider refuses the connection's own credential: no permission fixes that.
-_CREDENTIAL_FIX = {
-    "google": (
-        "the service account key was deleted or disabled: create a new key and store it with "
-        "`calbridge connections add google --service-account KEY.json --replace`"
-    ),
-    "graph": (
-        "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
-        "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"
-    ),
-    "ews": (
-        "the EWS account's password (or token) is wrong or expired: store the current one with "
-        "`calbridge connections add ews ... --replace`"
-    ),
-}
-
-
 def explain_access_failure(label: str, exc: BaseException, provider: str) -> str:
     """One line saying what failed and what to do about it (no secrets, no provider payloads)."""
     detail = str(exc).strip()
     suffix = f" ({detail})" if detail else ""
-    if isinstance(exc, CredentialRefused):
-        fix = _CREDENTIAL_FIX.get(provider, _CREDENTIAL_FIX["ews"])
+    if isinstance(exc, CredentialRefused):  # not a permission: granting more would not help
+        profile = known_profile(provider)
+        fix = profile.credential_fix if profile is not None else "store the connection's current credential"
         return f"{label}: the connection's credential was refused{suffix}; {fix}"
     if isinstance(exc, AccessDenied):
-        if provider == "google":
-            fix = (
-                "grant the service account's client id domain-wide delegation for the Calendar "
-                "scope, and check the user exists in the Workspace"
-            )
-        elif provider == "graph":
-            fix = "grant the app Calendars.ReadWrite and include this mailbox in its access policy"
-        else:
-            fix = "give the EWS account impersonation rights on this mailbox"
+        profile = known_profile(provider)
+        fix = profile.access_fix if profile is not None else "grant the app access to this calendar"
         return f"{label}: access denied{suffix}; {fix}"
     if isinstance(exc, CalendarNotFound):
         return (

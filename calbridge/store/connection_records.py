@@ -5,18 +5,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from calbridge.connections import (
-    Connection,
-    ConnectionInvalid,
-    connection_from_parts,
-    connection_parts,
-    validate,
-)
+from calbridge.connections import Connection, ConnectionInvalid, connection_parts, validate
 from calbridge.errors import CalbridgeError
+from calbridge.providers.registry import known_profile
 from calbridge.secretbox import SecretBox
 from calbridge.store.tables import calendars, connections
 
@@ -24,6 +20,7 @@ __all__ = [
     "ConnectionInUse",
     "ConnectionNotFound",
     "Saved",
+    "connection_from_parts",
     "get_connection",
     "list_connections",
     "new_id",
@@ -59,6 +56,17 @@ def new_id() -> str:
 def _record(row: sa.Row[tuple[object, ...]], box: SecretBox) -> Connection:
     secret = box.open(row.secret) if row.secret is not None else {}
     return connection_from_parts(row.id, row.provider, row.name, dict(row.settings), secret)
+
+
+def connection_from_parts(
+    id: str, provider: str, name: str, settings: dict[str, Any], secret: dict[str, Any]
+) -> Connection:
+    """Rebuild the typed record from a stored row, with the type its provider's profile names."""
+    profile = known_profile(provider)
+    if profile is None:
+        raise ConnectionInvalid(f"unknown provider {provider!r} in the store")
+    connection: Connection = profile.connection_type.from_parts(id, name, settings, secret)
+    return connection
 
 
 async def save_connection(

@@ -49,6 +49,7 @@ from calbridge.bus.base import DLQ
 from calbridge.events import Provider
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.pairs.event_failures import fetch_failures
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.store.tables import cursors, pairs
 from subscriptions.pair_health import PairHealth
@@ -211,7 +212,7 @@ async def test_given_the_apps_access_to_the_mailbox_revoked_then_the_pair_shows_
     # The renewer checks pairs in error again; while access is still refused nothing changes
     bus = open_bus(stack.settings)
     await bus.connect()
-    checker = RegistryAccessChecker()
+    checker = RegistryAccessChecker(Registry(stack.settings).open)
     box = open_secretbox(stack.settings)
     now = [datetime.now(UTC)]
     health = PairHealth(

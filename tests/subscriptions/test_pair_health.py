@@ -38,20 +38,20 @@ ODD = FailedEvent("series1", "graph", "UnsupportedRecurrence", "cannot be expres
 
 
 async def active_pair(
-    engine: AsyncEngine, connections: list[Connection], bus: RecordingBus, user: str = "alice"
+    engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus, user: str = "alice"
 ) -> str:
     spec = PairSpec(
         parse_calendar(f"{user}@example.com", Side.GOOGLE),
         parse_calendar(f"{user}@example.org", Side.MICROSOFT),
     )
-    result = await add_pair(engine, spec, connections, RegistryAccessChecker(), bus)
+    result = await add_pair(engine, spec, connections, RegistryAccessChecker(access.open), bus)
     return result.pair.id
 
 
 async def test_given_event_failures_then_they_are_stored_counted_and_cleared(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    pair = await active_pair(engine, connections, bus)
+    pair = await active_pair(engine, connections, access, bus)
     async with engine.begin() as conn:
         await record_failures(conn, pair, Side.GOOGLE, [ODD], T0)
         again = FailedEvent("series1", "graph", "UnsupportedRecurrence", "still BYHOUR")
@@ -79,7 +79,7 @@ async def test_given_event_failures_then_they_are_stored_counted_and_cleared(
 async def test_given_a_pair_removed_then_its_event_failures_go_with_it(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    pair = await active_pair(engine, connections, bus)
+    pair = await active_pair(engine, connections, access, bus)
     async with engine.begin() as conn:
         await record_failures(conn, pair, Side.GOOGLE, [ODD], T0)
     await remove_pair(engine, pair)
@@ -92,8 +92,8 @@ async def test_given_a_pair_removed_then_its_event_failures_go_with_it(
 async def test_given_a_pair_in_error_when_access_is_back_then_the_recheck_activates_and_resyncs_it(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    pair = await active_pair(engine, connections, bus)
-    healthy = await active_pair(engine, connections, bus, user="bob")
+    pair = await active_pair(engine, connections, access, bus)
+    healthy = await active_pair(engine, connections, access, bus, user="bob")
     reason = "Microsoft (graph) calendar alice@example.org: access denied (graph 403); grant the app ..."
     assert await fail_pair(engine, pair, reason)
     record = await reload(engine, pair)
@@ -107,7 +107,12 @@ async def test_given_a_pair_in_error_when_access_is_back_then_the_recheck_activa
         return by_id
 
     health = PairHealth(
-        engine, bus, loader, RegistryAccessChecker(), interval=timedelta(minutes=15), clock=lambda: now[0]
+        engine,
+        bus,
+        loader,
+        RegistryAccessChecker(access.open),
+        interval=timedelta(minutes=15),
+        clock=lambda: now[0],
     )
     published = len(bus.published)
     report = await health.tick()
@@ -137,7 +142,7 @@ async def test_given_a_paused_pair_then_the_processor_never_puts_it_in_error(
 ) -> None:
     from calbridge.pairs.admin import pause_pair
 
-    pair = await active_pair(engine, connections, bus)
+    pair = await active_pair(engine, connections, access, bus)
     await pause_pair(engine, pair, "migration weekend")
     assert not await fail_pair(engine, pair, "access denied")
     assert (await reload(engine, pair)).state.value == "paused"
@@ -146,7 +151,7 @@ async def test_given_a_paused_pair_then_the_processor_never_puts_it_in_error(
 async def test_given_two_renewers_then_one_pair_in_error_is_claimed_once(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    pair = await active_pair(engine, connections, bus)
+    pair = await active_pair(engine, connections, access, bus)
     await fail_pair(engine, pair, "calendar not found")
     first = await claim_rechecks(engine, T0, timedelta(minutes=15))
     second = await claim_rechecks(engine, T0, timedelta(minutes=15))
@@ -157,7 +162,7 @@ async def test_given_two_renewers_then_one_pair_in_error_is_claimed_once(
 async def test_given_a_last_error_then_it_is_cleared_without_touching_the_state(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    pair = await active_pair(engine, connections, bus)
+    pair = await active_pair(engine, connections, access, bus)
     await note_last_error(engine, pair, "the last sync failed, retrying: TransientProviderError: graph 503")
     assert (await reload(engine, pair)).last_error is not None
     await note_last_error(engine, pair, None)
@@ -168,12 +173,12 @@ async def test_given_a_last_error_then_it_is_cleared_without_touching_the_state(
 async def test_given_event_failures_then_the_gauge_counts_them_and_drops_to_zero_when_cleared(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    pair = await active_pair(engine, connections, bus)
+    pair = await active_pair(engine, connections, access, bus)
     health = PairHealth(
         engine,
         bus,
         lambda ids: _none(),
-        RegistryAccessChecker(),
+        RegistryAccessChecker(access.open),
         interval=timedelta(minutes=15),
         clock=lambda: T0,
     )
