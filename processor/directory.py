@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calbridge.pairs.connection_faults import fail_pair
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
@@ -109,6 +110,13 @@ class PairDirectory:
     async def pause(self, pair_id: str, reason: str) -> None:
         """Set an active pair to paused with the reason (`calbridge pairs resume` undoes it)."""
         await transition(self._engine, pair_id, PairAction.PAUSE, reason=reason, error=reason)
+        self.forget()
+
+    async def fail(self, pair_id: str, reason: str) -> None:
+        """Set an active pair to error with the reason (its connection cannot be opened); it comes
+        back by itself once the connection can be opened again (the renewer's check)."""
+        async with self._engine.begin() as conn:
+            await fail_pair(conn, pair_id, reason)
         self.forget()
 
     async def record_sync(self, pair_id: str) -> None:

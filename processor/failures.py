@@ -4,7 +4,11 @@ The consumer asks `decide(error)` and carries the answer out: a throttled provid
 after its Retry-After, transient failures follow the bus's retry schedule (delay queues, then the
 dead-letter queue), permanent ones go to the dead-letter queue at once, and a pair the breaker
 stopped is paused in the store and the message acknowledged: retrying it would only trip the
-breaker again until an operator confirms.
+breaker again until an operator confirms. A pair whose connection cannot be opened (its secret
+does not decrypt with this key) is set to `error` with the reason and the message acknowledged:
+no retry can succeed before someone re-enters the connection, and once that happens the renewer
+brings the pair back with a full catch-up. (A process whose key opens no connection at all is
+misconfigured, `SecretKeyMismatch`: that is retried, and no pair is blamed.)
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 
 from calbridge.bus.base import Reject, RetryLater
 from calbridge.errors import (
+    ConnectionUnusable,
     MalformedMessage,
     PairPaused,
     PermanentProviderError,
@@ -22,6 +27,7 @@ from calbridge.errors import (
 from calbridge.translate.errors import TranslationError
 
 __all__ = [
+    "FailPair",
     "Fate",
     "PausePair",
     "decide",
@@ -35,14 +41,21 @@ class PausePair:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FailPair:
+    reason: str  # names the connection and the remedy
+
+
 # The bus's own outcomes, so one verdict travels from this decision to the broker unchanged.
-Fate = RetryLater | Reject | PausePair
+Fate = RetryLater | Reject | PausePair | FailPair
 
 
 def decide(error: BaseException, reason: str) -> Fate:
     """The fate of a hint whose pass raised `error`; `reason` is what the bus records."""
     if isinstance(error, PairPaused):
         return PausePair(error.reason)
+    if isinstance(error, ConnectionUnusable):
+        return FailPair(error.reason)
     if isinstance(error, Throttled):
         return RetryLater(reason, max(0.0, error.retry_after))
     if isinstance(error, PermanentProviderError | MalformedMessage | TranslationError):

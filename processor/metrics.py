@@ -53,8 +53,8 @@ CHANGES = Counter(
 HINTS = Counter(
     "calbridge_hints_total",
     "Change events handled, by outcome: synced, coalesced (a later pass covered it), echo (it names "
-    "a version the links already record), no_active_pair, paused (the breaker paused a pair), retry, "
-    "dead_letter.",
+    "a version the links already record), no_active_pair, paused (the breaker paused a pair), "
+    "pair_failed (a connection of the pair cannot be opened), retry, dead_letter.",
     ["outcome"],
     registry=REGISTRY,
 )

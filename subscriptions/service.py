@@ -3,6 +3,11 @@
 `serve_renewer(settings)` runs until SIGTERM/SIGINT: every `renewer_interval` seconds a pass
 (`Renewer.tick`), Graph lifecycle events as they arrive, and `/healthz`, `/readyz`, `/metrics`
 on `renewer_http_port`. `once=True` runs one pass and returns (a check, or a cron job).
+
+Each pass first reads the connections (`wiring`) and isolates the ones it cannot open
+(`isolation`): their pairs go to `error`, everyone else's subscriptions are kept as usual. A
+renewer whose key decrypts no connection at all fails its passes (`SecretKeyMismatch`, so
+`/readyz` turns 503) and blames no pair.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from calbridge.bus import open_bus
+from calbridge.errors import SecretKeyMismatch
 from calbridge.logs import get_logger
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.engine import create_engine
+from subscriptions.isolation import isolate_connection_faults
 from subscriptions.probes import Health, create_probe_app
 from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
 from subscriptions.wiring import ConnectionProviders
@@ -55,7 +62,12 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     )
 
     async def tick() -> None:
-        await providers.refresh()
+        try:
+            await providers.refresh()
+        except SecretKeyMismatch as exc:
+            log.error("renewer_secret_key_mismatch", reason=str(exc))
+            raise
+        await isolate_connection_faults(engine, bus, providers.unusable, providers.usable)
         report = await renewer.tick()
         if report.outcomes:
             log.info("renewer_pass", **report.outcomes)

@@ -2,6 +2,8 @@
 
     pending --activate--> active | error(reason)
     error   --activate--> active | error(reason)      (after the cause is fixed)
+    active  --fail------> error(reason)               (it cannot be synced: e.g. its connection
+                                                       cannot be opened; cleared by activate)
     active  --pause-----> paused --resume--> active
     any but removing --remove--> removing              (the renewer finishes the removal)
 
@@ -38,6 +40,7 @@ _TRANSITIONS: dict[tuple[PairState, PairAction], PairState] = {
     (PairState.PENDING, PairAction.FAIL): PairState.ERROR,
     (PairState.ERROR, PairAction.ACTIVATE): PairState.ACTIVE,
     (PairState.ERROR, PairAction.FAIL): PairState.ERROR,
+    (PairState.ACTIVE, PairAction.FAIL): PairState.ERROR,
     (PairState.ACTIVE, PairAction.PAUSE): PairState.PAUSED,
     (PairState.PAUSED, PairAction.RESUME): PairState.ACTIVE,
     **{

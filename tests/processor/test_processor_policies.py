@@ -13,11 +13,13 @@ from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, FIRST_FAILUR
 from calbridge.bus.names import CALENDAR_HEADER
 from calbridge.errors import (
     AccessDenied,
+    ConnectionUnusable,
     CursorExpired,
     MalformedMessage,
     NotFound,
     PairPaused,
     PermanentProviderError,
+    SecretKeyMismatch,
     Throttled,
     TransientProviderError,
 )
@@ -33,6 +35,7 @@ from processor.cursors import wants_full_read
 from processor.deadletters import record_of
 from processor.echoes import is_known_version
 from processor.failures import (
+    FailPair,
     Fate,
     PausePair,
     decide,
@@ -62,6 +65,11 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
         (MalformedMessage("bad"), ("dead-letter", None)),
         (UnknownTimeZone("Mars/Olympus"), ("dead-letter", None)),
         (PairPaused("p1", "mass deletion"), ("pause", "mass deletion")),
+        (
+            ConnectionUnusable("c1", "graph-b", "connection 'graph-b' ..."),
+            ("fail", "connection 'graph-b' ..."),
+        ),
+        (SecretKeyMismatch("no connection decrypts"), ("retry", None)),
     ],
 )
 def test_given_a_failed_pass_when_deciding_then_each_error_has_its_fate(
@@ -82,6 +90,8 @@ def test_given_a_fate_for_the_bus_then_it_carries_the_reason() -> None:
 def _shape(fate: Fate) -> tuple[str, object]:
     if isinstance(fate, PausePair):
         return ("pause", fate.reason)
+    if isinstance(fate, FailPair):
+        return ("fail", fate.reason)
     if isinstance(fate, Reject):
         return ("dead-letter", None)
     return ("retry", fate.delay)
