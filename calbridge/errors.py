@@ -16,6 +16,10 @@ class ConfigurationError(CalbridgeError):
     """Settings are missing or invalid; the message names the variable to fix."""
 
 
+class ConnectionInvalid(CalbridgeError):
+    """A connection's settings or credentials are incomplete or malformed; the message says which."""
+
+
 class ConnectionUnusable(ConfigurationError):
     """One stored connection cannot be opened: its secret does not decrypt with this process's
     CALBRIDGE_SECRET_KEY, or its stored settings are invalid. Only the pairs that use it are

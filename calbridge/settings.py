@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AnyUrl, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calbridge.errors import ConfigurationError
+from calbridge.events import Provider
 
 __all__ = ["ENV_PREFIX", "Duration", "Settings", "format_duration", "load_settings"]
 
@@ -30,6 +30,8 @@ def _parse_duration(value: object) -> object:
         match = _SHORT_DURATION.fullmatch(value.lower())
         if match:
             return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+        if not value.strip().upper().startswith("P"):  # not ISO 8601 either: say what is read
+            raise ValueError(f"{value.strip()!r} is not a duration: write it as 90s, 30m, 24h or 7d")
     return value
 
 
@@ -58,8 +60,9 @@ class Settings(BaseSettings):
     )
     database_url: SecretStr = Field(
         default=SecretStr("sqlite+aiosqlite:///calbridge.db"),
-        description="SQLAlchemy async URL: sqlite+aiosqlite:///FILE (embedded default) or "
-        "postgresql+asyncpg://user:pass@host/db (production).",
+        description="Database URL: sqlite:///FILE (embedded default) or postgresql://user:pass@host/db "
+        "(production); plain sqlite://, postgres:// and postgresql:// URLs are mapped to the async "
+        "drivers calbridge uses (aiosqlite, asyncpg).",
     )
 
     # --- bus
@@ -195,8 +198,8 @@ class Settings(BaseSettings):
         default=9102,
         ge=0,
         le=65535,
-        description="Port where `calbridge ews-listener` serves Prometheus metrics (any path); 0 turns "
-        "it off.",
+        description="Port where `calbridge ews-listener` serves /healthz, /readyz and /metrics; 0 turns "
+        "them off.",
     )
     ews_stream_backoff_max: float = Field(
         default=60.0,
@@ -391,6 +394,25 @@ class Settings(BaseSettings):
             parse_signing_keys(value)
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: SecretStr) -> SecretStr:
+        from calbridge.store.urls import normalize_database_url
+
+        return SecretStr(normalize_database_url(value.get_secret_value()))
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _check_amqp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        scheme = text.partition("://")[0].lower() if "://" in text else ""
+        if scheme not in ("amqp", "amqps"):
+            shown = repr(scheme) if scheme else "no scheme"
+            raise ValueError(f"{shown} is not a RabbitMQ URL: use amqp://USER:PASSWORD@HOST:5672/VHOST")
+        return SecretStr(text)
+
     @field_validator("secret_key")
     @classmethod
     def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
@@ -453,7 +475,7 @@ def parse_signing_keys(raw: SecretStr) -> dict[str, bytes]:
 
 def parse_provider_seconds(raw: str) -> dict[str, float]:
     """`google=4,graph=4,ews=6` -> {provider: seconds}; providers not named keep their default."""
-    known = ("google", "graph", "ews")
+    known = tuple(provider.value for provider in Provider)
     seconds: dict[str, float] = {}
     for part in raw.split(","):
         if not part.strip():
@@ -477,7 +499,8 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
-        lines.append(f"{name}: {err['msg']}")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -487,8 +510,3 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()

@@ -9,12 +9,14 @@ Wire format (ASCII, fields separated by dots; no field can contain a dot)::
     1g.<calendar ref>.<kid>.<expiry>.<mac>      Google channel token (at most 256 chars)
     1m.<calendar ref>.<kid>.<expiry>.<mac>      Graph clientState (at most 128 chars)
 
-- `1` is the scheme version, `g` / `m` the provider (Google / Microsoft Graph).
+- `1` is the scheme version, `g` / `m` the provider (Google / Microsoft Graph): each push
+  provider's profile names its code, its length limit and whether its tokens are bound to the
+  channel id (`ProviderProfile.token`).
 - `kid` names the key that made the MAC (alphanumeric, at most 8 chars).
 - `expiry` is the Unix time in seconds, base 36 (7 digits last until the year 4400).
 - `mac` is HMAC-SHA256, base64url without padding (43 chars), over a length-prefixed encoding
-  of (version, provider, calendar ref, kid, expiry) and, for Google, the channel id, so a token
-  copied onto another channel does not verify.
+  of (version, provider, calendar ref, kid, expiry) and, for a provider whose tokens are bound
+  to a channel (Google), the channel id, so a token copied onto another channel does not verify.
 
 The longest Graph token (a 64-char ref, an 8-char kid, a 7-digit expiry) is exactly 128 chars.
 Verification is constant-time over the MAC, accepts every configured key (rotation: the first
@@ -34,9 +36,10 @@ from datetime import UTC, datetime, timedelta
 from calbridge.clock import Clock, system_clock
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
+from calbridge.providers.profile import TokenFormat
+from calbridge.providers.registry import PROFILES
 
 __all__ = [
-    "MAX_LENGTH",
     "SCHEME_VERSION",
     "TOKEN_GRACE",
     "BadSignature",
@@ -54,13 +57,13 @@ __all__ = [
 ]
 
 SCHEME_VERSION = "1"
-MAX_LENGTH: Mapping[Provider, int] = {Provider.GOOGLE: 256, Provider.GRAPH: 128}
 # Graph retries an unacknowledged notification for up to 4 hours, and a Google channel may
 # deliver a little past its expiration: a token should outlive its subscription by this much.
 TOKEN_GRACE = timedelta(hours=6)
 
-_PROVIDER_CODE: Mapping[Provider, str] = {Provider.GOOGLE: "g", Provider.GRAPH: "m"}
-_CODE_PROVIDER = {code: provider for provider, code in _PROVIDER_CODE.items()}
+# Keyed by the provider's name, so that a plain "google" finds its format as a Provider does.
+_FORMATS: Mapping[str, TokenFormat] = {p.provider.value: p.token for p in PROFILES if p.token is not None}
+_CODE_PROVIDER = {p.token.code: p.provider for p in PROFILES if p.token is not None}
 _REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _KID = re.compile(r"[A-Za-z0-9]{1,8}")
 _EXPIRY = re.compile(r"0|[1-9a-z][0-9a-z]{0,6}")  # no leading zeros: one spelling per value
@@ -116,13 +119,15 @@ def sign_token(
 ) -> str:
     """Make the token for one subscription, signed with the first key of `keys`.
 
-    `channel_id` is required for Google (the channel id chosen before `events.watch`) and not
-    allowed for Graph (the subscription id is only known after the create).
+    `channel_id` is required where tokens are bound to a channel (Google: the channel id chosen
+    before `events.watch`) and not allowed elsewhere (Graph: the subscription id is only known
+    after the create).
     """
-    code = _provider_code(provider)
+    token_format = _format(provider)
+    code = token_format.code
     if not _REF.fullmatch(calendar_ref):
         raise ValueError("a calendar ref is 1-64 characters of [A-Za-z0-9_-]")
-    _check_channel_id(provider, channel_id)
+    _check_channel_id(token_format, channel_id)
     if not keys:
         raise ValueError("no signing key configured")
     kid, secret = next(iter(keys.items()))
@@ -135,7 +140,7 @@ def sign_token(
         raise ValueError("expires_at is out of range")
     mac = _mac(secret, code, calendar_ref, kid, expiry, channel_id)
     token = ".".join((SCHEME_VERSION + code, calendar_ref, kid, _to_base36(expiry), mac))
-    if len(token) > MAX_LENGTH[provider]:  # unreachable with the checks above; kept as a guard
+    if len(token) > token_format.max_length:  # unreachable with the checks above; kept as a guard
         raise TokenTooLong(f"token of {len(token)} chars exceeds the {provider} limit")
     return token
 
@@ -153,9 +158,10 @@ def verify_token(
     Checks, in order: length, shape, provider, key id, MAC (constant-time), expiry. The MAC is
     checked before the expiry so that a forged token is always counted as forged.
     """
-    code = _provider_code(provider)
-    if len(token) > MAX_LENGTH[provider]:
-        raise TokenTooLong(f"token longer than {MAX_LENGTH[provider]} chars")
+    token_format = _format(provider)
+    code = token_format.code
+    if len(token) > token_format.max_length:
+        raise TokenTooLong(f"token longer than {token_format.max_length} chars")
     parts = token.split(".")
     if len(parts) != 5:
         raise MalformedToken("a token has five dot-separated fields")
@@ -170,13 +176,14 @@ def verify_token(
         raise WrongProvider(f"token was issued for {_CODE_PROVIDER[head[1]]}, presented to {provider}")
     if channel_id is not None and (not channel_id or len(channel_id) > _CHANNEL_ID_MAX):
         raise MalformedToken("channel id is empty or too long")
-    if provider == Provider.GOOGLE and channel_id is None:
-        raise MalformedToken("a Google token is verified together with its channel id")
+    bound = token_format.bound_to_channel
+    if bound and channel_id is None:
+        raise MalformedToken(f"a {provider} token is verified together with its channel id")
     secret = keys.get(kid)
     if secret is None:
         raise UnknownKey(f"key id {kid!r} is not configured")
     expiry = int(expiry_text, 36)
-    expected = _mac(secret, code, ref, kid, expiry, channel_id if provider == Provider.GOOGLE else None)
+    expected = _mac(secret, code, ref, kid, expiry, channel_id if bound else None)
     if not hmac.compare_digest(expected.encode(), mac.encode()):
         raise BadSignature("MAC does not match")
     expires_at = datetime.fromtimestamp(expiry, UTC)
@@ -185,19 +192,19 @@ def verify_token(
     return VerifiedToken(calendar_ref=ref, kid=kid, expires_at=expires_at)
 
 
-def _provider_code(provider: Provider) -> str:
-    code = _PROVIDER_CODE.get(Provider(provider))  # Provider(): a plain "google" works too
-    if code is None:
+def _format(provider: Provider) -> TokenFormat:
+    token_format = _FORMATS.get(provider)  # one dict lookup: this is on the receiver's hot path
+    if token_format is None:
         raise ValueError(f"{provider} notifications carry no calbridge token")
-    return code
+    return token_format
 
 
-def _check_channel_id(provider: Provider, channel_id: str | None) -> None:
-    if provider == Provider.GOOGLE:
+def _check_channel_id(token_format: TokenFormat, channel_id: str | None) -> None:
+    if token_format.bound_to_channel:
         if not channel_id or len(channel_id) > _CHANNEL_ID_MAX:
-            raise ValueError("a Google token needs the channel id (1-256 characters)")
+            raise ValueError("a channel-bound token needs the channel id (1-256 characters)")
     elif channel_id is not None:
-        raise ValueError("only Google tokens are bound to a channel id")
+        raise ValueError("only channel-bound tokens (Google) take a channel id")
 
 
 def _mac(secret: bytes, code: str, ref: str, kid: str, expiry: int, channel_id: str | None) -> str:

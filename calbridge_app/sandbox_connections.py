@@ -3,7 +3,12 @@
 The file is what `calbridge sandbox --connection-file FILE` writes: `google.service_account`,
 `google.api_endpoint`, `google.token_uri`, `microsoft.{tenant_id, client_id, client_secret}`,
 `microsoft.{graph_authority, graph_url}` with the Graph emulator, `microsoft.{ews_url,
-ews_token_url}` with the EWS emulator, and `ca_pem` (the CA of its HTTPS endpoints).
+ews_token_url, ews_username, ews_password}` with the EWS emulator, and `ca_pem` (the CA of its
+HTTPS endpoints).
+
+The EWS connection authenticates as `connections add ews` does by default, with NTLM as the
+emulator's service account, so that the default path is the one the sandbox exercises; Basic
+(the same account) and OAuth (the app registration, as Exchange Online wants) are a choice away.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from calbridge.connections import Connection, EwsConnection, GoogleConnection, GraphConnection
+from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
+from calbridge.providers.ews.connection import EwsAuth, EwsConnection
+from calbridge.providers.google.connection import GoogleConnection
+from calbridge.providers.graph.connection import GraphConnection
 
 __all__ = ["SandboxFileInvalid", "sandbox_connections"]
 
@@ -28,8 +36,11 @@ def _need(section: dict[str, Any], key: str, where: str) -> Any:
     return value
 
 
-def sandbox_connections(data: dict[str, Any], prefix: str, ca_path: Path) -> list[Connection]:
-    """The connections the file describes; writes its CA to `ca_path` when it has one."""
+def sandbox_connections(
+    data: dict[str, Any], prefix: str, ca_path: Path, *, ews_auth: EwsAuth = "ntlm"
+) -> list[Connection]:
+    """The connections the file describes, the EWS one authenticating with `ews_auth`; writes
+    its CA to `ca_path` when it has one."""
     google = data.get("google")
     microsoft = data.get("microsoft")
     if not isinstance(google, dict) or not isinstance(microsoft, dict):
@@ -63,16 +74,27 @@ def sandbox_connections(data: dict[str, Any], prefix: str, ca_path: Path) -> lis
             )
         )
     if microsoft.get("ews_url"):
-        found.append(
-            EwsConnection(
-                name=f"{prefix}-ews",
-                auth="oauth",
-                password=secret,
-                url=microsoft["ews_url"],
-                tenant_id=tenant,
-                client_id=client_id,
-                token_url=microsoft.get("ews_token_url"),
-                ca_file=ca_file,
-            )
-        )
+        found.append(_ews(microsoft, f"{prefix}-ews", ews_auth, ca_file))
     return found
+
+
+def _ews(microsoft: dict[str, Any], name: str, auth: EwsAuth, ca_file: str | None) -> EwsConnection:
+    if auth == "oauth":
+        return EwsConnection(
+            name=name,
+            auth="oauth",
+            password=_need(microsoft, "client_secret", "microsoft"),
+            url=microsoft["ews_url"],
+            tenant_id=_need(microsoft, "tenant_id", "microsoft"),
+            client_id=_need(microsoft, "client_id", "microsoft"),
+            token_url=microsoft.get("ews_token_url"),
+            ca_file=ca_file,
+        )
+    return EwsConnection(
+        name=name,
+        auth=auth,
+        username=_need(microsoft, "ews_username", "microsoft"),
+        password=_need(microsoft, "ews_password", "microsoft"),
+        url=microsoft["ews_url"],
+        ca_file=ca_file,
+    )

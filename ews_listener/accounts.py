@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.connections import EwsConnection
 from calbridge.errors import ConfigurationError
 from calbridge.logs import get_logger
 from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+from calbridge.providers.ews.connection import EwsConnection
 from calbridge.secretbox import SecretBox
 from calbridge.store.connection_records import read_connections
 

@@ -3,7 +3,10 @@
 A notification names a subscription and carries item events. Only item events of the calendar
 folder matter; each becomes a hint for that calendar, with the item id as the resource. Exchange
 (and the sandbox) may repeat an event: the same (subscription, type, item, change key, time) is
-published once, within a notification and across a bounded window of recent ones.
+published once, within a notification and across a bounded window of recent ones. Exchange also
+follows a create with a `ModifiedEvent` of the same item and change key (the calendar assistant
+touching the new item): a modification that names a version already published says nothing new
+and is dropped too, whatever the event that published it.
 """
 
 from __future__ import annotations
@@ -85,21 +88,44 @@ def _kind_and_resource(event: StreamedEvent, folder_id: str | None) -> tuple[Cha
 
 
 class RecentEvents:
-    """A bounded memory of events already published, to drop repeats."""
+    """A bounded memory of events already published, to drop repeats: the same event again, or a
+    modification of an item version (item id and change key) already published."""
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 8192) -> None:  # two keys per event published
         self._size = size
         self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
 
     def first_time(self, event: StreamedEvent) -> bool:
-        key = (event.subscription_id, event.type, event.item_id, event.changekey, event.timestamp)
-        if key in self._seen:
-            self._seen.move_to_end(key)
+        key = ("event", event.subscription_id, event.type, event.item_id, event.changekey, event.timestamp)
+        version = _version(event)
+        if self._known(key) or (
+            event.type == "ModifiedEvent" and version is not None and self._known(version)
+        ):
             return False
-        self._seen[key] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
+        self._remember(key)
+        if version is not None:
+            self._remember(version)
         return True
+
+    def _known(self, key: tuple[Any, ...]) -> bool:
+        if key not in self._seen:
+            return False
+        self._seen.move_to_end(key)
+        return True
+
+    def _remember(self, key: tuple[Any, ...]) -> None:
+        self._seen[key] = None
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+
+def _version(event: StreamedEvent) -> tuple[Any, ...] | None:
+    """The item version an event names, when it names one (a change key without an item, or an
+    item without a change key, names none)."""
+    if event.item_id is None or event.changekey is None:
+        return None
+    return ("version", event.subscription_id, event.item_id, event.changekey)
 
 
 def change_events(

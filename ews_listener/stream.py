@@ -68,7 +68,9 @@ class ListenerTuning:
     max_subscriptions: int = 200  # leases one listener holds at most
     max_streams: int = 10  # streams per EWS connection at most; leases beyond them are let go
     stream: StreamTuning = field(default_factory=StreamTuning)
-    publish_backoff_max: float = 30.0
+    # A publish while the broker is away fails at once without touching the network, so trying
+    # every few seconds costs nothing and resumes within that long after the broker is back.
+    publish_backoff_max: float = 5.0
     resync_every: float | None = None  # seconds between reconciliation hints per held calendar
 
 

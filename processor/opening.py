@@ -1,5 +1,5 @@
 """Opening a connection's provider from the store: the connection record (its secret decrypted
-with CALBRIDGE_SECRET_KEY) -> the adapter the provider registry names for it.
+with CALBRIDGE_SECRET_KEY) -> the adapter the process's provider registry opens for it.
 
 `StoreConnections` is what the processor uses, and it knows three things about the store:
 
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from calbridge.errors import ConnectionUnusable, SecretKeyMismatch
 from calbridge.pairs.states import PairState
 from calbridge.providers.base import CalendarProvider
-from calbridge.providers.registry import open_provider
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.connection_records import (
@@ -48,8 +48,9 @@ class Survey:
 
 
 class StoreConnections:
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings, registry: Registry) -> None:
         self._engine = engine
+        self._registry = registry
         self._box = open_secretbox(settings)  # fails at once (ConfigurationError) without a key
 
     async def __call__(self, connection_id: str) -> CalendarProvider:
@@ -69,7 +70,7 @@ class StoreConnections:
             raise stored.problem
         assert stored.connection is not None
         try:
-            return open_provider(stored.connection)
+            return self._registry.open(stored.connection)
         except Exception as exc:  # the SDK refused the stored settings: this connection only
             reason = unusable_reason(stored.name, stored.provider, exc)
             raise ConnectionUnusable(stored.id, stored.name, reason) from exc
@@ -104,7 +105,7 @@ async def _connections_of_active_pairs(conn: AsyncConnection) -> set[str]:
     return {str(connection_id) for connection_id in rows.scalars()}
 
 
-def store_opener(engine: AsyncEngine, settings: Settings) -> StoreConnections:
-    """The store's connections for a processor (callable as an `OpenProvider`); fails at once
-    (ConfigurationError) without a secret key."""
-    return StoreConnections(engine, settings)
+def store_opener(engine: AsyncEngine, settings: Settings, registry: Registry) -> StoreConnections:
+    """The store's connections for a processor over the process's registry (callable as an
+    `OpenProvider`); fails at once (ConfigurationError) without a secret key."""
+    return StoreConnections(engine, settings, registry)

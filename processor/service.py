@@ -82,6 +82,7 @@ class Processor:
         self._spreader: ShardSpreader | None = None
         self._membership: Membership | None = None
         self._waiting: asyncio.Task[None] | None = None
+        self._connections_checked = False
 
     @property
     def owned_shards(self) -> tuple[int, ...]:
@@ -95,6 +96,7 @@ class Processor:
         if self._store is not None and not await self._connections_ok():
             self._waiting = asyncio.create_task(self._start_when_ready(), name="processor-survey")
             return
+        self._connections_checked = True
         await self._consume()
 
     async def _connections_ok(self) -> bool:
@@ -126,6 +128,7 @@ class Processor:
             except Exception as exc:  # the broker refused: still not ready, try again
                 log.error("processor_start_failed", member=self.member, error=type(exc).__name__)
                 continue
+            self._connections_checked = True
             return
 
     async def _consume(self) -> None:
@@ -164,6 +167,16 @@ class Processor:
         await self.pair_locks.close()
         log.info("processor_stopped", member=self.member)
 
+    @property
+    def consuming(self) -> bool:
+        """Every shard this replica owns has a consumer receiving deliveries now (and, when
+        sharing shards, the heartbeats flow): what "ready" means for a processor."""
+        if self._static is not None:
+            return self._static.consuming
+        if self._spreader is not None and self._membership is not None:
+            return self._spreader.consuming and self._membership.connected
+        return False
+
     async def readiness(self) -> dict[str, bool]:
         store = True
         try:
@@ -175,9 +188,10 @@ class Processor:
         bus = False
         with contextlib.suppress(Exception):
             bus = await self._bus.ready()
-        return {"bus": bus, "store": store, "connections": self.consuming}
+        return {"bus": bus, "store": store, "connections": self.connections_checked, "shards": self.consuming}
 
     @property
-    def consuming(self) -> bool:
-        """Whether it took (or competes for) shards: False while it cannot open its connections."""
-        return self._static is not None or self._membership is not None
+    def connections_checked(self) -> bool:
+        """Whether this key opens the connections it needs, so it took (or competes for) shards:
+        False while it waits for a usable key (see the module docstring)."""
+        return self._connections_checked

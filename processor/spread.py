@@ -9,9 +9,12 @@ then stops those it lost: stopping drains the running passes before the channel 
 calendar is never worked on by two replicas at once.
 
 Ownership is what is consumed, never just what was decided: a shard whose consumer could not be
-started (the broker was away during a rebalance) is not owned, and a consumer whose channel died
-and did not come back is stopped and dropped. `membership` calls `rebalance` on every heartbeat,
-so either is repaired on the next beat once the broker is back.
+started is not owned, and a consumer that reports itself dead is stopped and dropped.
+`membership` calls `rebalance` on every heartbeat, so either is repaired on the next beat.
+A RabbitMQ consumer whose connection drops is neither: the bus's link attaches it again on the
+next connection (calbridge/bus/link.py), so the spreader never starts a second one for a shard
+it still holds. `consuming` is what /readyz reports: every shard owned for the current members
+has a consumer that receives deliveries now.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ class ShardsNotConsumed(Exception):
 
 
 def is_alive(consumer: Consumer) -> bool:
-    """Whether the consumer still receives deliveries (consumers that cannot tell are trusted)."""
+    """Whether the consumer will receive deliveries again by itself (those that cannot tell are
+    trusted); one that will not is replaced."""
     return bool(getattr(consumer, "alive", True))
 
 
@@ -49,11 +53,22 @@ class ShardSpreader:
         self._shards = tuple(shards)
         self._member = member
         self._consumers: dict[int, Consumer] = {}
+        self._wanted: frozenset[int] | None = None  # what the last rebalance decided to own
         self._lock = asyncio.Lock()
 
     @property
     def owned(self) -> tuple[int, ...]:
         return tuple(sorted(self._consumers))
+
+    @property
+    def consuming(self) -> bool:
+        """Every shard this replica should own has a consumer receiving deliveries now."""
+        wanted = self._wanted
+        return (
+            wanted is not None
+            and wanted <= self._consumers.keys()
+            and all(self._consumers[shard].consuming for shard in wanted)
+        )
 
     async def rebalance(self, members: Collection[str]) -> None:
         """Consume exactly the shards this replica owns for `members`: start the missing ones
@@ -62,6 +77,7 @@ class ShardSpreader:
         async with self._lock:
             await self._drop_dead()
             wanted = set(shards_for(self._member, self._shards, members))
+            self._wanted = frozenset(wanted)
             gained = sorted(wanted - set(self._consumers))
             lost = sorted(set(self._consumers) - wanted)
             failed: list[int] = []

@@ -9,13 +9,15 @@ Routes:
 
 A notification is answered 2xx only after the broker confirmed every event it produced; when
 the bus cannot confirm within `Settings.ack_budget` the answer is 503 with Retry-After, so the
-provider delivers it again.
+provider delivers it again. The receiver starts whether or not the broker is there: if it is
+away, the bus keeps connecting in the background (as after every loss), and until it has,
+notifications are answered 503 with Retry-After and /readyz is 503.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -28,30 +30,25 @@ from starlette.routing import BaseRoute, Route
 
 from calbridge.bus.base import Bus
 from calbridge.clock import Clock, system_clock
-from calbridge.errors import BusUnavailable
-from calbridge.events import ChangeEvent, LifecycleEvent, Provider
 from calbridge.freebusy.app import freebusy_routes
 from calbridge.freebusy.configure import keys_from, limits_from
 from calbridge.freebusy.openapi import FREEBUSY_PATH, OPENAPI_PATH
 from calbridge.freebusy.orchestrate import Lookup
 from calbridge.metrics import CONTENT_TYPE_LATEST, render
 from calbridge.settings import Settings
-from calbridge.tokens import ExpiredToken, TokenError
-from receiver.body import read_body
-from receiver.google import interpret_google, read_google_headers
-from receiver.graph import interpret_graph, parse_graph_body, refusal_for
-from receiver.metrics import AUTH_FAILURES, notifications
-from receiver.middleware import RequestContextMiddleware
-from receiver.publish import publish_confirmed
-from receiver.refusals import Forbidden, Refused, UnsupportedMediaType
+from receiver import google, graph
+from receiver.intake import RETRY_AFTER_SECONDS, Intake, Parser
+from receiver.middleware import Endpoint, RequestContextMiddleware
 
-__all__ = ["RETRY_AFTER_SECONDS", "ROUTES", "create_app"]
+__all__ = ["PARSERS", "RETRY_AFTER_SECONDS", "ROUTES", "create_app"]
 
-GOOGLE_ROUTE = "/notifications/google"
-GRAPH_ROUTE = "/notifications/graph"
-LIFECYCLE_ROUTE = "/notifications/graph/lifecycle"
-ROUTES = (GOOGLE_ROUTE, GRAPH_ROUTE, LIFECYCLE_ROUTE, "/healthz", "/readyz", "/metrics")
-RETRY_AFTER_SECONDS = 5
+# One line per push provider: its parser module's routes and endpoint. A provider whose profile
+# says it streams (EWS) has none: its listener is a process of its own (`ews_listener/`).
+PARSERS: tuple[Parser, ...] = (
+    google.PARSER,
+    graph.PARSER,
+)
+ROUTES = (*(route for parser in PARSERS for route in parser.routes), "/healthz", "/readyz", "/metrics")
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -60,94 +57,9 @@ def _log() -> structlog.typing.FilteringBoundLogger:
 
 
 @dataclass(frozen=True)
-class _Endpoints:
+class _Probes:
     bus: Bus
-    keys: Mapping[str, bytes]
-    clock: Clock
     ack_budget: float
-    max_body_bytes: int
-
-    # --- Google
-
-    async def google(self, request: Request) -> Response:
-        started = asyncio.get_running_loop().time()
-        try:
-            notification = read_google_headers(request.headers)
-            await read_body(request, self.max_body_bytes)  # Google sends none; bound it anyway
-        except Refused as refusal:
-            notifications(Provider.GOOGLE, refusal.outcome).inc()
-            return _refuse(refusal, Provider.GOOGLE)
-        try:
-            event = interpret_google(notification, self.keys, trace_id=_trace_id(request), clock=self.clock)
-        except TokenError as exc:
-            return _refuse_token(Provider.GOOGLE, exc)
-        if event is None:
-            notifications(Provider.GOOGLE, "sync").inc()
-            _log().debug("google_sync", channel_id=notification.channel_id)
-            return Response(status_code=200)
-        return await self._publish_then(
-            [event], Provider.GOOGLE, started, Response(status_code=200), accepted=1
-        )
-
-    # --- Graph (both URLs accept both kinds of item)
-
-    async def graph(self, request: Request) -> Response:
-        started = asyncio.get_running_loop().time()
-        handshake = _answer_handshake(request)
-        if handshake is not None:
-            return handshake
-        try:
-            _require_json(request)
-            body = await read_body(request, self.max_body_bytes)
-            items = parse_graph_body(body)
-        except Refused as refusal:
-            notifications(Provider.GRAPH, refusal.outcome).inc()
-            return _refuse(refusal, Provider.GRAPH)
-        batch = interpret_graph(items, self.keys, trace_id=_trace_id(request), clock=self.clock)
-        for reason, count in batch.auth_failures.items():
-            AUTH_FAILURES.labels(Provider.GRAPH, reason).inc(count)
-        for outcome in ("forged", "expired", "malformed", "ignored"):
-            if batch.outcomes[outcome]:
-                notifications(Provider.GRAPH, outcome).inc(batch.outcomes[outcome])
-        if batch.outcomes["forged"] or batch.outcomes["expired"] or batch.outcomes["malformed"]:
-            _log().info(
-                "graph_items_dropped",
-                forged=batch.outcomes["forged"],
-                expired=batch.outcomes["expired"],
-                malformed=batch.outcomes["malformed"],
-                kept=batch.authenticated,
-            )
-        nothing_authentic = refusal_for(batch)
-        if nothing_authentic is not None:
-            return _refuse(nothing_authentic, Provider.GRAPH)
-        return await self._publish_then(
-            batch.messages, Provider.GRAPH, started, Response(status_code=202), accepted=len(batch.messages)
-        )
-
-    async def _publish_then(
-        self,
-        messages: Sequence[ChangeEvent | LifecycleEvent],
-        provider: Provider,
-        started: float,
-        success: Response,
-        *,
-        accepted: int,
-    ) -> Response:
-        try:
-            await publish_confirmed(self.bus, messages, started + self.ack_budget)
-        except BusUnavailable:
-            notifications(provider, "unavailable").inc(accepted)
-            _log().warning("notification_not_confirmed", provider=str(provider), count=accepted)
-            return PlainTextResponse(
-                "the event bus could not confirm; retry later",
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        if accepted:
-            notifications(provider, "accepted").inc(accepted)
-        return success
-
-    # --- probes
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -170,23 +82,25 @@ class _Endpoints:
 def create_app(
     settings: Settings, bus: Bus, *, clock: Clock = system_clock, freebusy: Lookup | None = None
 ) -> Starlette:
-    """Build the receiver; its lifespan connects the bus at start and closes it at shutdown.
+    """Build the receiver; its lifespan starts the bus at start (connected if the broker is
+    there, else connecting in the background) and closes it at shutdown.
 
     Raises ConfigurationError when no signing keys are configured: without them no notification
     could ever be authenticated. With `freebusy` given and CALBRIDGE_FREEBUSY_KEYS set, the
     free/busy API is served too.
     """
-    endpoints = _Endpoints(
+    intake = Intake(
         bus=bus,
         keys=settings.signing_key_map(),
         clock=clock,
         ack_budget=settings.ack_budget,
         max_body_bytes=settings.max_body_bytes,
     )
+    probes = _Probes(bus=bus, ack_budget=settings.ack_budget)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await bus.connect()
+        await bus.start()
         _log().info("receiver_started")
         try:
             yield
@@ -194,62 +108,29 @@ def create_app(
             await bus.close()
             _log().info("receiver_stopped")
 
-    routes: list[BaseRoute] = [
-        Route(GOOGLE_ROUTE, endpoints.google, methods=["POST"]),
-        Route(GRAPH_ROUTE, endpoints.graph, methods=["POST"]),
-        Route(LIFECYCLE_ROUTE, endpoints.graph, methods=["POST"]),
-        Route("/healthz", endpoints.healthz, methods=["GET"]),
-        Route("/readyz", endpoints.readyz, methods=["GET"]),
-        Route("/metrics", endpoints.metrics, methods=["GET"]),
-    ]
     # The notification routes, served by the middleware without Starlette's router (hot path);
-    # they stay in `routes` too, so that other methods still get 405.
-    direct = {GOOGLE_ROUTE: endpoints.google, GRAPH_ROUTE: endpoints.graph, LIFECYCLE_ROUTE: endpoints.graph}
+    # they are in `routes` too, so that other methods still get 405.
+    direct: dict[str, Endpoint] = {}
+    for parser in PARSERS:
+        endpoint = parser.endpoint(intake)
+        direct.update(dict.fromkeys(parser.routes, endpoint))
+    routes: list[BaseRoute] = [Route(path, endpoint, methods=["POST"]) for path, endpoint in direct.items()]
+    routes += [
+        Route("/healthz", probes.healthz, methods=["GET"]),
+        Route("/readyz", probes.readyz, methods=["GET"]),
+        Route("/metrics", probes.metrics, methods=["GET"]),
+    ]
     labelled: tuple[str, ...] = ROUTES
     freebusy_keys = keys_from(settings)
     if freebusy is not None and freebusy_keys:
         routes += freebusy_routes(freebusy, keys=freebusy_keys, limits=limits_from(settings))
         labelled = (*ROUTES, FREEBUSY_PATH, OPENAPI_PATH)
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware, routes=labelled, direct=direct)],
         lifespan=lifespan,
     )
-
-
-def _trace_id(request: Request) -> str:
-    return str(request.scope["state"]["trace_id"])
-
-
-def _answer_handshake(request: Request) -> Response | None:
-    """Graph's endpoint validation: echo the URL-decoded token as plain text, at once."""
-    # Notifications come without a query string: skip parsing one (QueryParams) for them.
-    if not request.scope.get("query_string") or "validationToken" not in request.query_params:
-        return None
-    token = request.query_params["validationToken"]
-    notifications(Provider.GRAPH, "validation").inc()
-    # text/plain and nosniff: the token is opaque input and must never be rendered as HTML.
-    return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
-
-
-def _require_json(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise UnsupportedMediaType("notifications are application/json")
-
-
-def _refuse_token(provider: Provider, exc: TokenError) -> Response:
-    outcome = "expired" if isinstance(exc, ExpiredToken) else "forged"
-    notifications(provider, outcome).inc()
-    AUTH_FAILURES.labels(provider, exc.reason).inc()
-    return _refuse(Forbidden("notification could not be authenticated"), provider, reason=exc.reason)
-
-
-def _refuse(refusal: Refused, provider: Provider, *, reason: str | None = None) -> Response:
-    _log().info(
-        "notification_refused",
-        provider=str(provider),
-        status=refusal.status,
-        reason=reason or type(refusal).__name__,
-    )
-    return PlainTextResponse(refusal.detail, status_code=refusal.status)
+    # A path with a trailing slash is another path: 404, as documented, not a 307 to the known one
+    # (a provider would not follow it with its POST anyway). Set once; nothing per request.
+    app.router.redirect_slashes = False
+    return app

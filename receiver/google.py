@@ -2,22 +2,34 @@
 
 A notification has no body; everything is in `X-Goog-*` headers. It says only that the watched
 calendar changed, never which event, so the event carries the calendar ref and kind CHANGED and
-the processor pulls the truth with its sync token. Pure: the caller supplies keys and clock.
+the processor pulls the truth with its sync token. `read_google_headers` and `interpret_google`
+are pure (the caller supplies keys and clock); `google_endpoint` is the route's handler, and
+`PARSER` what the app serves it from (the route is the Google profile's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
 from calbridge.clock import Clock
 from calbridge.events import ChangeEvent, ChangeKind, Provider
-from calbridge.tokens import verify_token
-from receiver.refusals import BadRequest
+from calbridge.providers.google.profile import PROFILE
+from calbridge.tokens import TokenError, verify_token
+from receiver.body import read_body
+from receiver.intake import Intake, Parser, refuse, refuse_token, trace_id
+from receiver.metrics import notifications
+from receiver.middleware import Endpoint
+from receiver.refusals import BadRequest, Refused
 
-__all__ = ["GoogleNotification", "interpret_google", "read_google_headers"]
+__all__ = ["PARSER", "GoogleNotification", "google_endpoint", "interpret_google", "read_google_headers"]
 
 _MESSAGE_NUMBER = re.compile(r"[0-9]{1,20}")
 # `exists` is what Google sends for any create/update/delete; `not_exists` is documented as a
@@ -91,3 +103,36 @@ def interpret_google(
         trace_id=trace_id,
         received_at=received_at,
     )
+
+
+def google_endpoint(intake: Intake) -> Endpoint:
+    """The handler of Google's route: 200 once the change is confirmed (or for `sync`)."""
+
+    async def google(request: Request) -> Response:
+        started = asyncio.get_running_loop().time()
+        try:
+            notification = read_google_headers(request.headers)
+            await read_body(request, intake.max_body_bytes)  # Google sends none; bound it anyway
+        except Refused as refusal:
+            notifications(Provider.GOOGLE, refusal.outcome).inc()
+            return refuse(refusal, Provider.GOOGLE)
+        try:
+            event = interpret_google(
+                notification, intake.keys, trace_id=trace_id(request), clock=intake.clock
+            )
+        except TokenError as exc:
+            return refuse_token(Provider.GOOGLE, exc)
+        if event is None:
+            notifications(Provider.GOOGLE, "sync").inc()
+            structlog.get_logger("calbridge.receiver").debug(
+                "google_sync", channel_id=notification.channel_id
+            )
+            return Response(status_code=200)
+        return await intake.publish_then(
+            [event], Provider.GOOGLE, started, Response(status_code=200), accepted=1
+        )
+
+    return google
+
+
+PARSER = Parser(PROFILE, google_endpoint)

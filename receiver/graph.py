@@ -3,25 +3,36 @@
 Each item of `{"value": [...]}` is authenticated on its own by its `clientState`; items that
 fail are counted and dropped, never published. Items carrying `lifecycleEvent` become
 LifecycleEvents and items carrying `changeType` become ChangeEvents, whichever URL they were
-posted to (Graph allows the lifecycle URL to equal the notification URL). Pure: keys and clock
-are supplied by the caller.
+posted to (Graph allows the lifecycle URL to equal the notification URL). `parse_graph_body`,
+`interpret_graph` and `refusal_for` are pure (keys and clock are supplied by the caller);
+`graph_endpoint` is the routes' handler, with Graph's validation handshake, and `PARSER` what
+the app serves it from (the routes are the Graph profile's).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
 import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from calbridge.clock import Clock
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
+from calbridge.providers.graph.profile import PROFILE
 from calbridge.tokens import ExpiredToken, TokenError, verify_token
+from receiver.body import read_body
+from receiver.intake import Intake, Parser, refuse, require_json, trace_id
+from receiver.metrics import AUTH_FAILURES, notifications
+from receiver.middleware import Endpoint
 from receiver.refusals import BadRequest, Forbidden, Refused
 
-__all__ = ["GraphBatch", "interpret_graph", "parse_graph_body", "refusal_for"]
+__all__ = ["PARSER", "GraphBatch", "graph_endpoint", "interpret_graph", "parse_graph_body", "refusal_for"]
 
 _CHANGE_KINDS = {
     "created": ChangeKind.CREATED,
@@ -159,3 +170,61 @@ def _is_short_text(value: object, limit: int) -> TypeGuard[str]:
 def _short_text_or_none(value: object, limit: int) -> str | None:
     # A hint that does not fit is dropped rather than refused: the processor re-reads anyway.
     return value if _is_short_text(value, limit) else None
+
+
+def graph_endpoint(intake: Intake) -> Endpoint:
+    """The handler of both Graph routes (each accepts both kinds of item): 202 once every
+    authentic item is confirmed, the validation handshake answered at once."""
+
+    async def graph(request: Request) -> Response:
+        started = asyncio.get_running_loop().time()
+        handshake = _answer_handshake(request)
+        if handshake is not None:
+            return handshake
+        try:
+            require_json(request)
+            body = await read_body(request, intake.max_body_bytes)
+            items = parse_graph_body(body)
+        except Refused as refusal:
+            notifications(Provider.GRAPH, refusal.outcome).inc()
+            return refuse(refusal, Provider.GRAPH)
+        batch = interpret_graph(items, intake.keys, trace_id=trace_id(request), clock=intake.clock)
+        for reason, count in batch.auth_failures.items():
+            AUTH_FAILURES.labels(Provider.GRAPH, reason).inc(count)
+        for outcome in ("forged", "expired", "malformed", "ignored"):
+            if batch.outcomes[outcome]:
+                notifications(Provider.GRAPH, outcome).inc(batch.outcomes[outcome])
+        if batch.outcomes["forged"] or batch.outcomes["expired"] or batch.outcomes["malformed"]:
+            structlog.get_logger("calbridge.receiver").info(
+                "graph_items_dropped",
+                forged=batch.outcomes["forged"],
+                expired=batch.outcomes["expired"],
+                malformed=batch.outcomes["malformed"],
+                kept=batch.authenticated,
+            )
+        nothing_authentic = refusal_for(batch)
+        if nothing_authentic is not None:
+            return refuse(nothing_authentic, Provider.GRAPH)
+        return await intake.publish_then(
+            batch.messages, Provider.GRAPH, started, Response(status_code=202), accepted=len(batch.messages)
+        )
+
+    return graph
+
+
+def _answer_handshake(request: Request) -> Response | None:
+    """Graph's endpoint validation: echo the URL-decoded token as plain text, at once."""
+    # Notifications come without a query string: skip parsing one (QueryParams) for them.
+    if not request.scope.get("query_string") or "validationToken" not in request.query_params:
+        return None
+    token = request.query_params["validationToken"]
+    if not token:  # Graph always sends one; an empty token validates nothing
+        refusal = BadRequest("validationToken is empty")
+        notifications(Provider.GRAPH, refusal.outcome).inc()
+        return refuse(refusal, Provider.GRAPH)
+    notifications(Provider.GRAPH, "validation").inc()
+    # text/plain and nosniff: the token is opaque input and must never be rendered as HTML.
+    return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
+
+
+PARSER = Parser(PROFILE, graph_endpoint)

@@ -65,13 +65,23 @@ class SandboxControl:
         retry_after: float | None = None,
         reason: str | None = None,
         latency: tuple[float, float] = (0.0, 0.0),
+        latency_tail: str = "uniform",
+        latency_scale: float = 0.0,
+        latency_shape: float = 1.0,
+        latency_cap: float = 30.0,
     ) -> Any:
+        """A fault rule (`sandbox.faults.OperationFaults`): uniform latency, or a long tail
+        (`latency_tail` "lognormal" / "pareto" with scale, shape and cap)."""
         rule = {
             "error_rate": error_rate,
             "error_status": error_status,
             "retry_after": retry_after,
             "reason": reason,
             "latency": list(latency),
+            "latency_tail": latency_tail,
+            "latency_scale": latency_scale,
+            "latency_shape": latency_shape,
+            "latency_cap": latency_cap,
         }
         return await self.call("PUT", f"/faults/operations/{quote(operation, safe='')}", rule)
 

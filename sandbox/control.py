@@ -73,7 +73,10 @@ def _build(kind: type[Any], body: dict[str, Any]) -> Any:
     if unknown:
         raise web.HTTPBadRequest(text=f"unknown fields: {sorted(unknown)}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items()}
-    return kind(**values)
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
 
 
 async def index(request: web.Request) -> web.Response:

@@ -8,19 +8,50 @@ Every random choice comes from one seeded RNG, so a run is repeatable under its 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from dataclasses import dataclass, field
 
 __all__ = ["ErrorAnswer", "Faults", "NotificationFaults", "OperationFaults"]
 
 
+LATENCY_TAILS = ("uniform", "lognormal", "pareto")
+
+
 @dataclass
 class OperationFaults:
+    """One operation's misbehaviour.
+
+    Latency is uniform in `latency` (seconds) by default. Real services have a long tail: with
+    `latency_tail="lognormal"` a delay is drawn with median `latency_scale` and sigma
+    `latency_shape`; with `"pareto"` it is at least `latency_scale`, tail index `latency_shape`
+    (smaller is heavier). Either way it is capped at `latency_cap` seconds.
+    """
+
     latency: tuple[float, float] = (0.0, 0.0)  # seconds, uniform between the two
     error_rate: float = 0.0  # share of calls answered with `error_status`
     error_status: int = 503
     retry_after: float | None = None  # seconds, sent with 429/503 answers
     reason: str | None = None  # provider error reason to answer with, e.g. "userRateLimitExceeded"
+    latency_tail: str = "uniform"
+    latency_scale: float = 0.0
+    latency_shape: float = 1.0
+    latency_cap: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.latency_tail not in LATENCY_TAILS:
+            raise ValueError(f"latency_tail must be one of {LATENCY_TAILS}")
+        if self.latency_tail != "uniform" and (self.latency_scale <= 0 or self.latency_shape <= 0):
+            raise ValueError("a long-tail latency needs latency_scale > 0 and latency_shape > 0")
+
+    def draw_latency(self, rng: random.Random) -> float:
+        """Seconds to wait before answering (0 for none)."""
+        if self.latency_tail == "lognormal":
+            return min(rng.lognormvariate(math.log(self.latency_scale), self.latency_shape), self.latency_cap)
+        if self.latency_tail == "pareto":
+            return min(self.latency_scale * rng.paretovariate(self.latency_shape), self.latency_cap)
+        low, high = self.latency
+        return rng.uniform(low, high) if high > 0 else 0.0
 
 
 @dataclass
@@ -59,9 +90,9 @@ class Faults:
         rule = self.rule(operation)
         if rule is None:
             return None
-        low, high = rule.latency
-        if high > 0:
-            await asyncio.sleep(self.rng.uniform(low, high))
+        delay = rule.draw_latency(self.rng)
+        if delay > 0:
+            await asyncio.sleep(delay)
         if rule.error_rate > 0 and self.rng.random() < rule.error_rate:
             return ErrorAnswer(rule.error_status, rule.retry_after, rule.reason)
         return None

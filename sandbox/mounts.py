@@ -50,6 +50,8 @@ def _ews_world(world_class: Any, seed: int, users: list[SandboxUser], app: Micro
         world.add_mailbox(user.email, user.name)
     world.add_oauth_client(app.client_id, app.client_secret)
     world.allow_impersonation(app.client_id, *(u.email for u in users))
+    world.add_basic_user(app.service_account, app.service_password)  # Basic and NTLM
+    world.allow_impersonation(app.service_account, *(u.email for u in users))
     return world
 
 
@@ -57,6 +59,8 @@ def _ews_endpoints(base: str, app: MicrosoftApp) -> dict[str, str]:
     return {
         "ews_url": f"{base}/EWS/Exchange.asmx",
         "ews_token_url": f"{base}/ews-login/{app.tenant_id}/oauth2/v2.0/token",
+        "ews_username": app.service_account,
+        "ews_password": app.service_password,
     }
 
 

@@ -13,6 +13,7 @@ __all__ = ["DOMAIN", "EXTERNAL_GUEST", "MicrosoftApp", "SandboxUser", "microsoft
 DOMAIN = "example.com"
 EXTERNAL_GUEST = "erin@partner.example"
 TEAM_CALENDAR = "c_team0sandbox0calendar@group.calendar.google.com"
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class MicrosoftApp:
     tenant_id: str
     client_id: str
     client_secret: str
+    # An on-premises service account for EWS (Basic and NTLM), allowed to impersonate everyone.
+    service_account: str = f"svc@{DOMAIN}"
+    service_password: str = ""
 
 
 def sandbox_users() -> list[SandboxUser]:
@@ -43,5 +47,6 @@ def microsoft_app(seed: int) -> MicrosoftApp:
     return MicrosoftApp(
         tenant_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         client_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        client_secret="sbx~" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(36)),
+        client_secret="sbx~" + "".join(rng.choice(_ALNUM) for _ in range(36)),
+        service_password="Sbx-" + "".join(rng.choice(_ALNUM) for _ in range(16)),
     )

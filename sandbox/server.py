@@ -48,6 +48,10 @@ __all__ = ["Sandbox", "SandboxInfo", "SandboxServer"]
 log = structlog.get_logger("sandbox")
 
 GOOGLE_SCOPES = ["https://www.googleapis.com/auth/calendar"]
+# How long stopping waits for requests still being handled before cancelling them (aiohttp's
+# default is 60 s). The EWS emulator ends its held-open streams itself when shutting down; this
+# bounds whatever else is running (an injected delay, a slow client).
+SHUTDOWN_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,12 @@ class SandboxInfo:
 class SandboxServer:
     """All emulators and the control API, served from the current event loop."""
 
-    def __init__(self, seed: int = 0, host: str = "127.0.0.1", http_port: int = 0) -> None:
+    def __init__(
+        self, seed: int = 0, host: str = "127.0.0.1", http_port: int = 0, *, plain_http_webhooks: bool = False
+    ) -> None:
         self.seed = seed
+        # A local demo's kindness, never the tests': Graph accepts plain-http webhooks on loopback.
+        self.plain_http_webhooks = plain_http_webhooks
         self.host = host
         self.http_port = http_port
         self.clock = Clock()
@@ -170,7 +178,7 @@ class SandboxServer:
         self._runners.clear()
 
     async def _serve(self, app: web.Application, port: int, *, tls: bool) -> tuple[str, web.AppRunner]:
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
         await runner.setup()
         site = web.TCPSite(runner, self.host, port, ssl_context=self.tls.server_context() if tls else None)
         await site.start()
@@ -181,6 +189,10 @@ class SandboxServer:
     async def _start_optional(self, mount: Mount, module: ModuleType, world_class: Any, port: int = 0) -> str:
         """Populate a fresh world for a Microsoft-side emulator and serve it over HTTPS."""
         world = mount.populate(world_class, self.seed, self.users, self.app_registration)
+        if hasattr(world, "notification_ssl"):  # webhooks to HTTPS receivers with sandbox certs
+            world.notification_ssl = self.tls.client_context()
+        if hasattr(world, "plain_http_loopback_webhooks"):
+            world.plain_http_loopback_webhooks = self.plain_http_webhooks
         build = getattr(module, mount.builder)
         url, runner = await self._serve(build(world, self.faults, self.clock, self.counters), port, tls=True)
         self.optional[mount.name] = _Served(mount, module, world_class, world, runner, runner.addresses[0][1])
@@ -257,10 +269,12 @@ class Sandbox:
 
     @classmethod
     @asynccontextmanager
-    async def start(cls, seed: int = 0) -> AsyncIterator[Sandbox]:
+    async def start(cls, seed: int = 0, *, plain_http_webhooks: bool = False) -> AsyncIterator[Sandbox]:
+        """`plain_http_webhooks`: let Graph deliver to plain-http receivers on loopback, which
+        real Graph refuses. For a local demo only; tests never ask for it."""
         loop_thread = _LoopThread()
         server = await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(_make_server(seed), loop_thread.loop)
+            asyncio.run_coroutine_threadsafe(_make_server(seed, plain_http_webhooks), loop_thread.loop)
         )
         try:
             info = await asyncio.wrap_future(
@@ -274,10 +288,10 @@ class Sandbox:
 
     @classmethod
     @contextmanager
-    def running(cls, seed: int = 0) -> Iterator[Sandbox]:
+    def running(cls, seed: int = 0, *, plain_http_webhooks: bool = False) -> Iterator[Sandbox]:
         """The same, for synchronous code (a script, a sync test)."""
         loop_thread = _LoopThread()
-        server = loop_thread.run(_make_server(seed))
+        server = loop_thread.run(_make_server(seed, plain_http_webhooks))
         try:
             info = loop_thread.run(server.start())
             with tempfile.TemporaryDirectory(prefix="calbridge-sandbox-") as folder:
@@ -313,8 +327,8 @@ class Sandbox:
         )
 
 
-async def _make_server(seed: int) -> SandboxServer:
-    return SandboxServer(seed)  # built on the loop that will serve it
+async def _make_server(seed: int, plain_http_webhooks: bool = False) -> SandboxServer:
+    return SandboxServer(seed, plain_http_webhooks=plain_http_webhooks)  # built on the loop that serves it
 
 
 def _write_ca(folder: Path, pem: str) -> Path:

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 
-from calbridge.events import Provider
 from calbridge.metrics import REGISTRY
+from calbridge.providers.registry import PROFILES
 from subscriptions.schedule import RowState, SubscriptionRow
 
 __all__ = [
@@ -63,7 +63,8 @@ RESYNCS = Counter(
     registry=REGISTRY,
 )
 
-_WATCHED = (Provider.GOOGLE, Provider.GRAPH)
+# The providers whose subscriptions the renewer keeps: their series exist even at zero.
+_WATCHED = tuple(profile.provider for profile in PROFILES if profile.kept_by_renewer)
 
 
 def observe_rows(rows: Iterable[SubscriptionRow], now: datetime) -> None:

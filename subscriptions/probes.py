@@ -1,8 +1,8 @@
 """The renewer's HTTP side: liveness, readiness and Prometheus metrics.
 
-`/readyz` is 200 while the last pass of the loop succeeded recently (within three intervals)
-and the bus could confirm a publish now; otherwise 503, so an orchestrator restarts or stops
-routing to a renewer that cannot do its job.
+`/readyz` is 200 while the last pass of the loop succeeded recently (within three intervals),
+the bus could confirm a publish now and the lifecycle consumer receives deliveries; otherwise
+503, so an orchestrator restarts or stops routing to a renewer that cannot do its job.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ class Health:
         return self.last_ok is not None and self.monotonic() - self.last_ok <= 3 * self.interval + 5
 
 
-def create_probe_app(health: Health, bus: Bus) -> Starlette:
+def create_probe_app(health: Health, bus: Bus, consuming: Callable[[], bool] = lambda: True) -> Starlette:
+    """`consuming` says whether the lifecycle consumer receives deliveries now."""
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -49,7 +51,7 @@ def create_probe_app(health: Health, bus: Bus) -> Starlette:
                 bus_ready = await bus.ready()
         except Exception:
             bus_ready = False
-        if bus_ready and health.fresh():
+        if bus_ready and health.fresh() and consuming():
             return PlainTextResponse("ready")
         return PlainTextResponse("not ready", status_code=503)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from calbridge.events import Provider
+from calbridge.providers.registry import profile_for
 from subscriptions.schedule import RowState, SubscriptionRow
 
 __all__ = ["PairView", "ReconcilePlan", "plan_reconcile", "removals_ready", "source_calendars"]
@@ -66,7 +66,7 @@ def plan_reconcile(
     wanted = frozenset(c for c in source_calendars(pairs) if watchable.get(c, False))
     by_calendar: dict[str, list[SubscriptionRow]] = {}
     for row in rows:
-        if row.provider is Provider.EWS:
+        if not profile_for(row.provider).kept_by_renewer:
             continue  # streaming subscriptions: the EWS listener keeps, replaces and retires them
         if row.state != RowState.STOPPING:
             by_calendar.setdefault(row.calendar_id, []).append(row)

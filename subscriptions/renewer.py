@@ -6,9 +6,9 @@ One `tick()`:
    calendar that has none, and mark the rows of calendars nothing needs any more as stopping
    (`reconcile.plan_reconcile`);
 2. claim the due rows (`claims.claim_due`: SKIP LOCKED + lease on PostgreSQL) and act on each
-   as `schedule.decide` says: create, renew (Graph PATCH), recreate (Google rotation, a new
-   token, or after a loss) or stop; failures are retried with backoff through the row's
-   `failures` / `renew_at`;
+   as `schedule.decide` says: create, renew in place (Graph PATCH), recreate (Google rotation,
+   a new token, or after a loss) or stop, as the provider's profile allows; failures are
+   retried with backoff through the row's `failures` / `renew_at`;
 3. publish a RESYNC hint for a calendar whose subscription was lost (or newly made) and, on a
    schedule, for every watched calendar (reconciliation: a dropped notification delays a change
    but never loses it);
@@ -18,7 +18,7 @@ Graph lifecycle events arrive through the bus (`handle_lifecycle`). Everything t
 reads the injected clock, and every random draw comes from the injected RNG, so tests drive
 days of renewals by advancing a clock and calling `tick()`.
 
-EWS streaming subscriptions are kept by the EWS listener: the `providers` resolver returns None
+Streaming subscriptions (EWS) are kept by the EWS listener: the `providers` resolver returns None
 for a calendar the renewer does not keep, and such calendars are left alone (the hook).
 """
 
@@ -40,6 +40,8 @@ from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleK
 from calbridge.logs import get_logger
 from calbridge.pairs.removal import finish_removal
 from calbridge.pairs.states import InvalidTransition
+from calbridge.providers.profile import Renewal
+from calbridge.providers.registry import PROFILES, profile_for
 from calbridge.providers.subscriptions import SubscriptionHandle, SubscriptionProvider
 from calbridge.settings import Settings
 from calbridge.tokens import sign_token
@@ -59,6 +61,7 @@ from subscriptions.schedule import (
     backoff_until,
     decide,
     next_resync,
+    profile_lifetimes,
     renew_time,
     resync_due,
 )
@@ -76,10 +79,7 @@ def policy_from(settings: Settings) -> RenewalPolicy:
     return RenewalPolicy(
         margin=settings.renew_margin,
         jitter=settings.renew_jitter,
-        lifetimes={
-            Provider.GOOGLE: settings.google_channel_ttl,
-            Provider.GRAPH: timedelta(minutes=settings.graph_subscription_minutes),
-        },
+        lifetimes=profile_lifetimes(profile.tuned(settings) for profile in PROFILES),
         token_lifetime=settings.subscription_token_lifetime,
         retry_base=settings.renew_retry_base,
         retry_cap=settings.renew_retry_cap,
@@ -89,25 +89,21 @@ def policy_from(settings: Settings) -> RenewalPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """Where providers deliver: the receiver's public routes."""
+    """Where providers deliver: the receiver's public routes (each profile names its own)."""
 
-    google: str
-    graph: str
-    graph_lifecycle: str
+    base: str
 
     @classmethod
     def under(cls, public_url: str) -> Endpoints:
-        base = public_url.rstrip("/")
-        return cls(
-            google=f"{base}/notifications/google",
-            graph=f"{base}/notifications/graph",
-            graph_lifecycle=f"{base}/notifications/graph/lifecycle",
-        )
+        return cls(public_url.rstrip("/"))
 
     def for_provider(self, provider: Provider) -> tuple[str, str | None]:
-        if provider == Provider.GOOGLE:
-            return self.google, None
-        return self.graph, self.graph_lifecycle
+        """(notification URL, lifecycle URL or None) of a push provider."""
+        profile = profile_for(provider)
+        if profile.notification_path is None:
+            raise ValueError(f"{provider} does not push notifications to the receiver")
+        lifecycle = None if profile.lifecycle_path is None else self.base + profile.lifecycle_path
+        return self.base + profile.notification_path, lifecycle
 
 
 @dataclass
@@ -236,7 +232,7 @@ class Renewer:
             signing_kid=self.signing_kid,
             now=now,
             policy=self.policy,
-            renewable=provider.renewable,
+            renewable=profile_for(provider.provider).renewal is Renewal.IN_PLACE,
         )
         if decision.action in (SubscriptionAction.CREATE, SubscriptionAction.RECREATE):
             await self._subscribe(row, calendar, provider, decision, report)
@@ -264,12 +260,13 @@ class Renewer:
         expiry = now + self.policy.lifetime(kind)
         new_id = store.new_id()
         token_expiry = self.policy.token_expiry(kind, now, expiry)
+        token_format = profile_for(kind).token
         token = sign_token(
             kind,
             calendar.id,
             token_expiry,
             self.keys,
-            channel_id=new_id if kind == Provider.GOOGLE else None,
+            channel_id=new_id if token_format is not None and token_format.bound_to_channel else None,
         )
         address, lifecycle = self.endpoints.for_provider(kind)
         try:

@@ -4,10 +4,11 @@ signing keys and now. No I/O, no clock; randomness only through an injected `ran
 - Renew ahead of expiry: at `expires_at - margin - U(0, jitter)`, but never later than half
   of the remaining lifetime (a provider that granted less than asked is still renewed in time).
 - A failed attempt is retried with exponential backoff and full jitter, capped.
-- Google channels cannot be renewed: when due, a new channel is created and the old one stopped.
-- A Graph renewal (PATCH) keeps the `clientState`, so a subscription whose token was signed
-  with a key that is no longer first, or whose token would expire before the renewed expiry
-  plus TOKEN_GRACE, is recreated with a fresh token instead.
+- How a subscription is renewed is its provider's profile's `renewal`: a Google channel cannot
+  be renewed (`RECREATE`: when due, a new channel is created and the old one stopped).
+- A renewal in place (`IN_PLACE`, Graph's PATCH) keeps the `clientState`, so a subscription
+  whose token was signed with a key that is no longer first, or whose token would expire before
+  the renewed expiry plus TOKEN_GRACE, is recreated with a fresh token instead.
 - A subscription that lapsed or that the provider removed is recreated and its calendar
   resynced: changes made in the gap were never notified.
 """
@@ -15,12 +16,14 @@ signing keys and now. No I/O, no clock; randomness only through an injected `ran
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from calbridge.events import Provider
+from calbridge.providers.profile import ProviderProfile, Renewal
+from calbridge.providers.registry import PROFILES, profile_for
 from calbridge.tokens import TOKEN_GRACE
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "backoff_until",
     "decide",
     "next_resync",
+    "profile_lifetimes",
     "renew_time",
     "resync_due",
 ]
@@ -87,13 +91,8 @@ class SubscriptionRow:
 class RenewalPolicy:
     margin: timedelta = timedelta(hours=24)
     jitter: timedelta = timedelta(hours=2)
-    lifetimes: Mapping[Provider, timedelta] = field(
-        default_factory=lambda: {
-            Provider.GOOGLE: timedelta(days=7),
-            Provider.GRAPH: timedelta(minutes=10_070),
-        }
-    )
-    token_lifetime: timedelta = timedelta(days=30)  # Graph clientState; PATCH cannot change it
+    lifetimes: Mapping[Provider, timedelta] = field(default_factory=lambda: profile_lifetimes(PROFILES))
+    token_lifetime: timedelta = timedelta(days=30)  # renewed in place (Graph): PATCH cannot change it
     token_grace: timedelta = TOKEN_GRACE
     retry_base: timedelta = timedelta(minutes=1)
     retry_cap: timedelta = timedelta(hours=1)
@@ -106,13 +105,23 @@ class RenewalPolicy:
     def token_expiry(self, provider: Provider, now: datetime, expiry: datetime) -> datetime:
         """The expiry to sign into a new subscription's token.
 
-        Google channels are never renewed, so the token outlives the channel by the grace.
-        A Graph clientState must survive several renewals, so it lives `token_lifetime`.
+        A subscription renewed in place (Graph) keeps its token through several renewals, so
+        the token lives `token_lifetime`; any other (a Google channel, never renewed) is
+        replaced with a new token each time, so its token outlives it by the grace.
         """
         floor = expiry + self.token_grace
-        if provider == Provider.GOOGLE:
+        if profile_for(provider).renewal is not Renewal.IN_PLACE:
             return floor
         return max(floor, now + self.token_lifetime)
+
+
+def profile_lifetimes(profiles: Iterable[ProviderProfile]) -> dict[Provider, timedelta]:
+    """The lifetime to ask for, per provider whose subscriptions the renewer keeps."""
+    return {
+        profile.provider: profile.subscription_lifetime
+        for profile in profiles
+        if profile.kept_by_renewer and profile.subscription_lifetime is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +168,8 @@ def decide(
 
     `wanted`: the calendar is a source of an active pair and this row is the one kept for it.
     `signing_kid`: the first configured key (the one new tokens are signed with).
-    `renewable`: the provider renews in place (Graph); False for Google channels.
+    `renewable`: the provider renews in place (its profile's renewal is IN_PLACE: Graph);
+    False for Google channels.
     """
     if not wanted or row.state == RowState.STOPPING:
         return Decision(SubscriptionAction.STOP, "not wanted")

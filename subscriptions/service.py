@@ -19,9 +19,10 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from calbridge.bus import open_bus
+from calbridge.bus import Consumer, open_bus
 from calbridge.errors import SecretKeyMismatch
 from calbridge.logs import get_logger
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.engine import create_engine
@@ -46,7 +47,7 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     assert settings.public_url is not None  # checked by the command before starting
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
-    providers = ConnectionProviders(engine, open_secretbox(settings), _now, timeout=settings.provider_timeout)
+    providers = ConnectionProviders(engine, open_secretbox(settings), _now, Registry(settings))
     renewer = Renewer(
         engine,
         bus,
@@ -94,8 +95,9 @@ async def _serve(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     health = Health(interval=settings.renewer_interval)
+    consumers: list[Consumer] = []  # the lifecycle consumer, once started (after the probes)
     config = uvicorn.Config(
-        create_probe_app(health, renewer.bus),
+        create_probe_app(health, renewer.bus, lambda: bool(consumers) and consumers[0].consuming),
         host=settings.renewer_http_host,
         port=settings.renewer_http_port,
         access_log=False,
@@ -108,6 +110,7 @@ async def _serve(
     probes = asyncio.create_task(server.serve())
     probes.add_done_callback(lambda _: stop.set())
     consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
+    consumers.append(consumer)
     log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
     try:
         await run_loop(tick, stop, settings.renewer_interval, health.record)

@@ -1,8 +1,9 @@
 """Subscription providers for stored connections: one SDK client per connection, opened once.
 
-The clients are the adapters' (`google_client.GoogleClient`, `graph_client.GraphClient`), so
-the renewer and the processor configure the SDKs the same way. EWS connections get no
-provider here: their streaming subscriptions are kept by the EWS listener.
+Each connection's provider is opened through the process's provider registry (its profile's
+subscription opener, over the adapters' own clients), so the renewer and the processor configure
+the SDKs the same way. A provider whose subscriptions the renewer does not keep has no opener
+(EWS: the EWS listener keeps its streaming subscriptions): its connections get none here.
 
 `refresh()` reads every connection on its own: one that cannot be opened (its secret does not
 decrypt with this key, its settings are invalid, its SDK client refuses them) is set aside in
@@ -13,19 +14,23 @@ then the renewer's own key is wrong, and no connection is to blame.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.connections import Connection, GoogleConnection, GraphConnection
+from calbridge.clock import Clock
+from calbridge.connections import Connection
 from calbridge.errors import ConnectionUnusable
 from calbridge.logs import get_logger
 from calbridge.providers.base import CalendarProvider
+from calbridge.providers.closing import close_provider
+from calbridge.providers.registry import Registry
 from calbridge.providers.subscriptions import SubscriptionProvider
 from calbridge.secretbox import SecretBox
-from calbridge.store.connection_records import read_connections, secret_key_mismatch, unusable_reason
+from calbridge.store.connection_records import (
+    get_connection,
+    read_connections,
+    secret_key_mismatch,
+    unusable_reason,
+)
 from subscriptions.metrics import UNUSABLE_CONNECTIONS
 from subscriptions.rows import CalendarInfo
 
@@ -37,21 +42,12 @@ log = get_logger("calbridge.renewer")
 class ConnectionProviders:
     """`providers(calendar)` for the Renewer; `refresh()` picks up added or changed connections."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        box: SecretBox,
-        clock: Callable[[], datetime],
-        *,
-        timeout: float = 30.0,
-        google_threads: int = 2,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, box: SecretBox, clock: Clock, registry: Registry) -> None:
         self._engine = engine
         self._box = box
         self._clock = clock
-        self._timeout = timeout
-        self._threads = google_threads  # the renewer makes a few calls a minute at most
-        self._opened: dict[str, tuple[Connection, SubscriptionProvider | None, Any]] = {}
+        self._registry = registry
+        self._opened: dict[str, tuple[Connection, SubscriptionProvider | None]] = {}
         self.unusable: dict[str, ConnectionUnusable] = {}  # connection id -> why it cannot be opened
 
     def __call__(self, calendar: CalendarInfo) -> SubscriptionProvider | None:
@@ -71,17 +67,17 @@ class ConnectionProviders:
         for connection_id in list(self._opened):
             old = self._opened[connection_id][0]
             if current.get(connection_id) != old:
-                await self._close(self._opened.pop(connection_id)[2])
+                await _close(self._opened.pop(connection_id)[1])
         for connection_id, connection in current.items():
             if connection_id in self._opened:
                 continue
             try:
-                provider, client = self._open(connection)
+                provider = self._registry.open_subscriptions(connection, self._clock)
             except Exception as exc:  # the SDK refused the stored settings: this connection only
                 reason = unusable_reason(connection.name, str(connection.provider), exc)
                 unusable[connection_id] = ConnectionUnusable(connection_id, connection.name, reason)
                 continue
-            self._opened[connection_id] = (connection, provider, client)
+            self._opened[connection_id] = (connection, provider)
         for connection_id, problem in unusable.items():
             if connection_id not in self.unusable or self.unusable[connection_id].reason != problem.reason:
                 log.error("connection_unusable", connection=problem.name, reason=problem.reason)
@@ -93,55 +89,19 @@ class ConnectionProviders:
         if mismatch is not None:
             raise mismatch
 
-    def _open(self, connection: Connection) -> tuple[SubscriptionProvider | None, Any]:
-        if isinstance(connection, GoogleConnection):
-            from calbridge.providers.google.client import GoogleClient
-            from calbridge.providers.google.subscriptions import GoogleWatch
-
-            google = GoogleClient(
-                connection.service_account_info(),
-                api_endpoint=connection.api_endpoint,
-                token_uri=connection.token_uri,
-                ca_file=connection.ca_file,
-                threads=self._threads,
-                timeout=self._timeout,
-            )
-            return GoogleWatch(google, clock=self._clock), google
-        if isinstance(connection, GraphConnection):
-            from calbridge.providers.graph.client import GRAPH_URL, GraphClient
-            from calbridge.providers.graph.subscriptions import GraphSubscriptions
-
-            graph = GraphClient(
-                connection.tenant_id,
-                connection.client_id,
-                connection.client_secret,
-                authority=connection.authority,
-                graph_url=connection.graph_url or GRAPH_URL,
-                ca_file=connection.ca_file,
-                timeout=self._timeout,
-            )
-            return GraphSubscriptions(graph, clock=self._clock), graph
-        return None, None  # EWS: the EWS listener keeps its streaming subscriptions
-
     async def open_calendar(self, connection_id: str) -> CalendarProvider:
         """The connection's CalendarProvider (the adapters, through the registry), for deleting
         mirrors of a removed pair; the caller closes it."""
-        from calbridge.providers.registry import open_provider
-        from calbridge.store.connection_records import get_connection
-
         async with self._engine.connect() as conn:
             connection = await get_connection(conn, self._box, connection_id)
-        return open_provider(connection)
+        return self._registry.open(connection)
 
     async def close(self) -> None:
-        for _, _, client in self._opened.values():
-            await self._close(client)
+        for _, provider in self._opened.values():
+            await _close(provider)
         self._opened.clear()
 
-    @staticmethod
-    async def _close(client: Any) -> None:
-        if client is None:
-            return
-        closing = client.close()
-        if closing is not None:
-            await closing
+
+async def _close(provider: SubscriptionProvider | None) -> None:
+    if provider is not None:
+        await close_provider(provider)

@@ -1,13 +1,17 @@
 """The RabbitMQ bus: publish with pipelined confirms, consume through the shared outcome policy.
 
-One robust connection (it reconnects and restores consumers by itself) carries one publishing
-channel with publisher confirms. Every `publish()` call writes its messages at once and waits for
-their confirms; concurrent calls interleave on the same channel, so many messages are in flight
-and no caller waits for another's confirm. The wait is bounded by `publish_timeout`; a message
-without a confirm in time is reported as BusUnavailable, so the caller (the receiver) answers
-5xx and the provider delivers the notification again: never acknowledged and lost. (A confirm
-that comes too late may still mean the broker stored it: a duplicate, which is harmless because
-the processor treats a change event as a hint and pulls the truth.)
+One connection, kept by a `BrokerLink` (it reconnects after a loss, declares the topology on each
+new connection, and attaches again the publishing channel and every consumer), carries one
+publishing channel with publisher confirms. While the connection is away, `ready()` is False and
+publishing fails at once with BusUnavailable; consumers resume when it is back.
+
+Every `publish()` call writes its messages at once and waits for their confirms; concurrent
+calls interleave on the same channel, so many messages are in flight and no caller waits for
+another's confirm. The wait is bounded by `publish_timeout`; a message without a confirm in time
+is reported as BusUnavailable, so the caller (the receiver) answers 5xx and the provider
+delivers the notification again: never acknowledged and lost. (A confirm that comes too late may
+still mean the broker stored it: a duplicate, which is harmless because the processor treats a
+change event as a hint and pulls the truth.)
 """
 
 from __future__ import annotations
@@ -15,18 +19,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, cast
 
-import aio_pika
 import aiormq
 import aiormq.exceptions
-from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from calbridge.bus.amqp_consumer import AmqpConsumer
 from calbridge.bus.base import ChangeHandler, LifecycleHandler
+from calbridge.bus.failures import explain_broker_error
+from calbridge.bus.link import BrokerLink
 from calbridge.bus.metrics import PUBLISH_SECONDS, PUBLISHES_IN_FLIGHT
 from calbridge.bus.names import CHANGES, LIFECYCLE, shard_queue
-from calbridge.bus.topology import declare_topology
+from calbridge.bus.topology import declare_on
 from calbridge.bus.wire import Outgoing, Routed, route
 from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, LifecycleEvent, decode_change, decode_lifecycle
@@ -52,46 +58,69 @@ _WRITE_QUEUE_FRAMES = 1024
 aiormq.Connection.FRAME_BUFFER_SIZE = max(aiormq.Connection.FRAME_BUFFER_SIZE, _WRITE_QUEUE_FRAMES)
 
 
+class _PublishingChannel:
+    """The link's attachment that publishes: one channel with publisher confirms per connection."""
+
+    def __init__(self, link: BrokerLink) -> None:
+        self._link = link
+        self.channel: AbstractChannel | None = None
+
+    @property
+    def attached(self) -> bool:
+        channel = self.channel
+        return channel is not None and not channel.is_closed
+
+    async def attach(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        channel.close_callbacks.add(self._on_closed)
+        self.channel = channel
+
+    def detach(self) -> None:
+        self.channel = None
+
+    def _on_closed(self, channel: object, exc: BaseException | None) -> None:
+        if channel is self.channel:  # e.g. the broker closed it after a refused publish
+            self.channel = None
+            self._link.repair()
+
+
 class AmqpBus:
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(self, url: str, settings: Settings, *, role: str = "bus") -> None:
         self._url = url
         self._settings = settings
-        self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractRobustChannel | None = None
+        self._link = BrokerLink(
+            url, role=role, name="calbridge", prepare=partial(declare_on, settings=settings)
+        )
+        self._publishing = _PublishingChannel(self._link)
         self._consumers: set[AmqpConsumer] = set()
 
     async def connect(self) -> None:
-        if self._connection is not None:
+        """Connect now, or raise BusUnavailable (TopologyMismatch if the broker's topology differs);
+        after that the bus reconnects by itself whenever the connection is lost."""
+        if self._link.running:
             return
+        await self._link.add(self._publishing)
         try:
-            await declare_topology(self._url, self._settings)
-            self._connection = await aio_pika.connect_robust(
-                self._url,
-                client_properties={"connection_name": "calbridge"},
-                reconnect_interval=1,  # a broker restart costs a second, not the default five
-            )
-            self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        except (*_BROKER_ERRORS, OSError) as exc:
-            raise BusUnavailable(f"cannot reach the broker: {type(exc).__name__}") from exc
+            await self._link.connect()
+        except (*_BROKER_ERRORS, OSError, TimeoutError) as exc:
+            raise explain_broker_error(exc, self._url) from exc
         log.info("bus_connected", shards=self._settings.shard_count)
+
+    async def start(self) -> None:
+        """Connect now if the broker is there, else keep trying in the background with back-off;
+        never raises: `ready()` says when it is connected."""
+        if self._link.running:
+            return
+        await self._link.add(self._publishing)
+        await self._link.start()
 
     async def close(self) -> None:
         for consumer in list(self._consumers):
             await consumer.stop()
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
-            self._channel = None
+        await self._link.close()
 
     async def ready(self) -> bool:
-        connection, channel = self._connection, self._channel
-        return (
-            connection is not None
-            and channel is not None
-            and connection.connected.is_set()
-            and not connection.is_closed
-            and not channel.is_closed
-        )
+        return self._link.connected and self._publishing.attached
 
     async def publish(self, messages: Sequence[ChangeEvent | LifecycleEvent]) -> None:
         if not messages:
@@ -101,8 +130,8 @@ class AmqpBus:
 
     async def send(self, routed: Sequence[Routed]) -> None:
         """Publish (exchange, routing key, message) triples and wait for all confirms, bounded."""
-        if self._channel is None:
-            raise BusUnavailable("the bus is not connected")
+        if not self._publishing.attached:
+            raise BusUnavailable("the bus is not connected to the broker")
         count = len(routed)
         PUBLISHES_IN_FLIGHT.inc(count)
         started = time.perf_counter()
@@ -128,12 +157,12 @@ class AmqpBus:
         PUBLISH_SECONDS.observe(time.perf_counter() - started)
 
     async def _publish_one(self, exchange: str, routing_key: str, message: Outgoing) -> None:
-        # Straight onto aiormq's channel under the robust one (after a reconnect it is the new
-        # one): the same frames and confirm as aio-pika's Exchange.publish, without building an
+        # Straight onto aiormq's channel under aio-pika's (after a reconnect, the new one's):
+        # the same frames and confirm as aio-pika's Exchange.publish, without building an
         # aio-pika Message per publish. wait=False: do not wait for the frame to be flushed to
         # the socket (the writer then skips a drain per frame); the broker's confirm is what
         # is awaited, and the write queue is bounded (see _WRITE_QUEUE_FRAMES).
-        channel = self._channel
+        channel = self._publishing.channel
         if channel is None or channel.is_closed:
             raise aiormq.exceptions.ChannelInvalidStateError("the publishing channel is closed")
         # aiormq's own Channel; its abstract base does not declare `wait`.
@@ -167,12 +196,11 @@ class AmqpBus:
         handler: Callable[[Any], Awaitable[None]],
         retry_target: str,
     ) -> AmqpConsumer:
-        if self._connection is None:
+        """A consumer kept on the link: consuming now if the broker is there, else once it is."""
+        if not self._link.running:
             raise BusUnavailable("the bus is not connected")
-        consumer = AmqpConsumer(
-            self._connection, queues, decode, handler, retry_target, self._settings, self.send
-        )
-        await consumer.start()
+        consumer = AmqpConsumer(self._link, queues, decode, handler, retry_target, self._settings, self.send)
         self._consumers.add(consumer)
         consumer.on_stop(self._consumers.discard)
+        await self._link.add(consumer)
         return consumer

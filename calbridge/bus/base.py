@@ -50,12 +50,22 @@ class Reject(CalbridgeError):
 class Consumer(Protocol):
     """A running consumer; `stop` lets in-flight handlers finish (graceful drain) before returning."""
 
+    @property
+    def consuming(self) -> bool:
+        """Deliveries reach it now: False while its broker connection is away (it resumes by
+        itself when the connection is back) and once stopped."""
+
     async def stop(self) -> None: ...
 
 
 class Bus(Protocol):
     async def connect(self) -> None:
-        """Open connections and declare the topology (idempotent)."""
+        """Open connections and declare the topology (idempotent); raise BusUnavailable if the
+        broker cannot be reached now. After that, a lost connection is made again by the bus."""
+
+    async def start(self) -> None:
+        """Like `connect`, but never raises: if the broker cannot be reached now, keep trying in
+        the background; until it is there, `ready()` is False and `publish` raises BusUnavailable."""
 
     async def close(self) -> None: ...
 

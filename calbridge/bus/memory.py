@@ -80,6 +80,9 @@ class MemoryBus:
     async def connect(self) -> None:
         self._open = True
 
+    async def start(self) -> None:
+        await self.connect()
+
     async def close(self) -> None:
         for consumer in list(self._consumers):
             await consumer.stop()
@@ -208,6 +211,10 @@ class MemoryConsumer:
         self._bus.settle(verdict, queue.name, self._retry_target)
         del self._unsettled[queue.name][item.seq]
         credit.release()
+
+    @property
+    def consuming(self) -> bool:
+        return not self._stopped
 
     async def stop(self) -> None:
         """Let running handlers finish; messages not started stay queued for the next consumer."""

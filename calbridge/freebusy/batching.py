@@ -1,8 +1,8 @@
 """How few provider calls answer a set of addresses over a window: a pure plan.
 
-Each provider caps the addresses per call and the span of one call; a request is cut into
-batches of addresses and, when the window is longer than a provider accepts, into consecutive
-slices of the window. Every (batch, slice) is one call.
+Each provider caps the addresses per call and the span of one call (its profile's `freebusy`
+limits); a request is cut into batches of addresses and, when the window is longer than a
+provider accepts, into consecutive slices of the window. Every (batch, slice) is one call.
 """
 
 from __future__ import annotations
@@ -11,26 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from calbridge.events import Provider
-
-__all__ = ["LIMITS", "PlannedCall", "ProviderLimits", "batches", "plan_calls", "slices"]
+__all__ = ["PlannedCall", "ProviderLimits", "batches", "plan_calls", "slices"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderLimits:
     max_addresses: int
     max_window: timedelta
-
-
-LIMITS: dict[Provider, ProviderLimits] = {
-    # freeBusy.query: calendarExpansionMax is 50. The longest span is undocumented; longer than
-    # about three months has been seen refused, so stay well inside it.
-    Provider.GOOGLE: ProviderLimits(50, timedelta(days=60)),
-    # getSchedule: 20 schedules per call, a window under 62 days.
-    Provider.GRAPH: ProviderLimits(20, timedelta(days=61)),
-    # GetUserAvailability: 100 mailboxes, 42 days by default.
-    Provider.EWS: ProviderLimits(100, timedelta(days=42)),
-}
 
 
 @dataclass(frozen=True, slots=True)

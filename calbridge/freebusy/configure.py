@@ -13,7 +13,7 @@ from calbridge.events import Provider
 from calbridge.freebusy.auth import parse_keys
 from calbridge.freebusy.cache import FreeBusyCache
 from calbridge.freebusy.models import Limits
-from calbridge.freebusy.orchestrate import DEFAULT_TIMEOUTS, Lookup
+from calbridge.freebusy.orchestrate import Lookup, default_timeouts
 from calbridge.freebusy.resolve import Directory, load_known_addresses, parse_domain_map
 from calbridge.freebusy.source import FreeBusySource
 from calbridge.settings import Settings, parse_provider_seconds
@@ -45,7 +45,7 @@ def limits_from(settings: Settings) -> Limits:
 
 def timeouts_from(settings: Settings) -> dict[Provider, float]:
     given = parse_provider_seconds(settings.freebusy_timeouts)
-    return {provider: given.get(str(provider), DEFAULT_TIMEOUTS[provider]) for provider in Provider}
+    return {provider: given.get(str(provider), seconds) for provider, seconds in default_timeouts().items()}
 
 
 def keys_from(settings: Settings) -> dict[str, bytes]:

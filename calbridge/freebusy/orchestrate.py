@@ -1,9 +1,11 @@
 """Answer a set of addresses over a window: cache first, then every connection concurrently.
 
-Each connection gets its own deadline (the provider's timeout). Within it, the planned calls run
-concurrently; a call the provider throttles is retried once if its Retry-After fits before the
-deadline, otherwise its addresses get a `providerFailed` error carrying `retry_after`. Whatever a
-provider does, only its own addresses get errors: the request as a whole always answers.
+Each connection gets its own deadline (its provider's timeout: the settings', else the profile's)
+and its calls are planned within the provider's profile's limits. Within the deadline, the
+planned calls run concurrently; a call the provider throttles is retried once if its Retry-After
+fits before the deadline, otherwise its addresses get a `providerFailed` error carrying
+`retry_after`. Whatever a provider does, only its own addresses get errors: the request as a
+whole always answers.
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ import structlog
 from calbridge.clock import Sleep
 from calbridge.errors import AccessDenied, NotFound, ProviderError, Throttled
 from calbridge.events import Provider
-from calbridge.freebusy.batching import LIMITS, PlannedCall, plan_calls
+from calbridge.freebusy.batching import PlannedCall, ProviderLimits, plan_calls
 from calbridge.freebusy.cache import CacheKey, FreeBusyCache
 from calbridge.freebusy.intervals import normalize
 from calbridge.freebusy.metrics import CACHE_LOOKUPS, PROVIDER_CALL_SECONDS, PROVIDER_CALLS
 from calbridge.freebusy.resolve import Directory, resolve
 from calbridge.freebusy.source import FreeBusySource
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, ErrorCode, LookupOutcome, Window
+from calbridge.providers.registry import PROFILES, profile_for
 
-__all__ = ["DEFAULT_TIMEOUTS", "Lookup", "Sleep"]
-
-DEFAULT_TIMEOUTS: Mapping[Provider, float] = {Provider.GOOGLE: 4.0, Provider.GRAPH: 4.0, Provider.EWS: 6.0}
+__all__ = ["Lookup", "Sleep", "default_timeouts"]
 # Time left after a throttled call's wait, so the retry itself has a chance to answer.
 RETRY_HEADROOM = 0.05
+
+
+def default_timeouts() -> dict[Provider, float]:
+    """Seconds per lookup for each provider, as its profile says."""
+    return {profile.provider: profile.freebusy_timeout for profile in PROFILES}
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -44,7 +50,7 @@ class Lookup:
     sources: Mapping[str, FreeBusySource]  # connection name -> source
     directory: Callable[[], Awaitable[Directory]]
     cache: FreeBusyCache
-    timeouts: Mapping[Provider, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    timeouts: Mapping[Provider, float] = field(default_factory=lambda: default_timeouts())
     sleep: Sleep = asyncio.sleep
 
     async def answer(self, addresses: Sequence[str], window: Window) -> dict[str, LookupOutcome]:
@@ -84,21 +90,25 @@ class Lookup:
                 _log().warning("freebusy_connection_missing", connection=name)
                 outcomes.update(dict.fromkeys(routed, _failed(f"connection {name!r} is not available")))
                 continue
-            timeout = self.timeouts.get(source.provider, DEFAULT_TIMEOUTS[source.provider])
-            asks.append(self._ask(source, routed, window, timeout))
+            profile = profile_for(source.provider)
+            timeout = self.timeouts.get(source.provider, profile.freebusy_timeout)
+            asks.append(self._ask(source, routed, window, timeout, profile.freebusy))
         for answered in await asyncio.gather(*asks):
             outcomes.update(answered)
         return outcomes
 
     async def _ask(
-        self, source: FreeBusySource, addresses: list[str], window: Window, budget: float
+        self,
+        source: FreeBusySource,
+        addresses: list[str],
+        window: Window,
+        budget: float,
+        limits: ProviderLimits,
     ) -> dict[str, LookupOutcome]:
         """One connection: every planned call concurrently, then one outcome per address."""
         deadline = asyncio.get_running_loop().time() + budget
         # Planned in UTC (exact lengths across DST), asked in the requested zone.
-        planned = plan_calls(
-            addresses, window.start.astimezone(UTC), window.end.astimezone(UTC), LIMITS[source.provider]
-        )
+        planned = plan_calls(addresses, window.start.astimezone(UTC), window.end.astimezone(UTC), limits)
         zone = window.zone
         calls = [PlannedCall(c.addresses, c.start.astimezone(zone), c.end.astimezone(zone)) for c in planned]
         parts = await asyncio.gather(*(self._call(source, call, deadline, budget) for call in calls))

@@ -1,7 +1,7 @@
 """The one Protocol each provider's free/busy call is reached through.
 
 `query` receives at most the provider's batch limit of addresses and a window no longer than
-the provider accepts (see `batching.LIMITS`); `start` and `end` are aware and carry the
+the provider accepts (its profile's `freebusy` limits); `start` and `end` are aware and carry the
 requested zone, in which the source asks the provider to express times (and so all-day blocks).
 It answers every address it was given, with busy blocks (unmerged, unclipped) or an error, and
 raises `Throttled`, `AccessDenied` or another `ProviderError` when the whole call failed.

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from calbridge.connections import Connection, EwsConnection, GoogleConnection, GraphConnection
+from calbridge.connections import Connection
 from calbridge.freebusy.source import FreeBusySource
+from calbridge.providers.registry import profile_for
 from calbridge.settings import Settings
 
 __all__ = ["close_sources", "load_acting_mailboxes", "open_source", "open_sources", "serving_sources"]
@@ -27,22 +28,8 @@ def _log() -> structlog.typing.FilteringBoundLogger:
 
 
 def open_source(connection: Connection, settings: Settings, *, mailbox: str | None = None) -> FreeBusySource:
-    """The source for one connection, with the adapters' client setup and tuning."""
-    if isinstance(connection, GoogleConnection):
-        from calbridge.providers.google.freebusy import open_google_source
-
-        return open_google_source(
-            connection, mailbox=mailbox, threads=settings.google_threads, timeout=settings.provider_timeout
-        )
-    if isinstance(connection, GraphConnection):
-        from calbridge.providers.graph.freebusy import open_graph_source
-
-        return open_graph_source(connection, mailbox=mailbox, timeout=settings.provider_timeout)
-    if isinstance(connection, EwsConnection):
-        from calbridge.providers.ews.freebusy import open_ews_source
-
-        return open_ews_source(connection, mailbox=mailbox, threads=settings.ews_threads)
-    raise TypeError(f"no free/busy source for {type(connection).__name__}")
+    """The source for one connection, with the adapters' client setup and tuning (its profile's opener)."""
+    return profile_for(connection.provider).open_freebusy(connection, settings, mailbox)
 
 
 async def load_acting_mailboxes(conn: AsyncConnection) -> dict[str, str]:

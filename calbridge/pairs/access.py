@@ -21,7 +21,7 @@ from calbridge.errors import (
 )
 from calbridge.providers.base import CalendarAddress, CalendarProvider
 from calbridge.providers.closing import close_provider
-from calbridge.providers.registry import AdapterMissing, open_provider
+from calbridge.providers.registry import AdapterMissing, known_profile
 
 __all__ = ["AccessChecker", "RegistryAccessChecker", "check_with_retries", "explain_access_failure"]
 
@@ -32,9 +32,10 @@ LONGEST_WAIT = 30.0  # a Retry-After longer than this fails the check; the pair 
 
 
 class RegistryAccessChecker:
-    """Checks through the registered adapters, opening one provider per connection and reusing it."""
+    """Checks through the adapters `opener` opens (the process's `Registry.open`), one provider
+    per connection, reused."""
 
-    def __init__(self, opener: Callable[[Connection], CalendarProvider] = open_provider) -> None:
+    def __init__(self, opener: Callable[[Connection], CalendarProvider]) -> None:
         self._opener = opener
         self._providers: dict[str, CalendarProvider] = {}
 
@@ -79,15 +80,8 @@ def explain_access_failure(label: str, exc: BaseException, provider: str) -> str
     detail = str(exc).strip()
     suffix = f" ({detail})" if detail else ""
     if isinstance(exc, AccessDenied):
-        if provider == "google":
-            fix = (
-                "grant the service account's client id domain-wide delegation for the Calendar "
-                "scope, and check the user exists in the Workspace"
-            )
-        elif provider == "graph":
-            fix = "grant the app Calendars.ReadWrite and include this mailbox in its access policy"
-        else:
-            fix = "give the EWS account impersonation rights on this mailbox"
+        profile = known_profile(provider)
+        fix = profile.access_fix if profile is not None else "grant the app access to this calendar"
         return f"{label}: access denied{suffix}; {fix}"
     if isinstance(exc, NotFound):
         return f"{label}: calendar not found{suffix}; check the address and the calendar id"

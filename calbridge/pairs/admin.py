@@ -37,7 +37,14 @@ from calbridge.pairs.registration import (
 )
 from calbridge.pairs.removal import finish_removal, remove_pair
 from calbridge.pairs.spec import CalendarSpec, PairSpec, Side
-from calbridge.pairs.states import InvalidTransition, PairAction, PairState, allowed_from, next_state
+from calbridge.pairs.states import (
+    InvalidTransition,
+    PairAction,
+    PairState,
+    allowed_from,
+    describe_state,
+    next_state,
+)
 from calbridge.pairs.transitions import reload, set_state, transition
 from calbridge.providers.base import CalendarAddress
 from calbridge.store.tables import pairs
@@ -302,8 +309,11 @@ async def add_pair(
 
 
 async def pause_pair(engine: AsyncEngine, pair_id: str, reason: str = "paused by an operator") -> PairRecord:
-    """Stop processing an active pair; hints for it are dropped until it is resumed."""
+    """Stop processing an active pair; hints for it are dropped until it is resumed. Pausing a
+    paused pair changes nothing (the first reason stays)."""
     pair = await reload(engine, pair_id)
+    if pair.state is PairState.PAUSED:
+        return pair
     next_state(pair.state, PairAction.PAUSE)
     await transition(engine, pair_id, PairAction.PAUSE, reason=reason, error=pair.last_error)
     return await reload(engine, pair_id)
@@ -324,6 +334,8 @@ async def resume_pair(
         if result.outcome is AddOutcome.ADDED:
             return AddResult(result.pair, AddOutcome.ACTIVATED)
         return result
+    if pair.state is PairState.ACTIVE:
+        return AddResult(pair, AddOutcome.UNCHANGED)  # resuming an active pair changes nothing
     next_state(pair.state, PairAction.RESUME)
     await transition(engine, pair_id, PairAction.RESUME, reason=None, error=pair.last_error)
     await bus.publish(baseline_hints(pair, reason="resume"))
@@ -334,7 +346,10 @@ async def request_resync(engine: AsyncEngine, pair_id: str, bus: HintPublisher) 
     """Publish a RESYNC hint for each source calendar of an active pair."""
     pair = await reload(engine, pair_id)
     if pair.state is not PairState.ACTIVE:
-        raise PairNotActive(f"pair {pair_id} is {pair.state}; only active pairs are synced")
+        raise PairNotActive(
+            f"pair {pair_id} is {describe_state(pair.state)}: only active pairs are synced "
+            f"(`calbridge pairs resume {pair_id}` activates it again)"
+        )
     hints = baseline_hints(pair, reason=RESYNC_REASON)
     await bus.publish(hints)
     return hints

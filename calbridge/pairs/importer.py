@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
-from calbridge.events import Provider
 from calbridge.pairs.access import AccessChecker
 from calbridge.pairs.admin import AddOutcome, HintPublisher, add_pairs, choose_connection
 from calbridge.pairs.spec import (
@@ -142,7 +141,7 @@ def check_connections(rows: Iterable[ImportRow], connections: Sequence[Connectio
     errors = []
     for row in rows:
         try:
-            choose_connection(connections, Provider.GOOGLE, row.spec.google_connection)
+            choose_connection(connections, row.spec.provider(Side.GOOGLE), row.spec.google_connection)
             choose_connection(connections, row.spec.microsoft_provider, row.spec.microsoft_connection)
         except CalbridgeError as exc:
             errors.append(RowError(row.line, row.raw, f"line {row.line}: {exc}"))

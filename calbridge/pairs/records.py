@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
-from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, source_sides
+from calbridge.pairs.policy import ConflictPolicy
+from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, provider_of, source_sides
 from calbridge.pairs.states import PairState
 from calbridge.store.tables import calendars, connections, pairs, subscriptions
 
@@ -31,6 +32,7 @@ class PairRecord:
     via: Via
     direction: Direction
     detail: Detail
+    conflict: ConflictPolicy
     state: PairState
     state_reason: str | None
     last_error: str | None
@@ -51,7 +53,7 @@ class PairRecord:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
 
     def provider(self, side: Side) -> Provider:
-        return Provider.GOOGLE if side is Side.GOOGLE else Provider(self.via.value)
+        return provider_of(side, self.via)
 
     def sources(self) -> tuple[Side, ...]:
         return source_sides(self.direction)
@@ -79,6 +81,7 @@ class PairRecord:
             },
             "direction": self.direction.value,
             "detail": self.detail.value,
+            "conflict": self.conflict.value,
             "state": self.state.value,
             "state_reason": self.state_reason,
             "last_error": self.last_error,
@@ -142,6 +145,7 @@ def _record(row: Any) -> PairRecord:
         via=Via(row.m_provider),
         direction=Direction(row.direction),
         detail=Detail(row.detail),
+        conflict=ConflictPolicy(row.conflict_policy),
         state=PairState(row.state),
         state_reason=row.state_reason,
         last_error=row.last_error,

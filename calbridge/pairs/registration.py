@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
-from calbridge.pairs.spec import PairSpec
+from calbridge.pairs.spec import PairSpec, Side
 from calbridge.pairs.states import PairState
+from calbridge.providers.registry import profile_for
 from calbridge.store.connection_records import new_id
 from calbridge.store.tables import calendars, pairs
 
@@ -59,7 +60,7 @@ def choose_connection(candidates: Sequence[Connection], provider: Provider, name
         return mine[0]
     if not mine:
         raise NoConnection(f"no {provider} connection; add one with `calbridge connections add {provider}`")
-    flag = "--google-connection" if provider is Provider.GOOGLE else "--microsoft-connection"
+    flag = f"--{profile_for(provider).side}-connection"
     names = ", ".join(c.name for c in mine)
     raise NoConnection(f"{len(mine)} {provider} connections exist ({names}); choose one with {flag} NAME")
 
@@ -117,7 +118,7 @@ async def register_pairs(
     Returns each pair's id and what happened, in order."""
     wanted: dict[CalendarKey, Provider] = {}
     for spec, google, microsoft in items:
-        wanted[(google.id, spec.google.owner, spec.google.calendar)] = Provider.GOOGLE
+        wanted[(google.id, spec.google.owner, spec.google.calendar)] = spec.provider(Side.GOOGLE)
         wanted[(microsoft.id, spec.microsoft.owner, spec.microsoft.calendar)] = Provider(microsoft.provider)
     refs = await _ensure_calendars(conn, wanted)
     keyed = [
@@ -135,7 +136,7 @@ async def register_pairs(
         for start in range(0, len(google_refs), 500):
             rows = await conn.execute(
                 sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
-                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail)
+                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail, pairs.c.conflict_policy)
                 .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
             )
             for row in rows:
@@ -150,6 +151,7 @@ async def register_pairs(
             "microsoft_calendar_id": m,
             "direction": spec.direction.value,
             "detail": spec.detail.value,
+            "conflict_policy": spec.conflict.value,
             "state": PairState.PENDING.value,
         }
         for spec, g, m in keyed
@@ -170,13 +172,21 @@ async def register_pairs(
             out.append((str(row.id), Registered.NEW if mine else Registered.SAME))
         elif row.state == PairState.REMOVING:
             out.append((str(row.id), Registered.BUSY))
-        elif (row.direction, row.detail) == (spec.direction.value, spec.detail.value):
+        elif (row.direction, row.detail, row.conflict_policy) == (
+            spec.direction.value,
+            spec.detail.value,
+            spec.conflict.value,
+        ):
             out.append((str(row.id), Registered.SAME))
         else:
             await conn.execute(
                 pairs.update()
                 .where(pairs.c.id == row.id)
-                .values(direction=spec.direction.value, detail=spec.detail.value)
+                .values(
+                    direction=spec.direction.value,
+                    detail=spec.detail.value,
+                    conflict_policy=spec.conflict.value,
+                )
             )
             out.append((str(row.id), Registered.CHANGED))
     return out
@@ -202,7 +212,7 @@ async def register_specs(
     """Store many pairs in one transaction (pending when new); see `register_pair`."""
     chosen = [
         (
-            choose_connection(connections, Provider.GOOGLE, spec.google_connection),
+            choose_connection(connections, spec.provider(Side.GOOGLE), spec.google_connection),
             choose_connection(connections, spec.microsoft_provider, spec.microsoft_connection),
         )
         for spec in specs

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from calbridge.errors import CalbridgeError
 from calbridge.events import Provider
-from calbridge.pairs.policy import Detail, Direction, Side
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Side
 
 __all__ = [
     "DEFAULT_CALENDAR",
@@ -26,6 +26,7 @@ __all__ = [
     "Via",
     "parse_calendar",
     "parse_choice",
+    "provider_of",
     "source_sides",
 ]
 
@@ -41,6 +42,13 @@ class PairSpecInvalid(CalbridgeError):
 class Via(StrEnum):
     GRAPH = "graph"
     EWS = "ews"
+
+
+def provider_of(side: Side, via: Via) -> Provider:
+    """The provider a side of a pair is read and written through. A pair joins a Google calendar
+    to a Microsoft one, so its Google side is Google's by definition; its Microsoft side is
+    reached through Graph or EWS, as the pair says (`via`)."""
+    return Provider.GOOGLE if side is Side.GOOGLE else Provider(via.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +67,16 @@ class PairSpec:
     via: Via = Via.GRAPH
     direction: Direction = Direction.BOTH
     detail: Detail = Detail.FULL
+    conflict: ConflictPolicy = ConflictPolicy.NEWEST  # who wins when both copies changed
     google_connection: str | None = None  # connection name; None: the only Google connection
     microsoft_connection: str | None = None
 
     @property
     def microsoft_provider(self) -> Provider:
-        return Provider(self.via.value)
+        return provider_of(Side.MICROSOFT, self.via)
+
+    def provider(self, side: Side) -> Provider:
+        return provider_of(side, self.via)
 
 
 def parse_calendar(text: str, side: Side) -> CalendarSpec:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from calbridge.errors import CalbridgeError
 
-__all__ = ["InvalidTransition", "PairAction", "PairState", "next_state"]
+__all__ = ["InvalidTransition", "PairAction", "PairState", "describe_state", "next_state"]
 
 
 class PairState(StrEnum):
@@ -51,11 +51,35 @@ _TRANSITIONS: dict[tuple[PairState, PairAction], PairState] = {
 }
 
 
+# How messages say a state and an action ("the pair is in error, so it cannot be paused").
+_STATE_WORDS = {
+    PairState.PENDING: "pending",
+    PairState.ACTIVE: "active",
+    PairState.PAUSED: "paused",
+    PairState.ERROR: "in error",
+    PairState.REMOVING: "being removed",
+}
+_ACTION_WORDS = {
+    PairAction.ACTIVATE: "activated",
+    PairAction.FAIL: "failed",
+    PairAction.PAUSE: "paused",
+    PairAction.RESUME: "resumed",
+    PairAction.REMOVE: "removed",
+}
+
+
+def describe_state(state: PairState) -> str:
+    """The state as a sentence says it: `active`, `in error`, `being removed`."""
+    return _STATE_WORDS.get(state, str(state))
+
+
 class InvalidTransition(CalbridgeError):
     """The pair's current state does not allow this action."""
 
     def __init__(self, state: PairState, action: PairAction) -> None:
-        super().__init__(f"a {state} pair cannot {action}")
+        being = _STATE_WORDS.get(state, str(state))
+        done = _ACTION_WORDS.get(action, str(action))
+        super().__init__(f"the pair is {being}, so it cannot be {done}")
         self.state = state
         self.action = action
 

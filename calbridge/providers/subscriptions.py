@@ -41,8 +41,9 @@ class CannotRenew(ProviderError):
 
 
 class SubscriptionProvider(Protocol):
+    """Whether a subscription can be renewed in place is the provider's profile's `renewal`."""
+
     provider: Provider
-    renewable: bool  # False: a renewal is a new subscription followed by stopping the old one
 
     async def create(
         self,

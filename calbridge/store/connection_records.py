@@ -17,18 +17,14 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from calbridge.connections import (
-    Connection,
-    ConnectionInvalid,
-    connection_from_parts,
-    connection_parts,
-    validate,
-)
+from calbridge.connections import Connection, ConnectionInvalid, connection_parts, validate
 from calbridge.errors import CalbridgeError, ConnectionUnusable, SecretKeyMismatch
+from calbridge.providers.registry import known_profile
 from calbridge.secretbox import VARIABLE, SecretBox, SecretUnreadable
 from calbridge.store.tables import calendars, connections
 
@@ -37,6 +33,7 @@ __all__ = [
     "ConnectionNotFound",
     "Saved",
     "StoredConnection",
+    "connection_from_parts",
     "connection_versions",
     "get_connection",
     "is_unusable_reason",
@@ -77,6 +74,17 @@ def new_id() -> str:
 def _record(row: sa.Row[tuple[object, ...]], box: SecretBox) -> Connection:
     secret = box.open(row.secret) if row.secret is not None else {}
     return connection_from_parts(row.id, row.provider, row.name, dict(row.settings), secret)
+
+
+def connection_from_parts(
+    id: str, provider: str, name: str, settings: dict[str, Any], secret: dict[str, Any]
+) -> Connection:
+    """Rebuild the typed record from a stored row, with the type its provider's profile names."""
+    profile = known_profile(provider)
+    if profile is None:
+        raise ConnectionInvalid(f"unknown provider {provider!r} in the store")
+    connection: Connection = profile.connection_type.from_parts(id, name, settings, secret)
+    return connection
 
 
 # -- reading connections one by one ---------------------------------------------------------------

@@ -19,14 +19,44 @@ from calbridge_app.cli import (
     renewer,
     sandbox,
 )
+from calbridge_app.cli.common import LOG_CHOICE, LogChoice, console
+from calbridge_app.cli.failures import ExplainingGroup
 
 app = typer.Typer(
+    cls=ExplainingGroup,
     name="calbridge",
     help="Keep Google Workspace and Microsoft 365 / Exchange calendars in step.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"calbridge {version('calbridge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="Log more: -v info, -vv debug (commands log warnings only)."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="console or json; services log as CALBRIDGE_LOG_FORMAT says."
+    ),
+    _show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    if log_format not in (None, "console", "json"):
+        raise typer.BadParameter("choose console or json", param_hint="--log-format")
+    LOG_CHOICE.set(LogChoice(verbose, log_format))
+
+
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(connections.app, name="connections")

@@ -43,10 +43,28 @@ def show() -> None:
     settings = settings_or_exit()
     table = Table("variable", "value", box=None)
     for name in Settings.model_fields:
-        value = getattr(settings, name)
-        shown = "(unset)" if value is None else "********" if isinstance(value, SecretStr) else str(value)
-        table.add_row(f"{ENV_PREFIX}{name.upper()}", shown)
+        table.add_row(f"{ENV_PREFIX}{name.upper()}", _shown(name, getattr(settings, name)))
     console.print(table)
+
+
+_URLS = {"database_url", "amqp_url"}
+
+
+def _shown(name: str, value: object) -> str:
+    """A setting as a person wrote it: URLs with only their password masked, durations as `1d`."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, SecretStr):
+        if name in _URLS:
+            from calbridge.store.urls import masked
+
+            return masked(value.get_secret_value())
+        return "********"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return str(value)
 
 
 @app.command()

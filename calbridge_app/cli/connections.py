@@ -100,7 +100,8 @@ def add_google(
     replace: ReplaceOption = False,
 ) -> None:
     """Add a Google service account that acts for each user through domain-wide delegation."""
-    from calbridge.connections import ConnectionInvalid, GoogleConnection, parse_service_account
+    from calbridge.connections import ConnectionInvalid
+    from calbridge.providers.google.connection import GoogleConnection, parse_service_account
 
     try:
         info = parse_service_account(
@@ -142,7 +143,7 @@ def add_graph(
     replace: ReplaceOption = False,
 ) -> None:
     """Add a Microsoft Entra app that uses client credentials against Microsoft Graph."""
-    from calbridge.connections import GraphConnection
+    from calbridge.providers.graph.connection import GraphConnection
 
     secret = read_secret(
         client_secret_file, client_secret_env, "client secret", "--client-secret-file", "--client-secret-env"
@@ -194,7 +195,7 @@ def add_ews(
     replace: ReplaceOption = False,
 ) -> None:
     """Add an Exchange Web Services account that impersonates the mailboxes it syncs."""
-    from calbridge.connections import EWS_AUTHS, EwsConnection
+    from calbridge.providers.ews.connection import EWS_AUTHS, EwsConnection
 
     if auth not in EWS_AUTHS:
         fail(f"--auth must be one of {', '.join(EWS_AUTHS)}")
@@ -224,12 +225,18 @@ def add_sandbox(
     prefix: Annotated[
         str, typer.Option("--prefix", help="Names become PREFIX-google, PREFIX-graph, ...")
     ] = "sandbox",
+    ews_auth: Annotated[
+        str, typer.Option("--ews-auth", help="How the EWS connection signs in: ntlm | basic | oauth.")
+    ] = "ntlm",
 ) -> None:
     """Register the sandbox's Google, Graph (and EWS, when present) connections in one step.
 
     Safe to repeat: a restarted sandbox (new CA, new key) updates the same connections in place."""
+    from calbridge.providers.ews.connection import EWS_AUTHS
     from calbridge_app.sandbox_connections import SandboxFileInvalid, sandbox_connections
 
+    if ews_auth not in EWS_AUTHS:
+        fail(f"--ews-auth must be one of {', '.join(EWS_AUTHS)}")
     settings = settings_or_exit()
     try:
         data = json.loads(connection_file.read_text())
@@ -238,7 +245,12 @@ def add_sandbox(
     except json.JSONDecodeError as exc:
         fail(f"{connection_file} is not JSON ({exc.msg})")
     try:
-        found = sandbox_connections(data, prefix, connection_file.resolve().parent / f"{prefix}-ca.pem")
+        found = sandbox_connections(
+            data,
+            prefix,
+            connection_file.resolve().parent / f"{prefix}-ca.pem",
+            ews_auth=ews_auth,  # type: ignore[arg-type]
+        )
     except SandboxFileInvalid as exc:
         fail(f"{connection_file}: {exc}")
     run(_save_all(settings, found))
@@ -295,16 +307,11 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
         return
     table = Table("name", "provider", "identity", "endpoint", box=None, pad_edge=False)
     for stored in found:
-        info = _describe(stored)
-        if stored.problem is not None:
+        if stored.connection is None:
             table.add_row(stored.name, stored.provider, "[red]cannot be used[/]", "-")
             continue
-        identity = (
-            info.get("client_email")
-            or f"{info.get('tenant_id') or ''} {info.get('client_id') or info.get('username') or ''}".strip()
-        )
-        endpoint = info.get("api_endpoint") or info.get("graph_url") or info.get("url") or "(default)"
-        table.add_row(stored.name, stored.provider, identity, endpoint)
+        connection = stored.connection
+        table.add_row(stored.name, stored.provider, connection.identity, connection.endpoint or "(default)")
     console.print(table)
     for stored in found:
         if stored.problem is not None:

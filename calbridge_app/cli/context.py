@@ -1,5 +1,5 @@
-"""What the store-backed commands share: the engine, the secret box, and a bus opened only when
-a command has something to publish."""
+"""What the store-backed commands share: the engine, the secret box, the provider registry, and a
+bus opened only when a command has something to publish."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
     from calbridge.bus.base import Bus
     from calbridge.events import ChangeEvent, LifecycleEvent
+    from calbridge.providers.registry import Registry
     from calbridge.secretbox import SecretBox
 
-__all__ = ["LazyBus", "open_engine", "require_bus", "secretbox"]
+__all__ = ["LazyBus", "open_engine", "provider_registry", "require_bus", "secretbox"]
 
 
 @asynccontextmanager
@@ -37,6 +38,14 @@ def secretbox(settings: Settings) -> SecretBox:
     from calbridge.secretbox import open_secretbox
 
     return open_secretbox(settings)
+
+
+def provider_registry(settings: Settings) -> Registry:
+    """The adapters a command opens connections with: every provider's, tuned by the settings.
+    (Tests of the commands put a registry of fakes here.)"""
+    from calbridge.providers.registry import Registry
+
+    return Registry(settings)
 
 
 def require_bus(settings: Settings, why: str) -> None:
@@ -64,10 +73,7 @@ class LazyBus:
                 if open_bus is None:
                     raise ConfigurationError("this build of calbridge has no RabbitMQ bus")
                 bus: Bus = open_bus(self._settings)
-                try:
-                    await bus.connect()
-                except Exception as exc:  # aio-pika/aiormq raise several kinds; say it plainly
-                    raise BusUnavailable(f"cannot reach RabbitMQ ({exc.__class__.__name__})") from exc
+                await bus.connect()  # says what is wrong in calbridge's own errors
                 self._bus = bus
             return self._bus
 

@@ -1,12 +1,15 @@
 """`calbridge freebusy ADDRESS...`: who is busy when, as a timeline in the terminal.
 
-Asks a running free/busy API (`--url`, key from `--token` or CALBRIDGE_FREEBUSY_TOKEN), or, without
+Asks a running free/busy API (`--url`, key from `--token-file` or CALBRIDGE_FREEBUSY_TOKEN), or, without
 `--url`, the providers directly through the stored connections.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,8 +62,14 @@ def freebusy(
     url: Annotated[
         str | None, typer.Option(envvar="CALBRIDGE_FREEBUSY_URL", help="Base URL of a free/busy API.")
     ] = None,
-    token: Annotated[
-        str | None, typer.Option(envvar="CALBRIDGE_FREEBUSY_TOKEN", help="Bearer key for --url.")
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the bearer key for --url ('-': standard input); or set "
+            "CALBRIDGE_FREEBUSY_TOKEN. A key is never taken on the command line, where ps and "
+            "shell history would show it.",
+        ),
     ] = None,
     width: Annotated[int | None, typer.Option(help="Columns to draw in (default: the terminal's).")] = None,
 ) -> None:
@@ -75,8 +84,9 @@ def freebusy(
     first, last = choose_window(start, end, days, tz, datetime.now(tz))
     body = {"start": first.isoformat(), "end": last.isoformat(), "timeZone": zone, "addresses": addresses}
     if url is not None:
+        token = _read_token(token_file)
         if not token:
-            fail("--url needs a bearer key: --token or CALBRIDGE_FREEBUSY_TOKEN")
+            fail("--url needs a bearer key: --token-file PATH or CALBRIDGE_FREEBUSY_TOKEN", 2)
         answer = run(_ask_remote(url, token, body))
     else:
         answer = run(_ask_here(body))
@@ -85,6 +95,16 @@ def freebusy(
     failed = sum("error" in result for result in answer.get("results", {}).values())
     if failed:
         console.print(f"[yellow]{failed} of {len(response.results)} addresses could not be answered[/]")
+
+
+def _read_token(path: Path | None) -> str | None:
+    if path is None:
+        return os.environ.get("CALBRIDGE_FREEBUSY_TOKEN") or None
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except OSError as exc:
+        fail(f"cannot read the key file {path}: {exc.strerror}", 2)
+    return text.strip() or None
 
 
 async def _ask_remote(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:

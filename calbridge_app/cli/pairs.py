@@ -19,7 +19,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from calbridge_app.cli.common import console, err_console, fail, run, settings_or_exit
+from calbridge.pairs.states import describe_state
+from calbridge_app.cli.common import (
+    confirm_or_exit,
+    console,
+    err_console,
+    fail,
+    progress_bar,
+    run,
+    settings_or_exit,
+)
 from calbridge_app.cli.humanize import relative
 
 T = TypeVar("T")
@@ -138,6 +147,10 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ),
         ("direction", f"{pair.direction.value} {ARROWS[pair.direction.value]}"),
         ("detail", pair.detail.value),
+        (
+            "conflicts",
+            "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
+        ),
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
@@ -162,7 +175,7 @@ def _print_result(result: AddResult) -> None:
         "added": f"pair [bold]{pair.id}[/] added and active: {label}; baseline sync requested",
         "activated": f"pair [bold]{pair.id}[/] is active again: {label}; sync requested",
         "updated": f"pair [bold]{pair.id}[/] updated ({pair.direction.value}, {pair.detail.value}): {label}",
-        "unchanged": f"pair [bold]{pair.id}[/] already exists ({pair.state.value}); nothing changed",
+        "unchanged": f"pair [bold]{pair.id}[/] is already {describe_state(pair.state)}; nothing changed",
     }
     if result.outcome.value == "failed":
         err_console.print(
@@ -188,15 +201,22 @@ async def _connections(settings: Settings) -> list[Connection]:
 
 @app.command("add")
 def add(
-    google: Annotated[str, typer.Option("--google", help="USER\\[/CALENDAR] (default calendar: primary).")],
+    google: Annotated[str, typer.Option("--google", help="USER[/CALENDAR] (default calendar: primary).")],
     microsoft: Annotated[
-        str, typer.Option("--microsoft", help="MAILBOX\\[/CALENDAR] (default: its calendar).")
+        str, typer.Option("--microsoft", help="MAILBOX[/CALENDAR] (default: its calendar).")
     ],
     direction: Annotated[
         str, typer.Option("--direction", help="both | google-to-microsoft | microsoft-to-google.")
     ] = "both",
     detail: Annotated[str, typer.Option("--detail", help="full | busy (busy blocks only).")] = "full",
     via: Annotated[str, typer.Option("--via", help="graph | ews.")] = "graph",
+    conflict: Annotated[
+        str,
+        typer.Option(
+            "--conflict",
+            help="newest | google | microsoft: who wins when both copies changed since the last sync.",
+        ),
+    ] = "newest",
     google_connection: Annotated[
         str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
     ] = None,
@@ -209,6 +229,7 @@ def add(
 
     Adding the same pair again changes nothing. Only active pairs are ever synced."""
     from calbridge.errors import CalbridgeError
+    from calbridge.pairs.policy import ConflictPolicy
     from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar, parse_choice
 
     settings = settings_or_exit()
@@ -219,6 +240,7 @@ def add(
             via=Via(parse_choice(via, Via, "--via")),
             direction=Direction(parse_choice(direction, Direction, "--direction")),
             detail=Detail(parse_choice(detail, Detail, "--detail")),
+            conflict=ConflictPolicy(parse_choice(conflict, ConflictPolicy, "--conflict")),
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
         )
@@ -248,9 +270,9 @@ async def _with_session(settings: Settings, work: Callable[[_Session], Awaitable
     calbridge error ends the command with its message (configuration errors exit 2)."""
     from calbridge.errors import CalbridgeError, ConfigurationError
     from calbridge.pairs.access import RegistryAccessChecker
-    from calbridge_app.cli.context import LazyBus, open_engine
+    from calbridge_app.cli.context import LazyBus, open_engine, provider_registry
 
-    checker, bus = RegistryAccessChecker(), LazyBus(settings)
+    checker, bus = RegistryAccessChecker(provider_registry(settings).open), LazyBus(settings)
     try:
         async with open_engine(settings) as engine:
             return await work(_Session(engine, checker, bus))
@@ -362,7 +384,10 @@ def pause(
     settings = settings_or_exit()
     from calbridge.pairs.admin import pause_pair
 
-    run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    record = run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
+    if record.state_reason != reason:
+        console.print(f"pair [bold]{pair_id}[/] was already paused: {record.state_reason}", highlight=False)
+        return
     console.print(f"pair [bold]{pair_id}[/] paused: {reason}", highlight=False)
 
 
@@ -405,29 +430,68 @@ def resync(pair_id: PairId) -> None:
 
 @app.command("remove")
 def remove(
-    pair_id: PairId,
+    pair_id: Annotated[
+        str | None, typer.Argument(help="The pair id (see `calbridge pairs list`); or use --connection.")
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option("--connection", help="Remove every pair that uses this connection, on either side."),
+    ] = None,
     delete_mirrors: Annotated[
         bool, typer.Option("--delete-mirrors", help="Also delete the mirrors calbridge wrote for this pair.")
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting mirrors.")] = False,
 ) -> None:
-    """Stop syncing a pair and remove it.
+    """Stop syncing a pair (or every pair of a connection) and remove it.
 
     The pair stops being processed at once. The renewer then stops the subscriptions no other
     pair needs, has the mirrors deleted if --delete-mirrors was given, and deletes the pair."""
+    if (pair_id is None) == (connection is None):
+        fail("name a pair id or --connection NAME (one of the two)", 2)
     settings = settings_or_exit()
     from calbridge.pairs.admin import remove_pair
 
-    run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
-    then = "its mirrors will be deleted, then " if delete_mirrors else "mirrors stay; "
+    if pair_id is not None:
+        if delete_mirrors and not yes:
+            confirm_or_exit(f"delete every mirror calbridge wrote for pair {pair_id} on both sides?")
+        run(_with_session(settings, lambda s: remove_pair(s.engine, pair_id, delete_mirrors=delete_mirrors)))
+        then = "its mirrors will be deleted, then " if delete_mirrors else "mirrors stay; "
+        console.print(
+            f"pair [bold]{pair_id}[/] is being removed: no longer synced; "
+            f"{then}the renewer finishes the removal",
+            highlight=False,
+        )
+        return
+    assert connection is not None
+    chosen = [
+        r
+        for r in run(_fetch(settings, None, [], None))
+        if connection in (r.google_connection, r.microsoft_connection) and r.state.value != "removing"
+    ]
+    if not chosen:
+        console.print(f"no pair uses connection {connection!r}; nothing to remove", highlight=False)
+        return
+    if not yes:
+        mirrors = " and delete their mirrors on both sides" if delete_mirrors else ""
+        confirm_or_exit(f"remove {len(chosen)} pair(s) of connection {connection!r}{mirrors}?")
+
+    async def remove_all(session: _Session) -> None:
+        with progress_bar(len(chosen), "removing") as advance:
+            for record in chosen:
+                await remove_pair(session.engine, record.id, delete_mirrors=delete_mirrors)
+                advance()
+
+    run(_with_session(settings, remove_all))
     console.print(
-        f"pair [bold]{pair_id}[/] is being removed: no longer synced; {then}the renewer finishes the removal",
+        f"{len(chosen)} pair(s) of connection {connection!r} are being removed; the renewer finishes "
+        "the removal (then `calbridge connections remove` works)",
         highlight=False,
     )
 
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft\\[,via,direction,detail].")],
+    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the failed rows and their reasons here (CSV).")
     ] = None,
@@ -488,14 +552,14 @@ async def _import(
 
     from calbridge.pairs.access import RegistryAccessChecker
     from calbridge.pairs.importer import check_connections, import_pairs
-    from calbridge_app.cli.context import LazyBus, open_engine, require_bus
+    from calbridge_app.cli.context import LazyBus, open_engine, provider_registry, require_bus
 
     require_bus(settings, "activating pairs")
     connections = await _connections(settings)
     errors = errors + check_connections(rows, connections)
     bad_lines = {e.line for e in errors}
     todo = [row for row in rows if row.line not in bad_lines]
-    checker, bus = RegistryAccessChecker(), LazyBus(settings)
+    checker, bus = RegistryAccessChecker(provider_registry(settings).open), LazyBus(settings)
     progress = Progress(
         TextColumn("importing"),
         BarColumn(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from calbridge.settings import ENV_PREFIX, Settings
-from calbridge_app.cli.common import EXIT_CONFIG, fail, run, settings_or_exit
+from calbridge_app.cli.common import EXIT_CONFIG, check_store, ensure_port_free, fail, run, settings_or_exit
 
 __all__ = ["parse_shards", "processor", "startup_problems"]
 
@@ -56,10 +56,14 @@ def processor(
 ) -> None:
     """Run the processor: pull each hinted calendar's changes and write them to the other side."""
     overrides: dict[str, object] = {"prefetch": concurrency, "processor_http_port": port}
-    settings = settings_or_exit(**{name: value for name, value in overrides.items() if value is not None})
+    settings = settings_or_exit(
+        service=True, **{name: value for name, value in overrides.items() if value is not None}
+    )
+    ensure_port_free(settings.processor_http_host, settings.processor_http_port, "PROCESSOR_HTTP_PORT")
     problems = startup_problems(settings)
     if problems:
         fail("the processor cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)
+    run(check_store(settings))
     run(_serve(settings, parse_shards(shards, settings.shard_count)))
 
 
@@ -79,13 +83,14 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
             yield
 
     from calbridge.bus import open_bus
+    from calbridge.probes import build_probe_app
+    from calbridge.providers.registry import Registry
     from calbridge.store import create_engine
-    from processor.http import build_probe_app
     from processor.opening import store_opener
     from processor.service import Processor
 
     engine = create_engine(settings.database_url.get_secret_value())
-    opener = store_opener(engine, settings)
+    opener = store_opener(engine, settings, Registry(settings))
     bus = open_bus(settings)
     await bus.connect()
     worker = Processor(settings, bus, engine, opener, shards=shards)

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from calbridge.settings import ENV_PREFIX, Settings
-from calbridge_app.cli.common import EXIT_CONFIG, fail, settings_or_exit
+from calbridge_app.cli.common import EXIT_CONFIG, check_broker, ensure_port_free, fail, run, settings_or_exit
 
 __all__ = ["receiver", "server_config", "startup_problems"]
 
@@ -48,6 +48,7 @@ def server_config(settings: Settings) -> dict[str, Any]:
         "loop": "uvloop",
         "http": "httptools",
         "access_log": False,  # halves throughput (measured); structured logs cover refusals
+        "log_config": None,  # uvicorn's own lines go through calbridge's logging, as JSON
         "lifespan": "on",
         "proxy_headers": True,
         "server_header": False,
@@ -64,7 +65,10 @@ def receiver(
 ) -> None:
     """Serve the notification receiver (Google push, Graph webhooks, probes, metrics)."""
     overrides = {"receiver_host": host, "receiver_port": port, "receiver_workers": workers}
-    settings = settings_or_exit(**{name: value for name, value in overrides.items() if value is not None})
+    settings = settings_or_exit(
+        service=True, **{name: value for name, value in overrides.items() if value is not None}
+    )
+    ensure_port_free(settings.receiver_host, settings.receiver_port, "RECEIVER_PORT")
     problems = startup_problems(settings)
     if problems:
         fail("the receiver cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)
@@ -76,6 +80,7 @@ def receiver(
         find_open_bus()
     except ConfigurationError as exc:
         fail(str(exc), EXIT_CONFIG)
+    run(check_broker(settings))  # a refused login or vhost is the operator's to fix: say it now
 
     import uvicorn
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from calbridge.settings import ENV_PREFIX, Settings
-from calbridge_app.cli.common import EXIT_CONFIG, fail, run, settings_or_exit
+from calbridge_app.cli.common import EXIT_CONFIG, check_store, ensure_port_free, fail, run, settings_or_exit
 
 __all__ = ["renewer", "startup_problems"]
 
@@ -40,10 +40,12 @@ def renewer(
 ) -> None:
     """Keep subscriptions alive: create, renew ahead of expiry, recreate what was lost, stop
     what no pair needs; resync calendars on a schedule and after any loss."""
-    settings = settings_or_exit(**({"renewer_http_port": port} if port is not None else {}))
+    settings = settings_or_exit(service=True, **({"renewer_http_port": port} if port is not None else {}))
+    ensure_port_free(settings.renewer_http_host, settings.renewer_http_port, "RENEWER_HTTP_PORT")
     problems = startup_problems(settings)
     if problems:
         fail("the renewer cannot start:\n  " + "\n  ".join(problems), EXIT_CONFIG)
     from subscriptions.service import serve_renewer
 
+    run(check_store(settings))
     run(serve_renewer(settings, once=once))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from calbridge.logs import configure_logging
-from calbridge_app.cli.common import console, run
+from calbridge_app.cli.common import console, ensure_port_free, run
 
 
 def sandbox(
@@ -23,6 +23,7 @@ def sandbox(
 ) -> None:
     """Run the Google / Microsoft emulators and the control API on 127.0.0.1 until Ctrl-C."""
     configure_logging("console", "warning")  # the endpoints on stdout are what matters here
+    ensure_port_free("127.0.0.1", port)
     run(_serve(seed, connection_file, port))
 
 

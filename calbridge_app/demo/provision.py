@@ -101,7 +101,6 @@ async def add_pairs(stack: Stack) -> None:
     from calbridge.pairs.access import RegistryAccessChecker
     from calbridge.pairs.admin import AddOutcome, add_pairs
     from calbridge.pairs.spec import CalendarSpec, PairSpec
-    from calbridge.providers.registry import open_provider
 
     by_name = {ref.name: ref for ref in CALENDARS}
     chosen: list[DemoPair] = []
@@ -129,7 +128,7 @@ async def add_pairs(stack: Stack) -> None:
     opened: list[Any] = []
 
     def open_recorded(connection: Connection) -> Any:
-        opened.append(open_provider(connection))
+        opened.append(stack.registry.open(connection))
         return opened[-1]
 
     checker = RegistryAccessChecker(open_recorded)

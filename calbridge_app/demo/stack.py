@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from calbridge.connections import Connection
-from calbridge.events import Provider
 from calbridge.logs import get_logger
+from calbridge.providers.registry import Registry
 from calbridge.settings import ENV_PREFIX, Settings, load_settings
 from calbridge_app.demo.provision import add_pairs, forget_previous_run, resolve_calendars, save_connections
 
@@ -58,6 +58,7 @@ class Stack:
     engine: Any
     bus: Any
     receiver_url: str
+    registry: Registry  # the adapters of this process (one shared mailbox cap per provider)
     freebusy_key: str | None = None
     connections: dict[str, Connection] = field(default_factory=dict)  # provider -> connection
     calendar_ids: dict[str, str] = field(default_factory=dict)  # calendar name -> provider id
@@ -196,7 +197,11 @@ async def _start_processors(stack: Stack, stop: contextlib.AsyncExitStack, count
     for n in range(count):
         shards = None if stack.settings.amqp_url is not None else list(range(n, shard_count, count))
         worker = Processor(
-            stack.settings, stack.bus, stack.engine, store_opener(stack.engine, stack.settings), shards=shards
+            stack.settings,
+            stack.bus,
+            stack.engine,
+            store_opener(stack.engine, stack.settings, stack.registry),
+            shards=shards,
         )
         await worker.start()
         stop.push_async_callback(worker.stop)
@@ -222,7 +227,7 @@ async def _start_renewer(stack: Stack, stop: contextlib.AsyncExitStack, interval
         return datetime.now(UTC)
 
     settings = stack.settings
-    providers = ConnectionProviders(stack.engine, open_secretbox(settings), now)
+    providers = ConnectionProviders(stack.engine, open_secretbox(settings), now, stack.registry)
     stop.push_async_callback(providers.close)
     renewer = Renewer(
         stack.engine,
@@ -302,12 +307,9 @@ async def _end_ews_streams(sandbox: Any) -> None:
 
 
 def _adapters(stack: Stack) -> None:
-    for provider, module in (
-        (Provider.GOOGLE, "calbridge.providers.google.adapter"),
-        (Provider.GRAPH, "calbridge.providers.graph.adapter"),
-        (Provider.EWS, "calbridge.providers.ews.adapter"),
-    ):
-        name = str(provider)
+    for profile in stack.registry.profiles:
+        name = str(profile.provider)
+        module = f"calbridge.providers.{name}.adapter"
         if not _has_module(module):
             stack.missing[name] = f"the {_PROVIDER_NAMES[name]} adapter is not in this build"
         elif name != "google" and name not in stack.sandbox.info.https_endpoints:
@@ -394,7 +396,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         bus = open_bus(settings)
         await bus.connect()
         stop.push_async_callback(bus.close)
-        stack = Stack(settings, folder, sandbox, engine, bus, receiver_url)
+        stack = Stack(settings, folder, sandbox, engine, bus, receiver_url, Registry(settings))
         stack.started += ["sandbox", "store", "bus"]
         stack.connection_file = folder / "sandbox.json"
         sandbox.info.write(stack.connection_file)

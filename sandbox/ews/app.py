@@ -8,11 +8,13 @@ import secrets
 
 import structlog
 from aiohttp import web
+from multidict import CIMultiDict
 
 from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.ews import autodiscover, control
 from sandbox.ews.availability import get_user_availability
+from sandbox.ews.ntlm import NtlmGate
 from sandbox.ews.operations import Context, EwsFault, Handler
 from sandbox.ews.operations.folders import get_folder
 from sandbox.ews.operations.items import create_item, delete_item, find_item, get_item, update_item
@@ -20,7 +22,7 @@ from sandbox.ews.operations.subscriptions import AFFINITY_COOKIE, subscribe, uns
 from sandbox.ews.operations.sync import sync_folder_items
 from sandbox.ews.soap import MalformedSoap, envelope, fault, parse_request
 from sandbox.ews.state import EwsWorld, Mailbox
-from sandbox.ews.streaming import get_streaming_events
+from sandbox.ews.streaming import get_streaming_events, track_streams
 from sandbox.ews.timezones import get_server_time_zones
 from sandbox.faults import ErrorAnswer, Faults
 
@@ -46,10 +48,12 @@ HANDLERS: dict[str, Handler] = {
 WORLD: web.AppKey[EwsWorld] = web.AppKey("ews_world", EwsWorld)
 FAULTS: web.AppKey[Faults] = web.AppKey("ews_faults", Faults)
 COUNTERS: web.AppKey[Counters] = web.AppKey("ews_counters", Counters)
+NTLM: web.AppKey[NtlmGate] = web.AppKey("ews_ntlm", NtlmGate)
 
 
 def authenticate(world: EwsWorld, header: str | None) -> str | None:
-    """The principal behind an Authorization header (Basic or Bearer), or None."""
+    """The principal behind an Authorization header (Basic or Bearer), or None. NTLM is bound to
+    a connection rather than a header, so `_principal` handles it."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -65,12 +69,34 @@ def authenticate(world: EwsWorld, header: str | None) -> str | None:
     return None
 
 
-def _unauthorized() -> web.Response:
-    return web.Response(
-        status=401,
-        headers={"WWW-Authenticate": 'Basic realm="sandbox", Bearer'},
-        text="401 Unauthorized",
-    )
+# What an Exchange server offers: on-premises IIS offers Negotiate and NTLM (Basic when enabled),
+# Exchange Online a bearer token. The sandbox is both.
+_CHALLENGES = ("Negotiate", "NTLM", 'Basic realm="sandbox"', "Bearer")
+
+
+def _unauthorized(challenge: str | None = None) -> web.Response:
+    headers = CIMultiDict([("WWW-Authenticate", challenge)] if challenge else [])
+    if challenge is None:
+        headers.extend(("WWW-Authenticate", offer) for offer in _CHALLENGES)
+    return web.Response(status=401, headers=headers, text="401 Unauthorized")
+
+
+async def _principal(request: web.Request, world: EwsWorld) -> str | web.Response:
+    """Who is calling: Basic or Bearer per request, NTLM per connection (a 401 carrying the
+    challenge while the handshake runs); a 401 response when nobody is."""
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() in {"ntlm", "negotiate"}:
+        await request.read()  # the body comes with each leg; read it so the connection stays usable
+        step = request.app[NTLM].step(request.transport, token)
+        if step.challenge is not None:
+            return _unauthorized(f"{scheme} {step.challenge}")
+        return step.principal if step.principal is not None else _unauthorized()
+    if not authorization:
+        proven = request.app[NTLM].authenticated(request.transport)
+        if proven is not None:
+            return proven
+    return authenticate(world, authorization) or _unauthorized()
 
 
 def _soap_fault(code: str, message: str, status: int = 500, back_off_ms: int | None = None) -> web.Response:
@@ -115,10 +141,10 @@ def _throttled(answer: ErrorAnswer) -> web.Response:
 async def _ews(request: web.Request) -> web.StreamResponse:
     world, faults, counters = request.app[WORLD], request.app[FAULTS], request.app[COUNTERS]
     authorization = request.headers.get("Authorization", "")
-    principal = authenticate(world, authorization)
-    if principal is None:
+    principal = await _principal(request, world)
+    if isinstance(principal, web.Response):
         counters.call("ews.auth", 401)
-        return _unauthorized()
+        return principal
     try:
         soap = parse_request(await request.read())
     except MalformedSoap:
@@ -178,9 +204,11 @@ def build_ews_app(world: EwsWorld, faults: Faults, clock: Clock, counters: Count
     world.clock = clock
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[WORLD], app[FAULTS], app[COUNTERS] = world, faults, counters
+    app[NTLM] = NtlmGate(world.basic_users)  # the same users as Basic, through pyspnego's acceptor
     app.router.add_post(EWS_PATH, _ews)
     app.router.add_post(EWS_PATH.lower(), _ews)
     app.router.add_post(TOKEN_PATH, _token)
     autodiscover.add_routes(app, world)
     control.add_routes(app, world)
+    track_streams(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from lxml import etree
@@ -61,41 +63,98 @@ def _parse_window_time(value: str, zone: etree._Element | None) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _busy_spans(
-    ctx: Context, address: str, low: datetime, high: datetime
-) -> list[tuple[datetime, datetime, str, str]]:
+@dataclass(frozen=True, order=True)
+class Busy:
+    """One calendar event as free/busy shows it, with the details a detailed view carries."""
+
+    start: datetime
+    end: datetime
+    status: str
+    subject: str = ""
+    location: str = ""
+    entry_id: str = ""
+    meeting: bool = False
+    recurring: bool = False
+    exception: bool = False
+    reminder: bool = True
+    private: bool = False
+
+
+def _entry_id(item_id: str) -> str:
+    """The hex store entry id `CalendarEventDetails/ID` carries (the tail of the EWS id's blob)."""
+    return "00000000" + base64.b64decode(item_id)[-70:].hex().upper()
+
+
+def _busy_spans(ctx: Context, address: str, low: datetime, high: datetime) -> list[Busy]:
     mailbox = ctx.world.mailboxes[address]
     spans = []
     for item in mailbox.calendar.items.values():
-        status = item.text("LegacyFreeBusyStatus") or "Busy"
-        subject = item.text("Subject") or ""
+        base = Busy(
+            low,
+            low,
+            item.text("LegacyFreeBusyStatus") or "Busy",
+            item.text("Subject") or "",
+            item.text("Location") or "",
+            _entry_id(item.id),
+            meeting=bool(model.attendees(item.fields)),
+            reminder=(item.text("ReminderIsSet") or "true") == "true",
+            private=item.text("Sensitivity") in {"Private", "Confidential"},
+        )
         if "Recurrence" in item.fields:
             for occ in occurrences(item, high):
                 override = item.exceptions.get(occ.index, {})
-                occ_status = (
-                    override["LegacyFreeBusyStatus"].text if "LegacyFreeBusyStatus" in override else status
-                )
                 if occ.start < high and occ.end > low:
-                    spans.append((occ.start, occ.end, occ_status or "Busy", subject))
+                    spans.append(
+                        replace(
+                            base,
+                            start=occ.start,
+                            end=occ.end,
+                            status=_text(override, "LegacyFreeBusyStatus") or base.status,
+                            subject=_text(override, "Subject") or base.subject,
+                            location=_text(override, "Location") or base.location,
+                            recurring=True,
+                            exception=bool(override),
+                        )
+                    )
             continue
         start, end = model.span(item.fields)
         if start is not None and end is not None and start < high and end > low:
-            spans.append((start, end, status, subject))
+            spans.append(replace(base, start=start, end=end))
     return sorted(spans)
 
 
-def _merged(
-    spans: list[tuple[datetime, datetime, str, str]], low: datetime, high: datetime, minutes: int
-) -> str:
+def _text(fields: dict[str, etree._Element], name: str) -> str | None:
+    elem = fields.get(name)
+    return None if elem is None or elem.text is None else elem.text
+
+
+def _details(event: etree._Element, busy: Busy) -> None:
+    """CalendarEventDetails in schema order: ID, Subject, Location, then the five flags."""
+    details = etree.SubElement(event, t("CalendarEventDetails"))
+    etree.SubElement(details, t("ID")).text = busy.entry_id
+    etree.SubElement(details, t("Subject")).text = busy.subject
+    etree.SubElement(details, t("Location")).text = busy.location
+    flags = (
+        ("IsMeeting", busy.meeting),
+        ("IsRecurring", busy.recurring),
+        ("IsException", busy.exception),
+        ("IsReminderSet", busy.reminder),
+        ("IsPrivate", busy.private),
+    )
+    for name, value in flags:
+        etree.SubElement(details, t(name)).text = str(value).lower()
+
+
+def _merged(spans: list[Busy], low: datetime, high: datetime, minutes: int) -> str:
     rank = {"Free": 0, "WorkingElsewhere": 1, "Tentative": 2, "Busy": 3, "OOF": 4}
     digits = []
     cursor = low
     while cursor < high:
         nxt = cursor + timedelta(minutes=minutes)
         busiest = "Free"
-        for start, end, status, _ in spans:
-            if start < nxt and end > cursor and rank.get(status, 3) > rank[busiest]:
-                busiest = status if status in rank else "Busy"
+        for span in spans:
+            if span.start < nxt and span.end > cursor and rank.get(span.status, 3) > rank[busiest]:
+                busiest = span.status if span.status in rank else "Busy"
         digits.append(_BUSY_DIGIT[busiest])
         cursor = nxt
     return "".join(digits)
@@ -134,12 +193,11 @@ async def get_user_availability(ctx: Context, op: etree._Element) -> etree._Elem
             etree.SubElement(fb, t("MergedFreeBusy")).text = _merged(spans, low, high, interval)
         if view != "MergedOnly":
             events = etree.SubElement(fb, t("CalendarEventArray"))
-            for start, end, status, subject in spans:
+            for span in spans:
                 event = etree.SubElement(events, t("CalendarEvent"))
-                etree.SubElement(event, t("StartTime")).text = _local(zone, start)
-                etree.SubElement(event, t("EndTime")).text = _local(zone, end)
-                etree.SubElement(event, t("BusyType")).text = status
+                etree.SubElement(event, t("StartTime")).text = _local(zone, span.start)
+                etree.SubElement(event, t("EndTime")).text = _local(zone, span.end)
+                etree.SubElement(event, t("BusyType")).text = span.status
                 if view.startswith("Detailed"):
-                    details = etree.SubElement(event, t("CalendarEventDetails"))
-                    etree.SubElement(details, t("Subject")).text = subject
+                    _details(event, span)
     return result

@@ -6,6 +6,7 @@ import json
 import ssl
 import urllib.request
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -123,6 +124,11 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
     app.router.add_post(f"{p}/streams/cut", cut_streams)
 
 
+def _q(value: str) -> str:
+    """Exchange ids hold `/` and `+`: quote them whole for a path segment."""
+    return quote(value, safe="")
+
+
 class EwsControlClient:
     """Drive the EWS emulator's control routes from tests or the demo (blocking, stdlib only)."""
 
@@ -153,13 +159,13 @@ class EwsControlClient:
         return dict(self._call("POST", f"/mailboxes/{mailbox}/items", fields))
 
     def edit_item(self, mailbox: str, item_id: str, **fields: Any) -> dict[str, Any]:
-        return dict(self._call("PATCH", f"/mailboxes/{mailbox}/items/{item_id}", fields))
+        return dict(self._call("PATCH", f"/mailboxes/{mailbox}/items/{_q(item_id)}", fields))
 
     def move_item(self, mailbox: str, item_id: str, folder: str = "deleteditems") -> dict[str, Any]:
-        return dict(self._call("POST", f"/mailboxes/{mailbox}/items/{item_id}/move", {"folder": folder}))
+        return dict(self._call("POST", f"/mailboxes/{mailbox}/items/{_q(item_id)}/move", {"folder": folder}))
 
     def delete_item(self, mailbox: str, item_id: str) -> None:
-        self._call("DELETE", f"/mailboxes/{mailbox}/items/{item_id}")
+        self._call("DELETE", f"/mailboxes/{mailbox}/items/{_q(item_id)}")
 
     def calendar(self, mailbox: str, folder: str = "calendar") -> list[dict[str, Any]]:
         return list(self._call("GET", f"/mailboxes/{mailbox}/folders/{folder}")["items"])
@@ -171,7 +177,7 @@ class EwsControlClient:
         return list(self._call("GET", "/subscriptions")["subscriptions"])
 
     def drop_subscription(self, subscription_id: str) -> None:
-        self._call("DELETE", f"/subscriptions/{subscription_id}")
+        self._call("DELETE", f"/subscriptions/{_q(subscription_id)}")
 
     def cut_streams(self, mailbox: str | None = None) -> int:
         suffix = f"?mailbox={mailbox}" if mailbox else ""

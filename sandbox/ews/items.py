@@ -105,10 +105,10 @@ def new_item(world: EwsWorld, folder: Folder, source: etree._Element) -> StoredI
     now = world.clock.now()
     uid_elem = source.find(t("UID"))
     item = StoredItem(
-        id=world.new_id(),
+        id=world.new_item_id(folder.mailbox),
         changekey=world.new_changekey(),
         folder_id=folder.id,
-        uid=uid_elem.text if uid_elem is not None and uid_elem.text else world.new_id("040000008200E000"),
+        uid=uid_elem.text if uid_elem is not None and uid_elem.text else world.new_uid(now),
         created=now,
         modified=now,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sandbox.ews.ids import occurrence_id, parse_occurrence_id
 from sandbox.ews.items import span
 from sandbox.ews.recurrence import expand, zone_for
 from sandbox.ews.state import StoredItem
@@ -20,24 +21,11 @@ __all__ = [
     "parse_occurrence_id",
 ]
 
-_OCC = "OCC."
-
 
 def _zone(item: StoredItem) -> ZoneInfo:
     """Recurrences repeat in the master's start time zone (wall clock survives DST)."""
     zone_elem = item.fields.get("StartTimeZone")
     return zone_for(zone_elem.get("Id") if zone_elem is not None else None)
-
-
-def occurrence_id(master_id: str, index: int) -> str:
-    return f"{_OCC}{index}.{master_id}"
-
-
-def parse_occurrence_id(item_id: str) -> tuple[str, int] | None:
-    if not item_id.startswith(_OCC):
-        return None
-    index, _, master = item_id[len(_OCC) :].partition(".")
-    return (master, int(index)) if index.isdigit() and master else None
 
 
 @dataclass(frozen=True)

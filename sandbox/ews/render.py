@@ -9,6 +9,7 @@ from lxml import etree
 
 from sandbox.ews.items import attendees, extended_key, format_dt
 from sandbox.ews.occurrences import Occurrence, all_starts, far_future, occurrence_id, occurrences
+from sandbox.ews.schema_order import schema_position
 from sandbox.ews.soap import t
 from sandbox.ews.state import Folder, StoredItem
 
@@ -118,10 +119,9 @@ def render(
         computed["OriginalStart"] = _element("OriginalStart", format_dt(occurrence.original_start))
         computed.pop("ModifiedOccurrences", None)
         computed.pop("DeletedOccurrences", None)
-    for name, value in {**fields, **computed}.items():
-        if shape.wants(name):
-            elem.append(copy.deepcopy(value))
-    for key, prop in item.extended.items():
-        if key in shape.extended:
-            elem.append(copy.deepcopy(prop))
+    chosen = [(name, value) for name, value in {**fields, **computed}.items() if shape.wants(name)]
+    chosen += [("ExtendedProperty", prop) for key, prop in item.extended.items() if key in shape.extended]
+    # The schema fixes the order of a CalendarItem's children; stricter clients reject any other.
+    for _, value in sorted(chosen, key=lambda pair: schema_position(pair[0])):
+        elem.append(copy.deepcopy(value))
     return elem

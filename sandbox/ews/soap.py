@@ -8,12 +8,14 @@ from lxml import etree
 
 __all__ = [
     "MNS",
+    "SERVER_VERSION",
     "SOAPNS",
     "TNS",
     "SoapRequest",
     "envelope",
     "error_message",
     "fault",
+    "item_error",
     "m",
     "parse_request",
     "response",
@@ -71,8 +73,22 @@ def parse_request(data: bytes) -> SoapRequest:
     return SoapRequest(body[0], impersonated)
 
 
+# What Exchange Online puts in the `ServerVersionInfo` header of every EWS answer (the build
+# moves on; `V2018_01_08` is the schema version string it reports, which is not valid in a request).
+SERVER_VERSION = {
+    "MajorVersion": "15",
+    "MinorVersion": "20",
+    "MajorBuildNumber": "8198",
+    "MinorBuildNumber": "20",
+    "Version": "V2018_01_08",
+}
+
+
 def envelope(*body: etree._Element) -> bytes:
+    """A response envelope: the `ServerVersionInfo` header, then the body."""
     env = etree.Element(f"{{{SOAPNS}}}Envelope", nsmap=NSMAP)
+    header = etree.SubElement(env, f"{{{SOAPNS}}}Header")
+    etree.SubElement(header, t("ServerVersionInfo"), SERVER_VERSION)
     body_elem = etree.SubElement(env, f"{{{SOAPNS}}}Body")
     body_elem.extend(body)
     return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
@@ -92,6 +108,14 @@ def error_message(operation: str, code: str, text: str, tag: str | None = None) 
     etree.SubElement(msg, m("MessageText")).text = text
     etree.SubElement(msg, m("ResponseCode")).text = code
     etree.SubElement(msg, m("DescriptiveLinkKey")).text = "0"
+    return msg
+
+
+def item_error(operation: str, code: str, text: str) -> etree._Element:
+    """An error for an ItemInfoResponseMessageType (GetItem, CreateItem, UpdateItem): the schema
+    requires `m:Items` there even when it is empty, and Exchange sends it."""
+    msg = error_message(operation, code, text)
+    etree.SubElement(msg, m("Items"))
     return msg
 
 

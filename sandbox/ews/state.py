@@ -12,6 +12,7 @@ from datetime import datetime
 from lxml import etree
 
 from sandbox.clock import Clock
+from sandbox.ews import ids
 
 __all__ = ["Change", "EwsWorld", "Folder", "Mailbox", "StoredItem", "StreamEvent", "Subscription"]
 
@@ -79,6 +80,7 @@ class StreamEvent:
     folder_id: str
     old_item_id: str | None = None
     old_folder_id: str | None = None
+    of_folder: bool = False  # a folder's own event: item_id is the folder, folder_id its parent
 
 
 @dataclass
@@ -128,7 +130,7 @@ class EwsWorld:
         address = address.lower()
         mailbox = Mailbox(address, display_name or address.split("@")[0].title())
         for name in (ROOT, CALENDAR, DELETED_ITEMS):
-            mailbox.folders[name] = Folder(self.new_id("AQMk"), name, address)
+            mailbox.folders[name] = Folder(ids.folder_id(self.rng, address), name, address)
         self.mailboxes[address] = mailbox
         return mailbox
 
@@ -148,18 +150,18 @@ class EwsWorld:
         return mailbox.lower() in self.impersonation.get(principal.lower(), set())
 
     # --- ids -------------------------------------------------------------------------------------
-    def new_id(self, prefix: str = "AAMk") -> str:
-        return prefix + "".join(
-            self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-            for _ in range(40)
-        )
+    def new_item_id(self, mailbox: str) -> str:
+        return ids.item_id(self.rng, mailbox)
+
+    def new_uid(self, created: datetime) -> str:
+        return ids.global_object_id(self.rng, created)
 
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
     def new_changekey(self) -> str:
-        return f"DwAAABYA{self.next_seq():08d}"
+        return ids.change_key(self.rng, self.next_seq())
 
     # --- lookups ---------------------------------------------------------------------------------
     def folder_by_id(self, folder_id: str) -> Folder | None:
@@ -179,10 +181,26 @@ class EwsWorld:
 
     # --- changes ---------------------------------------------------------------------------------
     def record(self, folder: Folder, item: StoredItem, kind: str) -> None:
-        """Log a change for SyncFolderItems and queue a streaming event for matching subscriptions."""
+        """Log a change for SyncFolderItems and queue streaming events for matching subscriptions.
+
+        As Exchange does, every change to an item also modifies its folder (counts change), and a
+        new calendar item is modified again straight after its creation (the calendar assistant
+        stamps it): a create streams CreatedEvent, the folder's ModifiedEvent and the item's
+        ModifiedEvent, and its sync log shows the follow-up update."""
+        now = self.clock.now()
         folder.log.append(Change(self.next_seq(), item.id, kind))
         event_kind = {"create": "CreatedEvent", "update": "ModifiedEvent", "delete": "DeletedEvent"}[kind]
-        self.publish(folder, StreamEvent(event_kind, self.clock.now(), item.id, item.changekey, folder.id))
+        self.publish(folder, StreamEvent(event_kind, now, item.id, item.changekey, folder.id))
+        self.publish(folder, self._folder_modified(folder))
+        if kind == "create":
+            folder.log.append(Change(self.next_seq(), item.id, "update"))
+            self.publish(folder, StreamEvent("ModifiedEvent", now, item.id, item.changekey, folder.id))
+
+    def _folder_modified(self, folder: Folder) -> StreamEvent:
+        root = self.mailboxes[folder.mailbox].folders[ROOT]
+        return StreamEvent(
+            "ModifiedEvent", self.clock.now(), folder.id, folder.changekey, root.id, of_folder=True
+        )
 
     def record_move(self, source: Folder, target: Folder, old_id: str, item: StoredItem) -> None:
         source.log.append(Change(self.next_seq(), old_id, "delete"))
@@ -192,6 +210,8 @@ class EwsWorld:
         )
         self.publish(source, event)
         self.publish(target, event, skip_folder=source.id)
+        self.publish(source, self._folder_modified(source))
+        self.publish(target, self._folder_modified(target))
 
     def publish(self, folder: Folder, event: StreamEvent, skip_folder: str | None = None) -> None:
         for sub in self.subscriptions.values():

@@ -1,5 +1,9 @@
 """GetStreamingEvents: a held-open response of concatenated SOAP envelopes, one per batch of
-notifications, ended by an envelope with ConnectionStatus Closed when ConnectionTimeout runs out."""
+notifications, ended by an envelope with ConnectionStatus Closed when ConnectionTimeout runs out.
+
+A stream lasts up to 30 (scaled) minutes, and aiohttp's shutdown waits for running handlers: so
+the server, when it shuts down, ends every open stream with ConnectionStatus Closed at once
+(`track_streams`), as it would when the timeout ran out, instead of holding the shutdown open."""
 
 from __future__ import annotations
 
@@ -15,22 +19,50 @@ from sandbox.ews.soap import envelope, error_message, m, response, success_messa
 from sandbox.ews.state import StreamEvent, Subscription
 from sandbox.faults import Faults
 
-__all__ = ["get_streaming_events"]
+__all__ = ["OPEN_STREAMS", "OpenStreams", "get_streaming_events", "track_streams"]
 
 OPERATION = "GetStreamingEvents"
 MAX_SUBSCRIPTIONS_PER_REQUEST = 200
 MAX_CONNECTION_MINUTES = 30
 
 
+class OpenStreams:
+    """The wake-up events of the streams an app is serving, and whether it is shutting down."""
+
+    def __init__(self) -> None:
+        self.waiters: set[asyncio.Event] = set()
+        self.closing = False
+
+    async def close_all(self, app: web.Application) -> None:
+        """on_shutdown: wake every open stream; each sees `closing` and ends its response."""
+        self.closing = True
+        for waiter in self.waiters:
+            waiter.set()
+
+
+OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("ews_open_streams", OpenStreams)
+
+
+def track_streams(app: web.Application) -> None:
+    """Make `app`'s shutdown end its open streams instead of waiting for their timeout."""
+    streams = OpenStreams()
+    app[OPEN_STREAMS] = streams
+    app.on_shutdown.append(streams.close_all)
+
+
 def _event_element(event: StreamEvent) -> etree._Element:
     elem = etree.Element(t(event.kind))
     etree.SubElement(elem, t("TimeStamp")).text = format_dt(event.timestamp)
-    etree.SubElement(elem, t("ItemId"), Id=event.item_id, ChangeKey=event.changekey)
+    etree.SubElement(
+        elem, t("FolderId" if event.of_folder else "ItemId"), Id=event.item_id, ChangeKey=event.changekey
+    )
     etree.SubElement(elem, t("ParentFolderId"), Id=event.folder_id, ChangeKey="AQAAAA==")
     if event.old_item_id is not None:
         etree.SubElement(elem, t("OldItemId"), Id=event.old_item_id, ChangeKey=event.changekey)
     if event.old_folder_id is not None:
         etree.SubElement(elem, t("OldParentFolderId"), Id=event.old_folder_id, ChangeKey="AQAAAA==")
+    if event.of_folder and event.kind == "ModifiedEvent":
+        etree.SubElement(elem, t("UnreadCount")).text = "0"  # calendar items are never unread
     return elem
 
 
@@ -118,14 +150,18 @@ async def _serve(
     cuts = {s.id: s.cut for s in live}
     for sub in live:
         sub.waiters.add(waiter)
+    streams = request.app[OPEN_STREAMS]
+    streams.waiters.add(waiter)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + minutes * ctx.world.minute_seconds
     try:
         await stream.write(_status("OK", _take(live, faults)))
-        while (remaining := deadline - loop.time()) > 0:
+        while (remaining := deadline - loop.time()) > 0 and not streams.closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), timeout=remaining)
             waiter.clear()
+            if streams.closing:
+                break
             if any(s.cut != cuts[s.id] for s in live):
                 if request.transport is not None:
                     request.transport.close()  # cut mid-stream: no Closed envelope
@@ -145,6 +181,7 @@ async def _serve(
     except ConnectionResetError:
         pass  # the client went away; a streaming subscription has no replay, as in Exchange
     finally:
+        streams.waiters.discard(waiter)
         for sub in live:
             sub.waiters.discard(waiter)
     return stream

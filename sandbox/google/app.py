@@ -15,7 +15,7 @@ from aiohttp import web
 
 from sandbox.google import batch, control
 from sandbox.google.emulator import EMULATOR, GoogleEmulator
-from sandbox.google.errors import GoogleApiError, error_response, fault_error
+from sandbox.google.errors import GoogleApiError, error_response, fault_error, unknown_route
 from sandbox.google.freebusy import query_free_busy
 from sandbox.google.state import ROLE_RANK
 from sandbox.google.sync import ListQuery, list_events, list_instances
@@ -27,6 +27,7 @@ API = "/calendar/v3"
 SEND_UPDATES = {"all", "externalOnly", "none"}
 
 Handler = Callable[[web.Request, GoogleEmulator, AccessGrant], Awaitable[web.StreamResponse]]
+Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def operation(
@@ -268,9 +269,20 @@ async def token(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+@web.middleware
+async def _json_not_found(request: web.Request, handler: Endpoint) -> web.StreamResponse:
+    """Unknown API routes answer Google's JSON error; control routes keep aiohttp's plain answers."""
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        if request.path.startswith("/_control"):
+            raise
+        return unknown_route()
+
+
 def build_google_app(emulator: GoogleEmulator) -> web.Application:
     """The Google routes (API, token endpoint, `/_control/google/...`), to mount at the root."""
-    app = web.Application()
+    app = web.Application(middlewares=[_json_not_found])
     app[EMULATOR] = emulator
     events = f"{API}/calendars/{{calendarId}}/events"
     app.router.add_post("/token", token)

@@ -10,7 +10,23 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["GoogleApiError", "error_body", "error_response", "fault_error"]
+__all__ = ["GoogleApiError", "error_body", "error_response", "fault_error", "unknown_route"]
+
+# The canonical status Google's front end adds to an error for each HTTP code it answers with.
+# (Codes with no canonical status, like 410, go without one.)
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 class GoogleApiError(Exception):
@@ -68,9 +84,12 @@ class GoogleApiError(Exception):
 
 
 def error_body(status: int, reason: str, message: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
-    detail: dict[str, str] = {"domain": "global", "reason": reason, "message": message}
+    detail: dict[str, str] = {"message": message, "domain": "global", "reason": reason}
     detail.update(extra or {})
-    return {"error": {"errors": [detail], "code": status, "message": message}}
+    error: dict[str, Any] = {"code": status, "message": message, "errors": [detail]}
+    if status in _STATUS:
+        error["status"] = _STATUS[status]
+    return {"error": error}
 
 
 def error_response(exc: GoogleApiError) -> web.Response:
@@ -114,3 +133,8 @@ def fault_error(status: int, retry_after: float | None, reason: str | None = Non
         {"domain": "usageLimits"} if chosen in {"rateLimitExceeded", "userRateLimitExceeded"} else {}
     )
     return GoogleApiError(status, chosen, message, retry_after=retry_after, extra=domain_extra)
+
+
+def unknown_route() -> web.Response:
+    """What Google answers for a path or method the API does not have: its JSON 404, not a page."""
+    return web.json_response(error_body(404, "notFound", "Not Found"), status=404)

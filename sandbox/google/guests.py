@@ -1,12 +1,15 @@
 """Guests' copies: Google puts an event on every invited Workspace user's own calendar (with the
 same id), whether or not anyone is mailed. A copy carries the organizer's shared extended
-properties but keeps its own private ones, and marks the guest's own attendee entry `self`."""
+properties but keeps its own private ones, and `self` marks the guest (never the organizer or the
+creator, who own another calendar)."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
 from typing import Any
+
+from sandbox.google.shapes import as_seen_from
 
 __all__ = ["guest_copy", "guests_of", "html_link"]
 
@@ -39,14 +42,6 @@ def guest_copy(event: dict[str, Any], guest: str, existing: dict[str, Any] | Non
         properties["private"] = dict(private)
     if properties:
         copy["extendedProperties"] = properties
-    copy["organizer"] = {k: v for k, v in event["organizer"].items() if k != "self"}
-    copy["attendees"] = [_as_seen_by(attendee, guest) for attendee in event.get("attendees", [])]
+    copy = as_seen_from(copy, guest)
     copy["htmlLink"] = html_link(event["id"], guest)
     return copy
-
-
-def _as_seen_by(attendee: dict[str, Any], guest: str) -> dict[str, Any]:
-    shaped = {k: v for k, v in attendee.items() if k != "self"}
-    if attendee.get("email", "").lower() == guest:
-        shaped["self"] = True
-    return shaped

@@ -61,10 +61,42 @@ def _rule_lines(lines: list[str], aware: bool, tz: ZoneInfo | None) -> str:
     return "\n".join(fixed)
 
 
+def _date_list(line: str, first: datetime, tz: ZoneInfo | None) -> list[datetime]:
+    """The instants of an RDATE/EXDATE line, in the series' own terms: naive midnights for an
+    all-day series, aware instants for a timed one (floating times are in the series' zone)."""
+    head, sep, values = line.partition(":")
+    if not sep:
+        raise ValueError(f"no values in {line!r}")
+    params = {}
+    for part in head.split(";")[1:]:
+        key, _, value = part.partition("=")
+        params[key.upper()] = value
+    zone_name = params.get("TZID")
+    value_zone = ZoneInfo(zone_name) if zone_name else tz
+    found = []
+    for raw in values.split(","):
+        raw = raw.strip().split("/", 1)[0]  # a PERIOD value starts where its start says
+        if len(raw) == 8:
+            day = datetime.strptime(raw, "%Y%m%d")
+            moment = day if first.tzinfo is None else first.replace(day.year, day.month, day.day)
+        elif raw.endswith("Z"):
+            moment = datetime.strptime(raw, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        else:
+            moment = datetime.strptime(raw, "%Y%m%dT%H%M%S").replace(tzinfo=value_zone or UTC)
+        if first.tzinfo is None:  # an all-day series: the date is what counts
+            local = moment.astimezone(value_zone or UTC) if moment.tzinfo is not None else moment
+            moment = datetime(local.year, local.month, local.day)
+        elif tz is not None:
+            moment = moment.astimezone(tz)
+        found.append(moment)
+    return found
+
+
 def original_starts(series: dict[str, Any]) -> Iterator[EventTime]:
-    """The series' occurrence starts in order (EXDATEs removed), at most MAX_INSTANCES."""
+    """The series' occurrence starts in order: RRULEs and RDATEs, less EXRULEs and EXDATEs, at
+    most MAX_INSTANCES. (dateutil's own parser refuses RDATE;TZID=..., so the date lists are read
+    here and handed to an `rruleset`.)"""
     start = parse_event_time(series["start"], "start")
-    lines = [line for line in series.get("recurrence", []) if not line.upper().startswith("DTSTART")]
     if start.day is not None:
         first: datetime = datetime(start.day.year, start.day.month, start.day.day)
         tz = None
@@ -72,13 +104,21 @@ def original_starts(series: dict[str, Any]) -> Iterator[EventTime]:
         assert start.moment is not None
         tz = start.tz
         first = start.moment.astimezone(tz) if tz is not None else start.moment
+    rules = rruleset()
     try:
-        rules = rrulestr(
-            _rule_lines(lines, first.tzinfo is not None, tz), dtstart=first, forceset=True, unfold=True
-        )
-    except (ValueError, TypeError) as exc:
+        for line in series.get("recurrence", []):
+            name = line.split(":", 1)[0].split(";", 1)[0].upper()
+            if name in {"RRULE", "EXRULE"}:
+                text = _rule_lines([line.split(":", 1)[1]], first.tzinfo is not None, tz)
+                rule = rrulestr(text, dtstart=first)
+                (rules.rrule if name == "RRULE" else rules.exrule)(rule)
+            elif name in {"RDATE", "EXDATE"}:
+                for moment in _date_list(line, first, tz):
+                    (rules.rdate if name == "RDATE" else rules.exdate)(moment)
+            elif name != "DTSTART":
+                raise ValueError(f"unknown recurrence line {name}")
+    except (ValueError, TypeError, KeyError) as exc:
         raise GoogleApiError.bad_request("Invalid recurrence rule.") from exc
-    assert isinstance(rules, rruleset)
     for count, occurrence in enumerate(rules):
         if count >= MAX_INSTANCES:
             return

@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.google.errors import GoogleApiError
 from sandbox.google.times import EventTime, parse_event_time
 
-__all__ = ["TIME_FIELDS", "WRITABLE", "apply_fields", "is_client_id", "merge", "writable"]
+__all__ = [
+    "MEET_ICON",
+    "TIME_FIELDS",
+    "WRITABLE",
+    "MeetRoom",
+    "apply_fields",
+    "as_seen_from",
+    "is_client_id",
+    "merge",
+    "with_new_organizer",
+    "writable",
+]
+
+MEET_ICON = "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/logo_meet_2020q4_color_2x_web_512dp.png"
 
 WRITABLE = {
     "summary", "description", "location", "colorId", "start", "end", "endTimeUnspecified",
@@ -23,6 +37,17 @@ WRITABLE = {
 }  # fmt: skip
 TIME_FIELDS = ("start", "end", "recurrence", "location")  # a change to these raises `sequence`
 _CLIENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
+
+
+@dataclass(frozen=True)
+class MeetRoom:
+    """What Google makes up for a new Meet: the room code, dial-in numbers and pins, a signature."""
+
+    code: str  # abc-defg-hij
+    more_pin: str  # 13 digits, for the tel.meet page
+    phone: str  # 10 digits, a US number
+    phone_pin: str  # 9 digits
+    signature: str
 
 
 def is_client_id(value: Any) -> bool:
@@ -37,7 +62,7 @@ def apply_fields(
     calendar_id: str,
     tz: ZoneInfo,
     conference_version: int,
-    meet_code: Callable[[], str],
+    meet: Callable[[], MeetRoom],
 ) -> None:
     """Copy the writable fields of `body` onto `event`, validate, and normalize in place."""
     for key, value in body.items():
@@ -58,9 +83,12 @@ def apply_fields(
         raise GoogleApiError.bad_request("Invalid event status.")
     if "attendees" in event:
         event["attendees"] = _attendees(event["attendees"], event["organizer"]["email"], calendar_id)
+    # Google always answers with these, whether or not the write named them.
+    event.setdefault("reminders", {"useDefault": True})
+    event.setdefault("eventType", "default")
     _check_extended_properties(event.get("extendedProperties"))
     if "conferenceData" in event and conference_version >= 1:
-        event["conferenceData"] = _conference(event["conferenceData"], meet_code)
+        event["conferenceData"] = _conference(event["conferenceData"], meet)
         for point in event["conferenceData"].get("entryPoints", []):
             if point.get("entryPointType") == "video":
                 event["hangoutLink"] = point["uri"]
@@ -84,12 +112,15 @@ def merge(current: dict[str, Any], changes: dict[str, Any], *, nested: bool = Fa
     return merged
 
 
-def _conference(data: dict[str, Any], meet_code: Callable[[], str]) -> dict[str, Any]:
-    """A `createRequest` for Meet succeeds at once, with a made-up Meet link."""
+def _conference(data: dict[str, Any], meet: Callable[[], MeetRoom]) -> dict[str, Any]:
+    """A `createRequest` for Meet succeeds at once, shaped as Google answers: a video link, the
+    `more` page with every dial-in number, one regional phone entry, the solution's icon and a
+    signature over the data."""
     request = data.get("createRequest")
     if not request or data.get("entryPoints"):
         return data
-    code = meet_code()
+    room = meet()
+    code = room.code
     return {
         "createRequest": {**request, "status": {"statusCode": "success"}},
         "entryPoints": [
@@ -97,10 +128,27 @@ def _conference(data: dict[str, Any], meet_code: Callable[[], str]) -> dict[str,
                 "entryPointType": "video",
                 "uri": f"https://meet.google.com/{code}",
                 "label": f"meet.google.com/{code}",
-            }
+            },
+            {
+                "entryPointType": "more",
+                "uri": f"https://tel.meet/{code}?pin={room.more_pin}",
+                "pin": room.more_pin,
+            },
+            {
+                "regionCode": "US",
+                "entryPointType": "phone",
+                "uri": f"tel:+1-{room.phone[:3]}-{room.phone[3:6]}-{room.phone[6:]}",
+                "label": f"+1 {room.phone[:3]}-{room.phone[3:6]}-{room.phone[6:]}",
+                "pin": room.phone_pin,
+            },
         ],
-        "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+        "conferenceSolution": {
+            "key": {"type": "hangoutsMeet"},
+            "name": "Google Meet",
+            "iconUri": MEET_ICON,
+        },
         "conferenceId": code,
+        "signature": room.signature,
     }
 
 
@@ -122,9 +170,11 @@ def _check_extended_properties(value: Any) -> None:
 
 
 def _attendees(raw: Any, organizer: str, calendar_id: str) -> list[dict[str, Any]]:
+    """Validate and shape the guest list. As soon as there is a guest, Google lists the organizer
+    too (`organizer: true`, `responseStatus: accepted`), first, whether or not the write named them."""
     if not isinstance(raw, list):
         raise GoogleApiError.bad_request("Invalid attendees.")
-    result = []
+    result: list[dict[str, Any]] = []
     for attendee in raw:
         if not isinstance(attendee, dict) or not attendee.get("email"):
             raise GoogleApiError.bad_request("Missing attendee email.", "required")
@@ -137,4 +187,37 @@ def _attendees(raw: Any, organizer: str, calendar_id: str) -> list[dict[str, Any
             shaped["self"] = True
         shaped.setdefault("responseStatus", "needsAction")
         result.append(shaped)
+    listed = {a["email"].lower() for a in result}
+    if result and organizer.lower() not in listed:
+        entry: dict[str, Any] = {"email": organizer, "organizer": True, "responseStatus": "accepted"}
+        if organizer.lower() == calendar_id.lower():
+            entry["self"] = True
+        result.insert(0, entry)
     return result
+
+
+def with_new_organizer(
+    attendees: list[dict[str, Any]], organizer: str, calendar_id: str
+) -> list[dict[str, Any]]:
+    """The guest list after a move made `organizer` the organizer: the old organizer's entry goes."""
+    guests = [{k: v for k, v in a.items() if k != "organizer"} for a in attendees if not a.get("organizer")]
+    return _attendees(guests, organizer, calendar_id) if guests else []
+
+
+def as_seen_from(event: dict[str, Any], calendar_id: str) -> dict[str, Any]:
+    """`self` on the creator, the organizer and the attendees says whether that person owns the
+    calendar this copy of the event sits on: recompute it for `calendar_id`."""
+    shown = dict(event)
+    for key in ("creator", "organizer"):
+        if isinstance(event.get(key), dict):
+            shown[key] = _marked(event[key], calendar_id)
+    if isinstance(event.get("attendees"), list):
+        shown["attendees"] = [_marked(a, calendar_id) for a in event["attendees"]]
+    return shown
+
+
+def _marked(person: dict[str, Any], calendar_id: str) -> dict[str, Any]:
+    shaped = {k: v for k, v in person.items() if k != "self"}
+    if str(person.get("email", "")).lower() == calendar_id.lower():
+        shaped["self"] = True
+    return shaped

@@ -6,6 +6,7 @@ notifications are built on it. Ids come from a seeded RNG so a run is repeatable
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,17 @@ from sandbox.google.errors import GoogleApiError
 from sandbox.google.guests import guest_copy, guests_of, html_link
 from sandbox.google.invitations import recipients_to_mail
 from sandbox.google.recurrence import instance_resource, original_starts, split_instance_id
-from sandbox.google.shapes import TIME_FIELDS, WRITABLE, apply_fields, is_client_id, merge, writable
+from sandbox.google.shapes import (
+    TIME_FIELDS,
+    WRITABLE,
+    MeetRoom,
+    apply_fields,
+    as_seen_from,
+    is_client_id,
+    merge,
+    with_new_organizer,
+    writable,
+)
 from sandbox.google.times import EventTime, format_millis
 
 __all__ = ["ROLE_RANK", "Calendar", "GoogleUser", "GoogleWorld"]
@@ -161,7 +172,7 @@ class GoogleWorld:
             "status": "confirmed",
             "htmlLink": html_link(event_id, calendar.id),
             "created": now,
-            "creator": {"email": actor},
+            "creator": {"email": actor, **({"self": True} if actor == calendar.id else {})},
             "organizer": _organizer(calendar, self.users),
             "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
             "sequence": 0,
@@ -244,6 +255,9 @@ class GoogleWorld:
             raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
         moved = dict(current)
         moved["organizer"] = _organizer(destination, self.users)
+        if moved.get("attendees"):
+            moved["attendees"] = with_new_organizer(moved["attendees"], destination.id, destination.id)
+        moved = as_seen_from(moved, destination.id)
         moved["htmlLink"] = html_link(event_id, destination.id)
         self._cancel(source, current)
         self._notify(source.id)
@@ -285,8 +299,20 @@ class GoogleWorld:
             calendar_id=calendar.id,
             tz=calendar.tz,
             conference_version=conference_version,
-            meet_code=lambda: "-".join(self.new_id(n).replace("0", "a") for n in (3, 4, 3)),
+            meet=self._meet_room,
         )
+        if event.get("recurrence"):  # Google refuses a rule it cannot expand when it is written
+            next(original_starts(event), None)
+
+    def _meet_room(self) -> MeetRoom:
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        code = "-".join("".join(self.rng.choice(letters) for _ in range(n)) for n in (3, 4, 3))
+
+        def digits(n: int) -> str:
+            return "".join(self.rng.choice("0123456789") for _ in range(n))
+
+        signature = base64.b64encode(self.rng.randbytes(30)).decode()
+        return MeetRoom(code, digits(13), "555" + digits(7), digits(9), signature)
 
     def _cancel(self, calendar: Calendar, event: dict[str, Any]) -> None:
         tombstone = dict(event)

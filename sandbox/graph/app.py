@@ -2,11 +2,16 @@
 
 Served at the root of one HTTPS origin: `/{tenant}/oauth2/v2.0/token` and the OIDC metadata for
 azure-identity, `/v1.0/...` for msgraph-sdk, `/_control/graph/...` for tests and the demo.
+
+Every Graph answer carries `request-id` and `client-request-id` headers, as Graph's do: the
+client's own `client-request-id` is echoed (msgraph-sdk sends one), else the request id is used;
+an error body's `innerError` names the same two ids.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -48,19 +53,41 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
     )
 
 
+def _request_ids(request: web.Request) -> dict[str, str]:
+    request_id = str(uuid.uuid4())
+    client_id = request.headers.get("client-request-id") or request_id
+    return {"request-id": request_id, "client-request-id": client_id}
+
+
+def _stamp(body: Any, ids: dict[str, str]) -> Any:
+    """An error body's innerError, naming the ids of this request."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        inner = body["error"].setdefault("innerError", {})
+        if isinstance(inner, dict):
+            inner.update(ids)
+    return body
+
+
 async def _graph(request: web.Request) -> web.Response:
+    ids = _request_ids(request)
+    response = await _answer(request, ids)
+    response.headers.update(ids)
+    return response
+
+
+async def _answer(request: web.Request, ids: dict[str, str]) -> web.Response:
     ctx = request.app[CONTEXT]
     problem = bearer_ok(ctx.world, request.headers.get("Authorization"))
     if problem is not None:
         ctx.counters.call("graph.auth", 401)
-        return _json(401, error_body("InvalidAuthenticationToken", problem))
+        return _json(401, _stamp(error_body("InvalidAuthenticationToken", problem), ids))
     body: Any = None
     raw = await request.read()
     if raw:
         try:
             body = json.loads(raw)
         except ValueError:
-            return _json(400, error_body("BadRequest", "Unable to read JSON request payload."))
+            return _json(400, _stamp(error_body("BadRequest", "Unable to read JSON request payload."), ids))
     path = "/" + request.match_info["tail"]
     call = make_call(
         ctx,
@@ -75,7 +102,7 @@ async def _graph(request: web.Request) -> web.Response:
     preference = applied(call.prefs)
     if preference is not None and reply.status < 400:
         reply.headers.setdefault("Preference-Applied", preference)
-    return _json(reply.status, reply.body, reply.headers)
+    return _json(reply.status, _stamp(reply.body, ids) if reply.status >= 400 else reply.body, reply.headers)
 
 
 async def _token(request: web.Request) -> web.Response:

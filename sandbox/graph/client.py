@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import ssl
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from sandbox.graph.control import PREFIX
 
 __all__ = ["GraphControl", "GraphControlError"]
+
+
+def _q(value: str) -> str:
+    """Ids are opaque and may carry `=`: percent-encoded in paths, as a client must."""
+    return quote(value, safe="@")
 
 
 class GraphControl:
@@ -72,36 +78,61 @@ class GraphControl:
         await self._call("PUT", "/access", {"allowed": allowed})
 
     async def calendar_state(self, user: str, calendar: str = "default") -> dict[str, Any]:
-        return await self._object("GET", f"/mailboxes/{user}/calendars/{calendar}/state")
+        return await self._object("GET", f"/mailboxes/{user}/calendars/{_q(calendar)}/state")
 
     async def create_event(
         self, user: str, event: dict[str, Any], calendar: str = "default"
     ) -> dict[str, Any]:
-        return await self._object("POST", f"/mailboxes/{user}/calendars/{calendar}/events", event)
+        return await self._object("POST", f"/mailboxes/{user}/calendars/{_q(calendar)}/events", event)
 
     async def update_event(self, user: str, event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self._object("PATCH", f"/mailboxes/{user}/events/{event_id}", changes)
+        return await self._object("PATCH", f"/mailboxes/{user}/events/{_q(event_id)}", changes)
 
     async def delete_event(self, user: str, event_id: str) -> None:
-        await self._call("DELETE", f"/mailboxes/{user}/events/{event_id}")
+        await self._call("DELETE", f"/mailboxes/{user}/events/{_q(event_id)}")
 
     async def move_event(self, user: str, event_id: str, calendar_id: str) -> dict[str, Any]:
         return await self._object(
-            "POST", f"/mailboxes/{user}/events/{event_id}/move", {"calendarId": calendar_id}
+            "POST", f"/mailboxes/{user}/events/{_q(event_id)}/move", {"calendarId": calendar_id}
         )
 
     async def respond(self, user: str, event_id: str, response: str) -> None:
-        await self._call("POST", f"/mailboxes/{user}/events/{event_id}/respond", {"response": response})
+        await self._call("POST", f"/mailboxes/{user}/events/{_q(event_id)}/respond", {"response": response})
+
+    def _occurrence(self, user: str, series_id: str, original: str) -> str:
+        return f"/mailboxes/{user}/events/{_q(series_id)}/occurrences/{_q(original)}"
+
+    async def occurrence(self, user: str, series_id: str, original: str) -> dict[str, Any]:
+        """A series' occurrence by its original start ("2026-11-30T08:00:00Z", or the date of an
+        all-day one): with its immutable `id` and default-format `restId`."""
+        return await self._object("GET", self._occurrence(user, series_id, original))
+
+    async def update_occurrence(
+        self, user: str, series_id: str, original: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A person edits one occurrence, found by its original start, as Outlook shows it."""
+        return await self._object("PATCH", self._occurrence(user, series_id, original), changes)
+
+    async def delete_occurrence(self, user: str, series_id: str, original: str) -> None:
+        await self._call("DELETE", self._occurrence(user, series_id, original))
+
+    async def settings(self) -> dict[str, Any]:
+        return await self._object("GET", "/settings")
+
+    async def set_settings(self, **changes: Any) -> dict[str, Any]:
+        """`plainHttpLoopbackWebhooks` (a demo's kindness), `updateEchoes`, `createEchoes`,
+        `echoDelay` ([low, high])."""
+        return await self._object("PUT", "/settings", changes)
 
     async def subscriptions(self) -> list[dict[str, Any]]:
         subscriptions: list[dict[str, Any]] = (await self._object("GET", "/subscriptions"))["value"]
         return subscriptions
 
     async def remove_subscription(self, subscription_id: str) -> None:
-        await self._call("DELETE", f"/subscriptions/{subscription_id}")
+        await self._call("DELETE", f"/subscriptions/{_q(subscription_id)}")
 
     async def fire_lifecycle(self, subscription_id: str, event: str) -> None:
-        await self._call("POST", f"/subscriptions/{subscription_id}/lifecycle", {"event": event})
+        await self._call("POST", f"/subscriptions/{_q(subscription_id)}/lifecycle", {"event": event})
 
     async def expire_delta(self, mailbox: str | None = None) -> int:
         return int((await self._object("POST", "/delta/expire", {"mailbox": mailbox}))["expired"])

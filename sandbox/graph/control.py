@@ -5,22 +5,29 @@ each triggers notifications like a real edit), read a calendar's whole state, sh
 (mailboxes, calendars, the app's access policy, the app registration's client secrets and token
 lifetime) and misbehave on purpose (lifecycle events, expired delta links, silently removed
 subscriptions). No bearer token: loopback only.
+
+A person does not know ids: an occurrence is reached by its series and original start
+(`.../events/{series}/occurrences/{original}`), and a person's client may record its zone the
+way desktop Outlook and other clients do (`originalStartTimeZone` on create:
+`tzone://Microsoft/Custom`, `tzone://Microsoft/Utc` or `Customized Time Zone`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from sandbox.graph.errors import GraphError, error_body
 from sandbox.graph.events import resolve_target
-from sandbox.graph.instances import Instance
+from sandbox.graph.instances import Instance, find_occurrence
 from sandbox.graph.prefs import Prefs
+from sandbox.graph.recurrence import occurrence_key
 from sandbox.graph.render import render_instance, render_item
+from sandbox.graph.settings import settings_view, update_settings
 from sandbox.graph.state import Calendar, Mailbox
 from sandbox.graph.writes import create_event, delete_target, move_event, respond, update_target
 
@@ -31,6 +38,7 @@ __all__ = ["PREFIX", "add_control_routes", "calendar_state"]
 
 PREFIX = "/_control/graph"
 LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
+ZONE_LABELS = {"tzone://Microsoft/Custom", "tzone://Microsoft/Utc", "Customized Time Zone"}
 _SHOW = Prefs(immutable_ids=True)
 
 
@@ -61,6 +69,34 @@ def calendar_state(mailbox: Mailbox, calendar: Calendar) -> dict[str, Any]:
             row["cancelledOccurrences"] = sorted(item.cancelled)
         items.append(row)
     return {"mailbox": mailbox.address, "calendarId": calendar.id, "name": calendar.name, "events": items}
+
+
+def _zone_label(body: dict[str, Any]) -> str | None:
+    """How the person's client recorded the zone (popped from the body: not a Graph write)."""
+    label = body.pop("originalStartTimeZone", None)
+    body.pop("originalEndTimeZone", None)
+    if label is not None and label not in ZONE_LABELS:
+        raise GraphError(400, "BadRequest", f"originalStartTimeZone must be one of {sorted(ZONE_LABELS)}.")
+    return None if label is None else str(label)
+
+
+def _occurrence(mailbox: Mailbox, series_id: str, original: str) -> Instance:
+    """A series' occurrence by its original start (UTC instant, or the date of an all-day one)."""
+    target = resolve_target(mailbox, series_id)
+    if target.key is not None or target.item.recurrence is None:
+        raise GraphError(400, "BadRequest", "Not a series.")
+    try:
+        if "T" in original:
+            moment = datetime.fromisoformat(original.replace("Z", "+00:00"))
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        else:
+            moment = datetime.combine(date.fromisoformat(original), time(0), UTC)
+    except ValueError as exc:
+        raise GraphError(400, "BadRequest", f"Cannot read the original start '{original}'.") from exc
+    found = find_occurrence(target.item, occurrence_key(moment))
+    if found is None:
+        raise GraphError(404, "ErrorItemNotFound", "The series has no occurrence starting then.")
+    return found
 
 
 def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
@@ -165,9 +201,9 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
 
     async def person_create(request: web.Request) -> Any:
         mailbox = mailbox_of(request)
-        item, _ = create_event(
-            world, mailbox, calendar_of(request, mailbox), await body_of(request), ctx.clock.now()
-        )
+        body = await body_of(request)
+        label = _zone_label(body)
+        item, _ = create_event(world, mailbox, calendar_of(request, mailbox), body, ctx.clock.now(), label)
         return {**render_item(mailbox, item, _SHOW, {"*"}), "restId": item.rest_id}
 
     async def person_update(request: web.Request) -> Any:
@@ -189,6 +225,33 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
             raise GraphError(404, "ErrorItemNotFound", "No such calendar.")
         item = move_event(world, mailbox, target.item, destination, ctx.clock.now())
         return {"id": item.immutable_id, "restId": item.rest_id, "calendarId": item.calendar_id}
+
+    async def occurrence_get(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        found = _occurrence(mailbox, request.match_info["event"], request.match_info["original"])
+        rest_id = render_instance(mailbox, found, Prefs())["id"]
+        return {**render_instance(mailbox, found, _SHOW, {"*"}), "restId": rest_id}
+
+    async def occurrence_update(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        found = _occurrence(mailbox, request.match_info["event"], request.match_info["original"])
+        update_target(world, mailbox, found, await body_of(request), ctx.clock.now())
+        refreshed = find_occurrence(found.item, str(found.key))
+        assert refreshed is not None
+        return render_instance(mailbox, refreshed, _SHOW, {"*"})
+
+    async def occurrence_delete(request: web.Request) -> Any:
+        mailbox = mailbox_of(request)
+        found = _occurrence(mailbox, request.match_info["event"], request.match_info["original"])
+        delete_target(world, mailbox, found, ctx.clock.now())
+        return None
+
+    async def get_settings(_: web.Request) -> Any:
+        return settings_view(world)
+
+    async def put_settings(request: web.Request) -> Any:
+        update_settings(world, await body_of(request))
+        return settings_view(world)
 
     async def person_respond(request: web.Request) -> Any:
         mailbox = mailbox_of(request)
@@ -241,6 +304,12 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
     app.router.add_delete(event, handled(person_delete))
     app.router.add_post(event + "/move", handled(person_move))
     app.router.add_post(event + "/respond", handled(person_respond))
+    occurrence = event + "/occurrences/{original}"
+    app.router.add_get(occurrence, handled(occurrence_get))
+    app.router.add_patch(occurrence, handled(occurrence_update))
+    app.router.add_delete(occurrence, handled(occurrence_delete))
+    app.router.add_get(PREFIX + "/settings", handled(get_settings))
+    app.router.add_put(PREFIX + "/settings", handled(put_settings))
     app.router.add_get(PREFIX + "/subscriptions", handled(list_subscriptions))
     app.router.add_delete(PREFIX + "/subscriptions/{sub}", handled(remove_subscription))
     app.router.add_post(PREFIX + "/subscriptions/{sub}/lifecycle", handled(fire_lifecycle))

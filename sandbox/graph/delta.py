@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.graph.errors import GraphError
-from sandbox.graph.instances import expand_all, split_id
+from sandbox.graph.instances import expand_all
+from sandbox.graph.odata import typed_collection
 from sandbox.graph.prefs import Prefs
 from sandbox.graph.query import parse_window
 from sandbox.graph.render import render_instance
@@ -88,8 +89,10 @@ def _start_round(call: Call, previous: DeltaState | None) -> PendingRound:
     calendar = mailbox.calendars.get(calendar_id)
     items = calendar.events.values() if calendar is not None else []
     now_seen: dict[str, Seen] = {}
+    in_window: set[str] = set()  # immutable ids of the items shown this round
     rows: list[dict[str, Any]] = []
     for inst in expand_all(items, *window):
+        in_window.add(inst.item.immutable_id)
         change_key = inst.shown.change_key if inst.kind == "exception" else inst.item.change_key
         rest = render_instance(mailbox, inst, Prefs())["id"]
         now_seen[inst.identity] = Seen(change_key, rest)
@@ -101,7 +104,6 @@ def _start_round(call: Call, previous: DeltaState | None) -> PendingRound:
         if identity not in now_seen:
             removed[identity] = identity if call.prefs.immutable_ids else before.rest_id
     if previous is not None:
-        in_window = {split_id(identity)[0] for identity in now_seen}
         for item in items:
             if item.modified > previous.issued and item.immutable_id not in in_window:
                 removed.setdefault(
@@ -117,7 +119,7 @@ def _serve(call: Call, pending: PendingRound) -> Reply:
     size = call.prefs.max_page_size or DEFAULT_PAGE
     page, rest = pending.rows[:size], pending.rows[size:]
     base = call.link(call.path)
-    out: dict[str, Any] = {"value": page}
+    out: dict[str, Any] = {"@odata.context": typed_collection(call, "event"), "value": page}
     if rest:
         token = ctx.world.new_hex(20)
         ctx.delta.rounds[token] = PendingRound(pending.state, rest, pending.issued)

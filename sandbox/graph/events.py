@@ -1,4 +1,7 @@
-"""Graph's event routes: calendars, events (CRUD), instances and calendarView."""
+"""Graph's event routes: calendars, events (CRUD), instances and calendarView.
+
+Every answer carries `@odata.context`, as Graph's do. GETs honour `$select` (see `render`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sandbox.graph.errors import GraphError, not_found
-from sandbox.graph.instances import Instance, expand, expand_all, find_occurrence, split_id
+from sandbox.graph.instances import Instance, expand, expand_all, find_occurrence
 from sandbox.graph.invitations import invitation_for
-from sandbox.graph.query import parse_expand, parse_filter, parse_window
+from sandbox.graph.odata import context_url
+from sandbox.graph.query import parse_expand, parse_filter, parse_select, parse_window
 from sandbox.graph.render import render_instance, render_item
 from sandbox.graph.routing import EVENTS, USER, VIEW, Call, Reply, Route, route
 from sandbox.graph.state import Calendar, Mailbox
@@ -37,10 +41,10 @@ def _calendar(call: Call) -> Calendar:
 
 def resolve_target(mailbox: Mailbox, event_id: str) -> Instance:
     """The item or occurrence an event id names, in any calendar of the mailbox."""
-    base, key = split_id(event_id)
-    item = mailbox.find(base)
-    if item is None:
+    located = mailbox.locate(event_id)
+    if located is None:
         raise not_found()
+    item, key = located
     if key is None:
         kind = "seriesMaster" if item.recurrence is not None else "singleInstance"
         return Instance(item, None, item, item.start, item.end, kind)
@@ -54,7 +58,8 @@ def _page(call: Call, rows: list[dict[str, Any]], path: str, default: int = DEFA
     lowered = {k.lower(): v for k, v in call.query.items()}
     top = int(lowered.get("$top") or call.prefs.max_page_size or default)
     skip = int(lowered.get("$skip") or 0)
-    out: dict[str, Any] = {"value": rows[skip : skip + top]}
+    out: dict[str, Any] = {"@odata.context": context_url(call, _select(call))}
+    out["value"] = rows[skip : skip + top]
     if skip + top < len(rows):
         params = [(k, v) for k, v in call.query.items() if k.lower() not in ("$skip",)]
         params.append(("$skip", str(skip + top)))
@@ -62,20 +67,35 @@ def _page(call: Call, rows: list[dict[str, Any]], path: str, default: int = DEFA
     return out
 
 
+def _select(call: Call) -> list[str] | None:
+    lowered = {k.lower(): v for k, v in call.query.items()}
+    return parse_select(lowered.get("$select"))
+
+
+def render_calendar(mailbox: Mailbox, calendar: Calendar) -> dict[str, Any]:
+    """A calendar as Graph shows one the mailbox owns (the app acts with the owner's rights)."""
+    return {
+        "id": calendar.id,
+        "name": calendar.name,
+        "color": "auto",
+        "hexColor": "",
+        "isDefaultCalendar": calendar.is_default,
+        "changeKey": calendar.change_key,
+        "canShare": True,
+        "canViewPrivateItems": True,
+        "canEdit": True,
+        "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+        "defaultOnlineMeetingProvider": "teamsForBusiness",
+        "isTallyingResponses": True,
+        "isRemovable": not calendar.is_default,
+        "owner": {"name": mailbox.display_name, "address": mailbox.address},
+    }
+
+
 async def list_calendars(call: Call) -> Reply:
     mailbox = _mailbox(call)
-    rows = [
-        {
-            "id": c.id,
-            "name": c.name,
-            "isDefaultCalendar": c.is_default,
-            "canEdit": True,
-            "owner": {"name": mailbox.display_name, "address": mailbox.address},
-            "changeKey": c.id[-12:],
-        }
-        for c in mailbox.calendars.values()
-    ]
-    return Reply(200, {"value": rows})
+    rows = [render_calendar(mailbox, c) for c in mailbox.calendars.values()]
+    return Reply(200, {"@odata.context": context_url(call), "value": rows})
 
 
 async def list_events(call: Call) -> Reply:
@@ -85,7 +105,7 @@ async def list_events(call: Call) -> Reply:
     expand_ids = parse_expand(lowered.get("$expand"))
     items = sorted(calendar.events.values(), key=lambda e: (e.start, e.immutable_id))
     rows = [
-        render_item(mailbox, item, call.prefs, expand_ids)
+        render_item(mailbox, item, call.prefs, expand_ids, _select(call))
         for item in items
         if wanted is None or wanted.matches(item)
     ]
@@ -103,14 +123,16 @@ async def post_event(call: Call) -> Reply:
         invitation = invitation_for("create", mailbox, item.immutable_id, item)
         if invitation is not None:
             call.ctx.counters.invitations.append(invitation)
-    return Reply(201, render_item(mailbox, item, call.prefs))
+    row = render_item(mailbox, item, call.prefs)
+    return Reply(201, {"@odata.context": context_url(call, entity=True), **row})
 
 
 async def get_event(call: Call) -> Reply:
     mailbox = _mailbox(call)
     target = resolve_target(mailbox, call.param("event"))
     lowered = {k.lower(): v for k, v in call.query.items()}
-    return Reply(200, render_instance(mailbox, target, call.prefs, parse_expand(lowered.get("$expand"))))
+    row = render_instance(mailbox, target, call.prefs, parse_expand(lowered.get("$expand")), _select(call))
+    return Reply(200, {"@odata.context": context_url(call, _select(call), entity=True), **row})
 
 
 def _check_if_match(call: Call, target: Instance) -> None:
@@ -140,7 +162,8 @@ async def patch_event(call: Call) -> Reply:
     if invitation is not None:
         call.ctx.counters.invitations.append(invitation)
     refreshed = resolve_target(mailbox, call.param("event"))
-    return Reply(200, render_instance(mailbox, refreshed, call.prefs))
+    row = render_instance(mailbox, refreshed, call.prefs)
+    return Reply(200, {"@odata.context": context_url(call, entity=True), **row})
 
 
 async def delete_event(call: Call) -> Reply:
@@ -160,7 +183,10 @@ async def list_instances(call: Call) -> Reply:
     start, end = parse_window(call.query)
     if target.item.recurrence is None or target.key is not None:
         raise GraphError(400, "ErrorInvalidRequest", "The event is not the master of a series.")
-    rows = [render_instance(mailbox, inst, call.prefs) for inst in expand(target.item, start, end)]
+    rows = [
+        render_instance(mailbox, inst, call.prefs, select=_select(call))
+        for inst in expand(target.item, start, end)
+    ]
     return Reply(200, _page(call, rows, call.path))
 
 
@@ -170,7 +196,7 @@ async def calendar_view(call: Call) -> Reply:
     lowered = {k.lower(): v for k, v in call.query.items()}
     expand_ids = parse_expand(lowered.get("$expand"))
     instances = expand_all(calendar.events.values(), start, end)
-    rows = [render_instance(mailbox, inst, call.prefs, expand_ids) for inst in instances]
+    rows = [render_instance(mailbox, inst, call.prefs, expand_ids, _select(call)) for inst in instances]
     return Reply(200, _page(call, rows, call.path))
 
 

@@ -1,7 +1,9 @@
 """A calendar seen as a list of instances in a window: singles, occurrences and exceptions.
 
-This is what `calendarView`, its delta, `instances` and `getSchedule` all read. An occurrence's
-id is its master's id plus the occurrence key, so it follows the master's id format.
+This is what `calendarView`, its delta, `instances` and `getSchedule` all read. Inside the
+emulator an occurrence is named by its key (its original start in UTC); outside it has an opaque
+id in its series' id format (`ids.occurrence_id`), registered on the series as it is shown so
+that a later call with it finds the occurrence again.
 """
 
 from __future__ import annotations
@@ -11,11 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sandbox.graph.recurrence import occurrence_key, occurrences
-from sandbox.graph.state import StoredEvent
+from sandbox.graph.state import StoredEvent, occurrence_ids
 
-__all__ = ["Instance", "expand", "find_occurrence", "instance_id", "split_id"]
-
-_SEP = "_"
+__all__ = ["Instance", "expand", "find_occurrence", "instance_id", "key_start"]
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,13 @@ class Instance:
 
 
 def instance_id(item: StoredEvent, key: str | None, *, immutable: bool) -> str:
-    base = item.immutable_id if immutable else item.rest_id
-    return base if key is None else f"{base}{_SEP}{key}"
-
-
-def split_id(event_id: str) -> tuple[str, str | None]:
-    base, sep, key = event_id.partition(_SEP)
-    return base, (key if sep else None)
+    """The id a client sees: the item's own, or an occurrence's opaque one (then remembered)."""
+    if key is None:
+        return item.immutable_id if immutable else item.rest_id
+    as_immutable, as_rest = occurrence_ids(item, key)
+    shown = as_immutable if immutable else as_rest
+    item.occurrence_index[shown] = key
+    return shown
 
 
 def key_start(key: str) -> datetime:
@@ -60,7 +60,7 @@ def expand(item: StoredEvent, window_start: datetime, window_end: datetime) -> l
         return []
     duration = item.end - item.start
     found: list[Instance] = []
-    for original in occurrences(item.recurrence, item.start, item.start_zone, window_end):
+    for original in _originals(item, window_end):
         key = occurrence_key(original)
         if key in item.cancelled or key in item.exceptions:
             continue
@@ -90,7 +90,12 @@ def find_occurrence(item: StoredEvent, key: str) -> Instance | None:
         original = key_start(key)
     except ValueError:
         return None
-    for start in occurrences(item.recurrence, item.start, item.start_zone, original + timedelta(seconds=1)):
+    for start in _originals(item, original + timedelta(seconds=1)):
         if start == original:
             return Instance(item, key, item, start, start + (item.end - item.start), "occurrence")
     return None
+
+
+def _originals(item: StoredEvent, until: datetime) -> list[datetime]:
+    assert item.recurrence is not None
+    return occurrences(item.recurrence, item.start, item.start_zone, until, floating=item.is_all_day)

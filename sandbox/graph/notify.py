@@ -7,13 +7,22 @@ connection counts as failed and is retried after `notification_retry_delays` (bo
 keeps trying for up to 4 hours, the sandbox for a few seconds). When the retries run out the
 subscription's lifecycle URL is told `missed`. Notification faults (drop, duplicate, reorder,
 delay) come from `faults.notification_plan("graph")`.
+
+Echoes are not faults but Exchange Online's ordinary behaviour: one edit often brings several
+`updated` notifications (reports say 2 to 4), and a create is often followed by `updated` ones
+(the store touches the item again). By default each update is followed by 1-3 more `updated`
+notifications and each create by 0-2 `updated` ones (`world.update_echoes`,
+`world.create_echoes`), each a little later (`world.echo_delay`), drawn from an RNG seeded by the
+world's seed: a run repeats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -24,7 +33,7 @@ from sandbox.faults import Faults
 from sandbox.graph.state import Change, GraphWorld, Subscription
 from sandbox.graph.timezones import format_utc
 
-__all__ = ["Notifier", "change_notification", "lifecycle_notification"]
+__all__ = ["Notifier", "change_notification", "echo_delays", "lifecycle_notification"]
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +76,14 @@ def lifecycle_notification(world: GraphWorld, sub: Subscription, event: str) -> 
     }
 
 
+def echo_delays(rng: random.Random, world: GraphWorld, kind: str) -> list[float]:
+    """When, after a change of `kind`, Exchange sends its extra `updated` notifications (seconds)."""
+    bounds = {"created": world.create_echoes, "updated": world.update_echoes}.get(kind)
+    if bounds is None:
+        return []
+    return sorted(rng.uniform(*world.echo_delay) for _ in range(rng.randint(*bounds)))
+
+
 class Notifier:
     def __init__(self, world: GraphWorld, faults: Faults, clock: Clock) -> None:
         self.world = world
@@ -78,6 +95,8 @@ class Notifier:
         self.session: aiohttp.ClientSession | None = None
         self.delivered = 0  # notifications POSTed and acknowledged
         self.failed = 0  # notifications given up on
+        self.echo_rng = random.Random(f"graph-echoes-{world.seed}")
+        self.echoes: set[asyncio.TimerHandle] = set()
         world.listeners.append(self.on_change)
 
     def client(self) -> aiohttp.ClientSession:
@@ -86,6 +105,9 @@ class Notifier:
         return self.session
 
     async def close(self) -> None:
+        for handle in self.echoes:
+            handle.cancel()
+        self.echoes.clear()
         for task in [*self.workers.values(), *self.tasks]:
             task.cancel()
         for task in [*self.workers.values(), *self.tasks]:
@@ -100,6 +122,10 @@ class Notifier:
 
     # change notifications ------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
+        self._notify(change)
+        self._echo(change)
+
+    def _notify(self, change: Change) -> None:
         plan = self.faults.notification_plan("graph")
         for sub in self.live():
             if not covers(sub, change):
@@ -111,6 +137,31 @@ class Notifier:
             for _ in range(copies):
                 self.queues[sub.notification_url].append((sub, item))
             self._wake(sub.notification_url)
+
+    def _echo(self, change: Change) -> None:
+        """Exchange's extra `updated` notifications after a create or an update (module doc)."""
+        delays = echo_delays(self.echo_rng, self.world, change.kind)
+        if not delays:
+            return
+        echo = replace(change, kind="updated")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a write made outside the server's loop: echoed at once
+            for _ in delays:
+                self._notify(echo)
+            return
+        for delay in delays:
+            self._later(loop, delay, echo)
+
+    def _later(self, loop: asyncio.AbstractEventLoop, delay: float, change: Change) -> None:
+        holder: list[asyncio.TimerHandle] = []
+
+        def fire() -> None:
+            self.echoes.discard(holder[0])
+            self._notify(change)
+
+        holder.append(loop.call_later(delay, fire))
+        self.echoes.add(holder[0])
 
     def _wake(self, url: str) -> None:
         worker = self.workers.get(url)

@@ -11,7 +11,7 @@ from multidict import MultiDict
 from sandbox.graph.errors import GraphError
 from sandbox.graph.state import StoredEvent
 
-__all__ = ["ExtendedFilter", "parse_expand", "parse_filter", "parse_window"]
+__all__ = ["ExtendedFilter", "parse_expand", "parse_filter", "parse_select", "parse_window"]
 
 _ANY = re.compile(
     r"^\s*singleValueExtendedProperties/any\(\s*(?P<v>\w+)\s*:\s*(?P=v)/id\s+eq\s+'(?P<id>(?:[^']|'')*)'"
@@ -69,6 +69,19 @@ def parse_expand(text: str | None) -> set[str] | None:
         return {"*"}
     ids = [m.replace("''", "'") for m in _ID_EQ.findall(match.group("filter"))]
     return {pid.lower() for pid in ids}
+
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+def parse_select(text: str | None) -> list[str] | None:
+    """The property names of a `$select`, None when there is none."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if not all(_NAME.match(name) for name in names):
+        raise GraphError(400, "BadRequest", f"Parsing OData Select and Expand failed: '{text}'.")
+    return names
 
 
 def _moment(text: str, name: str) -> datetime:

@@ -1,8 +1,14 @@
 """Graph's `patternedRecurrence` expanded into occurrences with dateutil.
 
 The rule is evaluated in the series' own zone (`range.recurrenceTimeZone`, else the start's
-zone), so a weekly 09:00 meeting stays at 09:00 local across DST. Occurrences are named by a
-key: their original start in UTC, which is also what `originalStart` reports.
+zone), so a weekly 09:00 meeting stays at 09:00 local across DST; an all-day series steps over
+floating dates. Occurrences are named by a key: their original start in UTC.
+
+What a client sent is stored the way Graph gives it back (`complete_recurrence`): the whole
+pattern (`month: 0`, `dayOfMonth: 0`, `firstDayOfWeek`, `index: "first"` where they do not
+apply, `daysOfWeek` for the weekly and relative types), and the whole range (`endDate:
+"0001-01-01"` for numbered and no-end ranges, `numberOfOccurrences: 0` unless numbered,
+`recurrenceTimeZone` filled with the event's zone).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dateutil import rrule
 from sandbox.graph.errors import GraphError
 from sandbox.graph.timezones import resolve_zone
 
-__all__ = ["occurrence_key", "occurrences", "validate_recurrence"]
+__all__ = ["complete_recurrence", "occurrence_key", "occurrences", "validate_recurrence"]
 
 _DAYS = {
     "monday": rrule.MO,
@@ -66,6 +72,38 @@ def validate_recurrence(value: Any) -> dict[str, Any]:
     return value
 
 
+_WITH_DAYS = {"weekly", "relativeMonthly", "relativeYearly"}
+_RANGE_TYPES = {"enddate": "endDate", "noend": "noEnd", "numbered": "numbered"}
+NO_DATE = "0001-01-01"
+
+
+def complete_recurrence(value: dict[str, Any], zone_name: str) -> dict[str, Any]:
+    """A validated patternedRecurrence as Graph stores and returns it (see the module doc)."""
+    pattern, rng = value["pattern"], value["range"]
+    kind = str(pattern["type"])
+    whole: dict[str, Any] = {
+        "type": kind,
+        "interval": int(pattern.get("interval") or 1),
+        "month": int(pattern.get("month") or 0),
+        "dayOfMonth": int(pattern.get("dayOfMonth") or 0),
+    }
+    if kind in _WITH_DAYS:
+        whole["daysOfWeek"] = [str(d).lower() for d in pattern.get("daysOfWeek") or []]
+    whole["firstDayOfWeek"] = str(pattern.get("firstDayOfWeek") or "sunday").lower()
+    whole["index"] = str(pattern.get("index") or "first").lower()
+    range_type = _RANGE_TYPES[str(rng["type"]).lower()]
+    return {
+        "pattern": whole,
+        "range": {
+            "type": range_type,
+            "startDate": str(rng["startDate"])[:10],
+            "endDate": str(rng["endDate"])[:10] if range_type == "endDate" else NO_DATE,
+            "recurrenceTimeZone": str(rng.get("recurrenceTimeZone") or zone_name),
+            "numberOfOccurrences": int(rng["numberOfOccurrences"]) if range_type == "numbered" else 0,
+        },
+    }
+
+
 def _rule(recurrence: dict[str, Any], first: datetime) -> rrule.rrule:
     pattern, rng = recurrence["pattern"], recurrence["range"]
     kind = pattern["type"]
@@ -98,10 +136,15 @@ def _rule(recurrence: dict[str, Any], first: datetime) -> rrule.rrule:
 
 
 def occurrences(
-    recurrence: dict[str, Any], start: datetime, zone_name: str, until: datetime
+    recurrence: dict[str, Any], start: datetime, zone_name: str, until: datetime, *, floating: bool = False
 ) -> list[datetime]:
-    """Original starts (UTC) of the series' occurrences that begin before `until`."""
-    zone = resolve_zone(recurrence.get("range", {}).get("recurrenceTimeZone") or zone_name) or UTC
+    """Original starts (UTC) of the series' occurrences that begin before `until`.
+
+    `floating`: an all-day series, stored as midnight UTC of its dates, steps in UTC. A
+    recurrenceTimeZone that names no zone (`Customized Time Zone`) leaves the start's zone.
+    """
+    named = resolve_zone(str(recurrence.get("range", {}).get("recurrenceTimeZone") or ""))
+    zone = UTC if floating else named or resolve_zone(zone_name) or UTC
     local_start = start.astimezone(zone)
     first_day = date.fromisoformat(recurrence["range"]["startDate"])
     first = datetime.combine(first_day, local_start.time())  # naive wall time: DST-safe stepping

@@ -1,16 +1,24 @@
-"""Stored events as Graph JSON, in the id format and time zone the request prefers."""
+"""Stored events as Graph JSON, in the id format and time zone the request prefers.
+
+`originalStart` is left out unless the request `$select`s it, as Graph does; selected, it is
+the occurrence's original start in UTC, and null on single events and series masters. With
+`$select`, only the selected properties (and `@odata.etag`, `id`) are returned.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import quote
 
+from sandbox.graph.content import body_preview, location_pair
 from sandbox.graph.instances import Instance, instance_id, key_start
 from sandbox.graph.prefs import Prefs
 from sandbox.graph.state import Mailbox, StoredEvent
-from sandbox.graph.timezones import format_floating, format_local, format_utc
+from sandbox.graph.timezones import format_floating, format_local, format_utc, resolve_zone
 
-__all__ = ["etag", "render_instance", "render_item"]
+__all__ = ["etag", "render_instance", "render_item", "selected"]
 
 
 def etag(change_key: str) -> str:
@@ -27,15 +35,6 @@ def _times(shown: StoredEvent, start: Any, end: Any, prefs: Prefs) -> dict[str, 
         "start": format_local(start, prefs.zone, prefs.zone_name),
         "end": format_local(end, prefs.zone, prefs.zone_name),
     }
-
-
-def _body_preview(body: Any) -> str:
-    if not isinstance(body, dict):
-        return ""
-    text = str(body.get("content") or "")
-    if str(body.get("contentType", "text")).lower() == "html":
-        text = re.sub(r"<[^>]+>", " ", text)
-    return " ".join(text.split())[:255]
 
 
 def _render(
@@ -57,6 +56,9 @@ def _render(
         str(organizer.get("emailAddress", {}).get("address", "")).lower() == mailbox.address.lower()
     )
     body = fields.get("body") or {"contentType": "text", "content": ""}
+    location, locations = (
+        (fields["location"], fields.get("locations", [])) if "location" in fields else location_pair(None)
+    )
     out: dict[str, Any] = {
         "@odata.etag": etag(shown.change_key),
         "id": event_id,
@@ -65,15 +67,14 @@ def _render(
         "changeKey": shown.change_key,
         "categories": fields.get("categories", []),
         "transactionId": shown.transaction_id,
-        "originalStartTimeZone": shown.start_zone,
-        "originalEndTimeZone": shown.end_zone,
+        "originalStartTimeZone": shown.zone_label or shown.start_zone,
+        "originalEndTimeZone": shown.zone_label or shown.end_zone,
         "iCalUId": shown.ical_uid,
-        "uid": shown.ical_uid,
         "reminderMinutesBeforeStart": fields.get("reminderMinutesBeforeStart", 15),
         "isReminderOn": fields.get("isReminderOn", True),
         "hasAttachments": False,
         "subject": fields.get("subject", ""),
-        "bodyPreview": _body_preview(body),
+        "bodyPreview": body_preview(body),
         "importance": fields.get("importance", "normal"),
         "sensitivity": fields.get("sensitivity", "normal"),
         "isAllDay": shown.is_all_day,
@@ -83,7 +84,7 @@ def _render(
         "seriesMasterId": None,
         "showAs": fields.get("showAs", "busy"),
         "type": kind,
-        "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}&exvsurl=1&path=/calendar/item",
+        "webLink": web_link(event_id),
         "onlineMeetingUrl": None,
         "isOnlineMeeting": bool(fields.get("isOnlineMeeting", False)),
         "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),
@@ -94,8 +95,8 @@ def _render(
         or {"response": "organizer" if is_organizer else "none", "time": "0001-01-01T00:00:00Z"},
         "body": body,
         **_times(shown, start, end, prefs),
-        "location": fields.get("location") or {"displayName": "", "locationType": "default"},
-        "locations": fields.get("locations", []),
+        "location": location,
+        "locations": locations,
         "recurrence": None,
         "attendees": fields.get("attendees", []),
         "organizer": organizer,
@@ -110,8 +111,30 @@ def _render(
     return out
 
 
+def web_link(event_id: str) -> str:
+    """Outlook on the web's link: the id in its EWS spelling (`+`, `/`), percent-encoded."""
+    ews_form = quote(event_id.translate(str.maketrans("-_", "/+")), safe="")
+    return f"https://outlook.office365.com/owa/?itemid={ews_form}&exvsurl=1&path=/calendar/item"
+
+
+def selected(row: dict[str, Any], select: Iterable[str] | None) -> dict[str, Any]:
+    """`row` cut down to a `$select` (names compare case-insensitively, as Graph's do)."""
+    if select is None:
+        return row
+    wanted = {name.strip().lower() for name in select}
+    return {k: v for k, v in row.items() if k.startswith("@") or k == "id" or k.lower() in wanted}
+
+
+def _wants_original_start(select: Iterable[str] | None) -> bool:
+    return select is not None and any(name.strip().lower() == "originalstart" for name in select)
+
+
 def render_item(
-    mailbox: Mailbox, item: StoredEvent, prefs: Prefs, expand_ids: set[str] | None = None
+    mailbox: Mailbox,
+    item: StoredEvent,
+    prefs: Prefs,
+    expand_ids: set[str] | None = None,
+    select: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """A stored single event or series master, as `GET /events/{id}` shows it."""
     event_id = instance_id(item, None, immutable=prefs.immutable_ids)
@@ -127,15 +150,30 @@ def render_item(
         expand_ids=expand_ids,
     )
     out["recurrence"] = item.recurrence
-    return out
+    if _wants_original_start(select):
+        out["originalStart"] = None
+    return selected(out, select)
+
+
+def _original_start(item: StoredEvent, key: str) -> str:
+    """The occurrence's original start in UTC; for an all-day series, midnight in its zone."""
+    moment = key_start(key)
+    if item.is_all_day:
+        zone = resolve_zone(item.start_zone) or UTC
+        moment = datetime.combine(moment.date(), time(0), zone).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_instance(
-    mailbox: Mailbox, inst: Instance, prefs: Prefs, expand_ids: set[str] | None = None
+    mailbox: Mailbox,
+    inst: Instance,
+    prefs: Prefs,
+    expand_ids: set[str] | None = None,
+    select: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """One instance of a calendar view: a single event, an occurrence or an exception."""
     if inst.key is None:
-        return render_item(mailbox, inst.item, prefs, expand_ids)
+        return render_item(mailbox, inst.item, prefs, expand_ids, select)
     event_id = instance_id(inst.item, inst.key, immutable=prefs.immutable_ids)
     out = _render(
         mailbox,
@@ -148,9 +186,17 @@ def render_instance(
         expand_ids=expand_ids,
     )
     out["seriesMasterId"] = instance_id(inst.item, None, immutable=prefs.immutable_ids)
-    out["originalStart"] = format_utc(key_start(inst.key)).replace(".0000000Z", "Z")
-    out["originalStartTimeZone"] = inst.item.start_zone
-    out["iCalUId"] = f"{inst.item.ical_uid}{inst.key}"
+    if _wants_original_start(select):
+        out["originalStart"] = _original_start(inst.item, inst.key)
+    out["originalStartTimeZone"] = inst.item.zone_label or inst.item.start_zone
+    out["originalEndTimeZone"] = inst.item.zone_label or inst.item.end_zone
+    out["iCalUId"] = occurrence_ical_uid(inst.item.ical_uid, inst.key)
     out["@odata.etag"] = etag(inst.shown.change_key if inst.kind == "exception" else inst.item.change_key)
     out["changeKey"] = out["@odata.etag"][3:-1]
-    return out
+    return selected(out, select)
+
+
+def occurrence_ical_uid(series_uid: str, key: str) -> str:
+    """An occurrence's own iCalUId: Exchange writes its original date into the global object id."""
+    day = key_start(key).date()
+    return f"{series_uid[:32]}{day.year:04X}{day.month:02X}{day.day:02X}{series_uid[40:]}"

@@ -4,7 +4,11 @@ Free/busy comes from each mailbox's default calendar, as Exchange publishes it. 
 location are shown only for `normal`/`personal` events. `availabilityView` has one digit per
 interval: 0 free (and working elsewhere, which Graph folds into 0 for backward compatibility),
 1 tentative, 2 busy, 3 out of office; the strongest status in a slot wins. Item statuses are
-capitalized ("Busy", "Tentative") as in Graph's own samples.
+the freeBusyStatus enum values (`busy`, `tentative`, `oof`), lowercase as the service sends them.
+
+Each item also carries `isMeeting`, `isRecurring`, `isException` and `isReminderSet`: the real
+service sends them although v1.0's scheduleItem does not define them (msgraph-sdk puts them in
+`additional_data`; see msgraph-typescript-typings#428).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from sandbox.graph.errors import GraphError
 from sandbox.graph.instances import Instance, expand_all
+from sandbox.graph.odata import typed_collection
 from sandbox.graph.routing import USER, Call, Reply, Route, route
 from sandbox.graph.state import Mailbox
 from sandbox.graph.timezones import format_local, parse_datetime_tz
@@ -56,13 +61,19 @@ def _schedule(call: Call, mailbox: Mailbox, start: Any, end: Any, interval: time
         sensitivity = fields.get("sensitivity", "normal")
         item: dict[str, Any] = {
             "isPrivate": sensitivity in ("private", "confidential"),
-            "status": _status(inst)[0].upper() + _status(inst)[1:],
-            "start": format_local(inst.start, prefs.zone, prefs.zone_name),
-            "end": format_local(inst.end, prefs.zone, prefs.zone_name),
+            "status": _status(inst),
         }
         if sensitivity in ("normal", "personal"):
             item["subject"] = fields.get("subject", "")
             item["location"] = (fields.get("location") or {}).get("displayName", "")
+        item.update(
+            isMeeting=bool(fields.get("attendees")),
+            isRecurring=inst.kind in ("occurrence", "exception"),
+            isException=inst.kind == "exception",
+            isReminderSet=bool(fields.get("isReminderOn", True)),
+            start=format_local(inst.start, prefs.zone, prefs.zone_name),
+            end=format_local(inst.end, prefs.zone, prefs.zone_name),
+        )
         items.append(item)
     return {
         "scheduleId": mailbox.address,
@@ -112,7 +123,8 @@ async def get_schedule(call: Call) -> Reply:
             )
             continue
         rows.append(_schedule(call, mailbox, start, end, timedelta(minutes=minutes)))
-    return Reply(200, {"value": rows})
+    context = typed_collection(call, "microsoft.graph.scheduleInformation")
+    return Reply(200, {"@odata.context": context, "value": rows})
 
 
 ROUTES: list[Route] = [route("POST", USER + r"/calendar/getschedule", "calendar.getSchedule", get_schedule)]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sandbox.graph import ids
+
 __all__ = ["Calendar", "Change", "GraphWorld", "Mailbox", "StoredEvent", "Subscription"]
 
 
@@ -35,6 +37,12 @@ class StoredEvent:
     change_key: str
     ical_uid: str
     transaction_id: str | None = None
+    # How the creating client recorded its zone, when that is not a zone name: Outlook's
+    # `tzone://Microsoft/Custom`, `tzone://Microsoft/Utc` or `Customized Time Zone`. Shown as
+    # originalStart/EndTimeZone (and a series' recurrenceTimeZone); times still follow start_zone.
+    zone_label: str | None = None
+    salt: bytes = b""  # keys the digests in occurrence ids (`ids.occurrence_id`)
+    occurrence_index: dict[str, str] = field(default_factory=dict)  # occurrence id shown -> key
     recurrence: dict[str, Any] | None = None
     extended: dict[str, str] = field(default_factory=dict)  # singleValueExtendedProperties id -> value
     exceptions: dict[str, StoredEvent] = field(default_factory=dict)  # occurrence key -> modified copy
@@ -47,6 +55,7 @@ class Calendar:
     name: str
     is_default: bool = False
     events: dict[str, StoredEvent] = field(default_factory=dict)  # by immutable id
+    change_key: str = ""
 
 
 @dataclass
@@ -72,9 +81,33 @@ class Mailbox:
                     return item
         return None
 
+    def locate(self, event_id: str) -> tuple[StoredEvent, str | None] | None:
+        """The item an id names, and the occurrence key when it names one of its occurrences.
+
+        Occurrence ids are opaque: only ids this mailbox has shown are known (`instances`
+        registers each one it renders), and one made with an item's old default-format id (before
+        a move) no longer resolves.
+        """
+        item = self.find(event_id)
+        if item is not None:
+            return item, None
+        for candidate in self.items():
+            key = candidate.occurrence_index.get(event_id)
+            if key is not None and event_id in occurrence_ids(candidate, key):
+                return candidate, key
+        return None
+
     def items(self) -> Iterator[StoredEvent]:
         for calendar in self.calendars.values():
             yield from calendar.events.values()
+
+
+def occurrence_ids(item: StoredEvent, key: str) -> tuple[str, str]:
+    """Occurrence `key` of `item` as (immutable-format id, default-format id)."""
+    return (
+        ids.occurrence_id(item.salt, item.immutable_id, key),
+        ids.occurrence_id(item.salt, item.rest_id, key),
+    )
 
 
 @dataclass
@@ -128,6 +161,16 @@ class GraphWorld:
     # SSLContext trusting a test CA, or False for a loopback receiver with a throwaway cert.
     notification_ssl: ssl.SSLContext | bool | None = None
     max_subscriptions_per_mailbox: int = 1000
+    # Exchange Online sends several `updated` notifications for one edit (2 to 4 are reported),
+    # and follows a create with updates. Extra `updated` notifications per update / per create
+    # are drawn from these ranges (inclusive, seeded), each after `echo_delay` seconds.
+    update_echoes: tuple[int, int] = (1, 3)
+    create_echoes: tuple[int, int] = (0, 2)
+    echo_delay: tuple[float, float] = (0.05, 0.4)
+    # A kindness real Graph does not have, for a local demo only: accept plain-http webhook URLs
+    # whose host is loopback. Off unless named (`GraphWorld(plain_http_loopback_webhooks=True)`,
+    # the control route `PUT settings`, `Sandbox.start(plain_http_webhooks=True)`).
+    plain_http_loopback_webhooks: bool = False
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)  # by user id
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     tokens: dict[str, datetime] = field(default_factory=dict)  # access token -> expiry
@@ -150,20 +193,28 @@ class GraphWorld:
         h = self.new_hex(16)
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
-    def new_event_ids(self) -> tuple[str, str]:
-        """A fresh (immutable id, default-format id) pair, shaped like Exchange's."""
-        return "AAkALg" + self.new_hex(24), "AAMkAG" + self.new_hex(24)
+    def new_event_ids(self, mailbox: Mailbox) -> tuple[str, str]:
+        """A fresh (immutable id, default-format id) pair, shaped like Exchange's (`ids`)."""
+        return ids.event_ids(self.rng, mailbox.id)
+
+    def new_change_key(self) -> str:
+        return ids.change_key(self.rng)
+
+    def new_salt(self) -> bytes:
+        return self.rng.getrandbits(128).to_bytes(16, "big")
 
     # mailboxes -----------------------------------------------------------------------------
     def add_mailbox(self, address: str, display_name: str | None = None) -> Mailbox:
         mailbox = Mailbox(self.new_guid(), address, display_name or address.split("@")[0].title())
-        calendar = Calendar("AAMkCal" + self.new_hex(12), "Calendar", is_default=True)
+        calendar = Calendar(ids.calendar_id(self.rng, mailbox.id), "Calendar", is_default=True)
+        calendar.change_key = self.new_change_key()
         mailbox.calendars[calendar.id] = calendar
         self.mailboxes[mailbox.id] = mailbox
         return mailbox
 
     def add_calendar(self, mailbox: Mailbox, name: str) -> Calendar:
-        calendar = Calendar("AAMkCal" + self.new_hex(12), name)
+        calendar = Calendar(ids.calendar_id(self.rng, mailbox.id), name)
+        calendar.change_key = self.new_change_key()
         mailbox.calendars[calendar.id] = calendar
         return calendar
 

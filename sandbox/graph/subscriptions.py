@@ -2,7 +2,10 @@
 
 Create checks what Graph checks: a resource naming the events of a mailbox the app may reach,
 an expiry in the future and no further than the maximum lifetime for Outlook events (10080
-minutes), a clientState of at most 128 characters, and endpoints that echo the validation token.
+minutes), a clientState of at most 128 characters, HTTPS endpoints (a plain-http URL answers
+400 `InvalidRequest` "NotificationUrl scheme='http' is not supported.") that echo the
+validation token. Only `world.plain_http_loopback_webhooks`, a demo's explicit choice, lets a
+plain-http URL on a loopback host through.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import asyncio
 import re
 import ssl
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from sandbox.graph.errors import GraphError
+from sandbox.graph.odata import context_url
 from sandbox.graph.routing import Call, Reply, Route, route
 from sandbox.graph.state import GraphWorld, Subscription
 from sandbox.graph.timezones import format_utc
@@ -32,7 +37,6 @@ VALIDATION_PREFIX = "Validation: Testing client application reachability for sub
 
 def render_subscription(world: GraphWorld, sub: Subscription) -> dict[str, Any]:
     return {
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscriptions/$entity",
         "id": sub.id,
         "resource": sub.resource,
         "applicationId": world.client_id,
@@ -95,6 +99,36 @@ async def validate_endpoint(
         return False
 
 
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_scheme(world: GraphWorld, url: str, field: str) -> None:
+    """Graph takes HTTPS endpoints only (the scheme is checked before any handshake)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return
+    if scheme == "http" and world.plain_http_loopback_webhooks and _loopback(parts.hostname or ""):
+        return
+    if scheme in ("http", ""):
+        name = field[0].upper() + field[1:]
+        raise GraphError(400, "InvalidRequest", f"{name} scheme='{scheme or 'none'}' is not supported.")
+    raise GraphError(400, "InvalidRequest", f"Invalid notification url='{url}'.")
+
+
+def _entity(call: Call, sub: Subscription, status: int = 201) -> Reply:
+    """One subscription as Graph answers with it, `@odata.context` first."""
+    return Reply(
+        status, {"@odata.context": context_url(call, entity=True), **render_subscription(call.ctx.world, sub)}
+    )
+
+
 def _live(call: Call, sub_id: str) -> Subscription:
     sub = call.ctx.world.subscriptions.get(sub_id)
     if sub is None or sub.expiration <= call.ctx.clock.now():
@@ -126,6 +160,9 @@ async def create(call: Call) -> Reply:
     if not world.may_access(mailbox):
         raise GraphError(403, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; "
                          "Reason: Access to OData is disabled.]")  # fmt: skip
+    check_scheme(world, str(body["notificationUrl"]), "notificationUrl")
+    if body.get("lifecycleNotificationUrl"):
+        check_scheme(world, str(body["lifecycleNotificationUrl"]), "lifecycleNotificationUrl")
     calendar_id = match.group("calendar")
     if calendar_id is not None and calendar_id not in mailbox.calendars:
         raise GraphError(404, "ExtensionError", "Operation: Create; Exception: [Status Code: NotFound]")
@@ -168,17 +205,19 @@ async def create(call: Call) -> Reply:
         creator_id=world.client_id,
     )
     world.subscriptions[sub.id] = sub
-    return Reply(201, render_subscription(world, sub))
+    return _entity(call, sub)
 
 
 async def get_one(call: Call) -> Reply:
-    return Reply(200, render_subscription(call.ctx.world, _live(call, call.param("sub"))))
+    sub = _live(call, call.param("sub"))
+    return _entity(call, sub, 200)
 
 
 async def list_all(call: Call) -> Reply:
     now = call.ctx.clock.now()
     subs = [s for s in call.ctx.world.subscriptions.values() if s.expiration > now]
-    return Reply(200, {"value": [render_subscription(call.ctx.world, s) for s in subs]})
+    rows = [render_subscription(call.ctx.world, s) for s in subs]
+    return Reply(200, {"@odata.context": context_url(call), "value": rows})
 
 
 async def renew(call: Call) -> Reply:
@@ -187,8 +226,9 @@ async def renew(call: Call) -> Reply:
     if "expirationDateTime" in body:
         sub.expiration = _expiry(call, body["expirationDateTime"])
     if body.get("notificationUrl"):
+        check_scheme(call.ctx.world, str(body["notificationUrl"]), "notificationUrl")
         sub.notification_url = str(body["notificationUrl"])
-    return Reply(200, render_subscription(call.ctx.world, sub))
+    return _entity(call, sub, 200)
 
 
 async def reauthorize(call: Call) -> Reply:

@@ -1,7 +1,9 @@
 """Changes to a mailbox's calendars, shared by the Graph routes and the person's control routes.
 
-Each write validates the payload the way Graph does, updates the stored item (change key,
-last-modified time) and announces the change, so subscriptions and delta see it whoever made it.
+Each write validates the payload the way Graph does, stores it the way Exchange does (body,
+location and Teams meeting as `content` shapes them, recurrence completed), updates the stored
+item (change key, last-modified time) and announces the change, so subscriptions and delta see
+it whoever made it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
 
+from sandbox.graph import content
 from sandbox.graph.errors import GraphError
 from sandbox.graph.instances import Instance
-from sandbox.graph.recurrence import validate_recurrence
+from sandbox.graph.recurrence import complete_recurrence, validate_recurrence
 from sandbox.graph.render import etag
 from sandbox.graph.state import Calendar, Change, GraphWorld, Mailbox, StoredEvent
 from sandbox.graph.timezones import parse_datetime_tz, resolve_zone
@@ -99,28 +102,64 @@ def _all_day_boundary(moment: datetime, zone_name: str) -> datetime:
     return datetime.combine(local.date(), time(0), UTC)
 
 
-def _apply_fields(world: GraphWorld, target: StoredEvent, payload: dict[str, Any]) -> None:
-    for name in SETTABLE & payload.keys():
+ONLINE = {"isOnlineMeeting", "onlineMeetingProvider"}
+PROVIDERS = {"unknown", "teamsForBusiness", "skypeForBusiness", "skypeForConsumer"}
+
+
+def _apply_fields(world: GraphWorld, mailbox: Mailbox, target: StoredEvent, payload: dict[str, Any]) -> None:
+    for name in (SETTABLE - ONLINE) & payload.keys():
         value = payload[name]
         if name == "attendees":
             value = _attendees(value)
+        elif name == "body":
+            value = content.normalize_body(value)
+        elif name in ("location", "locations"):
+            continue
         target.fields[name] = value
-    if payload.get("isOnlineMeeting") and not target.fields.get("onlineMeeting"):
-        target.fields["onlineMeeting"] = {
-            "joinUrl": f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{world.new_hex(12)}"
-        }
-        target.fields.setdefault("onlineMeetingProvider", "teamsForBusiness")
-    if "isOnlineMeeting" in payload and not payload["isOnlineMeeting"]:
-        target.fields.pop("onlineMeeting", None)
+    if "location" in payload or "locations" in payload:
+        given = payload.get("location")
+        if "location" not in payload:
+            given = (payload.get("locations") or [None])[0]
+        target.fields["location"], target.fields["locations"] = content.location_pair(given)
+    _apply_online(world, mailbox, target, payload)
     for prop in payload.get("singleValueExtendedProperties") or []:
         if not isinstance(prop, dict) or not prop.get("id"):
             raise GraphError(400, "RequestBodyRead", "An extended property needs an id.")
         target.extended[str(prop["id"])] = str(prop.get("value", ""))
 
 
+def _apply_online(world: GraphWorld, mailbox: Mailbox, target: StoredEvent, payload: dict[str, Any]) -> None:
+    """Once an event is online its meeting stays: later changes to isOnlineMeeting and the
+    provider are ignored, as the event resource documents. A new Teams meeting gets a join URL,
+    the join block in its body and, with no place of its own, the Teams location."""
+    if target.fields.get("onlineMeeting"):
+        return
+    provider = payload.get("onlineMeetingProvider", target.fields.get("onlineMeetingProvider"))
+    if provider is not None and provider not in PROVIDERS:
+        raise GraphError(400, "RequestBodyRead", f"Invalid value '{provider}' for 'onlineMeetingProvider'.")
+    if "isOnlineMeeting" in payload:
+        target.fields["isOnlineMeeting"] = bool(payload["isOnlineMeeting"])
+    if not target.fields.get("isOnlineMeeting"):
+        if provider is not None:
+            target.fields["onlineMeetingProvider"] = provider
+        return
+    provider = "teamsForBusiness" if provider in (None, "unknown") else provider
+    target.fields["onlineMeetingProvider"] = provider
+    if provider != "teamsForBusiness":
+        return  # the tenant offers Teams only (calendar.allowedOnlineMeetingProviders)
+    url = content.join_url(world.rng, world.tenant_id, mailbox.id)
+    target.fields["onlineMeeting"] = {"joinUrl": url}
+    body = target.fields.get("body") or {"contentType": "text", "content": ""}
+    target.fields["body"] = content.with_teams_block(body, url, world.rng)
+    if not (target.fields.get("location") or {}).get("displayName"):
+        target.fields["location"], target.fields["locations"] = content.location_pair(
+            {"displayName": content.TEAMS_LOCATION}
+        )
+
+
 def _touch(world: GraphWorld, target: StoredEvent, now: datetime) -> None:
     target.modified = now
-    target.change_key = world.new_hex(12)
+    target.change_key = world.new_change_key()
 
 
 def _announce(world: GraphWorld, mailbox: Mailbox, item: StoredEvent, kind: str) -> None:
@@ -129,10 +168,22 @@ def _announce(world: GraphWorld, mailbox: Mailbox, item: StoredEvent, kind: str)
     )
 
 
+def _recurrence(item: StoredEvent, value: Any) -> dict[str, Any]:
+    return complete_recurrence(validate_recurrence(value), item.zone_label or item.start_zone)
+
+
 def create_event(
-    world: GraphWorld, mailbox: Mailbox, calendar: Calendar, payload: Any, now: datetime
+    world: GraphWorld,
+    mailbox: Mailbox,
+    calendar: Calendar,
+    payload: Any,
+    now: datetime,
+    zone_label: str | None = None,
 ) -> tuple[StoredEvent, bool]:
-    """Store a new event; with a known `transactionId` return the existing one instead."""
+    """Store a new event; with a known `transactionId` return the existing one instead.
+
+    `zone_label` is how a person's client recorded the zone (see `StoredEvent.zone_label`); the
+    Graph routes never pass one: an app's event keeps the zone name it was written with."""
     payload = _check_payload(payload)
     transaction = payload.get("transactionId")
     if transaction:
@@ -142,7 +193,7 @@ def create_event(
             return existing, False
     if "start" not in payload or "end" not in payload:
         raise GraphError(400, "ErrorInvalidRequest", "An event needs a start and an end.")
-    immutable_id, rest_id = world.new_event_ids()
+    immutable_id, rest_id = world.new_event_ids(mailbox)
     item = StoredEvent(
         immutable_id=immutable_id,
         rest_id=rest_id,
@@ -155,14 +206,16 @@ def create_event(
         is_all_day=False,
         created=now,
         modified=now,
-        change_key=world.new_hex(12),
+        change_key=world.new_change_key(),
         ical_uid="040000008200E00074C5B7101A82E00800000000" + world.new_hex(20).upper(),
         transaction_id=str(transaction) if transaction else None,
+        zone_label=zone_label,
+        salt=world.new_salt(),
     )
     _apply_times(item, payload)
     if payload.get("recurrence") is not None:
-        item.recurrence = validate_recurrence(payload["recurrence"])
-    _apply_fields(world, item, payload)
+        item.recurrence = _recurrence(item, payload["recurrence"])
+    _apply_fields(world, mailbox, item, payload)
     calendar.events[item.immutable_id] = item
     if item.transaction_id:
         mailbox.transactions[item.transaction_id] = item.immutable_id
@@ -196,11 +249,11 @@ def _update(
         _apply_times(item, payload)
         if "recurrence" in payload:
             item.recurrence = (
-                validate_recurrence(payload["recurrence"]) if payload["recurrence"] is not None else None
+                _recurrence(item, payload["recurrence"]) if payload["recurrence"] is not None else None
             )
             item.exceptions.clear()
             item.cancelled.clear()
-        _apply_fields(world, item, payload)
+        _apply_fields(world, mailbox, item, payload)
         _touch(world, item, now)
         _announce(world, mailbox, item, "updated")
         return item
@@ -208,10 +261,10 @@ def _update(
         raise GraphError(400, "ErrorInvalidRequest", "An occurrence cannot carry a recurrence.")
     exception = item.exceptions.get(target.key) or replace(
         item, fields=dict(item.fields), extended=dict(item.extended), recurrence=None,
-        exceptions={}, cancelled=set(), start=target.start, end=target.end,
+        exceptions={}, cancelled=set(), start=target.start, end=target.end, occurrence_index={},
     )  # fmt: skip
     _apply_times(exception, payload)
-    _apply_fields(world, exception, payload)
+    _apply_fields(world, mailbox, exception, payload)
     _touch(world, exception, now)
     item.exceptions[target.key] = exception
     _touch(world, item, now)  # Exchange keeps exceptions inside the master item: it changed too
@@ -240,7 +293,7 @@ def move_event(
     mailbox.calendars[item.calendar_id].events.pop(item.immutable_id, None)
     _announce(world, mailbox, item, "deleted")
     item.calendar_id = calendar.id
-    item.rest_id = world.new_event_ids()[1]
+    item.rest_id = world.new_event_ids(mailbox)[1]
     _touch(world, item, now)
     calendar.events[item.immutable_id] = item
     _announce(world, mailbox, item, "created")

@@ -77,7 +77,7 @@ async def test_given_a_message_nothing_routes_when_sent_then_bus_unavailable(amq
 async def test_given_a_closed_bus_when_publishing_then_bus_unavailable(amqp_url: str) -> None:
     bus = AmqpBus(amqp_url, bus_settings(publish_timeout=5))
     await bus.connect()
-    channel = bus._channel
+    channel = bus._publishing.channel
     assert channel is not None
     await channel.close()
     try:
@@ -95,7 +95,7 @@ async def test_given_a_burst_of_publishes_then_the_write_queue_has_room_for_them
     bus = AmqpBus(amqp_url, bus_settings(publish_timeout=5))
     await bus.connect()
     try:
-        channel = bus._channel
+        channel = bus._publishing.channel
         assert channel is not None
         underlay = await channel.get_underlay_channel()
         assert underlay.connection.write_queue.maxsize >= 256

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -156,7 +157,10 @@ def test_given_a_wrong_token_then_the_command_fails_with_the_servers_reason() ->
     api = create_freebusy_app(make_lookup(three_sources()), keys=KEYS)
     with serving(api) as url:
         result = CliRunner().invoke(
-            app, ["freebusy", "ada@example.com", "--url", url, "--token", "w" * 40], env={"COLUMNS": "100"}
+            app,
+            ["freebusy", "ada@example.com", "--url", url, "--token-file", "-"],
+            env={"COLUMNS": "100"},
+            input="w" * 40 + "\n",
         )
     assert result.exit_code == 1
     assert "403" in result.output and "this key is not accepted" in result.output
@@ -182,3 +186,19 @@ def test_given_no_url_and_no_connections_store_then_the_command_says_to_use_url(
     result = CliRunner().invoke(app, ["freebusy", "a@example.com"], env={"CALBRIDGE_FREEBUSY_URL": ""})
     assert result.exit_code == 2
     assert "--url" in result.output
+
+
+def test_given_a_missing_key_file_when_asking_a_remote_api_then_one_line_names_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "freebusy",
+            "ada@example.com",
+            "--url",
+            "https://fb.example",
+            "--token-file",
+            str(tmp_path / "nope"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "cannot read the key file" in result.output and len(result.output.strip().splitlines()) == 1

@@ -60,10 +60,17 @@ KNOWN_METRICS = {
 # --- locating things
 
 
+SCHEMAS_ENV = "CALBRIDGE_K8S_SCHEMAS"
+# Set by .ci/run: there the schemas are beside the clone, so missing ones are a failure, not a skip.
+REQUIRE_SCHEMAS_ENV = "CALBRIDGE_REQUIRE_K8S_SCHEMAS"
+# One file every complete copy has (KEDA's ScaledObject, the processor's autoscaler).
+SCHEMA_PROBE = Path("keda.sh") / "scaledobject_v1alpha1.json"
+
+
 def schemas_dir() -> Path:
-    """The custom resources' JSON schemas: `shared/k8s-schemas` beside the repository (the
-    nearest ancestor that has one), or CALBRIDGE_K8S_SCHEMAS."""
-    override = os.environ.get("CALBRIDGE_K8S_SCHEMAS")
+    """Where the custom resources' JSON schemas should be: CALBRIDGE_K8S_SCHEMAS, else
+    `shared/k8s-schemas` beside the repository (the nearest ancestor that has one)."""
+    override = os.environ.get(SCHEMAS_ENV)
     if override:
         return Path(override)
     for parent in REPO.parents:
@@ -71,6 +78,19 @@ def schemas_dir() -> Path:
         if candidate.is_dir():
             return candidate
     return REPO.parent / "shared" / "k8s-schemas"
+
+
+def schemas_missing(root: Path) -> str | None:
+    """Why the schemas at `root` cannot be used, with where to get them; None when they can."""
+    if (root / SCHEMA_PROBE).is_file():
+        return None
+    return (
+        f"the custom resources' JSON schemas are not at {root} (no {SCHEMA_PROBE}). They are not "
+        "part of the repository: put the project's shared/k8s-schemas folder beside the clone "
+        f"(../shared/k8s-schemas), or point {SCHEMAS_ENV} at a folder laid out as "
+        "<api group>/<kind lowercased>_<version>.json, such as the public catalog "
+        "datreeio/CRDs-catalog (KEDA, RabbitMQ, CloudNativePG, cert-manager, Prometheus Operator)"
+    )
 
 
 def kubectl() -> str | None:
@@ -151,11 +171,17 @@ def _builtin_validator(version: str, kind: str, api_version: str) -> jsonschema.
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+def custom_schema_path(root: Path, doc: Doc) -> Path:
+    """Where a custom resource's schema is under `root`: <api group>/<kind lowercased>_<version>.json."""
+    group, version = _group_version(doc)
+    return root / group / f"{str(doc['kind']).lower()}_{version}.json"
+
+
 @cache
 def _custom_validator(
     root: Path, group: str, kind: str, version: str
 ) -> jsonschema.protocols.Validator | None:
-    path = root / group / f"{kind.lower()}_{version}.json"
+    path = custom_schema_path(root, {"apiVersion": f"{group}/{version}", "kind": kind})
     if not path.is_file():
         return None
     schema = json.loads(path.read_text())

@@ -16,7 +16,6 @@ from k8s_manifests import (
     load_example_secrets,
     render,
     schema_errors,
-    schemas_dir,
 )
 from test_k8s_lint import yamllint
 
@@ -88,9 +87,11 @@ def broken_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def test_given_a_broken_overlay_then_schema_validation_reports_every_violation(broken_copy: Path) -> None:
+def test_given_a_broken_overlay_then_schema_validation_reports_every_violation(
+    crd_schemas: Path, broken_copy: Path
+) -> None:
     docs = render(broken_copy / "overlays" / "prod")
-    errors = schema_errors(docs, K8S_VERSIONS[0], schemas_dir())
+    errors = schema_errors(docs, K8S_VERSIONS[0], crd_schemas)
     text = "\n".join(errors)
     assert (
         "Deployment/calbridge-renewer: spec: Additional properties are not allowed ('revisionHistoryLimt'"

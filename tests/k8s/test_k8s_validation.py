@@ -5,6 +5,7 @@ rules (selectors, probes, hardening, scaling, secrets, ingress, network policies
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from k8s_manifests import (
@@ -13,26 +14,33 @@ from k8s_manifests import (
     REPO,
     Doc,
     consistency_errors,
+    custom_schema_path,
+    is_builtin,
     load_example_secrets,
     schema_errors,
-    schemas_dir,
 )
 
 
-def test_the_custom_resource_schemas_are_beside_the_repository() -> None:
-    root = schemas_dir()
-    assert (root / "keda.sh" / "scaledobject_v1alpha1.json").is_file(), (
-        f"custom resource schemas not found at {root}; they live in shared/k8s-schemas beside the "
-        "repository (or set CALBRIDGE_K8S_SCHEMAS)"
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_custom_resource_the_overlay_renders_has_a_schema(
+    crd_schemas: Path, rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    unchecked = sorted(
+        {
+            f"{doc['apiVersion']} {doc['kind']}"
+            for doc in rendered[overlay]
+            if not is_builtin(doc) and not custom_schema_path(crd_schemas, doc).is_file()
+        }
     )
+    assert unchecked == [], f"no schema in {crd_schemas} for: {', '.join(unchecked)}"
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_given_an_overlay_when_rendered_then_every_document_matches_its_strict_schema(
-    rendered: dict[str, list[Doc]], overlay: str, version: str
+    crd_schemas: Path, rendered: dict[str, list[Doc]], overlay: str, version: str
 ) -> None:
-    errors = schema_errors(rendered[overlay], version, schemas_dir())
+    errors = schema_errors(rendered[overlay], version, crd_schemas)
     assert errors == [], "\n".join(errors)
 
 

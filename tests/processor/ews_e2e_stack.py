@@ -32,8 +32,9 @@ from processor_e2e import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import open_bus
-from calbridge.connections import EwsConnection
 from calbridge.events import Provider
+from calbridge.providers.ews.connection import EwsConnection
+from calbridge.providers.registry import Registry
 from calbridge.settings import Settings
 from calbridge.store import create_engine
 from calbridge.store.migrate import upgrade
@@ -167,7 +168,12 @@ async def open_ews_stack(
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(bus.close)
         processor = Processor(
-            settings, bus, engine, store_opener(engine, settings), shards=range(SHARDS), member="e2e"
+            settings,
+            bus,
+            engine,
+            store_opener(engine, settings, Registry(settings)),
+            shards=range(SHARDS),
+            member="e2e",
         )
         await processor.start()
         stack.push_async_callback(processor.stop)

@@ -35,6 +35,7 @@ from starlette.applications import Starlette
 from calbridge.bus import open_bus
 from calbridge.connections import Connection
 from calbridge.events import ChangeEvent, ChangeKind, Provider
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.settings import Settings, load_settings
 from calbridge.store import create_engine
@@ -291,9 +292,23 @@ def _expiry() -> datetime:
 
 @asynccontextmanager
 async def open_stack(
-    amqp_url: str, folder: Path, *, seed: int = 3, **overrides: object
+    amqp_url: str,
+    folder: Path,
+    *,
+    seed: int = 3,
+    processor_url: str | None = None,
+    spread: bool = False,
+    **overrides: object,
 ) -> AsyncIterator[Stack]:
+    """The stack on `amqp_url`; the processor alone reaches the broker at `processor_url` when given
+    (e.g. through a proxy a test cuts), and with `spread` it shares the shards through membership
+    as `calbridge processor` without --shards does, instead of consuming every shard."""
     settings = e2e_settings(amqp_url, **overrides)
+    own = (
+        settings
+        if processor_url is None
+        else settings.model_copy(update={"amqp_url": SecretStr(processor_url)})
+    )
     database = f"sqlite+aiosqlite:///{folder / 'store.db'}"
     await asyncio.to_thread(upgrade, database)
     engine = create_engine(database)
@@ -308,12 +323,13 @@ async def open_stack(
                 ssl.create_default_context(cafile=str(sandbox.ca_file)),
             )
         )
-        bus = open_bus(settings)
+        bus = open_bus(own)
         await bus.connect()
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(bus.close)
-        opener = store_opener(engine, settings)
-        processor = Processor(settings, bus, engine, opener, shards=range(SHARDS), member="e2e")
+        opener = store_opener(engine, own, Registry(own))
+        shards = None if spread else range(SHARDS)
+        processor = Processor(own, bus, engine, opener, shards=shards, member="e2e")
         await processor.start()
         stack.push_async_callback(processor.stop)
         await _watch_google(sandbox, receiver_url)

@@ -31,10 +31,10 @@ from processor_e2e import ALICE, SECRET_KEY, Stack, eventually, open_stack, publ
 from typer.testing import CliRunner
 
 from calbridge.bus.names import DLQ, shard_queue
-from calbridge.connections import GraphConnection
 from calbridge.events import Provider
 from calbridge.pairs.records import fetch_pair
 from calbridge.pairs.states import PairState
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.secretbox import SecretBox, open_secretbox, parse_secret_keys
 from calbridge.store import create_engine
 from calbridge.store.connection_records import get_connection, save_connection

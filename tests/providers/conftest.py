@@ -1,6 +1,6 @@
 """Fixtures for the adapter tests: one sandbox per module (reset before each test) and the
 adapters built against it exactly as production builds them, only with sandbox endpoints;
-the EWS tests use the EWS emulator alone in a thread."""
+the EWS tests use the EWS emulator alone in a thread, each once over NTLM and once over Basic."""
 
 from __future__ import annotations
 
@@ -77,9 +77,11 @@ def ews() -> Iterator[RunningEws]:
         yield running
 
 
-@pytest.fixture
-async def ews_provider(ews: RunningEws) -> AsyncIterator[EwsProvider]:
-    client = EwsClient(EwsEndpoint("svc@example.com", "s3cret", ews_url=ews.ews_url), threads=2)
+@pytest.fixture(params=["ntlm", "basic"])
+async def ews_provider(ews: RunningEws, request: pytest.FixtureRequest) -> AsyncIterator[EwsProvider]:
+    """The service account over NTLM (the default of `connections add ews`) and over Basic."""
+    endpoint = EwsEndpoint("svc@example.com", "s3cret", auth=request.param, ews_url=ews.ews_url)
+    client = EwsClient(endpoint, threads=2)
     try:
         yield EwsProvider(client)
     finally:

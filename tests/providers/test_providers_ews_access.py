@@ -14,13 +14,14 @@ from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.recurrence import WeeklyPattern
 
-from calbridge.connections import EwsConnection
 from calbridge.errors import AccessDenied, NotFound, Throttled, TransientProviderError
 from calbridge.model import AllDay, Event, InstanceOf, Recurrence
 from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
 from calbridge.providers.ews.adapter import EwsProvider
 from calbridge.providers.ews.client import EwsClient, EwsEndpoint
-from calbridge.providers.registry import open_provider
+from calbridge.providers.ews.connection import EwsConnection
+from calbridge.providers.registry import Registry
+from calbridge.settings import load_settings
 from sandbox.ews.testing import RunningEws, basic_account, sample_world, serve_in_thread
 from sandbox.faults import OperationFaults
 
@@ -39,8 +40,33 @@ async def test_given_granted_and_refused_mailboxes_when_checking_access_then_ok_
         await ews_provider.check_access(CalendarAddress("nobody@example.com"))
 
 
-async def test_given_a_wrong_password_when_checking_access_then_access_denied(ews: RunningEws) -> None:
-    client = EwsClient(EwsEndpoint("svc@example.com", "wrong", ews_url=ews.ews_url), threads=1)
+async def test_given_a_stored_connection_with_the_default_ntlm_when_opened_then_exchange_saw_a_handshake(
+    ews: RunningEws,
+) -> None:
+    connection = EwsConnection(
+        name="exchange", auth="ntlm", password="s3cret", url=ews.ews_url, username="svc@example.com"
+    )
+    provider = Registry(load_settings()).open(connection)
+    assert isinstance(provider, EwsProvider)
+    try:
+        await provider.check_access(CAL)
+        made = await provider.create(
+            CAL,
+            Event(id="src-1", span=AllDay(date(2026, 12, 24), date(2026, 12, 25)), title="Eve"),
+            MirrorStamp("p1", "src-1"),
+        )
+        assert (await provider.get(CAL, made.event.id)) is not None
+    finally:
+        await provider.aclose()
+    assert ews.counters.calls[("ews.auth", 401)] >= 1  # the NTLM challenge, not Basic
+    assert ews.counters.calls[("ews.CreateItem", 200)] == 1
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
+async def test_given_a_wrong_password_when_checking_access_then_access_denied(
+    ews: RunningEws, auth: Any
+) -> None:
+    client = EwsClient(EwsEndpoint("svc@example.com", "wrong", auth=auth, ews_url=ews.ews_url), threads=1)
     try:
         with pytest.raises(AccessDenied):
             await EwsProvider(client).check_access(CAL)
@@ -166,7 +192,7 @@ async def test_given_a_stored_oauth_connection_with_a_private_ca_when_opened_the
             token_url=f"{running.base_url}/ews-login/tenant-1/oauth2/v2.0/token",
             ca_file=str(ca_file),
         )
-        provider = open_provider(stored)
+        provider = Registry(load_settings()).open(stored)
         assert isinstance(provider, EwsProvider)
         try:
             await provider.check_access(CAL)

@@ -68,9 +68,35 @@ async def test_given_a_persons_meeting_when_written_back_unstamped_then_guests_s
     assert written.stamp is None and written.event.title == "Budget, final"
     state = await control.google.calendar(ALICE)
     stored = next(e for e in state["events"] if e["id"] == own["id"])
-    assert [a["email"] for a in stored["attendees"]] == ["bob@example.com"]
+    # Google lists the organizer among the guests by itself: once, and the guest stays.
+    assert sorted((a["email"], bool(a.get("organizer"))) for a in stored["attendees"]) == [
+        (ALICE, True),
+        ("bob@example.com", False),
+    ]
     assert "extendedProperties" not in stored or not stored["extendedProperties"].get("private")
     assert (await control.counters())["invitations"] == []
+
+
+async def test_given_a_persons_meeting_with_a_guest_when_read_and_written_back_then_only_the_guest_attends(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    own = await control.google.create_event(
+        ALICE,
+        {
+            "summary": "Budget",
+            "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-12-01T11:00:00", "timeZone": "Europe/Berlin"},
+            "attendees": [{"email": "bob@example.com"}],
+        },
+    )
+    read = await google.get(HERE, own["id"])
+    assert read is not None and read.event.organizer is not None
+    assert read.event.organizer.address == ALICE
+    assert [a.address for a in read.event.attendees] == ["bob@example.com"]
+    written = await google.update(HERE, own["id"], read.event, None)
+    assert [a.address for a in written.event.attendees] == ["bob@example.com"]
+    again = await google.get(HERE, own["id"])
+    assert again is not None and again.event.attendees == read.event.attendees
 
 
 async def test_given_a_mirror_series_with_an_exception_when_its_title_changes_then_the_exception_stays(

@@ -77,7 +77,8 @@ def test_given_no_recurrence_when_expanding_then_nothing() -> None:
 def test_given_settings_when_building_adapter_options_then_the_knobs_are_carried() -> None:
     from datetime import timedelta
 
-    from calbridge.providers.tuning import google_options, graph_options
+    from calbridge.providers.google.adapter import google_options
+    from calbridge.providers.graph.adapter import graph_options
     from calbridge.settings import load_settings
 
     settings = load_settings(google_threads=3, graph_mailbox_concurrency=2, graph_window_past_days=7)

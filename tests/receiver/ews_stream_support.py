@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus.amqp import AmqpBus
-from calbridge.connections import EwsConnection
 from calbridge.events import ChangeEvent
+from calbridge.providers.ews.connection import EwsConnection
 from calbridge.settings import Settings, load_settings
 from calbridge.store.tables import calendars, connections, pairs
 from ews_listener.accounts import ListenerFolders

@@ -180,10 +180,14 @@ class Metrics:
 
 
 @asynccontextmanager
-async def open_stack(amqp_url: str, seed: int = 11) -> AsyncIterator[Stack]:
+async def open_stack(amqp_url: str, seed: int = 11, *, broker_away: bool = False) -> AsyncIterator[Stack]:
+    """The stack; with `broker_away` the proxy is cut before the receiver starts (a broker that
+    is down, or not up yet, when the receiver comes up)."""
     broker = urlsplit(amqp_url)
     proxy = BrokerProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
     await proxy.start()
+    if broker_away:
+        proxy.cut()
     settings = e2e_settings(proxy.url_for(amqp_url))
     try:
         async with (

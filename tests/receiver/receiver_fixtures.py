@@ -44,6 +44,9 @@ class RecordingBus:
     async def connect(self) -> None:
         self.connects += 1
 
+    async def start(self) -> None:
+        self.connects += 1
+
     async def close(self) -> None:
         self.closes += 1
 

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from ews_stream_support import BusReader, eventually, quick_tuning, ref_of
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.connections import EwsConnection
+from calbridge.providers.ews.connection import EwsConnection
 from calbridge.secretbox import SecretBox, parse_secret_keys
 from calbridge.store.connection_records import save_connection
 from calbridge.store.engine import create_engine

@@ -65,6 +65,46 @@ def test_given_the_same_event_twice_then_it_is_published_once_even_across_notifi
     ]
 
 
+def test_given_a_create_then_exchanges_modification_of_the_same_version_then_one_hint() -> None:
+    recent = RecentEvents()
+    later = AT.replace(second=1)
+    assert convert(streamed("CreatedEvent"), recent=recent) == [(ChangeKind.CREATED, "item-1")]
+    assert convert(streamed("ModifiedEvent", timestamp=later), recent=recent) == []
+    assert convert(streamed("ModifiedEvent", changekey="ck-2", timestamp=later), recent=recent) == [
+        (ChangeKind.UPDATED, "item-1")
+    ]
+
+
+def test_given_events_that_name_no_version_or_are_not_modifications_then_each_is_published() -> None:
+    recent = RecentEvents()
+    assert convert(
+        streamed("ModifiedEvent", changekey=None),
+        streamed("ModifiedEvent", changekey=None, timestamp=AT.replace(second=1)),
+        streamed("DeletedEvent"),
+        streamed("ModifiedEvent", item="item-2"),
+        recent=recent,
+    ) == [
+        (ChangeKind.UPDATED, "item-1"),
+        (ChangeKind.UPDATED, "item-1"),
+        (ChangeKind.DELETED, "item-1"),
+        (ChangeKind.UPDATED, "item-2"),
+    ]
+
+
+def test_given_a_small_memory_then_the_oldest_versions_are_forgotten() -> None:
+    recent = RecentEvents(size=2)
+    assert convert(streamed("CreatedEvent"), streamed("CreatedEvent", item="item-2"), recent=recent) == [
+        (ChangeKind.CREATED, "item-1"),
+        (ChangeKind.CREATED, "item-2"),
+    ]
+    assert (
+        convert(streamed("ModifiedEvent", item="item-2", timestamp=AT.replace(second=1)), recent=recent) == []
+    )
+    assert convert(streamed("ModifiedEvent", timestamp=AT.replace(second=1)), recent=recent) == [
+        (ChangeKind.UPDATED, "item-1")
+    ]
+
+
 def test_given_an_unknown_subscription_then_nothing_is_published() -> None:
     assert convert(streamed("CreatedEvent", subscription_id="someone-else")) == []
 

@@ -81,6 +81,19 @@ async def test_given_a_percent_encoded_token_then_the_echo_is_decoded(client: ht
     assert response.text == "a+b c=="
 
 
+@pytest.mark.parametrize("query", ["validationToken=", "validationToken", "validationToken=&x=1"])
+@pytest.mark.parametrize("url", [GRAPH, LIFECYCLE])
+async def test_given_an_empty_validation_token_then_it_is_refused_and_nothing_is_echoed(
+    client: httpx.AsyncClient, bus: RecordingBus, url: str, query: str
+) -> None:
+    validations_before = count("validation")
+    response = await client.post(f"{url}?{query}")
+    assert response.status_code == 400
+    assert "validationToken" in response.text
+    assert count("validation") == validations_before  # not counted as a handshake
+    assert bus.attempts == 0
+
+
 # --- change notifications
 
 

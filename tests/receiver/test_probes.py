@@ -60,6 +60,25 @@ async def test_given_an_unknown_route_then_404_and_a_bounded_metric_label(client
 
 
 @pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/notifications/graph/", "POST"),
+        ("/notifications/graph/lifecycle/", "POST"),
+        ("/notifications/google/", "POST"),
+        ("/healthz/", "GET"),
+        ("/metrics/", "GET"),
+    ],
+)
+async def test_given_a_known_path_with_a_trailing_slash_then_404_not_a_redirect(
+    client: httpx.AsyncClient, bus: RecordingBus, path: str, method: str
+) -> None:
+    response = await client.request(method, path, content=b'{"value": []}')
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert bus.attempts == 0
+
+
+@pytest.mark.parametrize(
     ("path", "method"), [("/healthz", "POST"), ("/metrics", "DELETE"), ("/notifications/google", "PUT")]
 )
 async def test_given_a_wrong_method_then_405(client: httpx.AsyncClient, path: str, method: str) -> None:

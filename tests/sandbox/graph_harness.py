@@ -1,5 +1,7 @@
-"""Serve the Graph emulator over HTTPS (trustme CA, ephemeral 127.0.0.1 port) for the real
-msgraph-sdk and azure-identity, plus a local webhook endpoint that records what Graph POSTs.
+"""Serve the Graph emulator over HTTPS (the sandbox CA, ephemeral 127.0.0.1 port) for the real
+msgraph-sdk and azure-identity, plus a local HTTPS webhook endpoint that records what Graph POSTs
+(real Graph refuses plain-http endpoints; the emulator trusts the sandbox CA as Graph trusts a
+public one).
 
 Test modules import the fixtures they use from here (`from graph_harness import graph, ...`).
 """
@@ -15,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import trustme
 from aiohttp import web
 from azure.identity.aio import ClientSecretCredential
 from kiota_authentication_azure.azure_identity_authentication_provider import (
@@ -31,6 +32,7 @@ from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.faults import Faults
 from sandbox.graph import GraphControl, GraphWorld, build_graph_app
+from sandbox.tls import SandboxTLS
 
 ALICE = "alice@contoso.test"
 BOB = "bob@contoso.test"
@@ -103,6 +105,18 @@ class GraphSandbox:
         adapter.base_url = f"{self.origin}/v1.0"
         return GraphServiceClient(request_adapter=adapter)
 
+    async def raw(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """One Graph call by hand (`path` after /v1.0, ids already percent-encoded, or a whole
+        next/delta link): for what the SDK hides, such as response headers."""
+        token = await self.credential().get_token(*SCOPES)
+        http = httpx.AsyncClient(verify=self.client_ssl, timeout=30)
+        self.closers.append(http)
+        sent = {"Authorization": f"Bearer {token.token}", **(headers or {})}
+        url = path if path.startswith("https://") else f"{self.origin}/v1.0{path}"
+        return await http.request(method, url, json=json, headers=sent)
+
     async def close(self) -> None:
         for closer in self.closers:
             await (closer.aclose() if isinstance(closer, httpx.AsyncClient) else closer.close())
@@ -110,12 +124,10 @@ class GraphSandbox:
 
 
 def _tls(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext, Path]:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    tls = SandboxTLS.create()
     ca_path = tmp_path / "graph-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
-    return server, ssl.create_default_context(cafile=str(ca_path)), ca_path
+    ca_path.write_text(tls.ca_pem)
+    return tls.server_context(), ssl.create_default_context(cafile=str(ca_path)), ca_path
 
 
 async def serve(app: web.Application, ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
@@ -132,7 +144,11 @@ async def graph(tmp_path: Path) -> AsyncIterator[GraphSandbox]:
     """Given a tenant with alice, bob and carol, served over HTTPS on an ephemeral port."""
     server_ssl, client_ssl, ca_path = _tls(tmp_path)
     world = GraphWorld(
-        seed=7, validation_timeout=2.0, notification_timeout=1.0, notification_retry_delays=(0.05, 0.1)
+        seed=7,
+        validation_timeout=2.0,
+        notification_timeout=1.0,
+        notification_retry_delays=(0.05, 0.1),
+        notification_ssl=client_ssl,
     )
     for address in (ALICE, BOB, CAROL):
         world.add_mailbox(address)
@@ -183,8 +199,8 @@ async def webhook() -> AsyncIterator[Webhook]:
     hook = Webhook()
     app = web.Application()
     app.router.add_post("/{path:.*}", hook.handle)
-    runner, port = await serve(app)
-    hook.url = f"http://127.0.0.1:{port}"
+    runner, port = await serve(app, SandboxTLS.create().server_context())
+    hook.url = f"https://127.0.0.1:{port}"
     try:
         yield hook
     finally:

@@ -220,6 +220,7 @@ async def test_given_attendees_when_writing_then_only_send_updates_all_counts_in
     assert sb.counters.send_updates == {"none": 1, "unset": 1, "all": 1, "externalOnly": 1}
     attendees = quiet["attendees"]
     assert {a["email"]: a["responseStatus"] for a in attendees} == {
+        ALICE: "accepted",
         BOB: "needsAction",
         EXTERNAL_GUEST: "needsAction",
     }

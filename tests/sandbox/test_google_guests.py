@@ -33,7 +33,11 @@ async def test_given_alice_invites_bob_without_mail_when_bob_lists_then_he_sees_
     copy = await call(bob_events.get(calendarId="primary", eventId=created["id"]))
 
     assert copy["organizer"] == {"email": ALICE, "displayName": "Alice Adams"}
-    assert {a["email"]: a.get("self", False) for a in copy["attendees"]} == {BOB: True, EXTERNAL_GUEST: False}
+    assert {a["email"]: a.get("self", False) for a in copy["attendees"]} == {
+        ALICE: False,
+        BOB: True,
+        EXTERNAL_GUEST: False,
+    }
     assert copy["extendedProperties"] == {"shared": {"topic": "plan"}}  # private stays with Alice's copy
     assert sb.counters.invitations == []
 
@@ -46,7 +50,8 @@ async def test_given_bob_declines_when_alice_reads_then_his_answer_is_on_her_eve
     await control.google.respond(BOB, created["id"], BOB, "declined")
 
     mine = await call(alice_events.get(calendarId="primary", eventId=created["id"]))
-    assert mine["attendees"][0]["responseStatus"] == "declined"
+    answers = {a["email"]: a["responseStatus"] for a in mine["attendees"]}
+    assert answers == {ALICE: "accepted", BOB: "declined"}
 
 
 async def test_given_bob_is_uninvited_or_the_event_deleted_when_bob_syncs_then_his_copy_is_cancelled(

@@ -3,16 +3,20 @@ availability views and the invitation rule."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sandbox.graph.content import body_preview, normalize_body, with_teams_block
 from sandbox.graph.errors import GraphError
+from sandbox.graph.ids import occurrence_id
 from sandbox.graph.instances import Instance
 from sandbox.graph.invitations import invitation_for
+from sandbox.graph.notify import echo_delays
 from sandbox.graph.prefs import applied, parse_prefs
 from sandbox.graph.query import parse_expand, parse_filter
-from sandbox.graph.recurrence import occurrences, validate_recurrence
+from sandbox.graph.recurrence import complete_recurrence, occurrences, validate_recurrence
 from sandbox.graph.schedule import availability_view
 from sandbox.graph.state import GraphWorld, StoredEvent
 from sandbox.graph.timezones import parse_datetime_tz, resolve_zone
@@ -168,3 +172,89 @@ def test_a_refused_patch_leaves_the_event_as_it_was() -> None:
         update_target(world, alice, target, refused, NOW)
 
     assert (item.fields["subject"], item.change_key) == ("Kept", change_key)
+
+
+def test_ids_are_exchange_shaped_repeatable_and_occurrence_ids_need_the_series_secret() -> None:
+    def minted(seed: int) -> tuple[str, str]:
+        world = GraphWorld(seed=seed)
+        return world.new_event_ids(world.add_mailbox("alice@contoso.test"))
+
+    immutable, rest = minted(5)
+
+    assert rest.startswith("AAMkA") and immutable.startswith("AAkAL")
+    assert rest.endswith("=") and "-" in rest and "_" in rest
+    assert minted(5) == (immutable, rest) and minted(6) != (immutable, rest)
+    one, other = (
+        occurrence_id(b"salt-1", rest, "20261130T080000Z"),
+        occurrence_id(b"salt-2", rest, "20261130T080000Z"),
+    )
+    assert one != other and one.startswith(rest[:40]) and "20261130" not in one
+    assert one != occurrence_id(b"salt-1", rest, "20261207T080000Z")
+
+
+def test_exchange_wraps_html_bodies_and_lowercases_their_type() -> None:
+    wrapped = normalize_body({"contentType": "HTML", "content": "<p>a</p>\n<p>b</p>"})
+    kept = normalize_body({"contentType": "Text", "content": "plain\ntext"})
+
+    assert wrapped["contentType"] == "html" and kept == {"contentType": "text", "content": "plain\ntext"}
+    assert wrapped["content"].startswith("<html>\r\n<head>\r\n<meta ")
+    assert wrapped["content"].endswith("<body>\r\n<p>a</p>\r\n<p>b</p>\r\n</body>\r\n</html>\r\n")
+    assert normalize_body(wrapped) == wrapped  # a whole document is kept as it is
+    assert body_preview(wrapped) == "a\r\nb"
+
+
+def test_the_teams_block_follows_the_description_inside_one_document() -> None:
+    url = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"
+    body = with_teams_block({"contentType": "text", "content": "Bring <notes>"}, url, random.Random(1))
+
+    assert body["contentType"] == "html" and body["content"].count("<html>") == 1
+    assert body["content"].index("Bring &lt;notes&gt;") < body["content"].index("Microsoft Teams meeting")
+    assert f'href="{url}"' in body["content"]
+
+
+def test_recurrence_is_completed_as_graph_returns_it() -> None:
+    monthly = {
+        "pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["Thursday"], "index": "last"},
+        "range": {"type": "EndDate", "startDate": "2026-11-26", "endDate": "2027-01-31"},
+    }
+    daily = {
+        "pattern": {"type": "daily", "interval": 2},
+        "range": {"type": "noEnd", "startDate": "2026-11-26"},
+    }
+
+    assert complete_recurrence(validate_recurrence(monthly), "Customized Time Zone") == {
+        "pattern": {"type": "relativeMonthly", "interval": 1, "month": 0, "dayOfMonth": 0,
+                    "daysOfWeek": ["thursday"], "firstDayOfWeek": "sunday", "index": "last"},
+        "range": {"type": "endDate", "startDate": "2026-11-26", "endDate": "2027-01-31",
+                  "recurrenceTimeZone": "Customized Time Zone", "numberOfOccurrences": 0},
+    }  # fmt: skip
+    completed = complete_recurrence(validate_recurrence(daily), "UTC")
+    assert "daysOfWeek" not in completed["pattern"] and completed["range"]["endDate"] == "0001-01-01"
+
+
+def test_an_all_day_series_steps_over_floating_dates_whatever_its_zone() -> None:
+    rule = {
+        "pattern": {"type": "daily", "interval": 1},
+        "range": {"type": "numbered", "startDate": "2026-11-23", "numberOfOccurrences": 2},
+    }
+    first_day = datetime(2026, 11, 23, tzinfo=UTC)  # how an all-day start is stored
+
+    found = occurrences(
+        rule, first_day, "Pacific Standard Time", datetime(2027, 1, 1, tzinfo=UTC), floating=True
+    )
+
+    assert [o.isoformat() for o in found] == ["2026-11-23T00:00:00+00:00", "2026-11-24T00:00:00+00:00"]
+
+
+def test_echoes_follow_creates_and_updates_only_and_repeat_under_a_seed() -> None:
+    world = GraphWorld(update_echoes=(1, 3), create_echoes=(0, 1), echo_delay=(0.1, 0.2))
+
+    plans = [
+        [echo_delays(rng, world, kind) for kind in ("created", "updated", "deleted", "updated")]
+        for rng in (random.Random("s"), random.Random("s"))
+    ]
+
+    assert plans[0] == plans[1]
+    created, updated, deleted, again = plans[0]
+    assert len(created) <= 1 and 1 <= len(updated) <= 3 and 1 <= len(again) <= 3 and deleted == []
+    assert all(0.1 <= d <= 0.2 for d in [*created, *updated, *again]) and updated == sorted(updated)

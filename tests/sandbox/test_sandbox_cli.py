@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -119,3 +124,98 @@ def test_given_the_sandbox_command_when_another_process_reads_the_connection_fil
             server.kill()
             server.wait()
     assert server.returncode == 0
+
+
+SOAP = """<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+    xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+    xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+  <s:Header><t:ExchangeImpersonation><t:ConnectingSID><t:SmtpAddress>{mailbox}</t:SmtpAddress>
+  </t:ConnectingSID></t:ExchangeImpersonation></s:Header>
+  <s:Body>{body}</s:Body>
+</s:Envelope>"""
+SUBSCRIBE = """<m:Subscribe><m:StreamingSubscriptionRequest>
+  <t:FolderIds><t:DistinguishedFolderId Id="calendar"/></t:FolderIds>
+  <t:EventTypes><t:EventType>CreatedEvent</t:EventType></t:EventTypes>
+</m:StreamingSubscriptionRequest></m:Subscribe>"""
+STREAM = """<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sub}</t:SubscriptionId>
+</m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>"""
+
+
+def _start_sandbox(connection: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "calbridge_app", "sandbox", "--connection-file", str(connection)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    deadline = time.monotonic() + 20
+    while not connection.exists():
+        assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+        assert time.monotonic() < deadline, "no connection file in time"
+        time.sleep(0.05)
+    return server, json.loads(connection.read_text())
+
+
+def _open_stream(info: dict[str, Any], ca: Path) -> tuple[httpx.Client, httpx.Response]:
+    """Subscribe a mailbox to streaming notifications and hold a GetStreamingEvents response open,
+    as the EWS listener does; returns once the first envelope (ConnectionStatus OK) has arrived."""
+    ms = info["microsoft"]
+    client = httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=10)
+    token = client.post(
+        ms["ews_token_url"],
+        data={
+            "grant_type": "client_credentials",
+            "client_id": ms["client_id"],
+            "client_secret": ms["client_secret"],
+            "scope": "https://outlook.office365.com/.default",
+        },
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/xml; charset=utf-8"}
+    mailbox = info["users"][0]["email"]
+    subscribed = client.post(
+        ms["ews_url"], headers=headers, content=SOAP.format(mailbox=mailbox, body=SUBSCRIBE)
+    )
+    sub = re.search(r"<m:SubscriptionId>([^<]+)</m:SubscriptionId>", subscribed.text)
+    assert subscribed.status_code == 200 and sub is not None, subscribed.text
+    request = client.build_request(
+        "POST",
+        ms["ews_url"],
+        headers=headers,
+        content=SOAP.format(mailbox=mailbox, body=STREAM.format(sub=sub[1])),
+    )
+    stream = client.send(request, stream=True)
+    first = next(stream.iter_bytes())
+    assert b"<m:ConnectionStatus>OK</m:ConnectionStatus>" in first, first
+    return client, stream
+
+
+@pytest.mark.parametrize("listener", ["still streaming", "gone"])
+def test_given_an_ews_stream_was_opened_when_the_sandbox_is_stopped_then_it_exits_within_seconds(
+    tmp_path: Path, listener: str
+) -> None:
+    server, info = _start_sandbox(tmp_path / "sandbox.json")
+    ca = tmp_path / "ca.pem"
+    ca.write_text(info["ca_pem"])
+    client, stream = None, None
+    try:
+        client, stream = _open_stream(info, ca)
+        if listener == "gone":
+            stream.close()
+            client.close()
+        started = time.monotonic()
+        server.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=90)
+        stopped_after = time.monotonic() - started
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if stream is not None:
+            stream.close()
+        if client is not None:
+            client.close()
+    # A functional bound, not a speed target: before, the open stream held shutdown for a minute.
+    assert stopped_after < 10, f"the sandbox took {stopped_after:.1f} s to stop"
+    assert server.returncode == 0, server.stdout.read().decode() if server.stdout else ""

@@ -9,25 +9,23 @@ from pathlib import Path
 import pytest
 import structlog
 from cryptography.fernet import Fernet
-from pair_fakes import Access, FakeProvider, RecordingBus, seed_connections, service_account
+from pair_fakes import Access, RecordingBus, seed_connections, service_account
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.connections import Connection
-from calbridge.events import Provider
-from calbridge.providers import registry
 from calbridge.secretbox import SecretBox, parse_secret_keys
 from calbridge.store.engine import create_engine
+from calbridge_app.cli import context as cli_context
 
 
 @pytest.fixture
-def access() -> Iterator[Access]:
-    """The fake adapters registered for Google and Graph for the duration of a test."""
+def access(monkeypatch: pytest.MonkeyPatch) -> Access:
+    """Scripted access answers: `RegistryAccessChecker(access.open)` checks through fake Google and
+    Graph adapters, and so do the `calbridge` commands (their registry's Google and Graph openers
+    are the fake's; EWS stays real)."""
     scripted = Access()
-    with (
-        registry.registered(Provider.GOOGLE, lambda c: FakeProvider(Provider.GOOGLE, scripted)),
-        registry.registered(Provider.GRAPH, lambda c: FakeProvider(Provider.GRAPH, scripted)),
-    ):
-        yield scripted
+    monkeypatch.setattr(cli_context, "provider_registry", scripted.registry)
+    return scripted
 
 
 @pytest.fixture

@@ -12,11 +12,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.connections import Connection, GoogleConnection, GraphConnection
+from calbridge.connections import Connection
 from calbridge.errors import AccessDenied, NotFound
 from calbridge.events import ChangeEvent, LifecycleEvent, Provider
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.google.connection import GoogleConnection
+from calbridge.providers.graph.connection import GraphConnection
+from calbridge.providers.registry import PROFILES, Registry
 from calbridge.secretbox import SecretBox
+from calbridge.settings import Settings
 from calbridge.store.connection_records import save_connection
 
 CLIENT_SECRET = "graph-client-secret-0123456789"
@@ -42,6 +46,9 @@ def service_account(email: str = "sync@calbridge-test.iam.gserviceaccount.com") 
     }
 
 
+FAKED = (Provider.GOOGLE, Provider.GRAPH)  # EWS stays real: its tests run the EWS emulator
+
+
 @dataclass
 class Access:
     """Scripted answers of the fake provider, by owner address."""
@@ -49,6 +56,20 @@ class Access:
     denied: set[str] = field(default_factory=set)
     missing: set[str] = field(default_factory=set)
     checked: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def open(self, connection: Connection) -> FakeProvider:
+        """The fake adapter of a Google or Graph connection (for `RegistryAccessChecker`)."""
+        assert connection.provider in FAKED, connection.provider
+        return FakeProvider(connection.provider, self)
+
+    def registry(self, settings: Settings, faked: Sequence[Provider] = FAKED) -> Registry:
+        """The registry a process would build, with the `faked` providers' adapters replaced by
+        this fake (and the others real)."""
+
+        def fake(connection: Connection, settings: Settings, limits: object) -> FakeProvider:
+            return FakeProvider(connection.provider, self)
+
+        return Registry(settings, [p.but(open_adapter=fake) if p.provider in faked else p for p in PROFILES])
 
 
 class FakeProvider:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from calbridge.connections import Connection, GraphConnection
+from calbridge.connections import Connection
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.closing import close_provider
+from calbridge.providers.graph.connection import GraphConnection
 
 
 class AsyncClosing:

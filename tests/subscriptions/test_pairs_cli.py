@@ -167,7 +167,7 @@ def test_pairs_add_activates_and_says_so_then_a_second_add_changes_nothing(
     assert "added and active" in out and "baseline sync requested" in out
     assert len(recording_bus.published) == 1
     code, out = invoke(*args)
-    assert code == 0 and "already exists (active); nothing changed" in out
+    assert code == 0 and "is already active; nothing changed" in out
     assert len(recording_bus.published) == 1
 
 
@@ -237,7 +237,7 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
                 parse_calendar(g, Side.GOOGLE), parse_calendar(m, Side.MICROSOFT), direction=direction
             )
 
-        bus, checker = RecordingBus(), RegistryAccessChecker()
+        bus, checker = RecordingBus(), RegistryAccessChecker(access.open)
         active = await add_pair(engine, spec("alice@example.com", "alice@example.org"), found, checker, bus)
         long = await add_pair(
             engine,
@@ -375,6 +375,41 @@ def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
     assert CLIENT_SECRET not in out and CLIENT_SECRET not in stored(env["CALBRIDGE_DATABASE_URL"])
 
 
+def test_add_sandbox_signs_in_to_ews_as_the_service_account_over_ntlm_unless_told_otherwise(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from pair_fakes import service_account
+
+    sandbox_file = tmp_path / "sandbox.json"
+    microsoft = {"tenant_id": "tenant", "client_id": "client", "client_secret": CLIENT_SECRET}
+    ews = {"ews_url": "https://127.0.0.1:9003/EWS/Exchange.asmx", "ews_username": "svc@example.com"}
+    sandbox_file.write_text(
+        json.dumps(
+            {
+                "google": {
+                    "api_endpoint": "http://127.0.0.1:9001/calendar/v3/",
+                    "service_account": service_account(),
+                },
+                "microsoft": {**microsoft, **ews, "ews_password": "service-password"},
+            }
+        )
+    )
+    code, out = invoke("connections", "add-sandbox", "--connection-file", str(sandbox_file))
+    assert code == 0 and "sandbox-ews (ews): added" in out, out
+    shown = json.loads(invoke("connections", "show", "sandbox-ews", "--json")[1])
+    assert (shown["auth"], shown["username"]) == ("ntlm", "svc@example.com")
+
+    code, out = invoke(
+        "connections", "add-sandbox", "--connection-file", str(sandbox_file), "--ews-auth", "oauth"
+    )
+    assert code == 0 and "sandbox-ews (ews): replaced" in out, out
+    assert json.loads(invoke("connections", "show", "sandbox-ews", "--json")[1])["auth"] == "oauth"
+    code, out = invoke(
+        "connections", "add-sandbox", "--connection-file", str(sandbox_file), "--ews-auth", "kerberos"
+    )
+    assert code != 0 and "--ews-auth must be one of ntlm, basic, oauth" in out
+
+
 def test_import_check_validates_without_a_store_or_a_bus(env: dict[str, str], tmp_path: Path) -> None:
     source = tmp_path / "pairs.csv"
     source.write_text(
@@ -416,15 +451,64 @@ def test_pause_resume_resync_and_remove_from_the_command_line(
     pair_id = json.loads(out)["pair"]["id"]
 
     assert invoke("pairs", "pause", pair_id, "--reason", "quiet week")[1].endswith("paused: quiet week")
+    code, out = invoke("pairs", "pause", pair_id, "--reason", "again")
+    assert code == 0 and "was already paused: quiet week" in out  # idempotent, and says so
     code, out = invoke("pairs", "resync", pair_id)
-    assert code == 1 and "is paused; only active pairs are synced" in out
+    assert code == 1 and "is paused: only active pairs are synced" in out
     code, out = invoke("pairs", "resume", pair_id)
     assert code == 0 and "is active again" in out
+    code, out = invoke("pairs", "resume", pair_id)
+    assert code == 0 and "is already active; nothing changed" in out
     code, out = invoke("pairs", "resync", pair_id)
     assert code == 0 and "resync requested" in out and "(2 calendar(s))" in out
     assert [h.reason for h in recording_bus.published] == ["baseline"] * 2 + ["resume"] * 2 + ["operator"] * 2
 
-    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors")
+    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors")  # no terminal to ask on
+    assert code == 2 and "add --yes" in out and "Traceback" not in out
+    assert json.loads(invoke("pairs", "show", pair_id, "--json")[1])["state"] == "active"  # untouched
+    code, out = invoke("pairs", "remove", pair_id, "--delete-mirrors", "--yes")
     assert code == 0 and "its mirrors will be deleted" in out
     shown = json.loads(invoke("pairs", "show", pair_id, "--json")[1])
     assert shown["state"] == "removing" and shown["delete_mirrors"] is True
+
+
+def test_given_a_conflict_policy_when_adding_a_pair_then_it_is_stored_shown_and_changeable(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = ["pairs", "add", "--google", "c@example.com", "--microsoft", "c@example.org", "--json"]
+    code, out = invoke(*args, "--conflict", "google")
+    assert code == 0, out
+    pair = json.loads(out)["pair"]
+    assert pair["conflict"] == "google"
+    code, out = invoke(*args, "--conflict", "microsoft")
+    assert code == 0 and json.loads(out)["outcome"] == "updated"
+    shown = json.loads(invoke("pairs", "show", pair["id"], "--json")[1])
+    assert shown["conflict"] == "microsoft"
+    code, out = invoke(*args[:-1], "--conflict", "oldest")
+    assert code != 0 and "--conflict" in out and "Traceback" not in out
+
+
+def test_given_pairs_of_a_connection_when_removed_by_connection_then_all_go_after_confirmation(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    ids = []
+    for n in range(3):
+        code, out = invoke(
+            "pairs", "add", "--google", f"g{n}@example.com", "--microsoft", f"m{n}@example.org", "--json"
+        )
+        assert code == 0, out
+        ids.append(json.loads(out)["pair"]["id"])
+    connection = json.loads(invoke("pairs", "show", ids[0], "--json")[1])["google"]["connection"]
+    # Without a terminal to confirm on, nothing is removed
+    code, out = invoke("pairs", "remove", "--connection", connection)
+    assert code == 2 and "add --yes" in out
+    assert all(json.loads(invoke("pairs", "show", i, "--json")[1])["state"] == "active" for i in ids)
+    # With --yes, every pair of the connection is being removed
+    code, out = invoke("pairs", "remove", "--connection", connection, "--yes")
+    assert code == 0 and "3 pair(s)" in out
+    assert all(json.loads(invoke("pairs", "show", i, "--json")[1])["state"] == "removing" for i in ids)
+    # Neither a pair id nor a connection: one line saying what to give
+    code, out = invoke("pairs", "remove")
+    assert code == 2 and "--connection" in out

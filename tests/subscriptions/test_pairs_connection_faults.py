@@ -14,7 +14,7 @@ from pair_fakes import seed_connections
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from calbridge.connections import ConnectionInvalid, GraphConnection
+from calbridge.connections import ConnectionInvalid
 from calbridge.pairs.connection_faults import (
     PairConnections,
     apply_connection_faults,
@@ -23,6 +23,7 @@ from calbridge.pairs.connection_faults import (
 )
 from calbridge.pairs.records import fetch_pair
 from calbridge.pairs.states import InvalidTransition, PairAction, PairState, next_state
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.secretbox import SecretBox, SecretUnreadable, parse_secret_keys
 from calbridge.store.connection_records import (
     Saved,

@@ -12,15 +12,12 @@ from cryptography.fernet import Fernet
 from pair_fakes import CLIENT_SECRET, private_key_pem, service_account
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.connections import (
-    ConnectionInvalid,
-    EwsConnection,
-    GoogleConnection,
-    GraphConnection,
-    parse_service_account,
-    validate,
-)
+from calbridge.connections import ConnectionInvalid, validate
 from calbridge.errors import ConfigurationError
+from calbridge.events import Provider
+from calbridge.providers.ews.connection import EwsConnection
+from calbridge.providers.google.connection import GoogleConnection, parse_service_account
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.secretbox import SecretBox, open_secretbox, parse_secret_keys
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import (
@@ -33,7 +30,7 @@ from calbridge.store.connection_records import (
     save_connection,
 )
 from calbridge.store.tables import calendars, connections
-from calbridge_app.sandbox_connections import sandbox_connections
+from calbridge_app.sandbox_connections import SandboxFileInvalid, sandbox_connections
 
 KEY_BODY = private_key_pem().splitlines()[1]  # a line of the private key's base64
 
@@ -208,6 +205,8 @@ def test_the_sandbox_file_gives_google_graph_and_ews_connections(tmp_path: Path)
             "graph_url": "https://127.0.0.1:9002/v1.0",
             "ews_url": "https://127.0.0.1:9003/EWS/Exchange.asmx",
             "ews_token_url": "https://127.0.0.1:9003/ews-login/tenant/oauth2/v2.0/token",
+            "ews_username": "svc@example.com",
+            "ews_password": "service-password",
         },
         "ca_pem": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
     }
@@ -223,3 +222,37 @@ def test_the_sandbox_file_gives_google_graph_and_ews_connections(tmp_path: Path)
     google = found[0]
     assert isinstance(google, GoogleConnection)
     assert google.service_account_info()["token_uri"] == "http://127.0.0.1:9001/token"
+    # EWS as `connections add ews` does by default: NTLM as the service account
+    ews = found[2]
+    assert isinstance(ews, EwsConnection)
+    assert (ews.auth, ews.username, ews.password) == ("ntlm", "svc@example.com", "service-password")
+    oauth = sandbox_connections(data, "sandbox", tmp_path / "ca.pem", ews_auth="oauth")[2]
+    assert isinstance(oauth, EwsConnection)
+    assert (oauth.auth, oauth.client_id, oauth.tenant_id, oauth.password) == (
+        "oauth",
+        "client",
+        "tenant",
+        "secret",
+    )
+    assert oauth.token_url == "https://127.0.0.1:9003/ews-login/tenant/oauth2/v2.0/token"
+
+
+def test_a_sandbox_file_without_an_ews_service_account_names_what_is_missing(tmp_path: Path) -> None:
+    data = {
+        "google": {
+            "api_endpoint": "http://127.0.0.1:9001/calendar/v3/",
+            "service_account": service_account(),
+        },
+        "microsoft": {
+            "tenant_id": "t",
+            "client_id": "c",
+            "client_secret": "s",
+            "ews_url": "https://127.0.0.1:9003/EWS/Exchange.asmx",
+        },
+    }
+    with pytest.raises(SandboxFileInvalid, match=r"microsoft\.ews_username is missing"):
+        sandbox_connections(data, "sandbox", tmp_path / "ca.pem")
+    assert (
+        sandbox_connections(data, "sandbox", tmp_path / "ca.pem", ews_auth="oauth")[-1].provider
+        == Provider.EWS
+    )

@@ -73,10 +73,11 @@ def test_given_an_ews_connection_when_pairs_are_added_via_ews_then_access_is_che
     add_google(tmp_path)
     code, out = invoke(
         "connections", "add", "ews", "--url", ews.ews_url, "--username", "svc@example.com",
-        "--password-file", str(env), "--auth", "basic",
+        "--password-file", str(env),
     )  # fmt: skip
     assert code == 0, out
     assert "s3cret" not in out
+    assert json.loads(invoke("connections", "show", "ews", "--json")[1])["auth"] == "ntlm"  # the default
 
     code, out = invoke("pairs", "add", "--google", "a@example.com", "--microsoft", "alice@example.com",
                        "--via", "ews", "--json")  # fmt: skip
@@ -84,6 +85,7 @@ def test_given_an_ews_connection_when_pairs_are_added_via_ews_then_access_is_che
     pair = json.loads(out)["pair"]
     assert pair["state"] == "active"
     assert ews.counters.calls_to("ews.GetFolder") >= 1  # the access check reached Exchange
+    assert ews.counters.calls[("ews.auth", 401)] >= 1  # signed in by an NTLM handshake
     baselines = [(h.provider, h.kind) for h in recording_bus.published]
     assert (Provider.EWS, ChangeKind.RESYNC) in baselines and (
         Provider.GOOGLE,

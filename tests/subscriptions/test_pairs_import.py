@@ -68,7 +68,9 @@ async def test_given_2000_rows_with_a_few_bad_when_imported_twice_then_report_an
     access.denied.update({"user20@example.org", "user30@example.com"})  # the app may not use these
     rows, errors = read_rows(generated_csv())
 
-    summary = await import_pairs(engine, rows, connections, RegistryAccessChecker(), bus, concurrency=8)
+    summary = await import_pairs(
+        engine, rows, connections, RegistryAccessChecker(access.open), bus, concurrency=8
+    )
 
     assert summary.counts["added"] == ROWS - 3 - 2
     assert [f.line for f in summary.failures] == [22, 32]
@@ -88,7 +90,9 @@ async def test_given_2000_rows_with_a_few_bad_when_imported_twice_then_report_an
         before = (await conn.execute(sa.select(pairs).order_by(pairs.c.id))).all()
 
     published = len(bus.published)
-    again = await import_pairs(engine, rows, connections, RegistryAccessChecker(), bus, concurrency=8)
+    again = await import_pairs(
+        engine, rows, connections, RegistryAccessChecker(access.open), bus, concurrency=8
+    )
 
     assert again.counts["unchanged"] == ROWS - 3 - 2
     assert [f.line for f in again.failures] == [22, 32]  # still failing, still in error
@@ -107,10 +111,10 @@ async def test_an_import_across_batches_is_idempotent_on_both_engines(
     rows, errors = read_rows(generated_csv(450))  # three batches
     assert len(errors) == 4
     first = await import_pairs(
-        engine, rows, connections, RegistryAccessChecker(), bus, concurrency=4, batch=200
+        engine, rows, connections, RegistryAccessChecker(access.open), bus, concurrency=4, batch=200
     )
     again = await import_pairs(
-        engine, rows, connections, RegistryAccessChecker(), bus, concurrency=4, batch=200
+        engine, rows, connections, RegistryAccessChecker(access.open), bus, concurrency=4, batch=200
     )
     assert first.counts["added"] == len(rows) and not first.failures
     assert again.counts["unchanged"] == len(rows) and not again.failures

@@ -26,7 +26,8 @@ from calbridge.pairs.admin import (
 from calbridge.pairs.records import fetch_pair
 from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, parse_calendar
 from calbridge.pairs.states import InvalidTransition, PairState
-from calbridge.providers import registry
+from calbridge.providers.registry import Registry
+from calbridge.settings import load_settings
 from calbridge.store.tables import calendars, pairs
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,11 @@ async def test_given_a_calendar_the_provider_refuses_when_added_then_error_state
 ) -> None:
     access.denied.add("bob@example.org")
     result = await add_pair(
-        engine, spec("bob@example.com", "bob@example.org"), connections, RegistryAccessChecker(), bus
+        engine,
+        spec("bob@example.com", "bob@example.org"),
+        connections,
+        RegistryAccessChecker(access.open),
+        bus,
     )
     assert result.outcome is AddOutcome.FAILED
     assert result.pair.state is PairState.ERROR
@@ -65,7 +70,7 @@ async def test_given_a_missing_google_calendar_then_the_reason_names_it(
         engine,
         spec("carol@example.com/team-cal", "carol@example.org"),
         connections,
-        RegistryAccessChecker(),
+        RegistryAccessChecker(access.open),
         bus,
     )
     assert result.pair.state is PairState.ERROR
@@ -89,7 +94,9 @@ async def test_given_a_valid_pair_when_added_then_active_with_one_baseline_hint_
     direction: Direction,
     sources: set[Provider],
 ) -> None:
-    result = await add_pair(engine, spec(direction=direction), connections, RegistryAccessChecker(), bus)
+    result = await add_pair(
+        engine, spec(direction=direction), connections, RegistryAccessChecker(access.open), bus
+    )
     assert result.outcome is AddOutcome.ADDED
     assert result.pair.state is PairState.ACTIVE
     published = hints(bus)
@@ -106,10 +113,10 @@ async def test_given_a_valid_pair_when_added_then_active_with_one_baseline_hint_
 async def test_given_an_active_pair_when_added_again_then_nothing_changes(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    first = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    first = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     published = len(bus.published)
     again = await add_pair(
-        engine, spec(google="ALICE@example.com"), connections, RegistryAccessChecker(), bus
+        engine, spec(google="ALICE@example.com"), connections, RegistryAccessChecker(access.open), bus
     )
     assert again.outcome is AddOutcome.UNCHANGED
     assert again.pair.id == first.pair.id
@@ -123,9 +130,11 @@ async def test_given_an_active_pair_when_added_again_then_nothing_changes(
 async def test_given_an_active_pair_when_added_with_another_detail_then_updated_and_resynced(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     bus.published.clear()
-    result = await add_pair(engine, spec(detail=Detail.BUSY), connections, RegistryAccessChecker(), bus)
+    result = await add_pair(
+        engine, spec(detail=Detail.BUSY), connections, RegistryAccessChecker(access.open), bus
+    )
     assert result.outcome is AddOutcome.UPDATED
     assert result.pair.detail is Detail.BUSY
     assert len(hints(bus)) == 2
@@ -135,10 +144,10 @@ async def test_given_a_pair_in_error_when_the_cause_is_fixed_and_resumed_then_ac
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
     access.denied.add("alice@example.com")
-    failed = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    failed = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     assert failed.pair.state is PairState.ERROR
     access.denied.clear()
-    result = await resume_pair(engine, failed.pair.id, connections, RegistryAccessChecker(), bus)
+    result = await resume_pair(engine, failed.pair.id, connections, RegistryAccessChecker(access.open), bus)
     assert result.pair.state is PairState.ACTIVE
     assert result.pair.last_error is None and result.pair.state_reason is None
     assert len(hints(bus)) == 2
@@ -147,20 +156,24 @@ async def test_given_a_pair_in_error_when_the_cause_is_fixed_and_resumed_then_ac
 async def test_pause_resume_and_remove_move_the_state_with_reasons(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    added = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    added = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     pair_id = added.pair.id
 
     paused = await pause_pair(engine, pair_id, "migration weekend")
     assert (paused.state, paused.state_reason) == (PairState.PAUSED, "migration weekend")
     with pytest.raises(PairNotActive):
         await request_resync(engine, pair_id, bus)
-    with pytest.raises(InvalidTransition):
-        await pause_pair(engine, pair_id)
+    again = await pause_pair(engine, pair_id)  # pausing a paused pair changes nothing
+    assert (again.state, again.state_reason) == (PairState.PAUSED, "migration weekend")
 
     bus.published.clear()
-    resumed = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(), bus)
+    resumed = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(access.open), bus)
     assert resumed.pair.state is PairState.ACTIVE and resumed.pair.state_reason is None
     assert {h.reason for h in hints(bus)} == {"resume"}  # catches up on what happened while paused
+
+    bus.published.clear()
+    unchanged = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(), bus)
+    assert unchanged.outcome is AddOutcome.UNCHANGED and not bus.published  # already active
 
     resynced = await request_resync(engine, pair_id, bus)
     assert len(resynced) == 2 and all(h.kind is ChangeKind.RESYNC for h in resynced)
@@ -168,7 +181,7 @@ async def test_pause_resume_and_remove_move_the_state_with_reasons(
     removing = await remove_pair(engine, pair_id, delete_mirrors=True)
     assert removing.state is PairState.REMOVING and removing.delete_mirrors
     with pytest.raises(InvalidTransition):
-        await resume_pair(engine, pair_id, connections, RegistryAccessChecker(), bus)
+        await resume_pair(engine, pair_id, connections, RegistryAccessChecker(access.open), bus)
 
     async with engine.begin() as conn:
         deleted = await finish_removal(conn, pair_id)
@@ -180,9 +193,9 @@ async def test_pause_resume_and_remove_move_the_state_with_reasons(
 async def test_given_a_calendar_in_two_pairs_when_one_is_removed_then_the_calendar_stays(
     engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
 ) -> None:
-    first = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    first = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     second = await add_pair(
-        engine, spec(microsoft="alice@example.org/Work"), connections, RegistryAccessChecker(), bus
+        engine, spec(microsoft="alice@example.org/Work"), connections, RegistryAccessChecker(access.open), bus
     )
     assert first.pair.google_ref == second.pair.google_ref  # one calendar ref, pulled once
     await remove_pair(engine, first.pair.id)
@@ -200,7 +213,7 @@ async def test_given_two_graph_connections_when_none_is_named_then_a_clear_error
 
     other = dataclasses.replace(connections[1], id="other", name="graph-eu")
     with pytest.raises(NoConnection, match="--microsoft-connection"):
-        await add_pair(engine, spec(), [*connections, other], RegistryAccessChecker(), bus)
+        await add_pair(engine, spec(), [*connections, other], RegistryAccessChecker(access.open), bus)
 
 
 async def test_given_no_adapter_registered_then_the_pair_is_in_error_saying_so(
@@ -208,11 +221,14 @@ async def test_given_no_adapter_registered_then_the_pair_is_in_error_saying_so(
     connections: list[Connection],
     bus: RecordingBus,
     access: Access,  # the Microsoft side stays a fake: its connection names no loopback endpoint
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(registry.ADAPTER_MODULES, Provider.GOOGLE, "calbridge.providers.not_built_yet")
-    monkeypatch.delitem(registry._openers, Provider.GOOGLE, raising=False)
-    result = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    # Given a build whose registry has a Graph adapter and no Google one
+    settings = load_settings()
+    faked = access.registry(settings).profiles
+    graph_only = Registry(settings, [p for p in faked if p.provider is Provider.GRAPH])
+    # When a pair is added
+    result = await add_pair(engine, spec(), connections, RegistryAccessChecker(graph_only.open), bus)
+    # Then it is stored in error, saying which adapter is missing, and nothing is synced
     assert result.pair.state is PairState.ERROR
     assert "no google adapter is available" in (result.pair.state_reason or "")
     assert bus.published == []
@@ -226,7 +242,7 @@ class RefusingBus:
 async def test_given_the_bus_cannot_confirm_the_baseline_then_no_pair_is_left_active(
     engine: AsyncEngine, connections: list[Connection], access: Access
 ) -> None:
-    result = await add_pair(engine, spec(), connections, RegistryAccessChecker(), RefusingBus())
+    result = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), RefusingBus())
     assert result.outcome is AddOutcome.FAILED
     assert result.pair.state is PairState.ERROR
     assert "baseline sync could not be requested (the broker did not confirm in time)" in (
@@ -234,5 +250,5 @@ async def test_given_the_bus_cannot_confirm_the_baseline_then_no_pair_is_left_ac
     )
     # once the bus is back, adding again activates it and requests the baseline
     bus = RecordingBus()
-    again = await add_pair(engine, spec(), connections, RegistryAccessChecker(), bus)
+    again = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     assert again.outcome is AddOutcome.ACTIVATED and len(hints(bus)) == 2

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pair_fakes import CLIENT_SECRET, service_account
 
-from calbridge.connections import Connection, GoogleConnection, GraphConnection
+from calbridge.connections import Connection
 from calbridge.errors import AccessDenied, Throttled, TransientProviderError
 from calbridge.events import Provider
 from calbridge.pairs.access import check_with_retries
@@ -24,6 +24,8 @@ from calbridge.pairs.spec import (
 )
 from calbridge.pairs.states import InvalidTransition, PairAction, PairState, next_state
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.google.connection import GoogleConnection
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.store.connection_records import new_id
 from calbridge_app.cli.humanize import relative
 from calbridge_app.cli.pairs import short_error

@@ -23,6 +23,7 @@ from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.pairs.admin import add_pair, remove_pair
 from calbridge.pairs.spec import CalendarSpec, PairSpec
 from calbridge.pairs.states import PairState
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
@@ -47,7 +48,7 @@ async def test_given_a_pair_added_and_removed_with_the_pairs_library_then_one_pa
     found = sandbox_connections(world.sb.info.as_json(), "sandbox", tmp_path / "ca.pem")
     async with world.engine.begin() as conn:
         saved = [(await save_connection(conn, box, c))[0] for c in found]
-    checker = RegistryAccessChecker()
+    checker = RegistryAccessChecker(Registry(settings).open)
     spec = PairSpec(google=CalendarSpec(ALICE), microsoft=CalendarSpec(ALICE))
     try:
         added = await add_pair(world.engine, spec, saved, checker, world.bus)

@@ -23,11 +23,11 @@ from pydantic import SecretStr
 from renewer_harness import ALICE, BOB, KEYS, World, keys_setting, open_world, wait_for
 from typer.testing import CliRunner
 
-from calbridge.connections import GraphConnection
 from calbridge.events import ChangeKind, Provider
 from calbridge.pairs.admin import remove_pair
 from calbridge.pairs.records import fetch_pair
 from calbridge.pairs.states import PairState
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.secretbox import SecretBox, parse_secret_keys
 from calbridge.settings import Settings, load_settings
 from calbridge.store.connection_records import save_connection

@@ -15,6 +15,7 @@ from renewer_harness import ALICE, KEYS, World, keys_setting, open_world, wait_f
 
 from calbridge.events import Provider
 from calbridge.pairs.admin import remove_pair
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import generate_key, open_secretbox
 from calbridge.settings import load_settings
 from calbridge.store.connection_records import save_connection
@@ -63,12 +64,12 @@ async def stack(amqp_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator
             google_connection=saved[Provider.GOOGLE],
             graph_connection=saved[Provider.GRAPH],
         )
-        processor = Processor(
-            settings, opened.bus, opened.engine, store_opener(opened.engine, settings), member="e2e"
-        )
+        registry = Registry(settings)  # one per process: the processor and the renewer's mirror deletion
+        opener = store_opener(opened.engine, settings, registry)
+        processor = Processor(settings, opened.bus, opened.engine, opener, member="e2e")
         await processor.start()
         try:
-            yield Stack(opened, processor, store_opener(opened.engine, settings))
+            yield Stack(opened, processor, opener)
         finally:
             await processor.stop()
 

@@ -32,7 +32,8 @@ async def test_google_grants_what_was_asked_and_a_channel_is_never_renewed(world
     expiry = world.now() + timedelta(days=3)
     token = sign_token(Provider.GOOGLE, "g_alice", expiry + timedelta(hours=6), KEYS, channel_id="chan-1")
 
-    granted = await world.google.create(PRIMARY, "chan-1", token, endpoints(world).google, None, expiry)
+    address, _ = endpoints(world).for_provider(Provider.GOOGLE)
+    granted = await world.google.create(PRIMARY, "chan-1", token, address, None, expiry)
 
     assert abs(granted.expires_at - expiry) < timedelta(seconds=2)
     [channel] = world.live_channels()
@@ -49,11 +50,11 @@ async def test_google_grants_what_was_asked_and_a_channel_is_never_renewed(world
 async def test_graph_never_asks_past_its_lifetime_limit_and_a_deleted_subscription_is_not_found(
     world: World,
 ) -> None:
-    hooks = endpoints(world)
+    graph_address, lifecycle_address = endpoints(world).for_provider(Provider.GRAPH)
     token = sign_token(Provider.GRAPH, "m_alice", world.now() + timedelta(days=30), KEYS)
 
     granted = await world.graph.create(
-        PRIMARY, "ignored", token, hooks.graph, hooks.graph_lifecycle, world.now() + timedelta(days=30)
+        PRIMARY, "ignored", token, graph_address, lifecycle_address, world.now() + timedelta(days=30)
     )
 
     assert granted.expires_at <= world.now() + MAX_LIFETIME - SAFETY + timedelta(seconds=5)
@@ -82,14 +83,16 @@ async def test_provider_failures_become_calbridge_errors(
         )
         world.sb.faults.operations[operation] = rule
     hooks = endpoints(world)
+    google_address, _ = hooks.for_provider(Provider.GOOGLE)
+    graph_address, lifecycle_address = hooks.for_provider(Provider.GRAPH)
     expiry = world.now() + timedelta(days=1)
     google_token = sign_token(Provider.GOOGLE, "g_alice", expiry, KEYS, channel_id="chan-2")
     graph_token = sign_token(Provider.GRAPH, "m_alice", expiry, KEYS)
 
     with pytest.raises(error):
-        await world.google.create(PRIMARY, "chan-2", google_token, hooks.google, None, expiry)
+        await world.google.create(PRIMARY, "chan-2", google_token, google_address, None, expiry)
     with pytest.raises(error):
-        await world.graph.create(PRIMARY, "x", graph_token, hooks.graph, hooks.graph_lifecycle, expiry)
+        await world.graph.create(PRIMARY, "x", graph_token, graph_address, lifecycle_address, expiry)
 
 
 def test_a_named_graph_calendar_is_subscribed_by_its_own_events() -> None:

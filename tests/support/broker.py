@@ -7,10 +7,11 @@ import contextlib
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
-__all__ = ["RABBIT_HOST", "drop_vhost", "make_vhost", "rabbit_api"]
+__all__ = ["RABBIT_HOST", "consumers_by_queue", "drop_vhost", "live_connections", "make_vhost", "rabbit_api"]
 
 RABBIT_HOST = os.environ.get("CALBRIDGE_TEST_RABBIT_HOST", "127.0.0.1")
 RABBIT_API = f"http://{RABBIT_HOST}:15672/api"
@@ -30,6 +31,26 @@ def rabbit_api(method: str, path: str, body: object | None = None) -> object:
     with urllib.request.urlopen(request, timeout=10) as response:
         payload = response.read()
     return json.loads(payload) if payload else None
+
+
+def _quoted(vhost: str) -> str:
+    return urllib.parse.quote(vhost, safe="")
+
+
+def consumers_by_queue(vhost: str) -> dict[str, list[str]]:
+    """Queue name -> the connection of each of its consumers, as the management API lists them
+    (refreshed every statistics interval, ~5 s: poll, never read once)."""
+    found: dict[str, list[str]] = {}
+    for consumer in rabbit_api("GET", f"/consumers/{_quoted(vhost)}") or []:  # type: ignore[union-attr]
+        queue = consumer["queue"]["name"]
+        found.setdefault(queue, []).append(consumer["channel_details"]["connection_name"])
+    return found
+
+
+def live_connections(vhost: str) -> set[str]:
+    """Names of the connections open on `vhost` now, as the management API lists them."""
+    listed = rabbit_api("GET", f"/vhosts/{_quoted(vhost)}/connections") or []
+    return {connection["name"] for connection in listed}  # type: ignore[union-attr]
 
 
 def make_vhost() -> str:

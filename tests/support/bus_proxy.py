@@ -4,7 +4,8 @@ The broker is shared by everyone's tests, so outages are simulated here instead:
 
 - `stall()` / `resume()`: connections stay open but no bytes pass (a hung broker: publishes time out);
 - `cut()` / `restore()`: every connection is aborted and new ones are refused until restored (a broker
-  that went away: clients see the connection drop and reconnect once it is back).
+  that went away: clients see the connection drop and reconnect once it is back). `refused` counts
+  the connection attempts turned away, so a test can keep the broker away until a client tried again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class BrokerProxy:
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.refused = 0  # connection attempts turned away while cut
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -61,6 +63,7 @@ class BrokerProxy:
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if self._cut:
+            self.refused += 1
             client_writer.transport.abort()
             return
         try:

@@ -34,6 +34,11 @@ def google_echo(body: dict[str, Any], event_id: str = "m1rr0r0000000001") -> dic
         iCalUID=f"{event_id}@google.com",
         sequence=0,
     )
+    if out.get("attendees"):  # Google lists the organizer among the guests, first
+        listed = {a["email"].lower() for a in out["attendees"]}
+        if OWNER.lower() not in listed:
+            organizer = {"email": OWNER, "organizer": True, "self": True, "responseStatus": "accepted"}
+            out["attendees"] = [organizer, *out["attendees"]]
     if out.get("description") == "":
         del out["description"]
     if out.get("location") == "":

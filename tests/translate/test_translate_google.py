@@ -11,6 +11,7 @@ from provider_echo import google_echo
 
 from calbridge.model import (
     AllDay,
+    Attendee,
     EventStatus,
     InstanceOf,
     OnlineMeeting,
@@ -58,11 +59,12 @@ def test_given_a_weekly_series_with_an_exdate_when_read_then_the_lines_are_kept_
         "EXDATE;TZID=America/Los_Angeles:20250120T093000",
         "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20250630T065959Z",
     }
-    assert [a.address for a in event.attendees][2:] == [
+    assert [a.address for a in event.attendees] == [
+        "alice@example.com",
         "carol@partner.example",
         "c_1888abcd@resource.calendar.google.com",
     ]
-    assert event.attendees[2].optional and event.attendees[3].resource
+    assert event.attendees[1].optional and event.attendees[2].resource
 
 
 def test_given_a_moved_instance_when_read_then_it_points_at_its_series_and_original_start() -> None:
@@ -97,7 +99,7 @@ def test_given_event_types_and_visibility_when_read_then_show_as_sensitivity_and
 def test_given_a_meet_conference_when_read_then_the_video_join_url() -> None:
     event = fetched_from_google(load("google", "meet_with_attendees")).event
     assert event.online_meeting == OnlineMeeting("googleMeet", "https://meet.google.com/abc-defg-hij")
-    assert [a.response for a in event.attendees] == [Response.ACCEPTED, Response.TENTATIVE, Response.DECLINED]
+    assert [a.response for a in event.attendees] == [Response.TENTATIVE, Response.DECLINED]
 
 
 @pytest.mark.parametrize("name", [n for n in names("google") if n != "cancelled_instance"])
@@ -151,6 +153,43 @@ def test_given_the_guests_flag_when_written_then_attendees_are_listed_without_in
     assert [a["email"] for a in body["attendees"]] == [a.address for a in event.attendees]
     assert body["guestsCanInviteOthers"] is False
     assert "dev@example.com" not in body.get("description", "")
+
+
+def test_given_google_lists_the_organizer_as_an_attendee_when_read_then_only_the_guests_are_attendees() -> (
+    None
+):
+    event = fetched_from_google(load("google", "meet_with_attendees")).event
+    assert event.organizer is not None and event.organizer.address == "alice@example.com"
+    assert [a.address for a in event.attendees] == ["dev@example.com", "erin@partner.example"]
+    note = google_body(event, STAMP, detail="full")["description"]
+    assert "Attendees: Dev Patel <dev@example.com>, erin@partner.example" in note
+
+
+def test_given_a_guest_copy_when_read_then_the_organizer_is_not_a_guest_but_the_owner_is() -> None:
+    item = load("google", "meet_with_attendees")
+    item["organizer"] = {"email": "Bob@Example.com", "displayName": "Bob Stone"}
+    item["attendees"] = [
+        {"email": "bob@example.com", "responseStatus": "accepted"},  # no flag, the address says it
+        {"email": "alice@example.com", "self": True, "responseStatus": "tentative"},
+    ]
+    event = fetched_from_google(item).event
+    assert [(a.address, a.response) for a in event.attendees] == [("alice@example.com", Response.TENTATIVE)]
+
+
+def test_given_guests_when_written_and_google_adds_the_organizer_then_read_back_unchanged() -> None:
+    from dataclasses import replace
+
+    event = fetched_from_google(load("google", "meet_with_attendees")).event
+    organizer = event.organizer
+    assert organizer is not None
+    listed = replace(
+        event, attendees=(Attendee(organizer.address, None, Response.ACCEPTED), *event.attendees)
+    )
+    body = google_body(listed, STAMP, detail="full", guests=True)
+    assert [a["email"] for a in body["attendees"]] == ["dev@example.com", "erin@partner.example"]
+    echoed = google_echo(body)
+    assert sum(1 for a in echoed["attendees"] if a.get("organizer")) == 1  # Google added them
+    assert fetched_from_google(echoed).event.attendees == event.attendees
 
 
 def test_given_oof_and_personal_when_written_to_google_then_projected_and_restored_from_facts() -> None:

@@ -31,13 +31,13 @@ from exchangelib.folders import Calendar, FolderCollection
 from exchangelib.folders.collections import SyncCompleted
 from exchangelib.properties import ItemId, RecurringMasterItemId
 
-from calbridge.connections import Connection, EwsConnection
 from calbridge.errors import NotFound
 from calbridge.events import Provider
 from calbridge.model import Event, Timed
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+from calbridge.providers.ews.connection import EwsConnection
 from calbridge.providers.ews.occurrences import fetch_one, find_occurrence, zone_of
 from calbridge.providers.ews.recurrence import rules_from_ews
 from calbridge.providers.ews.translate import (
@@ -49,8 +49,7 @@ from calbridge.providers.ews.translate import (
     item_fields,
     register_marks,
 )
-from calbridge.providers.registry import register
-from calbridge.settings import get_settings
+from calbridge.settings import Settings
 from calbridge.translate.errors import UnsupportedRecurrence
 from calbridge.translate.recurrence import excluded_starts
 
@@ -299,16 +298,10 @@ class EwsProvider:
             yield result
 
 
-def open_ews(connection: Connection) -> EwsProvider:
-    """The adapter for a stored EWS connection, with the process's EWS settings."""
-    if not isinstance(connection, EwsConnection):
-        raise TypeError(f"not an EWS connection: {connection.provider}")
-    settings = get_settings()
+def open_ews(connection: EwsConnection, settings: Settings) -> EwsProvider:
+    """The adapter for a stored EWS connection, tuned by the process's settings."""
     client = EwsClient.from_settings(EwsEndpoint.from_connection(connection), settings)
     return EwsProvider(client, page_size=settings.ews_page_size)
-
-
-register(Provider.EWS, open_ews)
 
 
 class SyncStream:

@@ -34,9 +34,9 @@ from exchangelib.autodiscover.protocol import AutodiscoverProtocol
 from exchangelib.version import EXCHANGE_2016, Build, Version
 from prometheus_client import Histogram
 
-from calbridge.connections import EwsConnection
 from calbridge.errors import ConfigurationError
 from calbridge.metrics import REGISTRY
+from calbridge.providers.ews.connection import EwsConnection
 from calbridge.providers.ews.errors import provider_error
 from calbridge.providers.ews.tls import trust_ca
 from calbridge.settings import Settings

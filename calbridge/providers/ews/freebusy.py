@@ -19,8 +19,8 @@ from calbridge.freebusy.intervals import localize
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, LookupOutcome
 
 if TYPE_CHECKING:
-    from calbridge.connections import EwsConnection
     from calbridge.providers.ews.client import EwsClient
+    from calbridge.providers.ews.connection import EwsConnection
 
 __all__ = ["EwsFreeBusySource", "open_ews_source", "parse_views"]
 

@@ -22,20 +22,18 @@ from typing import Any
 
 import structlog
 
-from calbridge.connections import Connection, GoogleConnection
 from calbridge.errors import AccessDenied, AlreadyExists, NotFound, ProviderError, Target
 from calbridge.events import Provider
 from calbridge.model import Event
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.google.client import GoogleClient
+from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.google.translate import fetched_from_google, google_body
-from calbridge.providers.registry import register
-from calbridge.providers.tuning import google_options
-from calbridge.settings import get_settings
+from calbridge.settings import Settings
 from calbridge.translate import stamps
 
-__all__ = ["GoogleCalendar", "change_from_item", "instance_id", "mirror_id", "open_google"]
+__all__ = ["GoogleCalendar", "change_from_item", "google_options", "instance_id", "mirror_id", "open_google"]
 
 log = structlog.get_logger(__name__)
 
@@ -290,17 +288,17 @@ class GoogleCalendar:
         return zone
 
 
-def open_google(connection: Connection) -> GoogleCalendar:
-    """The registry's opener for a stored Google connection (tuning from settings)."""
-    if not isinstance(connection, GoogleConnection):
-        raise ProviderError(f"not a Google connection: {connection.provider}")
+def open_google(connection: GoogleConnection, settings: Settings) -> GoogleCalendar:
+    """The adapter for a stored Google connection, tuned by the process's settings."""
     return GoogleCalendar.connect(
         connection.service_account_info(),
         api_endpoint=connection.api_endpoint,
         token_uri=connection.token_uri,
         ca_file=connection.ca_file,
-        **google_options(get_settings()),
+        **google_options(settings),
     )
 
 
-register(Provider.GOOGLE, open_google)
+def google_options(settings: Settings) -> dict[str, Any]:
+    """`GoogleCalendar.connect`'s tuning knobs as the settings give them."""
+    return {"threads": settings.google_threads, "timeout": settings.provider_timeout}

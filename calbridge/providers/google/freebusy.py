@@ -25,8 +25,8 @@ from calbridge.events import Provider
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, BusyStatus, ErrorCode, LookupOutcome
 
 if TYPE_CHECKING:
-    from calbridge.connections import GoogleConnection
     from calbridge.providers.google.client import GoogleClient
+    from calbridge.providers.google.connection import GoogleConnection
 
 __all__ = ["GoogleFreeBusySource", "open_google_source", "parse_freebusy", "provider_error"]
 

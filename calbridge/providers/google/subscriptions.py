@@ -21,9 +21,10 @@ from calbridge.errors import TransientProviderError
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.google.client import GoogleClient
+from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.subscriptions import CannotRenew, Subscribed, SubscriptionHandle
 
-__all__ = ["GoogleChannel", "GoogleWatch", "stop_channel", "watch_events"]
+__all__ = ["GoogleChannel", "GoogleWatch", "open_google_watch", "stop_channel", "watch_events"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +67,10 @@ async def stop_channel(client: GoogleClient, owner: str, channel: GoogleChannel)
 
 
 class GoogleWatch:
-    """Channels as subscriptions: `create` opens one, `stop` stops it, `renew` is impossible."""
+    """Channels as subscriptions: `create` opens one, `stop` stops it, `renew` is impossible
+    (the profile's renewal is RECREATE)."""
 
     provider = Provider.GOOGLE
-    renewable = False
 
     def __init__(
         self, client: GoogleClient, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -105,3 +106,22 @@ class GoogleWatch:
     async def stop(self, subscription: SubscriptionHandle) -> None:
         channel = GoogleChannel(subscription.id, subscription.provider_id, None)
         await stop_channel(self.client, subscription.calendar.owner, channel)
+
+    async def aclose(self) -> None:
+        self.client.close()
+
+
+def open_google_watch(
+    connection: GoogleConnection, *, timeout: float, clock: Callable[[], datetime]
+) -> GoogleWatch:
+    """The renewer's `SubscriptionProvider` over a stored Google connection; a small thread
+    pool, since the renewer makes a few calls a minute at most."""
+    client = GoogleClient(
+        connection.service_account_info(),
+        api_endpoint=connection.api_endpoint,
+        token_uri=connection.token_uri,
+        ca_file=connection.ca_file,
+        threads=2,
+        timeout=timeout,
+    )
+    return GoogleWatch(client, clock=clock)

@@ -16,6 +16,10 @@ Mapping decisions (lossy cases noted):
   never carries conferenceData, only the join URL in its note.
 - attendees: kept out of mirrors unless `guests=True` (then the adapter's sendUpdates=none is
   what keeps Google from mailing them); by default they are note lines and a fact.
+- the organizer is not an attendee: Google lists the organizer among the attendees
+  (`organizer: true`) as soon as there is a guest, where Graph and EWS never do. Reading drops
+  that entry, so an Event's attendees are its guests whichever side it was read on; a guest list
+  written never names the organizer, since Google adds them back by itself.
 - a cancelled instance (a deleted occurrence) carries only its ids and originalStartTime: its
   span is that original start, zero length.
 """
@@ -123,8 +127,9 @@ def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: boo
         body["description"] = description.content
     if event.location:
         body["location"] = event.location
-    if guests and event.attendees:
-        body["attendees"] = [_attendee_out(a) for a in event.attendees]
+    listed = _guests_out(event)
+    if guests and listed:
+        body["attendees"] = [_attendee_out(a) for a in listed]
         body["guestsCanInviteOthers"] = False
     return body
 
@@ -140,8 +145,8 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
             id=item["id"], span=_stub_span(instance_of, zone), status=status, instance_of=instance_of
         )
     description = without_note(_description(item.get("description")))
-    attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
     organizer = _person(item.get("organizer"))
+    attendees = tuple(_attendee_in(a) for a in _guests(item.get("attendees") or [], organizer))
     stored_attendees, stored_organizer = attendees_from_facts(facts)
     if not attendees and stored_attendees:
         attendees = stored_attendees
@@ -260,6 +265,18 @@ def _meeting_in(item: dict[str, Any]) -> OnlineMeeting | None:
     if item.get("hangoutLink"):
         return OnlineMeeting("googleMeet", item["hangoutLink"])
     return None
+
+
+def _guests(listed: list[dict[str, Any]], organizer: Person | None) -> list[dict[str, Any]]:
+    """The attendees but the organizer's own entry, which Google adds to every guest list."""
+    address = organizer.address.lower() if organizer is not None else None
+    return [a for a in listed if not a.get("organizer") and str(a.get("email", "")).lower() != address]
+
+
+def _guests_out(event: Event) -> tuple[Attendee, ...]:
+    """The guests to write: never the organizer, whom Google lists by itself."""
+    address = event.organizer.address.lower() if event.organizer is not None else None
+    return tuple(a for a in event.attendees if a.address.lower() != address)
 
 
 def _attendee_in(value: dict[str, Any]) -> Attendee:

@@ -17,24 +17,22 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from calbridge.connections import Connection, GraphConnection
-from calbridge.errors import AccessDenied, NotFound, ProviderError
+from calbridge.errors import AccessDenied, NotFound
 from calbridge.events import Provider
 from calbridge.model import Event, EventStatus, InstanceOf
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.graph.feed import TRANSACTION_PREFIX, read_changes
 from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request, iso
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import fetched_from_graph, graph_body
 from calbridge.providers.limits import MailboxLimits
-from calbridge.providers.registry import register
-from calbridge.providers.tuning import graph_options
-from calbridge.settings import get_settings
+from calbridge.settings import Settings
 from calbridge.translate import stamps
 
-__all__ = ["GraphCalendar", "open_graph", "source_filter", "transaction_id"]
+__all__ = ["GraphCalendar", "graph_options", "open_graph", "source_filter", "transaction_id"]
 
 
 def transaction_id(stamp: MirrorStamp) -> str:
@@ -261,18 +259,12 @@ def _same_start(a: datetime | date, b: datetime | date) -> bool:
     return a == b
 
 
-_shared_limits: MailboxLimits | None = None
-
-
-def open_graph(connection: Connection) -> GraphCalendar:
-    """The registry's opener for a stored Graph connection. Every Graph adapter of the process
-    shares one MailboxLimits: Outlook counts requests per app and mailbox, not per adapter."""
-    global _shared_limits
-    if not isinstance(connection, GraphConnection):
-        raise ProviderError(f"not a Graph connection: {connection.provider}")
-    settings = get_settings()
-    if _shared_limits is None:
-        _shared_limits = MailboxLimits(settings.graph_mailbox_concurrency)
+def open_graph(
+    connection: GraphConnection, settings: Settings, limits: MailboxLimits | None
+) -> GraphCalendar:
+    """The adapter for a stored Graph connection, tuned by the process's settings. Pass the
+    process's one `MailboxLimits` (the registry holds it): Outlook counts requests per app and
+    mailbox, not per adapter."""
     return GraphCalendar.connect(
         connection.tenant_id,
         connection.client_id,
@@ -280,8 +272,16 @@ def open_graph(connection: Connection) -> GraphCalendar:
         authority=connection.authority,
         graph_url=connection.graph_url,
         ca_file=connection.ca_file,
-        **graph_options(settings, _shared_limits),
+        **graph_options(settings, limits),
     )
 
 
-register(Provider.GRAPH, open_graph)
+def graph_options(settings: Settings, limits: MailboxLimits | None = None) -> dict[str, Any]:
+    """`GraphCalendar.connect`'s tuning knobs as the settings give them (a cap of its own
+    unless `limits` is given)."""
+    return {
+        "timeout": settings.provider_timeout,
+        "limits": limits or MailboxLimits(settings.graph_mailbox_concurrency),
+        "past": timedelta(days=settings.graph_window_past_days),
+        "ahead": timedelta(days=settings.graph_window_ahead_days),
+    }

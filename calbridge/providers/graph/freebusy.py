@@ -23,8 +23,8 @@ from calbridge.translate.errors import UnknownTimeZone
 from calbridge.translate.zones import iana_to_windows, zone_info
 
 if TYPE_CHECKING:
-    from calbridge.connections import GraphConnection
     from calbridge.providers.graph.client import GraphClient
+    from calbridge.providers.graph.connection import GraphConnection
 
 __all__ = ["GraphFreeBusySource", "open_graph_source", "parse_schedules"]
 

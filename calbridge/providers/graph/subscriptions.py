@@ -21,7 +21,8 @@ from typing import Any
 
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph.client import GraphClient
+from calbridge.providers.graph.client import GRAPH_URL, GraphClient
+from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.graph.errors import translate_exception
 from calbridge.providers.subscriptions import Subscribed, SubscriptionHandle
 
@@ -32,6 +33,7 @@ __all__ = [
     "GraphSubscriptions",
     "create_subscription",
     "delete_subscription",
+    "open_graph_subscriptions",
     "renew_subscription",
     "resource_of",
 ]
@@ -93,10 +95,10 @@ async def delete_subscription(client: GraphClient, subscription_id: str) -> None
 
 
 class GraphSubscriptions:
-    """Graph subscriptions as the renewer sees them: renewable in place by PATCH."""
+    """Graph subscriptions as the renewer sees them: renewable in place by PATCH (the profile's
+    renewal is IN_PLACE)."""
 
     provider = Provider.GRAPH
-    renewable = True
 
     def __init__(
         self, client: GraphClient, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -132,6 +134,25 @@ class GraphSubscriptions:
 
     async def stop(self, subscription: SubscriptionHandle) -> None:
         await delete_subscription(self.client, subscription.provider_id)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def open_graph_subscriptions(
+    connection: GraphConnection, *, timeout: float, clock: Callable[[], datetime]
+) -> GraphSubscriptions:
+    """The renewer's `SubscriptionProvider` over a stored Graph connection."""
+    client = GraphClient(
+        connection.tenant_id,
+        connection.client_id,
+        connection.client_secret,
+        authority=connection.authority,
+        graph_url=connection.graph_url or GRAPH_URL,
+        ca_file=connection.ca_file,
+        timeout=timeout,
+    )
+    return GraphSubscriptions(client, clock=clock)
 
 
 async def _send(client: GraphClient, info: Any, on: Any) -> Any:

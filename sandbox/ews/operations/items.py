@@ -13,7 +13,7 @@ from sandbox.ews.occurrences import find_occurrence, occurrence_id, occurrences,
 from sandbox.ews.operations import Context, resolve_folder
 from sandbox.ews.operations.restriction import matches
 from sandbox.ews.render import Shape, render
-from sandbox.ews.soap import error_message, m, response, success_message, t
+from sandbox.ews.soap import error_message, item_error, m, response, success_message, t
 from sandbox.ews.state import EwsWorld, Folder, StoredItem
 
 __all__ = ["create_item", "delete_item", "find_item", "get_item", "update_item", "update_recipients"]
@@ -78,7 +78,7 @@ async def create_item(ctx: Context, op: etree._Element) -> etree._Element:
     holder = op.find(m("Items"))
     for source in holder if holder is not None else []:
         if folder is None:
-            messages.append(error_message("CreateItem", "ErrorFolderNotFound", "The folder was not found."))
+            messages.append(item_error("CreateItem", "ErrorFolderNotFound", "The folder was not found."))
             continue
         item = model.new_item(ctx.world, folder, source)
         folder.items[item.id] = item
@@ -97,7 +97,7 @@ async def get_item(ctx: Context, op: etree._Element) -> etree._Element:
     for ref in _ids(op, "ItemIds"):
         target = locate(ctx, ref)
         if target is None:
-            messages.append(error_message("GetItem", "ErrorItemNotFound", _NOT_FOUND))
+            messages.append(item_error("GetItem", "ErrorItemNotFound", _NOT_FOUND))
             continue
         occ = None if target.index is None else find_occurrence(target.item, target.index)
         container = etree.Element(m("Items"))
@@ -223,12 +223,12 @@ async def update_item(ctx: Context, op: etree._Element) -> etree._Element:
         )
         target = None if ref is None else locate(ctx, ref)
         if target is None or ref is None:
-            messages.append(error_message("UpdateItem", "ErrorItemNotFound", _NOT_FOUND))
+            messages.append(item_error("UpdateItem", "ErrorItemNotFound", _NOT_FOUND))
             continue
         given = ref.get("ChangeKey")
         if conflict == "NeverOverwrite" and given and given != target.item.changekey:
             text = "The change key in the request does not match the current change key of the item."
-            messages.append(error_message("UpdateItem", "ErrorIrresolvableConflict", text))
+            messages.append(item_error("UpdateItem", "ErrorIrresolvableConflict", text))
             continue
         item = target.item
         before = model.attendees(item.fields)
@@ -282,7 +282,7 @@ def move(world: EwsWorld, source: Folder, target: Folder, item: StoredItem) -> S
     """Move keeps the item but gives it a new id, as Exchange does across folders."""
     del source.items[item.id]
     old_id = item.id
-    item.id = world.new_id()
+    item.id = world.new_item_id(target.mailbox)
     item.folder_id = target.id
     item.changekey = world.new_changekey()
     target.items[item.id] = item

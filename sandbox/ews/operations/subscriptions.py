@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from sandbox.ews.ids import subscription_id
 from sandbox.ews.operations import Context, resolve_folder
 from sandbox.ews.soap import error_message, m, response, success_message, t
 from sandbox.ews.state import Subscription
@@ -59,7 +60,8 @@ async def subscribe(ctx: Context, op: etree._Element) -> etree._Element:
         for e in (types_holder if types_holder is not None else [])
     }
     backend = f"1~{mailbox.address.split('@')[0]}-be"  # one backend per mailbox, as anchors group them
-    sub = Subscription(ctx.world.new_id("JwBk"), mailbox.address, folder_ids, event_types, backend)
+    sub_id = subscription_id(ctx.world.rng, mailbox.address)
+    sub = Subscription(sub_id, mailbox.address, folder_ids, event_types, backend)
     ctx.set_cookies[AFFINITY_COOKIE] = backend
     ctx.world.subscriptions[sub.id] = sub
     sub_elem = etree.Element(m("SubscriptionId"))

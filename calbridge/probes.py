@@ -1,4 +1,10 @@
-"""The processor's probes and metrics: /healthz (process up), /readyz (broker and store), /metrics."""
+"""Probes and metrics every service serves: /healthz (process up), /readyz, /metrics.
+
+/readyz is 200 only while what the service depends on answers (the processor: it consumes every
+shard it owns and reaches the store): a process that is up but lost its broker connection, or
+came back without its consumers, is not ready, so a rolling restart of RabbitMQ that stalls work
+shows in the probes.
+"""
 
 from __future__ import annotations
 

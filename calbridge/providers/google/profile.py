@@ -1,0 +1,90 @@
+"""Google Calendar's profile: push channels that cannot be renewed, tokens bound to a channel.
+
+- A channel (`events.watch`) lasts 7 days unless asked otherwise and has no renewal: a new
+  channel is opened before the old one ends, then the old one stopped.
+- Its token (at most 256 characters) is signed over the channel id, chosen before the watch.
+- `freeBusy.query` takes at most 50 calendars (`calendarExpansionMax`); the longest span is
+  undocumented and longer than about three months has been seen refused: 60 days per call.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from calbridge.errors import ProviderError
+from calbridge.events import Provider
+from calbridge.freebusy.batching import ProviderLimits
+from calbridge.pairs.policy import Side
+from calbridge.providers.google.connection import GoogleConnection
+from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
+
+if TYPE_CHECKING:
+    from calbridge.clock import Clock
+    from calbridge.connections import Connection
+    from calbridge.freebusy.source import FreeBusySource
+    from calbridge.providers.base import CalendarProvider
+    from calbridge.providers.limits import MailboxLimits
+    from calbridge.providers.subscriptions import SubscriptionProvider
+    from calbridge.settings import Settings
+
+__all__ = ["PROFILE"]
+
+
+def _google(connection: Connection) -> GoogleConnection:
+    if not isinstance(connection, GoogleConnection):
+        raise ProviderError(f"not a Google connection: {connection.provider}")
+    return connection
+
+
+def _open_adapter(
+    connection: Connection, settings: Settings, limits: MailboxLimits | None
+) -> CalendarProvider:
+    from calbridge.providers.google.adapter import open_google
+
+    return open_google(_google(connection), settings)
+
+
+def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | None) -> FreeBusySource:
+    from calbridge.providers.google.freebusy import open_google_source
+
+    return open_google_source(
+        _google(connection),
+        mailbox=mailbox,
+        threads=settings.google_threads,
+        timeout=settings.provider_timeout,
+    )
+
+
+def _open_subscriptions(connection: Connection, settings: Settings, clock: Clock) -> SubscriptionProvider:
+    from calbridge.providers.google.subscriptions import open_google_watch
+
+    return open_google_watch(_google(connection), timeout=settings.provider_timeout, clock=clock)
+
+
+def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
+    return profile.but(subscription_lifetime=settings.google_channel_ttl)
+
+
+PROFILE = ProviderProfile(
+    provider=Provider.GOOGLE,
+    side=Side.GOOGLE,
+    delivery=DeliveryMode.PUSH,
+    renewal=Renewal.RECREATE,
+    subscription_lifetime=timedelta(days=7),
+    notification_path="/notifications/google",
+    lifecycle_path=None,
+    token=TokenFormat(code="g", max_length=256, bound_to_channel=True),
+    freebusy=ProviderLimits(max_addresses=50, max_window=timedelta(days=60)),
+    freebusy_timeout=4.0,
+    mailbox_concurrency=None,
+    access_fix=(
+        "grant the service account's client id domain-wide delegation for the Calendar "
+        "scope, and check the user exists in the Workspace"
+    ),
+    connection_type=GoogleConnection,
+    open_adapter=_open_adapter,
+    open_freebusy=_open_freebusy,
+    open_subscriptions=_open_subscriptions,
+    configure=_configure,
+)

@@ -1,0 +1,88 @@
+"""Microsoft Graph's profile: push subscriptions renewed in place, at most 4 requests per mailbox.
+
+- An Outlook event subscription lasts at most 10080 minutes; calbridge asks for 10070 (clock
+  skew) and extends it with a PATCH, which cannot change its `clientState`.
+- The `clientState` holds at most 128 characters; it is not bound to the subscription id (only
+  known after the create).
+- Lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed) have a route
+  of their own.
+- Outlook answers 429 "MailboxConcurrency" past 4 requests in flight per app and mailbox.
+- `getSchedule` takes 20 schedules per call over a window under 62 days.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from calbridge.errors import ProviderError
+from calbridge.events import Provider
+from calbridge.freebusy.batching import ProviderLimits
+from calbridge.pairs.policy import Side
+from calbridge.providers.graph.connection import GraphConnection
+from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
+
+if TYPE_CHECKING:
+    from calbridge.clock import Clock
+    from calbridge.connections import Connection
+    from calbridge.freebusy.source import FreeBusySource
+    from calbridge.providers.base import CalendarProvider
+    from calbridge.providers.limits import MailboxLimits
+    from calbridge.providers.subscriptions import SubscriptionProvider
+    from calbridge.settings import Settings
+
+__all__ = ["PROFILE"]
+
+
+def _graph(connection: Connection) -> GraphConnection:
+    if not isinstance(connection, GraphConnection):
+        raise ProviderError(f"not a Graph connection: {connection.provider}")
+    return connection
+
+
+def _open_adapter(
+    connection: Connection, settings: Settings, limits: MailboxLimits | None
+) -> CalendarProvider:
+    from calbridge.providers.graph.adapter import open_graph
+
+    return open_graph(_graph(connection), settings, limits)
+
+
+def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | None) -> FreeBusySource:
+    from calbridge.providers.graph.freebusy import open_graph_source
+
+    return open_graph_source(_graph(connection), mailbox=mailbox, timeout=settings.provider_timeout)
+
+
+def _open_subscriptions(connection: Connection, settings: Settings, clock: Clock) -> SubscriptionProvider:
+    from calbridge.providers.graph.subscriptions import open_graph_subscriptions
+
+    return open_graph_subscriptions(_graph(connection), timeout=settings.provider_timeout, clock=clock)
+
+
+def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
+    return profile.but(
+        subscription_lifetime=timedelta(minutes=settings.graph_subscription_minutes),
+        mailbox_concurrency=settings.graph_mailbox_concurrency,
+    )
+
+
+PROFILE = ProviderProfile(
+    provider=Provider.GRAPH,
+    side=Side.MICROSOFT,
+    delivery=DeliveryMode.PUSH,
+    renewal=Renewal.IN_PLACE,
+    subscription_lifetime=timedelta(minutes=10_070),
+    notification_path="/notifications/graph",
+    lifecycle_path="/notifications/graph/lifecycle",
+    token=TokenFormat(code="m", max_length=128, bound_to_channel=False),
+    freebusy=ProviderLimits(max_addresses=20, max_window=timedelta(days=61)),
+    freebusy_timeout=4.0,
+    mailbox_concurrency=4,
+    access_fix="grant the app Calendars.ReadWrite and include this mailbox in its access policy",
+    connection_type=GraphConnection,
+    open_adapter=_open_adapter,
+    open_freebusy=_open_freebusy,
+    open_subscriptions=_open_subscriptions,
+    configure=_configure,
+)
