@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
+from calbridge.providers.base import CalendarAddress
 from calbridge.store.tables import calendars, pairs
+from calbridge.translate.stamps import pairing_key
 
 __all__ = ["ACTIVE", "PAUSED", "CalendarRoute", "PairDirectory", "PairRoute"]
 
@@ -99,6 +101,7 @@ class PairDirectory:
                     Direction(row["direction"]),
                     Detail(row["detail"]),
                     ConflictPolicy(row["conflict_policy"]),
+                    pairing=_pairing(row),
                 ),
                 google=_calendar(row, "g"),
                 microsoft=_calendar(row, "m"),
@@ -146,6 +149,13 @@ def _pairs_of_query() -> sa.Select[Any]:
 # Built once: constructing the aliased join cost more CPU per hint than running it.
 _PAIRS_OF = _pairs_of_query()
 _RECORD_SYNC = sa.update(pairs).where(pairs.c.id == sa.bindparam("pair"))
+
+
+def _pairing(row: sa.RowMapping) -> str:
+    """The pairing key stamped on the pair's mirrors (the same for a pair added again)."""
+    return pairing_key(
+        CalendarAddress(row["g_owner"], row["g_calendar"]), CalendarAddress(row["m_owner"], row["m_calendar"])
+    )
 
 
 def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRoute:

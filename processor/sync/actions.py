@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    ADOPTED = "adopted"  # a create found its mirror already there (stamped) with this content
     SKIP_ECHO = "skip_echo"  # our own write read back
     SKIP_UNCHANGED = "skip_unchanged"  # nothing the mirror shows has changed
     SKIP_DIRECTION = "skip_direction"  # the pair does not sync this way
