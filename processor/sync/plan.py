@@ -46,7 +46,7 @@ class _Role(Enum):
     MIRROR_OCCURRENCE = "mirror_occurrence"  # an exception of a mirror series, not yet linked
     UNLINKED_MIRROR = "unlinked_mirror"  # our stamp, no link yet: the origin's pass adopts it
     DUPLICATE_MIRROR = "duplicate_mirror"  # our stamp, but the link names another mirror
-    FOREIGN_MIRROR = "foreign_mirror"  # another pair's stamp
+    FOREIGN_MIRROR = "foreign_mirror"  # the stamp of a pair of other calendars
 
 
 def stamp_for(policy: Policy, source_id: str) -> MirrorStamp:
