@@ -25,6 +25,7 @@ from calbridge.events import Provider
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.pairs.admin import AddOutcome, add_pair, finish_removal, remove_pair
 from calbridge.pairs.spec import PairSpec, Side, parse_calendar
+from calbridge.providers.registry import Registry
 from calbridge.secretbox import open_secretbox
 from calbridge.store.connection_records import list_connections
 from calbridge.store.tables import links
@@ -75,7 +76,7 @@ async def readd(stack: Stack) -> tuple[str, str, str]:
     )
     bus = open_bus(stack.settings)
     await bus.connect()
-    checker = RegistryAccessChecker()
+    checker = RegistryAccessChecker(Registry(stack.settings).open)
     try:
         result = await add_pair(stack.engine, spec, connections, checker, bus)
     finally:
