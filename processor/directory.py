@@ -26,7 +26,9 @@ from calbridge.pairs.connection_faults import fail_pair
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
+from calbridge.providers.base import CalendarAddress
 from calbridge.store.tables import calendars, pairs
+from calbridge.translate.stamps import pairing_key
 
 __all__ = ["ACTIVE", "PAUSED", "CalendarRoute", "PairDirectory", "PairRoute"]
 
@@ -100,6 +102,7 @@ class PairDirectory:
                     Direction(row["direction"]),
                     Detail(row["detail"]),
                     ConflictPolicy(row["conflict_policy"]),
+                    pairing=_pairing(row),
                 ),
                 google=_calendar(row, "g"),
                 microsoft=_calendar(row, "m"),
@@ -154,6 +157,13 @@ def _pairs_of_query() -> sa.Select[Any]:
 # Built once: constructing the aliased join cost more CPU per hint than running it.
 _PAIRS_OF = _pairs_of_query()
 _RECORD_SYNC = sa.update(pairs).where(pairs.c.id == sa.bindparam("pair"))
+
+
+def _pairing(row: sa.RowMapping) -> str:
+    """The pairing key stamped on the pair's mirrors (the same for a pair added again)."""
+    return pairing_key(
+        CalendarAddress(row["g_owner"], row["g_calendar"]), CalendarAddress(row["m_owner"], row["m_calendar"])
+    )
 
 
 def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRoute:
