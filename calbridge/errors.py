@@ -20,6 +20,23 @@ class ConnectionInvalid(CalbridgeError):
     """A connection's settings or credentials are incomplete or malformed; the message says which."""
 
 
+class ConnectionUnusable(ConfigurationError):
+    """One stored connection cannot be opened: its secret does not decrypt with this process's
+    CALBRIDGE_SECRET_KEY, or its stored settings are invalid. Only the pairs that use it are
+    affected; `reason` names the connection and the remedy, for a person to act on."""
+
+    def __init__(self, connection_id: str, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.connection_id = connection_id
+        self.name = name
+        self.reason = reason
+
+
+class SecretKeyMismatch(ConfigurationError):
+    """No connection this process needs decrypts with its CALBRIDGE_SECRET_KEY: the process is
+    misconfigured (a wrong or missing key), not the connections, so no pair is blamed for it."""
+
+
 class MalformedMessage(CalbridgeError):
     """A message on the bus cannot be decoded; it goes to the dead-letter queue with this reason."""
 

@@ -17,10 +17,15 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from calbridge.errors import ConfigurationError
 from calbridge.settings import ENV_PREFIX, Settings
 
-__all__ = ["SecretBox", "generate_key", "open_secretbox", "parse_secret_keys"]
+__all__ = ["SecretBox", "SecretUnreadable", "generate_key", "open_secretbox", "parse_secret_keys"]
 
 VARIABLE = f"{ENV_PREFIX}SECRET_KEY"
 HOW_TO_MAKE_ONE = "generate one with `calbridge connections generate-key`"
+
+
+class SecretUnreadable(ConfigurationError):
+    """A stored secret cannot be decrypted with any key of CALBRIDGE_SECRET_KEY: it was encrypted
+    under a key that is not in the list (a wrong or lost key, or a rotation done out of order)."""
 
 
 def generate_key() -> str:
@@ -57,7 +62,7 @@ class SecretBox:
         try:
             plain = self._fernet.decrypt(ciphertext)
         except InvalidToken:
-            raise ConfigurationError(
+            raise SecretUnreadable(
                 f"a stored connection secret cannot be decrypted with {VARIABLE}: the key that "
                 "encrypted it is not in the list (keep the old key after the new one while rotating)"
             ) from None
@@ -71,7 +76,7 @@ class SecretBox:
         try:
             return self._fernet.rotate(ciphertext)
         except InvalidToken:
-            raise ConfigurationError(
+            raise SecretUnreadable(
                 f"a stored connection secret cannot be decrypted with any key in {VARIABLE}"
             ) from None
 

@@ -230,6 +230,15 @@ class Settings(BaseSettings):
         "(a Fernet key: 32 url-safe base64-encoded bytes; `calbridge connections generate-key` makes "
         "one). Several, comma-separated, for rotation: the first encrypts, all decrypt.",
     )
+    connection_recheck: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds between a running processor's checks of whether the connections it has "
+        "open were replaced in the store (`calbridge connections add ... --replace`); a replaced one "
+        "is closed and opened again with the new credentials. The same interval paces a processor "
+        "that is not ready because it cannot decrypt any connection.",
+    )
 
     # --- pairs
     import_concurrency: int = Field(

@@ -182,6 +182,12 @@ class EwsListener:
 
     # --- streams
 
+    async def restart_streams(self, connection_id: str) -> None:
+        """Stop the streams of one connection (its credentials were replaced); the next
+        reconcile starts them again, with a catch-up for their calendars."""
+        for key in [k for k in self._workers if k.connection_id == connection_id]:
+            await self._stop_worker(self._workers.pop(key))
+
     async def _reconcile(self) -> None:
         plan = plan_streams(self._held.values())
         for key in [k for k, w in self._workers.items() if plan.get(k) != w.targets or not w.alive]:

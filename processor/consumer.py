@@ -15,11 +15,15 @@ For one change event (a hint that one calendar changed):
    replicas;
 4. failures (`failures.decide`): throttled -> BackOff(the provider's wait; no attempt used),
    transient -> the bus's retry schedule, access refused / credential refused / calendar gone
-   -> confirmed by an access check (`pair_health`), then the pair is put in `error` with a
-   reason naming the remedy and the hint acknowledged, other permanent -> Reject (to
-   calbridge.dlq, the reason naming the pair), breaker -> the pair is paused in the store and
-   the hint acknowledged. A pass that fails for a reason that may pass leaves it as the pair's
-   `last_error`; the next successful pass clears it.
+   -> confirmed by an access check (`pair_health`), then the pair is set to `error` with a
+   reason naming the remedy and the hint acknowledged, a connection that cannot be opened ->
+   the pair is set to `error` with the reason and the hint acknowledged, other permanent ->
+   Reject (to calbridge.dlq, the reason naming the pair), breaker -> the pair is paused in the
+   store and the hint acknowledged. Before a hint is dead-lettered or its pair failed, though,
+   the consumer asks whether the pair's connections were replaced in the store meanwhile
+   (`providers.replaced`): then it was the old credentials that were refused, and the hint is
+   retried with the new ones. A pass that fails for a reason that may pass leaves it as the
+   pair's `last_error`; the next successful pass clears it.
 
 Events that cannot be copied never fail the pass: the engine leaves them out and records them
 on the pair (`directory.failure_log`) before the cursor moves.
@@ -31,6 +35,7 @@ before the return redelivers the hint, and the pass runs again idempotently.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -47,7 +52,7 @@ from processor.coalesce import PassLedger
 from processor.cursors import SharedCursor, wants_full_read
 from processor.directory import CalendarRoute, PairDirectory, PairRoute
 from processor.echoes import is_known_version
-from processor.failures import CheckPair, PausePair, decide, reason_with_pair
+from processor.failures import CheckPair, FailPair, PausePair, decide, reason_with_pair
 from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAIR_LOCK_WAIT, QUEUE_LAG
 from processor.pair_health import check_pair
 from processor.pairlock import LocalPairLocks, PairLocks
@@ -158,7 +163,17 @@ class ChangeConsumer:
         return is_known_version(event, side, link)
 
     async def _sync(self, pair: PairRoute, event: ChangeEvent, cursor: SharedCursor) -> None:
-        context = await self._context(pair)
+        async with contextlib.AsyncExitStack() as held:  # the providers, until the pass is done
+            context = PairContext(
+                pair.policy,
+                await self._side(pair.google, held),
+                await self._side(pair.microsoft, held),
+            )
+            await self._run(pair, event, cursor, context)
+
+    async def _run(
+        self, pair: PairRoute, event: ChangeEvent, cursor: SharedCursor, context: PairContext
+    ) -> None:
         side = context.side_of(event.calendar)
         self.passes += 1
         waited = time.perf_counter()
@@ -187,28 +202,40 @@ class ChangeConsumer:
     async def _settle_failure(
         self, pair: PairRoute, event: ChangeEvent, error: Exception
     ) -> RetryLater | Reject | None:
-        """Pause the pair when the breaker stopped its pass, or put it in `error` when the pass
-        failed for the pair's own reason (None: the hint is done); otherwise the bus outcome
-        that carries the hint's fate."""
-        fate = decide(error, reason_with_pair(pair.id, error))
+        """Pause the pair when the breaker stopped its pass, or set it to error when its connection
+        cannot be opened or the pass failed for the pair's own reason (None: the hint is done);
+        otherwise the bus outcome that carries the hint's fate."""
+        reason = reason_with_pair(pair.id, error)
+        fate = decide(error, reason)
+        connections = (pair.google.connection_id, pair.microsoft.connection_id)
+        if isinstance(fate, Reject | FailPair | CheckPair) and await self._providers.replaced(connections):
+            # Refused with credentials that were replaced meanwhile: try the new ones.
+            log.info("pass_retried_with_new_credentials", pair=pair.id, error=type(error).__name__)
+            HINTS.labels("retry").inc()
+            return RetryLater(reason, 0.0)
         if isinstance(fate, PausePair):
             await self._directory.pause(pair.id, fate.reason)
             HINTS.labels("paused").inc()
             log.warning("pair_paused", pair=pair.id, calendar=event.calendar, reason=fate.reason)
             return None
+        if isinstance(fate, FailPair):
+            await self._directory.fail(pair.id, fate.reason)
+            HINTS.labels("pair_failed").inc()
+            log.warning("pair_failed", pair=pair.id, calendar=event.calendar, reason=fate.reason)
+            return None
         if isinstance(fate, CheckPair):
-            checked = await check_pair(pair, self._providers.get)
+            checked = await check_pair(pair, self._providers.lease)
             if checked.refused:
                 if await self._directory.fail(pair.id, checked.reason):
                     log.warning(
                         "pair_failed", pair=pair.id, calendar=event.calendar, error=type(error).__name__
                     )
-                HINTS.labels("pair_error").inc()
+                HINTS.labels("pair_failed").inc()
                 return None
             # Both sides pass the check: the refusal was about that one call. Undecided (the
             # check itself throttled or failing): try the hint again later.
             fate = decide(checked.undecided, fate.reason) if checked.undecided else RetryLater(fate.reason)
-            if isinstance(fate, CheckPair | PausePair):
+            if isinstance(fate, CheckPair | PausePair | FailPair):
                 fate = RetryLater(fate.reason)
         log.warning(
             "pass_failed",
@@ -230,11 +257,8 @@ class ChangeConsumer:
             await self._directory.note_error(pair.id, last_error)
         return fate
 
-    async def _context(self, pair: PairRoute) -> PairContext:
-        return PairContext(pair.policy, await self._side(pair.google), await self._side(pair.microsoft))
-
-    async def _side(self, calendar: CalendarRoute) -> CalendarSide:
-        provider = await self._providers.get(calendar.connection_id)
+    async def _side(self, calendar: CalendarRoute, held: contextlib.AsyncExitStack) -> CalendarSide:
+        provider = await held.enter_async_context(self._providers.lease(calendar.connection_id))
         return CalendarSide(calendar.ref, CalendarAddress(calendar.owner, calendar.calendar), provider)
 
 

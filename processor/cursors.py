@@ -16,8 +16,10 @@ which the engine makes idempotent and guards with the breaker).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from calbridge.events import ChangeEvent, ChangeKind
-from processor.sync.links import ForwardingLinks, LinkRepository
+from processor.sync.links import ForwardingLinks, LinkRepository, StoredCursor
 
 __all__ = ["FULL_READ_REASONS", "SharedCursor", "wants_full_read"]
 
@@ -38,23 +40,26 @@ class SharedCursor(ForwardingLinks):
         super().__init__(links)
         self._ref = calendar_ref
         self._start: object = None if from_scratch else _UNREAD
-        self._next: tuple[str | None, bool] | None = None
+        self._next: tuple[str | None, bool, datetime | None] | None = None
 
-    async def load_cursor(self, calendar_ref: str) -> str | None:
+    async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         if calendar_ref != self._ref:
             return await self._links.load_cursor(calendar_ref)
         if self._start is _UNREAD:
             self._start = await self._links.load_cursor(calendar_ref)
         return self._start  # type: ignore[return-value]
 
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
+    async def save_cursor(
+        self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
+    ) -> None:
         if calendar_ref != self._ref:
-            await self._links.save_cursor(calendar_ref, cursor, full=full)
+            await self._links.save_cursor(calendar_ref, cursor, full=full, read_at=read_at)
         elif self._next is None:
-            self._next = (cursor, full)
+            self._next = (cursor, full, read_at)
 
     async def commit(self) -> None:
-        """Store the earliest next cursor of the passes (call once all of them succeeded)."""
+        """Store the earliest next cursor of the passes (call once all of them succeeded), with
+        the time the first pass's read began: the earliest, like the cursor."""
         if self._next is not None:
-            cursor, full = self._next
-            await self._links.save_cursor(self._ref, cursor, full=full)
+            cursor, full, read_at = self._next
+            await self._links.save_cursor(self._ref, cursor, full=full, read_at=read_at)

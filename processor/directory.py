@@ -27,11 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.pairs.health import fail_pair, note_last_error
+from calbridge.pairs.connection_faults import fail_pair
+from calbridge.pairs.health import note_last_error
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
+from calbridge.providers.base import CalendarAddress
 from calbridge.store.tables import calendars, event_failures, pairs
+from calbridge.translate.stamps import pairing_key
 from processor.sync.failure_log import StoredFailureLog
 
 __all__ = ["ACTIVE", "PAUSED", "CalendarRoute", "PairDirectory", "PairRoute"]
@@ -108,6 +111,7 @@ class PairDirectory:
                     Direction(row["direction"]),
                     Detail(row["detail"]),
                     ConflictPolicy(row["conflict_policy"]),
+                    pairing=_pairing(row),
                 ),
                 google=_calendar(row, "g"),
                 microsoft=_calendar(row, "m"),
@@ -123,8 +127,11 @@ class PairDirectory:
         self.forget()
 
     async def fail(self, pair_id: str, reason: str) -> bool:
-        """Put an active pair in `error` (access refused, calendar gone, credential refused)."""
-        moved = await fail_pair(self._engine, pair_id, reason)
+        """Set an active pair to `error` with the reason (access refused, credential refused, a
+        calendar gone, its connection cannot be opened); False if it had moved on meanwhile. It
+        comes back once the cause is fixed (the renewer's checks, or `pairs resume`)."""
+        async with self._engine.begin() as conn:
+            moved = await fail_pair(conn, pair_id, reason)
         self.forget()
         return moved
 
@@ -181,6 +188,13 @@ def _pairs_of_query() -> sa.Select[Any]:
 # Built once: constructing the aliased join cost more CPU per hint than running it.
 _PAIRS_OF = _pairs_of_query()
 _RECORD_SYNC = sa.update(pairs).where(pairs.c.id == sa.bindparam("pair"))
+
+
+def _pairing(row: sa.RowMapping) -> str:
+    """The pairing key stamped on the pair's mirrors (the same for a pair added again)."""
+    return pairing_key(
+        CalendarAddress(row["g_owner"], row["g_calendar"]), CalendarAddress(row["m_owner"], row["m_calendar"])
+    )
 
 
 def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRoute:

@@ -9,6 +9,11 @@ The consumer asks `decide(error)` and carries the answer out:
   `CheckPair`, the pair's own problem, which the consumer confirms with an access check and
   records as the pair's state (`error`, with a reason naming the remedy) instead of
   dead-lettering hint after hint;
+- a pair whose connection cannot be opened (its secret does not decrypt with this key):
+  `FailPair`, set to `error` with the reason and the message acknowledged: no retry can succeed
+  before someone re-enters the connection, and once that happens the renewer brings the pair
+  back with a full catch-up. (A process whose key opens no connection at all is misconfigured,
+  `SecretKeyMismatch`: that is retried, and no pair is blamed.);
 - a pair the breaker stopped: `PausePair`, paused in the store and the message acknowledged
   (retrying would only trip the breaker again until an operator confirms);
 - other permanent failures: `Reject`, the dead-letter queue at once (the failures of single
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 
 from calbridge.bus.base import BackOff, Reject, RetryLater
 from calbridge.errors import (
+    ConnectionUnusable,
     MalformedMessage,
     PairPaused,
     PermanentProviderError,
@@ -33,6 +39,7 @@ from processor.sync.isolation import is_pair_fault
 
 __all__ = [
     "CheckPair",
+    "FailPair",
     "Fate",
     "PausePair",
     "decide",
@@ -55,14 +62,21 @@ class CheckPair:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FailPair:
+    reason: str  # names the connection and the remedy
+
+
 # The bus's own outcomes, so one verdict travels from this decision to the broker unchanged.
-Fate = RetryLater | Reject | PausePair | CheckPair
+Fate = RetryLater | Reject | PausePair | CheckPair | FailPair
 
 
 def decide(error: BaseException, reason: str) -> Fate:
     """The fate of a hint whose pass raised `error`; `reason` is what the bus records."""
     if isinstance(error, PairPaused):
         return PausePair(error.reason)
+    if isinstance(error, ConnectionUnusable):
+        return FailPair(error.reason)
     if isinstance(error, Throttled):
         return BackOff(reason, max(0.0, error.retry_after))
     if is_pair_fault(error):

@@ -55,8 +55,9 @@ HINTS = Counter(
     "calbridge_hints_total",
     "Change events handled, by outcome: synced, coalesced (a later pass covered it), echo (it names "
     "a version the links already record), no_active_pair, paused (the breaker paused a pair), "
-    "pair_error (access refused, credential refused or calendar gone: the pair was put in error), "
-    "backoff (throttled: waits as the provider asked, no attempt used), retry, dead_letter.",
+    "pair_failed (access refused, a credential refused, a calendar gone or a connection that cannot "
+    "be opened: the pair was put in error), backoff (throttled: waits as the provider asked, no "
+    "attempt used), retry, dead_letter.",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -15,6 +15,8 @@ itself throttled or failing transiently: undecided, and the hint is retried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import structlog
@@ -23,10 +25,9 @@ from calbridge.errors import NotFound
 from calbridge.pairs.access import explain_access_failure
 from calbridge.pairs.policy import Side
 from calbridge.pairs.spec import CalendarSpec
-from calbridge.providers.base import CalendarAddress
+from calbridge.providers.base import CalendarAddress, CalendarProvider
 from calbridge.providers.registry import known_profile
 from processor.directory import CalendarRoute, PairRoute
-from processor.providers import OpenProvider
 from processor.sync.isolation import is_pair_fault
 
 __all__ = ["PairCheck", "check_pair", "side_label"]
@@ -53,14 +54,18 @@ def side_label(calendar: CalendarRoute) -> str:
     return f"Microsoft ({calendar.provider}) calendar {spec}"
 
 
-async def check_pair(pair: PairRoute, open_connection: OpenProvider) -> PairCheck:
-    """Check access to both calendars of the pair; see the module docstring."""
+Lease = Callable[[str], AbstractAsyncContextManager[CalendarProvider]]  # `ProviderCache.lease`
+
+
+async def check_pair(pair: PairRoute, lease: Lease) -> PairCheck:
+    """Check access to both calendars of the pair, with providers from `lease` (connection id ->
+    the process's provider, held for the check); see the module docstring."""
     refused: list[str] = []
     undecided: BaseException | None = None
     for calendar in (pair.google, pair.microsoft):
         try:
-            provider = await open_connection(calendar.connection_id)
-            await provider.check_access(CalendarAddress(calendar.owner, calendar.calendar))
+            async with lease(calendar.connection_id) as provider:
+                await provider.check_access(CalendarAddress(calendar.owner, calendar.calendar))
         except Exception as exc:
             # A check answers NotFound for a calendar that is not there (the adapters' own
             # look-up of the calendar, not an event): the calendar is gone.

@@ -16,7 +16,15 @@ from calbridge.metrics import REGISTRY
 from calbridge.providers.registry import PROFILES
 from subscriptions.schedule import RowState, SubscriptionRow
 
-__all__ = ["EXPIRY", "KEYS", "RENEWALS", "RESYNCS", "SUBSCRIPTIONS", "observe_rows"]
+__all__ = [
+    "EXPIRY",
+    "KEYS",
+    "RENEWALS",
+    "RESYNCS",
+    "SUBSCRIPTIONS",
+    "UNUSABLE_CONNECTIONS",
+    "observe_rows",
+]
 
 SUBSCRIPTIONS = Gauge(
     "calbridge_subscriptions",
@@ -34,6 +42,12 @@ KEYS = Gauge(
     "calbridge_subscriptions_by_key",
     "Live subscriptions by the signing key of their token (key rotation: wait for the old one to reach 0).",
     ["key_id"],
+    registry=REGISTRY,
+)
+UNUSABLE_CONNECTIONS = Gauge(
+    "calbridge_connections_unusable",
+    "Stored connections the renewer cannot open (secret not decryptable, settings invalid); "
+    "their pairs are in error until the connection is re-entered.",
     registry=REGISTRY,
 )
 RENEWALS = Counter(

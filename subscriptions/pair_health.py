@@ -9,8 +9,9 @@ never check one pair at once) and activated again exactly as `pairs resume` does
 checked on both sides, then `active` and a baseline resync, or still `error` with the reason of
 this check. Once active, the renewer's own reconciliation subscribes its calendars again.
 
-A pair whose connection cannot be opened here (its secret does not decrypt) is left as it is:
-its state says what was last found, and this check cannot add anything.
+A pair in error because its connection cannot be opened is left to the renewer's connection
+step (`subscriptions/isolation.py`), which brings it back when the connection opens; a pair whose
+connection cannot be opened here for another reason is left as it is too.
 
 The gauges are read from the store, so every replica shows the same numbers and they go down
 when a failure clears: `calbridge_pairs{state}` and `calbridge_event_failures{provider,reason}`.
@@ -38,6 +39,7 @@ from calbridge.pairs.event_failures import failure_totals
 from calbridge.pairs.health import claim_rechecks
 from calbridge.pairs.records import fetch_pairs
 from calbridge.pairs.states import InvalidTransition, PairState
+from calbridge.store.connection_records import is_unusable_reason
 from calbridge.store.tables import pairs
 
 __all__ = ["EVENT_FAILURES", "PAIRS", "PairHealth", "RecheckReport"]
@@ -102,11 +104,14 @@ class PairHealth:
         if not claimed:
             return report
         async with self.engine.connect() as conn:
-            records = await fetch_pairs(conn, ids=claimed, states=[PairState.ERROR])
+            found = await fetch_pairs(conn, ids=claimed, states=[PairState.ERROR])
+        # A connection that cannot be opened is the connection step's (`isolation`): it brings
+        # those pairs back once the connection opens, and no access check can say more.
+        records = [r for r in found if not is_unusable_reason(r.state_reason)]
         wanted = {r.google_connection_id for r in records} | {r.microsoft_connection_id for r in records}
         opened = await self.connections(wanted)
         usable = [r for r in records if {r.google_connection_id, r.microsoft_connection_id} <= opened.keys()]
-        report.skipped = len(records) - len(usable)
+        report.skipped = len(found) - len(usable)
         if not usable:
             return report
         try:

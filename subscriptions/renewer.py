@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus.base import Bus, RetryLater
 from calbridge.clock import Clock
-from calbridge.errors import BusUnavailable, NotFound, ProviderError, Throttled
+from calbridge.errors import BusUnavailable, ConfigurationError, NotFound, ProviderError, Throttled
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
 from calbridge.logs import get_logger
 from calbridge.pairs.removal import finish_removal
@@ -194,7 +194,7 @@ class Renewer:
             return False
         try:
             return await delete_mirrors(self.engine, pair, world.calendars, self.open_calendar)
-        except ProviderError as exc:
+        except (ProviderError, ConfigurationError) as exc:  # a connection it cannot open waits too
             log.warning("mirror_deletion_failed", pair=pair.id, error=type(exc).__name__)
             return False
 

@@ -4,6 +4,11 @@
 (`Renewer.tick`, then the pairs in error checked again and the pair gauges set:
 `pair_health.PairHealth`), Graph lifecycle events as they arrive, and `/healthz`, `/readyz`,
 `/metrics` on `renewer_http_port`. `once=True` runs one pass and returns (a check, or a cron job).
+
+Each pass first reads the connections (`wiring`) and isolates the ones it cannot open
+(`isolation`): their pairs go to `error`, everyone else's subscriptions are kept as usual. A
+renewer whose key decrypts no connection at all fails its passes (`SecretKeyMismatch`, so
+`/readyz` turns 503) and blames no pair.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import Consumer, open_bus
 from calbridge.connections import Connection
-from calbridge.errors import CalbridgeError
+from calbridge.errors import CalbridgeError, SecretKeyMismatch
 from calbridge.logs import get_logger
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.providers.registry import Registry
@@ -27,6 +32,7 @@ from calbridge.secretbox import SecretBox, open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.connection_records import get_connection
 from calbridge.store.engine import create_engine
+from subscriptions.isolation import isolate_connection_faults
 from subscriptions.pair_health import PairHealth
 from subscriptions.probes import Health, create_probe_app
 from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
@@ -75,7 +81,12 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     )
 
     async def tick() -> None:
-        await providers.refresh()
+        try:
+            await providers.refresh()
+        except SecretKeyMismatch as exc:
+            log.error("renewer_secret_key_mismatch", reason=str(exc))
+            raise
+        await isolate_connection_faults(engine, bus, providers.unusable, providers.usable)
         report = await renewer.tick()
         if report.outcomes:
             log.info("renewer_pass", **report.outcomes)

@@ -4,10 +4,12 @@ Which states stop work and which only warn (docs/pairs.md, "Health"):
 
 - `error` stops work. A permanent failure about the pair itself (the app's access to a mailbox
   refused, its credential refused, a calendar gone) puts an active pair in `error` with a reason
-  that names the remedy (`fail_pair`); hints for it are dropped and its subscriptions stopped,
-  because every pass would fail the same way. A pair in error is checked again every
-  `recheck_interval` (`claim_rechecks`, then activation: access on both sides, a full resync)
-  and on `pairs resume`, so it becomes active on its own once access is restored.
+  that names the remedy (`connection_faults.fail_pair`, as a connection that cannot be opened
+  does); hints for it are dropped and its subscriptions stopped, because every pass would fail
+  the same way. A pair in error is checked again every `recheck_interval` (`claim_rechecks`,
+  then activation: access on both sides, a full resync) and on `pairs resume`, so it becomes
+  active on its own once access is restored. (A pair in error because its connection cannot be
+  opened is brought back by the renewer's connection step, `subscriptions/isolation.py`.)
 - `active` with a `last_error` only warns: the last pass failed for a reason that may pass (the
   provider unavailable, retrying); the next successful pass clears it (`note_last_error`).
 - `active` with event failures only warns too: the pair syncs, some events of it do not
@@ -21,20 +23,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calbridge.pairs.states import PairAction, PairState
-from calbridge.pairs.transitions import transition
+from calbridge.pairs.states import PairState
 from calbridge.store.tables import pairs
 
-__all__ = ["claim_rechecks", "fail_pair", "note_last_error"]
+__all__ = ["claim_rechecks", "note_last_error"]
 
 _MAX_ERROR = 1000
-
-
-async def fail_pair(engine: AsyncEngine, pair_id: str, reason: str) -> bool:
-    """Put an active pair in `error` with `reason` as its state reason and last error; False if
-    it moved on meanwhile (paused or removed: left as it is). Due for a recheck at once."""
-    reason = reason[:_MAX_ERROR]
-    return await transition(engine, pair_id, PairAction.FAIL, reason=reason, error=reason, recheck_at=None)
 
 
 async def note_last_error(engine: AsyncEngine, pair_id: str, error: str | None) -> None:

@@ -40,6 +40,9 @@ class Policy:
     direction: Direction = Direction.BOTH
     detail: Detail = Detail.FULL
     conflict: ConflictPolicy = ConflictPolicy.NEWEST
+    # The key of the pair's two calendars (`calbridge.translate.stamps.pairing_key`), stamped on
+    # every mirror: a pair added again after a removal knows its predecessor's mirrors by it.
+    pairing: str | None = None
 
     def flows_from(self, side: Side) -> bool:
         """Whether changes made on `side` are carried to the other side."""

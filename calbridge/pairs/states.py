@@ -3,8 +3,10 @@
     pending --activate--> active | error(reason)
     error   --activate--> active | error(reason)      (after the cause is fixed: `pairs resume`,
                                                       or the renewer's periodic recheck)
-    active  --fail------> error(reason)               (the processor: access refused, credential
-                                                      refused, calendar gone)
+    active  --fail------> error(reason)               (it cannot be synced: access refused, its
+                                                      credential refused, a calendar gone, its
+                                                      connection cannot be opened; cleared by
+                                                      activate)
     active  --pause-----> paused --resume--> active
     any but removing --remove--> removing              (the renewer finishes the removal)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from calbridge.events import Provider
@@ -37,10 +37,24 @@ class CalendarAddress:
 @dataclass(frozen=True, slots=True)
 class MirrorStamp:
     """Written into every mirror (Google private extended property, Graph/EWS extended property):
-    which pair made it and from which source event."""
+    which pair made it, for which two calendars, and from which source event.
+
+    A pair removed and added again gets a new pair id; `pairing` (`stamps.pairing_key` of the
+    two calendars) stays the same, so the new pair still knows the mirrors the old one made.
+    Mirrors written before the pairing was stamped carry none and are known by pair id only."""
 
     pair_id: str
     source_id: str
+    pairing: str | None = None
+
+    def matches(self, found: MirrorStamp | None) -> bool:
+        """Whether a mirror carrying `found` is the mirror this stamp names: the same source
+        event, written by this pair or by an earlier pair of the same two calendars."""
+        if found is None or found.source_id != self.source_id:
+            return False
+        if self.pairing is not None and found.pairing == self.pairing:
+            return True
+        return found.pair_id == self.pair_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +63,11 @@ class Fetched:
 
     event: Event  # a cancelled event has status CANCELLED
     version: str  # etag / changeKey: changes whenever the provider's copy changes
-    updated: datetime | None = None
+    updated: datetime | None = None  # when the provider's copy last changed
     stamp: MirrorStamp | None = None  # present when calbridge wrote this event as a mirror
+    # The precision the provider gives `updated` in (Google: milliseconds, Graph: 100 ns, kept
+    # to the microsecond; EWS: seconds). Two times are compared at the coarser of the two.
+    updated_precision: timedelta = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)

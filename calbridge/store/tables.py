@@ -121,6 +121,9 @@ cursors = sa.Table(
     sa.Column("calendar_id", sa.String(64), sa.ForeignKey("calendars.id"), primary_key=True),
     sa.Column("cursor", sa.Text, nullable=True),  # syncToken / deltaLink / SyncFolderItems state
     sa.Column("full_sync_at", UTCDateTime(), nullable=True),
+    # When the read that produced `cursor` began: links saved since then may name events the
+    # feed from `cursor` nets away (made and deleted after it), so a pass checks them.
+    sa.Column("read_at", UTCDateTime(), nullable=True),
     _updated(),
 )
 
@@ -141,6 +144,7 @@ links = sa.Table(
     _updated(),
     sa.UniqueConstraint("pair_id", "google_event_id"),
     sa.UniqueConstraint("pair_id", "microsoft_event_id"),
+    sa.Index("ix_links_pair_id_updated_at", "pair_id", "updated_at"),
 )
 
 subscriptions = sa.Table(

@@ -19,6 +19,7 @@ from calbridge_app.cli.common import console, err_console, fail, run, settings_o
 if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.settings import Settings
+    from calbridge.store.connection_records import StoredConnection
 
 app = typer.Typer(help="Provider credentials (Google, Graph, EWS), stored encrypted.", no_args_is_help=True)
 add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
@@ -266,21 +267,31 @@ async def _save_all(settings: Settings, found: list[Connection]) -> None:
             console.print(f"connection [bold]{saved.name}[/] ({saved.provider}): {outcome}", highlight=False)
 
 
-async def _load(settings: Settings, name: str | None) -> list[Connection]:
-    from calbridge.store.connection_records import get_connection, list_connections
+async def _load(settings: Settings, name: str | None) -> list[StoredConnection]:
+    """The stored connections (or the one named), each opened on its own: one whose secret this
+    key cannot decrypt comes back with its problem instead of failing the whole list."""
+    from calbridge.store.connection_records import ConnectionNotFound, read_connections
     from calbridge_app.cli.context import open_engine, secretbox
 
     box = secretbox(settings)
     async with open_engine(settings) as engine, engine.connect() as conn:
-        if name is None:
-            return await list_connections(conn, box)
-        return [await get_connection(conn, box, name)]
+        found = await read_connections(conn, box)
+    if name is None:
+        return found
+    named = [s for s in found if name in (s.name, s.id)]
+    if not named:
+        raise ConnectionNotFound(f"no connection named {name!r} (see `calbridge connections list`)")
+    return named[:1]
 
 
-def _describe(connection: Connection) -> dict[str, Any]:
+def _describe(stored: StoredConnection) -> dict[str, Any]:
     from calbridge.connections import describe
 
-    return describe(connection)
+    if stored.connection is None:
+        assert stored.problem is not None
+        problem = stored.problem.reason
+        return {"id": stored.id, "name": stored.name, "provider": stored.provider, "problem": problem}
+    return describe(stored.connection)
 
 
 @app.command("list")
@@ -295,11 +306,16 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
         console.print("no connections yet: add one with `calbridge connections add google|graph|ews`")
         return
     table = Table("name", "provider", "identity", "endpoint", box=None, pad_edge=False)
-    for connection in found:
-        table.add_row(
-            connection.name, str(connection.provider), connection.identity, connection.endpoint or "(default)"
-        )
+    for stored in found:
+        if stored.connection is None:
+            table.add_row(stored.name, stored.provider, "[red]cannot be used[/]", "-")
+            continue
+        connection = stored.connection
+        table.add_row(stored.name, stored.provider, connection.identity, connection.endpoint or "(default)")
     console.print(table)
+    for stored in found:
+        if stored.problem is not None:
+            err_console.print(f"[red]{stored.problem.reason}[/]", highlight=False)
 
 
 @app.command("show")
@@ -312,17 +328,18 @@ def show(
 
     settings = settings_or_exit()
     try:
-        (connection,) = run(_load(settings, name))
+        (stored,) = run(_load(settings, name))
     except ConnectionNotFound as exc:
         fail(str(exc))
-    info = _describe(connection)
+    info = _describe(stored)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
     table = Table(box=None, show_header=False, pad_edge=False)
     for key, value in info.items():
         table.add_row(key, "" if value is None else str(value))
-    table.add_row("secret", "stored encrypted")
+    if stored.problem is None:
+        table.add_row("secret", "stored encrypted")
     console.print(table)
 
 

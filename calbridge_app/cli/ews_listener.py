@@ -47,8 +47,6 @@ def listener_tuning(settings: Settings) -> ListenerTuning:
 
 async def _listen(settings: Settings) -> None:
     from calbridge.bus import open_bus
-    from calbridge.providers.ews.connection import EwsConnection
-    from calbridge.store.connection_records import list_connections
     from calbridge_app.cli.context import open_engine, secretbox
     from ews_listener.accounts import ListenerFolders
     from ews_listener.stream import EwsListener
@@ -68,10 +66,7 @@ async def _listen(settings: Settings) -> None:
         async with open_engine(settings) as engine:
 
             async def learn_connections() -> None:
-                async with engine.connect() as conn:
-                    for connection in await list_connections(conn, box, "ews"):
-                        if isinstance(connection, EwsConnection):
-                            folders.add(connection)
+                await folders.refresh(engine, box, listener.restart_streams)
 
             listener = EwsListener(
                 engine,

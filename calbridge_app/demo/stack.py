@@ -265,9 +265,7 @@ async def _start_ews_listener(stack: Stack, stop: contextlib.AsyncExitStack) -> 
             "no EWS streaming listener in this build: changes made in Exchange are not noticed"
         )
         return
-    from calbridge.providers.ews.connection import EwsConnection
     from calbridge.secretbox import open_secretbox
-    from calbridge.store.connection_records import list_connections
     from calbridge_app.cli.ews_listener import listener_tuning
     from ews_listener.accounts import ListenerFolders
     from ews_listener.stream import EwsListener
@@ -280,10 +278,7 @@ async def _start_ews_listener(stack: Stack, stop: contextlib.AsyncExitStack) -> 
     stop.callback(folders.close)
 
     async def learn_connections() -> None:
-        async with stack.engine.connect() as conn:
-            for connection in await list_connections(conn, box, "ews"):
-                if isinstance(connection, EwsConnection):
-                    folders.add(connection)
+        await folders.refresh(stack.engine, box, listener.restart_streams)
 
     listener = EwsListener(
         stack.engine, stack.bus, folders, listener_tuning(settings), before_round=learn_connections

@@ -32,10 +32,11 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    ADOPTED = "adopted"  # a create found its mirror already there (stamped) with this content
     SKIP_ECHO = "skip_echo"  # our own write read back
     SKIP_UNCHANGED = "skip_unchanged"  # nothing the mirror shows has changed
     SKIP_DIRECTION = "skip_direction"  # the pair does not sync this way
-    SKIP_FOREIGN_MIRROR = "skip_foreign_mirror"  # another pair's mirror: never chained
+    SKIP_FOREIGN_MIRROR = "skip_foreign_mirror"  # a mirror of other calendars: never chained
     SKIP_DUPLICATE_MIRROR = "skip_duplicate_mirror"  # carries our stamp but is not the linked mirror
     SKIP_FILTERED = "skip_filtered"  # the detail level shows nothing for it (a free event as busy)
     SKIP_NO_MASTER = "skip_no_master"  # an exception whose series has no mirror

@@ -3,6 +3,12 @@
 Each write is idempotent: a create looks for its mirror by stamp first (and records an intent
 link before writing), an update of a vanished mirror writes it again, a delete of something
 already gone is done.
+
+*Adopting*: during a full read (a pair's baseline, an operator's resync, an expired cursor) every
+create looks for a mirror by stamp first, even for a source event without any link: the pair
+may have been removed and added again, or the store restored from an older backup, and the
+mirror may already be there, stamped by an earlier pair of the same two calendars. A mirror
+found with the content wanted is adopted: its link is recorded and nothing is written.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from processor.sync.projection import fingerprint
 __all__ = ["apply_action"]
 
 
-async def apply_action(pair: PairContext, links: LinkRepository, action: Action) -> Outcome:
+async def apply_action(
+    pair: PairContext, links: LinkRepository, action: Action, *, adopt: bool = False
+) -> Outcome:
+    """Perform `action` and record its link. `adopt`: look for an existing mirror before any
+    create (module docstring); otherwise only where an earlier attempt left a link."""
     pair_id = pair.policy.pair_id
     match action:
         case Skip():
@@ -34,18 +44,20 @@ async def apply_action(pair: PairContext, links: LinkRepository, action: Action)
             if action.event.instance_of is not None:
                 return await _write_occurrence(pair, links, action)
             # Every attempt records its intent link before writing, so a source event without
-            # any link was never attempted: the search for an earlier mirror is skipped (one
-            # provider call less per new event).
-            attempted = await _has_link(pair, links, action)
+            # any link was never attempted: outside a full read the search for an earlier mirror
+            # is skipped (one provider call less per new event).
+            attempted = adopt or await _has_link(pair, links, action)
             if action.stamp is not None and not action.link.deleted:
                 # Intent first: if the write succeeds but we crash before recording it, the
                 # link still names the source, so a later deletion of the source finds the
                 # mirror by its stamp instead of leaving it orphaned.
                 intent = await links.save(pair_id, action.link)
                 action = dataclasses.replace(action, link=intent)
-            written = await _write_mirror(pair, action.target, action.event, action.stamp, search=attempted)
+            written, done = await _write_mirror(
+                pair, action.target, action.event, action.stamp, search=attempted
+            )
             await links.save(pair_id, settle(action, written, pair.policy))
-            return action.outcome
+            return action.outcome if done is Outcome.CREATED else done
         case Update():
             target = pair.calendar(action.target)
             try:
@@ -78,7 +90,7 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
             await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
             return Outcome.DELETED
     try:
-        written = await _write_mirror(pair, action.target, action.event, action.stamp)
+        written, _ = await _write_mirror(pair, action.target, action.event, action.stamp)
     except NotFound:
         return Outcome.SKIP_NO_MASTER
     await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
@@ -95,17 +107,20 @@ async def _has_link(pair: PairContext, links: LinkRepository, action: Create) ->
 
 async def _write_mirror(
     pair: PairContext, side: Side, event: Event, stamp: MirrorStamp | None, *, search: bool = True
-) -> Fetched:
-    """Create, unless an earlier attempt already did and crashed before recording its link."""
+) -> tuple[Fetched, Outcome]:
+    """Create, unless a mirror with this stamp is there already (an earlier attempt that crashed
+    before recording its link, or an earlier pair of the same calendars): then bring it up to
+    date (UPDATED), or adopt it as it is (ADOPTED, nothing written)."""
     target = pair.calendar(side)
     if stamp is not None and search:
         existing = await target.provider.find_mirror(target.address, stamp)
         if existing is not None and not existing.event.cancelled:
             detail = pair.policy.detail
             if fingerprint(existing.event, detail) == fingerprint(event, detail):
-                return existing
-            return await target.provider.update(target.address, existing.event.id, event, stamp)
-    return await target.provider.create(target.address, event, stamp)
+                return existing, Outcome.ADOPTED
+            updated = await target.provider.update(target.address, existing.event.id, event, stamp)
+            return updated, Outcome.UPDATED
+    return await target.provider.create(target.address, event, stamp), Outcome.CREATED
 
 
 async def _delete(pair: PairContext, links: LinkRepository, action: Delete) -> Outcome:

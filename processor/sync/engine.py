@@ -1,7 +1,9 @@
 """The apply layer: one pass over one calendar of one pair, with all I/O injected.
 
 Read every page of changes since the stored cursor (a full read when there is none or it
-expired), plan each change, judge the whole pass with the breaker before anything is deleted,
+expired), add the deletions the feed cannot show (`_add_absent` after a full read,
+`_add_netted` after an incremental one), plan each change, judge the whole pass with the
+breaker before anything is deleted,
 then apply the actions (in order, or several independent ones at once: `concurrency`),
 recording each link right after its write succeeded. The
 cursor advances only once every change of the pass was applied, so a crash or a provider error
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -38,13 +41,26 @@ from processor.sync.feed import in_apply_order, read_changes
 from processor.sync.isolation import failed_event, is_event_fault, series_failed
 from processor.sync.links import LinkRepository
 from processor.sync.pass_links import PassLinks, wanted_ids
-from processor.sync.plan import change_id, is_removal, plan
+from processor.sync.plan import change_id, is_removal, owns, plan
 from processor.sync.record import Link
 
-__all__ = ["CalendarSide", "Hint", "PairContext", "PassSummary", "SeriesMissing", "retry_events", "run_pass"]
+__all__ = [
+    "CLOCK_SKEW",
+    "CalendarSide",
+    "Hint",
+    "PairContext",
+    "PassSummary",
+    "SeriesMissing",
+    "retry_events",
+    "run_pass",
+]
 
 
 log = structlog.get_logger("calbridge.processor")
+
+# How far apart the clocks of two processor replicas (and a provider's view of its own writes)
+# may be: links saved this long before a cursor's read began are checked too (`_add_netted`).
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 class SeriesMissing(TransientProviderError):
@@ -74,6 +90,7 @@ async def run_pass(
     limits: BreakerLimits | None = None,
     confirm_deletions: bool = False,
     concurrency: int = 1,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
     failures: FailureLog | None = None,
 ) -> PassSummary:
     """Sync the changes of the hinted calendar into the other one. Raises PairPaused when the
@@ -81,20 +98,24 @@ async def run_pass(
     failures of single events: those are in the summary and, before the cursor moves, handed
     to `failures`.
 
-    `concurrency` > 1 applies up to that many changes at once (see `_apply_in_lanes`)."""
+    `concurrency` > 1 applies up to that many changes at once (see `_apply_in_lanes`). `now` is
+    the clock the link repository stamps saved links with."""
     policy = pair.policy
     side = pair.side_of(hint.calendar)
     source = pair.calendar(side)
     summary = PassSummary(side)
-    cursor = await links.load_cursor(source.ref)
-    changes, next_cursor, summary.full = await read_changes(source, cursor)
+    stored = await links.load_cursor(source.ref)
+    read_at = now()
+    changes, next_cursor, summary.full = await read_changes(source, stored.token if stored else None)
     if summary.full:
         changes = await _add_absent(pair, links, side, changes, confirm_deletions)
+    elif stored is not None and stored.read_at is not None:
+        changes = await _add_netted(pair, links, side, changes, stored.read_at - CLOCK_SKEW)
     await _apply_changes(pair, links, side, changes, summary, limits, confirm_deletions, concurrency)
     if failures is not None:
         await failures.settle(policy.pair_id, side, summary.failed, summary.handled)
     if next_cursor is not None:
-        await links.save_cursor(source.ref, next_cursor, full=summary.full)
+        await links.save_cursor(source.ref, next_cursor, full=summary.full, read_at=read_at)
     log.info(
         "pass_applied",
         pair=policy.pair_id,
@@ -154,7 +175,7 @@ async def _apply_changes(
     changes = in_apply_order(changes)
     summary.changes = len(changes)
     links = PassLinks(links)  # one query per side for the links the changes name
-    await links.prefetch(policy.pair_id, wanted_ids(policy.pair_id, side, changes))
+    await links.prefetch(policy.pair_id, wanted_ids(policy, side, changes))
 
     if not confirm_deletions:
         planned = [await _plan_once(pair, links, side, change) for change in changes]
@@ -169,7 +190,7 @@ async def _apply_changes(
     for change in waiting:
         action = await _plan_with_reads(pair, links, side, change)
         try:
-            outcome = await apply_action(pair, links, action)
+            outcome = await apply_action(pair, links, action, adopt=summary.full)
         except Exception as exc:
             if not is_event_fault(exc):
                 raise
@@ -200,7 +221,7 @@ def _lane(change: Change) -> str:
         if change.event.instance_of is not None:
             return f"series:{change.event.instance_of.master_id}"
         if change.stamp is not None and change.event.recurrence is None:
-            return f"stamp:{change.stamp.pair_id}:{change.stamp.source_id}"
+            return f"stamp:{change.stamp.source_id}"
     return f"series:{change_id(change)}"
 
 
@@ -241,7 +262,7 @@ async def _apply_in_lanes(
                 action: Action | None = None
                 try:
                     action = await _plan_with_reads(pair, links, side, change)
-                    outcome = await apply_action(pair, links, action)
+                    outcome = await apply_action(pair, links, action, adopt=summary.full)
                 except Exception as exc:
                     if not is_event_fault(exc):
                         failures.append(exc)
@@ -303,6 +324,31 @@ async def _add_absent(
     return changes
 
 
+async def _add_netted(
+    pair: PairContext, links: LinkRepository, side: Side, changes: list[Change], since: datetime
+) -> list[Change]:
+    """An incremental feed shows what changed since its cursor, netted: an event made after the
+    cursor and deleted again before this read is not in it at all (Exchange ICS, Graph delta).
+    When that event is a mirror we wrote after the cursor's read began (its echo was skipped,
+    its pass failed under throttling, or a pass wrote it and then failed), a person's deletion
+    of it would never be seen. So every mirror on this side whose link was saved since then
+    (`since`) and which the feed does not mention is read directly; one that is gone is a
+    deletion like any other. (The feed covers every mirror written before the read began.)"""
+    pair_id = pair.policy.pair_id
+    seen = {change_id(change) for change in changes}
+    unseen = await links.mirrors_saved_since(pair_id, side, since) - seen
+    if not unseen:
+        return changes
+    source = pair.calendar(side)
+    netted = []
+    for event_id in sorted(unseen):
+        fetched = await source.provider.get(source.address, event_id)
+        if fetched is None or fetched.event.cancelled:
+            netted.append(Removed(event_id))
+    log.info("pass_checked_unseen", pair=pair_id, side=side.value, checked=len(unseen), gone=len(netted))
+    return [*changes, *netted]
+
+
 # --- planning
 
 
@@ -313,7 +359,7 @@ async def _links_for(
     master: Link | None = None
     if isinstance(change, Fetched):
         stamp = change.stamp
-        if link is None and stamp is not None and stamp.pair_id == policy.pair_id:
+        if link is None and stamp is not None and owns(policy, stamp):
             link = await links.find(policy.pair_id, side.other, stamp.source_id)
         if change.event.instance_of is not None:
             master = await links.find(policy.pair_id, side, change.event.instance_of.master_id)

@@ -3,13 +3,19 @@
 The engine records a link right after each successful write and a calendar's cursor only after
 a whole pass was applied; both go through this interface so the engine is tested without a
 database and the store is tested on SQLite and PostgreSQL alike.
+
+A cursor is stored with the time the read that produced it began (`StoredCursor.read_at`), and
+the mirrors on one side can be listed by when their links were saved (`mirrors_saved_since`):
+together they say which of our mirrors the feed from that cursor may never mention (made, then
+deleted, after it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -21,7 +27,15 @@ from calbridge.store import upsert
 from calbridge.store.tables import cursors, links
 from processor.sync.record import Link
 
-__all__ = ["ForwardingLinks", "LinkRepository", "StoredLinks"]
+__all__ = ["ForwardingLinks", "LinkRepository", "StoredCursor", "StoredLinks"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCursor:
+    """A calendar's stored sync position."""
+
+    token: str  # the provider's cursor (syncToken, deltaLink, SyncFolderItems state)
+    read_at: datetime | None  # when the read that produced it began; None: not known
 
 
 class LinkRepository(Protocol):
@@ -39,9 +53,16 @@ class LinkRepository(Protocol):
     async def live_ids(self, pair_id: str, side: Side) -> set[str]:
         """Ids on `side` of the pair's live links (a full read checks them for absence)."""
 
-    async def load_cursor(self, calendar_ref: str) -> str | None: ...
+    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
+        """Ids of the pair's mirrors on `side` (live links whose origin is the other side) whose
+        links were saved at or after `since`."""
 
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None: ...
+    async def load_cursor(self, calendar_ref: str) -> StoredCursor | None: ...
+
+    async def save_cursor(
+        self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
+    ) -> None:
+        """Store the cursor a pass reached; `read_at` is when its read began."""
 
 
 class ForwardingLinks:
@@ -66,11 +87,16 @@ class ForwardingLinks:
     async def live_ids(self, pair_id: str, side: Side) -> set[str]:
         return await self._links.live_ids(pair_id, side)
 
-    async def load_cursor(self, calendar_ref: str) -> str | None:
+    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
+        return await self._links.mirrors_saved_since(pair_id, side, since)
+
+    async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         return await self._links.load_cursor(calendar_ref)
 
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
-        await self._links.save_cursor(calendar_ref, cursor, full=full)
+    async def save_cursor(
+        self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
+    ) -> None:
+        await self._links.save_cursor(calendar_ref, cursor, full=full, read_at=read_at)
 
 
 _ID = {Side.GOOGLE: links.c.google_event_id, Side.MICROSOFT: links.c.microsoft_event_id}
@@ -104,7 +130,7 @@ _VALUE_COLUMNS = (
 )
 
 
-def _values(pair_id: str, link: Link) -> dict[str, Any]:
+def _values(pair_id: str, link: Link, now: datetime) -> dict[str, Any]:
     return {
         "pair_id": pair_id,
         "origin": link.origin.value,
@@ -115,8 +141,12 @@ def _values(pair_id: str, link: Link) -> dict[str, Any]:
         "google_hash": link.google_hash,
         "microsoft_hash": link.microsoft_hash,
         "deleted": link.deleted,
-        "updated_at": datetime.now(UTC),
+        "updated_at": now,
     }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class StoredLinks:
@@ -124,11 +154,13 @@ class StoredLinks:
 
     Its statements are built once (`_Statements`) and executed with parameters: building a
     SQLAlchemy statement per call cost more CPU than the database's own work (`bench/README.md`).
+    `now` stamps saved links and cursors (the engine's pass clock must agree with it).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] = _utc_now) -> None:
         self._engine = engine
         self._sql = _Statements(engine.dialect.name)
+        self._now = now
 
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
         async with self._engine.connect() as conn:
@@ -147,7 +179,7 @@ class StoredLinks:
         return found
 
     async def save(self, pair_id: str, link: Link) -> Link:
-        values = _values(pair_id, link)
+        values = _values(pair_id, link, self._now())
         clashing = tuple(side for side in Side if link.id_on(side) is not None)
         async with self._engine.begin() as conn:
             if clashing and (link.row_id is not None or len(clashing) > 1):
@@ -171,13 +203,31 @@ class StoredLinks:
         async with self._engine.connect() as conn:
             return {row[0] for row in await conn.execute(_LIVE_IDS[side], {"pair": pair_id})}
 
-    async def load_cursor(self, calendar_ref: str) -> str | None:
+    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
         async with self._engine.connect() as conn:
-            return (await conn.execute(_LOAD_CURSOR, {"calendar": calendar_ref})).scalar_one_or_none()
+            rows = await conn.execute(_MIRRORS_SAVED_SINCE[side], {"pair": pair_id, "since": since})
+            return {row[0] for row in rows}
 
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
-        now = datetime.now(UTC)
-        values: dict[str, Any] = {"calendar_id": calendar_ref, "cursor": cursor, "updated_at": now}
+    async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_LOAD_CURSOR, {"calendar": calendar_ref})).first()
+        if row is None or row.cursor is None:
+            return None
+        # A cursor stored before `read_at` existed: its read began at most a pass before it
+        # was saved; an hour is far more than any pass takes.
+        read_at = row.read_at if row.read_at is not None else row.updated_at - _UNKNOWN_READ
+        return StoredCursor(row.cursor, read_at)
+
+    async def save_cursor(
+        self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
+    ) -> None:
+        now = self._now()
+        values: dict[str, Any] = {
+            "calendar_id": calendar_ref,
+            "cursor": cursor,
+            "updated_at": now,
+            "read_at": read_at,
+        }
         if full:
             values["full_sync_at"] = now
         async with self._engine.begin() as conn:
@@ -203,7 +253,20 @@ _LIVE_IDS = {
     )
     for side in Side
 }
-_LOAD_CURSOR = sa.select(cursors.c.cursor).where(cursors.c.calendar_id == sa.bindparam("calendar"))
+_MIRRORS_SAVED_SINCE = {
+    side: sa.select(_ID[side]).where(
+        links.c.pair_id == _PAIR,
+        links.c.updated_at >= sa.bindparam("since", type_=links.c.updated_at.type),
+        links.c.origin == side.other.value,
+        links.c.deleted.is_(False),
+        _ID[side].is_not(None),
+    )
+    for side in Side
+}
+_LOAD_CURSOR = sa.select(cursors.c.cursor, cursors.c.read_at, cursors.c.updated_at).where(
+    cursors.c.calendar_id == sa.bindparam("calendar")
+)
+_UNKNOWN_READ = timedelta(hours=1)
 # SET columns come from the parameters' keys (every column of `_values`).
 _UPDATE = sa.update(links).where(links.c.id == sa.bindparam("row"))
 _ID_PARAM = {Side.GOOGLE: "google_id", Side.MICROSOFT: "microsoft_id"}

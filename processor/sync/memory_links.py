@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from calbridge.pairs.policy import Side
+from processor.sync.links import StoredCursor
 from processor.sync.record import Link
 
 __all__ = ["MemoryLinks"]
 
 
 class MemoryLinks:
-    def __init__(self) -> None:
+    def __init__(self, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.links: dict[str, dict[int, Link]] = {}
-        self.cursors: dict[str, str | None] = {}
+        self.saved_at: dict[int, datetime] = {}  # link row id -> when it was last saved
+        self.cursors: dict[str, StoredCursor | None] = {}
         self._ids = itertools.count(1)
+        self._now = now
 
     async def find(self, pair_id: str, side: Side, event_id: str) -> Link | None:
         for link in self.links.get(pair_id, {}).values():
@@ -42,6 +46,7 @@ class MemoryLinks:
         row_id = link.row_id if link.row_id in rows else next(self._ids)
         saved = dataclasses.replace(link, row_id=row_id)
         rows[row_id] = saved
+        self.saved_at[row_id] = self._now()
         return saved
 
     async def count_live(self, pair_id: str) -> int:
@@ -54,8 +59,20 @@ class MemoryLinks:
             if not link.deleted and (event_id := link.id_on(side)) is not None
         }
 
-    async def load_cursor(self, calendar_ref: str) -> str | None:
+    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
+        return {
+            event_id
+            for row_id, link in self.links.get(pair_id, {}).items()
+            if not link.deleted
+            and link.origin is side.other
+            and self.saved_at[row_id] >= since
+            and (event_id := link.id_on(side)) is not None
+        }
+
+    async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         return self.cursors.get(calendar_ref)
 
-    async def save_cursor(self, calendar_ref: str, cursor: str | None, *, full: bool) -> None:
-        self.cursors[calendar_ref] = cursor
+    async def save_cursor(
+        self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
+    ) -> None:
+        self.cursors[calendar_ref] = StoredCursor(cursor, read_at) if cursor is not None else None

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from calbridge.pairs.policy import Side
+from calbridge.pairs.policy import Policy, Side
 from calbridge.providers.base import Change, Fetched
 from processor.sync.links import ForwardingLinks, LinkRepository
-from processor.sync.plan import change_id
+from processor.sync.plan import change_id, owns
 from processor.sync.record import Link
 
 __all__ = ["PassLinks", "wanted_ids"]
@@ -24,13 +24,13 @@ __all__ = ["PassLinks", "wanted_ids"]
 _Key = tuple[str, Side, str]
 
 
-def wanted_ids(pair_id: str, side: Side, changes: Iterable[Change]) -> dict[Side, set[str]]:
+def wanted_ids(policy: Policy, side: Side, changes: Iterable[Change]) -> dict[Side, set[str]]:
     """The event ids, per side, whose links planning `changes` (seen on `side`) may look up."""
     wanted: dict[Side, set[str]] = {Side.GOOGLE: set(), Side.MICROSOFT: set()}
     for change in changes:
         wanted[side].add(change_id(change))
         if isinstance(change, Fetched):
-            if change.stamp is not None and change.stamp.pair_id == pair_id:
+            if change.stamp is not None and owns(policy, change.stamp):
                 wanted[side.other].add(change.stamp.source_id)
             if change.event.instance_of is not None:
                 wanted[side].add(change.event.instance_of.master_id)

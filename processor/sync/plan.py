@@ -13,7 +13,7 @@ or deletion of its mirror is undone from the origin.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from calbridge.model import Event
@@ -33,7 +33,11 @@ from processor.sync.actions import (
 from processor.sync.projection import fingerprint, project, wants_mirror
 from processor.sync.record import Link
 
-__all__ = ["change_id", "is_removal", "plan", "settle"]
+__all__ = ["change_id", "is_removal", "owns", "plan", "settle", "stamp_for"]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _Role(Enum):
@@ -42,7 +46,18 @@ class _Role(Enum):
     MIRROR_OCCURRENCE = "mirror_occurrence"  # an exception of a mirror series, not yet linked
     UNLINKED_MIRROR = "unlinked_mirror"  # our stamp, no link yet: the origin's pass adopts it
     DUPLICATE_MIRROR = "duplicate_mirror"  # our stamp, but the link names another mirror
-    FOREIGN_MIRROR = "foreign_mirror"  # another pair's stamp
+    FOREIGN_MIRROR = "foreign_mirror"  # the stamp of a pair of other calendars
+
+
+def stamp_for(policy: Policy, source_id: str) -> MirrorStamp:
+    """The stamp this pair writes on the mirror of `source_id`."""
+    return MirrorStamp(policy.pair_id, source_id, policy.pairing)
+
+
+def owns(policy: Policy, stamp: MirrorStamp | None) -> bool:
+    """Whether a mirror carrying `stamp` is this pair's: written by it, or by an earlier pair of
+    the same two calendars (the same pairing key; a pair removed and added again)."""
+    return stamp is not None and stamp_for(policy, stamp.source_id).matches(stamp)
 
 
 def change_id(change: Change) -> str:
@@ -98,9 +113,9 @@ def _role(policy: Policy, side: Side, change: Change, link: Link | None, master_
         # An occurrence may inherit its series' stamp; our stamp naming another source means
         # we wrote this occurrence ourselves (handled below as our mirror).
         series_source = master_link.id_on(master_link.origin)
-        if stamp is None or stamp.pair_id != policy.pair_id or stamp.source_id == series_source:
+        if stamp is None or not owns(policy, stamp) or stamp.source_id == series_source:
             return _Role.ORIGIN if master_link.origin is side else _Role.MIRROR_OCCURRENCE
-    if stamp is not None and stamp.pair_id != policy.pair_id:
+    if stamp is not None and not owns(policy, stamp):
         return _Role.FOREIGN_MIRROR
     if stamp is not None:
         unlinked = link is None or link.id_on(side) is None
@@ -118,7 +133,7 @@ def _mirror_stamp(policy: Policy, link: Link, target: Side) -> MirrorStamp | Non
         return None
     source_id = link.id_on(link.origin)
     assert source_id is not None
-    return MirrorStamp(policy.pair_id, source_id)
+    return stamp_for(policy, source_id)
 
 
 def _map_instance(event: Event, master_link: Link | None, target: Side) -> Event | None:
@@ -232,7 +247,7 @@ def _create_mirror(
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
     new_link = Link(origin=side).with_side(side, fetched.event.id, fetched.version, digest)
-    return Create(side.other, mapped, MirrorStamp(policy.pair_id, fetched.event.id), new_link)
+    return Create(side.other, mapped, stamp_for(policy, fetched.event.id), new_link)
 
 
 def _plan_mirror_edit(
@@ -305,16 +320,33 @@ def _changed_since(copy: Fetched, link: Link, side: Side, policy: Policy) -> boo
     )
 
 
-def _winner(policy: Policy, side: Side, mine: datetime | None, theirs: datetime | None) -> tuple[Side, str]:
+def _winner(policy: Policy, side: Side, mine: Fetched, theirs: Fetched, origin: Side) -> tuple[Side, str]:
     match policy.conflict:
         case ConflictPolicy.GOOGLE:
             return Side.GOOGLE, "policy: google wins"
         case ConflictPolicy.MICROSOFT:
             return Side.MICROSOFT, "policy: microsoft wins"
         case ConflictPolicy.NEWEST:
-            if mine is not None and theirs is not None and theirs > mine:
+            order = _later(mine, theirs)
+            if order > 0:
+                return side, "newest: this copy was edited later"
+            if order < 0:
                 return side.other, "newest: the other copy was edited later"
-            return side, "newest: this copy was edited later (or at the same time)"
+            # A true tie (or a missing time): the same answer whichever side's pass decides.
+            return origin, "newest: a tie at the providers' precision; the origin's copy wins"
+
+
+def _later(mine: Fetched, theirs: Fetched) -> int:
+    """1 when `mine` was edited later, -1 when `theirs` was, 0 when the times cannot tell.
+
+    Each provider gives `updated` at its own precision (Google milliseconds, Graph 100 ns, EWS
+    seconds); both times are cut to the coarser one, so a Graph edit 0.4 ms after a Google one
+    is a tie, not a win, while one made 0.1 s later wins."""
+    if mine.updated is None or theirs.updated is None:
+        return 0
+    tick = max(mine.updated_precision, theirs.updated_precision, _MICROSECOND)
+    a, b = (mine.updated - _EPOCH) // tick, (theirs.updated - _EPOCH) // tick
+    return (a > b) - (a < b)
 
 
 def _resolve(
@@ -328,7 +360,7 @@ def _resolve(
     """Both copies changed since the link was recorded: the policy picks one, the other is
     overwritten with it, and the decision travels with the action to be logged and counted."""
     other = side.other
-    winner, reason = _winner(policy, side, fetched.updated, copy.updated)
+    winner, reason = _winner(policy, side, fetched, copy, seen_link.origin)
     if winner is side:
         target, content, target_id, link = other, fetched.event, copy.event.id, seen_link
     else:
@@ -368,7 +400,10 @@ def _plan_removal(
             return Skip(Outcome.SKIP_ECHO, "a cancelled copy of ours that no link names")
         case _Role.MIRROR_OCCURRENCE:
             assert isinstance(change, Fetched)
-            return _plan_mirror_occurrence(policy, side, change, master_link)
+            cancelled = _plan_mirror_occurrence(policy, side, change, master_link)
+            if isinstance(cancelled, Create):  # like an origin's: nothing of it is left to sync
+                return dataclasses.replace(cancelled, link=cancelled.link.as_deleted())
+            return cancelled
         case _Role.ORIGIN if link is None or link.id_on(side) != removed_id:
             if isinstance(change, Fetched) and change.event.instance_of is not None:
                 # A cancelled occurrence of an origin series: cancel the mirror's occurrence.
@@ -382,7 +417,7 @@ def _plan_removal(
             if not policy.flows_from(side):
                 return Skip(Outcome.SKIP_DIRECTION, f"the pair does not sync from {side}")
             # No link: a create may have crashed before its link; find its mirror by our stamp.
-            return Delete(other, None, MirrorStamp(policy.pair_id, removed_id), None)
+            return Delete(other, None, stamp_for(policy, removed_id), None)
         case _:
             pass
     assert link is not None
@@ -393,7 +428,7 @@ def _plan_removal(
         if not policy.flows_from(side):
             return Skip(Outcome.SKIP_DIRECTION, f"the pair does not sync from {side}")
         # No target id: the create was intended but not confirmed; find its mirror by stamp.
-        stamp = MirrorStamp(policy.pair_id, removed_id) if target_id is None else None
+        stamp = stamp_for(policy, removed_id) if target_id is None else None
         return Delete(other, target_id, stamp, link.as_deleted())
     assert target_id is not None
     # A person deleted our mirror.
@@ -412,4 +447,4 @@ def _plan_removal(
     restored = _map_instance(project(origin.event, policy.detail), master_link, side)
     if restored is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
-    return Create(side, restored, MirrorStamp(policy.pair_id, origin.event.id), origin_link)
+    return Create(side, restored, stamp_for(policy, origin.event.id), origin_link)

@@ -63,6 +63,17 @@ class GraphControl:
     async def add_calendar(self, user: str, name: str) -> dict[str, Any]:
         return await self._object("POST", f"/mailboxes/{user}/calendars", {"name": name})
 
+    async def set_app(
+        self, *, client_secrets: list[str] | None = None, token_lifetime_seconds: int | None = None
+    ) -> dict[str, Any]:
+        """Edit the app registration: its valid client secrets, the lifetime of new tokens."""
+        body: dict[str, Any] = {}
+        if client_secrets is not None:
+            body["clientSecrets"] = client_secrets
+        if token_lifetime_seconds is not None:
+            body["tokenLifetimeSeconds"] = token_lifetime_seconds
+        return await self._object("PUT", "/app", body)
+
     async def set_access(self, allowed: list[str] | None) -> None:
         await self._call("PUT", "/access", {"allowed": allowed})
 

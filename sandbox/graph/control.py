@@ -2,8 +2,9 @@
 
 They let a test or the demo act as a person in Outlook (create, edit, move, delete, respond --
 each triggers notifications like a real edit), read a calendar's whole state, shape the tenant
-(mailboxes, calendars, the app's access policy) and misbehave on purpose (lifecycle events,
-expired delta links, silently removed subscriptions). No bearer token: loopback only.
+(mailboxes, calendars, the app's access policy, the app registration's client secrets and token
+lifetime) and misbehave on purpose (lifecycle events, expired delta links, silently removed
+subscriptions). No bearer token: loopback only.
 
 A person does not know ids: an occurrence is reached by its series and original start
 (`.../events/{series}/occurrences/{original}`), and a person's client may record its zone the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -144,6 +145,7 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
             "tenantId": world.tenant_id,
             "clientId": world.client_id,
             "clientSecret": world.client_secret,
+            "clientSecrets": list(world.client_secrets),
             "allowedMailboxes": None if world.allowed_mailboxes is None else sorted(world.allowed_mailboxes),
             "mailboxes": [_mailbox_info(m) for m in world.mailboxes.values()],
         }
@@ -160,6 +162,33 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
         mailbox = mailbox_of(request)
         calendar = world.add_calendar(mailbox, str((await body_of(request)).get("name", "Calendar")))
         return {"id": calendar.id, "name": calendar.name, "isDefault": False}
+
+    def app_info() -> dict[str, Any]:
+        return {
+            "clientSecrets": list(world.client_secrets),
+            "tokenLifetimeSeconds": int(world.token_lifetime.total_seconds()),
+        }
+
+    async def get_app(_: web.Request) -> Any:
+        return app_info()
+
+    async def set_app(request: web.Request) -> Any:
+        """An admin edits the app registration: its client secrets (a rotation adds the new one,
+        then removes the old), and how long the tokens it is issued from now on live."""
+        body = await body_of(request)
+        if "clientSecrets" in body:
+            secrets = body["clientSecrets"]
+            if not isinstance(secrets, list) or not all(isinstance(s, str) and s for s in secrets):
+                raise GraphError(400, "BadRequest", "clientSecrets must be a list of non-empty strings.")
+            world.client_secrets = list(secrets)
+            if secrets:
+                world.client_secret = secrets[0]
+        if "tokenLifetimeSeconds" in body:
+            seconds = body["tokenLifetimeSeconds"]
+            if not isinstance(seconds, int) or seconds < 1:
+                raise GraphError(400, "BadRequest", "tokenLifetimeSeconds must be a positive integer.")
+            world.token_lifetime = timedelta(seconds=seconds)
+        return app_info()
 
     async def set_access(request: web.Request) -> Any:
         allowed = (await body_of(request)).get("allowed")
@@ -267,6 +296,8 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
     app.router.add_post(PREFIX + "/mailboxes", handled(add_mailbox, 201))
     app.router.add_post(user + "/calendars", handled(add_calendar, 201))
     app.router.add_put(PREFIX + "/access", handled(set_access))
+    app.router.add_get(PREFIX + "/app", handled(get_app))
+    app.router.add_put(PREFIX + "/app", handled(set_app))
     app.router.add_get(user + "/calendars/{calendar}/state", handled(read_state))
     app.router.add_post(user + "/calendars/{calendar}/events", handled(person_create, 201))
     app.router.add_patch(event, handled(person_update))

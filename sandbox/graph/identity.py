@@ -76,7 +76,7 @@ async def token(world: GraphWorld, tenant: str, form: Any) -> web.Response:
             400, "unauthorized_client", 700016,
             f"Application with identifier '{form.get('client_id')}' was not found in the directory.",
         )  # fmt: skip
-    if form.get("client_secret") != world.client_secret:
+    if not world.accepts_secret(form.get("client_secret")):
         return _aad_error(
             401, "invalid_client", 7000215,
             "Invalid client secret provided. Ensure the secret being sent in the request is the client "

@@ -142,6 +142,10 @@ class GraphWorld:
     tenant_id: str = "9f3c2a51-7d4e-4b8a-9c1f-2e6d5a7b8c90"
     client_id: str = "5d1e8c3a-2b7f-4e9d-8a6c-1f0b3e5d7a92"
     client_secret: str = "sandbox-graph-secret"
+    # Every secret the app registration holds now (Entra keeps several at once, so a rotation can
+    # overlap); empty means just `client_secret`. Removing one refuses it at the token endpoint,
+    # while tokens already issued with it stay valid until they expire, as in Entra.
+    client_secrets: list[str] = field(default_factory=list)
     seed: int = 0
     # An application access policy: addresses (or user ids) the app may reach; None means all.
     allowed_mailboxes: set[str] | None = None
@@ -175,6 +179,11 @@ class GraphWorld:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        if not self.client_secrets:
+            self.client_secrets = [self.client_secret]
+
+    def accepts_secret(self, secret: object) -> bool:
+        return isinstance(secret, str) and secret in self.client_secrets
 
     # ids -----------------------------------------------------------------------------------
     def new_hex(self, nbytes: int = 16) -> str:

@@ -46,6 +46,7 @@ PUBLIC_PATHS = {("/notifications", "Prefix"), ("/v1/freebusy", "Exact")}
 KNOWN_METRICS = {
     "calbridge_notifications_total",
     "calbridge_subscription_expiry_seconds",
+    "calbridge_connections_unusable",
     "calbridge_changes_total",
     "calbridge_event_failures",
     "calbridge_pairs",

@@ -2,7 +2,9 @@
 
 Not a mock of any SDK: it keeps events by id, bumps a version on every write, keeps a change
 log that cursors index into, expires cursors on request, and can fail a write before or after
-performing it (the write happened but the caller saw an error), like a timeout would.
+performing it (the write happened but the caller saw an error), like a timeout would. With
+`nets=True` its feed nets like Exchange's (ICS, Graph delta): an event created after the
+cursor and deleted since is not reported at all.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class FakeCalendar:
         *,
         removals: Literal["removed", "cancelled"] = "removed",
         page_size: int = 3,
+        nets: bool = False,
     ) -> None:
         self.provider = provider
         self.prefix = prefix
@@ -70,6 +73,8 @@ class FakeCalendar:
         self.refusals = 0
         self.access_error: Exception | None = None  # what an access check answers while set
         self.expired_before = 0  # cursors older than this log position are refused
+        self.nets = nets
+        self.born: dict[str, int] = {}  # event id -> log position of its creation
         self._ids = itertools.count(1)
         self._versions = itertools.count(1)
 
@@ -116,6 +121,8 @@ class FakeCalendar:
             if int(cursor) < self.expired_before:
                 raise CursorExpired("sync token expired")
             ids = list(dict.fromkeys(self.log[int(cursor) :]))
+            if self.nets:  # made and deleted since the cursor: as if it never was
+                ids = [i for i in ids if not (self.events[i].deleted and self.born[i] >= int(cursor))]
             found = [self._as_change(event_id) for event_id in ids]
         end = str(len(self.log))
         pages = [found[i : i + self.page_size] for i in range(0, len(found), self.page_size)] or [[]]
@@ -128,7 +135,7 @@ class FakeCalendar:
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         for stored in self.live().values():
-            if stored.stamp == stamp:
+            if stamp.matches(stored.stamp):
                 return stored.fetched()
         return None
 
@@ -189,6 +196,7 @@ class FakeCalendar:
     def _store(self, event_id: str, event: Event, stamp: MirrorStamp | None) -> None:
         version = f"v{next(self._versions)}"
         self.events[event_id] = Stored(event, version, self.clock.now(), stamp)
+        self.born.setdefault(event_id, len(self.log))
         self.log.append(event_id)
 
     def _remove(self, event_id: str) -> None:

@@ -24,10 +24,10 @@ MICROSOFT_HINT = Hint("calm")
 
 
 class World:
-    def __init__(self, policy: Policy | None = None, page_size: int = 3) -> None:
+    def __init__(self, policy: Policy | None = None, page_size: int = 3, *, nets: bool = False) -> None:
         clock = Clock()
         self.google = FakeCalendar(Provider.GOOGLE, "g", clock, removals="cancelled", page_size=page_size)
-        self.microsoft = FakeCalendar(Provider.GRAPH, "m", clock, page_size=page_size)
+        self.microsoft = FakeCalendar(Provider.GRAPH, "m", clock, page_size=page_size, nets=nets)
         self.links = MemoryLinks()
         self.pair = PairContext(
             policy or Policy("p1"),
@@ -202,3 +202,100 @@ async def test_given_both_copies_edited_when_either_side_syncs_then_one_conflict
     settled = [await world.sync(MICROSOFT_HINT), await world.sync()]
     assert [s.writes for s in settled] == [0, 0]
     assert world.google.events[g1].event.title == world.microsoft.events[m1].event.title == "Outlook says"
+
+
+# --- a pair added again, a feed that nets deletions away
+
+
+async def test_given_a_pair_added_again_when_its_baseline_runs_then_it_adopts_mirrors_writing_nothing() -> (
+    None
+):
+    # Given: pair p1 of Ann's two calendars mirrored an event each way
+    world = World(Policy("p1", pairing="anns-calendars"))
+    g1 = world.google.person_create(meeting("Planning"))
+    m1 = world.microsoft.person_create(meeting("Retro", 3))
+    await world.sync()
+    await world.sync(MICROSOFT_HINT)
+    writes = world.google.writes + world.microsoft.writes
+    # When: it is removed (links and cursors gone, the mirrors left) and added again as p2
+    world.links = MemoryLinks()
+    world.pair = PairContext(Policy("p2", pairing="anns-calendars"), world.pair.google, world.pair.microsoft)
+    baseline = [await world.sync(), await world.sync(MICROSOFT_HINT)]
+    # Then: each origin is linked to the mirror already there; nothing is written
+    assert [b.full for b in baseline] == [True, True]
+    assert [b.outcomes[Outcome.ADOPTED] for b in baseline] == [1, 1]
+    assert world.google.writes + world.microsoft.writes == writes
+    assert len(world.google.live()) == len(world.microsoft.live()) == 2
+    assert await world.links.count_live("p2") == 2
+    # And the adopted mirror follows its origin from now on
+    world.microsoft.person_edit(m1, title="Retro (moved)")
+    await world.sync(MICROSOFT_HINT)
+    assert [s.event.title for s in world.google.live().values() if s.stamp] == ["Retro (moved)"]
+    assert g1 in world.google.live()
+
+
+async def test_given_a_pair_added_again_when_a_mirror_drifted_meanwhile_then_it_is_updated_not_copied() -> (
+    None
+):
+    world = World(Policy("p1", pairing="anns-calendars"))
+    g1 = world.google.person_create(meeting("Planning"))
+    await world.sync()
+    world.links = MemoryLinks()
+    world.google.person_edit(g1, title="Planning (v2)")  # edited while no pair watched
+    world.pair = PairContext(Policy("p2", pairing="anns-calendars"), world.pair.google, world.pair.microsoft)
+    summary = await world.sync()
+    assert summary.outcomes[Outcome.UPDATED] == 1 and summary.outcomes[Outcome.CREATED] == 0
+    assert [s.event.title for s in world.microsoft.live().values()] == ["Planning (v2)"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "google_left"),
+    [(Policy("p1"), 0), (Policy("p1", Direction.GOOGLE_TO_MICROSOFT), 1)],
+)
+async def test_given_a_mirror_made_after_the_outlook_cursor_when_a_person_deletes_it_then_that_is_seen(
+    policy: Policy, google_left: int
+) -> None:
+    # Given: Outlook's feed nets "created, then deleted" away (Exchange ICS, Graph delta), and
+    # its cursor was stored before the mirror was written (its echo pass never ran)
+    world = World(policy, nets=True)
+    await world.sync(MICROSOFT_HINT)
+    g1 = world.google.person_create(meeting("Planning"))
+    await world.sync()
+    (m1,) = world.mirrors_of(g1)
+    # When: a person deletes the mirror; the next Outlook pass's feed does not mention it
+    world.microsoft.person_delete(m1)
+    summary = await world.sync(MICROSOFT_HINT)
+    # Then: the deletion is applied as any other: two-way, the origin goes; one-way, the
+    # mirror comes back
+    assert not summary.full
+    assert len(world.google.live()) == google_left
+    assert len(world.mirrors_of(g1)) == google_left
+
+
+async def test_given_links_older_than_the_cursor_then_no_event_is_read_again() -> None:
+    world = World(nets=True)
+    g1 = world.google.person_create(meeting("Planning"))
+    await world.sync()
+    await world.sync(MICROSOFT_HINT)  # the Outlook cursor now covers the mirror
+    world.links.saved_at = dict.fromkeys(world.links.saved_at, T0)  # saved long ago
+    reads = 0
+    original = world.microsoft.get
+
+    async def counted(calendar: CalendarAddress, event_id: str) -> object:
+        nonlocal reads
+        reads += 1
+        return await original(calendar, event_id)
+
+    world.microsoft.get = counted  # type: ignore[method-assign]
+    world.microsoft.person_create(meeting("Unrelated", 5))
+    await world.sync(MICROSOFT_HINT)
+    assert reads == 0
+    assert len(world.mirrors_of(g1)) == 1
+
+
+async def test_given_a_pass_then_its_cursor_is_stored_with_the_time_its_read_began() -> None:
+    world = World()
+    began = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    await run_pass(world.pair, world.links, GOOGLE_HINT, now=lambda: began)
+    stored = world.links.cursors["calg"]
+    assert stored is not None and stored.read_at == began

@@ -211,6 +211,66 @@ def test_given_both_copies_edited_when_microsoft_wins_then_either_side_decides_t
     assert from_google.event.title == from_microsoft.event.title == "Outlook edit"
 
 
+MS, SECOND = timedelta(milliseconds=1), timedelta(seconds=1)
+
+
+def _edited_at(g_at: datetime, m_at: datetime, m_precision: timedelta) -> tuple[Fetched, Fetched]:
+    """Both copies edited: Google's time in milliseconds, the Microsoft copy's at `m_precision`."""
+    g = Fetched(event("g1", "Google edit"), "v2", g_at, None, updated_precision=MS)
+    m = Fetched(
+        event("m1", "Outlook edit"), "w2", m_at, MirrorStamp("p1", "g1"), updated_precision=m_precision
+    )
+    return g, m
+
+
+@pytest.mark.parametrize("seen_on", [G, M])
+def test_given_an_outlook_edit_a_tenth_of_a_second_after_a_google_edit_then_outlook_wins_from_either_side(
+    seen_on: Side,
+) -> None:
+    # Google 09:00:00.300, Graph 09:00:00.4000000 (100 ns ticks): the same second, Outlook later
+    g, m = _edited_at(T0 + 300 * MS, T0 + 400 * MS, timedelta(microseconds=1))
+    mine, theirs = (g, m) if seen_on is G else (m, g)
+    action = plan(TWO_WAY, seen_on, mine, LINK, counterpart=Seen(theirs))
+    assert isinstance(action, Update) and action.conflict is not None
+    assert action.conflict.winner is M and action.event.title == "Outlook edit"
+    # and the reverse: a Google edit 0.1 s after the Outlook one wins
+    g, m = _edited_at(T0 + 500 * MS, T0 + 400 * MS, timedelta(microseconds=1))
+    mine, theirs = (g, m) if seen_on is G else (m, g)
+    action = plan(TWO_WAY, seen_on, mine, LINK, counterpart=Seen(theirs))
+    assert isinstance(action, Update) and action.conflict is not None and action.conflict.winner is G
+
+
+@pytest.mark.parametrize(
+    ("g_at", "m_at", "m_precision"),
+    [
+        # Graph 0.4 ms after Google: below Google's millisecond, a tie
+        (T0 + 300 * MS, T0 + 300 * MS + timedelta(microseconds=400), timedelta(microseconds=1)),
+        # EWS says seconds: a Google edit at .700 and an Exchange edit in the same second tie
+        (T0 + 700 * MS, T0, SECOND),
+        # a provider that gave no time at all
+        (T0, None, timedelta(microseconds=1)),
+    ],
+)
+@pytest.mark.parametrize("origin", [G, M])
+def test_given_edits_the_providers_cannot_order_then_the_origin_wins_whichever_side_decides(
+    g_at: datetime, m_at: datetime | None, m_precision: timedelta, origin: Side
+) -> None:
+    g, m = _edited_at(g_at, m_at, m_precision)  # type: ignore[arg-type]
+    link = dataclasses.replace(LINK, origin=origin)
+    from_google = plan(TWO_WAY, G, g, link, counterpart=Seen(m))
+    from_microsoft = plan(TWO_WAY, M, m, link, counterpart=Seen(g))
+    assert isinstance(from_google, Update) and isinstance(from_microsoft, Update)
+    assert from_google.conflict is not None and from_microsoft.conflict is not None
+    assert from_google.conflict.winner is from_microsoft.conflict.winner is origin
+    assert "tie" in from_google.conflict.reason
+
+
+def test_given_an_exchange_edit_a_second_later_then_it_wins_although_exchange_gives_only_seconds() -> None:
+    g, m = _edited_at(T0 + 700 * MS, T0 + SECOND, SECOND)
+    action = plan(TWO_WAY, G, g, LINK, counterpart=Seen(m))
+    assert isinstance(action, Update) and action.conflict is not None and action.conflict.winner is M
+
+
 def test_given_the_copy_deleted_while_the_origin_was_edited_then_the_deletion_wins() -> None:
     edited = fetched(event("g1", "Planning v2"), "v2")
     action = plan(TWO_WAY, G, edited, LINK, counterpart=Seen(None))
@@ -290,6 +350,30 @@ def test_given_an_unlinked_mirror_whose_origin_is_gone_then_the_orphan_is_delete
     assert isinstance(action, Delete) and (action.target, action.target_id) == (M, "m1")
 
 
+PAIRED = Policy("p2", pairing="calendars-of-ann")
+
+
+def test_given_a_mirror_an_earlier_pair_of_the_same_calendars_made_then_it_is_ours_to_adopt() -> None:
+    # The pair was removed and added again: new pair id p2, the same two calendars
+    earlier = fetched(event("m1"), "w1", MirrorStamp("p1", "g1", "calendars-of-ann"))
+    assert plan(PAIRED, M, earlier, None) == ReadCounterpart(G, "g1")
+    action = plan(PAIRED, M, earlier, None, counterpart=Seen(ORIGIN))
+    assert isinstance(action, Skip) and action.outcome is Outcome.SKIP_ECHO  # its origin's pass adopts it
+    orphan = plan(PAIRED, M, earlier, None, counterpart=Seen(None))
+    assert isinstance(orphan, Delete) and orphan.target_id == "m1"
+
+
+def test_given_a_mirror_of_other_calendars_or_of_an_unknown_earlier_pair_then_it_stays_foreign() -> None:
+    for stamp in (MirrorStamp("p1", "g1", "calendars-of-bob"), MirrorStamp("p1", "g1")):
+        action = plan(PAIRED, M, fetched(event("m1"), "w1", stamp), None)
+        assert isinstance(action, Skip) and action.outcome is Outcome.SKIP_FOREIGN_MIRROR
+
+
+def test_given_a_pair_with_a_pairing_key_then_every_mirror_it_writes_carries_it() -> None:
+    action = plan(PAIRED, G, ORIGIN, None)
+    assert isinstance(action, Create) and action.stamp == MirrorStamp("p2", "g1", "calendars-of-ann")
+
+
 def test_given_a_copy_of_our_mirror_made_by_a_person_then_it_is_neither_mirrored_nor_deleted() -> None:
     pasted = fetched(event("m8"), "x1", MirrorStamp("p1", "g1"))
     action = plan(TWO_WAY, M, pasted, LINK)
@@ -338,6 +422,16 @@ def test_given_a_person_moves_one_occurrence_of_a_mirror_series_then_two_way_car
     assert action.event.instance_of == InstanceOf("g1", ORIGINAL_START)
     one_way = plan(G_TO_M, M, moved, None, master_link=SERIES_LINK)
     assert isinstance(one_way, Skip) and one_way.outcome is Outcome.SKIP_MIRROR_EDIT
+
+
+def test_given_a_person_cancels_one_occurrence_of_a_mirror_series_then_its_link_is_born_a_tombstone() -> None:
+    # Nothing of a cancelled occurrence is left to sync: a live link would name an id that can
+    # never be read back (Graph lists cancelled occurrences under made-up ids).
+    cancelled = fetched(occurrence("m1_x", "m1", status=EventStatus.CANCELLED), stamp=MirrorStamp("p1", "g1"))
+    action = plan(TWO_WAY, M, cancelled, None, master_link=SERIES_LINK)
+    assert isinstance(action, Create) and action.target is G and action.event.cancelled
+    assert action.event.instance_of == InstanceOf("g1", ORIGINAL_START)
+    assert action.link.deleted
 
 
 def test_given_an_all_day_event_then_its_dates_are_carried_unchanged() -> None:

@@ -15,11 +15,13 @@ from calbridge.errors import (
     AccessDenied,
     CalendarNotFound,
     CredentialRefused,
+    ConnectionUnusable,
     CursorExpired,
     MalformedMessage,
     NotFound,
     PairPaused,
     PermanentProviderError,
+    SecretKeyMismatch,
     Throttled,
     TransientProviderError,
 )
@@ -36,6 +38,7 @@ from processor.deadletters import record_of
 from processor.echoes import is_known_version
 from processor.failures import (
     CheckPair,
+    FailPair,
     Fate,
     PausePair,
     decide,
@@ -67,6 +70,11 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
         (MalformedMessage("bad"), ("dead-letter", None)),
         (UnknownTimeZone("Mars/Olympus"), ("dead-letter", None)),
         (PairPaused("p1", "mass deletion"), ("pause", "mass deletion")),
+        (
+            ConnectionUnusable("c1", "graph-b", "connection 'graph-b' ..."),
+            ("fail", "connection 'graph-b' ..."),
+        ),
+        (SecretKeyMismatch("no connection decrypts"), ("retry", None)),
     ],
 )
 def test_given_a_failed_pass_when_deciding_then_each_error_has_its_fate(
@@ -89,6 +97,8 @@ def _shape(fate: Fate) -> tuple[str, object]:
         return ("pause", fate.reason)
     if isinstance(fate, CheckPair):
         return ("check the pair", None)
+    if isinstance(fate, FailPair):
+        return ("fail", fate.reason)
     if isinstance(fate, Reject):
         return ("dead-letter", None)
     if isinstance(fate, BackOff):

@@ -85,6 +85,23 @@ async def test_given_the_same_stamp_when_creating_twice_then_one_item_and_no_inv
     assert ews.counters.invitations == []
 
 
+async def test_given_a_mirror_an_earlier_pair_of_the_same_calendars_made_then_it_is_found_not_duplicated(
+    ews: RunningEws, ews_provider: EwsProvider
+) -> None:
+    # Given: pair-1 mirrored an event, stamping the pairing key of its two calendars
+    earlier = MirrorStamp("pair-1", "google-abc", "key-of-the-two-calendars")
+    made = await ews_provider.create(CAL, timed("Weekly", 9), earlier)
+    assert made.stamp == earlier  # all three marks read back
+    # When: pair-2 of the same calendars (the pair added again) looks for it, or creates it
+    again = MirrorStamp("pair-2", "google-abc", "key-of-the-two-calendars")
+    found = await ews_provider.find_mirror(CAL, again)
+    created = await ews_provider.create(CAL, timed("Weekly", 9), again)
+    # Then: both are the earlier mirror; a mirror of other calendars is not
+    assert found is not None and found.event.id == made.event.id == created.event.id
+    assert [i["subject"] for i in ews.control.calendar(MAILBOX)] == ["Weekly"]
+    assert await ews_provider.find_mirror(CAL, MirrorStamp("pair-3", "google-abc", "other-calendars")) is None
+
+
 async def test_given_a_mirror_when_updated_then_deleted_twice_then_not_found_and_nobody_mailed(
     ews: RunningEws, ews_provider: EwsProvider
 ) -> None:

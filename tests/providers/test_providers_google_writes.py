@@ -12,7 +12,7 @@ from providers_support import ALICE, all_day, meeting, stamp
 
 from calbridge.errors import AlreadyExists, NotFound
 from calbridge.model import Attendee, Body, Person
-from calbridge.providers.base import CalendarAddress
+from calbridge.providers.base import CalendarAddress, MirrorStamp
 from calbridge.providers.google.adapter import GoogleCalendar, mirror_id
 from sandbox.client import SandboxControl
 
@@ -91,6 +91,38 @@ async def test_given_a_stamped_event_under_another_id_when_finding_then_the_prop
     )
     found = await google.find_mirror(HERE, stamp("legacy"))
     assert found is not None and found.event.id == made["id"]
+
+
+async def test_given_a_mirror_an_earlier_pair_of_the_same_calendars_made_then_the_new_pair_meets_it(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    # Given: pair-1 made a mirror, stamped with the pairing key of its two calendars
+    earlier = MirrorStamp("pair-1", "src-1", "key-of-the-two-calendars")
+    made = await google.create(HERE, meeting("Planning"), earlier)
+    assert made.stamp == earlier
+    # When: pair-2 of the same calendars looks for it and creates it
+    again = MirrorStamp("pair-2", "src-1", "key-of-the-two-calendars")
+    assert mirror_id(again) == mirror_id(earlier)  # the id comes from the pairing, not the pair
+    found = await google.find_mirror(HERE, again)
+    created = await google.create(HERE, meeting("Planning"), again)
+    # Then: both are the earlier mirror, now carrying pair-2's stamp; other calendars' is not ours
+    assert found is not None and found.event.id == made.event.id == created.event.id
+    assert created.stamp == again
+    assert [e["summary"] for e in await live_events(control)] == ["Planning"]
+    assert await google.find_mirror(HERE, MirrorStamp("pair-3", "src-1", "other-calendars")) is None
+
+
+async def test_given_an_older_mirror_without_a_pairing_key_under_another_id_then_its_own_pair_finds_it(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    # Written before the pairing key existed: found by its pair id through the source filter
+    private = {"calbridgePair": "pair-1", "calbridgeSource": "src-9"}
+    made = await control.google.create_event(
+        ALICE, {"summary": "Older", "extendedProperties": {"private": private}, **_span()}
+    )
+    found = await google.find_mirror(HERE, MirrorStamp("pair-1", "src-9", "key-of-the-two-calendars"))
+    assert found is not None and found.event.id == made["id"]
+    assert await google.find_mirror(HERE, MirrorStamp("pair-2", "src-9", "key-of-the-two-calendars")) is None
 
 
 async def test_given_a_mirror_when_updating_then_deleting_twice_then_the_second_delete_is_not_found(

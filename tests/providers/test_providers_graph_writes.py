@@ -11,7 +11,7 @@ from providers_support import ALICE, all_day, meeting, stamp
 
 from calbridge.errors import NotFound
 from calbridge.model import Attendee, Body, Person
-from calbridge.providers.base import CalendarAddress
+from calbridge.providers.base import CalendarAddress, MirrorStamp
 from calbridge.providers.graph.adapter import GraphCalendar, transaction_id
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
@@ -58,6 +58,20 @@ async def test_given_a_mirror_when_finding_it_by_stamp_then_it_is_found_and_othe
     found = await graph.find_mirror(HERE, stamp("s1"))
     assert found is not None and found.event.id == made.event.id and found.stamp == stamp("s1")
     assert await graph.find_mirror(HERE, stamp("s3")) is None
+
+
+async def test_given_a_mirror_an_earlier_pair_of_the_same_calendars_made_then_the_new_pair_finds_it(
+    graph: GraphCalendar, graph_control: GraphControl
+) -> None:
+    earlier = MirrorStamp("pair-1", "s1", "key-of-the-two-calendars")
+    made = await graph.create(HERE, meeting(), earlier)
+    read = await graph.get(HERE, made.event.id)
+    assert read is not None and read.stamp == earlier  # the pairing mark reads back
+    found = await graph.find_mirror(HERE, MirrorStamp("pair-2", "s1", "key-of-the-two-calendars"))
+    assert found is not None and found.event.id == made.event.id
+    assert await graph.find_mirror(HERE, MirrorStamp("pair-3", "s1", "other-calendars")) is None
+    # a new pair's transactionId is its own: a create would never collide with the earlier one
+    assert transaction_id(MirrorStamp("pair-2", "s1", "key-of-the-two-calendars")) != transaction_id(earlier)
 
 
 async def test_given_a_mirror_when_updating_then_deleting_twice_then_the_second_delete_is_not_found(

@@ -23,7 +23,8 @@ from calbridge.pairs.event_failures import (
     fetch_failures,
     record_failures,
 )
-from calbridge.pairs.health import claim_rechecks, fail_pair, note_last_error
+from calbridge.pairs.connection_faults import fail_pair as fail_pair_in
+from calbridge.pairs.health import claim_rechecks, note_last_error
 from calbridge.pairs.policy import Side
 from calbridge.pairs.records import fetch_pair
 from calbridge.pairs.removal import finish_removal, remove_pair
@@ -194,6 +195,12 @@ async def test_given_event_failures_then_the_gauge_counts_them_and_drops_to_zero
 
 async def _none() -> dict[str, Connection]:
     return {}
+
+
+async def fail_pair(engine: AsyncEngine, pair_id: str, reason: str) -> bool:
+    """What the processor does when the access check confirms a pair's own failure."""
+    async with engine.begin() as conn:
+        return await fail_pair_in(conn, pair_id, reason)
 
 
 async def reload(engine: AsyncEngine, pair_id: str):  # type: ignore[no-untyped-def]

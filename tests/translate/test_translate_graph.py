@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -36,7 +36,9 @@ def test_given_a_windows_zone_response_when_read_then_wall_time_in_that_zone() -
     assert span.zone == "Europe/Berlin"
     assert span.start == datetime(2025, 3, 31, 9, tzinfo=ZoneInfo("Europe/Berlin"))
     assert fetched.version == "ZlnW4RIAV06KYYwlrfNZvQAAKGWwbw=="
-    assert fetched.updated == datetime(2025, 3, 21, 9, 0, 1, tzinfo=ZoneInfo("UTC"))
+    # lastModifiedDateTime "…09:00:01.1234567Z": kept to the microsecond, never cut to the second
+    assert fetched.updated == datetime(2025, 3, 21, 9, 0, 1, 123456, tzinfo=ZoneInfo("UTC"))
+    assert fetched.updated_precision == timedelta(microseconds=1)
     assert fetched.event.description is not None
     assert fetched.event.description.content == "<div>Minutes from last time attached.</div>"
     assert fetched.event.location == "Raum 2.01"

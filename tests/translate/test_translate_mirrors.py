@@ -11,17 +11,19 @@ from fixture_corpus import load, names
 from provider_echo import google_echo, graph_echo
 
 from calbridge.model import Event, content_hash
-from calbridge.providers.base import MirrorStamp
+from calbridge.providers.base import CalendarAddress, MirrorStamp
 from calbridge.providers.google.translate import fetched_from_google, google_body
 from calbridge.providers.graph.translate import fetched_from_graph, graph_body
 from calbridge.translate.stamps import (
     GOOGLE_FACTS_KEY,
     GRAPH_PAIR_PROPERTY_ID,
+    GRAPH_PAIRING_PROPERTY_ID,
     GRAPH_PROPERTY_SET,
     GRAPH_SOURCE_PROPERTY_ID,
     google_stamp_filters,
     graph_expand_marks,
     graph_stamp_filter,
+    pairing_key,
 )
 
 STAMP = MirrorStamp(pair_id="pair-42", source_id="src'id")
@@ -167,13 +169,56 @@ def test_given_a_long_attendee_list_when_mirrored_to_google_then_facts_are_chunk
 
 
 def test_given_a_stamp_when_searched_then_filters_name_the_fixed_properties_and_escape_quotes() -> None:
-    assert google_stamp_filters(STAMP) == ["calbridgePair=pair-42", "calbridgeSource=src'id"]
+    # Google lists every mirror of the source: pair and pairing are compared on what comes back
+    assert google_stamp_filters(STAMP) == ["calbridgeSource=src'id"]
     expression = graph_stamp_filter(STAMP)
     assert (
         f"ep/id eq 'String {{{GRAPH_PROPERTY_SET}}} Name calbridgeSource' and ep/value eq 'src''id'"
         in expression
     )
-    assert "calbridgePair" in graph_expand_marks() and "calbridgeFacts" in graph_expand_marks()
+    marks = graph_expand_marks()
+    assert all(name in marks for name in ("calbridgePair", "calbridgePairing", "calbridgeFacts"))
+
+
+PAIRED = MirrorStamp(pair_id="pair-42", source_id="src-1", pairing="k" * 32)
+
+
+@pytest.mark.parametrize("detail", ["full", "busy"])
+def test_given_a_stamp_with_its_pairing_when_written_and_read_back_then_all_three_marks_return(
+    detail: str,
+) -> None:
+    source = google_event("meet_with_attendees")
+    via_graph = fetched_from_graph(graph_echo(graph_body(source, PAIRED, detail=detail)))
+    via_google = fetched_from_google(google_echo(google_body(source, PAIRED, detail=detail)))
+    assert via_graph.stamp == via_google.stamp == PAIRED
+    graph_ids = {p["id"] for p in graph_body(source, PAIRED, detail=detail)["singleValueExtendedProperties"]}
+    assert GRAPH_PAIRING_PROPERTY_ID in graph_ids
+
+
+def test_given_stamps_when_matched_then_the_same_source_of_this_pair_or_of_the_same_calendars() -> None:
+    wanted = MirrorStamp("new-pair", "src-1", "pairing-a")
+    # an earlier pair of the same two calendars made it: the same mirror
+    assert wanted.matches(MirrorStamp("old-pair", "src-1", "pairing-a"))
+    # this pair made it before the pairing was stamped
+    assert wanted.matches(MirrorStamp("new-pair", "src-1"))
+    # another source, another pairing, or an older pair's mirror without a pairing: not ours
+    assert not wanted.matches(MirrorStamp("new-pair", "src-2", "pairing-a"))
+    assert not wanted.matches(MirrorStamp("other-pair", "src-1", "pairing-b"))
+    assert not wanted.matches(MirrorStamp("old-pair", "src-1"))
+    assert not wanted.matches(None)
+
+
+def test_given_two_calendars_when_keyed_then_the_key_names_the_calendars_not_their_spelling() -> None:
+    google, outlook = CalendarAddress("Ann@Example.com"), CalendarAddress("ann@example.org")
+    key = pairing_key(google, outlook)
+    assert len(key) == 32 and "example" not in key  # no address on a mirror
+    # Google's primary calendar is its owner's address; addresses carry no case
+    assert pairing_key(CalendarAddress("ann@example.com", "ann@example.com"), outlook) == key
+    assert pairing_key(google, CalendarAddress("ANN@example.org", "primary")) == key
+    # another calendar on either side is another pairing
+    assert pairing_key(CalendarAddress("ann@example.com", "team@group.calendar.google.com"), outlook) != key
+    assert pairing_key(google, CalendarAddress("ann@example.org", "AAMkAGI2")) != key
+    assert pairing_key(google, CalendarAddress("bob@example.org")) != key
 
 
 def test_given_damaged_facts_when_read_then_the_visible_fields_stand() -> None:

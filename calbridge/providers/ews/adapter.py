@@ -41,7 +41,6 @@ from calbridge.providers.ews.connection import EwsConnection
 from calbridge.providers.ews.occurrences import fetch_one, find_occurrence, zone_of
 from calbridge.providers.ews.recurrence import rules_from_ews
 from calbridge.providers.ews.translate import (
-    PAIR_FIELD,
     READ_FIELDS,
     SOURCE_FIELD,
     ews_fields,
@@ -131,16 +130,19 @@ class EwsProvider:
         folder = await self._calendar(calendar)
 
         def find() -> list[str]:
-            query = folder.filter(**{PAIR_FIELD: stamp.pair_id, SOURCE_FIELD: stamp.source_id})
+            # Every mirror of the source (an earlier pair of the same calendars wrote another
+            # pair id), then the ones whose stamp matches.
+            query = folder.filter(**{SOURCE_FIELD: stamp.source_id})
             return [item_id for item_id, _ in query.values_list("id", "changekey")]
 
         ids = await self.client.run("FindItem", find)
-        if len(ids) > 1:
-            log.warning("ews.duplicate_mirrors", count=len(ids))  # kept: the engine decides
         if not ids:
             return None
-        found = await self.client.run("GetItem", lambda: self._fetch(folder, ids[:1]))
-        return found[0] if found else None
+        found = await self.client.run("GetItem", lambda: self._fetch(folder, ids))
+        mine = [fetched for fetched in found if stamp.matches(fetched.stamp) and not fetched.event.cancelled]
+        if len(mine) > 1:
+            log.warning("ews.duplicate_mirrors", count=len(mine))  # kept: the engine decides
+        return mine[0] if mine else None
 
     async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
         """Create a mirror (idempotent for its stamp), or, for an event with `instance_of`, change

@@ -1,10 +1,12 @@
-"""The mirror marks on EWS items: the stamp (pair id, source event id) and the facts, as
-String extended properties (MAPI named properties) registered on exchangelib's CalendarItem.
+"""The mirror marks on EWS items: the stamp (pair id, source event id, pairing key) and the
+facts, as String extended properties (MAPI named properties) registered on exchangelib's
+CalendarItem.
 
 They use the SAME property set and names as the Graph adapter (`stamps.GRAPH_PROPERTY_SET`,
-calbridgePair / calbridgeSource / calbridgeFacts): Graph's `String {guid} Name calbridgePair`
-is this very property, so a mailbox moved from Exchange on-premises to Exchange Online keeps
-its mirrors recognisable. The names are fixed forever: changing them orphans every mirror.
+calbridgePair / calbridgeSource / calbridgePairing / calbridgeFacts): Graph's
+`String {guid} Name calbridgePair` is this very property, so a mailbox moved from Exchange
+on-premises to Exchange Online keeps its mirrors recognisable. The names are fixed forever:
+changing them orphans every mirror.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from calbridge.translate import stamps
 __all__ = [
     "FACTS_FIELD",
     "MARK_FIELDS",
+    "PAIRING_FIELD",
     "PAIR_FIELD",
     "SOURCE_FIELD",
     "read_facts",
@@ -29,6 +32,7 @@ __all__ = [
 # Attribute names on CalendarItem (exchangelib field names; `only_fields` and `filter()` use them).
 PAIR_FIELD = "calbridge_pair"
 SOURCE_FIELD = "calbridge_source"
+PAIRING_FIELD = "calbridge_pairing"
 FACTS_FIELD = "calbridge_facts"
 
 
@@ -44,16 +48,23 @@ class CalbridgeSource(ExtendedProperty):  # type: ignore[misc]
     property_type = "String"
 
 
+class CalbridgePairing(ExtendedProperty):  # type: ignore[misc]
+    property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
+    property_name = "calbridgePairing"
+    property_type = "String"
+
+
 class CalbridgeFacts(ExtendedProperty):  # type: ignore[misc]
     property_set_id = stamps.GRAPH_PROPERTY_SET.lower()
     property_name = "calbridgeFacts"
     property_type = "String"
 
 
-MARK_FIELDS = (PAIR_FIELD, SOURCE_FIELD, FACTS_FIELD)
+MARK_FIELDS = (PAIR_FIELD, SOURCE_FIELD, PAIRING_FIELD, FACTS_FIELD)
 _MARKS: dict[str, type[ExtendedProperty]] = {
     PAIR_FIELD: CalbridgePair,
     SOURCE_FIELD: CalbridgeSource,
+    PAIRING_FIELD: CalbridgePairing,
     FACTS_FIELD: CalbridgeFacts,
 }
 _register_lock = threading.Lock()

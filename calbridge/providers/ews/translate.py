@@ -60,11 +60,13 @@ from calbridge.providers.ews.marks import (
     FACTS_FIELD,
     MARK_FIELDS,
     PAIR_FIELD,
+    PAIRING_FIELD,
     SOURCE_FIELD,
     read_facts,
     register_marks,
 )
 from calbridge.providers.ews.recurrence import ews_recurrence, exdate_lines, rules_from_ews
+from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnsupportedRecurrence
 from calbridge.translate.mirror import (
     BUSY_TITLE,
@@ -81,6 +83,7 @@ __all__ = [
     "FACTS_FIELD",
     "MARK_FIELDS",
     "MASTER_ID",
+    "PAIRING_FIELD",
     "PAIR_FIELD",
     "READ_FIELDS",
     "SOURCE_FIELD",
@@ -122,8 +125,13 @@ READ_FIELDS = (
     "last_modified_time",
     PAIR_FIELD,
     SOURCE_FIELD,
+    PAIRING_FIELD,
     FACTS_FIELD,
 )
+
+# EWS answers date/times to the second unless asked otherwise (the DateTimePrecision SOAP
+# header, which exchangelib does not send): `LastModifiedTime` has whole seconds.
+UPDATED_PRECISION = timedelta(seconds=1)
 
 _SHOW_AS_OUT = {
     ShowAs.FREE: "Free",
@@ -161,18 +169,14 @@ def item_fields(item: Any, master_id: str | None = None) -> dict[str, Any]:
 def fetched_from_ews(fields: Mapping[str, Any]) -> Fetched:
     """An EWS calendar item's field map as a Fetched (see module doc for what maps how)."""
     facts = read_facts(fields.get(FACTS_FIELD))
-    pair, source = fields.get(PAIR_FIELD), fields.get(SOURCE_FIELD)
-    stamp = (
-        MirrorStamp(pair, source)
-        if isinstance(pair, str) and isinstance(source, str) and pair and source
-        else None
-    )
+    stamp = stamps.stamp_from(fields.get(PAIR_FIELD), fields.get(SOURCE_FIELD), fields.get(PAIRING_FIELD))
     modified = fields.get("last_modified_time")
     return Fetched(
         event=_event(fields, facts),
         version=str(fields.get("changekey") or ""),
         updated=_plain(modified) if isinstance(modified, datetime) else None,
         stamp=stamp,
+        updated_precision=UPDATED_PRECISION,
     )
 
 
@@ -334,6 +338,8 @@ def ews_fields(
     }
     if stamp is not None:
         fields.update({PAIR_FIELD: stamp.pair_id, SOURCE_FIELD: stamp.source_id})
+        if stamp.pairing:
+            fields[PAIRING_FIELD] = stamp.pairing
     if detail == "busy":
         # Empty body and location (not absent) so an update also clears what a full mirror held.
         fields.update(

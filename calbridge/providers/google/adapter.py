@@ -44,8 +44,11 @@ _WRITER_ROLES = frozenset({"writer", "owner"})
 
 def mirror_id(stamp: MirrorStamp) -> str:
     """The Google event id of the mirror carrying `stamp`: base32hex (lowercase `0-9a-v`, as
-    Google requires) of a hash of pair and source, 52 characters, the same on every retry."""
-    digest = hashlib.sha256(f"{stamp.pair_id}\x00{stamp.source_id}".encode()).digest()
+    Google requires) of a hash of pairing (or, for a stamp without one, pair) and source, 52
+    characters, the same on every retry and for every pair ever made between the same two
+    calendars (a re-added pair meets the mirror the earlier one made)."""
+    key = stamp.pairing or stamp.pair_id
+    digest = hashlib.sha256(f"{key}\x00{stamp.source_id}".encode()).digest()
     return base64.b32hexencode(digest).decode().rstrip("=").lower()
 
 
@@ -164,20 +167,21 @@ class GoogleCalendar:
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         found = await self.get(calendar, mirror_id(stamp))
-        if found is not None and found.stamp == stamp and not found.event.cancelled:
+        if found is not None and stamp.matches(found.stamp) and not found.event.cancelled:
             return found
-        # A mirror made under another id (an instance, or an older writer): search by the stamp.
+        # A mirror made under another id (an instance, an older writer, an earlier pair of the
+        # same calendars): every mirror of the source, then the one whose stamp matches.
         request = self.client.events.list(
             calendarId=calendar.calendar,
             privateExtendedProperty=stamps.google_stamp_filters(stamp),
-            maxResults=10,
+            maxResults=50,
             singleEvents=False,
         )
         answer = await self._call(calendar, request, on="calendar")
         zone = self._remember_zone(calendar, answer)
         for item in answer.get("items") or []:
             fetched = fetched_from_google(item, default_zone=zone)
-            if fetched.stamp == stamp and not fetched.event.cancelled:
+            if stamp.matches(fetched.stamp) and not fetched.event.cancelled:
                 return fetched
         return None
 
@@ -216,11 +220,14 @@ class GoogleCalendar:
     ) -> Fetched:
         """The id is taken: an earlier attempt of this create made it (its answer was lost), or
         the mirror was deleted and its tombstone holds the id. Either way write the intended
-        content onto it (which also restores a tombstone); an event with another stamp is not ours."""
+        content onto it (which also restores a tombstone), as for a mirror an earlier pair of the
+        same two calendars made; an event with another stamp is not ours."""
         existing = await self.get(calendar, event_id)
         if existing is None:
             raise AlreadyExists(f"google event id {event_id} is taken but cannot be read")
-        if existing.stamp not in (stamp, None) or (existing.stamp is None and not existing.event.cancelled):
+        theirs = existing.stamp
+        foreign = not stamp.matches(theirs) if theirs is not None else not existing.event.cancelled
+        if foreign:
             raise AlreadyExists(f"google event id {event_id} belongs to another event")
         log.info("google.create_adopted", event_id=event_id, was_cancelled=existing.event.cancelled)
         return await self._replace(calendar, event_id, {**body, "status": body.get("status", "confirmed")})

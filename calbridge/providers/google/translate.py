@@ -26,7 +26,7 @@ Mapping decisions (lossy cases noted):
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -67,6 +67,7 @@ __all__ = ["fetched_from_google", "google_body"]
 log = structlog.get_logger(__name__)
 
 _MAX_OVERRIDES = 5
+UPDATED_PRECISION = timedelta(milliseconds=1)  # `updated` comes with milliseconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _VISIBILITY_IN = {
     "default": Sensitivity.NORMAL,
@@ -95,7 +96,11 @@ def fetched_from_google(item: dict[str, Any], *, default_zone: str = "UTC") -> F
     stamp, facts = stamps.read_google_marks(item)
     event = _event(item, facts, default_zone)
     return Fetched(
-        event=event, version=str(item.get("etag", "")), updated=_instant(item.get("updated")), stamp=stamp
+        event=event,
+        version=str(item.get("etag", "")),
+        updated=_instant(item.get("updated")),
+        stamp=stamp,
+        updated_precision=UPDATED_PRECISION,
     )
 
 

@@ -24,7 +24,7 @@ from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
 from calbridge.providers.graph.connection import GraphConnection
-from calbridge.providers.graph.feed import TRANSACTION_PREFIX, read_changes
+from calbridge.providers.graph.feed import CANCELLED_MARK, TRANSACTION_PREFIX, read_changes
 from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request, iso
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import fetched_from_graph, graph_body
@@ -37,15 +37,19 @@ __all__ = ["GraphCalendar", "graph_options", "open_graph", "source_filter", "tra
 
 
 def transaction_id(stamp: MirrorStamp) -> str:
-    """The `transactionId` of the mirror carrying `stamp`: the same on every retry."""
+    """The `transactionId` of the mirror carrying `stamp`: the same on every retry.
+
+    Made of the pair id, not the pairing: Exchange refuses a POST whose transactionId was
+    already used for a different event (`ErrorDuplicateTransactionId`), and a pair added again
+    writes its mirrors anew. It finds an earlier pair's mirror with `find_mirror` instead."""
     digest = hashlib.sha256(f"{stamp.pair_id}\x00{stamp.source_id}".encode()).hexdigest()
     return f"{TRANSACTION_PREFIX}{digest[:40]}"
 
 
 def source_filter(stamp: MirrorStamp) -> str:
     """`$filter` for events stamped with this source id. One `Any` clause: Exchange's support for
-    several joined by `and` is not documented (the sandbox refuses it); the pair is compared on
-    the events that come back."""
+    several joined by `and` is not documented (the sandbox refuses it); pair and pairing are
+    compared on the events that come back (`MirrorStamp.matches`)."""
     value = stamp.source_id.replace("'", "''")
     return (
         "singleValueExtendedProperties/Any(ep: ep/id eq "
@@ -128,6 +132,8 @@ class GraphCalendar:
         return read_changes(self._mailbox(calendar), cursor, window, self._page_size)
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
+        if CANCELLED_MARK in event_id:
+            return None  # a cancelled occurrence (an id `graph_feed` made up): nothing to read
         item = await self._mailbox(calendar).read(event_id)
         return fetched_from_graph(item) if item is not None else None
 
@@ -137,7 +143,7 @@ class GraphCalendar:
         info = get_request(events, filter=source_filter(stamp), expand=[stamps.graph_expand_marks()])
         async for row in mailbox.rows(events, info, on="calendar"):
             found = fetched_from_graph(row)
-            if found.stamp == stamp and not found.event.cancelled:  # the pair is checked here
+            if stamp.matches(found.stamp) and not found.event.cancelled:  # the pairing is checked here
                 return found
         return None
 

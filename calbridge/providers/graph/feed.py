@@ -27,9 +27,11 @@ from calbridge.providers.graph.mailbox import GraphMailbox, get_request, iso
 from calbridge.providers.graph.series import cancelled_starts
 from calbridge.providers.graph.translate import fetched_from_graph
 
-__all__ = ["TRANSACTION_PREFIX", "read_changes"]
+__all__ = ["CANCELLED_MARK", "TRANSACTION_PREFIX", "read_changes"]
 
 TRANSACTION_PREFIX = "calbridge-"
+# The id of a cancelled occurrence is made up here (Graph lists none): `<series>/cancelled/<start>`.
+CANCELLED_MARK = "/cancelled/"
 INSTANCES_PAGE = 200  # Graph pages instances by 10 unless asked: a daily series has ~490 here
 
 DeltaWindow = tuple[datetime, datetime]
@@ -159,9 +161,15 @@ def _cancelled(master: Fetched, start: datetime | date) -> Fetched:
         span = AllDay(start, start + timedelta(days=1))
         key = start.strftime("%Y%m%d")
     event = Event(
-        id=f"{master.event.id}/cancelled/{key}",
+        id=f"{master.event.id}{CANCELLED_MARK}{key}",
         span=span,
         status=EventStatus.CANCELLED,
         instance_of=InstanceOf(master.event.id, start),
     )
-    return Fetched(event=event, version=master.version, updated=master.updated, stamp=master.stamp)
+    return Fetched(
+        event=event,
+        version=master.version,
+        updated=master.updated,
+        stamp=master.stamp,
+        updated_precision=master.updated_precision,
+    )

@@ -29,7 +29,6 @@ Mapping decisions (lossy cases noted):
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,6 +79,8 @@ _RESPONSE_IN = {
     "declined": Response.DECLINED,
 }
 _MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
+# `lastModifiedDateTime` has 100 ns ticks; a datetime holds microseconds.
+UPDATED_PRECISION = timedelta(microseconds=1)
 
 
 def fetched_from_graph(item: dict[str, Any]) -> Fetched:
@@ -91,6 +92,7 @@ def fetched_from_graph(item: dict[str, Any]) -> Fetched:
         version=str(version),
         updated=_instant(item.get("lastModifiedDateTime")),
         stamp=stamp,
+        updated_precision=UPDATED_PRECISION,
     )
 
 
@@ -341,9 +343,11 @@ def _wall(value: str) -> datetime:
 
 
 def _instant(value: str | None) -> datetime | None:
+    """`lastModifiedDateTime` with its fraction: Graph writes seven digits (100 ns), a datetime
+    keeps six. Dropping the fraction would make a Google edit made 0.1 s earlier look newer."""
     if not value:
         return None
-    moment = datetime.fromisoformat(re.sub(r"\.\d+", "", value).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
