@@ -316,7 +316,8 @@ async def open_stack(
     await asyncio.to_thread(upgrade, database)
     engine = create_engine(database)
     async with AsyncExitStack() as stack:
-        sandbox = await stack.enter_async_context(Sandbox.start(seed=seed))
+        # The receiver here serves plain http on loopback; Graph itself demands https webhooks.
+        sandbox = await stack.enter_async_context(Sandbox.start(seed=seed, plain_http_webhooks=True))
         await add_pair(engine, settings, sandbox, folder)
         receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
         control = await stack.enter_async_context(sandbox.control())

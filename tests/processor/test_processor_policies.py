@@ -14,8 +14,8 @@ from calbridge.bus.names import CALENDAR_HEADER
 from calbridge.errors import (
     AccessDenied,
     CalendarNotFound,
-    CredentialRefused,
     ConnectionUnusable,
+    CredentialRefused,
     CursorExpired,
     MalformedMessage,
     NotFound,

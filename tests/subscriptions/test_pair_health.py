@@ -15,6 +15,7 @@ from calbridge.events import ChangeKind
 from calbridge.metrics import REGISTRY
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.pairs.admin import add_pair
+from calbridge.pairs.connection_faults import fail_pair as fail_pair_in
 from calbridge.pairs.event_failures import (
     FailedEvent,
     clear_failures,
@@ -23,7 +24,6 @@ from calbridge.pairs.event_failures import (
     fetch_failures,
     record_failures,
 )
-from calbridge.pairs.connection_faults import fail_pair as fail_pair_in
 from calbridge.pairs.health import claim_rechecks, note_last_error
 from calbridge.pairs.policy import Side
 from calbridge.pairs.records import fetch_pair
