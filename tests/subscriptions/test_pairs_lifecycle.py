@@ -172,7 +172,7 @@ async def test_pause_resume_and_remove_move_the_state_with_reasons(
     assert {h.reason for h in hints(bus)} == {"resume"}  # catches up on what happened while paused
 
     bus.published.clear()
-    unchanged = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(), bus)
+    unchanged = await resume_pair(engine, pair_id, connections, RegistryAccessChecker(access.open), bus)
     assert unchanged.outcome is AddOutcome.UNCHANGED and not bus.published  # already active
 
     resynced = await request_resync(engine, pair_id, bus)
