@@ -488,7 +488,7 @@ def remove(
     if (pair_id is None) == (connection is None):
         fail("name a pair id or --connection NAME (one of the two)", 2)
     settings = settings_or_exit()
-    pair_id = _pair_id(settings, pair_id)
+    pair_id = _pair_id(settings, pair_id) if pair_id is not None else None
     from calbridge.pairs.admin import remove_pair
 
     if pair_id is not None:
