@@ -14,7 +14,7 @@ import structlog
 from calbridge.errors import NotFound, Target
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph.client import PREFER, GraphClient
-from calbridge.providers.graph.errors import translate_exception
+from calbridge.providers.graph.errors import request_id, translate_exception
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.limits import MailboxLimits
 from calbridge.translate import stamps
@@ -56,7 +56,13 @@ class GraphMailbox:
                 error = translate_exception(exc, on=on)
                 if error is None:
                     raise
-                log.info("graph.call_failed", method=str(info.http_method), error=type(error).__name__)
+                log.info(
+                    "graph.call_failed",
+                    method=str(info.http_method),
+                    error=type(error).__name__,
+                    reason=str(error),
+                    request_id=request_id(exc),
+                )
                 raise error from exc
 
     async def read(self, event_id: str) -> dict[str, Any] | None:
