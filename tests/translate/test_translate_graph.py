@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,8 +23,8 @@ from calbridge.model import (
     content_hash,
 )
 from calbridge.providers.base import MirrorStamp
-from calbridge.providers.graph.translate import fetched_from_graph, graph_body
-from calbridge.translate import UnsupportedRecurrence
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
+from calbridge.translate import TranslationError, UnsupportedRecurrence
 from calbridge.translate.stamps import GRAPH_PAIR_PROPERTY_ID, GRAPH_SOURCE_PROPERTY_ID
 
 STAMP = MirrorStamp(pair_id="pair-7", source_id="0k8s6c1g5r1q2l3m4n5o6p7q8r")
@@ -80,6 +81,57 @@ def test_given_an_exception_when_read_then_it_points_at_its_master_and_original_
         "AAMkAGIAAAoZDOFEEE=", datetime(2025, 1, 21, 18, tzinfo=ZoneInfo("UTC"))
     )
     assert event.recurrence is None
+
+
+def test_given_an_exception_read_without_its_original_start_when_read_then_it_is_refused() -> None:
+    # Graph leaves originalStart out unless it is selected. The exception's own start is not its
+    # slot: taken as the slot, the slot would look cancelled and be deleted on the other side.
+    item = load("graph", "exception")
+    del item["originalStart"]
+    with pytest.raises(TranslationError):
+        fetched_from_graph(item)
+    slot = datetime(2025, 1, 21, 18, tzinfo=ZoneInfo("UTC"))
+    told = fetched_from_graph(item, original_start=slot).event  # a write's answer: the caller knows
+    assert told.instance_of == InstanceOf("AAMkAGIAAAoZDOFEEE=", slot)
+
+
+def test_given_an_unchanged_occurrence_without_its_original_start_when_read_then_its_start_is_its_slot() -> (
+    None
+):
+    item = load("graph", "exception") | {"type": "occurrence"}
+    del item["originalStart"]
+    event = fetched_from_graph(item).event
+    assert event.instance_of is not None and event.instance_of.original_start == event.span.start
+
+
+class _Reads(dict[str, Any]):
+    """An answer that notes which of its properties were read."""
+
+    def __init__(self, item: dict[str, Any], seen: set[str]) -> None:
+        super().__init__(item)
+        self.seen = seen
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.seen.add(str(key))
+        return super().__contains__(key)
+
+
+def test_given_every_payload_when_read_then_only_selected_properties_are_read() -> None:
+    # A $select answers only what it names: a property read but not selected would be missing.
+    seen: set[str] = set()
+    for name in names("graph"):
+        fetched_from_graph(_Reads(load("graph", name), seen))
+    always = {"id", "@odata.etag", "singleValueExtendedProperties"}  # and what $expand asked for
+    assert seen - always <= set(GRAPH_SELECT)
+    assert "originalStart" in seen
 
 
 def test_given_a_cancelled_occurrence_when_read_then_a_cancelled_instance() -> None:

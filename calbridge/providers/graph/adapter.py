@@ -5,7 +5,8 @@
 - Creates carry a `transactionId` derived from the stamp, so a retried POST returns the event the
   first one made; mirrors never have attendees, so no write mails anyone.
 - Occurrence changes (`create` with `instance_of`) find the occurrence by its original start,
-  since Graph's occurrence ids are opaque.
+  since Graph's occurrence ids are opaque: the series' instances are listed with `$select`
+  (`GRAPH_SELECT`), as Graph says `originalStart` only when asked.
 - At most `MailboxLimits.per_mailbox` requests per mailbox are in flight (Outlook allows 4).
 """
 
@@ -27,7 +28,7 @@ from calbridge.providers.graph.client import GraphClient
 from calbridge.providers.graph.feed import TRANSACTION_PREFIX, read_changes
 from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request, iso
 from calbridge.providers.graph.marks import KnownMarks
-from calbridge.providers.graph.translate import fetched_from_graph, graph_body
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.registry import register
 from calbridge.providers.tuning import graph_options
@@ -133,7 +134,12 @@ class GraphCalendar:
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         mailbox = self._mailbox(calendar)
         events = mailbox.calendar_builder.events
-        info = get_request(events, filter=source_filter(stamp), expand=[stamps.graph_expand_marks()])
+        info = get_request(
+            events,
+            filter=source_filter(stamp),
+            select=list(GRAPH_SELECT),
+            expand=[stamps.graph_expand_marks()],
+        )
         async for row in mailbox.rows(events, info, on="calendar"):
             found = fetched_from_graph(row)
             if found.stamp == stamp and not found.event.cancelled:  # the pair is checked here
@@ -160,7 +166,8 @@ class GraphCalendar:
         if "recurrence" in body and await _same_pattern(mailbox, event_id, event):
             # Outlook drops a series' exceptions when its pattern is written, even unchanged.
             del body["recurrence"]
-        return await self._patch(mailbox, event_id, body, stamp)
+        slot = event.instance_of.original_start if event.instance_of is not None else None
+        return await self._patch(mailbox, event_id, body, stamp, slot)
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
         mailbox = self._mailbox(calendar)
@@ -176,13 +183,26 @@ class GraphCalendar:
         return body
 
     async def _patch(
-        self, mailbox: GraphMailbox, event_id: str, body: dict[str, Any], stamp: MirrorStamp | None
+        self,
+        mailbox: GraphMailbox,
+        event_id: str,
+        body: dict[str, Any],
+        stamp: MirrorStamp | None,
+        slot: datetime | date | None = None,
     ) -> Fetched:
+        """PATCH; `slot` is the original start of the occurrence written, which Graph's answer
+        does not say (no `$select` on a write)."""
         info = GraphClient.request("PATCH", mailbox.event(event_id), body)
-        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False)
+        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False, slot=slot)
 
     def _written(
-        self, item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, *, created: bool
+        self,
+        item: dict[str, Any],
+        body: dict[str, Any],
+        stamp: MirrorStamp | None,
+        *,
+        created: bool,
+        slot: datetime | date | None = None,
     ) -> Fetched:
         marks = body.get("singleValueExtendedProperties")
         if stamp is not None and marks and "singleValueExtendedProperties" not in item:
@@ -191,7 +211,7 @@ class GraphCalendar:
             ids = {str(mark.get("id")) for mark in marks}
             if created or stamps.GRAPH_FACTS_PROPERTY_ID in ids:
                 self.marks.note({**item, "singleValueExtendedProperties": marks})
-        return _written(item, body, stamp)
+        return _written(item, body, stamp, slot)
 
     async def _write_occurrence(
         self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
@@ -217,19 +237,25 @@ class GraphCalendar:
             raise NotFound("graph occurrence not found")
         body = self._body(event, stamp)
         body.pop("recurrence", None)
-        return await self._patch(mailbox, row["id"], body, stamp)
+        return await self._patch(mailbox, row["id"], body, stamp, event.instance_of.original_start)
 
 
 async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> dict[str, Any] | None:
-    """The listed occurrence or exception with this original start (None: none, e.g. it was
-    cancelled). A missing series raises NotFound."""
+    """The listed occurrence or exception of this series with this original start (None: none,
+    e.g. it was cancelled). A missing series raises NotFound. Only `/instances` hands out an
+    occurrence's id, and only a `$select` makes Graph say its `originalStart`."""
     original = instance_of.original_start
     centre = (
         original if isinstance(original, datetime) else datetime.combine(original, datetime.min.time(), UTC)
     )
     instances = mailbox.event(instance_of.master_id).instances
     for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
-        info = get_request(instances, start_date_time=iso(centre - reach), end_date_time=iso(centre + reach))
+        info = get_request(
+            instances,
+            start_date_time=iso(centre - reach),
+            end_date_time=iso(centre + reach),
+            select=list(GRAPH_SELECT),
+        )
         async for row in mailbox.rows(instances, info, on="event"):
             listed = fetched_from_graph(row).event.instance_of
             if listed is not None and _same_start(listed.original_start, original):
@@ -246,11 +272,14 @@ async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event) -> b
     return stored.recurrence == event.recurrence and stored.span.start == event.span.start
 
 
-def _written(item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None) -> Fetched:
-    """A write's answer, with the marks it wrote (Graph does not return them unexpanded)."""
+def _written(
+    item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, slot: datetime | date | None
+) -> Fetched:
+    """A write's answer, with the marks it wrote (Graph does not return them unexpanded) and,
+    for an occurrence, the slot it was written at."""
     if stamp is not None and "singleValueExtendedProperties" not in item:
         item = {**item, "singleValueExtendedProperties": body.get("singleValueExtendedProperties", [])}
-    return fetched_from_graph(item)
+    return fetched_from_graph(item, original_start=slot)
 
 
 def _same_start(a: datetime | date, b: datetime | date) -> bool:

@@ -7,7 +7,9 @@
   row's `changeKey` is the one the adapter last wrote or read the event at (`graph_marks`).
 - Delta lists occurrences and exceptions, never series masters. Each series touched in a round
   is read once: its master (with marks), its exceptions in the window, and its cancelled
-  occurrences, which Graph does not list at all (`graph_series`).
+  occurrences, which Graph does not list at all (`graph_series`). Instances are listed with
+  `$select` (`GRAPH_SELECT`): only then does Graph say each one's `originalStart`, its slot in
+  the series; delta rows never carry it (delta takes no `$select`), so they only name the series.
 - `@removed` also names events that merely left the window; an id is reported Removed only if
   a GET confirms it is gone.
 """
@@ -25,7 +27,7 @@ from calbridge.providers.base import Change, ChangePage, Fetched, MirrorStamp, R
 from calbridge.providers.graph.cursor import GraphCursor
 from calbridge.providers.graph.mailbox import GraphMailbox, get_request, iso
 from calbridge.providers.graph.series import cancelled_starts
-from calbridge.providers.graph.translate import fetched_from_graph
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph
 
 __all__ = ["TRANSACTION_PREFIX", "read_changes"]
 
@@ -115,7 +117,11 @@ async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) ->
     listed: list[datetime | date] = []
     instances = mailbox.event(master_id).instances
     info = get_request(
-        instances, start_date_time=iso(window[0]), end_date_time=iso(window[1]), top=INSTANCES_PAGE
+        instances,
+        start_date_time=iso(window[0]),
+        end_date_time=iso(window[1]),
+        top=INSTANCES_PAGE,
+        select=list(GRAPH_SELECT),  # originalStart names each instance's slot
     )
     async for row in mailbox.rows(instances, info, on="event"):
         fetched = fetched_from_graph(row)

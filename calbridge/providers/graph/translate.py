@@ -1,8 +1,8 @@
 """Event <-> Microsoft Graph event resources (raw JSON dicts, v1.0).
 
 Reading: `fetched_from_graph`, for an event fetched with the marks expanded (see
-`stamps.graph_expand_marks`) and in any `Prefer: outlook.timezone` (UTC when absent). Writing:
-`graph_body`, the POST/PATCH body of a mirror.
+`stamps.graph_expand_marks`), the properties of `GRAPH_SELECT` selected, and in any `Prefer:
+outlook.timezone` (UTC when absent). Writing: `graph_body`, the POST/PATCH body of a mirror.
 
 Mapping decisions (lossy cases noted):
 - times: `dateTime` is wall time in `timeZone` (Windows, IANA or UTC); the event's zone is
@@ -25,6 +25,9 @@ Mapping decisions (lossy cases noted):
   Nor does it get `isOnlineMeeting`: the source's join URL is a note line.
 - recurrence: see `recurrence`; EXDATE lines are deleted occurrences on Graph (the engine deletes
   them) and are kept as a fact so the mirror reads back with its source's lines.
+- occurrences: `originalStart` names an occurrence's or exception's slot in its series; Graph
+  returns it only when selected. An unchanged occurrence without it starts in its slot; an
+  exception without it raises TranslationError rather than guess (its start is not its slot).
 """
 
 from __future__ import annotations
@@ -66,9 +69,41 @@ from calbridge.translate.recurrence import graph_recurrence, rrule_lines
 from calbridge.translate.text import body_from_graph, with_note, without_note
 from calbridge.translate.zones import iana_to_windows, to_iana
 
-__all__ = ["fetched_from_graph", "graph_body"]
+__all__ = ["GRAPH_SELECT", "fetched_from_graph", "graph_body"]
 
 log = structlog.get_logger(__name__)
+
+# Every event property this module (and the change feed) reads, for `$select`: Graph leaves
+# `originalStart` out unless it is selected, and a `$select` answers only what it names (plus
+# `id`, `@odata.etag` and what `$expand` asks for, the marks). A property read here must be
+# listed here; tests/providers checks that the translator reads nothing else.
+GRAPH_SELECT = (
+    "subject",
+    "body",
+    "start",
+    "end",
+    "isAllDay",
+    "originalStartTimeZone",
+    "originalStart",
+    "location",
+    "showAs",
+    "sensitivity",
+    "isCancelled",
+    "recurrence",
+    "type",
+    "seriesMasterId",
+    "organizer",
+    "attendees",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+    "isOnlineMeeting",
+    "onlineMeeting",
+    "onlineMeetingUrl",
+    "onlineMeetingProvider",
+    "changeKey",
+    "lastModifiedDateTime",
+    "transactionId",
+)
 
 _SHOW_AS_IN = {s.value: s for s in ShowAs} | {"unknown": ShowAs.BUSY}
 _RESPONSE_IN = {
@@ -82,12 +117,13 @@ _RESPONSE_IN = {
 _MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
 
 
-def fetched_from_graph(item: dict[str, Any]) -> Fetched:
-    """A Graph event (as GET/delta/calendarView return it) as a Fetched."""
+def fetched_from_graph(item: dict[str, Any], *, original_start: datetime | date | None = None) -> Fetched:
+    """A Graph event (as GET/delta/calendarView return it) as a Fetched. `original_start` is an
+    occurrence's slot when the caller knows it and `item` does not say (a write's answer)."""
     stamp, facts = stamps.read_graph_marks(item)
     version = item.get("changeKey") or item.get("@odata.etag") or ""
     return Fetched(
-        event=_event(item, facts),
+        event=_event(item, facts, original_start),
         version=str(version),
         updated=_instant(item.get("lastModifiedDateTime")),
         stamp=stamp,
@@ -188,7 +224,7 @@ def _when(local: datetime, windows: str) -> dict[str, str]:
     return {"dateTime": f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond:06d}0", "timeZone": windows}
 
 
-def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
+def _event(item: dict[str, Any], facts: dict[str, Any], original_start: datetime | date | None) -> Event:
     span, zone = _span_in(item, facts)
     attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
     organizer = _person((item.get("organizer") or {}).get("emailAddress"))
@@ -214,7 +250,7 @@ def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
         show_as=_SHOW_AS_IN.get(str(item.get("showAs")), ShowAs.BUSY),
         sensitivity=_enum(Sensitivity, item.get("sensitivity")) or Sensitivity.NORMAL,
         recurrence=_recurrence_in(item, span, zone, facts),
-        instance_of=_instance_of(item, span, zone),
+        instance_of=_instance_of(item, span, zone, original_start),
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(item, facts),
@@ -268,14 +304,18 @@ def _recurrence_in(item: dict[str, Any], span: Span, zone: str, facts: dict[str,
     return Recurrence(lines)
 
 
-def _instance_of(item: dict[str, Any], span: Span, zone: str) -> InstanceOf | None:
-    if item.get("type") not in ("exception", "occurrence") or not item.get("seriesMasterId"):
+def _instance_of(
+    item: dict[str, Any], span: Span, zone: str, known: datetime | date | None
+) -> InstanceOf | None:
+    kind = item.get("type")
+    if kind not in ("exception", "occurrence") or not item.get("seriesMasterId"):
         return None
-    raw = item.get("originalStart")
-    if raw:
-        original: datetime | date = _instant(raw) or span.start
-    else:
-        original = span.start
+    original: datetime | date | None = _instant(item.get("originalStart")) or known
+    if original is None:
+        if kind == "exception":
+            # Its start is not its slot: guessing would report the slot as cancelled.
+            raise TranslationError("a Graph exception read without originalStart ($select GRAPH_SELECT)")
+        original = span.start  # an unchanged occurrence starts where the pattern put it
     if isinstance(span, AllDay) and isinstance(original, datetime):
         original = original.astimezone(ZoneInfo(zone)).date()
     return InstanceOf(item["seriesMasterId"], original)
