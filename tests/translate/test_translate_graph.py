@@ -164,6 +164,35 @@ def test_given_an_outlook_custom_zone_when_read_then_instants_stay_exact_with_a_
     assert any(entry["event"] == "translate.zone_unknown" for entry in logs)
 
 
+def test_given_a_labelled_series_with_a_named_recurrence_zone_when_read_then_that_zone() -> None:
+    item = load("graph", "series_weekly")
+    item["originalStartTimeZone"] = item["originalEndTimeZone"] = "tzone://Microsoft/Custom"
+    with structlog.testing.capture_logs() as logs:
+        event = fetched_from_graph(item).event
+    assert isinstance(event.span, Timed) and event.span.zone == "America/Los_Angeles"
+    assert event.span.start == datetime(2025, 1, 7, 10, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert not any(entry["event"] == "translate.zone_unknown" for entry in logs)
+
+
+def test_given_a_labelled_series_when_its_zone_is_passed_then_the_series_is_read_in_it() -> None:
+    # Both names are labels; the adapter passes the zone the series' slots show (graph_labels).
+    item = load("graph", "series_weekly")
+    item["originalStartTimeZone"] = item["originalEndTimeZone"] = "Customized Time Zone"
+    item["recurrence"]["range"]["recurrenceTimeZone"] = "Customized Time Zone"
+    event = fetched_from_graph(item, zone="America/Los_Angeles").event
+    assert isinstance(event.span, Timed) and event.span.zone == "America/Los_Angeles"
+    assert event.recurrence == fetched_from_graph(load("graph", "series_weekly")).event.recurrence
+
+
+def test_given_outlooks_utc_label_when_read_then_utc_without_a_warning() -> None:
+    item = load("graph", "timed_w_europe")
+    item["originalStartTimeZone"] = item["originalEndTimeZone"] = "tzone://Microsoft/Utc"
+    with structlog.testing.capture_logs() as logs:
+        event = fetched_from_graph(item).event
+    assert isinstance(event.span, Timed) and event.span.zone == "UTC"
+    assert logs == []
+
+
 @pytest.mark.parametrize("name", [n for n in names("graph") if n != "cancelled_occurrence"])
 def test_given_each_fixture_when_read_written_and_read_back_then_the_same_meeting(name: str) -> None:
     original = fetched_from_graph(load("graph", name)).event

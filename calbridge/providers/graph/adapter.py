@@ -25,8 +25,15 @@ from calbridge.model import Event, EventStatus, InstanceOf
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
-from calbridge.providers.graph.feed import TRANSACTION_PREFIX, read_changes
-from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request, iso
+from calbridge.providers.graph.feed import (
+    TRANSACTION_PREFIX,
+    DeltaWindow,
+    labelled_zone,
+    list_instances,
+    read_changes,
+    series_zone,
+)
+from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
 from calbridge.providers.limits import MailboxLimits
@@ -122,14 +129,22 @@ class GraphCalendar:
                 return
         raise NotFound("no such calendar in the mailbox")
 
-    def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
+    def _window(self) -> DeltaWindow:
         now = self._now()
-        window = (now - self._past, now + self._ahead)  # a delta link keeps the window it began with
-        return read_changes(self._mailbox(calendar), cursor, window, self._page_size)
+        return (now - self._past, now + self._ahead)
+
+    def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
+        # A delta link keeps the window it began with.
+        return read_changes(self._mailbox(calendar), cursor, self._window(), self._page_size)
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
-        item = await self._mailbox(calendar).read(event_id)
-        return fetched_from_graph(item) if item is not None else None
+        mailbox = self._mailbox(calendar)
+        item = await mailbox.read(event_id)
+        if item is None:
+            return None
+        # A series whose zone Graph names by a label is read in the zone its slots show, as
+        # the change feed reads it (`graph_labels`).
+        return fetched_from_graph(item, zone=await series_zone(mailbox, item, self._window()))
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         mailbox = self._mailbox(calendar)
@@ -163,7 +178,7 @@ class GraphCalendar:
     ) -> Fetched:
         mailbox = self._mailbox(calendar)
         body = self._body(event, stamp)
-        if "recurrence" in body and await _same_pattern(mailbox, event_id, event):
+        if "recurrence" in body and await _same_pattern(mailbox, event_id, event, self._window()):
             # Outlook drops a series' exceptions when its pattern is written, even unchanged.
             del body["recurrence"]
         slot = event.instance_of.original_start if event.instance_of is not None else None
@@ -248,27 +263,22 @@ async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> di
     centre = (
         original if isinstance(original, datetime) else datetime.combine(original, datetime.min.time(), UTC)
     )
-    instances = mailbox.event(instance_of.master_id).instances
     for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
-        info = get_request(
-            instances,
-            start_date_time=iso(centre - reach),
-            end_date_time=iso(centre + reach),
-            select=list(GRAPH_SELECT),
-        )
-        async for row in mailbox.rows(instances, info, on="event"):
-            listed = fetched_from_graph(row).event.instance_of
+        rows = await list_instances(mailbox, instance_of.master_id, (centre - reach, centre + reach))
+        zone = labelled_zone(rows[0], rows) if rows else None  # an all-day slot's date needs it
+        for row in rows:
+            listed = fetched_from_graph(row, zone=zone).event.instance_of
             if listed is not None and _same_start(listed.original_start, original):
                 return dict(row)
     return None
 
 
-async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event) -> bool:
+async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event, window: DeltaWindow) -> bool:
     """Whether the stored series already has this event's pattern and first start."""
     current = await mailbox.read(event_id)
     if current is None:
         return False
-    stored = fetched_from_graph(current).event
+    stored = fetched_from_graph(current, zone=await series_zone(mailbox, current, window)).event
     return stored.recurrence == event.recurrence and stored.span.start == event.span.start
 
 

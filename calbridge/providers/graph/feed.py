@@ -25,11 +25,19 @@ from typing import Any
 from calbridge.model import AllDay, Event, EventStatus, InstanceOf, Timed
 from calbridge.providers.base import Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.graph.cursor import GraphCursor
+from calbridge.providers.graph.labels import needs_series_zone, zone_from_slots
 from calbridge.providers.graph.mailbox import GraphMailbox, get_request, iso
 from calbridge.providers.graph.series import cancelled_starts
-from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_instant
 
-__all__ = ["TRANSACTION_PREFIX", "read_changes"]
+__all__ = [
+    "TRANSACTION_PREFIX",
+    "DeltaWindow",
+    "labelled_zone",
+    "list_instances",
+    "read_changes",
+    "series_zone",
+]
 
 TRANSACTION_PREFIX = "calbridge-"
 INSTANCES_PAGE = 200  # Graph pages instances by 10 unless asked: a daily series has ~490 here
@@ -112,9 +120,23 @@ async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) ->
     item = await mailbox.read(master_id)
     if item is None:
         return [Removed(master_id)]
-    master = fetched_from_graph(item)
+    rows = await list_instances(mailbox, master_id, window)
+    zone = labelled_zone(item, rows)
+    master = fetched_from_graph(item, zone=zone)
     found: list[Change] = [master]
     listed: list[datetime | date] = []
+    for row in rows:
+        fetched = fetched_from_graph(row, zone=zone)
+        if fetched.event.instance_of is not None:
+            listed.append(fetched.event.instance_of.original_start)
+        if row.get("type") == "exception":
+            found.append(fetched_from_graph(await _marked(mailbox, row, master.stamp), zone=zone))
+    found.extend(_cancelled(master, start) for start in cancelled_starts(master.event, listed, window))
+    return found
+
+
+async def list_instances(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) -> list[dict[str, Any]]:
+    """The series' occurrences and exceptions in `window`, each with its `originalStart`."""
     instances = mailbox.event(master_id).instances
     info = get_request(
         instances,
@@ -123,14 +145,27 @@ async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) ->
         top=INSTANCES_PAGE,
         select=list(GRAPH_SELECT),  # originalStart names each instance's slot
     )
-    async for row in mailbox.rows(instances, info, on="event"):
-        fetched = fetched_from_graph(row)
-        if fetched.event.instance_of is not None:
-            listed.append(fetched.event.instance_of.original_start)
-        if row.get("type") == "exception":
-            found.append(fetched_from_graph(await _marked(mailbox, row, master.stamp)))
-    found.extend(_cancelled(master, start) for start in cancelled_starts(master.event, listed, window))
-    return found
+    return [row async for row in mailbox.rows(instances, info, on="event")]
+
+
+def labelled_zone(item: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
+    """The zone of a series Graph names only by a label, as its slots show it (`graph_labels`);
+    None when Graph names the zone."""
+    if not needs_series_zone(item):
+        return None
+    slots = [moment for row in rows if (moment := graph_instant(row.get("originalStart"))) is not None]
+    return zone_from_slots(slots, all_day=bool(item.get("isAllDay")))
+
+
+async def series_zone(mailbox: GraphMailbox, item: dict[str, Any], window: DeltaWindow) -> str | None:
+    """`labelled_zone` for one item read on its own: its series' instances are listed for it
+    (only when Graph names the zone by a label, which is rare)."""
+    if not needs_series_zone(item):
+        return None
+    master_id = item["id"] if item.get("type") == "seriesMaster" else item.get("seriesMasterId")
+    if not master_id:
+        return None
+    return labelled_zone(item, await list_instances(mailbox, str(master_id), window))
 
 
 async def _marked(

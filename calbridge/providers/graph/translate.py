@@ -6,8 +6,10 @@ outlook.timezone` (UTC when absent). Writing: `graph_body`, the POST/PATCH body 
 
 Mapping decisions (lossy cases noted):
 - times: `dateTime` is wall time in `timeZone` (Windows, IANA or UTC); the event's zone is
-  `originalStartTimeZone` through the CLDR table. A zone the table does not know (Outlook's
-  `tzone://Microsoft/Custom`) falls back to the response zone, with a warning; instants stay exact.
+  `originalStartTimeZone` through the CLDR table, else a series' `recurrenceTimeZone`. Outlook's
+  labels for a custom zone (`tzone://Microsoft/Custom`, `Customized Time Zone`) name no zone:
+  for a series the caller passes the zone its slots show (`graph_labels`); otherwise the
+  response zone is taken, with a warning, and instants stay exact. `tzone://Microsoft/Utc` is UTC.
   Writes use the Windows name of the event's zone and its wall times, so 09:00 Europe/Paris stays
   09:00 local across DST. A zone without a Windows name, or whose CLDR counterpart has other UTC
   offsets at the event's times, is written in UTC with a warning (a recurring series in such a
@@ -55,6 +57,7 @@ from calbridge.model import (
     Timed,
 )
 from calbridge.providers.base import Fetched, MirrorStamp
+from calbridge.providers.graph.labels import is_known_zone
 from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnknownTimeZone, UnsupportedRecurrence
 from calbridge.translate.mirror import (
@@ -69,7 +72,7 @@ from calbridge.translate.recurrence import graph_recurrence, rrule_lines
 from calbridge.translate.text import body_from_graph, with_note, without_note
 from calbridge.translate.zones import iana_to_windows, to_iana
 
-__all__ = ["GRAPH_SELECT", "fetched_from_graph", "graph_body"]
+__all__ = ["GRAPH_SELECT", "fetched_from_graph", "graph_body", "graph_instant"]
 
 log = structlog.get_logger(__name__)
 
@@ -117,15 +120,18 @@ _RESPONSE_IN = {
 _MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
 
 
-def fetched_from_graph(item: dict[str, Any], *, original_start: datetime | date | None = None) -> Fetched:
+def fetched_from_graph(
+    item: dict[str, Any], *, original_start: datetime | date | None = None, zone: str | None = None
+) -> Fetched:
     """A Graph event (as GET/delta/calendarView return it) as a Fetched. `original_start` is an
-    occurrence's slot when the caller knows it and `item` does not say (a write's answer)."""
+    occurrence's slot when the caller knows it and `item` does not say (a write's answer);
+    `zone` (IANA) is its series' zone when Graph names it only by a label (`graph_labels`)."""
     stamp, facts = stamps.read_graph_marks(item)
     version = item.get("changeKey") or item.get("@odata.etag") or ""
     return Fetched(
-        event=_event(item, facts, original_start),
+        event=_event(item, facts, original_start, zone),
         version=str(version),
-        updated=_instant(item.get("lastModifiedDateTime")),
+        updated=graph_instant(item.get("lastModifiedDateTime")),
         stamp=stamp,
     )
 
@@ -224,8 +230,13 @@ def _when(local: datetime, windows: str) -> dict[str, str]:
     return {"dateTime": f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond:06d}0", "timeZone": windows}
 
 
-def _event(item: dict[str, Any], facts: dict[str, Any], original_start: datetime | date | None) -> Event:
-    span, zone = _span_in(item, facts)
+def _event(
+    item: dict[str, Any],
+    facts: dict[str, Any],
+    original_start: datetime | date | None,
+    series_zone: str | None,
+) -> Event:
+    span, zone = _span_in(item, facts, series_zone)
     attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
     organizer = _person((item.get("organizer") or {}).get("emailAddress"))
     stored_attendees, stored_organizer = attendees_from_facts(facts)
@@ -260,10 +271,15 @@ def _event(item: dict[str, Any], facts: dict[str, Any], original_start: datetime
     )
 
 
-def _span_in(item: dict[str, Any], facts: dict[str, Any]) -> tuple[Span, str]:
+def _span_in(item: dict[str, Any], facts: dict[str, Any], series_zone: str | None) -> tuple[Span, str]:
     start, end = item["start"], item["end"]
     response_zone = _zone(start.get("timeZone") or "UTC", "UTC")
-    zone = _zone(item.get("originalStartTimeZone") or response_zone, response_zone)
+    zone = (
+        _known_zone(item.get("originalStartTimeZone"))
+        or _known_zone(_range_zone(item))
+        or series_zone
+        or _zone(item.get("originalStartTimeZone") or response_zone, response_zone)  # warns
+    )
     stored = facts.get("zone")
     if isinstance(stored, str) and _same_windows_zone(stored, zone):
         zone = stored  # the source's own IANA name, where the CLDR table maps several to one
@@ -287,7 +303,7 @@ def _recurrence_in(item: dict[str, Any], span: Span, zone: str, facts: dict[str,
     value = item.get("recurrence")
     if not value:
         return None
-    range_zone = _zone(value.get("range", {}).get("recurrenceTimeZone") or zone, zone)
+    range_zone = _known_zone(_range_zone(item)) or zone
     all_day = isinstance(span, AllDay)
     lines = rrule_lines(value, zone=range_zone, all_day=all_day)
     stored = facts.get("rules")
@@ -310,7 +326,7 @@ def _instance_of(
     kind = item.get("type")
     if kind not in ("exception", "occurrence") or not item.get("seriesMasterId"):
         return None
-    original: datetime | date | None = _instant(item.get("originalStart")) or known
+    original: datetime | date | None = graph_instant(item.get("originalStart")) or known
     if original is None:
         if kind == "exception":
             # Its start is not its slot: guessing would report the slot as cancelled.
@@ -359,6 +375,15 @@ def _person(value: dict[str, Any] | None) -> Person | None:
     return Person(value["address"], value.get("name"))
 
 
+def _range_zone(item: dict[str, Any]) -> Any:
+    return ((item.get("recurrence") or {}).get("range") or {}).get("recurrenceTimeZone")
+
+
+def _known_zone(name: Any) -> str | None:
+    """The IANA zone `name` names; None for a label (a custom zone) or nothing."""
+    return to_iana(name) if is_known_zone(name) else None
+
+
 def _zone(name: str, fallback: str) -> str:
     try:
         return to_iana(name)
@@ -380,8 +405,9 @@ def _wall(value: str) -> datetime:
     return local + timedelta(microseconds=int((fraction + "000000")[:6])) if fraction else local
 
 
-def _instant(value: str | None) -> datetime | None:
-    if not value:
+def graph_instant(value: object) -> datetime | None:
+    """A Graph timestamp (`2026-10-26T08:00:00Z`, up to 7 decimals) as an aware datetime."""
+    if not isinstance(value, str) or not value:
         return None
     moment = datetime.fromisoformat(re.sub(r"\.\d+", "", value).replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
