@@ -58,11 +58,15 @@ class ProviderError(CalbridgeError):
 
 
 class Throttled(ProviderError):
-    """The provider asked us to slow down (HTTP 429, ErrorServerBusy)."""
+    """The provider asked us to slow down (HTTP 429, a 503 with Retry-After, ErrorServerBusy).
 
-    def __init__(self, retry_after: float, detail: str = "") -> None:
+    `retry_after` is the wait in seconds; `asked` says whether the provider named it (a
+    Retry-After or BackOffMilliseconds) or it is only the first step of our own back-off."""
+
+    def __init__(self, retry_after: float, detail: str = "", *, asked: bool = True) -> None:
         super().__init__(detail or f"throttled; retry after {retry_after:g}s")
         self.retry_after = retry_after
+        self.asked = asked
 
 
 class TransientProviderError(ProviderError):
@@ -77,8 +81,19 @@ class AccessDenied(PermanentProviderError):
     """The app may not read or write this calendar (401/403, impersonation refused)."""
 
 
+class CredentialRefused(AccessDenied):
+    """The provider refused the connection's own credential (a wrong or expired client secret, a
+    deleted service-account key, a wrong EWS password): no calendar of the connection can be
+    used until the credential is replaced. Not a missing permission."""
+
+
 class NotFound(ProviderError):
     """The event or calendar does not exist (any more) on the provider."""
+
+
+class CalendarNotFound(NotFound):
+    """The calendar itself (or its mailbox) is gone or no longer visible to the app: every event
+    of it is affected, not one."""
 
 
 class AlreadyExists(ProviderError):

@@ -74,6 +74,20 @@ class Settings(BaseSettings):
         description="Seconds between attempts of a failed change event (comma-separated). After the "
         "last one the event goes to calbridge.dlq.",
     )
+    throttle_limit: Duration = Field(
+        default=timedelta(days=1),
+        description="How long a change event may keep being throttled (429, or a 503 with Retry-After) "
+        "before it goes to calbridge.dlq. Throttled waits do not use up the attempts of retry_delays; "
+        "this time, counted from the first throttle, bounds them instead.",
+    )
+    throttle_patience: float = Field(
+        default=60.0,
+        ge=0,
+        le=900,
+        description="Longest a throttled provider call waits inside the processor (the mailbox's other "
+        "calls wait with it) before the change event is handed back to the bus to wait in a delay "
+        "queue instead.",
+    )
     publish_timeout: float = Field(
         default=1.5, gt=0, le=10, description="Seconds to wait for the broker's confirm before giving up."
     )
@@ -303,6 +317,11 @@ class Settings(BaseSettings):
         default=timedelta(minutes=5),
         description="How long a claimed subscription stays with the renewer that claimed it; a renewer "
         "that dies mid-call releases it after this.",
+    )
+    pair_recheck_interval: Duration = Field(
+        default=timedelta(minutes=15),
+        description="How often the renewer checks a pair in error again (access on both sides, as "
+        "`pairs resume` does); a pair whose access was restored becomes active and resyncs on its own.",
     )
     renewer_http_host: str = Field(default="0.0.0.0", description="Address the renewer's probes bind.")
     renewer_http_port: int = Field(

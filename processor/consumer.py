@@ -13,13 +13,20 @@ For one change event (a hint that one calendar changed):
    once per connection (`providers`), instrumented and capped per mailbox; the pass runs under
    the pair's lock (`pairlock`), so the two directions of a pair never interleave, even on two
    replicas;
-4. failures (`failures.decide`): Retry-After -> RetryLater(delay), transient -> the bus's retry
-   schedule, permanent -> Reject (to calbridge.dlq, the reason naming the pair), breaker ->
-   the pair is paused in the store and the hint acknowledged, a connection that cannot be
-   opened -> the pair is set to `error` with the reason and the hint acknowledged. Before a
-   hint is dead-lettered or its pair failed, though, the consumer asks whether the pair's
-   connections were replaced in the store meanwhile (`providers.replaced`): then it was the old
-   credentials that were refused, and the hint is retried with the new ones.
+4. failures (`failures.decide`): throttled -> BackOff(the provider's wait; no attempt used),
+   transient -> the bus's retry schedule, access refused / credential refused / calendar gone
+   -> confirmed by an access check (`pair_health`), then the pair is set to `error` with a
+   reason naming the remedy and the hint acknowledged, a connection that cannot be opened ->
+   the pair is set to `error` with the reason and the hint acknowledged, other permanent ->
+   Reject (to calbridge.dlq, the reason naming the pair), breaker -> the pair is paused in the
+   store and the hint acknowledged. Before a hint is dead-lettered or its pair failed, though,
+   the consumer asks whether the pair's connections were replaced in the store meanwhile
+   (`providers.replaced`): then it was the old credentials that were refused, and the hint is
+   retried with the new ones. A pass that fails for a reason that may pass leaves it as the
+   pair's `last_error`; the next successful pass clears it.
+
+Events that cannot be copied never fail the pass: the engine leaves them out and records them
+on the pair (`directory.failure_log`) before the cursor moves.
 
 The engine commits each link after its write and the cursor after the pass; this handler
 returns only after that, and returning is what acknowledges the message. A crash anywhere
@@ -35,7 +42,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from calbridge.bus import Reject, RetryLater
+from calbridge.bus import BackOff, Reject, RetryLater
+from calbridge.bus.deadletter import describe_error
 from calbridge.bus.dispatch import arrival_time
 from calbridge.events import ChangeEvent
 from calbridge.pairs.policy import Side
@@ -44,8 +52,9 @@ from processor.coalesce import PassLedger
 from processor.cursors import SharedCursor, wants_full_read
 from processor.directory import CalendarRoute, PairDirectory, PairRoute
 from processor.echoes import is_known_version
-from processor.failures import FailPair, PausePair, decide, reason_with_pair
+from processor.failures import CheckPair, FailPair, PausePair, decide, reason_with_pair
 from processor.metrics import APPLY_SECONDS, CHANGE_LATENCY, CHANGES, HINTS, PAIR_LOCK_WAIT, QUEUE_LAG
+from processor.pair_health import check_pair
 from processor.pairlock import LocalPairLocks, PairLocks
 from processor.providers import ProviderCache
 from processor.sync.actions import Outcome
@@ -171,15 +180,21 @@ class ChangeConsumer:
         async with self._locks.hold(pair.id):  # everything the pass reads, it reads under the lock
             began = time.perf_counter()
             PAIR_LOCK_WAIT.observe(began - waited)
+            failures = self._directory.failure_log(pair)
             summary = await run_pass(
                 context,
                 cursor,
                 Hint(event.calendar, event.resource),
                 limits=self._limits,
                 concurrency=self._concurrency,
+                failures=failures,
             )
         APPLY_SECONDS.labels(side.value).observe(time.perf_counter() - began)
         await self._directory.record_sync(pair.id)  # `calbridge pairs list` shows it
+        if failures.recorded:
+            self._directory.forget()  # the pair has failures now: the next pass may clear them
+        if pair.last_error is not None:
+            await self._directory.note_error(pair.id, None)  # it works again
         _count(summary)
         if summary.writes:
             CHANGE_LATENCY.observe(_age(event.received_at))
@@ -188,11 +203,12 @@ class ChangeConsumer:
         self, pair: PairRoute, event: ChangeEvent, error: Exception
     ) -> RetryLater | Reject | None:
         """Pause the pair when the breaker stopped its pass, or set it to error when its connection
-        cannot be opened (None); otherwise the bus outcome that carries the hint's fate."""
+        cannot be opened or the pass failed for the pair's own reason (None: the hint is done);
+        otherwise the bus outcome that carries the hint's fate."""
         reason = reason_with_pair(pair.id, error)
         fate = decide(error, reason)
         connections = (pair.google.connection_id, pair.microsoft.connection_id)
-        if isinstance(fate, Reject | FailPair) and await self._providers.replaced(connections):
+        if isinstance(fate, Reject | FailPair | CheckPair) and await self._providers.replaced(connections):
             # Refused with credentials that were replaced meanwhile: try the new ones.
             log.info("pass_retried_with_new_credentials", pair=pair.id, error=type(error).__name__)
             HINTS.labels("retry").inc()
@@ -207,7 +223,20 @@ class ChangeConsumer:
             HINTS.labels("pair_failed").inc()
             log.warning("pair_failed", pair=pair.id, calendar=event.calendar, reason=fate.reason)
             return None
-        CHANGES.labels("failed").inc()
+        if isinstance(fate, CheckPair):
+            checked = await check_pair(pair, self._providers.lease)
+            if checked.refused:
+                if await self._directory.fail(pair.id, checked.reason):
+                    log.warning(
+                        "pair_failed", pair=pair.id, calendar=event.calendar, error=type(error).__name__
+                    )
+                HINTS.labels("pair_failed").inc()
+                return None
+            # Both sides pass the check: the refusal was about that one call. Undecided (the
+            # check itself throttled or failing): try the hint again later.
+            fate = decide(checked.undecided, fate.reason) if checked.undecided else RetryLater(fate.reason)
+            if isinstance(fate, CheckPair | PausePair | FailPair):
+                fate = RetryLater(fate.reason)
         log.warning(
             "pass_failed",
             pair=pair.id,
@@ -215,7 +244,17 @@ class ChangeConsumer:
             attempt=event.attempt,
             error=type(error).__name__,
         )
+        if isinstance(fate, BackOff):  # throttled: back-pressure, not a failure of the pair
+            HINTS.labels("backoff").inc()
+            return fate
+        CHANGES.labels("failed").inc()
         HINTS.labels("dead_letter" if isinstance(fate, Reject) else "retry").inc()
+        what = (
+            "a change could not be applied" if isinstance(fate, Reject) else "the last sync failed, retrying"
+        )
+        last_error = f"{what}: {describe_error(error)}"
+        if last_error != pair.last_error:  # an outage writes it once, not once per pass
+            await self._directory.note_error(pair.id, last_error)
         return fate
 
     async def _side(self, calendar: CalendarRoute, held: contextlib.AsyncExitStack) -> CalendarSide:
@@ -225,16 +264,20 @@ class ChangeConsumer:
 
 def _first_retry(failures: list[RetryLater | Reject]) -> RetryLater | Reject:
     """A hint with a pair worth retrying is retried (the pairs that succeeded re-run as no-ops);
-    only when every failure is permanent is it dead-lettered. The longest Retry-After wins."""
+    only when every failure is permanent is it dead-lettered. A real failure counts an attempt
+    even if another pair was only throttled; among equals the longest wait wins."""
     retries = [failure for failure in failures if isinstance(failure, RetryLater)]
     if not retries:
         return failures[0]
-    return max(retries, key=lambda retry: retry.delay or 0.0)
+    counted = [retry for retry in retries if not isinstance(retry, BackOff)]
+    return max(counted or retries, key=lambda retry: retry.delay or 0.0)
 
 
 def _count(summary: PassSummary) -> None:
     for outcome, count in summary.outcomes.items():
         CHANGES.labels(change_outcome(outcome)).inc(count)
+    if summary.failed:
+        CHANGES.labels("left_out").inc(len(summary.failed))
     if summary.conflicts:
         CHANGES.labels("conflict").inc(summary.conflicts)
 

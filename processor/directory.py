@@ -9,6 +9,11 @@ hint), so answers are kept for `ttl` seconds (1 s): a pause, resume or removal m
 (the CLI, another replica) is seen within that time; one made here (the breaker) at once.
 `last_sync_at` is written at most every `sync_record_interval` seconds per pair, for the same
 reason: it is for people reading `calbridge pairs list`, not for the engine.
+
+The same read says how many event failures a pair has and its last error, so a pass of a
+healthy pair costs no extra statement: only a pair that has some clears them (`failure_log`,
+`note_error`). A pair's health changed here (`fail`, `note_error`, a failure recorded) is seen
+at once by this process (`forget`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.pairs.connection_faults import fail_pair
+from calbridge.pairs.health import note_last_error
 from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
 from calbridge.providers.base import CalendarAddress
-from calbridge.store.tables import calendars, pairs
+from calbridge.store.tables import calendars, event_failures, pairs
 from calbridge.translate.stamps import pairing_key
+from processor.sync.failure_log import StoredFailureLog
 
 __all__ = ["ACTIVE", "PAUSED", "CalendarRoute", "PairDirectory", "PairRoute"]
 
@@ -52,6 +59,8 @@ class PairRoute:
     policy: Policy
     google: CalendarRoute
     microsoft: CalendarRoute
+    failures: int = 0  # event failures recorded on the pair (as of the read)
+    last_error: str | None = None
 
     @property
     def active(self) -> bool:
@@ -106,6 +115,8 @@ class PairDirectory:
                 ),
                 google=_calendar(row, "g"),
                 microsoft=_calendar(row, "m"),
+                failures=int(row["failures"] or 0),
+                last_error=row["last_error"],
             )
             for row in rows
         ]
@@ -115,12 +126,23 @@ class PairDirectory:
         await transition(self._engine, pair_id, PairAction.PAUSE, reason=reason, error=reason)
         self.forget()
 
-    async def fail(self, pair_id: str, reason: str) -> None:
-        """Set an active pair to error with the reason (its connection cannot be opened); it comes
-        back by itself once the connection can be opened again (the renewer's check)."""
+    async def fail(self, pair_id: str, reason: str) -> bool:
+        """Set an active pair to `error` with the reason (access refused, credential refused, a
+        calendar gone, its connection cannot be opened); False if it had moved on meanwhile. It
+        comes back once the cause is fixed (the renewer's checks, or `pairs resume`)."""
         async with self._engine.begin() as conn:
-            await fail_pair(conn, pair_id, reason)
+            moved = await fail_pair(conn, pair_id, reason)
         self.forget()
+        return moved
+
+    async def note_error(self, pair_id: str, error: str | None) -> None:
+        """Set or (None) clear an active pair's last error; its state stays."""
+        await note_last_error(self._engine, pair_id, error)
+        self.forget()
+
+    def failure_log(self, pair: PairRoute) -> StoredFailureLog:
+        """Where a pass of `pair` leaves the events it could not copy."""
+        return StoredFailureLog(self._engine, known_failures=pair.failures > 0)
 
     async def record_sync(self, pair_id: str) -> None:
         """A pass of the pair completed now (written at most every `sync_record_interval`)."""
@@ -137,6 +159,13 @@ def _pairs_of_query() -> sa.Select[Any]:
     google = calendars.alias("g")
     microsoft = calendars.alias("m")
     calendar: sa.BindParameter[str] = sa.bindparam("calendar")
+    failures = (
+        sa.select(sa.func.count())
+        .where(event_failures.c.pair_id == pairs.c.id)
+        .correlate(pairs)
+        .scalar_subquery()
+        .label("failures")
+    )
     return (
         sa.select(
             pairs.c.id,
@@ -144,6 +173,8 @@ def _pairs_of_query() -> sa.Select[Any]:
             pairs.c.direction,
             pairs.c.detail,
             pairs.c.conflict_policy,
+            pairs.c.last_error,
+            failures,
             *(column.label(f"g_{column.name}") for column in google.c),
             *(column.label(f"m_{column.name}") for column in microsoft.c),
         )

@@ -46,7 +46,8 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 CHANGES = Counter(
     "calbridge_changes_total",
     "Changes read from a source calendar, by outcome: created, updated, deleted, echo, unchanged, "
-    "conflict, skipped (direction, filters, mirrors of other pairs) and failed (a pass that raised).",
+    "conflict, skipped (direction, filters, mirrors of other pairs), left_out (an event that could not "
+    "be copied, recorded on its pair) and failed (a pass that raised).",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -54,7 +55,9 @@ HINTS = Counter(
     "calbridge_hints_total",
     "Change events handled, by outcome: synced, coalesced (a later pass covered it), echo (it names "
     "a version the links already record), no_active_pair, paused (the breaker paused a pair), "
-    "pair_failed (a connection of the pair cannot be opened), retry, dead_letter.",
+    "pair_failed (access refused, a credential refused, a calendar gone or a connection that cannot "
+    "be opened: the pair was put in error), backoff (throttled: waits as the provider asked, no "
+    "attempt used), retry, dead_letter.",
     ["outcome"],
     registry=REGISTRY,
 )

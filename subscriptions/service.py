@@ -1,8 +1,9 @@
 """The renewer process: the loop, the lifecycle consumer and the probe server, together.
 
 `serve_renewer(settings)` runs until SIGTERM/SIGINT: every `renewer_interval` seconds a pass
-(`Renewer.tick`), Graph lifecycle events as they arrive, and `/healthz`, `/readyz`, `/metrics`
-on `renewer_http_port`. `once=True` runs one pass and returns (a check, or a cron job).
+(`Renewer.tick`, then the pairs in error checked again and the pair gauges set:
+`pair_health.PairHealth`), Graph lifecycle events as they arrive, and `/healthz`, `/readyz`,
+`/metrics` on `renewer_http_port`. `once=True` runs one pass and returns (a check, or a cron job).
 
 Each pass first reads the connections (`wiring`) and isolates the ones it cannot open
 (`isolation`): their pairs go to `error`, everyone else's subscriptions are kept as usual. A
@@ -16,17 +17,23 @@ import asyncio
 import contextlib
 import random
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from calbridge.bus import Consumer, open_bus
-from calbridge.errors import SecretKeyMismatch
+from calbridge.connections import Connection
+from calbridge.errors import CalbridgeError, SecretKeyMismatch
 from calbridge.logs import get_logger
+from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.providers.registry import Registry
-from calbridge.secretbox import open_secretbox
+from calbridge.secretbox import SecretBox, open_secretbox
 from calbridge.settings import Settings
+from calbridge.store.connection_records import get_connection
 from calbridge.store.engine import create_engine
 from subscriptions.isolation import isolate_connection_faults
+from subscriptions.pair_health import PairHealth
 from subscriptions.probes import Health, create_probe_app
 from subscriptions.renewer import Endpoints, Renewer, policy_from, run_loop
 from subscriptions.wiring import ConnectionProviders
@@ -47,7 +54,18 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     assert settings.public_url is not None  # checked by the command before starting
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
-    providers = ConnectionProviders(engine, open_secretbox(settings), _now, Registry(settings))
+    box = open_secretbox(settings)
+    registry = Registry(settings)
+    providers = ConnectionProviders(engine, box, _now, registry)
+    checker = RegistryAccessChecker(registry.open)
+    pair_health = PairHealth(
+        engine,
+        bus,
+        lambda ids: load_connections(engine, box, ids),
+        checker,
+        interval=settings.pair_recheck_interval,
+        clock=_now,
+    )
     renewer = Renewer(
         engine,
         bus,
@@ -72,6 +90,13 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
         report = await renewer.tick()
         if report.outcomes:
             log.info("renewer_pass", **report.outcomes)
+        try:  # pairs in error are checked again; a failure here must not stop the renewals
+            checked = await pair_health.tick()
+        except Exception as exc:
+            log.error("pair_recheck_failed", error=type(exc).__name__)
+        else:
+            if checked.checked:
+                log.info("pairs_rechecked", checked=checked.checked, restored=len(checked.restored))
 
     await bus.connect()
     try:
@@ -80,9 +105,25 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
             return
         await _serve(settings, renewer, tick, stop or asyncio.Event())
     finally:
+        await checker.aclose()
         await providers.close()
         await bus.close()
         await engine.dispose()
+
+
+async def load_connections(
+    engine: AsyncEngine, box: SecretBox, ids: Collection[str]
+) -> dict[str, Connection]:
+    """The connections with these ids that can be opened (a secret that does not decrypt is
+    left out, so its pairs are left as they are)."""
+    opened: dict[str, Connection] = {}
+    async with engine.connect() as conn:
+        for connection_id in ids:
+            try:
+                opened[connection_id] = await get_connection(conn, box, connection_id)
+            except CalbridgeError as exc:
+                log.warning("connection_not_opened", connection=connection_id, error=type(exc).__name__)
+    return opened
 
 
 async def _serve(

@@ -5,12 +5,22 @@
 
 from __future__ import annotations
 
-from calbridge.bus.base import DLQ, Bus, ChangeHandler, Consumer, LifecycleHandler, Reject, RetryLater
+from calbridge.bus.base import (
+    DLQ,
+    BackOff,
+    Bus,
+    ChangeHandler,
+    Consumer,
+    LifecycleHandler,
+    Reject,
+    RetryLater,
+)
 from calbridge.bus.memory import MemoryBus
 from calbridge.settings import Settings
 
 __all__ = [
     "DLQ",
+    "BackOff",
     "Bus",
     "ChangeHandler",
     "Consumer",

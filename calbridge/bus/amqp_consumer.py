@@ -129,7 +129,13 @@ class AmqpConsumer:
         if not _channel_open(message):  # it is delivered again on the new channel
             return
         delivery = Delivery(message.body, dict(message.headers or {}), queue)
-        verdict = await judge(delivery, self._decode, self._handler, self._settings.retry_delays)
+        verdict = await judge(
+            delivery,
+            self._decode,
+            self._handler,
+            self._settings.retry_delays,
+            throttle_limit=self._settings.throttle_limit.total_seconds(),
+        )
         try:
             if isinstance(verdict, Retry):
                 target = delay_queue(self._retry_target, verdict.delay)

@@ -1,9 +1,11 @@
 """What every bus offers, whether RabbitMQ or in memory, and how handlers signal outcomes.
 
 Handlers receive a decoded ChangeEvent (or LifecycleEvent). Returning means done: the message is
-acknowledged. Raising `RetryLater` asks for another attempt after a delay; raising `Reject` sends
-the message to the dead-letter queue at once; any other exception is retried on the configured
-schedule and dead-lettered after the last attempt, with the error as its reason.
+acknowledged. Raising `RetryLater` asks for another attempt after a delay; raising `BackOff` asks
+for one after a provider's wait without counting an attempt (throttling is back-pressure, not
+failure: it is bounded by time, `Settings.throttle_limit`); raising `Reject` sends the message to
+the dead-letter queue at once; any other exception is retried on the configured schedule and
+dead-lettered after the last attempt, with the error as its reason.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from calbridge.events import ChangeEvent, LifecycleEvent
 
 __all__ = [
     "DLQ",
+    "BackOff",
     "Bus",
     "ChangeHandler",
     "Consumer",
@@ -37,6 +40,15 @@ class RetryLater(CalbridgeError):
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
+
+
+class BackOff(RetryLater):
+    """Try this message again after `delay` because a provider asked us to slow down. Not a
+    failed attempt: the attempts of the retry schedule are kept for real failures, and the
+    time since the first throttle bounds how long a message may keep backing off."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason, delay)
 
 
 class Reject(CalbridgeError):

@@ -2,7 +2,12 @@
 
 Both buses call `judge` and then carry out the verdict their own way (RabbitMQ: publish to a delay
 queue or the dead-letter exchange with a confirm, then ack; memory: a timer or a list). The policy
-pieces it composes, `retry.plan_retry` and `deadletter.failure_headers`, stay pure.
+pieces it composes, `retry.plan_retry`, `retry.plan_backoff` and `deadletter.failure_headers`,
+stay pure.
+
+A `BackOff` (the handler was throttled) is not a failed attempt: it waits in the delay queue
+nearest the wait asked for, with the attempt counter untouched, and only the time since the
+first throttle (`throttle_limit`) can send it to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -12,10 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from calbridge.bus.base import Reject, RetryLater
-from calbridge.bus.deadletter import CAUSE_HEADER, Cause, describe_error, failure_headers, failures_so_far
+from calbridge.bus.base import BackOff, Reject, RetryLater
+from calbridge.bus.deadletter import (
+    CAUSE_HEADER,
+    Cause,
+    backoff_headers,
+    describe_error,
+    failure_headers,
+    failures_so_far,
+    throttled_since,
+)
 from calbridge.bus.names import CALENDAR_HEADER
-from calbridge.bus.retry import GiveUp, plan_retry
+from calbridge.bus.retry import DEFAULT_THROTTLE_LIMIT, GiveUp, RetryAfter, plan_backoff, plan_retry
 from calbridge.errors import MalformedMessage
 from calbridge.events import ChangeEvent, LifecycleEvent, encode
 
@@ -58,6 +71,8 @@ async def judge(
     handler: Callable[[Any], Awaitable[None]],
     delays: tuple[float, ...],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    *,
+    throttle_limit: float = DEFAULT_THROTTLE_LIMIT,
 ) -> Verdict:
     """Run `handler` on the decoded message and say what should become of the message."""
     calendar = _calendar(delivery.headers)
@@ -70,6 +85,8 @@ async def judge(
         await handler(message)
     except Reject as exc:
         return _dead(delivery, Cause.REJECTED, exc.reason, _failures(delivery, message) + 1, calendar, now())
+    except BackOff as exc:
+        return _back_off(delivery, exc, delays, throttle_limit, calendar, now())
     except RetryLater as exc:
         return _retry(delivery, message, exc.reason, exc.delay, delays, calendar, now())
     except Exception as exc:  # any other failure is retried on the schedule, by design
@@ -96,6 +113,28 @@ def _retry(
     # The change event's own counter follows, so the processor can see which attempt it runs.
     body = encode(message.next_attempt()) if isinstance(message, ChangeEvent) else delivery.body
     return Retry(step.delay, body, headers)
+
+
+def _back_off(
+    delivery: Delivery,
+    request: BackOff,
+    delays: tuple[float, ...],
+    limit: float,
+    calendar: str | None,
+    now: datetime,
+) -> Retry | DeadLetter:
+    since = throttled_since(delivery.headers) or now
+    step = plan_backoff((now - since).total_seconds(), request.delay or 0.0, delays, limit)
+    reason = (
+        request.reason if isinstance(step, RetryAfter) else f"throttled for over {limit:g}s: {request.reason}"
+    )
+    headers = backoff_headers(
+        delivery.headers, reason=reason, now=now, queue=delivery.queue, calendar=calendar
+    )
+    if isinstance(step, GiveUp):
+        headers[CAUSE_HEADER] = Cause.THROTTLED.value
+        return DeadLetter(Cause.THROTTLED, delivery.body, headers)
+    return Retry(step.delay, delivery.body, headers)  # the body's attempt counter stays as it is
 
 
 def _dead(

@@ -207,7 +207,13 @@ class MemoryConsumer:
 
     async def _process(self, queue: _Queue, item: _Item, credit: asyncio.Semaphore) -> None:
         delivery = Delivery(item.body, item.headers, queue.name)
-        verdict = await judge(delivery, self._decode, self._handler, self._settings.retry_delays)
+        verdict = await judge(
+            delivery,
+            self._decode,
+            self._handler,
+            self._settings.retry_delays,
+            throttle_limit=self._settings.throttle_limit.total_seconds(),
+        )
         self._bus.settle(verdict, queue.name, self._retry_target)
         del self._unsettled[queue.name][item.seq]
         credit.release()

@@ -35,7 +35,8 @@ MESSAGES = Counter(
 )
 DEAD_LETTERED = Counter(
     "calbridge_bus_dead_lettered_total",
-    "Messages this process sent to the dead-letter queue, by cause: malformed, rejected, exhausted.",
+    "Messages this process sent to the dead-letter queue, by cause: malformed, rejected, exhausted, "
+    "throttled (still throttled after CALBRIDGE_THROTTLE_LIMIT).",
     ["cause"],
     registry=REGISTRY,
 )

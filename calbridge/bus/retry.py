@@ -4,7 +4,12 @@ The schedule is `Settings.retry_delays`: after the n-th failure the message wait
 seconds; after the last one it is dead-lettered. A delay a handler asks for (a Retry-After) is
 rounded up to the nearest configured delay, because every delay is a queue on the broker with a
 fixed TTL; longer than the longest delay waits the longest. Asking for a delay still counts as an
-attempt, so a message that is throttled forever ends in the dead-letter queue too.
+attempt.
+
+Throttling is different (`plan_backoff`): a provider that says "wait" is not a failure, so the
+wait it asks for uses up no attempt; what bounds it is the time since the first throttle (a day
+by default, `Settings.throttle_limit`), after which the message is dead-lettered like any other
+that could not be handled.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["GiveUp", "RetryAfter", "plan_retry", "round_delay"]
+__all__ = ["DEFAULT_THROTTLE_LIMIT", "GiveUp", "RetryAfter", "plan_backoff", "plan_retry", "round_delay"]
+
+DEFAULT_THROTTLE_LIMIT = 86_400.0  # seconds: the default of Settings.throttle_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,17 @@ def plan_retry(failures: int, delays: Sequence[float], requested: float | None =
         return GiveUp()
     if requested is None:
         return RetryAfter(delays[failures - 1])
+    return RetryAfter(round_delay(requested, delays))
+
+
+def plan_backoff(
+    throttled_for: float, requested: float, delays: Sequence[float], limit: float
+) -> RetryAfter | GiveUp:
+    """Decide the next step for a throttled message that has been backing off for
+    `throttled_for` seconds and is asked to wait `requested` more: the delay queue that waits at
+    least that long, until `limit` seconds of throttling have passed."""
+    if throttled_for > limit or not delays:
+        return GiveUp()
     return RetryAfter(round_delay(requested, delays))
 
 

@@ -14,6 +14,8 @@ from calbridge.clock import Sleep
 from calbridge.connections import Connection
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
     NotFound,
     ProviderError,
     Throttled,
@@ -79,10 +81,19 @@ def explain_access_failure(label: str, exc: BaseException, provider: str) -> str
     """One line saying what failed and what to do about it (no secrets, no provider payloads)."""
     detail = str(exc).strip()
     suffix = f" ({detail})" if detail else ""
+    if isinstance(exc, CredentialRefused):  # not a permission: granting more would not help
+        profile = known_profile(provider)
+        fix = profile.credential_fix if profile is not None else "store the connection's current credential"
+        return f"{label}: the connection's credential was refused{suffix}; {fix}"
     if isinstance(exc, AccessDenied):
         profile = known_profile(provider)
         fix = profile.access_fix if profile is not None else "grant the app access to this calendar"
         return f"{label}: access denied{suffix}; {fix}"
+    if isinstance(exc, CalendarNotFound):
+        return (
+            f"{label}: calendar not found{suffix}; it was deleted, or is no longer shared with the "
+            "user or mailbox: restore it, or remove the pair"
+        )
     if isinstance(exc, NotFound):
         return f"{label}: calendar not found{suffix}; check the address and the calendar id"
     if isinstance(exc, AdapterMissing):

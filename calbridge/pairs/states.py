@@ -1,13 +1,17 @@
 """A pair's life, as a pure transition table.
 
     pending --activate--> active | error(reason)
-    error   --activate--> active | error(reason)      (after the cause is fixed)
-    active  --fail------> error(reason)               (it cannot be synced: e.g. its connection
-                                                       cannot be opened; cleared by activate)
+    error   --activate--> active | error(reason)      (after the cause is fixed: `pairs resume`,
+                                                      or the renewer's periodic recheck)
+    active  --fail------> error(reason)               (it cannot be synced: access refused, its
+                                                      credential refused, a calendar gone, its
+                                                      connection cannot be opened; cleared by
+                                                      activate)
     active  --pause-----> paused --resume--> active
     any but removing --remove--> removing              (the renewer finishes the removal)
 
-Only `active` pairs are processed or subscribed.
+Only `active` pairs are processed or subscribed (docs/pairs.md, "Health": which states stop
+work and which only warn).
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ class ProviderProfile:
     freebusy_timeout: float  # freebusy.orchestrate: seconds per lookup, unless settings say
     mailbox_concurrency: int | None  # registry: requests in flight per mailbox; None: no cap
     access_fix: str  # pairs.access: what to grant when the provider denies access
+    credential_fix: str  # pairs.access: what to do when it refuses the connection's own credential
     connection_type: type[Connection]  # connections: rebuilds a stored connection
     open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)

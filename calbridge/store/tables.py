@@ -20,6 +20,7 @@ __all__ = [
     "connections",
     "cursors",
     "dead_letters",
+    "event_failures",
     "links",
     "metadata",
     "pairs",
@@ -106,6 +107,8 @@ pairs = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     # Set by `pairs remove --delete-mirrors`: the mirrors go before the pair does.
     sa.Column("delete_mirrors", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # A pair in error is checked again from then on (the renewer claims it by moving this on).
+    sa.Column("recheck_at", UTCDateTime(), nullable=True),
     _created(),
     _updated(),
     sa.UniqueConstraint("google_calendar_id", "microsoft_calendar_id"),
@@ -184,6 +187,22 @@ subscription_leases = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Column("claims", sa.Integer, nullable=False, default=0),  # times taken over: a fencing number
     sa.Index(None, "expires_at"),
+)
+
+# Events of a pair that could not be copied (an unsupported recurrence, a 400 for that item): the
+# pass went on without them. One row per source event, cleared when it is copied at last.
+event_failures = sa.Table(
+    "event_failures",
+    metadata,
+    sa.Column("pair_id", sa.String(64), sa.ForeignKey("pairs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("side", sa.String(16), primary_key=True),  # google | microsoft: where the event was read
+    sa.Column("event_id", sa.String(1024), primary_key=True),  # its id on that side
+    sa.Column("provider", sa.String(16), nullable=False),  # the provider that could not take it
+    sa.Column("error", sa.String(64), nullable=False),  # the error's class, e.g. UnsupportedRecurrence
+    sa.Column("reason", sa.Text, nullable=False),  # one readable line, no event content
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
 )
 
 dead_letters = sa.Table(

@@ -1,14 +1,16 @@
 """`calbridge pairs ...`: join a Google calendar and a Microsoft calendar, and look after the pair.
 
 Activation checks access on both sides, then asks the processor for a baseline sync over the
-bus; the renewer subscribes active pairs. See calbridge/pairs/admin.py.
+bus; the renewer subscribes active pairs. See calbridge/pairs/admin.py. Events a pair could not
+copy are counted by `list`, listed by `show` and tried again by `retry`
+(calbridge/pairs/event_failures.py, processor/event_retry.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +41,13 @@ if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.pairs.access import RegistryAccessChecker
     from calbridge.pairs.admin import AddResult
+    from calbridge.pairs.event_failures import EventFailure
     from calbridge.pairs.importer import ImportRow, ImportSummary, RowError
     from calbridge.pairs.records import PairRecord
     from calbridge.pairs.spec import PairSpec
     from calbridge.settings import Settings
     from calbridge_app.cli.context import LazyBus
+    from processor.event_retry import RetryResult
 
 app = typer.Typer(help="Pairs: a Google calendar joined to a Microsoft calendar.", no_args_is_help=True)
 
@@ -101,10 +105,13 @@ def _cut(text: str, style: str = "") -> Text:
     return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
-def pairs_table(records: list[PairRecord], now: datetime) -> Table:
+def pairs_table(records: list[PairRecord], now: datetime, failures: Mapping[str, int] | None = None) -> Table:
     """The `pairs list` table. Every pair is one line: the addresses and the last error shrink
     (with an ellipsis) when the terminal is narrow, the short columns never do; `pairs show`
-    has everything whole."""
+    has everything whole. `failed` counts the events of the pair that could not be copied; it
+    is there only when some listed pair has any, so a healthy list keeps its width."""
+    failures = failures or {}
+    counted = any(failures.get(pair.id) for pair in records)
     # One space between columns; the short columns take what they need, the addresses and the
     # error share the rest equally, and their cells are cut rather than wrapped.
     table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0), expand=True)
@@ -115,8 +122,11 @@ def pairs_table(records: list[PairRecord], now: datetime) -> Table:
     table.add_column("state", no_wrap=True)
     table.add_column("synced", no_wrap=True)
     table.add_column("expires", no_wrap=True)
+    if counted:
+        table.add_column("failed", no_wrap=True, justify="right")
     table.add_column("last error", ratio=1, min_width=10)
     for pair in records:
+        failed = [Text(str(failures.get(pair.id) or ""), style="bold red")] if counted else []
         table.add_row(
             pair.id,
             _cut(str(pair.google)),
@@ -125,6 +135,7 @@ def pairs_table(records: list[PairRecord], now: datetime) -> Table:
             Text(pair.state.value, style=STATE_STYLES[pair.state.value]),
             relative(pair.last_sync_at, now),
             _subscriptions_cell(pair, now),
+            *failed,
             _cut(
                 short_error(pair.last_error or pair.state_reason or ""), "red" if pair.last_error else "dim"
             ),
@@ -168,6 +179,29 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         rows.append(("delete mirrors", "yes" if pair.delete_mirrors else "no"))
     for key, value in rows:
         table.add_row(key, value)
+    return table
+
+
+def failures_table(failures: list[EventFailure], now: datetime) -> Table:
+    """The events of a pair that could not be copied, for `pairs show`."""
+    table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0))
+    table.add_column("side", no_wrap=True)
+    table.add_column("event", overflow="fold")
+    table.add_column("error", no_wrap=True)
+    table.add_column("attempts", justify="right", no_wrap=True)
+    table.add_column("first seen", no_wrap=True)
+    table.add_column("last seen", no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=1)
+    for failure in failures:
+        table.add_row(
+            failure.side.value,
+            failure.event_id,
+            Text(failure.error, style="red"),
+            str(failure.attempts),
+            relative(failure.first_seen_at, now),
+            relative(failure.last_seen_at, now),
+            failure.reason,
+        )
     return table
 
 
@@ -339,6 +373,22 @@ def _pair_id(settings: Settings, text: str) -> str:
         fail(str(exc))
 
 
+async def _failures_of(settings: Settings, pair_ids: list[str]) -> dict[str, int]:
+    from calbridge.pairs.event_failures import count_failures
+    from calbridge_app.cli.context import open_engine
+
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        return await count_failures(conn, pair_ids)
+
+
+async def _failures_list(settings: Settings, pair_id: str) -> list[EventFailure]:
+    from calbridge.pairs.event_failures import fetch_failures
+    from calbridge_app.cli.context import open_engine
+
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        return await fetch_failures(conn, pair_id)
+
+
 @app.command("list")
 def list_(
     state: Annotated[
@@ -358,8 +408,11 @@ def list_(
             fail(f"--state must be one of {', '.join(allowed)}")
     settings = settings_or_exit()
     records = run(_fetch(settings, None, state or [], search))
+    failures = run(_failures_of(settings, [r.id for r in records])) if records else {}
     if as_json:
-        typer.echo(json.dumps([r.as_json() for r in records], indent=2))
+        typer.echo(
+            json.dumps([{**r.as_json(), "event_failures": failures.get(r.id, 0)} for r in records], indent=2)
+        )
         return
     if not records:
         console.print(
@@ -367,17 +420,19 @@ def list_(
         )
         return
     now = datetime.now(UTC)
-    console.print(pairs_table(records, now))
+    console.print(pairs_table(records, now, failures))
     counts: dict[str, int] = {}
     for record in records:
         counts[record.state.value] = counts.get(record.state.value, 0) + 1
     parts = ", ".join(f"[{STATE_STYLES[s]}]{n} {s}[/]" for s, n in sorted(counts.items()))
-    console.print(f"{len(records)} pair(s): {parts}", highlight=False)
+    failed = sum(failures.values())
+    tail = f"; [bold red]{failed} event(s) failed[/] (`calbridge pairs show PAIR`)" if failed else ""
+    console.print(f"{len(records)} pair(s): {parts}{tail}", highlight=False)
 
 
 @app.command("show")
 def show(pair_id: PairIdOrAddress, as_json: JsonOption = False) -> None:
-    """Show one pair in full, with its whole state reason and last error."""
+    """Show one pair in full: its whole state reason, last error, and the events it could not copy."""
     from calbridge.pairs.records import PairNotFound
     from calbridge.store.ids import AmbiguousId
 
@@ -403,10 +458,21 @@ def show(pair_id: PairIdOrAddress, as_json: JsonOption = False) -> None:
             console.print(pairs_table(found, datetime.now(UTC)))
             fail(f"{len(found)} pairs have {pair_id}; show one by its id")
         (record,) = found
+    failures = run(_failures_list(settings, record.id))
     if as_json:
-        typer.echo(json.dumps(record.as_json(), indent=2))
+        typer.echo(
+            json.dumps({**record.as_json(), "event_failures": [f.as_json() for f in failures]}, indent=2)
+        )
         return
-    console.print(pair_details(record, datetime.now(UTC)))
+    now = datetime.now(UTC)
+    console.print(pair_details(record, now))
+    if failures:
+        console.print(
+            f"\n[bold red]{len(failures)} event(s) could not be copied[/] (tried again when they "
+            f"change, on `pairs resync`, or now with `calbridge pairs retry {record.id}`):",
+            highlight=False,
+        )
+        console.print(failures_table(failures, now))
 
 
 @app.command("pause")
@@ -465,6 +531,64 @@ def resync(pair_id: PairId) -> None:
 
     hints = run(_with_session(settings, lambda s: request_resync(s.engine, pair_id, s.bus)))
     console.print(f"resync requested for pair [bold]{pair_id}[/] ({len(hints)} calendar(s))", highlight=False)
+
+
+@app.command("retry")
+def retry(pair_id: PairId) -> None:
+    """Try every event of the pair that could not be copied again, now, and say what happened.
+
+    Each one is read again from its calendar and synced as a pass would; what works clears its
+    failure, what fails again stays listed with the new reason. Exits 1 if any still fails."""
+    from calbridge.errors import CalbridgeError
+
+    settings = settings_or_exit()
+    try:
+        result = run(_retry(settings, pair_id))
+    except CalbridgeError as exc:
+        fail(str(exc))
+    if not result.before:
+        console.print(f"pair [bold]{pair_id}[/] has no failed events", highlight=False)
+        return
+    for failure in result.succeeded:
+        console.print(f"[green]copied[/]  {failure.side.value} {escape(failure.event_id)}", highlight=False)
+    for failure, again in result.failed:
+        console.print(
+            f"[red]failed[/]  {failure.side.value} {escape(failure.event_id)}: "
+            f"{again.error}: {escape(again.reason)}",
+            highlight=False,
+        )
+    writes = ", ".join(f"{count} {name}" for name, count in sorted(result.outcomes.items()) if count)
+    console.print(
+        f"{len(result.before)} event(s) retried: {len(result.succeeded)} copied, "
+        f"{len(result.failed)} still failing" + (f" ({writes})" if writes else ""),
+        highlight=False,
+    )
+    if result.failed:
+        raise typer.Exit(1)
+
+
+async def _retry(settings: Settings, pair_id: str) -> RetryResult:
+    from calbridge.providers.base import CalendarProvider
+    from calbridge.providers.closing import close_provider
+    from calbridge.providers.registry import Registry
+    from calbridge_app.cli.context import open_engine
+    from processor.event_retry import retry_pair_failures
+    from processor.opening import store_opener
+
+    opened: dict[str, CalendarProvider] = {}
+    async with open_engine(settings) as engine:
+        opener = store_opener(engine, settings, Registry(settings))
+
+        async def open_connection(connection_id: str) -> CalendarProvider:
+            if connection_id not in opened:
+                opened[connection_id] = await opener(connection_id)
+            return opened[connection_id]
+
+        try:
+            return await retry_pair_failures(engine, pair_id, open_connection)
+        finally:
+            for provider in opened.values():
+                await close_provider(provider)
 
 
 @app.command("remove")

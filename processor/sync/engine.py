@@ -9,33 +9,51 @@ recording each link right after its write succeeded. The
 cursor advances only once every change of the pass was applied, so a crash or a provider error
 replays the pass, which is safe because every step is idempotent (echoes and unchanged content
 are skipped, creates look for their mirror first, a delete of something gone is done).
+
+A change that fails for a reason that belongs to that one event (`isolation.is_event_fault`:
+an unsupported recurrence, a 400 for the item) does not stop the pass: it is left out, handed
+to the `FailureLog` with the rest of the pass's outcome before the cursor moves, and tried
+again when it changes, on a full read, or by `retry_events` (`calbridge pairs retry`). So one
+bad event can neither freeze its calendar nor make every later pass re-read it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from calbridge.errors import PairPaused, TransientProviderError
+from calbridge.pairs.event_failures import FailedEvent
 from calbridge.pairs.policy import Policy, Side
 from calbridge.providers.base import Change, Fetched, Removed
 from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
-from processor.sync.actions import Action, Create, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
+from processor.sync.actions import Action, Create, Delete, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
 from processor.sync.apply import apply_action
 from processor.sync.breaker import BreakerLimits, Pause, judge_deletions, judge_full_read, needs_linked_count
 from processor.sync.context import CalendarSide, Hint, PairContext
+from processor.sync.failure_log import FailureLog
 from processor.sync.feed import in_apply_order, read_changes
+from processor.sync.isolation import failed_event, is_event_fault, series_failed
 from processor.sync.links import LinkRepository
 from processor.sync.pass_links import PassLinks, wanted_ids
 from processor.sync.plan import change_id, is_removal, owns, plan
 from processor.sync.record import Link
 
-__all__ = ["CLOCK_SKEW", "CalendarSide", "Hint", "PairContext", "PassSummary", "SeriesMissing", "run_pass"]
+__all__ = [
+    "CLOCK_SKEW",
+    "CalendarSide",
+    "Hint",
+    "PairContext",
+    "PassSummary",
+    "SeriesMissing",
+    "retry_events",
+    "run_pass",
+]
 
 
 log = structlog.get_logger("calbridge.processor")
@@ -56,6 +74,8 @@ class PassSummary:
     changes: int = 0
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     conflicts: int = 0
+    failed: list[FailedEvent] = field(default_factory=list)  # left out: see `isolation`
+    handled: list[str] = field(default_factory=list)  # ids of the changes that went through
 
     @property
     def writes(self) -> int:
@@ -71,9 +91,12 @@ async def run_pass(
     confirm_deletions: bool = False,
     concurrency: int = 1,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    failures: FailureLog | None = None,
 ) -> PassSummary:
     """Sync the changes of the hinted calendar into the other one. Raises PairPaused when the
-    breaker stops the pass (nothing applied), and provider errors as they come.
+    breaker stops the pass (nothing applied), and provider errors as they come, but for the
+    failures of single events: those are in the summary and, before the cursor moves, handed
+    to `failures`.
 
     `concurrency` > 1 applies up to that many changes at once (see `_apply_in_lanes`). `now` is
     the clock the link repository stamps saved links with."""
@@ -88,6 +111,67 @@ async def run_pass(
         changes = await _add_absent(pair, links, side, changes, confirm_deletions)
     elif stored is not None and stored.read_at is not None:
         changes = await _add_netted(pair, links, side, changes, stored.read_at - CLOCK_SKEW)
+    await _apply_changes(pair, links, side, changes, summary, limits, confirm_deletions, concurrency)
+    if failures is not None:
+        await failures.settle(policy.pair_id, side, summary.failed, summary.handled)
+    if next_cursor is not None:
+        await links.save_cursor(source.ref, next_cursor, full=summary.full, read_at=read_at)
+    log.info(
+        "pass_applied",
+        pair=policy.pair_id,
+        side=side.value,
+        full=summary.full,
+        changes=summary.changes,
+        failed=len(summary.failed),
+        **{outcome.value: count for outcome, count in summary.outcomes.items()},
+    )
+    return summary
+
+
+async def retry_events(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    event_ids: Sequence[str],
+    *,
+    limits: BreakerLimits | None = None,
+    concurrency: int = 1,
+    failures: FailureLog | None = None,
+) -> PassSummary:
+    """Read these events of `side` again by id and sync them as a pass would (the cursor is
+    left alone): an event gone meanwhile is a deletion. What fails again is handed back to
+    `failures` and in the summary; what goes through clears its failure."""
+    source = pair.calendar(side)
+    summary = PassSummary(side)
+    changes: list[Change] = []
+    for event_id in dict.fromkeys(event_ids):
+        fetched = await source.provider.get(source.address, event_id)
+        changes.append(Removed(event_id) if fetched is None else fetched)
+    await _apply_changes(pair, links, side, changes, summary, limits, False, concurrency)
+    if failures is not None:
+        await failures.settle(pair.policy.pair_id, side, summary.failed, summary.handled)
+    log.info(
+        "events_retried",
+        pair=pair.policy.pair_id,
+        side=side.value,
+        changes=summary.changes,
+        failed=len(summary.failed),
+    )
+    return summary
+
+
+async def _apply_changes(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    changes: list[Change],
+    summary: PassSummary,
+    limits: BreakerLimits | None,
+    confirm_deletions: bool,
+    concurrency: int,
+) -> None:
+    """Plan and apply `changes`: the breaker first, then in lanes, then what waited for a series."""
+    policy = pair.policy
     changes = in_apply_order(changes)
     summary.changes = len(changes)
     links = PassLinks(links)  # one query per side for the links the changes name
@@ -105,26 +189,28 @@ async def run_pass(
     waiting = await _apply_in_lanes(pair, links, side, changes, summary, concurrency)
     for change in waiting:
         action = await _plan_with_reads(pair, links, side, change)
-        outcome = await apply_action(pair, links, action, adopt=summary.full)
+        try:
+            outcome = await apply_action(pair, links, action, adopt=summary.full)
+        except Exception as exc:
+            if not is_event_fault(exc):
+                raise
+            summary.failed.append(failed_event(change_id(change), _provider_of(pair, side, action), exc))
+            continue
         if outcome is Outcome.SKIP_NO_MASTER and isinstance(action, Create | Update):
             # The series is linked but gone on the target: the other side's pass is about to
             # restore or delete it. Retry the whole pass then; the cursor stays where it is.
             raise SeriesMissing(f"the series of an occurrence is missing on {action.target}")
         summary.outcomes[outcome] += 1
+        summary.handled.append(change_id(change))
         _note_conflict(policy, action, summary)
     for outcome, count in summary.outcomes.items():
         SYNC_ACTIONS.labels(outcome.value).inc(count)
-    if next_cursor is not None:
-        await links.save_cursor(source.ref, next_cursor, full=summary.full, read_at=read_at)
-    log.info(
-        "pass_applied",
-        pair=policy.pair_id,
-        side=side.value,
-        full=summary.full,
-        changes=summary.changes,
-        **{outcome.value: count for outcome, count in summary.outcomes.items()},
-    )
-    return summary
+
+
+def _provider_of(pair: PairContext, side: Side, action: Action | None) -> str:
+    """The provider an action writes to (the other side's when nothing was planned yet)."""
+    target = action.target if isinstance(action, Create | Update | Delete) else side.other
+    return pair.calendar(target).provider.provider.value
 
 
 def _lane(change: Change) -> str:
@@ -149,9 +235,11 @@ async def _apply_in_lanes(
 ) -> list[Change]:
     """Plan and apply every change, up to `concurrency` lanes at once, each lane in order.
 
-    Each write still records its link right after it succeeded. After the first failure no new
-    change is started; those already running finish (or fail) and the first error is raised, so
-    the cursor stays put and the next attempt replays the pass idempotently. Returns the changes
+    Each write still records its link right after it succeeded. A change that fails for a
+    reason of its own (`is_event_fault`) is left out and noted in `summary.failed`, and so are
+    the occurrence changes of a series left out. After any other failure no new change is
+    started; those already running finish (or fail) and the first error is raised, so the
+    cursor stays put and the next attempt replays the pass idempotently. Returns the changes
     that wait for a series created later in the pass."""
     lanes: dict[str, list[Change]] = {}
     for change in changes:
@@ -159,28 +247,47 @@ async def _apply_in_lanes(
     pending = deque(lanes.values())
     waiting: list[Change] = []
     failures: list[Exception] = []
+    left_out: dict[str, FailedEvent] = {}  # by source event id
 
     async def work() -> None:
         while pending and not failures:
             for change in pending.popleft():
                 if failures:
                     return
+                event_id = change_id(change)
+                series = _series_of(change)
+                if series is not None and series in left_out:
+                    left_out[event_id] = series_failed(event_id, left_out[series])
+                    continue
+                action: Action | None = None
                 try:
                     action = await _plan_with_reads(pair, links, side, change)
                     outcome = await apply_action(pair, links, action, adopt=summary.full)
                 except Exception as exc:
-                    failures.append(exc)
-                    return
+                    if not is_event_fault(exc):
+                        failures.append(exc)
+                        return
+                    left_out[event_id] = failed_event(event_id, _provider_of(pair, side, action), exc)
+                    continue
                 if outcome is Outcome.SKIP_NO_MASTER:
                     waiting.append(change)  # its series may be (re)created later in this pass
                     continue
                 summary.outcomes[outcome] += 1
+                summary.handled.append(event_id)
                 _note_conflict(pair.policy, action, summary)
 
     await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(lanes))))))
     if failures:
         raise failures[0]
+    summary.failed.extend(left_out.values())
     return waiting
+
+
+def _series_of(change: Change) -> str | None:
+    """The series id of an occurrence change (None for anything else)."""
+    if isinstance(change, Fetched) and change.event.instance_of is not None:
+        return change.event.instance_of.master_id
+    return None
 
 
 def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:

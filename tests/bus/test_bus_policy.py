@@ -6,20 +6,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from calbridge.bus.base import Reject, RetryLater
+from calbridge.bus.base import BackOff, Reject, RetryLater
 from calbridge.bus.deadletter import (
     ATTEMPTS_HEADER,
     CAUSE_HEADER,
     ERROR_HEADER,
     FIRST_FAILURE_HEADER,
     LAST_FAILURE_HEADER,
+    THROTTLED_SINCE_HEADER,
     describe_error,
     failure_headers,
     failures_so_far,
 )
 from calbridge.bus.handling import DeadLetter, Delivery, Done, Retry, judge
 from calbridge.bus.names import CALENDAR_HEADER, delay_queue, shard_of
-from calbridge.bus.retry import GiveUp, RetryAfter, plan_retry, round_delay
+from calbridge.bus.retry import GiveUp, RetryAfter, plan_backoff, plan_retry, round_delay
 from calbridge.events import ChangeEvent, ChangeKind, Provider, decode_change, encode
 
 DELAYS = (1.0, 5.0, 30.0)
@@ -159,3 +160,64 @@ async def test_given_wrong_envelope_version_then_dead_letter_malformed_without_c
     assert isinstance(verdict, DeadLetter)
     assert verdict.headers[CAUSE_HEADER] == "malformed"
     assert "version 2" in str(verdict.headers[ERROR_HEADER])
+
+
+# --- throttling is back-pressure: it waits as asked and uses up no attempt, bounded by time
+
+DAY = 86_400.0
+
+
+@pytest.mark.parametrize(("requested", "expected"), [(0.5, 1.0), (3.0, 5.0), (30.0, 30.0), (4000.0, 30.0)])
+def test_given_a_throttle_within_the_limit_then_it_waits_at_least_as_asked(
+    requested: float, expected: float
+) -> None:
+    assert plan_backoff(60.0, requested, DELAYS, DAY) == RetryAfter(expected)
+
+
+def test_given_a_throttle_past_the_limit_then_give_up() -> None:
+    assert plan_backoff(DAY + 1, 1.0, DELAYS, DAY) == GiveUp()
+
+
+async def test_given_a_handler_throttled_many_times_then_no_attempt_is_used_and_it_is_not_dead_lettered() -> (
+    None
+):
+    async def throttled(event: ChangeEvent) -> None:
+        raise BackOff("pair=p1 Throttled: graph 429", delay=2.0)
+
+    # One real failure first: its attempt count must survive the throttles that follow.
+    delivery = _delivery(EVENT.model_copy(update={"attempt": 1}), {ATTEMPTS_HEADER: 1})
+    for minute in range(len(DELAYS) * 5):  # far more throttles than the schedule has attempts
+        now = datetime(2026, 11, 21, 6, minute, tzinfo=UTC)
+        verdict = await judge(delivery, decode_change, throttled, DELAYS, now=lambda now=now: now)
+        assert isinstance(verdict, Retry), f"dead-lettered after {minute + 1} throttles"
+        assert verdict.delay == 5.0
+        delivery = Delivery(verdict.body, dict(verdict.headers), delivery.queue)
+    assert decode_change(delivery.body).attempt == 1
+    assert delivery.headers[ATTEMPTS_HEADER] == 1
+    assert delivery.headers[THROTTLED_SINCE_HEADER] == T0.isoformat()  # the first throttle's time
+    assert delivery.headers[CALENDAR_HEADER] == "cal-7"
+
+
+async def test_given_a_handler_throttled_for_longer_than_the_limit_then_dead_lettered_as_throttled() -> None:
+    async def throttled(event: ChangeEvent) -> None:
+        raise BackOff("pair=p1 Throttled: google 403 userRateLimitExceeded", delay=30.0)
+
+    delivery = _delivery(EVENT, {THROTTLED_SINCE_HEADER: T0.isoformat()})
+    within = await judge(delivery, decode_change, throttled, DELAYS, now=lambda: T1, throttle_limit=3600)
+    assert isinstance(within, Retry)
+    later = datetime(2026, 11, 21, 7, 0, 1, tzinfo=UTC)
+    verdict = await judge(delivery, decode_change, throttled, DELAYS, now=lambda: later, throttle_limit=3600)
+    assert isinstance(verdict, DeadLetter)
+    assert verdict.headers[CAUSE_HEADER] == "throttled"
+    assert "throttled for over 3600s" in str(verdict.headers[ERROR_HEADER])
+
+
+async def test_given_a_failure_after_a_throttle_then_the_throttle_clock_is_kept() -> None:
+    async def fail(event: ChangeEvent) -> None:
+        raise ConnectionResetError("peer went away")
+
+    delivery = _delivery(EVENT, {THROTTLED_SINCE_HEADER: T0.isoformat()})
+    verdict = await judge(delivery, decode_change, fail, DELAYS, now=lambda: T1)
+    assert isinstance(verdict, Retry)
+    assert verdict.headers[ATTEMPTS_HEADER] == 1  # a real failure counts
+    assert verdict.headers[THROTTLED_SINCE_HEADER] == T0.isoformat()

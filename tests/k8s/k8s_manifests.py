@@ -48,6 +48,8 @@ KNOWN_METRICS = {
     "calbridge_subscription_expiry_seconds",
     "calbridge_connections_unusable",
     "calbridge_changes_total",
+    "calbridge_event_failures",
+    "calbridge_pairs",
     "rabbitmq_queue_messages",
     "rabbitmq_queue_messages_ready",
     "rabbitmq_queue_consumers",

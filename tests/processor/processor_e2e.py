@@ -188,14 +188,17 @@ class Stack:
         await publish_resyncs(self.settings, (Provider.GOOGLE, GOOGLE_REF), (Provider.GRAPH, MICROSOFT_REF))
 
 
-async def publish_resyncs(settings: Settings, *calendars: tuple[Provider, str]) -> None:
-    """Publish a reconciliation's RESYNC hint for each (provider, calendar ref)."""
+async def publish_resyncs(
+    settings: Settings, *calendars: tuple[Provider, str], reason: str = "reconcile"
+) -> None:
+    """Publish a RESYNC hint for each (provider, calendar ref): a reconciliation's by default;
+    `operator` (`calbridge pairs resync`) asks for a full read."""
     bus = open_bus(settings)
     await bus.connect()
     try:
         await bus.publish(
             [
-                ChangeEvent(provider=provider, calendar=ref, kind=ChangeKind.RESYNC, reason="reconcile")
+                ChangeEvent(provider=provider, calendar=ref, kind=ChangeKind.RESYNC, reason=reason)
                 for provider, ref in calendars
             ]
         )

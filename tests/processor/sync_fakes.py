@@ -68,6 +68,10 @@ class FakeCalendar:
         self.faults: list[Fault] = []
         self.outside_window: set[str] = set()  # ids a windowed full read does not list
         self.write_error: Exception | None = None  # raised by every write while set
+        # Titles this calendar refuses to take, with the error (a provider rejecting one item)
+        self.refused: dict[str, Exception] = {}
+        self.refusals = 0
+        self.access_error: Exception | None = None  # what an access check answers while set
         self.expired_before = 0  # cursors older than this log position are refused
         self.nets = nets
         self.born: dict[str, int] = {}  # event id -> log position of its creation
@@ -105,7 +109,8 @@ class FakeCalendar:
     # --- the Protocol
 
     async def check_access(self, calendar: CalendarAddress) -> None:
-        return None
+        if self.access_error is not None:
+            raise self.access_error
 
     async def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
         if cursor is None:
@@ -135,7 +140,7 @@ class FakeCalendar:
         return None
 
     async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
-        self._fail_before()
+        self._fail_before(event)
         existing = await self.find_mirror(calendar, stamp) if stamp is not None else None
         if existing is not None:
             event_id = existing.event.id  # idempotent for the same stamp
@@ -151,7 +156,7 @@ class FakeCalendar:
     async def update(
         self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
     ) -> Fetched:
-        self._fail_before()
+        self._fail_before(event)
         stored = self.events.get(event_id)
         if stored is None or stored.deleted:
             raise NotFound(event_id)
@@ -211,9 +216,12 @@ class FakeCalendar:
         cancelled = dataclasses.replace(stored.event, status=EventStatus.CANCELLED)
         return Fetched(cancelled, stored.version, stored.updated, None)
 
-    def _fail_before(self) -> None:
+    def _fail_before(self, event: Event | None = None) -> None:
         if self.write_error is not None:
             raise self.write_error
+        if event is not None and event.title in self.refused:
+            self.refusals += 1
+            raise self.refused[event.title]
         if self.faults and self.faults[0] == "before":
             self.faults.pop(0)
             raise TransientProviderError("injected failure before the write")

@@ -25,14 +25,16 @@ from processor_world import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sync_fakes import FakeCalendar
 
-from calbridge.bus import MemoryBus, Reject, RetryLater
+from calbridge.bus import MemoryBus, RetryLater
 from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER
 from calbridge.errors import AccessDenied, CursorExpired, Throttled, TransientProviderError
 from calbridge.events import ChangeKind, Provider
 from calbridge.metrics import REGISTRY
+from calbridge.pairs.event_failures import fetch_failures
 from calbridge.pairs.policy import Side
 from calbridge.providers.base import CalendarProvider
 from calbridge.store.tables import calendars, connections, pairs
+from calbridge.translate.errors import UnsupportedRecurrence
 from processor.consumer import ChangeConsumer
 from processor.deadletters import DeadLetterFilter, collect_memory, find_dead_letters, replay_dead_letters
 from processor.directory import PairDirectory
@@ -54,6 +56,10 @@ def handled() -> float:
 
 def retries() -> float:
     return REGISTRY.get_sample_value("calbridge_hints_total", {"outcome": "retry"}) or 0.0
+
+
+def backoffs() -> float:
+    return REGISTRY.get_sample_value("calbridge_hints_total", {"outcome": "backoff"}) or 0.0
 
 
 @pytest.fixture
@@ -102,10 +108,11 @@ async def test_given_throttling_on_the_bus_then_the_change_lands_after_the_delay
 ) -> None:
     world.google.person_create(meeting())
     world.microsoft.write_error = Throttled(0.15)  # rounds up to the 0.2 s delay queue
-    retries_before = retries()
+    backoffs_before, retries_before = backoffs(), retries()
     consumer = await world.bus.consume_changes(world.consumer)
     await world.bus.publish([hint()])
-    await eventually(lambda: retries() > retries_before, what="the throttled pass")
+    await eventually(lambda: backoffs() > backoffs_before, what="the throttled pass")
+    assert retries() == retries_before, "a throttle is back-pressure, not a failed attempt"
     failed_at = time.monotonic()
     world.microsoft.write_error = None
     await eventually(lambda: len(world.mirrors()) == 1, what="the mirror after the retry")
@@ -132,11 +139,79 @@ async def test_given_a_provider_failing_on_every_attempt_then_the_hint_ends_in_t
     assert world.mirrors() == []
 
 
-async def test_given_access_denied_then_the_hint_is_dead_lettered_at_once(world: World) -> None:
+async def test_given_access_refused_for_the_mailbox_then_the_pair_is_in_error_naming_the_remedy(
+    world: World,
+) -> None:
     world.google.person_create(meeting())
-    world.microsoft.write_error = AccessDenied("403")
-    with pytest.raises(Reject, match=f"pair={PAIR} AccessDenied"):
+    world.microsoft.write_error = AccessDenied("graph 403")
+    world.microsoft.access_error = AccessDenied("graph 403")  # the access check agrees
+    await world.consumer(hint())  # returns: acknowledged, not dead-lettered hint after hint
+    state, reason = await pair_state(world.engine)
+    assert state == "error"
+    assert reason == (
+        f"Microsoft (graph) calendar {MICROSOFT_REF}@example.com: access denied (graph 403); grant the app "
+        "Calendars.ReadWrite and include this mailbox in its access policy"
+    )
+    world.microsoft.write_error = None
+    await world.consumer(hint())
+    assert world.mirrors() == [], "a pair in error is not processed until it is checked again"
+
+
+async def test_given_a_refusal_the_access_check_does_not_confirm_then_the_hint_is_retried(
+    world: World,
+) -> None:
+    world.google.person_create(meeting())
+    world.microsoft.write_error = AccessDenied("403 on this one call")
+    with pytest.raises(RetryLater, match=f"pair={PAIR} AccessDenied"):
         await world.consumer(hint())
+    assert (await pair_state(world.engine))[0] == "active"
+
+
+async def test_given_a_failing_pass_then_the_pair_shows_its_last_error_until_a_pass_works(
+    world: World,
+) -> None:
+    world.google.person_create(meeting())
+    world.microsoft.write_error = TransientProviderError("graph 503")
+    with pytest.raises(RetryLater):
+        await world.consumer(hint())
+    assert await last_error(world.engine) == (
+        "the last sync failed, retrying: TransientProviderError: graph 503"
+    )
+    world.microsoft.write_error = None
+    await world.consumer(hint(attempt=1))
+    assert await last_error(world.engine) is None
+    assert len(world.mirrors()) == 1
+
+
+async def test_given_an_event_outlook_refuses_then_the_rest_arrives_and_the_pair_lists_the_failure(
+    world: World,
+) -> None:
+    world.microsoft.refused["odd"] = UnsupportedRecurrence("BYHOUR with two hours")
+    odd = world.google.person_create(meeting("odd"))
+    world.google.person_create(meeting("fine", hour=11))
+    await world.consumer(hint())  # acknowledged: no retry, no dead letter
+    assert sorted(s.event.title for s in world.microsoft.live().values()) == ["fine"]
+    async with world.engine.connect() as conn:
+        (failure,) = await fetch_failures(conn, PAIR)
+    assert (failure.side, failure.event_id, failure.error, failure.attempts) == (
+        Side.GOOGLE,
+        odd,
+        "UnsupportedRecurrence",
+        1,
+    )
+    # Edited into something Outlook takes, it arrives and the failure is gone
+    del world.microsoft.refused["odd"]
+    world.google.person_edit(odd, title="odd, now fine")
+    await world.consumer(hint())
+    async with world.engine.connect() as conn:
+        assert await fetch_failures(conn, PAIR) == []
+    assert sorted(s.event.title for s in world.microsoft.live().values()) == ["fine", "odd, now fine"]
+
+
+async def last_error(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        value = (await conn.execute(sa.select(pairs.c.last_error).where(pairs.c.id == PAIR))).scalar_one()
+    return str(value) if value is not None else None
 
 
 async def test_given_an_expired_cursor_then_the_pair_is_resynced_from_scratch(world: World) -> None:

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import typer
 
-from calbridge.bus.base import Reject
+from calbridge.bus.base import BackOff, Reject
 from calbridge.bus.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, FIRST_FAILURE_HEADER, LAST_FAILURE_HEADER
 from calbridge.bus.names import CALENDAR_HEADER
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
     ConnectionUnusable,
+    CredentialRefused,
     CursorExpired,
     MalformedMessage,
     NotFound,
@@ -35,6 +37,7 @@ from processor.cursors import wants_full_read
 from processor.deadletters import record_of
 from processor.echoes import is_known_version
 from processor.failures import (
+    CheckPair,
     FailPair,
     Fate,
     PausePair,
@@ -55,13 +58,15 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("error", "fate"),
     [
-        (Throttled(7.5), ("retry", 7.5)),
+        (Throttled(7.5), ("back off", 7.5)),
         (TransientProviderError("503"), ("retry", None)),
         (CursorExpired("410"), ("retry", None)),
-        (NotFound("calendar"), ("retry", None)),
+        (NotFound("event"), ("retry", None)),
         (RuntimeError("bug"), ("retry", None)),
         (PermanentProviderError("400"), ("dead-letter", None)),
-        (AccessDenied("403"), ("dead-letter", None)),
+        (AccessDenied("403"), ("check the pair", None)),
+        (CredentialRefused("AADSTS7000215"), ("check the pair", None)),
+        (CalendarNotFound("404"), ("check the pair", None)),
         (MalformedMessage("bad"), ("dead-letter", None)),
         (UnknownTimeZone("Mars/Olympus"), ("dead-letter", None)),
         (PairPaused("p1", "mass deletion"), ("pause", "mass deletion")),
@@ -79,21 +84,25 @@ def test_given_a_failed_pass_when_deciding_then_each_error_has_its_fate(
 
 
 def test_given_a_negative_retry_after_when_deciding_then_the_delay_is_zero() -> None:
-    assert _shape(decide(Throttled(-3), "why")) == ("retry", 0.0)
+    assert _shape(decide(Throttled(-3), "why")) == ("back off", 0.0)
 
 
 def test_given_a_fate_for_the_bus_then_it_carries_the_reason() -> None:
-    fate = decide(AccessDenied("403"), "pair=p1 AccessDenied: 403")
-    assert isinstance(fate, Reject) and fate.reason == "pair=p1 AccessDenied: 403"
+    fate = decide(PermanentProviderError("400"), "pair=p1 PermanentProviderError: 400")
+    assert isinstance(fate, Reject) and fate.reason == "pair=p1 PermanentProviderError: 400"
 
 
 def _shape(fate: Fate) -> tuple[str, object]:
     if isinstance(fate, PausePair):
         return ("pause", fate.reason)
+    if isinstance(fate, CheckPair):
+        return ("check the pair", None)
     if isinstance(fate, FailPair):
         return ("fail", fate.reason)
     if isinstance(fate, Reject):
         return ("dead-letter", None)
+    if isinstance(fate, BackOff):
+        return ("back off", fate.delay)
     return ("retry", fate.delay)
 
 

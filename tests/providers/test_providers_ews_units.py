@@ -12,6 +12,8 @@ from exchangelib.version import EXCHANGE_2016, Version
 
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
     CursorExpired,
     NotFound,
     PermanentProviderError,
@@ -28,10 +30,11 @@ from calbridge.providers.ews.recurrence import occurrence_index
     [
         (ews.ErrorInvalidSyncStateData("x"), CursorExpired),
         (ews.ErrorItemNotFound("x"), NotFound),
-        (ews.ErrorNonExistentMailbox("x"), NotFound),
+        (ews.ErrorNonExistentMailbox("x"), CalendarNotFound),
+        (ews.ErrorFolderNotFound("x"), CalendarNotFound),
         (ews.ErrorImpersonateUserDenied("x"), AccessDenied),
         (ews.ErrorAccessDenied("x"), AccessDenied),
-        (ews.UnauthorizedError("401"), AccessDenied),
+        (ews.UnauthorizedError("401"), CredentialRefused),
         (ews.ErrorTimeoutExpired("x"), TransientProviderError),
         (ews.ErrorMailboxStoreUnavailable("x"), TransientProviderError),
         (ews.TransportError("connection reset"), TransientProviderError),

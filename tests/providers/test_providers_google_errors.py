@@ -3,12 +3,16 @@ sandbox faults and access rules."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from providers_support import ALICE, BOB, CAROL, meeting, stamp
 
 from calbridge.errors import (
     AccessDenied,
     AlreadyExists,
+    CalendarNotFound,
+    CredentialRefused,
     CursorExpired,
     NotFound,
     PermanentProviderError,
@@ -17,7 +21,7 @@ from calbridge.errors import (
 )
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.google.adapter import GoogleCalendar
-from calbridge.providers.google.errors import DEFAULT_BACKOFF, classify
+from calbridge.providers.google.errors import DEFAULT_BACKOFF, classify, translate_exception
 from sandbox.client import SandboxControl
 from sandbox.server import Sandbox
 
@@ -33,6 +37,9 @@ HERE = CalendarAddress(ALICE)
         (403, ("requiredAccessLevel",), "event", AccessDenied),
         (401, ("authError",), "event", AccessDenied),
         (404, ("notFound",), "event", NotFound),
+        (404, ("notFound",), "listing", CalendarNotFound),
+        (404, ("notFound",), "calendar", CalendarNotFound),
+        (403, ("forbiddenForNonOrganizer",), "event", PermanentProviderError),
         (409, ("duplicate",), "calendar", AlreadyExists),
         (410, ("fullSyncRequired",), "listing", CursorExpired),
         (410, ("deleted",), "event", NotFound),
@@ -49,9 +56,33 @@ def test_given_an_answer_when_classifying_then_the_error_says_what_to_do(
 
 def test_given_a_throttle_with_or_without_retry_after_when_classifying_then_the_wait_is_known() -> None:
     hinted = classify(429, (), "12", on="event")
-    assert isinstance(hinted, Throttled) and hinted.retry_after == 12
+    assert isinstance(hinted, Throttled) and hinted.retry_after == 12 and hinted.asked
     unhinted = classify(403, ("userRateLimitExceeded",), None, on="event")
     assert isinstance(unhinted, Throttled) and unhinted.retry_after == DEFAULT_BACKOFF
+    assert not unhinted.asked  # our own first back-off step, not the provider's wish
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_given_a_server_error_that_names_a_wait_when_classifying_then_throttled_for_that_wait(
+    status: int,
+) -> None:
+    shed = classify(status, ("backendError",), "4", on="listing")
+    assert isinstance(shed, Throttled) and shed.retry_after == 4 and shed.asked
+
+
+def test_given_an_http_date_retry_after_when_classifying_then_the_wait_runs_until_that_date() -> None:
+    now = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
+    answer = classify(503, (), "Tue, 01 Dec 2026 09:00:30 GMT", on="event", now=now)
+    assert isinstance(answer, Throttled) and answer.retry_after == 30
+
+
+def test_given_a_refused_service_account_key_when_translating_then_the_credential_is_refused() -> None:
+    from google.auth.exceptions import RefreshError
+
+    deleted_key = translate_exception(RefreshError("invalid_grant: Invalid JWT Signature."), on="listing")
+    no_delegation = translate_exception(RefreshError("unauthorized_client: not authorized"), on="event")
+    assert isinstance(deleted_key, CredentialRefused)
+    assert type(no_delegation) is AccessDenied  # a grant the admin can give, not a broken key
 
 
 @pytest.mark.integration
@@ -74,6 +105,17 @@ async def test_given_the_per_user_quota_is_spent_when_writing_then_throttled(
     with pytest.raises(Throttled) as caught:
         await google.create(HERE, meeting(), stamp())
     assert caught.value.retry_after > 0
+
+
+@pytest.mark.integration
+async def test_given_a_503_with_retry_after_when_listing_then_throttled_with_that_wait(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    await control.set_fault("google.events.list", error_rate=1.0, error_status=503, retry_after=3)
+    with pytest.raises(Throttled) as caught:
+        async for _ in google.changes(HERE, None):
+            pass
+    assert caught.value.retry_after == 3 and caught.value.asked
 
 
 @pytest.mark.integration

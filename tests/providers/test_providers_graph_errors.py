@@ -9,6 +9,8 @@ from providers_support import ALICE, BOB, meeting, stamp
 
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
     CursorExpired,
     NotFound,
     PermanentProviderError,
@@ -17,7 +19,7 @@ from calbridge.errors import (
 )
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph.adapter import GraphCalendar
-from calbridge.providers.graph.errors import DEFAULT_BACKOFF, MESSAGE_LIMIT, classify
+from calbridge.providers.graph.errors import DEFAULT_BACKOFF, MESSAGE_LIMIT, classify, token_refusal
 from calbridge.providers.limits import MailboxLimits
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
@@ -38,6 +40,8 @@ HERE = CalendarAddress(ALICE)
         (401, None, "event", AccessDenied),
         (403, None, "calendar", AccessDenied),
         (404, None, "event", NotFound),
+        (404, None, "listing", CalendarNotFound),
+        (404, None, "calendar", CalendarNotFound),
         (410, None, "listing", CursorExpired),
         (410, None, "event", NotFound),
         (400, None, "event", PermanentProviderError),
@@ -71,6 +75,23 @@ def test_given_a_throttle_when_classifying_then_retry_after_is_honoured_or_defau
     assert isinstance(hinted, Throttled) and hinted.retry_after == 3
     unhinted = classify(429, None, on="event")
     assert isinstance(unhinted, Throttled) and unhinted.retry_after == DEFAULT_BACKOFF
+    assert hinted.asked and not unhinted.asked
+
+
+@pytest.mark.parametrize(
+    ("message", "expected", "says"),
+    [
+        ("AADSTS7000215: Invalid client secret provided.", CredentialRefused, "invalid client secret"),
+        ("AADSTS7000222: The provided client secret keys are expired.", CredentialRefused, "expired"),
+        ("AADSTS700016: Application not found in the directory.", CredentialRefused, "no such application"),
+        ("AADSTS65001: The user or administrator has not consented.", AccessDenied, "token refused"),
+    ],
+)
+def test_given_a_refused_token_when_reading_its_code_then_a_bad_secret_is_not_a_missing_permission(
+    message: str, expected: type[Exception], says: str
+) -> None:
+    refusal = token_refusal(message)
+    assert type(refusal) is expected and says in str(refusal)
 
 
 async def test_given_five_holders_when_limited_to_four_then_never_more_than_four_run() -> None:
@@ -159,7 +180,7 @@ async def test_given_an_access_policy_without_the_mailbox_when_checking_access_t
 
 
 @pytest.mark.integration
-async def test_given_a_wrong_secret_when_checking_access_then_access_denied(
+async def test_given_a_wrong_secret_when_checking_access_then_the_credential_is_refused(
     sandbox: Sandbox, control: SandboxControl
 ) -> None:
     ms = sandbox.info.microsoft
@@ -173,8 +194,9 @@ async def test_given_a_wrong_secret_when_checking_access_then_access_denied(
         timeout=10,
     )
     try:
-        with pytest.raises(AccessDenied):
+        with pytest.raises(CredentialRefused) as caught:
             await adapter.check_access(HERE)
+        assert "AADSTS7000215" in str(caught.value)  # the code the real token endpoint sends
     finally:
         await adapter.aclose()
 

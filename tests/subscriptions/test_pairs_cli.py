@@ -18,7 +18,10 @@ from typer.testing import CliRunner
 
 from calbridge.pairs.access import RegistryAccessChecker
 from calbridge.pairs.admin import add_pair, pause_pair
-from calbridge.pairs.spec import Direction, PairSpec, Side, parse_calendar
+from calbridge.pairs.policy import ConflictPolicy
+from calbridge.pairs.records import PairRecord
+from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar
+from calbridge.pairs.states import PairState
 from calbridge.secretbox import SecretBox, parse_secret_keys
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
@@ -445,6 +448,7 @@ def test_import_check_validates_without_a_store_or_a_bus(env: dict[str, str], tm
         ["pairs", "add"],
         ["pairs", "list"],
         ["pairs", "import"],
+        ["pairs", "retry"],
         ["pairs", "remove"],
     ],
 )
@@ -649,3 +653,53 @@ def given_ids(env: dict[str, str], by_google_owner: dict[str, str]) -> None:
         await engine.dispose()
 
     asyncio.run(rename())
+
+
+def _record(pair_id: str, google: str, microsoft: str) -> PairRecord:
+    now = datetime.now(UTC)
+    return PairRecord(
+        id=pair_id,
+        google=parse_calendar(google, Side.GOOGLE),
+        microsoft=parse_calendar(microsoft, Side.MICROSOFT),
+        via=Via.GRAPH,
+        direction=Direction.BOTH,
+        detail=Detail.FULL,
+        conflict=ConflictPolicy.NEWEST,
+        state=PairState.ACTIVE,
+        state_reason=None,
+        last_error=None,
+        last_sync_at=now,
+        delete_mirrors=False,
+        created_at=now,
+        updated_at=now,
+        google_ref="g" * 12,
+        microsoft_ref="m" * 12,
+        google_connection="google",
+        microsoft_connection="graph",
+        google_connection_id="c1",
+        microsoft_connection_id="c2",
+    )
+
+
+def test_pairs_list_counts_each_pairs_failed_events_and_shows_the_column_only_when_some_failed() -> None:
+    from rich.console import Console
+
+    from calbridge_app.cli.pairs import pairs_table
+
+    records = [
+        _record("pairA0000000", "a@example.com", "a@example.org"),
+        _record("pairB0000000", "b@example.com", "b@example.org"),
+    ]
+    now = datetime.now(UTC)
+
+    def render(failures: dict[str, int]) -> list[str]:
+        console = Console(width=140, record=True)
+        console.print(pairs_table(records, now, failures))
+        return console.export_text().splitlines()
+
+    lines = render({"pairA0000000": 3})
+    assert "failed" in lines[0]
+    column = lines[0].index("failed") + len("failed")  # right-aligned under its header
+    assert lines[1].startswith("pairA0000000") and lines[1][:column].rstrip().endswith("3")
+    assert lines[2][:column].rstrip().endswith("not yet")  # nothing counted for B
+    assert "failed" not in render({})[0], "a healthy list keeps its width"

@@ -9,9 +9,15 @@ import pytest
 from pair_fakes import CLIENT_SECRET, service_account
 
 from calbridge.connections import Connection
-from calbridge.errors import AccessDenied, Throttled, TransientProviderError
+from calbridge.errors import (
+    AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
+    Throttled,
+    TransientProviderError,
+)
 from calbridge.events import Provider
-from calbridge.pairs.access import check_with_retries
+from calbridge.pairs.access import check_with_retries, explain_access_failure
 from calbridge.pairs.admin import NoConnection, choose_connection
 from calbridge.pairs.spec import (
     CalendarSpec,
@@ -76,6 +82,7 @@ def test_the_state_machine_allows_only_the_documented_moves() -> None:
     assert next_state(PairState.ERROR, PairAction.ACTIVATE) is PairState.ACTIVE
     assert next_state(PairState.ACTIVE, PairAction.PAUSE) is PairState.PAUSED
     assert next_state(PairState.PAUSED, PairAction.RESUME) is PairState.ACTIVE
+    assert next_state(PairState.ACTIVE, PairAction.FAIL) is PairState.ERROR  # the processor found it
     for state in (PairState.PENDING, PairState.ACTIVE, PairState.PAUSED, PairState.ERROR):
         assert next_state(state, PairAction.REMOVE) is PairState.REMOVING
     for state, action in [
@@ -85,6 +92,8 @@ def test_the_state_machine_allows_only_the_documented_moves() -> None:
         (PairState.REMOVING, PairAction.ACTIVATE),
         (PairState.REMOVING, PairAction.REMOVE),
         (PairState.PAUSED, PairAction.ACTIVATE),
+        (PairState.PAUSED, PairAction.FAIL),  # an operator's pause is never overridden
+        (PairState.REMOVING, PairAction.FAIL),
     ]:
         with pytest.raises(InvalidTransition):
             next_state(state, action)
@@ -153,3 +162,31 @@ def test_times_read_as_a_person_says_them() -> None:
 def test_the_table_names_the_side_not_the_address_again() -> None:
     assert short_error("Google calendar a@b.c/x: calendar not found; check") == "G: calendar not found; check"
     assert short_error("Microsoft (ews) calendar m@b.c: access denied") == "M: access denied"
+
+
+@pytest.mark.parametrize(
+    ("error", "provider", "says", "never"),
+    [
+        (
+            CredentialRefused(
+                "microsoft refused the app's credential (AADSTS7000215: invalid client secret)"
+            ),
+            "graph",
+            "calbridge connections add graph ... --replace",
+            "Calendars.ReadWrite",
+        ),
+        (
+            CredentialRefused("google refused the service account key"),
+            "google",
+            "create a new key",
+            "domain-wide delegation",
+        ),
+        (AccessDenied("graph 403"), "graph", "Calendars.ReadWrite", "--replace"),
+        (CalendarNotFound("graph 404"), "graph", "deleted, or is no longer shared", "Calendars.ReadWrite"),
+    ],
+)
+def test_a_refused_credential_is_explained_as_a_credential_not_a_missing_permission(
+    error: Exception, provider: str, says: str, never: str
+) -> None:
+    reason = explain_access_failure("Microsoft (graph) calendar bob@example.org", error, provider)
+    assert says in reason and never not in reason

@@ -1,7 +1,11 @@
 """exchangelib's exceptions -> calbridge's provider errors, as one pure function.
 
 exchangelib runs with the FailFast retry policy, so every server refusal surfaces here at once
-and calbridge's bus decides when to try again (no sleeps hidden in worker threads).
+and calbridge decides when to try again (no sleeps hidden in worker threads).
+
+A mailbox or folder that does not exist is the calendar gone (`CalendarNotFound`), an item that
+does not exist is one event gone (`NotFound`); a 401 is the service account's own credential
+refused (`CredentialRefused`), an impersonation refusal a missing right (`AccessDenied`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from exchangelib import errors as ews
 
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
     CursorExpired,
     NotFound,
     PermanentProviderError,
@@ -24,12 +30,12 @@ __all__ = ["DEFAULT_BACK_OFF", "provider_error"]
 # ErrorServerBusy without BackOffMilliseconds (and a bare 503): Microsoft only says "wait".
 DEFAULT_BACK_OFF = 30.0
 
-_NOT_FOUND = (ews.ErrorItemNotFound, ews.ErrorNonExistentMailbox, ews.ErrorFolderNotFound)
+_CALENDAR_GONE = (ews.ErrorNonExistentMailbox, ews.ErrorFolderNotFound)
+_NOT_FOUND = (ews.ErrorItemNotFound,)
 _DENIED = (
     ews.ErrorAccessDenied,
     ews.ErrorImpersonateUserDenied,
     ews.ErrorImpersonationDenied,
-    ews.UnauthorizedError,
 )
 _EXPIRED = (ews.ErrorInvalidSyncStateData,)
 _TRANSIENT = (
@@ -53,11 +59,17 @@ def provider_error(exc: BaseException) -> ProviderError:
         return exc
     if isinstance(exc, ews.ErrorServerBusy):
         back_off = exc.back_off
-        return Throttled(float(back_off) if back_off else DEFAULT_BACK_OFF, "ErrorServerBusy")
+        if back_off:
+            return Throttled(float(back_off), "ErrorServerBusy")
+        return Throttled(DEFAULT_BACK_OFF, "ErrorServerBusy", asked=False)
     if isinstance(exc, ews.RateLimitError):
         return Throttled(float(exc.wait), "rate limited")
     if isinstance(exc, _EXPIRED):
         return CursorExpired(type(exc).__name__)
+    if isinstance(exc, ews.UnauthorizedError):
+        return CredentialRefused("the EWS server refused the account's credential (401)")
+    if isinstance(exc, _CALENDAR_GONE):
+        return CalendarNotFound(type(exc).__name__)
     if isinstance(exc, _NOT_FOUND):
         return NotFound(type(exc).__name__)
     if isinstance(exc, _DENIED):

@@ -61,6 +61,10 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=100, max_window=timedelta(days=42)),
     freebusy_timeout=6.0,
     mailbox_concurrency=None,
+    credential_fix=(
+        "the EWS account's password (or token) is wrong or expired: store the current one with "
+        "`calbridge connections add ews ... --replace`"
+    ),
     access_fix="give the EWS account impersonation rights on this mailbox",
     connection_type=EwsConnection,
     open_adapter=_open_adapter,

@@ -30,6 +30,7 @@ from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetche
 from calbridge.providers.google.client import GoogleClient
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.google.translate import fetched_from_google, google_body
+from calbridge.providers.pacing import Pacing
 from calbridge.settings import Settings
 from calbridge.translate import stamps
 
@@ -99,6 +100,7 @@ class GoogleCalendar:
         threads: int = 8,
         timeout: float = 30.0,
         page_size: int = 250,
+        pacing: Pacing | None = None,
     ) -> GoogleCalendar:
         client = GoogleClient(
             service_account_info,
@@ -107,6 +109,7 @@ class GoogleCalendar:
             ca_file=ca_file,
             threads=threads,
             timeout=timeout,
+            pacing=pacing,
         )
         return cls(client, page_size=page_size)
 
@@ -307,5 +310,10 @@ def open_google(connection: GoogleConnection, settings: Settings) -> GoogleCalen
 
 
 def google_options(settings: Settings) -> dict[str, Any]:
-    """`GoogleCalendar.connect`'s tuning knobs as the settings give them."""
-    return {"threads": settings.google_threads, "timeout": settings.provider_timeout}
+    """`GoogleCalendar.connect`'s tuning knobs as the settings give them, with the adapter's
+    throttle gates (`calbridge.providers.pacing`: one per user it calls)."""
+    return {
+        "threads": settings.google_threads,
+        "timeout": settings.provider_timeout,
+        "pacing": Pacing(settings.throttle_patience),
+    }

@@ -7,6 +7,8 @@
   calendar owner (domain-wide delegation: `subject` = owner).
 - httplib2 is not thread-safe: each thread of the bounded pool owns one `httplib2.Http`, and
   one `AuthorizedHttp` per subject wrapping it. Credentials are shared between threads.
+- With a `Pacing`, a throttled call waits as Google asks (per user: the quota is per user) and
+  is made again; without one, `Throttled` reaches the caller at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import structlog
 
 from calbridge.errors import Target
 from calbridge.providers.google.errors import translate_exception
+from calbridge.providers.pacing import Pacing
 
 __all__ = ["GOOGLE_SCOPES", "GoogleClient"]
 
@@ -44,6 +47,7 @@ class GoogleClient:
         ca_file: str | None = None,
         threads: int = 8,
         timeout: float = 30.0,
+        pacing: Pacing | None = None,
     ) -> None:
         import httplib2
         from google.api_core.client_options import ClientOptions
@@ -58,6 +62,7 @@ class GoogleClient:
         )
         self._ca_file = ca_file
         self._timeout = timeout
+        self._pacing = pacing
         options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
         # The Resource only builds requests: each is executed with a per-thread http below.
         service = build(
@@ -103,7 +108,13 @@ class GoogleClient:
         return await self.run(lambda: request.execute(http=self._http_for(subject), num_retries=0))
 
     async def call(self, subject: str, request: Any, *, on: Target) -> Any:
-        """`execute`, with failures raised as calbridge errors (see `google_errors`)."""
+        """`execute`, with failures raised as calbridge errors (see `google_errors`); throttled
+        calls paced per subject when the client has a `Pacing`."""
+        if self._pacing is None:
+            return await self._call_once(subject, request, on)
+        return await self._pacing.call("google", subject, lambda: self._call_once(subject, request, on))
+
+    async def _call_once(self, subject: str, request: Any, on: Target) -> Any:
         try:
             return await self.execute(subject, request)
         except Exception as exc:

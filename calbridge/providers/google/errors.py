@@ -3,7 +3,14 @@
 `classify` is a pure decision over what the answer said (status, reasons, Retry-After);
 `translate_exception` reads those from whatever google-api-python-client, google-auth or
 httplib2 raised. The `on` argument says what was being addressed: a 410 on a listing is an
-expired sync token, on an event it means the event is gone.
+expired sync token, on an event it means the event is gone; a 404 on a listing or a calendar
+means the calendar itself is gone or no longer shared with the user (`CalendarNotFound`).
+
+A server error that names a wait (`Retry-After` on a 503, as Google's front ends send when
+shedding load) is throttling, waited out as asked; without one it is a transient failure.
+`forbiddenForNonOrganizer` is about one event (a guest's copy), not the calendar, so it is not
+an access problem of the pair. A refused service-account key (deleted or disabled: "Invalid JWT
+Signature", `invalid_client`) is `CredentialRefused`: no permission grant can fix it.
 """
 
 from __future__ import annotations
@@ -11,10 +18,14 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from calbridge.errors import (
     AccessDenied,
     AlreadyExists,
+    CalendarNotFound,
+    CredentialRefused,
     CursorExpired,
     NotFound,
     PermanentProviderError,
@@ -30,19 +41,34 @@ __all__ = ["DEFAULT_BACKOFF", "classify", "translate_exception"]
 # Google's guidance is exponential backoff without a server hint; this is the first step.
 DEFAULT_BACKOFF = 5.0
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+_EVENT_REASONS = frozenset({"forbiddenForNonOrganizer"})  # refusals about one event, not the calendar
+_KEY_REFUSED = ("Invalid JWT Signature", "invalid_client")
 
 
-def classify(status: int, reasons: tuple[str, ...], retry_after: str | None, *, on: Target) -> ProviderError:
-    """The calbridge error for one failed answer (pure)."""
+def classify(
+    status: int,
+    reasons: tuple[str, ...],
+    retry_after: str | None,
+    *,
+    on: Target,
+    now: datetime | None = None,
+) -> ProviderError:
+    """The calbridge error for one failed answer (pure; `now` reads an HTTP-date Retry-After)."""
     if status == 429 or (status == 403 and _RATE_REASONS.intersection(reasons)):
-        return Throttled(_seconds(retry_after), f"google {status} {','.join(reasons) or 'throttled'}")
+        wait, asked = _seconds(retry_after, now)
+        return Throttled(wait, f"google {status} {','.join(reasons) or 'throttled'}", asked=asked)
     detail = f"google {status} {','.join(reasons)}".strip()
+    if status >= 500 and retry_after is not None:
+        wait, asked = _seconds(retry_after, now)
+        return Throttled(wait, detail, asked=asked)
     if status >= 500 or status == 408:
         return TransientProviderError(detail)
+    if status == 403 and _EVENT_REASONS.intersection(reasons):
+        return PermanentProviderError(detail)
     if status in (401, 403):
         return AccessDenied(detail)
     if status == 404:
-        return NotFound(detail)
+        return NotFound(detail) if on == "event" else CalendarNotFound(detail)
     if status == 409:
         return AlreadyExists(detail)  # a client-chosen id that exists already
     if status == 410:
@@ -65,6 +91,8 @@ def translate_exception(exc: BaseException, *, on: Target) -> ProviderError | No
         # invalid_grant / unauthorized_client: the domain has not delegated to this client,
         # or the subject is not a user of the domain. Anything else is the token server failing.
         text = str(exc)
+        if any(marker in text for marker in _KEY_REFUSED):
+            return CredentialRefused("google refused the service account key")
         if "invalid_grant" in text or "unauthorized_client" in text or "access_denied" in text:
             return AccessDenied("google token refused for this subject")
         return TransientProviderError("google token endpoint failed")
@@ -91,10 +119,19 @@ def _reasons(exc: object) -> tuple[str, ...]:
         return ()
 
 
-def _seconds(value: str | None) -> float:
+def _seconds(value: str | None, now: datetime | None = None) -> tuple[float, bool]:
+    """The wait a Retry-After asks for (delta-seconds or an HTTP-date), and whether one was
+    given at all; without a usable one, the first step of our own back-off."""
     if value is None:
-        return DEFAULT_BACKOFF
+        return DEFAULT_BACKOFF, False
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(value)), True
     except ValueError:
-        return DEFAULT_BACKOFF  # an HTTP-date: rare from Google; back off by default instead
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_BACKOFF, False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), True

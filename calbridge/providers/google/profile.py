@@ -78,6 +78,10 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=50, max_window=timedelta(days=60)),
     freebusy_timeout=4.0,
     mailbox_concurrency=None,
+    credential_fix=(
+        "the service account key was deleted or disabled: create a new key and store it with "
+        "`calbridge connections add google --service-account KEY.json --replace`"
+    ),
     access_fix=(
         "grant the service account's client id domain-wide delegation for the Calendar "
         "scope, and check the user exists in the Workspace"

@@ -38,6 +38,7 @@ from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
 from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.pacing import Pacing
 from calbridge.settings import Settings
 from calbridge.translate import stamps
 
@@ -75,6 +76,7 @@ class GraphCalendar:
         client: GraphClient,
         *,
         limits: MailboxLimits | None = None,
+        pacing: Pacing | None = None,
         past: timedelta = timedelta(days=90),
         ahead: timedelta = timedelta(days=400),
         page_size: int = 50,
@@ -83,6 +85,7 @@ class GraphCalendar:
     ) -> None:
         self.client = client
         self.limits = limits or MailboxLimits(4)
+        self.pacing = pacing
         self._past, self._ahead = past, ahead
         self._page_size = page_size
         self._all_day_zone = all_day_zone
@@ -117,7 +120,7 @@ class GraphCalendar:
         await self.client.close()
 
     def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
-        return GraphMailbox(self.client, self.limits, calendar, self.marks)
+        return GraphMailbox(self.client, self.limits, calendar, self.marks, self.pacing)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -324,10 +327,11 @@ def open_graph(
 
 def graph_options(settings: Settings, limits: MailboxLimits | None = None) -> dict[str, Any]:
     """`GraphCalendar.connect`'s tuning knobs as the settings give them (a cap of its own
-    unless `limits` is given)."""
+    unless `limits` is given, and throttle gates of its own: `calbridge.providers.pacing`)."""
     return {
         "timeout": settings.provider_timeout,
         "limits": limits or MailboxLimits(settings.graph_mailbox_concurrency),
+        "pacing": Pacing(settings.throttle_patience),  # the adapter's throttle gates, per mailbox
         "past": timedelta(days=settings.graph_window_past_days),
         "ahead": timedelta(days=settings.graph_window_ahead_days),
     }

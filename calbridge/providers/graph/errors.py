@@ -9,6 +9,12 @@ NotificationUrl scheme='http' is not supported.`), so a log line or a pair's err
 only that, a call failed. The client has the SDK parse Graph's error body (`ODataError`); the
 message is cut to one line of `MESSAGE_LIMIT` characters with the query of any URL in it left
 out, where a token or signature could travel.
+
+A 404 on a listing or a calendar is the calendar (or mailbox) gone: `CalendarNotFound`.
+
+The token endpoint's refusals are told apart by their AADSTS code: a wrong or expired client
+secret, or an app or tenant that does not exist, is `CredentialRefused` (replace the secret or
+fix the connection), not a permission the admin forgot to grant (`AccessDenied`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import ssl
 
 from calbridge.errors import (
     AccessDenied,
+    CalendarNotFound,
+    CredentialRefused,
     CursorExpired,
     NotFound,
     PermanentProviderError,
@@ -34,6 +42,15 @@ DEFAULT_BACKOFF = 5.0  # Graph says: without Retry-After, back off exponentially
 MESSAGE_LIMIT = 200  # characters of Graph's message kept in an error's text
 _URL_QUERY = re.compile(r"(https?://[^\s?#'\"]*)[?#][^\s'\"]*", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+
+# Entra ID's answers that mean the connection's credential itself is refused, with what to say.
+CREDENTIAL_CODES = {
+    "7000215": "invalid client secret",
+    "7000222": "the client secret has expired",
+    "700016": "no such application in the tenant",
+    "90002": "no such tenant",
+}
+_AADSTS = re.compile(r"AADSTS(\d+)")
 
 
 def describe(status: int, code: str | None = None, message: str | None = None) -> str:
@@ -59,15 +76,17 @@ def classify(
     error code and message, when its answer had them."""
     detail = describe(status, code, message)
     if status == 429:
-        return Throttled(_seconds(retry_after), detail)
+        wait, asked = _seconds(retry_after)
+        return Throttled(wait, detail, asked=asked)
     if status in (503, 504) and retry_after is not None:
-        return Throttled(_seconds(retry_after), detail)
+        wait, asked = _seconds(retry_after)
+        return Throttled(wait, detail, asked=asked)
     if status >= 500 or status == 408:
         return TransientProviderError(detail)
     if status in (401, 403):
         return AccessDenied(detail)
     if status == 404:
-        return NotFound(detail)
+        return NotFound(detail) if on == "event" else CalendarNotFound(detail)
     if status == 410:
         return CursorExpired(detail) if on == "listing" else NotFound(detail)
     return PermanentProviderError(detail)
@@ -96,7 +115,7 @@ def translate_exception(exc: BaseException, *, on: Target) -> ProviderError | No
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if isinstance(status, int) and status >= 500:
             return TransientProviderError("microsoft token endpoint failed")
-        return AccessDenied("microsoft token refused for this app")
+        return token_refusal(str(exc))
     if isinstance(exc, ServiceRequestError):
         return TransientProviderError("microsoft token endpoint unreachable")
     if isinstance(exc, httpx.TimeoutException):
@@ -110,6 +129,16 @@ def request_id(exc: BaseException) -> str | None:
     """The `request-id` Graph gave a failed answer (Microsoft asks clients to log it), if any."""
     headers = getattr(exc, "response_headers", None)
     return _header(headers, "request-id") if headers is not None else None
+
+
+def token_refusal(message: str) -> AccessDenied:
+    """What a refused token request means, from the AADSTS code in its message (pure)."""
+    for code in _AADSTS.findall(message):
+        if code in CREDENTIAL_CODES:
+            return CredentialRefused(
+                f"microsoft refused the app's credential (AADSTS{code}: {CREDENTIAL_CODES[code]})"
+            )
+    return AccessDenied("microsoft token refused for this app")
 
 
 def _header(headers: object, name: str) -> str | None:
@@ -126,10 +155,11 @@ def _one_line(text: str) -> str:
     return _SPACE.sub(" ", "".join(c if c.isprintable() else " " for c in text)).strip()
 
 
-def _seconds(value: str | None) -> float:
+def _seconds(value: str | None) -> tuple[float, bool]:
+    """The wait a Retry-After asks for, and whether one was given (Graph sends seconds)."""
     if value is None:
-        return DEFAULT_BACKOFF
+        return DEFAULT_BACKOFF, False
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(value)), True
     except ValueError:
-        return DEFAULT_BACKOFF
+        return DEFAULT_BACKOFF, False

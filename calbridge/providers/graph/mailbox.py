@@ -1,6 +1,9 @@
 """One Graph calendar's I/O primitives, shared by the adapter's reading and writing modules:
 a call under the mailbox's concurrency cap with errors translated, a GET with the mirror marks,
-and paging through `@odata.nextLink`."""
+and paging through `@odata.nextLink`.
+
+With a `Pacing`, a throttled call waits as Outlook asks and is made again (per mailbox: Outlook
+throttles per app and mailbox), and waits outside the concurrency cap, holding no slot."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from calbridge.providers.graph.errors import request_id, translate_exception
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import GRAPH_SELECT
 from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.pacing import Pacing
 from calbridge.translate import stamps
 
 __all__ = ["GraphMailbox", "get_request", "iso"]
@@ -33,6 +37,7 @@ class GraphMailbox:
     limits: MailboxLimits
     calendar: CalendarAddress
     marks: KnownMarks | None = None  # the adapter's memo of marks by version (`graph_marks`)
+    pacing: Pacing | None = None  # the process's throttle gates (`calbridge.providers.pacing`)
 
     @property
     def user(self) -> Any:
@@ -49,6 +54,13 @@ class GraphMailbox:
         return self.user.events.by_event_id(event_id)
 
     async def call(self, info: Any, *, on: Target, page_size: int | None = None) -> Any:
+        if self.pacing is None:
+            return await self._call_once(info, on, page_size)
+        return await self.pacing.call(
+            "graph", self.calendar.owner, lambda: self._call_once(info, on, page_size)
+        )
+
+    async def _call_once(self, info: Any, on: Target, page_size: int | None) -> Any:
         prefer = (*PREFER, f"odata.maxpagesize={page_size}") if page_size else PREFER
         async with self.limits.hold(self.calendar.owner):
             try:

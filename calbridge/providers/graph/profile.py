@@ -79,6 +79,10 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=20, max_window=timedelta(days=61)),
     freebusy_timeout=4.0,
     mailbox_concurrency=4,
+    credential_fix=(
+        "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
+        "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"
+    ),
     access_fix="grant the app Calendars.ReadWrite and include this mailbox in its access policy",
     connection_type=GraphConnection,
     open_adapter=_open_adapter,
