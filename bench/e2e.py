@@ -145,6 +145,8 @@ async def provision(stack: Stack, count: int) -> list[BenchPair]:
     from calbridge.pairs.access import RegistryAccessChecker
     from calbridge.pairs.admin import add_pairs
     from calbridge.pairs.spec import CalendarSpec, PairSpec
+    from calbridge.providers.registry import Registry
+    from calbridge.settings import load_settings
     from sandbox.graph.client import GraphControl
 
     pairs = []
@@ -163,7 +165,7 @@ async def provision(stack: Stack, count: int) -> list[BenchPair]:
         PairSpec(google=CalendarSpec(p.google_owner, p.google_calendar), microsoft=CalendarSpec(p.mailbox))
         for p in pairs
     ]
-    checker = RegistryAccessChecker()
+    checker = RegistryAccessChecker(Registry(load_settings()).open)
     try:
         results = await add_pairs(stack.engine, specs, list(stack.connections.values()), checker, stack.bus)
     finally:

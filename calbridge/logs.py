@@ -107,6 +107,8 @@ class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
 # page token, a delta link): only their warnings and errors reach our logs.
 _CHATTY = (
     "httpx",
+    "aiosqlite",
+    "aiohttp.access",
     "httpcore",
     "urllib3",
     "azure",

@@ -6,6 +6,7 @@ never printed. `docs/configuration.md` is checked against this class by a test.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -134,7 +135,10 @@ class Settings(BaseSettings):
         "The first signs new subscriptions; all verify (rotation).",
     )
     public_url: AnyUrl | None = Field(
-        default=None, description="The receiver's public HTTPS base URL that providers notify."
+        default=None,
+        description="The receiver's public HTTPS base URL that providers notify (Google and Graph "
+        "refuse plain http). http:// is accepted only on a loopback host, for a local run against "
+        "the sandbox (docs/local.md).",
     )
     receiver_host: str = Field(default="0.0.0.0", description="Address the receiver binds.")
     receiver_port: int = Field(default=8080, ge=1, le=65535, description="Port the receiver binds.")
@@ -406,6 +410,16 @@ class Settings(BaseSettings):
             raise ValueError("every delay must be a positive number of seconds")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: AnyUrl | None) -> AnyUrl | None:
+        if value is not None and not (value.scheme == "https" or _loopback_http(value)):
+            raise ValueError(
+                "must be an https:// URL: Google and Graph notify only HTTPS addresses "
+                "(http:// is accepted on a loopback host only, for a local run)"
+            )
+        return value
+
     @field_validator("signing_keys")
     @classmethod
     def _check_signing_keys(cls, value: SecretStr | None) -> SecretStr | None:
@@ -472,6 +486,19 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}SIGNING_KEYS is not set; the receiver cannot verify tokens"
             )
         return parse_signing_keys(self.signing_keys)
+
+
+def _loopback_http(url: AnyUrl) -> bool:
+    """An http:// URL whose host is this machine (127.0.0.0/8, ::1 or localhost)."""
+    host = (url.host or "").strip("[]")
+    if url.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_signing_keys(raw: SecretStr) -> dict[str, bytes]:

@@ -4,19 +4,28 @@ Messages dead-lettered by the bus sit in the `calbridge.dlq` queue, where they c
 by taking them off. So every command first *collects*: each message is written to the store's
 `dead_letters` table (keyed by the change event id, so collecting twice is harmless) and only
 acknowledged once that commit succeeded. Everything else works on the table: list and show read
-it, replay republishes the envelope with its attempt counter reset and reason `replay` and marks
-`replayed_at`, purge deletes rows. Replaying is always safe, even twice: a change event is a
-hint, and the processor re-reads the calendar's current state.
+it, replay republishes the envelope with its attempt counter reset and reason `replay`, purge
+deletes rows. Replaying is always safe, even twice: a change event is a hint, and the processor
+re-reads the calendar's current state.
+
+Each entry keeps its history, so its state is true: `waiting` until it is replayed, `replayed`
+after, `failed` when a replayed event was dead-lettered again (collected as a new failure: its
+last failure is later than the one stored). A new failure adds its attempts to the entry's and
+keeps its first failure time and replay count; the same message collected twice (a lost
+acknowledgement) changes nothing. The state is recorded as it changes rather than inferred from
+timestamps, which come from different machines' clocks.
 
 With the memory bus (the demo) the same functions collect from `MemoryBus.dead_letters`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,34 +41,42 @@ from calbridge.bus.deadletter import (
 )
 from calbridge.bus.memory import MemoryBus
 from calbridge.bus.names import CALENDAR_HEADER
-from calbridge.errors import MalformedMessage
+from calbridge.errors import CalbridgeError, MalformedMessage
 from calbridge.events import ChangeEvent, LifecycleEvent, decode_change, decode_lifecycle
 from calbridge.store import upsert
+from calbridge.store.ids import complete_id, shortest_prefixes
 from calbridge.store.tables import dead_letters
 from processor.failures import pair_in_reason
 
 __all__ = [
     "DeadLetterFilter",
+    "DeadLetterNotFound",
     "DeadLetterRow",
+    "DeadLetterState",
     "ReplayReport",
     "collect_amqp",
     "collect_memory",
     "find_dead_letters",
+    "merge_failure",
     "purge_dead_letters",
     "record_of",
     "replay_dead_letters",
+    "resolve_ids",
+    "resolve_pair",
+    "short_ids",
 ]
 
-_UPDATED_ON_REPEAT = (
-    "queue",
-    "calendar_id",
-    "pair_id",
-    "error",
-    "attempts",
-    "body",
-    "last_failed_at",
-    "replayed_at",
-)
+WHAT = "dead-lettered change event"
+
+
+class DeadLetterState(StrEnum):
+    WAITING = "waiting"  # dead-lettered, never replayed
+    REPLAYED = "replayed"  # replayed, and not dead-lettered since
+    FAILED = "failed"  # replayed, then dead-lettered again
+
+
+class DeadLetterNotFound(CalbridgeError):
+    """No dead-lettered change event has this id, nor an id starting with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +90,32 @@ class DeadLetterRow:
     body: bytes
     first_failed_at: datetime
     last_failed_at: datetime
-    replayed_at: datetime | None = None
+    replayed_at: datetime | None = None  # the latest replay
+    state: DeadLetterState = DeadLetterState.WAITING
+    replays: int = 0
 
     def values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+    def as_json(self) -> dict[str, object]:
+        """Every field a script needs; the envelope is left to `dlq show`."""
+
+        def when(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "id": self.id,
+            "state": self.state.value,
+            "queue": self.queue,
+            "pair": self.pair_id,
+            "calendar": self.calendar_id,
+            "error": self.error,
+            "attempts": self.attempts,
+            "replays": self.replays,
+            "first_failed_at": when(self.first_failed_at),
+            "last_failed_at": when(self.last_failed_at),
+            "replayed_at": when(self.replayed_at),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +127,14 @@ class DeadLetterFilter:
     calendar: str | None = None
     error_contains: str | None = None
     since: datetime | None = None  # last failure at or after
+    states: Sequence[DeadLetterState] | None = None
 
     def clause(self) -> sa.ColumnElement[bool]:
         conditions: list[sa.ColumnElement[bool]] = [sa.true()]
         if self.ids:
             conditions.append(dead_letters.c.id.in_(list(self.ids)))
+        if self.states:
+            conditions.append(dead_letters.c.state.in_([state.value for state in self.states]))
         if self.pair is not None:
             conditions.append(dead_letters.c.pair_id == self.pair)
         if self.calendar is not None:
@@ -129,15 +171,35 @@ def record_of(
         error=error,
         attempts=attempts if isinstance(attempts, int) else 0,
         body=body,
-        first_failed_at=_time(headers.get(FIRST_FAILURE_HEADER), now),
-        last_failed_at=_time(headers.get(LAST_FAILURE_HEADER), now),
+        first_failed_at=_time(headers.get(FIRST_FAILURE_HEADER) or _death_time(headers), now),
+        last_failed_at=_time(headers.get(LAST_FAILURE_HEADER) or _death_time(headers), now),
+    )
+
+
+def merge_failure(stored: DeadLetterRow | None, failure: DeadLetterRow) -> DeadLetterRow | None:
+    """The entry after collecting `failure` (pure); None when it is one already stored."""
+    if stored is None:
+        return failure
+    if failure.last_failed_at <= stored.last_failed_at:
+        return None  # the same message again: its acknowledgement was lost
+    return dataclasses.replace(
+        failure,
+        attempts=stored.attempts + failure.attempts,
+        first_failed_at=min(stored.first_failed_at, failure.first_failed_at),
+        replayed_at=stored.replayed_at,
+        replays=stored.replays,
+        state=DeadLetterState.FAILED if stored.replays else DeadLetterState.WAITING,
     )
 
 
 async def store_record(engine: AsyncEngine, row: DeadLetterRow) -> None:
-    """Insert, or refresh a row of the same id (a replayed message that failed again)."""
+    """Insert the entry, or merge a new failure into the entry of the same id."""
     async with engine.begin() as conn:
-        await upsert(conn, dead_letters, row.values(), key=("id",), update=_UPDATED_ON_REPEAT)
+        found = (await conn.execute(sa.select(dead_letters).where(dead_letters.c.id == row.id))).mappings()
+        stored = found.first()
+        merged = merge_failure(None if stored is None else _row(stored), row)
+        if merged is not None:
+            await upsert(conn, dead_letters, merged.values(), key=("id",))
 
 
 async def collect_amqp(url: str, engine: AsyncEngine) -> int:
@@ -180,7 +242,44 @@ async def find_dead_letters(engine: AsyncEngine, where: DeadLetterFilter) -> lis
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
-    return [DeadLetterRow(**dict(row)) for row in rows]
+    return [_row(row) for row in rows]
+
+
+async def resolve_ids(engine: AsyncEngine, texts: Sequence[str]) -> list[str]:
+    """The whole ids that `texts` (ids or unambiguous prefixes) name; DeadLetterNotFound for
+    one that names none, AmbiguousId for one that names several. Nothing is acted on before
+    every id is known."""
+    resolved: list[str] = []
+    async with engine.connect() as conn:
+        for text in texts:
+            found = await complete_id(conn, dead_letters.c.id, text.strip(), WHAT)
+            if found is None:
+                raise DeadLetterNotFound(
+                    f"no {WHAT} has the id {text!r} or an id starting with it (see `calbridge dlq list`)"
+                )
+            resolved.append(found)
+    return list(dict.fromkeys(resolved))
+
+
+async def resolve_pair(engine: AsyncEngine, text: str) -> str:
+    """The pair id of the entries that `text` (an id or an unambiguous prefix) names; `text`
+    itself when no entry's pair starts with it (it then matches nothing)."""
+    async with engine.connect() as conn:
+        found = await complete_id(conn, dead_letters.c.pair_id, text.strip(), "pair")
+    return text if found is None else found
+
+
+async def short_ids(engine: AsyncEngine) -> dict[str, str]:
+    """Every entry's id as the shortest prefix (8 characters or more) no other entry shares."""
+    async with engine.connect() as conn:
+        ids = (await conn.execute(sa.select(dead_letters.c.id))).scalars().all()
+    return shortest_prefixes(ids)
+
+
+def _row(values: sa.RowMapping) -> DeadLetterRow:
+    fields = dict(values)
+    fields["state"] = DeadLetterState(fields["state"])
+    return DeadLetterRow(**fields)
 
 
 async def replay_dead_letters(
@@ -191,7 +290,8 @@ async def replay_dead_letters(
     dry_run: bool = False,
     progress: Callable[[DeadLetterRow], None] | None = None,
 ) -> ReplayReport:
-    """Publish each matching envelope again (attempt 0, reason `replay`) and mark it replayed."""
+    """Publish each matching envelope again (attempt 0, reason `replay`) and mark it replayed:
+    the mark is committed only once the bus took the message."""
     report = ReplayReport()
     for row in await find_dead_letters(engine, where):
         message = _decode(row.body)
@@ -200,13 +300,17 @@ async def replay_dead_letters(
         elif not dry_run:
             if isinstance(message, ChangeEvent):
                 message = message.model_copy(update={"attempt": 0, "reason": "replay"})
-            await bus.publish([message])
             async with engine.begin() as conn:
                 await conn.execute(
                     sa.update(dead_letters)
                     .where(dead_letters.c.id == row.id)
-                    .values(replayed_at=datetime.now(UTC))
+                    .values(
+                        replayed_at=datetime.now(UTC),
+                        replays=dead_letters.c.replays + 1,
+                        state=DeadLetterState.REPLAYED.value,
+                    )
                 )
+                await bus.publish([message])
             report.replayed += 1
         else:
             report.replayed += 1
@@ -240,6 +344,8 @@ def _text(value: object) -> str | None:
 
 
 def _time(value: object, default: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     text = _text(value)
     if text is None:
         return default
@@ -256,6 +362,14 @@ def _death_reason(headers: Mapping[str, object]) -> str | None:
     if isinstance(deaths, list) and deaths and isinstance(deaths[0], Mapping):
         reason = _text(deaths[0].get("reason"))
         return f"RabbitMQ dead-lettered it: {reason}" if reason else None
+    return None
+
+
+def _death_time(headers: Mapping[str, object]) -> object:
+    """When RabbitMQ dead-lettered it (so collecting the same message twice is recognised)."""
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], Mapping):
+        return deaths[0].get("time")
     return None
 
 

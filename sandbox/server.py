@@ -108,7 +108,7 @@ class SandboxServer:
         self, seed: int = 0, host: str = "127.0.0.1", http_port: int = 0, *, plain_http_webhooks: bool = False
     ) -> None:
         self.seed = seed
-        # A local demo's kindness, never the tests': Graph accepts plain-http webhooks on loopback.
+        # A local run's kindness, never the tests': Graph accepts plain-http webhooks on loopback.
         self.plain_http_webhooks = plain_http_webhooks
         self.host = host
         self.http_port = http_port

@@ -401,6 +401,7 @@ class Renewer:
             provider=row.provider.value,
             calendar=row.calendar_id,
             error=type(exc).__name__,
+            reason=str(exc)[:300],  # the provider's own words, e.g. Graph's code and message
             failures=failures,
             retry_at=retry_at.isoformat(),
         )

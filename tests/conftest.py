@@ -15,9 +15,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 from broker import RABBIT_HOST, drop_vhost, make_vhost
+from hypothesis import settings
 from loopback import loopback_only
 
 from calbridge.store.migrate import upgrade
+
+# CI explores the same examples on every run, so a red build is always reproducible; locally,
+# Hypothesis keeps drawing new ones (and remembers failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PG_ADMIN_DSN = os.environ.get("CALBRIDGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -4,17 +4,26 @@ nothing: every row is an idempotent `add_pair`.
 
 The file has a header; `google` and `microsoft` are required, `via`, `direction`, `detail`,
 `google_connection` and `microsoft_connection` are optional (defaults: graph, both, full, the only
-connection of the provider).
+connection of the provider). A `reason` column is ignored: the report of the failed rows is the
+input's columns plus `reason`, so it can be fixed and imported again as it is.
+
+Spreadsheets save CSV in many encodings. A byte-order mark says which (UTF-8, UTF-16, UTF-32);
+without one the file is read as UTF-8, and failing that as Windows-1252 (what Excel writes on
+Windows; every byte means something in it or in Latin-1), which the command says it did.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,16 +42,78 @@ from calbridge.pairs.spec import (
     parse_choice,
 )
 
-__all__ = ["ImportRow", "ImportSummary", "RowError", "import_pairs", "read_rows", "write_report"]
+__all__ = [
+    "DecodedFile",
+    "ImportFile",
+    "ImportFileInvalid",
+    "ImportRow",
+    "ImportSummary",
+    "ReportFile",
+    "RowError",
+    "decode_file",
+    "import_pairs",
+    "read_rows",
+    "write_report",
+]
 
 REQUIRED = ("google", "microsoft")
 OPTIONAL = ("via", "direction", "detail", "google_connection", "microsoft_connection")
+REASON = "reason"  # the report's column; `line` is the one of reports written before it
+IGNORED = (REASON, "line")
 BATCH = 200  # rows stored per transaction; progress advances a batch at a time
-REPORT_COLUMNS = ("line", "google", "microsoft", "via", "direction", "detail", "reason")
+
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class ImportFileInvalid(CalbridgeError):
-    """The file itself cannot be read as an import (no header, unknown columns)."""
+    """The file itself cannot be read as an import (encoding, no header, unknown columns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFile:
+    text: str
+    encoding: str  # utf-8, utf-8-sig, utf-16, utf-32, cp1252 or latin-1
+
+    @property
+    def guessed(self) -> bool:
+        """Read in a legacy encoding: neither marked nor valid UTF-8, so worth a word."""
+        return self.encoding in ("cp1252", "latin-1")
+
+    @property
+    def encoding_name(self) -> str:
+        """The encoding as a spreadsheet's menu names it."""
+        names = {"cp1252": "Windows-1252", "latin-1": "Latin-1", "utf-8-sig": "UTF-8"}
+        return names.get(self.encoding, self.encoding.upper())
+
+
+def decode_file(data: bytes) -> DecodedFile:
+    """The file's text: by its byte-order mark, else UTF-8, else Windows-1252, else Latin-1."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return DecodedFile(data.decode(encoding), encoding)
+            except UnicodeDecodeError as exc:
+                raise ImportFileInvalid(
+                    f"it starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()} "
+                    f"at byte {exc.start}; save it again as CSV UTF-8"
+                ) from None
+    if b"\x00" in data:
+        raise ImportFileInvalid(
+            "it contains NUL bytes (UTF-16 without a byte-order mark?); save it again as CSV UTF-8"
+        )
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return DecodedFile(data.decode(encoding), encoding)
+        except UnicodeDecodeError:
+            continue
+    return DecodedFile(data.decode("latin-1"), "latin-1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +161,14 @@ def parse_row(line: int, raw: dict[str, str]) -> ImportRow:
     return ImportRow(line, raw, spec)
 
 
-def read_rows(text: str) -> tuple[list[ImportRow], list[RowError]]:
+@dataclass(frozen=True, slots=True)
+class ImportFile:
+    columns: tuple[str, ...]  # the header, as read (lower case), in its order
+    rows: list[ImportRow]
+    errors: list[RowError]
+
+
+def read_rows(text: str) -> ImportFile:
     """Validate every row before anything is stored. A pair listed twice is an error on its
     second line (which of two directions would win is not for us to guess)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), skipinitialspace=True)
@@ -98,7 +176,7 @@ def read_rows(text: str) -> tuple[list[ImportRow], list[RowError]]:
     if not header:
         raise ImportFileInvalid("the file is empty; the first line must be a header: google,microsoft,...")
     missing = [name for name in REQUIRED if name not in header]
-    unknown = [name for name in header if name and name not in REQUIRED + OPTIONAL]
+    unknown = [name for name in header if name and name not in REQUIRED + OPTIONAL + IGNORED]
     if missing or unknown:
         problems = [f"missing column(s) {', '.join(missing)}"] if missing else []
         problems += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
@@ -133,7 +211,7 @@ def read_rows(text: str) -> tuple[list[ImportRow], list[RowError]]:
             continue
         seen[key] = line
         rows.append(row)
-    return rows, errors
+    return ImportFile(tuple(header), rows, errors)
 
 
 def check_connections(rows: Iterable[ImportRow], connections: Sequence[Connection]) -> list[RowError]:
@@ -181,12 +259,44 @@ async def import_pairs(
     return summary
 
 
-def write_report(path: Path, failures: Sequence[RowError]) -> None:
-    """The failed rows as CSV, with the reason, ready to fix and import again."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(REPORT_COLUMNS)
-        for failure in sorted(failures, key=lambda f: f.line):
-            writer.writerow(
-                [failure.line, *(_cell(failure.raw, c) for c in REPORT_COLUMNS[1:-1]), failure.reason]
-            )
+def write_report(handle: IO[str], columns: Sequence[str], failures: Sequence[RowError]) -> None:
+    """The failed rows as CSV, ready to fix and import again as it is: the input's `columns` in
+    its order, then `reason`, which import ignores and which names the input's line."""
+    columns = [c for c in columns if c and c not in IGNORED]
+    writer = csv.writer(handle)
+    writer.writerow([*columns, REASON])
+    for failure in sorted(failures, key=lambda f: f.line):
+        writer.writerow([*(failure.raw.get(c) or "" for c in columns), failure.reason])
+
+
+class ReportFile:
+    """Where `--report` goes, claimed before any pair is stored: a temporary file is created beside
+    it at once, so a missing or read-only directory is found before the import, and renamed onto
+    it once written, so the report is whole or untouched (it may be the file being imported)."""
+
+    def __init__(self, path: Path) -> None:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a directory", str(path))
+        self.path = path
+        self._handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 -- kept open until commit
+            "w",
+            encoding="utf-8",
+            newline="",
+            dir=path.parent,
+            prefix=f".{path.name}.",
+            suffix=".tmp",
+            delete=False,
+        )
+
+    def commit(self, columns: Sequence[str], failures: Sequence[RowError]) -> None:
+        try:
+            write_report(self._handle, columns, failures)
+            self._handle.close()
+            os.replace(self._handle.name, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        self._handle.close()
+        Path(self._handle.name).unlink(missing_ok=True)

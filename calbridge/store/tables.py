@@ -217,6 +217,9 @@ dead_letters = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),  # the envelope: references only, no content
     sa.Column("first_failed_at", UTCDateTime(), nullable=False),
     sa.Column("last_failed_at", UTCDateTime(), nullable=False),
-    sa.Column("replayed_at", UTCDateTime(), nullable=True),
+    sa.Column("replayed_at", UTCDateTime(), nullable=True),  # the latest replay
+    # waiting (never replayed) | replayed | failed (dead-lettered again after a replay)
+    sa.Column("state", sa.String(16), nullable=False, default="waiting", server_default="waiting"),
+    sa.Column("replays", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Index(None, "calendar_id"),
 )

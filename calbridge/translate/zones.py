@@ -18,7 +18,10 @@ from calbridge.translate.errors import UnknownTimeZone
 __all__ = ["iana_to_windows", "to_iana", "zone_info"]
 
 # Names Graph and Outlook use for UTC itself; CLDR lists "UTC" as a Windows zone of its own.
-_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Z", "Coordinated Universal Time"})
+# `tzone://Microsoft/Utc` is the label Outlook records for an event made in UTC.
+_UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Z", "Coordinated Universal Time", "tzone://Microsoft/Utc"}
+)
 
 
 @cache

@@ -60,9 +60,12 @@ STATE_STYLES = {
 }
 ARROWS = {"both": "⇄", "google-to-microsoft": "→", "microsoft-to-google": "←"}
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-PairId = Annotated[str, typer.Argument(help="The pair id (see `calbridge pairs list`).")]
+PairId = Annotated[
+    str, typer.Argument(help="The pair id (see `calbridge pairs list`), or an unambiguous prefix of it.")
+]
 PairIdOrAddress = Annotated[
-    str, typer.Argument(help="The pair id, or an address on either side of exactly one pair.")
+    str,
+    typer.Argument(help="The pair id or a prefix of it, or an address on either side of exactly one pair."),
 ]
 
 
@@ -341,6 +344,35 @@ async def _fetch(
         return await fetch_pairs(conn, states=[PairState(s) for s in states], search=search)
 
 
+async def _complete_pair_id(settings: Settings, text: str) -> str:
+    from calbridge.pairs.records import PairNotFound
+    from calbridge.store.ids import complete_id
+    from calbridge.store.tables import pairs
+    from calbridge_app.cli.context import open_engine
+
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        found = await complete_id(conn, pairs.c.id, text.strip(), "pair")
+    if found is None:
+        raise PairNotFound(
+            f"no pair has the id {text!r} or an id starting with it (see `calbridge pairs list`)"
+        )
+    return found
+
+
+def _pair_id(settings: Settings, text: str) -> str:
+    """The whole id of the pair `text` names (an id or an unambiguous prefix of one): a prefix
+    several ids share exits 2 listing them, one no id has exits 1."""
+    from calbridge.pairs.records import PairNotFound
+    from calbridge.store.ids import AmbiguousId
+
+    try:
+        return run(_complete_pair_id(settings, text))
+    except AmbiguousId as exc:
+        fail(str(exc), 2)
+    except PairNotFound as exc:
+        fail(str(exc))
+
+
 async def _failures_of(settings: Settings, pair_ids: list[str]) -> dict[str, int]:
     from calbridge.pairs.event_failures import count_failures
     from calbridge_app.cli.context import open_engine
@@ -402,10 +434,14 @@ def list_(
 def show(pair_id: PairIdOrAddress, as_json: JsonOption = False) -> None:
     """Show one pair in full: its whole state reason, last error, and the events it could not copy."""
     from calbridge.pairs.records import PairNotFound
+    from calbridge.store.ids import AmbiguousId
 
     settings = settings_or_exit()
     try:
-        (record,) = run(_fetch(settings, pair_id, [], None))
+        whole_id = run(_complete_pair_id(settings, pair_id))
+        (record,) = run(_fetch(settings, whole_id, [], None))
+    except AmbiguousId as exc:
+        fail(str(exc), 2)
     except PairNotFound as exc:
         if "@" not in pair_id:
             fail(str(exc))
@@ -448,6 +484,7 @@ def pause(
 ) -> None:
     """Stop syncing an active pair until it is resumed (its subscriptions stay)."""
     settings = settings_or_exit()
+    pair_id = _pair_id(settings, pair_id)
     from calbridge.pairs.admin import pause_pair
 
     record = run(_with_session(settings, lambda s: pause_pair(s.engine, pair_id, reason)))
@@ -468,6 +505,7 @@ def resume(pair_id: PairId) -> None:
         require_bus(settings, "resuming a pair")
     except ConfigurationError as exc:
         fail(str(exc), 2)
+    pair_id = _pair_id(settings, pair_id)
     from calbridge.pairs.admin import resume_pair
 
     async def go(session: _Session) -> AddResult:
@@ -488,6 +526,7 @@ def resync(pair_id: PairId) -> None:
         require_bus(settings, "a resync")
     except ConfigurationError as exc:
         fail(str(exc), 2)
+    pair_id = _pair_id(settings, pair_id)
     from calbridge.pairs.admin import request_resync
 
     hints = run(_with_session(settings, lambda s: request_resync(s.engine, pair_id, s.bus)))
@@ -573,6 +612,7 @@ def remove(
     if (pair_id is None) == (connection is None):
         fail("name a pair id or --connection NAME (one of the two)", 2)
     settings = settings_or_exit()
+    pair_id = _pair_id(settings, pair_id) if pair_id is not None else None
     from calbridge.pairs.admin import remove_pair
 
     if pair_id is not None:
@@ -617,7 +657,11 @@ def remove(
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write the failed rows and their reasons here (CSV).")
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write the failed rows here (CSV: the file's columns and a reason), to fix and import.",
+        ),
     ] = None,
     concurrency: Annotated[
         int | None,
@@ -630,24 +674,46 @@ def import_(
     """Add many pairs from a CSV file, with a report of the rows that failed.
 
     Every row is validated first, then the pairs are activated with a progress bar. Re-running the
-    same file changes nothing."""
-    from calbridge.pairs.importer import ImportFileInvalid, read_rows
+    same file changes nothing. UTF-8, UTF-16 and UTF-32 files with a byte-order mark and
+    Windows-1252 (Latin-1) files are read."""
+    from calbridge.pairs.importer import ImportFileInvalid, ReportFile, decode_file, read_rows
 
-    settings = settings_or_exit()
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        decoded = decode_file(file.read_bytes())
+        read = read_rows(decoded.text)
     except OSError as exc:
-        fail(f"cannot read {file}: {exc.strerror}")
-    try:
-        rows, errors = read_rows(text)
+        fail(f"cannot read {file}: {exc.strerror}", 2)
     except ImportFileInvalid as exc:
-        fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}", 2)
+    if decoded.guessed:
+        err_console.print(
+            f"note: {file} is not UTF-8; read it as {decoded.encoding_name} (check names with accents)",
+            highlight=False,
+            markup=False,
+        )
+    rows, errors = read.rows, read.errors
     if check:
         for error in errors:
             err_console.print(f"  {error.reason}", highlight=False, markup=False)
         console.print(f"{len(rows) + len(errors)} row(s): {len(rows)} valid, {len(errors)} invalid")
         raise typer.Exit(1 if errors else 0)
-    summary = run(_import(settings, rows, errors, concurrency or settings.import_concurrency))
+    settings = settings_or_exit()  # not before: --check needs no configuration
+    target = None
+    if report is not None:  # claimed now: a report that cannot be written stops the import here
+        try:
+            target = ReportFile(report)
+        except OSError as exc:
+            fail(
+                f"cannot write the report to {report}: {exc.strerror}; create its directory or choose "
+                "another --report path (nothing was imported)",
+                2,
+            )
+    try:
+        summary = run(_import(settings, rows, errors, concurrency or settings.import_concurrency))
+    except BaseException:
+        if target is not None:
+            target.discard()
+        raise
     counts = summary.counts
     console.print(
         f"{len(rows) + len(errors)} row(s): [green]{counts['added']} added[/], "
@@ -655,10 +721,8 @@ def import_(
         f"{counts['unchanged']} unchanged, [red]{summary.failed} failed[/]",
         highlight=False,
     )
-    if report is not None:  # written even when empty, so a script can always read it
-        from calbridge.pairs.importer import write_report
-
-        write_report(report, summary.failures)
+    if target is not None:  # written even when empty, so a script can always read it
+        target.commit(read.columns, summary.failures)
     if summary.failures:
         for failure in summary.failures[:10]:
             err_console.print(f"  {failure.reason}", highlight=False, markup=False)
@@ -692,6 +756,7 @@ async def _import(
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
+        disable=not err_console.is_terminal,  # piped, a bar would only leave an empty line
     )
     try:
         with progress:

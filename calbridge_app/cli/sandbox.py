@@ -20,17 +20,24 @@ def sandbox(
         typer.Option(help="Write endpoints, CA, service-account key and app credentials here (JSON)."),
     ] = None,
     port: Annotated[int, typer.Option(help="Port of the Google + control server (0: any free port).")] = 0,
+    plain_http_webhooks: Annotated[
+        bool,
+        typer.Option(
+            help="Let Graph notify plain-http receivers on loopback (a local run's receiver); "
+            "real Graph accepts only HTTPS."
+        ),
+    ] = False,
 ) -> None:
     """Run the Google / Microsoft emulators and the control API on 127.0.0.1 until Ctrl-C."""
     configure_logging("console", "warning")  # the endpoints on stdout are what matters here
     ensure_port_free("127.0.0.1", port)
-    run(_serve(seed, connection_file, port))
+    run(_serve(seed, connection_file, port, plain_http_webhooks))
 
 
-async def _serve(seed: int, connection_file: Path | None, port: int) -> None:
+async def _serve(seed: int, connection_file: Path | None, port: int, plain_http_webhooks: bool) -> None:
     from sandbox.server import SandboxServer
 
-    server = SandboxServer(seed=seed, http_port=port)
+    server = SandboxServer(seed=seed, http_port=port, plain_http_webhooks=plain_http_webhooks)
     info = await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

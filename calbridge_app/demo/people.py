@@ -130,27 +130,18 @@ def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     return body
 
 
-def _json_edit(
-    action: Edit | MoveOccurrence,
-    event_id: str,
-    base: datetime,
-    *,
-    title_field: str,
-    clock: Callable[[datetime], str],
-) -> tuple[str, dict[str, Any]]:
-    """The event a person's edit lands on and the JSON changes, as Google and Graph both take
-    them (their title fields and time formats differ): an occurrence is moved by its own id,
-    the series id and the original start in UTC."""
+def _json_changes(
+    action: Edit | MoveOccurrence, base: datetime, *, title_field: str, clock: Callable[[datetime], str]
+) -> dict[str, Any]:
+    """A person's edit as JSON changes, as Google and Graph both take them (their title fields
+    and time formats differ)."""
     changes: dict[str, Any] = {}
     if isinstance(action, Edit) and action.title is not None:
         changes[title_field] = action.title
     if action.start is not None and action.end is not None:
         changes["start"] = {"dateTime": clock(action.start.resolve(base)), "timeZone": "UTC"}
         changes["end"] = {"dateTime": clock(action.end.resolve(base)), "timeZone": "UTC"}
-    if isinstance(action, MoveOccurrence):
-        original = action.original.resolve(base).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return f"{event_id}_{original}", changes
-    return event_id, changes
+    return changes
 
 
 class GooglePerson:
@@ -170,8 +161,12 @@ class GooglePerson:
         if isinstance(action, DeleteEvent):
             await self._google.delete_event(self._calendar_id, event_id)
         else:
-            target, changes = _json_edit(action, event_id, base, title_field="summary", clock=_iso)
-            await self._google.edit_event(self._calendar_id, target, changes)
+            changes = _json_changes(action, base, title_field="summary", clock=_iso)
+            if isinstance(action, MoveOccurrence):
+                # Google's instance ids are the series id and the original start in UTC.
+                original = action.original.resolve(base).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+                event_id = f"{event_id}_{original}"
+            await self._google.edit_event(self._calendar_id, event_id, changes)
         return None
 
     async def look(self) -> list[Shown]:
@@ -267,8 +262,14 @@ class OutlookPerson:
         if isinstance(action, DeleteEvent):
             await self._graph.delete_event(self._user, event_id)
         else:
-            target, changes = _json_edit(action, event_id, base, title_field="subject", clock=_wall)
-            await self._graph.update_event(self._user, target, changes)
+            changes = _json_changes(action, base, title_field="subject", clock=_wall)
+            if isinstance(action, MoveOccurrence):
+                # Outlook's occurrence ids are opaque: the person picks the occurrence by its
+                # original start, as in Outlook itself.
+                original = _iso(action.original.resolve(base))
+                await self._graph.update_occurrence(self._user, event_id, original, changes)
+            else:
+                await self._graph.update_event(self._user, event_id, changes)
         return None
 
     async def look(self) -> list[Shown]:

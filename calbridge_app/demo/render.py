@@ -246,7 +246,7 @@ class DemoView:
         out.print()
         out.print(Text("Still running — explore it (Ctrl-C stops everything)", style="bold"))
         rows = [
-            ("receiver", receiver),
+            ("receiver", f"{receiver}  (HTTPS: curl --cacert {ca_file})"),
             ("metrics", f"{receiver}/metrics"),
             ("health", f"{receiver}/healthz  {receiver}/readyz"),
             ("sandbox control API", control_url),

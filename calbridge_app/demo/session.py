@@ -132,8 +132,11 @@ async def _play_on(stack: Stack, view: DemoView, options: DemoOptions, startup: 
             graph = await scope.enter_async_context(
                 GraphControl(stack.sandbox.info.https_endpoints["graph"], stack.sandbox.tls.client_context())
             )
-        session = await scope.enter_async_context(
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        session = await scope.enter_async_context(  # to the receiver's free/busy API
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=stack.sandbox.tls.client_context()),
+                timeout=aiohttp.ClientTimeout(total=10),
+            )
         )
         people = _people(stack, control, graph, session)
         unavailable = _unavailable(stack)

@@ -1,5 +1,6 @@
-"""The whole system in one process, for the demo: sandbox, store, bus, receiver (over HTTP on a
-loopback port, so the sandbox's pushes reach it as a provider's would), processor, renewer.
+"""The whole system in one process, for the demo: sandbox, store, bus, receiver (over HTTPS on a
+loopback port, with a certificate from the sandbox's CA, so the sandbox's pushes reach it as a
+provider's would: Graph notifies only HTTPS addresses), processor, renewer.
 
 Each service is started through its own library API. A service this build does not have yet is
 recorded in `Stack.missing` with the reason, and the demo skips what needs it instead of
@@ -135,9 +136,10 @@ def _has_module(name: str) -> bool:
 
 
 class _EmbeddedServer:
-    """uvicorn serving an app on an already bound socket, leaving the process's signals alone."""
+    """uvicorn serving an app over HTTPS on an already bound socket, leaving the process's
+    signals alone. `pem` holds the server's key and certificate chain."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, pem: Path) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -145,7 +147,14 @@ class _EmbeddedServer:
             def capture_signals(self) -> Iterator[None]:  # the demo owns Ctrl-C
                 yield
 
-        config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            ssl_certfile=str(pem),
+            ssl_keyfile=str(pem),
+        )
         self._server = Server(config)
         self._sock = sock
         self._task: asyncio.Task[None] | None = None
@@ -163,6 +172,15 @@ class _EmbeddedServer:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, 10)
+
+
+def _receiver_certificate(sandbox: Any, folder: Path) -> Path:
+    """A certificate for 127.0.0.1 from the sandbox's CA, which its emulators trust as the real
+    services trust public CAs; key and chain in one file, readable by this user only."""
+    pem = folder / "receiver.pem"
+    pem.touch(mode=0o600)
+    pem.write_bytes(sandbox.tls.issue("127.0.0.1").private_key_and_cert_chain_pem.bytes())
+    return pem
 
 
 def _receiver_app(stack: Stack) -> Any:
@@ -375,7 +393,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         folder = Path(stop.enter_context(tempfile.TemporaryDirectory(prefix="calbridge-demo-")))
         sock = _bind_loopback()
         stop.callback(sock.close)
-        receiver_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        receiver_url = f"https://127.0.0.1:{sock.getsockname()[1]}"
         settings = demo_settings(
             folder, receiver_url, os.environ if options.environ is None else options.environ
         )
@@ -402,7 +420,7 @@ async def running_stack(options: StackOptions = StackOptions()) -> AsyncIterator
         sandbox.info.write(stack.connection_file)
         _adapters(stack)
         await save_connections(stack)
-        server = _EmbeddedServer(_receiver_app(stack), sock)
+        server = _EmbeddedServer(_receiver_app(stack), sock, _receiver_certificate(sandbox, folder))
         await server.start()
         stop.push_async_callback(server.stop)
         stack.started.append("receiver")

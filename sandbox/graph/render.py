@@ -2,7 +2,8 @@
 
 `originalStart` is left out unless the request `$select`s it, as Graph does; selected, it is
 the occurrence's original start in UTC, and null on single events and series masters. With
-`$select`, only the selected properties (and `@odata.etag`, `id`) are returned.
+`$select`, only the selected properties (and `@odata.etag`, `id`, and what `$expand` asked
+for) are returned.
 """
 
 from __future__ import annotations
@@ -117,11 +118,17 @@ def web_link(event_id: str) -> str:
     return f"https://outlook.office365.com/owa/?itemid={ews_form}&exvsurl=1&path=/calendar/item"
 
 
+# Navigation properties: in a row only when `$expand`ed, and then kept whatever `$select` says.
+_EXPANDED = frozenset({"singlevalueextendedproperties"})
+
+
 def selected(row: dict[str, Any], select: Iterable[str] | None) -> dict[str, Any]:
-    """`row` cut down to a `$select` (names compare case-insensitively, as Graph's do)."""
+    """`row` cut down to a `$select` (names compare case-insensitively, as Graph's do). What
+    `$expand` added stays: `$select=subject&$expand=singleValueExtendedProperties(...)` answers
+    both, as Graph does."""
     if select is None:
         return row
-    wanted = {name.strip().lower() for name in select}
+    wanted = {name.strip().lower() for name in select} | _EXPANDED
     return {k: v for k, v in row.items() if k.startswith("@") or k == "id" or k.lower() in wanted}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -41,12 +42,15 @@ def test_given_keep_running_when_the_scenario_ends_then_endpoints_are_printed_an
             if "Routes of the control API" in line:
                 break
         text = "\n".join(lines)
-        metrics = re.search(r"^\s+metrics\s+(http://127\.0\.0\.1:\d+/metrics)$", text, re.M)
+        receiver = re.search(r"^\s+receiver\s+https://\S+\s+\(HTTPS: curl --cacert (\S+)\)$", text, re.M)
+        metrics = re.search(r"^\s+metrics\s+(https://127\.0\.0\.1:\d+/metrics)$", text, re.M)
         control = re.search(r"^\s+sandbox control API\s+(http://127\.0\.0\.1:\d+/_control)$", text, re.M)
-        assert metrics and control, text
+        assert receiver and metrics and control, text
         assert "Still running" in text and "curl -s -X POST" in text
 
-        with urllib.request.urlopen(metrics.group(1), timeout=5) as answer:
+        # The receiver serves HTTPS with a certificate the sandbox's CA signed
+        trust = ssl.create_default_context(cafile=receiver.group(1))
+        with urllib.request.urlopen(metrics.group(1), timeout=5, context=trust) as answer:
             assert answer.status == 200 and b"# TYPE" in answer.read()
         with urllib.request.urlopen(control.group(1), timeout=5) as answer:
             assert answer.status == 200

@@ -39,6 +39,27 @@ def test_bad_configuration_names_the_variable(monkeypatch: pytest.MonkeyPatch, n
     assert name in str(caught.value)
 
 
+def test_given_a_plain_http_public_url_when_starting_then_one_line_says_it_must_be_https(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CALBRIDGE_PUBLIC_URL", "http://hooks.example.com")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    (line,) = [x for x in str(caught.value).splitlines() if "CALBRIDGE_PUBLIC_URL" in x]
+    assert "https://" in line
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.example.com", "http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"],
+)
+def test_given_https_or_a_loopback_receiver_when_starting_then_the_public_url_is_taken(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("CALBRIDGE_PUBLIC_URL", url)
+    assert str(load_settings().public_url).rstrip("/") == url
+
+
 def test_a_bad_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALBRIDGE_SIGNING_KEYS", "k1:hunter2hunter2")
     with pytest.raises(ConfigurationError) as caught:

@@ -27,8 +27,8 @@ from processor_e2e import (
     e2e_settings,
     eventually,
     publish_resyncs,
-    serve,
 )
+from serving import serve
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import open_bus
@@ -159,7 +159,8 @@ async def open_ews_stack(
             engine, settings, sandbox, folder, microsoft=Provider.EWS, microsoft_ref=EWS_REF
         )
         assert isinstance(ews_connection, EwsConnection)
-        receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
+        receiver = serve(create_app(settings, open_bus(settings)), tls=sandbox.tls)
+        receiver_url = (await stack.enter_async_context(receiver)).url
         control = await stack.enter_async_context(sandbox.control())
         base = sandbox.info.microsoft["ews_url"].removesuffix("/EWS/Exchange.asmx")
         exchange = EwsControlClient(base, ssl_context=_control_context(sandbox, base))

@@ -1,6 +1,6 @@
 """The whole path for the processor's end-to-end tests:
 
-    sandbox (Google + Graph emulators, real push) -> receiver (real uvicorn) -> RabbitMQ
+    sandbox (Google + Graph emulators, real push) -> receiver (real uvicorn, HTTPS) -> RabbitMQ
         -> processor -> the other side of the pair.
 
 The processor is built as `calbridge processor` builds it: connection records in the store
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import uvicorn
 from cryptography.fernet import Fernet
 from polling import eventually  # noqa: F401 - re-exported to this area's tests
 from pydantic import SecretStr
+from serving import serve
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
 
 from calbridge.bus import open_bus
 from calbridge.connections import Connection
@@ -73,25 +71,6 @@ def e2e_settings(amqp_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, access_log=False, lifespan="on", log_level="warning"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(10):
-            await task
-        sock.close()
 
 
 async def add_pair(
@@ -319,7 +298,9 @@ async def open_stack(
         # The receiver here serves plain http on loopback; Graph itself demands https webhooks.
         sandbox = await stack.enter_async_context(Sandbox.start(seed=seed, plain_http_webhooks=True))
         await add_pair(engine, settings, sandbox, folder)
-        receiver_url = await stack.enter_async_context(serve(create_app(settings, open_bus(settings))))
+        # HTTPS with the sandbox's CA: Graph notifies only HTTPS addresses.
+        receiver = serve(create_app(settings, open_bus(settings)), tls=sandbox.tls)
+        receiver_url = (await stack.enter_async_context(receiver)).url
         control = await stack.enter_async_context(sandbox.control())
         graph = await stack.enter_async_context(
             GraphControl(

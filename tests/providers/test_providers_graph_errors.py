@@ -19,7 +19,7 @@ from calbridge.errors import (
 )
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph.adapter import GraphCalendar
-from calbridge.providers.graph.errors import DEFAULT_BACKOFF, classify, token_refusal
+from calbridge.providers.graph.errors import DEFAULT_BACKOFF, MESSAGE_LIMIT, classify, token_refusal
 from calbridge.providers.limits import MailboxLimits
 from sandbox.client import SandboxControl
 from sandbox.graph import GraphControl
@@ -51,6 +51,23 @@ def test_given_an_answer_when_classifying_then_the_error_says_what_to_do(
     status: int, retry_after: str | None, on: str, expected: type[Exception]
 ) -> None:
     assert type(classify(status, retry_after, on=on)) is expected  # type: ignore[arg-type]
+
+
+def test_given_graphs_code_and_message_when_classifying_then_the_error_says_them_on_one_line() -> None:
+    error = classify(
+        400,
+        None,
+        on="calendar",
+        code="InvalidRequest",
+        message="Subscription validation request failed.\r\nhttps://hooks.example.com/in?sig=s3cret&x=1",
+    )
+    assert isinstance(error, PermanentProviderError)
+    assert str(error) == (
+        "graph 400 InvalidRequest: Subscription validation request failed. https://hooks.example.com/in?..."
+    )
+    assert str(classify(404, None, on="event")) == "graph 404"  # nothing said, nothing made up
+    long = classify(500, None, on="event", code="ErrorInternalServerError", message="x" * 1000)
+    assert len(str(long)) == len("graph 500 ErrorInternalServerError: ") + MESSAGE_LIMIT
 
 
 def test_given_a_throttle_when_classifying_then_retry_after_is_honoured_or_defaulted() -> None:

@@ -48,6 +48,29 @@ async def test_given_a_mirror_series_when_occurrences_move_and_cancel_then_they_
     assert (await control.counters())["invitations"] == []
 
 
+async def test_given_a_moved_exception_when_it_changes_again_then_it_is_found_in_its_slot(
+    graph: GraphCalendar, graph_control: GraphControl
+) -> None:
+    master = await graph.create(HERE, series(), stamp("series"))
+    moved = await graph.create(HERE, occurrence(master.event.id, 22, moved_to=15), stamp("s-22"))
+    slot = datetime(2026, 10, 22, 10, tzinfo=BERLIN)
+    assert moved.event.instance_of is not None and moved.event.instance_of.original_start == slot
+
+    # When the same occurrence changes again, by its slot and by its id
+    again = await graph.create(HERE, occurrence(master.event.id, 22, moved_to=16), stamp("s-22"))
+    later = await graph.update(
+        HERE, moved.event.id, occurrence(master.event.id, 22, moved_to=17), stamp("s-22")
+    )
+
+    # Then the one exception moves; its slot stays the 10:00 it came from, and none is lost
+    assert again.event.id == later.event.id == moved.event.id
+    assert later.event.instance_of is not None and later.event.instance_of.original_start == slot
+    state = await graph_control.calendar_state(ALICE)
+    stored = next(e for e in state["events"] if e["id"] == master.event.id)
+    assert [x["id"] for x in stored["exceptions"]] == [moved.event.id]
+    assert stored["cancelledOccurrences"] == []
+
+
 async def test_given_no_such_series_when_changing_an_occurrence_then_not_found(
     graph: GraphCalendar, control: SandboxControl
 ) -> None:

@@ -173,10 +173,11 @@ async def test_given_a_series_with_a_moved_and_a_cancelled_occurrence_when_synci
 
 
 async def _occurrences(graph: GraphCalendar, series_id: str) -> dict[str, str]:
-    """Occurrence ids by original start (UTC), listed the way any Graph client lists them."""
+    """Occurrence ids by original start (UTC), listed the way any Graph client lists them (Graph
+    says an instance's originalStart only when it is selected)."""
     builder = graph.client.user(ALICE).events.by_event_id(series_id).instances
     window = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
-        start_date_time="2026-10-01T00:00:00Z", end_date_time="2026-11-30T00:00:00Z"
+        start_date_time="2026-10-01T00:00:00Z", end_date_time="2026-11-30T00:00:00Z", select=["originalStart"]
     )
     answer = await graph.client.send(
         builder.to_get_request_information(RequestConfiguration(query_parameters=window))

@@ -1,4 +1,5 @@
-"""The end-to-end stack of the receiver tests: sandbox -> receiver (real uvicorn) -> proxy -> RabbitMQ.
+"""The end-to-end stack of the receiver tests: sandbox -> receiver (real uvicorn, HTTPS with a
+certificate of the sandbox's CA) -> proxy -> RabbitMQ.
 
 The receiver's bus reaches the broker through a loopback proxy (`bus_proxy.BrokerProxy`) that a
 test can cut and restore, so broker outages are simulated without touching the shared broker.
@@ -23,12 +24,12 @@ from bus_proxy import BrokerProxy
 from polling import eventually
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from receiver_fixtures import serve
+from serving import serve
 
 from calbridge.bus import open_bus
 from calbridge.bus.amqp import AmqpBus
 from calbridge.bus.names import shard_queue
-from calbridge.events import ChangeEvent, LifecycleEvent, Provider
+from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, Provider
 from calbridge.settings import Settings, load_settings
 from calbridge.tokens import sign_token
 from receiver import create_app
@@ -192,8 +193,9 @@ async def open_stack(amqp_url: str, seed: int = 11, *, broker_away: bool = False
     try:
         async with (
             Sandbox.start(seed=seed) as sandbox,
-            serve(create_app(settings, open_bus(settings))) as running,
-            httpx.AsyncClient(base_url=running.url, timeout=10) as http,
+            # HTTPS with the sandbox's CA: Graph notifies only HTTPS addresses.
+            serve(create_app(settings, open_bus(settings)), tls=sandbox.tls) as running,
+            httpx.AsyncClient(base_url=running.url, verify=sandbox.tls.client_context(), timeout=10) as http,
         ):
             try:
                 yield Stack(sandbox, proxy, running.url, amqp_url, settings, http)
@@ -249,6 +251,29 @@ GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 def graph_world(stack: Stack) -> Any:
     """The Graph emulator's world (to shorten its retry delays; it lives on the sandbox's loop)."""
     return stack.sandbox.server.optional["graph"].world
+
+
+def exchange_echoes(stack: Stack, *, after_create: int, after_update: int) -> None:
+    """Fix how many extra `updated` notifications Exchange sends after a create and after an
+    update (it sends some 2 to 4 per change; the emulator draws 0-2 and 1-3), so a test can
+    count deliveries exactly."""
+    world = graph_world(stack)
+    world.create_echoes = (after_create, after_create)
+    world.update_echoes = (after_update, after_update)
+
+
+def distinct_changes(events: list[ChangeEvent]) -> list[ChangeEvent]:
+    """The events that report something new, in order: Graph's repeats of a change (the same
+    event at the same version, `updated` after a `created` included) are left out, as the
+    processor's known-version check leaves them out (`processor.echoes`). A deletion is new."""
+    seen: set[tuple[str | None, str | None, bool]] = set()
+    firsts: list[ChangeEvent] = []
+    for event in events:
+        key = (event.resource, event.version, event.kind is ChangeKind.DELETED)
+        if event.version is None or key not in seen:
+            seen.add(key)
+            firsts.append(event)
+    return firsts
 
 
 @asynccontextmanager

@@ -4,15 +4,10 @@ fixed keys and clock, token makers and settings."""
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import uvicorn
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from calbridge.bus.base import ChangeHandler, Consumer, LifecycleHandler
 from calbridge.errors import BusUnavailable
@@ -107,40 +102,3 @@ def make_settings(**overrides: object) -> Settings:
 def flip_last(token: str) -> str:
     """The token with its last character changed (a tampered MAC)."""
     return token[:-1] + ("A" if token[-1] != "A" else "B")
-
-
-@dataclass
-class Running:
-    server: uvicorn.Server
-    task: asyncio.Task[None]
-    url: str
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[Running]:
-    """Serve `app` with uvicorn (httptools) on a free loopback port; stop it on exit.
-
-    End-to-end tests use it with a real bus: `serve(create_app(settings, open_bus(settings)))`.
-    """
-    config = uvicorn.Config(
-        app,
-        http="httptools",
-        access_log=False,
-        lifespan="on",
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                await asyncio.sleep(0.01)
-        yield Running(server, task, f"http://127.0.0.1:{sock.getsockname()[1]}")
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(10):
-            await task
-        sock.close()

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
-from receiver_fixtures import RecordingBus, Running, fixed_clock, graph_state, make_settings, serve
+from receiver_fixtures import RecordingBus, fixed_clock, graph_state, make_settings
+from serving import Running, serve
 
 from receiver import create_app
 

@@ -141,6 +141,34 @@ async def test_original_start_is_left_out_unless_selected(graph: GraphSandbox) -
     assert master.json()["originalStart"] is None and "body" not in master.json()
 
 
+async def test_a_selection_keeps_what_expand_asked_for(graph: GraphSandbox) -> None:
+    # Given an app's event carrying an extended property
+    prop = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name calbridge.source"
+    made = await graph.raw(
+        "POST",
+        f"/users/{ALICE}/events",
+        json={
+            "subject": "Stamped",
+            "body": {"contentType": "text", "content": "notes"},
+            "start": {"dateTime": "2026-11-20T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-20T10:00:00", "timeZone": "UTC"},
+            "singleValueExtendedProperties": [{"id": prop, "value": "src-1"}],
+        },
+    )
+    assert made.status_code == 201
+
+    # When it is read with a $select that does not name the expanded property
+    expand = quote(f"singleValueExtendedProperties($filter=id eq '{prop}')")
+    got = await graph.raw(
+        "GET", f"/users/{ALICE}/events/{quote(made.json()['id'], safe='')}?$select=subject&$expand={expand}"
+    )
+
+    # Then the answer has the selection and the expansion (as Graph's does), and nothing else
+    row = got.json()
+    assert row["subject"] == "Stamped" and "body" not in row
+    assert [(p["id"], p["value"]) for p in row["singleValueExtendedProperties"]] == [(prop, "src-1")]
+
+
 # -- originalStartTimeZone ---------------------------------------------------------------------
 
 

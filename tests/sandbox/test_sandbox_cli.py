@@ -142,9 +142,9 @@ STREAM = """<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sub}</t:
 </m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>"""
 
 
-def _start_sandbox(connection: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+def _start_sandbox(connection: Path, *options: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "calbridge_app", "sandbox", "--connection-file", str(connection)],
+        [sys.executable, "-m", "calbridge_app", "sandbox", "--connection-file", str(connection), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1"},
@@ -219,3 +219,22 @@ def test_given_an_ews_stream_was_opened_when_the_sandbox_is_stopped_then_it_exit
     # A functional bound, not a speed target: before, the open stream held shutdown for a minute.
     assert stopped_after < 10, f"the sandbox took {stopped_after:.1f} s to stop"
     assert server.returncode == 0, server.stdout.read().decode() if server.stdout else ""
+
+
+@pytest.mark.parametrize(("options", "plain_http"), [((), False), (("--plain-http-webhooks",), True)])
+def test_given_the_sandbox_command_then_graph_takes_plain_http_webhooks_only_when_named(
+    tmp_path: Path, options: tuple[str, ...], plain_http: bool
+) -> None:
+    server, info = _start_sandbox(tmp_path / "sandbox.json", *options)
+    try:
+        ca = ssl.create_default_context(cadata=info["ca_pem"])
+        graph = info["microsoft"]["graph_authority"]
+        settings = httpx.get(f"{graph}/_control/graph/settings", verify=ca, timeout=10).json()
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    assert settings["plainHttpLoopbackWebhooks"] is plain_http

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.connections import Connection
 from calbridge.errors import AccessDenied, NotFound
 from calbridge.events import ChangeEvent, LifecycleEvent, Provider
+from calbridge.logs import get_logger
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.graph.connection import GraphConnection
@@ -24,6 +25,8 @@ from calbridge.settings import Settings
 from calbridge.store.connection_records import save_connection
 
 CLIENT_SECRET = "graph-client-secret-0123456789"
+
+log = get_logger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +84,9 @@ class FakeProvider:
 
     async def check_access(self, calendar: CalendarAddress) -> None:
         self._access.checked.append((self.provider.value, calendar.owner, calendar.calendar))
+        if calendar.owner in self._access.denied | self._access.missing:
+            # as the real clients do for every refused call (an info line, for -v)
+            log.info("fake.call_failed", provider=self.provider.value)
         if calendar.owner in self._access.denied:
             raise AccessDenied("403 from the provider")
         if calendar.owner in self._access.missing:

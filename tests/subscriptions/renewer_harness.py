@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
+from serving import serve
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.bus import Bus, open_bus
@@ -37,9 +36,6 @@ from subscriptions.mirrors import OpenCalendar
 from subscriptions.renewer import Endpoints, Renewer
 from subscriptions.rows import CalendarInfo
 from subscriptions.schedule import RenewalPolicy
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "receiver"))  # the receiver tests' `serve(app)`
-from receiver_fixtures import serve
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -263,7 +259,8 @@ async def open_world(amqp_url: str, database_url: str, *, tap: bool = True) -> A
     # The receiver here serves plain http on loopback; Graph itself demands https webhooks.
     async with Sandbox.start(seed=7, plain_http_webhooks=True) as sb:
         receiver_bus = open_bus(settings)
-        async with serve(create_app(settings, receiver_bus, clock=sb.clock.now)) as running:
+        # HTTPS with the sandbox's CA: Graph notifies only HTTPS addresses.
+        async with serve(create_app(settings, receiver_bus, clock=sb.clock.now), tls=sb.tls) as running:
             bus = open_bus(settings)
             await bus.connect()
             recorder = BusTap()

@@ -25,7 +25,7 @@ from calbridge.pairs.states import PairState
 from calbridge.secretbox import SecretBox, parse_secret_keys
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
-from calbridge.store.tables import connections, pairs, subscriptions
+from calbridge.store.tables import calendars, connections, pairs, subscriptions
 from calbridge_app.cli import app
 from calbridge_app.cli.context import LazyBus
 
@@ -204,17 +204,29 @@ def test_pairs_import_reports_failed_rows_to_a_file_and_a_rerun_changes_nothing(
     flat = " ".join(out.split())
     assert "50 row(s): 48 added, 0 activated, 0 updated, 0 unchanged, 2 failed" in flat
     lines = report.read_text().splitlines()
-    assert lines[0] == "line,google,microsoft,via,direction,detail,reason"
+    assert lines[0] == "google,microsoft,via,direction,detail,reason"
     assert (
-        lines[1].startswith("5,u3@example.com,u3@example.org,graph,both,full,")
+        lines[1].startswith("u3@example.com,u3@example.org,graph,both,full,line 5: ")
         and "calendar not found" in lines[1]
     )
-    assert lines[2].startswith("9,u7@example.com") and "detail must be full|busy" in lines[2]
+    assert (
+        lines[2].startswith("u7@example.com,u7@example.org,graph,both,loud,") and "line 9: detail" in lines[2]
+    )
     published = len(recording_bus.published)
 
     code, out = invoke("pairs", "import", str(source), "--report", str(report))
     assert "48 unchanged, 2 failed" in " ".join(out.split())
     assert len(recording_bus.published) == published
+
+    # When the causes are fixed (the calendar created, the cell corrected in the report),
+    # the report itself is imported again, writing its own report over itself
+    access.missing.discard("u3@example.org")
+    report.write_text(report.read_text().replace(",loud,", ",busy,"))
+    code, out = invoke("pairs", "import", str(report), "--report", str(report))
+    assert code == 0, out
+    # u3 was stored in error: now activated; u7 was never stored: added
+    assert "2 row(s): 1 added, 1 activated, 0 updated, 0 unchanged, 0 failed" in " ".join(out.split())
+    assert report.read_text().splitlines() == ["google,microsoft,via,direction,detail,reason"]
 
 
 LONG_ERROR = (
@@ -516,6 +528,131 @@ def test_given_pairs_of_a_connection_when_removed_by_connection_then_all_go_afte
     # Neither a pair id nor a connection: one line saying what to give
     code, out = invoke("pairs", "remove")
     assert code == 2 and "--connection" in out
+
+
+def test_pairs_import_reads_what_spreadsheets_save_utf16_and_latin1(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    seed(env)
+    calendar = "Réunions d\u00e9quipe"
+    text = "google,microsoft\n{}@example.com/" + calendar + ",{}@example.org\n"
+    (tmp_path / "unicode.csv").write_bytes(text.format("u16", "u16").encode("utf-16"))
+    (tmp_path / "latin.csv").write_bytes(text.format("l1", "l1").encode("latin-1"))
+
+    code, out = invoke("pairs", "import", str(tmp_path / "unicode.csv"))
+    assert code == 0 and "1 added" in out and "note:" not in out, out
+    code, out = invoke("pairs", "import", str(tmp_path / "latin.csv"))
+    assert code == 0 and "1 added" in out, out
+    assert "note: " in out and "is not UTF-8; read it as Windows-1252" in out
+
+    listed = json.loads(invoke("pairs", "list", "--json")[1])
+    assert sorted((p["google"]["owner"], p["google"]["calendar"]) for p in listed) == [
+        ("l1@example.com", calendar),
+        ("u16@example.com", calendar),
+    ]
+
+
+def test_pairs_import_of_a_file_no_encoding_reads_is_refused_in_one_line(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    seed(env)
+    source = tmp_path / "pairs.csv"
+    source.write_bytes("google,microsoft\na@example.com,a@example.org\n".encode("utf-16-le"))  # no mark
+    result = CliRunner().invoke(app, ["pairs", "import", str(source)])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output
+    assert "UTF-16 without a byte-order mark" in lines[0] and "save it again as CSV UTF-8" in lines[0]
+    assert access.checked == [] and recording_bus.published == []
+
+
+def test_pairs_import_report_into_a_missing_folder_is_refused_before_any_pair(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    seed(env)
+    source = tmp_path / "pairs.csv"
+    source.write_text("google,microsoft\na@example.com,a@example.org\nb@example.com,b@example.org\n")
+    report = tmp_path / "reports" / "failed.csv"
+
+    result = CliRunner().invoke(app, ["pairs", "import", str(source), "--report", str(report)])
+
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    flat = " ".join(result.output.split())
+    assert f"cannot write the report to {report}: No such file or directory" in flat
+    assert "create its directory or choose another --report path (nothing was imported)" in flat
+    assert access.checked == [] and recording_bus.published == []
+    assert json.loads(invoke("pairs", "list", "--json")[1]) == []
+    assert not report.parent.exists()
+
+
+def test_pairs_import_of_many_failing_rows_prints_no_log_lines(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    # Given 1,000 rows whose Microsoft calendars are all refused (each refusal logs, as the
+    # real provider clients do), the progress bar on stderr must not be buried in log lines
+    seed(env)
+    source = tmp_path / "pairs.csv"
+    rows = [f"u{n}@example.com,u{n}@example.org" for n in range(1000)]
+    source.write_text("google,microsoft\n" + "\n".join(rows) + "\n")
+    access.denied.update(f"u{n}@example.org" for n in range(1000))
+
+    result = CliRunner().invoke(app, ["pairs", "import", str(source)])
+
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("1000 row(s): 0 added") and lines[-1] == "  ... and 990 more"
+    assert len(lines) == 12, "the summary, ten reasons and a count: " + "\n".join(lines[:20])
+    assert "call_failed" not in result.output
+
+
+def test_a_pair_id_prefix_is_taken_wherever_a_pair_id_is(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    # Given two pairs whose ids share "a" and differ from the second character on (in case only)
+    seed(env)
+    for owner in ("e", "f"):
+        code, out = invoke(
+            "pairs", "add", "--google", f"{owner}@example.com", "--microsoft", f"{owner}@example.org"
+        )
+        assert code == 0, out
+    given_ids(env, {"e@example.com": "abCDEFGH0001", "f@example.com": "aBcdefgh0002"})
+
+    # A prefix two ids share: exit 2 naming both; nothing changes
+    for command in ("show", "pause", "resume", "resync", "remove"):
+        result = CliRunner().invoke(app, ["pairs", command, "a"])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert (
+            "2 pair ids start with 'a' (aBcdefgh0002, abCDEFGH0001)" in lines[0]
+            and "give more characters" in lines[0]
+        )
+    # An id nobody has: exit 1, one line
+    result = CliRunner().invoke(app, ["pairs", "pause", "zz"])
+    assert result.exit_code == 1 and "no pair has the id 'zz'" in result.output
+    assert {p["state"] for p in json.loads(invoke("pairs", "list", "--json")[1])} == {"active"}
+
+    # Case counts (SQLite's LIKE would not), and each command takes the prefix
+    assert json.loads(invoke("pairs", "show", "abC", "--json")[1])["google"]["owner"] == "e@example.com"
+    assert invoke("pairs", "pause", "ab")[1].endswith("abCDEFGH0001 paused: paused by an operator")
+    assert "is active again" in invoke("pairs", "resume", "abC")[1]
+    assert "resync requested for pair abCDEFGH0001" in invoke("pairs", "resync", "abCD")[1]
+    assert "pair abCDEFGH0001 is being removed" in invoke("pairs", "remove", "abCDE")[1]
+
+
+def given_ids(env: dict[str, str], by_google_owner: dict[str, str]) -> None:
+    """Give freshly added pairs (nothing refers to them yet) the ids a test needs."""
+
+    async def rename() -> None:
+        engine = create_engine(env["CALBRIDGE_DATABASE_URL"])
+        async with engine.begin() as conn:
+            for owner, pair_id in by_google_owner.items():
+                ref = sa.select(calendars.c.id).where(calendars.c.owner == owner).scalar_subquery()
+                await conn.execute(
+                    sa.update(pairs).where(pairs.c.google_calendar_id == ref).values(id=pair_id)
+                )
+        await engine.dispose()
+
+    asyncio.run(rename())
 
 
 def _record(pair_id: str, google: str, microsoft: str) -> PairRecord:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ from pair_fakes import Access, RecordingBus, seed_connections
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.pairs.access import RegistryAccessChecker
-from calbridge.pairs.importer import ImportFileInvalid, import_pairs, read_rows, write_report
+from calbridge.pairs.importer import (
+    ImportFileInvalid,
+    ReportFile,
+    RowError,
+    decode_file,
+    import_pairs,
+    read_rows,
+    write_report,
+)
 from calbridge.secretbox import SecretBox
 from calbridge.store.engine import create_engine
 from calbridge.store.migrate import upgrade
@@ -38,7 +47,8 @@ def generated_csv(rows: int = ROWS) -> str:
 
 
 def test_given_bad_cells_then_each_is_reported_with_its_line() -> None:
-    rows, errors = read_rows(generated_csv())
+    read = read_rows(generated_csv())
+    rows, errors = read.rows, read.errors
     assert len(rows) == ROWS - 3
     assert [(e.line, e.reason) for e in errors] == [
         (12, "line 12: the Microsoft mailbox 'not-an-address' is not an email address"),
@@ -51,6 +61,90 @@ def test_given_bad_cells_then_each_is_reported_with_its_line() -> None:
 def test_given_a_file_without_the_microsoft_column_then_it_is_refused_before_any_row() -> None:
     with pytest.raises(ImportFileInvalid, match="missing column\\(s\\) microsoft"):
         read_rows("google,outlook\na@example.com,a@example.org\n")
+
+
+# --- encodings: what spreadsheets save
+
+CALENDAR = "Réunions d\u2019équipe"  # a typographic apostrophe: 0x92 in Windows-1252, not in Latin-1
+TEXT = f"google,microsoft\nzoe@example.com/{CALENDAR},zoe@example.org\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (TEXT.encode("utf-8"), "utf-8"),
+        (TEXT.encode("utf-8-sig"), "utf-8-sig"),  # Excel's "CSV UTF-8"
+        (TEXT.encode("utf-16"), "utf-16"),  # Excel's "Unicode text", little-endian with its mark
+        (b"\xfe\xff" + TEXT.encode("utf-16-be"), "utf-16"),
+        (TEXT.encode("utf-32"), "utf-32"),
+        (TEXT.encode("cp1252"), "cp1252"),  # Excel's "CSV" on Windows
+    ],
+)
+def test_given_a_file_in_a_spreadsheet_encoding_then_its_text_is_read(data: bytes, encoding: str) -> None:
+    decoded = decode_file(data)
+    assert (decoded.text.lstrip("\ufeff"), decoded.encoding) == (TEXT, encoding)
+    assert decoded.guessed == (encoding == "cp1252")
+    read = read_rows(decoded.text)
+    assert [r.spec.google.calendar for r in read.rows] == [CALENDAR] and read.errors == []
+
+
+def test_given_bytes_windows_1252_leaves_undefined_then_latin_1_reads_them() -> None:
+    decoded = decode_file("google,microsoft\nzoé@example.com,x@example.org\n".encode("latin-1") + b"\x81\n")
+    assert decoded.encoding == "latin-1" and decoded.guessed and "zoé@example.com" in decoded.text
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (TEXT.encode("utf-16-le"), "NUL bytes (UTF-16 without a byte-order mark?)"),
+        (b"\xff\xfe" + b"g\x00\x00\xd8", "UTF-16 byte-order mark but is not UTF-16"),
+    ],
+)
+def test_given_a_file_no_encoding_reads_then_it_is_refused_saying_how_to_save_it(
+    data: bytes, says: str
+) -> None:
+    with pytest.raises(ImportFileInvalid, match="save it again as CSV UTF-8") as refused:
+        decode_file(data)
+    assert says in str(refused.value)
+
+
+# --- the report: the input's columns and a reason, read back as it is
+
+
+def test_given_failed_rows_then_the_report_is_the_input_plus_a_reason_and_reads_back() -> None:
+    source = (
+        "microsoft,google,detail,google_connection\n"
+        "a@example.org,a@example.com,busy,google-eu\n"
+        "b@example.org,b@example.com,loud,google-eu\n"
+    )
+    read = read_rows(source)
+    failed = [RowError(read.rows[0].line, read.rows[0].raw, "line 2: access denied"), *read.errors]
+    out = io.StringIO()
+    write_report(out, read.columns, failed)
+
+    assert out.getvalue().splitlines() == [
+        "microsoft,google,detail,google_connection,reason",
+        "a@example.org,a@example.com,busy,google-eu,line 2: access denied",
+        "b@example.org,b@example.com,loud,google-eu,\"line 3: detail must be full|busy, got 'loud'\"",
+    ]
+    again = read_rows(out.getvalue())
+    assert [r.spec for r in again.rows] == [read.rows[0].spec]
+    assert [e.reason for e in again.errors] == ["line 3: detail must be full|busy, got 'loud'"]
+
+
+def test_a_report_is_whole_or_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "failed.csv"
+    target.write_text("the previous report\n")
+    claimed = ReportFile(target)
+    claimed.discard()
+    assert target.read_text() == "the previous report\n" and list(tmp_path.iterdir()) == [target]
+    ReportFile(target).commit(("google", "microsoft", "reason"), [])
+    assert target.read_text().splitlines() == ["google,microsoft,reason"]
+    assert list(tmp_path.iterdir()) == [target]
+    with pytest.raises(FileNotFoundError):
+        ReportFile(tmp_path / "no-such-folder" / "failed.csv")
+    with pytest.raises(IsADirectoryError):
+        ReportFile(tmp_path)
 
 
 @pytest.fixture
@@ -66,7 +160,8 @@ async def test_given_2000_rows_with_a_few_bad_when_imported_twice_then_report_an
     engine = sqlite_engine
     connections = await seed_connections(engine, box)
     access.denied.update({"user20@example.org", "user30@example.com"})  # the app may not use these
-    rows, errors = read_rows(generated_csv())
+    read = read_rows(generated_csv())
+    rows, errors = read.rows, read.errors
 
     summary = await import_pairs(
         engine, rows, connections, RegistryAccessChecker(access.open), bus, concurrency=8
@@ -80,10 +175,12 @@ async def test_given_2000_rows_with_a_few_bad_when_imported_twice_then_report_an
     assert len(bus.published) == expected
 
     report = tmp_path / "failed.csv"
-    write_report(report, sorted(errors + summary.failures, key=lambda f: f.line))
+    with report.open("w", newline="") as handle:
+        write_report(handle, read.columns, sorted(errors + summary.failures, key=lambda f: f.line))
     with report.open() as handle:
         reported = list(csv.DictReader(handle))
-    assert [r["line"] for r in reported] == ["12", "22", "32", "102", "1002", str(ROWS + 2)]
+    lines = [r["reason"].split(":")[0] for r in reported]
+    assert lines == ["line 12", "line 22", "line 32", "line 102", "line 1002", f"line {ROWS + 2}"]
     assert reported[1]["google"] == "user20@example.com" and "access denied" in reported[1]["reason"]
 
     async with engine.connect() as conn:
@@ -108,8 +205,9 @@ async def test_an_import_across_batches_is_idempotent_on_both_engines(
     engine: AsyncEngine, box: SecretBox, access: Access, bus: RecordingBus
 ) -> None:
     connections = await seed_connections(engine, box)
-    rows, errors = read_rows(generated_csv(450))  # three batches
-    assert len(errors) == 4
+    read = read_rows(generated_csv(450))  # three batches
+    rows = read.rows
+    assert len(read.errors) == 4
     first = await import_pairs(
         engine, rows, connections, RegistryAccessChecker(access.open), bus, concurrency=4, batch=200
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,8 +23,8 @@ from calbridge.model import (
     content_hash,
 )
 from calbridge.providers.base import MirrorStamp
-from calbridge.providers.graph.translate import fetched_from_graph, graph_body
-from calbridge.translate import UnsupportedRecurrence
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
+from calbridge.translate import TranslationError, UnsupportedRecurrence
 from calbridge.translate.stamps import GRAPH_PAIR_PROPERTY_ID, GRAPH_SOURCE_PROPERTY_ID
 
 STAMP = MirrorStamp(pair_id="pair-7", source_id="0k8s6c1g5r1q2l3m4n5o6p7q8r")
@@ -84,6 +85,57 @@ def test_given_an_exception_when_read_then_it_points_at_its_master_and_original_
     assert event.recurrence is None
 
 
+def test_given_an_exception_read_without_its_original_start_when_read_then_it_is_refused() -> None:
+    # Graph leaves originalStart out unless it is selected. The exception's own start is not its
+    # slot: taken as the slot, the slot would look cancelled and be deleted on the other side.
+    item = load("graph", "exception")
+    del item["originalStart"]
+    with pytest.raises(TranslationError):
+        fetched_from_graph(item)
+    slot = datetime(2025, 1, 21, 18, tzinfo=ZoneInfo("UTC"))
+    told = fetched_from_graph(item, original_start=slot).event  # a write's answer: the caller knows
+    assert told.instance_of == InstanceOf("AAMkAGIAAAoZDOFEEE=", slot)
+
+
+def test_given_an_unchanged_occurrence_without_its_original_start_when_read_then_its_start_is_its_slot() -> (
+    None
+):
+    item = load("graph", "exception") | {"type": "occurrence"}
+    del item["originalStart"]
+    event = fetched_from_graph(item).event
+    assert event.instance_of is not None and event.instance_of.original_start == event.span.start
+
+
+class _Reads(dict[str, Any]):
+    """An answer that notes which of its properties were read."""
+
+    def __init__(self, item: dict[str, Any], seen: set[str]) -> None:
+        super().__init__(item)
+        self.seen = seen
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.seen.add(str(key))
+        return super().__contains__(key)
+
+
+def test_given_every_payload_when_read_then_only_selected_properties_are_read() -> None:
+    # A $select answers only what it names: a property read but not selected would be missing.
+    seen: set[str] = set()
+    for name in names("graph"):
+        fetched_from_graph(_Reads(load("graph", name), seen))
+    always = {"id", "@odata.etag", "singleValueExtendedProperties"}  # and what $expand asked for
+    assert seen - always <= set(GRAPH_SELECT)
+    assert "originalStart" in seen
+
+
 def test_given_a_cancelled_occurrence_when_read_then_a_cancelled_instance() -> None:
     event = fetched_from_graph(load("graph", "cancelled_occurrence")).event
     assert event.status is EventStatus.CANCELLED
@@ -112,6 +164,35 @@ def test_given_an_outlook_custom_zone_when_read_then_instants_stay_exact_with_a_
     assert event.span.zone == "UTC"
     assert event.span.start == datetime(2025, 11, 3, 17, tzinfo=ZoneInfo("UTC"))
     assert any(entry["event"] == "translate.zone_unknown" for entry in logs)
+
+
+def test_given_a_labelled_series_with_a_named_recurrence_zone_when_read_then_that_zone() -> None:
+    item = load("graph", "series_weekly")
+    item["originalStartTimeZone"] = item["originalEndTimeZone"] = "tzone://Microsoft/Custom"
+    with structlog.testing.capture_logs() as logs:
+        event = fetched_from_graph(item).event
+    assert isinstance(event.span, Timed) and event.span.zone == "America/Los_Angeles"
+    assert event.span.start == datetime(2025, 1, 7, 10, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert not any(entry["event"] == "translate.zone_unknown" for entry in logs)
+
+
+def test_given_a_labelled_series_when_its_zone_is_passed_then_the_series_is_read_in_it() -> None:
+    # Both names are labels; the adapter passes the zone the series' slots show (graph_labels).
+    item = load("graph", "series_weekly")
+    item["originalStartTimeZone"] = item["originalEndTimeZone"] = "Customized Time Zone"
+    item["recurrence"]["range"]["recurrenceTimeZone"] = "Customized Time Zone"
+    event = fetched_from_graph(item, zone="America/Los_Angeles").event
+    assert isinstance(event.span, Timed) and event.span.zone == "America/Los_Angeles"
+    assert event.recurrence == fetched_from_graph(load("graph", "series_weekly")).event.recurrence
+
+
+def test_given_outlooks_utc_label_when_read_then_utc_without_a_warning() -> None:
+    item = load("graph", "timed_w_europe")
+    item["originalStartTimeZone"] = item["originalEndTimeZone"] = "tzone://Microsoft/Utc"
+    with structlog.testing.capture_logs() as logs:
+        event = fetched_from_graph(item).event
+    assert isinstance(event.span, Timed) and event.span.zone == "UTC"
+    assert logs == []
 
 
 @pytest.mark.parametrize("name", [n for n in names("graph") if n != "cancelled_occurrence"])

@@ -5,7 +5,8 @@
 - Creates carry a `transactionId` derived from the stamp, so a retried POST returns the event the
   first one made; mirrors never have attendees, so no write mails anyone.
 - Occurrence changes (`create` with `instance_of`) find the occurrence by its original start,
-  since Graph's occurrence ids are opaque.
+  since Graph's occurrence ids are opaque: the series' instances are listed with `$select`
+  (`GRAPH_SELECT`), as Graph says `originalStart` only when asked.
 - At most `MailboxLimits.per_mailbox` requests per mailbox are in flight (Outlook allows 4).
 """
 
@@ -24,10 +25,18 @@ from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
 from calbridge.providers.graph.connection import GraphConnection
-from calbridge.providers.graph.feed import CANCELLED_MARK, TRANSACTION_PREFIX, read_changes
-from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request, iso
+from calbridge.providers.graph.feed import (
+    CANCELLED_MARK,
+    TRANSACTION_PREFIX,
+    DeltaWindow,
+    labelled_zone,
+    list_instances,
+    read_changes,
+    series_zone,
+)
+from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request
 from calbridge.providers.graph.marks import KnownMarks
-from calbridge.providers.graph.translate import fetched_from_graph, graph_body
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.pacing import Pacing
 from calbridge.settings import Settings
@@ -126,21 +135,34 @@ class GraphCalendar:
                 return
         raise NotFound("no such calendar in the mailbox")
 
-    def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
+    def _window(self) -> DeltaWindow:
         now = self._now()
-        window = (now - self._past, now + self._ahead)  # a delta link keeps the window it began with
-        return read_changes(self._mailbox(calendar), cursor, window, self._page_size)
+        return (now - self._past, now + self._ahead)
+
+    def changes(self, calendar: CalendarAddress, cursor: str | None) -> AsyncIterator[ChangePage]:
+        # A delta link keeps the window it began with.
+        return read_changes(self._mailbox(calendar), cursor, self._window(), self._page_size)
 
     async def get(self, calendar: CalendarAddress, event_id: str) -> Fetched | None:
         if CANCELLED_MARK in event_id:
             return None  # a cancelled occurrence (an id `graph_feed` made up): nothing to read
-        item = await self._mailbox(calendar).read(event_id)
-        return fetched_from_graph(item) if item is not None else None
+        mailbox = self._mailbox(calendar)
+        item = await mailbox.read(event_id)
+        if item is None:
+            return None
+        # A series whose zone Graph names by a label is read in the zone its slots show, as
+        # the change feed reads it (`graph_labels`).
+        return fetched_from_graph(item, zone=await series_zone(mailbox, item, self._window()))
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         mailbox = self._mailbox(calendar)
         events = mailbox.calendar_builder.events
-        info = get_request(events, filter=source_filter(stamp), expand=[stamps.graph_expand_marks()])
+        info = get_request(
+            events,
+            filter=source_filter(stamp),
+            select=list(GRAPH_SELECT),
+            expand=[stamps.graph_expand_marks()],
+        )
         async for row in mailbox.rows(events, info, on="calendar"):
             found = fetched_from_graph(row)
             if stamp.matches(found.stamp) and not found.event.cancelled:  # the pairing is checked here
@@ -164,10 +186,11 @@ class GraphCalendar:
     ) -> Fetched:
         mailbox = self._mailbox(calendar)
         body = self._body(event, stamp)
-        if "recurrence" in body and await _same_pattern(mailbox, event_id, event):
+        if "recurrence" in body and await _same_pattern(mailbox, event_id, event, self._window()):
             # Outlook drops a series' exceptions when its pattern is written, even unchanged.
             del body["recurrence"]
-        return await self._patch(mailbox, event_id, body, stamp)
+        slot = event.instance_of.original_start if event.instance_of is not None else None
+        return await self._patch(mailbox, event_id, body, stamp, slot)
 
     async def delete(self, calendar: CalendarAddress, event_id: str) -> None:
         mailbox = self._mailbox(calendar)
@@ -183,13 +206,26 @@ class GraphCalendar:
         return body
 
     async def _patch(
-        self, mailbox: GraphMailbox, event_id: str, body: dict[str, Any], stamp: MirrorStamp | None
+        self,
+        mailbox: GraphMailbox,
+        event_id: str,
+        body: dict[str, Any],
+        stamp: MirrorStamp | None,
+        slot: datetime | date | None = None,
     ) -> Fetched:
+        """PATCH; `slot` is the original start of the occurrence written, which Graph's answer
+        does not say (no `$select` on a write)."""
         info = GraphClient.request("PATCH", mailbox.event(event_id), body)
-        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False)
+        return self._written(await mailbox.call(info, on="event"), body, stamp, created=False, slot=slot)
 
     def _written(
-        self, item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, *, created: bool
+        self,
+        item: dict[str, Any],
+        body: dict[str, Any],
+        stamp: MirrorStamp | None,
+        *,
+        created: bool,
+        slot: datetime | date | None = None,
     ) -> Fetched:
         marks = body.get("singleValueExtendedProperties")
         if stamp is not None and marks and "singleValueExtendedProperties" not in item:
@@ -198,7 +234,7 @@ class GraphCalendar:
             ids = {str(mark.get("id")) for mark in marks}
             if created or stamps.GRAPH_FACTS_PROPERTY_ID in ids:
                 self.marks.note({**item, "singleValueExtendedProperties": marks})
-        return _written(item, body, stamp)
+        return _written(item, body, stamp, slot)
 
     async def _write_occurrence(
         self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None
@@ -224,40 +260,44 @@ class GraphCalendar:
             raise NotFound("graph occurrence not found")
         body = self._body(event, stamp)
         body.pop("recurrence", None)
-        return await self._patch(mailbox, row["id"], body, stamp)
+        return await self._patch(mailbox, row["id"], body, stamp, event.instance_of.original_start)
 
 
 async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> dict[str, Any] | None:
-    """The listed occurrence or exception with this original start (None: none, e.g. it was
-    cancelled). A missing series raises NotFound."""
+    """The listed occurrence or exception of this series with this original start (None: none,
+    e.g. it was cancelled). A missing series raises NotFound. Only `/instances` hands out an
+    occurrence's id, and only a `$select` makes Graph say its `originalStart`."""
     original = instance_of.original_start
     centre = (
         original if isinstance(original, datetime) else datetime.combine(original, datetime.min.time(), UTC)
     )
-    instances = mailbox.event(instance_of.master_id).instances
     for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
-        info = get_request(instances, start_date_time=iso(centre - reach), end_date_time=iso(centre + reach))
-        async for row in mailbox.rows(instances, info, on="event"):
-            listed = fetched_from_graph(row).event.instance_of
+        rows = await list_instances(mailbox, instance_of.master_id, (centre - reach, centre + reach))
+        zone = labelled_zone(rows[0], rows) if rows else None  # an all-day slot's date needs it
+        for row in rows:
+            listed = fetched_from_graph(row, zone=zone).event.instance_of
             if listed is not None and _same_start(listed.original_start, original):
                 return dict(row)
     return None
 
 
-async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event) -> bool:
+async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event, window: DeltaWindow) -> bool:
     """Whether the stored series already has this event's pattern and first start."""
     current = await mailbox.read(event_id)
     if current is None:
         return False
-    stored = fetched_from_graph(current).event
+    stored = fetched_from_graph(current, zone=await series_zone(mailbox, current, window)).event
     return stored.recurrence == event.recurrence and stored.span.start == event.span.start
 
 
-def _written(item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None) -> Fetched:
-    """A write's answer, with the marks it wrote (Graph does not return them unexpanded)."""
+def _written(
+    item: dict[str, Any], body: dict[str, Any], stamp: MirrorStamp | None, slot: datetime | date | None
+) -> Fetched:
+    """A write's answer, with the marks it wrote (Graph does not return them unexpanded) and,
+    for an occurrence, the slot it was written at."""
     if stamp is not None and "singleValueExtendedProperties" not in item:
         item = {**item, "singleValueExtendedProperties": body.get("singleValueExtendedProperties", [])}
-    return fetched_from_graph(item)
+    return fetched_from_graph(item, original_start=slot)
 
 
 def _same_start(a: datetime | date, b: datetime | date) -> bool:

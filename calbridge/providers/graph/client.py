@@ -23,6 +23,8 @@ nothing needs patching.
   (`bench/providers.py` compares the two).
 - The access token is kept until shortly before it expires (`CachedToken`): azure-identity
   searches MSAL's token cache on every request, about a tenth of a call's CPU.
+- A failed answer's body is parsed by the SDK into its `ODataError` (small models, only on
+  failure), so the error calbridge raises can say Graph's code and message.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class GraphClient:
             AzureIdentityAuthenticationProvider,
         )
         from kiota_http.middleware import ParametersNameDecodingHandler
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
         from msgraph.graph_request_adapter import GraphRequestAdapter
         from msgraph.graph_request_adapter import options as graph_options
         from msgraph.graph_service_client import GraphServiceClient
@@ -135,6 +138,9 @@ class GraphClient:
         middleware = [ParametersNameDecodingHandler(), GraphTelemetryHandler(options=telemetry)]
         http = GraphClientFactory.create_with_custom_middleware(middleware, client=self._http)
         self.adapter = GraphRequestAdapter(auth, client=http)
+        # Graph's error body for every failed status, mapped as the SDK's own builders map it:
+        # the error raised is an ODataError carrying Graph's code and message.
+        self._errors: dict[str, Any] = {"XXX": ODataError}
         self.adapter.base_url = (graph_url or GRAPH_URL).rstrip("/")
         self.sdk = GraphServiceClient(request_adapter=self.adapter)
 
@@ -151,7 +157,7 @@ class GraphClient:
             # The request shares its builder's path-parameter dict, which setting `url` clears.
             info.path_parameters = {**info.path_parameters, "baseurl": self.adapter.base_url}
             info.url = info.url
-        raw = await self.adapter.send_primitive_async(info, "bytes", None)
+        raw = await self.adapter.send_primitive_async(info, "bytes", self._errors)
         return orjson.loads(raw) if raw else None
 
     @staticmethod

@@ -3,6 +3,13 @@
 `classify` decides from the status and `Retry-After` alone (pure); `translate_exception` reads
 them from what kiota, httpx or azure-identity raised. A 503 or 504 that names a wait is Outlook
 shedding load, so it becomes Throttled with that wait; without one it is a transient failure.
+
+The error's text keeps what Graph said: its error code and message (`graph 400 InvalidRequest:
+NotificationUrl scheme='http' is not supported.`), so a log line or a pair's error says why, not
+only that, a call failed. The client has the SDK parse Graph's error body (`ODataError`); the
+message is cut to one line of `MESSAGE_LIMIT` characters with the query of any URL in it left
+out, where a token or signature could travel.
+
 A 404 on a listing or a calendar is the calendar (or mailbox) gone: `CalendarNotFound`.
 
 The token endpoint's refusals are told apart by their AADSTS code: a wrong or expired client
@@ -28,10 +35,13 @@ from calbridge.errors import (
     TransientProviderError,
 )
 
-__all__ = ["DEFAULT_BACKOFF", "classify", "translate_exception"]
+__all__ = ["DEFAULT_BACKOFF", "MESSAGE_LIMIT", "classify", "describe", "request_id", "translate_exception"]
 
 
 DEFAULT_BACKOFF = 5.0  # Graph says: without Retry-After, back off exponentially; the first step
+MESSAGE_LIMIT = 200  # characters of Graph's message kept in an error's text
+_URL_QUERY = re.compile(r"(https?://[^\s?#'\"]*)[?#][^\s'\"]*", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
 
 # Entra ID's answers that mean the connection's credential itself is refused, with what to say.
 CREDENTIAL_CODES = {
@@ -43,9 +53,28 @@ CREDENTIAL_CODES = {
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
 
-def classify(status: int, retry_after: str | None, *, on: Target) -> ProviderError:
-    """The calbridge error for one failed Graph answer (pure)."""
-    detail = f"graph {status}"
+def describe(status: int, code: str | None = None, message: str | None = None) -> str:
+    """`graph <status> <code>: <message>`, as much of it as Graph said (pure)."""
+    text = f"graph {status}"
+    if code:
+        text += f" {_one_line(code)[:64]}"
+    if message:
+        said = _one_line(_URL_QUERY.sub(r"\1?...", message))
+        text += f": {said[:MESSAGE_LIMIT]}"
+    return text
+
+
+def classify(
+    status: int,
+    retry_after: str | None,
+    *,
+    on: Target,
+    code: str | None = None,
+    message: str | None = None,
+) -> ProviderError:
+    """The calbridge error for one failed Graph answer (pure); `code` and `message` are Graph's
+    error code and message, when its answer had them."""
+    detail = describe(status, code, message)
     if status == 429:
         wait, asked = _seconds(retry_after)
         return Throttled(wait, detail, asked=asked)
@@ -69,11 +98,19 @@ def translate_exception(exc: BaseException, *, on: Target) -> ProviderError | No
     import httpx
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
     from kiota_abstractions.api_error import APIError
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
     if isinstance(exc, APIError):
         headers = exc.response_headers or {}
         retry_after = _header(headers, "retry-after")
-        return classify(int(exc.response_status_code or 0), retry_after, on=on)
+        said = exc.error if isinstance(exc, ODataError) else None
+        return classify(
+            int(exc.response_status_code or 0),
+            retry_after,
+            on=on,
+            code=said.code if said is not None else None,
+            message=said.message if said is not None else None,
+        )
     if isinstance(exc, ClientAuthenticationError):
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if isinstance(status, int) and status >= 500:
@@ -86,6 +123,12 @@ def translate_exception(exc: BaseException, *, on: Target) -> ProviderError | No
     if isinstance(exc, (httpx.TransportError, ssl.SSLError, ConnectionError, TimeoutError)):
         return TransientProviderError(f"graph connection failed: {type(exc).__name__}")
     return None
+
+
+def request_id(exc: BaseException) -> str | None:
+    """The `request-id` Graph gave a failed answer (Microsoft asks clients to log it), if any."""
+    headers = getattr(exc, "response_headers", None)
+    return _header(headers, "request-id") if headers is not None else None
 
 
 def token_refusal(message: str) -> AccessDenied:
@@ -106,6 +149,10 @@ def _header(headers: object, name: str) -> str | None:
     if isinstance(value, (list, tuple, set)):
         value = next(iter(value), None)
     return str(value) if value is not None else None
+
+
+def _one_line(text: str) -> str:
+    return _SPACE.sub(" ", "".join(c if c.isprintable() else " " for c in text)).strip()
 
 
 def _seconds(value: str | None) -> tuple[float, bool]:

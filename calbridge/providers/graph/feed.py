@@ -7,7 +7,9 @@
   row's `changeKey` is the one the adapter last wrote or read the event at (`graph_marks`).
 - Delta lists occurrences and exceptions, never series masters. Each series touched in a round
   is read once: its master (with marks), its exceptions in the window, and its cancelled
-  occurrences, which Graph does not list at all (`graph_series`).
+  occurrences, which Graph does not list at all (`graph_series`). Instances are listed with
+  `$select` (`GRAPH_SELECT`): only then does Graph say each one's `originalStart`, its slot in
+  the series; delta rows never carry it (delta takes no `$select`), so they only name the series.
 - `@removed` also names events that merely left the window; an id is reported Removed only if
   a GET confirms it is gone.
 """
@@ -23,11 +25,20 @@ from typing import Any
 from calbridge.model import AllDay, Event, EventStatus, InstanceOf, Timed
 from calbridge.providers.base import Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.graph.cursor import GraphCursor
+from calbridge.providers.graph.labels import needs_series_zone, zone_from_slots
 from calbridge.providers.graph.mailbox import GraphMailbox, get_request, iso
 from calbridge.providers.graph.series import cancelled_starts
-from calbridge.providers.graph.translate import fetched_from_graph
+from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_instant
 
-__all__ = ["CANCELLED_MARK", "TRANSACTION_PREFIX", "read_changes"]
+__all__ = [
+    "CANCELLED_MARK",
+    "TRANSACTION_PREFIX",
+    "DeltaWindow",
+    "labelled_zone",
+    "list_instances",
+    "read_changes",
+    "series_zone",
+]
 
 TRANSACTION_PREFIX = "calbridge-"
 # The id of a cancelled occurrence is made up here (Graph lists none): `<series>/cancelled/<start>`.
@@ -112,21 +123,52 @@ async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) ->
     item = await mailbox.read(master_id)
     if item is None:
         return [Removed(master_id)]
-    master = fetched_from_graph(item)
+    rows = await list_instances(mailbox, master_id, window)
+    zone = labelled_zone(item, rows)
+    master = fetched_from_graph(item, zone=zone)
     found: list[Change] = [master]
     listed: list[datetime | date] = []
-    instances = mailbox.event(master_id).instances
-    info = get_request(
-        instances, start_date_time=iso(window[0]), end_date_time=iso(window[1]), top=INSTANCES_PAGE
-    )
-    async for row in mailbox.rows(instances, info, on="event"):
-        fetched = fetched_from_graph(row)
+    for row in rows:
+        fetched = fetched_from_graph(row, zone=zone)
         if fetched.event.instance_of is not None:
             listed.append(fetched.event.instance_of.original_start)
         if row.get("type") == "exception":
-            found.append(fetched_from_graph(await _marked(mailbox, row, master.stamp)))
+            found.append(fetched_from_graph(await _marked(mailbox, row, master.stamp), zone=zone))
     found.extend(_cancelled(master, start) for start in cancelled_starts(master.event, listed, window))
     return found
+
+
+async def list_instances(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) -> list[dict[str, Any]]:
+    """The series' occurrences and exceptions in `window`, each with its `originalStart`."""
+    instances = mailbox.event(master_id).instances
+    info = get_request(
+        instances,
+        start_date_time=iso(window[0]),
+        end_date_time=iso(window[1]),
+        top=INSTANCES_PAGE,
+        select=list(GRAPH_SELECT),  # originalStart names each instance's slot
+    )
+    return [row async for row in mailbox.rows(instances, info, on="event")]
+
+
+def labelled_zone(item: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
+    """The zone of a series Graph names only by a label, as its slots show it (`graph_labels`);
+    None when Graph names the zone."""
+    if not needs_series_zone(item):
+        return None
+    slots = [moment for row in rows if (moment := graph_instant(row.get("originalStart"))) is not None]
+    return zone_from_slots(slots, all_day=bool(item.get("isAllDay")))
+
+
+async def series_zone(mailbox: GraphMailbox, item: dict[str, Any], window: DeltaWindow) -> str | None:
+    """`labelled_zone` for one item read on its own: its series' instances are listed for it
+    (only when Graph names the zone by a label, which is rare)."""
+    if not needs_series_zone(item):
+        return None
+    master_id = item["id"] if item.get("type") == "seriesMaster" else item.get("seriesMasterId")
+    if not master_id:
+        return None
+    return labelled_zone(item, await list_instances(mailbox, str(master_id), window))
 
 
 async def _marked(

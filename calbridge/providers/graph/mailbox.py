@@ -17,8 +17,9 @@ import structlog
 from calbridge.errors import NotFound, Target
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph.client import PREFER, GraphClient
-from calbridge.providers.graph.errors import translate_exception
+from calbridge.providers.graph.errors import request_id, translate_exception
 from calbridge.providers.graph.marks import KnownMarks
+from calbridge.providers.graph.translate import GRAPH_SELECT
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.pacing import Pacing
 from calbridge.translate import stamps
@@ -68,15 +69,23 @@ class GraphMailbox:
                 error = translate_exception(exc, on=on)
                 if error is None:
                     raise
-                log.info("graph.call_failed", method=str(info.http_method), error=type(error).__name__)
+                log.info(
+                    "graph.call_failed",
+                    method=str(info.http_method),
+                    error=type(error).__name__,
+                    reason=str(error),
+                    request_id=request_id(exc),
+                )
                 raise error from exc
 
     async def read(self, event_id: str) -> dict[str, Any] | None:
-        """The event with its mirror marks; None when it does not exist."""
+        """The event with its mirror marks and the properties the translator reads (its
+        `originalStart` among them); None when it does not exist."""
         try:
-            item: dict[str, Any] = await self.call(
-                get_request(self.event(event_id), expand=[stamps.graph_expand_marks()]), on="event"
+            info = get_request(
+                self.event(event_id), select=list(GRAPH_SELECT), expand=[stamps.graph_expand_marks()]
             )
+            item: dict[str, Any] = await self.call(info, on="event")
         except NotFound:
             return None
         if self.marks is not None:

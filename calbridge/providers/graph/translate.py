@@ -1,13 +1,15 @@
 """Event <-> Microsoft Graph event resources (raw JSON dicts, v1.0).
 
 Reading: `fetched_from_graph`, for an event fetched with the marks expanded (see
-`stamps.graph_expand_marks`) and in any `Prefer: outlook.timezone` (UTC when absent). Writing:
-`graph_body`, the POST/PATCH body of a mirror.
+`stamps.graph_expand_marks`), the properties of `GRAPH_SELECT` selected, and in any `Prefer:
+outlook.timezone` (UTC when absent). Writing: `graph_body`, the POST/PATCH body of a mirror.
 
 Mapping decisions (lossy cases noted):
 - times: `dateTime` is wall time in `timeZone` (Windows, IANA or UTC); the event's zone is
-  `originalStartTimeZone` through the CLDR table. A zone the table does not know (Outlook's
-  `tzone://Microsoft/Custom`) falls back to the response zone, with a warning; instants stay exact.
+  `originalStartTimeZone` through the CLDR table, else a series' `recurrenceTimeZone`. Outlook's
+  labels for a custom zone (`tzone://Microsoft/Custom`, `Customized Time Zone`) name no zone:
+  for a series the caller passes the zone its slots show (`graph_labels`); otherwise the
+  response zone is taken, with a warning, and instants stay exact. `tzone://Microsoft/Utc` is UTC.
   Writes use the Windows name of the event's zone and its wall times, so 09:00 Europe/Paris stays
   09:00 local across DST. A zone without a Windows name, or whose CLDR counterpart has other UTC
   offsets at the event's times, is written in UTC with a warning (a recurring series in such a
@@ -25,6 +27,9 @@ Mapping decisions (lossy cases noted):
   Nor does it get `isOnlineMeeting`: the source's join URL is a note line.
 - recurrence: see `recurrence`; EXDATE lines are deleted occurrences on Graph (the engine deletes
   them) and are kept as a fact so the mirror reads back with its source's lines.
+- occurrences: `originalStart` names an occurrence's or exception's slot in its series; Graph
+  returns it only when selected. An unchanged occurrence without it starts in its slot; an
+  exception without it raises TranslationError rather than guess (its start is not its slot).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from calbridge.model import (
     Timed,
 )
 from calbridge.providers.base import Fetched, MirrorStamp
+from calbridge.providers.graph.labels import is_known_zone
 from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnknownTimeZone, UnsupportedRecurrence
 from calbridge.translate.mirror import (
@@ -65,9 +71,41 @@ from calbridge.translate.recurrence import graph_recurrence, rrule_lines
 from calbridge.translate.text import body_from_graph, with_note, without_note
 from calbridge.translate.zones import iana_to_windows, to_iana
 
-__all__ = ["fetched_from_graph", "graph_body"]
+__all__ = ["GRAPH_SELECT", "fetched_from_graph", "graph_body", "graph_instant"]
 
 log = structlog.get_logger(__name__)
+
+# Every event property this module (and the change feed) reads, for `$select`: Graph leaves
+# `originalStart` out unless it is selected, and a `$select` answers only what it names (plus
+# `id`, `@odata.etag` and what `$expand` asks for, the marks). A property read here must be
+# listed here; tests/providers checks that the translator reads nothing else.
+GRAPH_SELECT = (
+    "subject",
+    "body",
+    "start",
+    "end",
+    "isAllDay",
+    "originalStartTimeZone",
+    "originalStart",
+    "location",
+    "showAs",
+    "sensitivity",
+    "isCancelled",
+    "recurrence",
+    "type",
+    "seriesMasterId",
+    "organizer",
+    "attendees",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+    "isOnlineMeeting",
+    "onlineMeeting",
+    "onlineMeetingUrl",
+    "onlineMeetingProvider",
+    "changeKey",
+    "lastModifiedDateTime",
+    "transactionId",
+)
 
 _SHOW_AS_IN = {s.value: s for s in ShowAs} | {"unknown": ShowAs.BUSY}
 _RESPONSE_IN = {
@@ -83,14 +121,18 @@ _MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
 UPDATED_PRECISION = timedelta(microseconds=1)
 
 
-def fetched_from_graph(item: dict[str, Any]) -> Fetched:
-    """A Graph event (as GET/delta/calendarView return it) as a Fetched."""
+def fetched_from_graph(
+    item: dict[str, Any], *, original_start: datetime | date | None = None, zone: str | None = None
+) -> Fetched:
+    """A Graph event (as GET/delta/calendarView return it) as a Fetched. `original_start` is an
+    occurrence's slot when the caller knows it and `item` does not say (a write's answer);
+    `zone` (IANA) is its series' zone when Graph names it only by a label (`graph_labels`)."""
     stamp, facts = stamps.read_graph_marks(item)
     version = item.get("changeKey") or item.get("@odata.etag") or ""
     return Fetched(
-        event=_event(item, facts),
+        event=_event(item, facts, original_start, zone),
         version=str(version),
-        updated=_instant(item.get("lastModifiedDateTime")),
+        updated=graph_instant(item.get("lastModifiedDateTime")),
         stamp=stamp,
         updated_precision=UPDATED_PRECISION,
     )
@@ -190,8 +232,13 @@ def _when(local: datetime, windows: str) -> dict[str, str]:
     return {"dateTime": f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond:06d}0", "timeZone": windows}
 
 
-def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
-    span, zone = _span_in(item, facts)
+def _event(
+    item: dict[str, Any],
+    facts: dict[str, Any],
+    original_start: datetime | date | None,
+    series_zone: str | None,
+) -> Event:
+    span, zone = _span_in(item, facts, series_zone)
     attendees = tuple(_attendee_in(a) for a in item.get("attendees") or [])
     organizer = _person((item.get("organizer") or {}).get("emailAddress"))
     stored_attendees, stored_organizer = attendees_from_facts(facts)
@@ -216,7 +263,7 @@ def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
         show_as=_SHOW_AS_IN.get(str(item.get("showAs")), ShowAs.BUSY),
         sensitivity=_enum(Sensitivity, item.get("sensitivity")) or Sensitivity.NORMAL,
         recurrence=_recurrence_in(item, span, zone, facts),
-        instance_of=_instance_of(item, span, zone),
+        instance_of=_instance_of(item, span, zone, original_start),
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(item, facts),
@@ -226,10 +273,15 @@ def _event(item: dict[str, Any], facts: dict[str, Any]) -> Event:
     )
 
 
-def _span_in(item: dict[str, Any], facts: dict[str, Any]) -> tuple[Span, str]:
+def _span_in(item: dict[str, Any], facts: dict[str, Any], series_zone: str | None) -> tuple[Span, str]:
     start, end = item["start"], item["end"]
     response_zone = _zone(start.get("timeZone") or "UTC", "UTC")
-    zone = _zone(item.get("originalStartTimeZone") or response_zone, response_zone)
+    zone = (
+        _known_zone(item.get("originalStartTimeZone"))
+        or _known_zone(_range_zone(item))
+        or series_zone
+        or _zone(item.get("originalStartTimeZone") or response_zone, response_zone)  # warns
+    )
     stored = facts.get("zone")
     if isinstance(stored, str) and _same_windows_zone(stored, zone):
         zone = stored  # the source's own IANA name, where the CLDR table maps several to one
@@ -253,7 +305,7 @@ def _recurrence_in(item: dict[str, Any], span: Span, zone: str, facts: dict[str,
     value = item.get("recurrence")
     if not value:
         return None
-    range_zone = _zone(value.get("range", {}).get("recurrenceTimeZone") or zone, zone)
+    range_zone = _known_zone(_range_zone(item)) or zone
     all_day = isinstance(span, AllDay)
     lines = rrule_lines(value, zone=range_zone, all_day=all_day)
     stored = facts.get("rules")
@@ -270,14 +322,18 @@ def _recurrence_in(item: dict[str, Any], span: Span, zone: str, facts: dict[str,
     return Recurrence(lines)
 
 
-def _instance_of(item: dict[str, Any], span: Span, zone: str) -> InstanceOf | None:
-    if item.get("type") not in ("exception", "occurrence") or not item.get("seriesMasterId"):
+def _instance_of(
+    item: dict[str, Any], span: Span, zone: str, known: datetime | date | None
+) -> InstanceOf | None:
+    kind = item.get("type")
+    if kind not in ("exception", "occurrence") or not item.get("seriesMasterId"):
         return None
-    raw = item.get("originalStart")
-    if raw:
-        original: datetime | date = _instant(raw) or span.start
-    else:
-        original = span.start
+    original: datetime | date | None = graph_instant(item.get("originalStart")) or known
+    if original is None:
+        if kind == "exception":
+            # Its start is not its slot: guessing would report the slot as cancelled.
+            raise TranslationError("a Graph exception read without originalStart ($select GRAPH_SELECT)")
+        original = span.start  # an unchanged occurrence starts where the pattern put it
     if isinstance(span, AllDay) and isinstance(original, datetime):
         original = original.astimezone(ZoneInfo(zone)).date()
     return InstanceOf(item["seriesMasterId"], original)
@@ -321,6 +377,15 @@ def _person(value: dict[str, Any] | None) -> Person | None:
     return Person(value["address"], value.get("name"))
 
 
+def _range_zone(item: dict[str, Any]) -> Any:
+    return ((item.get("recurrence") or {}).get("range") or {}).get("recurrenceTimeZone")
+
+
+def _known_zone(name: Any) -> str | None:
+    """The IANA zone `name` names; None for a label (a custom zone) or nothing."""
+    return to_iana(name) if is_known_zone(name) else None
+
+
 def _zone(name: str, fallback: str) -> str:
     try:
         return to_iana(name)
@@ -342,10 +407,11 @@ def _wall(value: str) -> datetime:
     return local + timedelta(microseconds=int((fraction + "000000")[:6])) if fraction else local
 
 
-def _instant(value: str | None) -> datetime | None:
-    """`lastModifiedDateTime` with its fraction: Graph writes seven digits (100 ns), a datetime
-    keeps six. Dropping the fraction would make a Google edit made 0.1 s earlier look newer."""
-    if not value:
+def graph_instant(value: object) -> datetime | None:
+    """A Graph timestamp (`2026-10-26T08:00:00.1234567Z`) as an aware datetime, with its fraction:
+    Graph writes seven digits (100 ns), a datetime keeps six. Dropping the fraction would make a
+    Google edit made 0.1 s earlier look newer (`lastModifiedDateTime`)."""
+    if not isinstance(value, str) or not value:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -1,7 +1,7 @@
 """event_failures: events a pair could not copy; pairs.recheck_at: when a pair in error is checked again
 
-Revision ID: 0006_event_failures
-Revises: 0005_cursor_read_at
+Revision ID: 0007_event_failures
+Revises: 0006_dead_letter_history
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_event_failures"
-down_revision = "0005_cursor_read_at"
+revision = "0007_event_failures"
+down_revision = "0006_dead_letter_history"
 branch_labels = None
 depends_on = None
 
