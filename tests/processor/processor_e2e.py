@@ -295,8 +295,7 @@ async def open_stack(
     await asyncio.to_thread(upgrade, database)
     engine = create_engine(database)
     async with AsyncExitStack() as stack:
-        # The receiver here serves plain http on loopback; Graph itself demands https webhooks.
-        sandbox = await stack.enter_async_context(Sandbox.start(seed=seed, plain_http_webhooks=True))
+        sandbox = await stack.enter_async_context(Sandbox.start(seed=seed))
         await add_pair(engine, settings, sandbox, folder)
         # HTTPS with the sandbox's CA: Graph notifies only HTTPS addresses.
         receiver = serve(create_app(settings, open_bus(settings)), tls=sandbox.tls)

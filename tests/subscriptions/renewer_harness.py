@@ -256,8 +256,7 @@ async def open_world(amqp_url: str, database_url: str, *, tap: bool = True) -> A
         signing_keys=keys_setting({**KEYS, **NEXT_KEY}),
         database_url=SecretStr(database_url),
     )
-    # The receiver here serves plain http on loopback; Graph itself demands https webhooks.
-    async with Sandbox.start(seed=7, plain_http_webhooks=True) as sb:
+    async with Sandbox.start(seed=7) as sb:
         receiver_bus = open_bus(settings)
         # HTTPS with the sandbox's CA: Graph notifies only HTTPS addresses.
         async with serve(create_app(settings, receiver_bus, clock=sb.clock.now), tls=sb.tls) as running:
