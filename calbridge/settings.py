@@ -342,6 +342,17 @@ class Settings(BaseSettings):
         description="Threads running Google API calls (google-api-python-client is synchronous; each "
         "thread owns its own HTTP connection).",
     )
+    google_project_daily_quota: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Google Calendar requests per Cloud project per day (Google's cap since 2026; "
+        "raise it for a Scaled Tier project, 0: no daily cap). Past 80 % the rest is spread over the day.",
+    )
+    shared_quotas: bool = Field(
+        default=True,
+        description="Count provider quotas (Google per user, project and day; Outlook per mailbox) "
+        "in the store, shared by every processor replica, and wait for them before calling.",
+    )
     graph_mailbox_concurrency: int = Field(
         default=4,
         ge=1,

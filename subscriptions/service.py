@@ -32,6 +32,7 @@ from calbridge.secretbox import SecretBox, open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.connection_records import get_connection
 from calbridge.store.engine import create_engine
+from calbridge.store.quota_windows import open_quota_book
 from subscriptions.isolation import isolate_connection_faults
 from subscriptions.pair_health import PairHealth
 from subscriptions.probes import Health, create_probe_app
@@ -55,7 +56,7 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
     engine = create_engine(settings.database_url.get_secret_value())
     bus = open_bus(settings)
     box = open_secretbox(settings)
-    registry = Registry(settings)
+    registry = Registry(settings, quota=open_quota_book(engine, settings))
     providers = ConnectionProviders(engine, box, _now, registry)
     checker = RegistryAccessChecker(registry.open)
     pair_health = PairHealth(

@@ -12,8 +12,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["MailboxLimits"]
+if TYPE_CHECKING:
+    from calbridge.providers.budget import QuotaBook, QuotaGate
+    from calbridge.providers.quota import Quota
+
+__all__ = ["AdapterShares", "MailboxLimits"]
 
 
 @dataclass
@@ -52,3 +57,18 @@ class MailboxLimits:
     def in_flight(self, mailbox: str) -> int:
         gate = self._gates.get(mailbox.lower())
         return 0 if gate is None else gate.in_flight
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterShares:
+    """What every adapter of one provider in a process shares: the per-mailbox cap and the
+    provider's quotas, counted with the other replicas (`calbridge.providers.budget`)."""
+
+    limits: MailboxLimits | None = None
+    book: QuotaBook | None = None
+    provider: str = ""
+    quotas: tuple[Quota, ...] = ()
+
+    def gate(self, owner: str) -> QuotaGate | None:
+        """The quota admission of one credential's requests (`owner`: its project or app)."""
+        return None if self.book is None else self.book.gate(self.provider, self.quotas, owner)

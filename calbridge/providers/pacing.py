@@ -13,6 +13,10 @@ and the caller hands the work back to the bus, which waits in a delay queue with
 attempt (`calbridge.bus.base.BackOff`). The Google and Graph adapters call `Pacing.call` around
 each single HTTP request, so a throttled page of a change feed is asked for again, not the whole
 feed. (EWS does not pace in the process yet: its `ErrorServerBusy` takes the bus's step.)
+
+With a `QuotaGate`, every call first takes one request of the provider's quotas shared with the
+other replicas (`calbridge.providers.budget`); when a quota is spent it waits for it like for a
+throttle, within the same patience, so calbridge slows down before the provider has to say so.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import structlog
 
 from calbridge.clock import Sleep
 from calbridge.errors import Throttled
+from calbridge.providers.budget import QuotaGate
 
 __all__ = ["MAX_BACKOFF", "Pacing", "throttle_wait"]
 
@@ -61,8 +66,10 @@ class Pacing:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        quota: QuotaGate | None = None,
     ) -> None:
         self.patience = patience
+        self.quota = quota
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -86,6 +93,14 @@ class Pacing:
                 await self._sleep(closed)
                 waited += closed
                 continue  # another call may have been throttled meanwhile: look again
+            if self.quota is not None:
+                wait = await self.quota.admit(mailbox)
+                if wait > 0:
+                    if waited + wait > self.patience:
+                        raise Throttled(wait, f"{provider} quota spent for {wait:.0f}s more")
+                    await self._sleep(wait)
+                    waited += wait
+                    continue
             try:
                 result = await call()
             except Throttled as exc:

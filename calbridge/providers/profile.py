@@ -3,9 +3,10 @@
 The rest of calbridge asks a provider's profile instead of branching on the provider: the
 token code and length limit (`tokens`), how a subscription is kept alive (`subscriptions`),
 push or streaming, the free/busy batch size, window and timeout (`freebusy`), the per-mailbox
-concurrency cap (`registry.Registry`), the connection type (`connections`), and the openers of
-its adapter, free/busy source and subscription provider. Each slice declares its own in
-`calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists them, one line per provider.
+concurrency cap (`registry.Registry`), the request quotas (`budget`), the connection type
+(`connections`), and the openers of its adapter, free/busy source and subscription provider.
+Each slice declares its own in `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists
+them, one line per provider.
 
 The openers are plain functions that import the slice's SDK-backed modules when first called,
 so that reading a profile (the receiver verifying a token, the planner batching free/busy
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from calbridge.freebusy.batching import ProviderLimits
     from calbridge.freebusy.source import FreeBusySource
     from calbridge.providers.base import CalendarProvider
-    from calbridge.providers.limits import MailboxLimits
+    from calbridge.providers.limits import AdapterShares
+    from calbridge.providers.quota import Quota
     from calbridge.providers.subscriptions import SubscriptionProvider
     from calbridge.settings import Settings
 
@@ -77,10 +79,11 @@ class ProviderProfile:
     freebusy: ProviderLimits  # freebusy.batching: addresses per call, longest window per call
     freebusy_timeout: float  # freebusy.orchestrate: seconds per lookup, unless settings say
     mailbox_concurrency: int | None  # registry: requests in flight per mailbox; None: no cap
+    quotas: tuple[Quota, ...]  # registry -> budget: request quotas shared by every replica
     access_fix: str  # pairs.access: what to grant when the provider denies access
     credential_fix: str  # pairs.access: what to do when it refuses the connection's own credential
     connection_type: type[Connection]  # connections: rebuilds a stored connection
-    open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
+    open_adapter: Callable[[Connection, Settings, AdapterShares], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.

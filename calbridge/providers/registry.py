@@ -6,7 +6,8 @@
 `Registry` is built once per process from that process's settings and passed to whatever opens
 adapters: it holds the profiles with the settings applied and one `MailboxLimits` per provider
 that caps requests per mailbox (Outlook counts them per app and mailbox, not per adapter, so
-every adapter of the process shares one). A registry built from fewer profiles, or from
+every adapter of the process shares one), and, given a `QuotaBook`, the provider's request quotas
+counted with the other replicas (`calbridge.providers.budget`). A registry built from fewer profiles, or from
 profiles whose openers are fakes (`profile.but(open_adapter=...)`), is how tests and partial
 builds say which adapters exist: opening a connection of a provider it lacks raises
 AdapterMissing.
@@ -22,10 +23,11 @@ from calbridge.connections import Connection
 from calbridge.errors import ProviderError
 from calbridge.freebusy.source import FreeBusySource
 from calbridge.providers.base import CalendarProvider
+from calbridge.providers.budget import QuotaBook
 from calbridge.providers.ews import profile as ews
 from calbridge.providers.google import profile as google
 from calbridge.providers.graph import profile as graph
-from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.limits import AdapterShares, MailboxLimits
 from calbridge.providers.profile import ProviderProfile
 from calbridge.providers.subscriptions import SubscriptionProvider
 from calbridge.settings import Settings
@@ -62,13 +64,24 @@ def profile_for(provider: str) -> ProviderProfile:
 class Registry:
     """The providers one process serves, with its settings applied; opens their adapters."""
 
-    def __init__(self, settings: Settings, profiles: Iterable[ProviderProfile] = PROFILES) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        profiles: Iterable[ProviderProfile] = PROFILES,
+        *,
+        quota: QuotaBook | None = None,
+    ) -> None:
         self.settings = settings
+        self.quota = quota
         self._profiles = {p.provider.value: p.tuned(settings) for p in profiles}
         self._limits = {
             name: MailboxLimits(p.mailbox_concurrency)
             for name, p in self._profiles.items()
             if p.mailbox_concurrency is not None
+        }
+        self._shares = {
+            name: AdapterShares(self._limits.get(name), quota, name, p.quotas)
+            for name, p in self._profiles.items()
         }
 
     @property
@@ -89,7 +102,7 @@ class Registry:
     def open(self, connection: Connection) -> CalendarProvider:
         """The adapter for a stored connection (the caller closes it: `closing.close_provider`)."""
         provider = connection.provider.value
-        return self.profile(provider).open_adapter(connection, self.settings, self._limits.get(provider))
+        return self.profile(provider).open_adapter(connection, self.settings, self._shares[provider])
 
     def open_freebusy(self, connection: Connection, mailbox: str | None = None) -> FreeBusySource:
         """The free/busy source of a stored connection, acting as `mailbox` when given."""

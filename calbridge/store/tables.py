@@ -24,6 +24,7 @@ __all__ = [
     "links",
     "metadata",
     "pairs",
+    "quota_windows",
     "subscription_leases",
     "subscriptions",
 ]
@@ -222,4 +223,14 @@ dead_letters = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, default="waiting", server_default="waiting"),
     sa.Column("replays", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Index(None, "calendar_id"),
+)
+
+quota_windows = sa.Table(
+    "quota_windows",
+    metadata,
+    # provider/scope/owner[/mailbox]: one provider quota's count, shared by every process
+    sa.Column("key", sa.String(700), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, nullable=False),  # seconds since the epoch
+    sa.Column("used", sa.BigInteger, nullable=False, default=0),  # granted in this window
+    sa.Column("previous", sa.BigInteger, nullable=False, default=0),  # granted in the one before
 )

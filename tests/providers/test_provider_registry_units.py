@@ -12,7 +12,7 @@ from calbridge.connections import describe
 from calbridge.events import Provider
 from calbridge.providers.ews.connection import EwsConnection
 from calbridge.providers.graph.connection import GraphConnection
-from calbridge.providers.limits import MailboxLimits
+from calbridge.providers.limits import AdapterShares
 from calbridge.providers.registry import PROFILES, AdapterMissing, Registry, profile_for
 from calbridge.settings import Settings, load_settings
 from calbridge.store.connection_records import connection_from_parts
@@ -24,10 +24,10 @@ EWS = EwsConnection(name="ews", auth="ntlm", password="p", username="svc", url="
 class Opened:
     """What a fake opener was called with."""
 
-    def __init__(self, connection: Any, settings: Settings, limits: MailboxLimits | None) -> None:
+    def __init__(self, connection: Any, settings: Settings, shares: AdapterShares) -> None:
         self.connection = connection
         self.settings = settings
-        self.limits = limits
+        self.limits = shares.limits
 
 
 def with_fake_adapters(settings: Settings) -> Registry:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
     from calbridge.providers.base import CalendarProvider
-    from calbridge.providers.limits import MailboxLimits
+    from calbridge.providers.limits import AdapterShares
     from calbridge.settings import Settings
 
 __all__ = ["PROFILE"]
@@ -35,9 +35,7 @@ def _ews(connection: Connection) -> EwsConnection:
     return connection
 
 
-def _open_adapter(
-    connection: Connection, settings: Settings, limits: MailboxLimits | None
-) -> CalendarProvider:
+def _open_adapter(connection: Connection, settings: Settings, shares: AdapterShares) -> CalendarProvider:
     from calbridge.providers.ews.adapter import open_ews
 
     return open_ews(_ews(connection), settings)
@@ -61,6 +59,7 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=100, max_window=timedelta(days=42)),
     freebusy_timeout=6.0,
     mailbox_concurrency=None,
+    quotas=(),  # EWS throttles by policy budgets, answered with BackOffMilliseconds
     credential_fix=(
         "the EWS account's password (or token) is wrong or expired: store the current one with "
         "`calbridge connections add ews ... --replace`"

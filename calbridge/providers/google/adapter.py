@@ -27,6 +27,7 @@ from calbridge.events import Provider
 from calbridge.model import Event
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
+from calbridge.providers.budget import QuotaGate
 from calbridge.providers.google.client import GoogleClient
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.google.translate import fetched_from_google, google_body
@@ -298,22 +299,25 @@ class GoogleCalendar:
         return zone
 
 
-def open_google(connection: GoogleConnection, settings: Settings) -> GoogleCalendar:
-    """The adapter for a stored Google connection, tuned by the process's settings."""
+def open_google(
+    connection: GoogleConnection, settings: Settings, quota: QuotaGate | None = None
+) -> GoogleCalendar:
+    """The adapter for a stored Google connection, tuned by the process's settings; its calls
+    spend `quota` (the project's, shared with the other replicas) when given."""
     return GoogleCalendar.connect(
         connection.service_account_info(),
         api_endpoint=connection.api_endpoint,
         token_uri=connection.token_uri,
         ca_file=connection.ca_file,
-        **google_options(settings),
+        **google_options(settings, quota),
     )
 
 
-def google_options(settings: Settings) -> dict[str, Any]:
+def google_options(settings: Settings, quota: QuotaGate | None = None) -> dict[str, Any]:
     """`GoogleCalendar.connect`'s tuning knobs as the settings give them, with the adapter's
-    throttle gates (`calbridge.providers.pacing`: one per user it calls)."""
+    throttle gates (`calbridge.providers.pacing`: one per user it calls) over `quota`."""
     return {
         "threads": settings.google_threads,
         "timeout": settings.provider_timeout,
-        "pacing": Pacing(settings.throttle_patience),
+        "pacing": Pacing(settings.throttle_patience, quota=quota),
     }

@@ -5,6 +5,11 @@
 - Its token (at most 256 characters) is signed over the channel id, chosen before the watch.
 - `freeBusy.query` takes at most 50 calendars (`calendarExpansionMax`); the longest span is
   undocumented and longer than about three months has been seen refused: 60 days per call.
+- Quotas (per Cloud project, so per service account's `project_id`): 600 requests per minute per
+  user, 10,000 per minute per project (both sliding), and since 2026 1,000,000 per project per
+  day that cannot be raised (Google's day starts at midnight Pacific time; counted from 08:00
+  UTC, which in summer keeps an hour of the new day on the old one's count: the safe side).
+  Past 80 % of the day the rest is released evenly over the day (`calbridge.providers.quota`).
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ from calbridge.freebusy.batching import ProviderLimits
 from calbridge.pairs.policy import Side
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
+from calbridge.providers.quota import Quota, QuotaKey
 
 if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
     from calbridge.providers.base import CalendarProvider
-    from calbridge.providers.limits import MailboxLimits
+    from calbridge.providers.limits import AdapterShares
     from calbridge.providers.subscriptions import SubscriptionProvider
     from calbridge.settings import Settings
 
@@ -37,12 +43,12 @@ def _google(connection: Connection) -> GoogleConnection:
     return connection
 
 
-def _open_adapter(
-    connection: Connection, settings: Settings, limits: MailboxLimits | None
-) -> CalendarProvider:
+def _open_adapter(connection: Connection, settings: Settings, shares: AdapterShares) -> CalendarProvider:
     from calbridge.providers.google.adapter import open_google
 
-    return open_google(_google(connection), settings)
+    google = _google(connection)
+    project = str(google.service_account_info().get("project_id") or google.client_email)
+    return open_google(google, settings, shares.gate(project))
 
 
 def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | None) -> FreeBusySource:
@@ -63,7 +69,25 @@ def _open_subscriptions(connection: Connection, settings: Settings, clock: Clock
 
 
 def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
-    return profile.but(subscription_lifetime=settings.google_channel_ttl)
+    day = settings.google_project_daily_quota  # a Scaled Tier project may have more; 0: no cap
+    quotas = tuple(
+        q.but(limit=day) if q.scope == DAILY.scope else q
+        for q in profile.quotas
+        if q.scope != DAILY.scope or day
+    )
+    return profile.but(subscription_lifetime=settings.google_channel_ttl, quotas=quotas)
+
+
+DAILY = Quota(
+    "project-day",
+    QuotaKey.OWNER,
+    1_000_000,
+    86_400,
+    sliding=False,
+    offset=8 * 3600,
+    warn_at=0.8,
+    reserve=True,
+)
 
 
 PROFILE = ProviderProfile(
@@ -78,6 +102,11 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=50, max_window=timedelta(days=60)),
     freebusy_timeout=4.0,
     mailbox_concurrency=None,
+    quotas=(
+        Quota("user", QuotaKey.MAILBOX, 600, 60),
+        Quota("project", QuotaKey.OWNER, 10_000, 60, warn_at=0.8),
+        DAILY,
+    ),
     credential_fix=(
         "the service account key was deleted or disabled: create a new key and store it with "
         "`calbridge connections add google --service-account KEY.json --replace`"

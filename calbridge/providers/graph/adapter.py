@@ -23,6 +23,7 @@ from calbridge.events import Provider
 from calbridge.model import Event, EventStatus, InstanceOf
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
+from calbridge.providers.budget import QuotaGate
 from calbridge.providers.graph.client import GraphClient
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.graph.feed import (
@@ -309,11 +310,14 @@ def _same_start(a: datetime | date, b: datetime | date) -> bool:
 
 
 def open_graph(
-    connection: GraphConnection, settings: Settings, limits: MailboxLimits | None
+    connection: GraphConnection,
+    settings: Settings,
+    limits: MailboxLimits | None,
+    quota: QuotaGate | None = None,
 ) -> GraphCalendar:
     """The adapter for a stored Graph connection, tuned by the process's settings. Pass the
     process's one `MailboxLimits` (the registry holds it): Outlook counts requests per app and
-    mailbox, not per adapter."""
+    mailbox, not per adapter; its calls spend `quota` (shared with the other replicas) when given."""
     return GraphCalendar.connect(
         connection.tenant_id,
         connection.client_id,
@@ -321,17 +325,19 @@ def open_graph(
         authority=connection.authority,
         graph_url=connection.graph_url,
         ca_file=connection.ca_file,
-        **graph_options(settings, limits),
+        **graph_options(settings, limits, quota),
     )
 
 
-def graph_options(settings: Settings, limits: MailboxLimits | None = None) -> dict[str, Any]:
+def graph_options(
+    settings: Settings, limits: MailboxLimits | None = None, quota: QuotaGate | None = None
+) -> dict[str, Any]:
     """`GraphCalendar.connect`'s tuning knobs as the settings give them (a cap of its own
     unless `limits` is given, and throttle gates of its own: `calbridge.providers.pacing`)."""
     return {
         "timeout": settings.provider_timeout,
         "limits": limits or MailboxLimits(settings.graph_mailbox_concurrency),
-        "pacing": Pacing(settings.throttle_patience),  # the adapter's throttle gates, per mailbox
+        "pacing": Pacing(settings.throttle_patience, quota=quota),  # throttle gates, per mailbox
         "past": timedelta(days=settings.graph_window_past_days),
         "ahead": timedelta(days=settings.graph_window_ahead_days),
     }

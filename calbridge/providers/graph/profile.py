@@ -6,7 +6,9 @@
   known after the create).
 - Lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed) have a route
   of their own.
-- Outlook answers 429 "MailboxConcurrency" past 4 requests in flight per app and mailbox.
+- Outlook answers 429 "MailboxConcurrency" past 4 requests in flight per app and mailbox, and
+  429 past 10,000 requests per 10 minutes per app and mailbox (the quota key: the app's client
+  id and the mailbox).
 - `getSchedule` takes 20 schedules per call over a window under 62 days.
 """
 
@@ -21,13 +23,14 @@ from calbridge.freebusy.batching import ProviderLimits
 from calbridge.pairs.policy import Side
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
+from calbridge.providers.quota import Quota, QuotaKey
 
 if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
     from calbridge.providers.base import CalendarProvider
-    from calbridge.providers.limits import MailboxLimits
+    from calbridge.providers.limits import AdapterShares
     from calbridge.providers.subscriptions import SubscriptionProvider
     from calbridge.settings import Settings
 
@@ -40,12 +43,11 @@ def _graph(connection: Connection) -> GraphConnection:
     return connection
 
 
-def _open_adapter(
-    connection: Connection, settings: Settings, limits: MailboxLimits | None
-) -> CalendarProvider:
+def _open_adapter(connection: Connection, settings: Settings, shares: AdapterShares) -> CalendarProvider:
     from calbridge.providers.graph.adapter import open_graph
 
-    return open_graph(_graph(connection), settings, limits)
+    graph = _graph(connection)
+    return open_graph(graph, settings, shares.limits, shares.gate(graph.client_id))
 
 
 def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | None) -> FreeBusySource:
@@ -79,6 +81,7 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=20, max_window=timedelta(days=61)),
     freebusy_timeout=4.0,
     mailbox_concurrency=4,
+    quotas=(Quota("mailbox", QuotaKey.MAILBOX, 10_000, 600, warn_at=0.8),),
     credential_fix=(
         "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
         "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"

@@ -1,0 +1,31 @@
+"""quota_windows: provider quota counts shared by every process (calbridge.store.quota_windows)
+
+Revision ID: 0008_quota_windows
+Revises: 0007_event_failures
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008_quota_windows"
+down_revision = "0007_event_failures"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "quota_windows",
+        sa.Column("key", sa.String(length=700), nullable=False),
+        sa.Column("window_start", sa.BigInteger(), nullable=False),
+        sa.Column("used", sa.BigInteger(), nullable=False),
+        sa.Column("previous", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_quota_windows")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("quota_windows")
