@@ -187,6 +187,19 @@ class GoogleControl:
         """Calls per user per sliding minute before 403 userRateLimitExceeded (None: unlimited)."""
         await self._control.call("PUT", "/google/settings", {"userQuotaPerMinute": per_minute})
 
+    async def quota(self, **changes: Any) -> dict[str, Any]:
+        """The request quotas and the peaks reached; `changes` (e.g. `projectPerMinute=10_000`,
+        `peaks=None`) set them first."""
+        method = "PUT" if changes else "GET"
+        result: dict[str, Any] = await self._control.call(method, "/google/quota", changes or None)
+        return result
+
+    async def add_users(self, count: int, *, prefix: str = "user", start: int = 0) -> dict[str, Any]:
+        """`count` people `{prefix}{n:05d}@example.com`, each with a primary calendar."""
+        body = {"count": count, "prefix": prefix, "start": start}
+        result: dict[str, Any] = await self._control.call("POST", "/google/users:bulk", body)
+        return result
+
     async def channels(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._control.call("GET", "/google/channels")
         return result

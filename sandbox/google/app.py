@@ -65,10 +65,11 @@ def _authorize(emulator: GoogleEmulator, request: web.Request, write: bool) -> A
             "Invalid Credentials",
             extra={"location": "Authorization", "locationType": "header"},
         )
-    if not emulator.quota.admit(grant.subject or emulator.account.client_email, emulator.clock.now()):
-        raise GoogleApiError(
-            403, "userRateLimitExceeded", "User Rate Limit Exceeded", extra={"domain": "usageLimits"}
-        )
+    refusal = emulator.quota.admit(
+        emulator.account.project_id, grant.subject or emulator.account.client_email, emulator.clock.now()
+    )
+    if refusal is not None:
+        raise GoogleApiError(403, refusal.reason, refusal.message, extra={"domain": "usageLimits"})
     if write and not grant.can_write:
         raise GoogleApiError(
             403, "insufficientPermissions", "Request had insufficient authentication scopes."

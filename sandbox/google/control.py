@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sandbox.google.emulator import EMULATOR, GoogleEmulator
 from sandbox.google.errors import GoogleApiError, error_response
+from sandbox.google.state import GoogleUser
 
 __all__ = ["add_routes"]
 
@@ -152,9 +153,36 @@ def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -
     if "guestCopies" in body:
         emu.world.guest_copies = bool(body["guestCopies"])
     if "userQuotaPerMinute" in body:
-        limit = body["userQuotaPerMinute"]
-        emu.quota.per_minute = None if limit is None else int(limit)
-    return {"guestCopies": emu.world.guest_copies, "userQuotaPerMinute": emu.quota.per_minute}
+        emu.quota.update({"userPerMinute": body["userQuotaPerMinute"]})
+    return {"guestCopies": emu.world.guest_copies, "userQuotaPerMinute": emu.quota.user.limit}
+
+
+def _quota(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    """GET reads, PUT sets the request quotas (`userPerMinute`, `projectPerMinute`,
+    `projectPerDay`; null: unlimited) and `"peaks": null` forgets the peaks reached."""
+    emu.quota.update(body)
+    return emu.quota.view()
+
+
+BULK_MAX = 100_000
+
+
+def _bulk_users(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    """`count` people `{prefix}{n:05d}@{domain}` (n from `start`, default 0), each with a primary
+    calendar; existing ones are left as they are."""
+    count, start = body.get("count"), body.get("start", 0)
+    if not isinstance(count, int) or not 0 < count <= BULK_MAX or not isinstance(start, int) or start < 0:
+        raise ValueError(f"'count' must be an integer from 1 to {BULK_MAX} ('start' >= 0)")
+    prefix, domain = str(body.get("prefix") or "user"), str(body.get("domain") or emu.world.domains[0])
+    if domain not in emu.world.domains:
+        raise ValueError(f"domain {domain!r} is not one of {list(emu.world.domains)}")
+    zone = str(body.get("timeZone") or "UTC")
+    users = [
+        GoogleUser(f"{prefix}{n:05d}@{domain}", f"{prefix.title()} {n}", zone)
+        for n in range(start, start + count)
+    ]
+    emu.add_users(users)
+    return {"created": count, "first": users[0].email, "last": users[-1].email, "users": len(emu.world.users)}
 
 
 def _reset(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> None:
@@ -176,3 +204,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/settings", _route(_settings))
     app.router.add_put(f"{PREFIX}/settings", _route(_settings))
     app.router.add_post(f"{PREFIX}/reset", _route(_reset))
+    app.router.add_get(f"{PREFIX}/quota", _route(_quota))
+    app.router.add_put(f"{PREFIX}/quota", _route(_quota))
+    app.router.add_post(f"{PREFIX}/users:bulk", _route(_bulk_users))

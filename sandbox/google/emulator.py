@@ -11,7 +11,7 @@ from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.faults import Faults
 from sandbox.google.push import PushHub
-from sandbox.google.quota import UserQuota
+from sandbox.google.quota import RequestQuotas
 from sandbox.google.state import GoogleUser, GoogleWorld
 from sandbox.google.sync import SyncLedger
 from sandbox.google.tokens import ServiceAccount, TokenIssuer
@@ -29,7 +29,7 @@ class GoogleEmulator:
     faults: Faults
     clock: Clock
     counters: Counters
-    quota: UserQuota = field(default_factory=UserQuota)
+    quota: RequestQuotas = field(default_factory=RequestQuotas)
 
     @classmethod
     def create(
@@ -59,7 +59,16 @@ class GoogleEmulator:
         self.ledger.marks.clear()
         self.ledger.pages.clear()
         self.issuer.grants.clear()
+        self.issuer.known_users.clear()
+        self.issuer.known_users.update(self.world.users)
         self.quota.reset()
+
+    def add_users(self, users: list[GoogleUser]) -> None:
+        """More people in the domain, each with a primary calendar (the bulk control route)."""
+        for user in users:
+            if user.email not in self.world.users:
+                self.world.add_user(user)
+                self.issuer.known_users.add(user.email)
 
 
 EMULATOR = web.AppKey("google_emulator", GoogleEmulator)

@@ -119,6 +119,7 @@ _FAULT_SHAPES: dict[int, tuple[str, str]] = {
 _REASON_MESSAGES = {
     "rateLimitExceeded": "Rate Limit Exceeded",
     "userRateLimitExceeded": "User Rate Limit Exceeded",
+    "dailyLimitExceeded": "Daily Limit Exceeded",
     "quotaExceeded": "Calendar usage limits exceeded.",
     "backendError": "Backend Error",
 }
@@ -130,7 +131,9 @@ def fault_error(status: int, retry_after: float | None, reason: str | None = Non
     chosen = reason or default_reason
     message = _REASON_MESSAGES.get(chosen, default_message)
     domain_extra = (
-        {"domain": "usageLimits"} if chosen in {"rateLimitExceeded", "userRateLimitExceeded"} else {}
+        {"domain": "usageLimits"}
+        if chosen in {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"}
+        else {}
     )
     return GoogleApiError(status, chosen, message, retry_after=retry_after, extra=domain_extra)
 

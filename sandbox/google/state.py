@@ -77,11 +77,17 @@ class GoogleWorld:
         self.counters = counters
         self.seed = seed
         self.domains = tuple(domains)
-        self.users = {u.email: u for u in users}
+        self.seeded = {u.email: u for u in users}
         self.listeners: list[ChangeListener] = []
         self.reset()
 
+    def add_user(self, user: GoogleUser) -> None:
+        """A person added after the start (forgotten by `reset`), with a primary calendar."""
+        self.users[user.email] = user
+        self.add_calendar(user.email, user.name, user.time_zone, {user.email: "owner"})
+
     def reset(self) -> None:
+        self.users = dict(self.seeded)
         self.guest_copies = True  # put events on invited users' calendars, as Google does
         self.rng = random.Random(self.seed)
         self.serial = 0

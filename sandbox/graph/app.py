@@ -31,7 +31,7 @@ from sandbox.graph.notify import Notifier
 from sandbox.graph.prefs import applied
 from sandbox.graph.routing import make_call
 from sandbox.graph.state import GraphWorld
-from sandbox.graph.throttle import MailboxGate
+from sandbox.graph.throttle import MailboxGate, MailboxQuota
 
 __all__ = ["CONTEXT", "build_graph_app"]
 
@@ -127,6 +127,7 @@ def build_graph_app(world: GraphWorld, faults: Faults, clock: Clock, counters: C
         clock=clock,
         counters=counters,
         gate=MailboxGate(world.mailbox_concurrency, world.throttle_retry_after),
+        quota=MailboxQuota(world.mailbox_requests, world.mailbox_request_window),
         notifier=notifier,
         delta=DeltaStore(),
         routes=[*batch.ROUTES, *subscriptions.ROUTES, *schedule.ROUTES, *delta.ROUTES, *events.ROUTES],

@@ -60,6 +60,17 @@ class GraphControl:
     async def add_mailbox(self, address: str, display_name: str | None = None) -> dict[str, Any]:
         return await self._object("POST", "/mailboxes", {"address": address, "displayName": display_name})
 
+    async def add_users(self, count: int, *, prefix: str = "user", start: int = 0) -> dict[str, Any]:
+        """`count` mailboxes `{prefix}{n:05d}@example.com`."""
+        return await self._object("POST", "/users:bulk", {"count": count, "prefix": prefix, "start": start})
+
+    async def quota(self, **changes: Any) -> dict[str, Any]:
+        """The per-mailbox limits and the peaks reached; `changes` (`mailboxRequests=...`,
+        `mailboxConcurrency=...`, `peaks=None`) set them first."""
+        if changes:
+            return await self._object("PUT", "/quota", changes)
+        return await self._object("GET", "/quota")
+
     async def add_calendar(self, user: str, name: str) -> dict[str, Any]:
         return await self._object("POST", f"/mailboxes/{user}/calendars", {"name": name})
 

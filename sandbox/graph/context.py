@@ -9,7 +9,7 @@ from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.faults import Faults
 from sandbox.graph.state import GraphWorld
-from sandbox.graph.throttle import MailboxGate
+from sandbox.graph.throttle import MailboxGate, MailboxQuota
 
 if TYPE_CHECKING:
     from sandbox.graph.delta import DeltaStore
@@ -26,6 +26,7 @@ class GraphContext:
     clock: Clock
     counters: Counters
     gate: MailboxGate
+    quota: MailboxQuota
     notifier: Notifier
     delta: DeltaStore
     routes: list[Route] = field(default_factory=list)

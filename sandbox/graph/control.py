@@ -40,6 +40,7 @@ PREFIX = "/_control/graph"
 LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
 ZONE_LABELS = {"tzone://Microsoft/Custom", "tzone://Microsoft/Utc", "Customized Time Zone"}
 _SHOW = Prefs(immutable_ids=True)
+BULK_MAX = 100_000
 
 
 def _mailbox_info(mailbox: Mailbox) -> dict[str, Any]:
@@ -149,6 +150,45 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
             "allowedMailboxes": None if world.allowed_mailboxes is None else sorted(world.allowed_mailboxes),
             "mailboxes": [_mailbox_info(m) for m in world.mailboxes.values()],
         }
+
+    async def bulk_users(request: web.Request) -> Any:
+        """`count` mailboxes `{prefix}{n:05d}@{domain}` (n from `start`); existing ones are kept."""
+        body = await body_of(request)
+        count, start = body.get("count"), body.get("start", 0)
+        if not isinstance(count, int) or not 0 < count <= BULK_MAX or not isinstance(start, int) or start < 0:
+            raise GraphError(400, "BadRequest", f"'count' must be an integer from 1 to {BULK_MAX}.")
+        prefix, domain = str(body.get("prefix") or "user"), str(body.get("domain") or "example.com")
+        addresses = [f"{prefix}{n:05d}@{domain}" for n in range(start, start + count)]
+        for address in addresses:
+            if world.mailbox(address) is None:
+                world.add_mailbox(address, f"{prefix.title()} {address[len(prefix) : address.index('@')]}")
+        return {
+            "created": count,
+            "first": addresses[0],
+            "last": addresses[-1],
+            "total": len(world.mailboxes),
+        }
+
+    async def get_quota(_: web.Request) -> Any:
+        return {
+            "mailboxRequests": ctx.quota.limit,
+            "windowSeconds": ctx.quota.window.total_seconds(),
+            "mailboxConcurrency": ctx.gate.limit,
+            "peaks": {"mailboxRequests": ctx.quota.peak, "mailboxConcurrency": ctx.gate.peak},
+        }
+
+    async def put_quota(request: web.Request) -> Any:
+        """`mailboxRequests` per window (null: unlimited), `mailboxConcurrency`; `"peaks": null`
+        forgets the peaks reached."""
+        body = await body_of(request)
+        if "mailboxRequests" in body:
+            limit = body["mailboxRequests"]
+            ctx.quota.limit = None if limit is None else int(limit)
+        if "mailboxConcurrency" in body:
+            ctx.gate.limit = int(body["mailboxConcurrency"])
+        if "peaks" in body:
+            ctx.quota.peak = ctx.gate.peak = 0
+        return await get_quota(request)
 
     async def add_mailbox(request: web.Request) -> Any:
         body = await body_of(request)
@@ -294,6 +334,9 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
     user, event = PREFIX + "/mailboxes/{user}", PREFIX + "/mailboxes/{user}/events/{event}"
     app.router.add_get(PREFIX + "/world", handled(get_world))
     app.router.add_post(PREFIX + "/mailboxes", handled(add_mailbox, 201))
+    app.router.add_post(PREFIX + "/users:bulk", handled(bulk_users, 201))
+    app.router.add_get(PREFIX + "/quota", handled(get_quota))
+    app.router.add_put(PREFIX + "/quota", handled(put_quota))
     app.router.add_post(user + "/calendars", handled(add_calendar, 201))
     app.router.add_put(PREFIX + "/access", handled(set_access))
     app.router.add_get(PREFIX + "/app", handled(get_app))

@@ -57,6 +57,7 @@ async def _run(call: Call, handler: object, operation: str, user: str | None) ->
         if not ctx.world.may_access(mailbox):
             raise GraphError(403, "ErrorAccessDenied", "Access to OData is disabled.")
         call.mailbox = mailbox
+        ctx.quota.admit(mailbox.id, ctx.clock.now())
         with ctx.gate.hold(mailbox.id):
             return await _faulted(call, handler, operation)
     except GraphError as exc:

@@ -154,6 +154,9 @@ class GraphWorld:
     max_subscription_minutes: int = 10080
     mailbox_concurrency: int = 4
     throttle_retry_after: int = 1  # seconds, sent with MailboxConcurrency 429s
+    # Requests per app and mailbox over a sliding window (Outlook: 10,000 per 10 minutes).
+    mailbox_requests: int | None = 10_000
+    mailbox_request_window: timedelta = timedelta(minutes=10)
     validation_timeout: float = 10.0
     notification_timeout: float = 3.0  # an endpoint slower than this has failed the delivery
     notification_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
@@ -176,6 +179,7 @@ class GraphWorld:
     tokens: dict[str, datetime] = field(default_factory=dict)  # access token -> expiry
     listeners: list[Callable[[Change], None]] = field(default_factory=list)
     rng: random.Random = field(init=False)
+    _by_address: dict[str, str] = field(init=False, default_factory=dict)  # lower address -> id
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -210,6 +214,7 @@ class GraphWorld:
         calendar.change_key = self.new_change_key()
         mailbox.calendars[calendar.id] = calendar
         self.mailboxes[mailbox.id] = mailbox
+        self._by_address[address.lower()] = mailbox.id
         return mailbox
 
     def add_calendar(self, mailbox: Mailbox, name: str) -> Calendar:
@@ -224,6 +229,10 @@ class GraphWorld:
         if found is not None:
             return found
         lowered = key.lower()
+        indexed = self._by_address.get(lowered)
+        if indexed is not None and indexed in self.mailboxes:
+            return self.mailboxes[indexed]
+        # not indexed (a mailbox put in the dict directly, or an unknown user): look through
         return next((m for m in self.mailboxes.values() if m.address.lower() == lowered), None)
 
     def may_access(self, mailbox: Mailbox) -> bool:

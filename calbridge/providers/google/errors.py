@@ -40,7 +40,10 @@ __all__ = ["DEFAULT_BACKOFF", "classify", "translate_exception"]
 
 # Google's guidance is exponential backoff without a server hint; this is the first step.
 DEFAULT_BACKOFF = 5.0
-_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+# dailyLimitExceeded: the project's requests per day (1,000,000 since 2026) are spent.
+_RATE_REASONS = frozenset(
+    {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"}
+)
 _EVENT_REASONS = frozenset({"forbiddenForNonOrganizer"})  # refusals about one event, not the calendar
 _KEY_REFUSED = ("Invalid JWT Signature", "invalid_client")
 
