@@ -50,6 +50,7 @@ KNOWN_METRICS = {
     "calbridge_changes_total",
     "calbridge_event_failures",
     "calbridge_pairs",
+    "calbridge_quota_used_ratio",
     "rabbitmq_queue_messages",
     "rabbitmq_queue_messages_ready",
     "rabbitmq_queue_consumers",
