@@ -594,6 +594,7 @@ async def environment(args: argparse.Namespace) -> AsyncIterator[Bench]:
                 CALBRIDGE_RENEWER_HTTP_PORT=str(free_port()),
                 CALBRIDGE_LOG_LEVEL=args.log_level,
                 CALBRIDGE_LOG_FORMAT="json",
+                CALBRIDGE_DATABASE_POOL_SIZE=str(args.pool),
             )
             env["CALBRIDGE_SECRET_KEY"] = run_cli(["connections", "generate-key"], env, folder).output.strip()
             os.environ.update({k: v for k, v in env.items() if k.startswith("CALBRIDGE_")})
@@ -649,6 +650,7 @@ async def main() -> None:
     parser.add_argument("--phases", default="activation,steady,renewals,outage,resync,admin")
     parser.add_argument("--receiver-port", type=int, default=0, help="0: a free one")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--pool", type=int, default=4, help="PostgreSQL connections per service (x2 burst)")
     parser.add_argument("--keep", action="store_true", help="keep the processes' logs")
     parser.add_argument("--json", help="write every figure here")
     args = parser.parse_args()

@@ -342,6 +342,13 @@ class Settings(BaseSettings):
         description="Threads running Google API calls (google-api-python-client is synchronous; each "
         "thread owns its own HTTP connection).",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections a processor or renewer keeps open (and as many again in a "
+        "burst); replicas times twice this must stay under the server's max_connections.",
+    )
     google_project_daily_quota: int = Field(
         default=1_000_000,
         ge=0,

@@ -31,7 +31,7 @@ from calbridge.providers.registry import Registry
 from calbridge.secretbox import SecretBox, open_secretbox
 from calbridge.settings import Settings
 from calbridge.store.connection_records import get_connection
-from calbridge.store.engine import create_engine
+from calbridge.store.engine import create_engine, pool_kwargs
 from calbridge.store.quota_windows import open_quota_book
 from subscriptions.isolation import isolate_connection_faults
 from subscriptions.pair_health import PairHealth
@@ -53,7 +53,9 @@ def _now() -> datetime:
 async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio.Event | None = None) -> None:
     """Run the renewer until SIGTERM/SIGINT (or `stop` is set); `once`: one pass, then return."""
     assert settings.public_url is not None  # checked by the command before starting
-    engine = create_engine(settings.database_url.get_secret_value())
+    engine = create_engine(
+        settings.database_url.get_secret_value(), **pool_kwargs(settings.database_pool_size)
+    )
     bus = open_bus(settings)
     box = open_secretbox(settings)
     registry = Registry(settings, quota=open_quota_book(engine, settings))

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "is_sqlite", "upsert"]
+__all__ = ["create_engine", "is_sqlite", "pool_kwargs", "upsert"]
 
 
 def is_sqlite(url: str) -> bool:
@@ -18,11 +18,14 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """The engine for `url`; `kwargs` go to SQLAlchemy (a service passes its pool size:
+    `pool_kwargs`)."""
     if is_sqlite(url):
         # SQLite lets one connection write at a time; with several pooled connections, concurrent
         # writers wait in SQLite's busy handler, which sleeps (1, 2, 5 ... 100 ms) and left a
         # processor's core idle while it waited. One connection queues them in the pool instead,
         # without sleeping (bench/README.md, "Processor").
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("pool_size", "max_overflow")}  # always one
         pool = {"pool_size": 1, "max_overflow": 0} if ":memory:" not in url else {}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **{**pool, **kwargs})
 
@@ -35,7 +38,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    pool = {"pool_size": 10, "max_overflow": 10, **kwargs}  # per process: see docs/scale.md
+    return create_async_engine(url, pool_pre_ping=True, **pool)
 
 
 async def upsert(
@@ -56,3 +60,8 @@ async def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
     await conn.execute(stmt)
+
+
+def pool_kwargs(pool_size: int) -> dict[str, int]:
+    """A PostgreSQL pool of `pool_size` connections, and as many again in a burst."""
+    return {"pool_size": pool_size, "max_overflow": pool_size}

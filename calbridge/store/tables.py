@@ -114,6 +114,9 @@ pairs = sa.Table(
     _updated(),
     sa.UniqueConstraint("google_calendar_id", "microsoft_calendar_id"),
     sa.Index("ix_pairs_state", "state"),
+    # Every hint looks its calendar up on either side: the unique constraint's index serves the
+    # Google side only, and without this the Microsoft side read the whole index per hint.
+    sa.Index("ix_pairs_microsoft_calendar_id", "microsoft_calendar_id"),
 )
 
 cursors = sa.Table(

@@ -86,11 +86,14 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
     from calbridge.probes import build_probe_app
     from calbridge.providers.registry import Registry
     from calbridge.store import create_engine
+    from calbridge.store.engine import pool_kwargs
     from calbridge.store.quota_windows import open_quota_book
     from processor.opening import store_opener
     from processor.service import Processor
 
-    engine = create_engine(settings.database_url.get_secret_value())
+    engine = create_engine(
+        settings.database_url.get_secret_value(), **pool_kwargs(settings.database_pool_size)
+    )
     opener = store_opener(engine, settings, Registry(settings, quota=open_quota_book(engine, settings)))
     bus = open_bus(settings)
     await bus.connect()

@@ -82,3 +82,58 @@ async def test_given_passes_in_quick_succession_then_the_sync_time_is_written_on
     await directory.record_sync(PAIR)
     later = await last_sync(engine)
     assert later is not None and later > first
+
+
+@pytest.mark.integration
+async def test_given_thousands_of_pairs_when_a_microsoft_calendar_is_hinted_then_its_pairs_are_found_by_index(
+    postgres_url: str,
+) -> None:
+    # Given 3,000 pairs on PostgreSQL (statistics up to date)
+    from calbridge.store.tables import calendars
+    from processor.directory import _PAIRS_OF
+
+    engine = await migrated_store(postgres_url)
+    try:
+        await add_pair(engine)  # the connections
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(calendars),
+                [
+                    {
+                        "id": f"bulk-{side}{n}",
+                        "connection_id": f"conn-{side}",
+                        "provider": provider,
+                        "owner": f"u{n}@example.com",
+                        "calendar": "primary",
+                    }
+                    for n in range(3_000)
+                    for side, provider in (("g", "google"), ("m", "graph"))
+                ],
+            )
+            await conn.execute(
+                sa.insert(pairs),
+                [
+                    {
+                        "id": f"bulk-p{n}",
+                        "google_calendar_id": f"bulk-g{n}",
+                        "microsoft_calendar_id": f"bulk-m{n}",
+                        "state": "active",
+                    }
+                    for n in range(3_000)
+                ],
+            )
+            await conn.execute(sa.text("ANALYZE"))
+        # When a hint for one Microsoft calendar is looked up
+        directory = PairDirectory(engine, clock=Clock())
+        found = await directory.pairs_of("bulk-m2999")
+        async with engine.connect() as conn:
+            bound = _PAIRS_OF.params(calendar="bulk-m2999")
+            query = bound.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {query}"))
+        # Then it is the right pair, read through the index on the Microsoft side (no scan of
+        # every pair or of the whole Google-side index, which grew with the number of pairs)
+        assert [p.id for p in found] == ["bulk-p2999"]
+        assert "ix_pairs_microsoft_calendar_id" in plan, plan
+        assert "Seq Scan on pairs" not in plan, plan
+    finally:
+        await engine.dispose()

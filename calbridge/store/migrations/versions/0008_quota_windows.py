@@ -1,4 +1,5 @@
-"""quota_windows: provider quota counts shared by every process (calbridge.store.quota_windows)
+"""quota_windows: provider quota counts shared by every process (calbridge.store.quota_windows);
+ix_pairs_microsoft_calendar_id: a hint for a Microsoft calendar finds its pairs by index
 
 Revision ID: 0008_quota_windows
 Revises: 0007_event_failures
@@ -25,7 +26,9 @@ def upgrade() -> None:
         sa.Column("previous", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_quota_windows")),
     )
+    op.create_index("ix_pairs_microsoft_calendar_id", "pairs", ["microsoft_calendar_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_pairs_microsoft_calendar_id", table_name="pairs")
     op.drop_table("quota_windows")
