@@ -363,8 +363,11 @@ def latency(changes: list[Change]) -> dict[str, float]:
 async def steady(bench: Bench) -> None:
     rate = bench.args.rate or bench.n * 20 / (8 * 3600) * bench.args.compress
     cpu_before = {s.name: s.cpu() for s in bench.services.values()}
+    await bench.control.call("DELETE", "/counters")
+    await bench.peaks(forget=True)
     began = time.monotonic()
     changes = await drive(bench, rate, bench.args.duration, bench.args.drain, "steady")
+    calls = await bench.calls()
     spent = time.monotonic() - began
     cpu = {s.name: s.cpu() - cpu_before[s.name] for s in bench.services.values()}
     figures = latency(changes)
@@ -378,6 +381,8 @@ async def steady(bench: Bench) -> None:
         "seconds": spent,
         "cpu_s": cpu,
         "cpu_ms_per_change": calbridge_cpu / arrived * 1000,
+        "calls_per_change": {k: v / arrived for k, v in sorted(calls.items())},
+        "peaks": await bench.peaks(),
         "rss_mb": rss,
         "store": store,
     }
@@ -387,6 +392,11 @@ async def steady(bench: Bench) -> None:
         f"p99 {figures.get('p99_s', 0):.2f} s "
         f"(read every {bench.args.poll} s); calbridge CPU {calbridge_cpu / arrived * 1000:.0f} ms per change "
         f"({', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())}); RSS MB {rss}",
+        flush=True,
+    )
+    print(
+        "  provider calls per change: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in bench.figures["steady"]["calls_per_change"].items()),
         flush=True,
     )
     print(

@@ -6,7 +6,7 @@ embedded SQLite store has one connection, which serialises it), lets the pure
 `calbridge.providers.quota.decide` say how many requests it may have, and writes the new count
 in the same transaction, so two replicas never both spend the last request of a window.
 Processes reserve in batches (`Quota.batch`), so this costs one transaction per batch, not per
-request.
+request; every thousandth reservation also deletes the rows of keys idle for two days.
 """
 
 from __future__ import annotations
@@ -22,14 +22,21 @@ from calbridge.store.tables import quota_windows
 
 __all__ = ["MemoryQuotaStore", "SqlQuotaStore", "open_quota_book"]
 
+STALE = 2 * 86_400  # seconds: a count whose window started before this is over, and so is the next
+
 
 class SqlQuotaStore:
     """Quota counts in the store's `quota_windows` table (PostgreSQL or SQLite)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sweep_every: int = 1_000) -> None:
         self._engine = engine
+        self._sweep_every = sweep_every
+        self._reservations = 0
 
     async def reserve(self, key: str, quota: Quota, want: int, now: float) -> QuotaDecision:
+        self._reservations += 1
+        if self._reservations % self._sweep_every == 0:
+            await self.sweep(now)
         async with self._engine.begin() as conn:
             count = await _locked(conn, key)
             if count is None:
@@ -47,6 +54,15 @@ class SqlQuotaStore:
                     )
                 )
             return decision
+
+    async def sweep(self, now: float) -> int:
+        """Forget the counts of keys idle for two days (longer than any window and the one before
+        it): a row per user or mailbox that ever called would otherwise stay for good."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                quota_windows.delete().where(quota_windows.c.window_start < int(now) - STALE)
+            )
+        return int(result.rowcount or 0)
 
     async def peek(self, key: str) -> WindowCount | None:
         async with self._engine.connect() as conn:

@@ -132,3 +132,23 @@ async def test_given_a_book_when_most_requests_are_served_locally_then_admission
     # Then one reservation in 500 reached the store, and a request costs microseconds
     assert book.round_trips == 20
     assert per_request < 0.0005
+
+
+@pytest.mark.integration
+async def test_given_keys_idle_for_days_when_swept_then_only_their_rows_are_forgotten(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = SqlQuotaStore(engine, sweep_every=3)
+        # Given a user who called two days ago and one who calls now
+        await store.reserve("google/user/p/old@example.com", USER, 1, START - 2 * 86_400 - 60)
+        await store.reserve("google/user/p/new@example.com", USER, 1, START)
+        # When the third reservation sweeps
+        await store.reserve("google/user/p/new@example.com", USER, 1, START + 1)
+        # Then the idle key's row is gone and the active one keeps its count
+        assert await store.peek("google/user/p/old@example.com") is None
+        kept = await store.peek("google/user/p/new@example.com")
+        assert kept is not None and kept.used == 2
+    finally:
+        await engine.dispose()
