@@ -33,6 +33,7 @@ HERE = CalendarAddress(ALICE)
     [
         (429, ("rateLimitExceeded",), "event", Throttled),
         (403, ("userRateLimitExceeded",), "event", Throttled),
+        (403, ("dailyLimitExceeded",), "listing", Throttled),  # the project's day is spent: wait, not denied
         (403, ("rateLimitExceeded",), "listing", Throttled),
         (403, ("requiredAccessLevel",), "event", AccessDenied),
         (401, ("authError",), "event", AccessDenied),
