@@ -4,7 +4,11 @@ One `QuotaBook` per process holds, per quota key, the requests it reserved from 
 counts (`QuotaStore`: the store's `quota_windows` rows, or memory for a lone process) and not yet
 spent. A request takes one from each of its keys (Google: the user, the project's minute and the
 project's day; Outlook: the app and mailbox); a key with none left reserves a batch
-(`Quota.batch`) in one transaction. When a key cannot be granted (the book remembers until when,
+(`Quota.batch`) in one transaction. A quota per user or mailbox is counted in the process
+instead, against a share of its limit (`Quota.local_share`): a calendar's passes run in the one
+replica that consumes its shard, and its mirrors are written from the other side's shard, so two
+processes at most spend one mailbox's quota, each against half, and a change costs no
+transaction for it. When a key cannot be granted (the book remembers until when,
 so a spent quota costs no round trips either), the requests taken from the
 others are put back and the caller is told how long to wait: `Pacing` waits that long within
 its patience, and past it hands the change back to the bus, so a spent quota slows the sync
@@ -28,7 +32,7 @@ from prometheus_client import Counter, Gauge
 
 from calbridge.logs import get_logger
 from calbridge.metrics import REGISTRY
-from calbridge.providers.quota import Quota, QuotaDecision, QuotaKey, window_start
+from calbridge.providers.quota import Quota, QuotaDecision, QuotaKey, WindowCount, decide, window_start
 
 __all__ = ["QUOTA_RESERVATIONS", "QUOTA_USED", "QUOTA_WAITS", "QuotaBook", "QuotaGate", "QuotaStore"]
 
@@ -71,11 +75,26 @@ class _Level:
     ratio: float
 
 
+class _LocalCounts:
+    """Counts of `Quota.local_share` keys in this process (bounded: idle keys are dropped)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, WindowCount] = {}
+
+    async def reserve(self, key: str, quota: Quota, want: int, now: float) -> QuotaDecision:
+        decision = decide(self._counts.get(key), quota, want, now)
+        self._counts[key] = decision.count
+        if len(self._counts) > 50_000:
+            self._counts = {k: c for k, c in self._counts.items() if c.start >= decision.count.start}
+        return decision
+
+
 class QuotaBook:
     """This process's reserved requests per quota key, over the shared counts."""
 
     def __init__(self, store: QuotaStore, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
+        self._local = _LocalCounts()
         self._clock = clock
         self._held: dict[str, _Held] = {}
         self._levels: dict[tuple[str, str], dict[str, _Level]] = {}  # (provider, scope) -> key -> level
@@ -98,9 +117,12 @@ class QuotaBook:
             closed = self._closed.get(key, 0.0) - now
             if closed > 0:  # known spent: no round trip until room is due
                 return self._refuse(provider, quota, taken, closed)
-            decision = await self._store.reserve(key, quota, quota.batch, now)
-            self.round_trips += 1
-            QUOTA_RESERVATIONS.labels(provider, quota.scope).inc()
+            if quota.local_share:  # this process's share, counted here: no round trip
+                decision = await self._local.reserve(key, quota.local_limit, quota.batch, now)
+            else:
+                decision = await self._store.reserve(key, quota, quota.batch, now)
+                self.round_trips += 1
+                QUOTA_RESERVATIONS.labels(provider, quota.scope).inc()
             self._observe(provider, key, quota, decision)
             if decision.granted:
                 self._closed.pop(key, None)

@@ -48,6 +48,16 @@ class Quota:
     warn_at: float = 1.0  # share of the limit past which operators are warned (and, with a
     # reserve, the rest is released evenly over the window)
     reserve: bool = False  # degrade past `warn_at` instead of running into the cap
+    # Counted by each process on its own against 1/`local_share` of the limit, not in the store:
+    # for a quota per user or mailbox, whose calendar's passes run in one replica (its shard's
+    # consumer) and whose mirrors are written by the other side's (see `budget`).
+    local_share: int | None = None
+
+    @property
+    def local_limit(self) -> Quota:
+        """The quota a process counts on its own (`local_share`)."""
+        share = self.local_share or 1
+        return dataclasses.replace(self, limit=max(1, self.limit // share), local_share=None)
 
     def but(self, **changes: object) -> Quota:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

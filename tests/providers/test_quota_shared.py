@@ -152,3 +152,14 @@ async def test_given_keys_idle_for_days_when_swept_then_only_their_rows_are_forg
         assert kept is not None and kept.used == 2
     finally:
         await engine.dispose()
+
+
+async def test_given_a_per_mailbox_quota_with_a_local_share_then_it_costs_no_store_round_trip() -> None:
+    # Given Outlook's 10,000 per 10 minutes per mailbox, half of it counted in each process
+    mailbox = Quota("mailbox", QuotaKey.MAILBOX, 10, 600, local_share=2)
+    book = QuotaBook(MemoryQuotaStore(), clock=Clock(START + 1))
+    # When one process spends a mailbox's quota
+    granted = await _spend(book, (mailbox,), "app", "m@example.com", 8)
+    # Then it gets its half, and the store was never asked
+    assert granted == 5
+    assert book.round_trips == 0

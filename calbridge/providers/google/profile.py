@@ -10,6 +10,7 @@
   day that cannot be raised (Google's day starts at midnight Pacific time; counted from 08:00
   UTC, which in summer keeps an hour of the new day on the old one's count: the safe side).
   Past 80 % of the day the rest is released evenly over the day (`calbridge.providers.quota`).
+  The per-user quota is counted in each process against half of it (`Quota.local_share`).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ PROFILE = ProviderProfile(
     freebusy_timeout=4.0,
     mailbox_concurrency=None,
     quotas=(
-        Quota("user", QuotaKey.MAILBOX, 600, 60),
+        Quota("user", QuotaKey.MAILBOX, 600, 60, local_share=2),
         Quota("project", QuotaKey.OWNER, 10_000, 60, warn_at=0.8),
         DAILY,
     ),

@@ -81,7 +81,7 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=20, max_window=timedelta(days=61)),
     freebusy_timeout=4.0,
     mailbox_concurrency=4,
-    quotas=(Quota("mailbox", QuotaKey.MAILBOX, 10_000, 600, warn_at=0.8),),
+    quotas=(Quota("mailbox", QuotaKey.MAILBOX, 10_000, 600, warn_at=0.8, local_share=2),),
     credential_fix=(
         "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
         "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"
