@@ -387,7 +387,11 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
         zone = tz.key
     else:
         zone = span.zone
-        tz = _ews_zone(zone, span.start, span.end)
+        # In UTC first: EWSDateTime.from_datetime drops `fold`, which turns the second 01:30 of
+        # a fall-back night into the first. exchangelib then writes the local time with its
+        # offset (`-05:00`), an exact instant.
+        begins, ends = span.start.astimezone(UTC), span.end.astimezone(UTC)
+        tz = _ews_zone(zone, begins, ends)
         if tz is None:
             if recurring:
                 raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
@@ -395,8 +399,8 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
             zone, tz = "UTC", EWSTimeZone("UTC")
         out = {
             "is_all_day": False,
-            "start": EWSDateTime.from_datetime(span.start).astimezone(tz),
-            "end": EWSDateTime.from_datetime(span.end).astimezone(tz),
+            "start": EWSDateTime.from_datetime(begins).astimezone(tz),
+            "end": EWSDateTime.from_datetime(ends).astimezone(tz),
             "_start_timezone": tz,
             "_end_timezone": tz,
         }
@@ -415,8 +419,9 @@ def _ews_zone(zone: str, *instants: datetime) -> EWSTimeZone | None:
         counterpart = EWSTimeZone.from_ms_id(tz.ms_id)
     except (EwsUnknownTimeZone, ValueError, KeyError):
         return None
-    own = ZoneInfo(zone)
-    if any(i.astimezone(own).utcoffset() != i.astimezone(counterpart).utcoffset() for i in instants):
+    # Compared through ZoneInfo: converting into an EWSTimeZone loses `fold` (the repeated hour).
+    own, theirs = ZoneInfo(zone), ZoneInfo(counterpart.key)
+    if any(i.astimezone(own).utcoffset() != i.astimezone(theirs).utcoffset() for i in instants):
         return None
     return tz
 

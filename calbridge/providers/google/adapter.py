@@ -29,7 +29,7 @@ from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.google.client import GoogleClient
 from calbridge.providers.google.connection import GoogleConnection
-from calbridge.providers.google.translate import fetched_from_google, google_body
+from calbridge.providers.google.translate import email_overrides, fetched_from_google, google_body
 from calbridge.providers.pacing import Pacing
 from calbridge.settings import Settings
 from calbridge.translate import stamps
@@ -255,7 +255,16 @@ class GoogleCalendar:
 
     async def _merge(self, calendar: CalendarAddress, event_id: str, body: dict[str, Any]) -> Fetched:
         # A person's own event: patch only what the sync carries, keep their guests, conference
-        # and properties (a PUT would drop them).
+        # and properties (a PUT would drop them), and their e-mail reminders, which an Event does
+        # not carry and a patch of `reminders.overrides` would replace.
+        overrides = (body.get("reminders") or {}).get("overrides")
+        if overrides is not None:
+            current = await self._call(
+                calendar, self.client.events.get(calendarId=calendar.calendar, eventId=event_id), on="event"
+            )
+            kept = email_overrides(current)
+            if kept:
+                body = {**body, "reminders": {"useDefault": False, "overrides": [*overrides, *kept][:5]}}
         request = self.client.events.patch(
             calendarId=calendar.calendar, eventId=event_id, body=body, **_WRITE
         )

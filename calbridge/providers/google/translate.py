@@ -10,8 +10,10 @@ Mapping decisions (lossy cases noted):
   always eventType default: an outOfOffice event would auto-decline the owner's meetings.
 - visibility: default/public -> normal (public is not kept), private -> private, confidential ->
   confidential; personal is written as private with the exact value kept as a fact.
-- reminders: useDefault -> None; overrides -> their minutes (the method, popup or email, is not
-  kept; writes use popup, at most Google's 5, the earliest ones).
+- reminders: useDefault -> None (the target's own default); the pop-up overrides -> their minutes.
+  E-mail overrides are not read (Outlook and Exchange keep one reminder, a pop-up, which must be
+  the pop-up's minutes, not an e-mail's); a write back to a person's own event keeps them.
+  Writes use popup, at most Google's 5, the earliest ones.
 - conferencing: conferenceData's video entry point (or hangoutLink) -> OnlineMeeting; a mirror
   never carries conferenceData, only the join URL in its note.
 - attendees: kept out of mirrors unless `guests=True` (then the adapter's sendUpdates=none is
@@ -62,7 +64,7 @@ from calbridge.translate.mirror import (
 from calbridge.translate.text import looks_like_html, with_note, without_note
 from calbridge.translate.zones import to_iana
 
-__all__ = ["fetched_from_google", "google_body"]
+__all__ = ["email_overrides", "fetched_from_google", "google_body"]
 
 log = structlog.get_logger(__name__)
 
@@ -242,9 +244,22 @@ def _sensitivity_in(item: dict[str, Any], facts: dict[str, Any]) -> Sensitivity:
 
 
 def _reminders_in(value: dict[str, Any] | None) -> tuple[int, ...] | None:
+    """The pop-up overrides' minutes; e-mail reminders are not reminders Outlook can show (its one
+    reminder is a pop-up), so they are left out (and kept on the Google event by writes back,
+    see the adapter's `_merge`). `useDefault` (or no reminders object) is None: the target
+    calendar's own default reminder, as the person set it there."""
     if not value or value.get("useDefault", True):
         return None
-    return tuple(sorted(int(o["minutes"]) for o in value.get("overrides") or []))
+    overrides = value.get("overrides") or []
+    return tuple(sorted(int(o["minutes"]) for o in overrides if o.get("method", "popup") == "popup"))
+
+
+def email_overrides(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Google event's e-mail reminder overrides (which an Event does not carry)."""
+    reminders = item.get("reminders") or {}
+    if reminders.get("useDefault", True):
+        return []
+    return [dict(o) for o in reminders.get("overrides") or [] if o.get("method") == "email"]
 
 
 def _reminders_out(reminders: tuple[int, ...] | None) -> dict[str, Any]:

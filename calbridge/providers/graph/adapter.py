@@ -302,7 +302,7 @@ def _written(
 
 def _same_start(a: datetime | date, b: datetime | date) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
-        return a == b  # aware: compares instants
+        return a.astimezone(UTC) == b.astimezone(UTC)  # in UTC: a fold=1 time never equals another zone's
     if isinstance(a, datetime) or isinstance(b, datetime):
         return False
     return a == b

@@ -13,8 +13,9 @@ Mapping decisions (lossy cases noted):
   Writes use the Windows name of the event's zone and its wall times, so 09:00 Europe/Paris stays
   09:00 local across DST. A zone without a Windows name, or whose CLDR counterpart has other UTC
   offsets at the event's times, is written in UTC with a warning (a recurring series in such a
-  zone raises UnsupportedRecurrence: it would drift at DST). Limit: a start in the repeated hour
-  of a fall-back night, second pass, is written as the first pass (wall time cannot say which).
+  zone raises UnsupportedRecurrence: it would drift at DST). A single event whose start or end
+  falls in the repeated hour of a fall-back night is written in UTC (wall time cannot say which
+  pass), its zone kept as a fact and restored on reading; a series keeps its zone and wall time.
 - all-day: midnight-to-midnight in `all_day_zone` (the mailbox's zone, which the adapter passes);
   reads take the dates as written, never converting midnight through another zone.
 - showAs: one to one; `unknown` reads as busy.
@@ -69,7 +70,7 @@ from calbridge.translate.mirror import (
 )
 from calbridge.translate.recurrence import graph_recurrence, rrule_lines
 from calbridge.translate.text import body_from_graph, with_note, without_note
-from calbridge.translate.zones import iana_to_windows, to_iana
+from calbridge.translate.zones import iana_to_windows, to_iana, wall_time_is_ambiguous
 
 __all__ = ["GRAPH_SELECT", "fetched_from_graph", "graph_body", "graph_instant"]
 
@@ -198,6 +199,10 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
             raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
         log.warning("translate.zone_unmapped", provider="graph", zone=zone, fallback="UTC")
         zone, windows = "UTC", "UTC"
+    elif not recurring and wall_time_is_ambiguous(zone, span.start, span.end):
+        # The second 01:30 of a fall-back night, as wall time, is read as the first: pin the
+        # instant in UTC (the zone stays a fact, and reads restore it, see `_span_in`).
+        zone, windows = "UTC", "UTC"
     tz = ZoneInfo(zone)
     out = {
         "isAllDay": False,
@@ -287,10 +292,21 @@ def _span_in(item: dict[str, Any], facts: dict[str, Any], series_zone: str | Non
         zone = stored  # the source's own IANA name, where the CLDR table maps several to one
     if item.get("isAllDay"):
         return AllDay(_date_in(start, zone), _date_in(end, zone)), zone
-    given, local = ZoneInfo(response_zone), ZoneInfo(zone)
-    begins = _wall(start["dateTime"]).replace(tzinfo=given).astimezone(local)
-    ends = _wall(end["dateTime"]).replace(tzinfo=given).astimezone(local)
-    return Timed(begins, ends, zone), zone
+    given = ZoneInfo(response_zone)
+    begins = _wall(start["dateTime"]).replace(tzinfo=given)
+    ends = _wall(end["dateTime"]).replace(tzinfo=given)
+    single = not item.get("recurrence")
+    if isinstance(stored, str) and zone == "UTC" and single and _pinned(stored, begins, ends):
+        zone = stored  # written in UTC because its wall time there is ambiguous (`_span_out`)
+    local = ZoneInfo(zone)
+    return Timed(begins.astimezone(local), ends.astimezone(local), zone), zone
+
+
+def _pinned(zone: str, *instants: datetime) -> bool:
+    try:
+        return wall_time_is_ambiguous(zone, *instants)
+    except (UnknownTimeZone, ValueError):
+        return False
 
 
 def _date_in(value: dict[str, str], zone: str) -> date:
