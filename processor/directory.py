@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calbridge.pairs.connection_faults import fail_pair
 from calbridge.pairs.health import note_last_error
-from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy, Side
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.registry import known_profile
 from calbridge.store.tables import calendars, event_failures, pairs
 from calbridge.translate.stamps import pairing_key
 from processor.sync.failure_log import StoredFailureLog
@@ -112,6 +113,7 @@ class PairDirectory:
                     Detail(row["detail"]),
                     ConflictPolicy(row["conflict_policy"]),
                     pairing=_pairing(row),
+                    mailing_sides=_mailing_sides(row),
                 ),
                 google=_calendar(row, "g"),
                 microsoft=_calendar(row, "m"),
@@ -195,6 +197,16 @@ def _pairing(row: sa.RowMapping) -> str:
     return pairing_key(
         CalendarAddress(row["g_owner"], row["g_calendar"]), CalendarAddress(row["m_owner"], row["m_calendar"])
     )
+
+
+def _mailing_sides(row: sa.RowMapping) -> frozenset[Side]:
+    """The pair's sides whose provider mails attendees on every write to a meeting (its profile)."""
+    found = set()
+    for side, prefix in ((Side.GOOGLE, "g"), (Side.MICROSOFT, "m")):
+        profile = known_profile(str(row[f"{prefix}_provider"]))
+        if profile is not None and profile.writes_mail_attendees:
+            found.add(side)
+    return frozenset(found)
 
 
 def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRoute:

@@ -43,6 +43,10 @@ class Policy:
     # The key of the pair's two calendars (`calbridge.translate.stamps.pairing_key`), stamped on
     # every mirror: a pair added again after a removal knows its predecessor's mirrors by it.
     pairing: str | None = None
+    # Sides whose provider mails a meeting's attendees on any write to it (the provider profile's
+    # `writes_mail_attendees`): there a person's meeting with attendees is never written by the
+    # sync, even in a peers pair; an edit or deletion of its mirror is undone instead.
+    mailing_sides: frozenset[Side] = frozenset()
 
     def flows_from(self, side: Side) -> bool:
         """Whether changes made on `side` are carried to the other side."""
@@ -54,6 +58,11 @@ class Policy:
 
     def flows_into(self, side: Side) -> bool:
         return self.flows_from(side.other)
+
+    def may_write_origin(self, side: Side, attendees: bool) -> bool:
+        """Whether the sync may write a person's own event on `side` (a mirror's edit carried
+        back): never a meeting with attendees where any write would mail them."""
+        return not (attendees and side in self.mailing_sides)
 
     @property
     def peers(self) -> bool:

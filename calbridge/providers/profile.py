@@ -83,6 +83,10 @@ class ProviderProfile:
     open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
+    # processor: a write to a person's own meeting mails its attendees, and the provider has no way
+    # to ask it not to (Graph). The planner then never writes a mirror's edit or deletion back
+    # onto a meeting with attendees on this side; it restores the mirror instead.
+    writes_mail_attendees: bool = False
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
 

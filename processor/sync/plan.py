@@ -127,6 +127,12 @@ def _live(link: Link | None) -> bool:
     return link is not None and not link.deleted
 
 
+def _peers_for(policy: Policy, origin_side: Side, origin: Event) -> bool:
+    """Whether this origin and its mirror are peers: a peers pair, and an origin the sync may
+    write (not a meeting with attendees where every write mails them, rule 23)."""
+    return policy.peers and policy.may_write_origin(origin_side, bool(origin.attendees))
+
+
 def _mirror_stamp(policy: Policy, link: Link, target: Side) -> MirrorStamp | None:
     """Mirrors carry our stamp naming their origin; the origin itself is never stamped."""
     if link.origin is target:
@@ -222,7 +228,7 @@ def _plan_origin(
     assert target_id is not None
     if not wanted:
         return Delete(other, target_id, None, seen_link.as_deleted())
-    if policy.peers:
+    if _peers_for(policy, side, fetched.event):
         if counterpart is None:
             return ReadCounterpart(other, target_id)
         copy = counterpart.fetched
@@ -273,8 +279,8 @@ def _plan_mirror_edit(
     origin = counterpart.fetched
     if origin is None or origin.event.cancelled or not wants_mirror(origin.event, policy.detail):
         return Delete(side, fetched.event.id, None, seen_link.as_deleted())
-    if not policy.peers:
-        # The origin owns the event: undo the edit of its copy.
+    if not _peers_for(policy, other, origin.event):
+        # The origin owns the event (or writing it would mail its attendees): undo the edit of its copy.
         restored = _map_instance(project(origin.event, policy.detail), master_link, side)
         if restored is None:
             return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
@@ -432,14 +438,17 @@ def _plan_removal(
         return Delete(other, target_id, stamp, link.as_deleted())
     assert target_id is not None
     # A person deleted our mirror.
-    if policy.peers:
+    if policy.peers and other not in policy.mailing_sides:
         return Delete(other, target_id, None, link.as_deleted())
     if counterpart is None:
         return ReadCounterpart(other, target_id)
     origin = counterpart.fetched
     if origin is None or origin.event.cancelled or not wants_mirror(origin.event, policy.detail):
         return Skip(Outcome.SKIP_GONE, "the origin is gone too", link.as_deleted())
-    # One-way or busy: the origin owns the event, so its copy comes back.
+    if _peers_for(policy, other, origin.event):
+        return Delete(other, target_id, None, link.as_deleted())
+    # One-way or busy (or a meeting a delete would cancel for its attendees): the origin owns
+    # the event, so its copy comes back.
     origin_link = Link(origin=other).with_side(
         other, origin.event.id, origin.version, fingerprint(origin.event, policy.detail)
     )

@@ -79,6 +79,7 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=20, max_window=timedelta(days=61)),
     freebusy_timeout=4.0,
     mailbox_concurrency=4,
+    writes_mail_attendees=True,  # "Create event"/"Update event": attendees are mailed; no switch
     credential_fix=(
         "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
         "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"
