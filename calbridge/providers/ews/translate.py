@@ -12,7 +12,9 @@ Mapping decisions (lossy cases noted):
   Windows counterpart has other offsets at the event's times, is written in UTC with a warning
   (a recurring series there raises UnsupportedRecurrence: it would drift at DST).
 - all-day: `is_all_day` with dates in `all_day_zone` (the mailbox's zone); exchangelib's end
-  date is inclusive, the model's exclusive. Dates never pass through a zone.
+  date is inclusive, the model's exclusive. Dates never pass through a zone. The end is read
+  from the stored PidLidAppointmentEndWhole when Exchange gives it: exchangelib subtracts 24
+  hours in UTC before taking the date, a day short when the last day is a spring-forward day.
 - `legacy_free_busy_status` Free/Tentative/Busy/OOF/WorkingElsewhere <-> ShowAs; NoData reads busy.
 - `sensitivity` Normal/Personal/Private/Confidential one to one.
 - status: `is_cancelled` -> cancelled; EWS has no tentative event status (a fact keeps it).
@@ -62,6 +64,7 @@ from calbridge.providers.ews.marks import (
     PAIR_FIELD,
     PAIRING_FIELD,
     SOURCE_FIELD,
+    STORED_END_FIELD,
     read_facts,
     register_marks,
 )
@@ -127,6 +130,7 @@ READ_FIELDS = (
     SOURCE_FIELD,
     PAIRING_FIELD,
     FACTS_FIELD,
+    STORED_END_FIELD,
 )
 
 # EWS answers date/times to the second unless asked otherwise (the DateTimePrecision SOAP
@@ -229,6 +233,9 @@ def _span_in(fields: Mapping[str, Any], facts: dict[str, Any]) -> tuple[Span, st
     start, end = fields["start"], fields["end"]
     if fields.get("is_all_day") or not isinstance(start, datetime):
         first, last = _as_date(start, zone), _as_date(end, zone)
+        stored = fields.get(STORED_END_FIELD)
+        if isinstance(stored, datetime):  # the exclusive end as stored, a midnight in `zone`
+            return AllDay(first, max(_as_date(stored, zone), first + timedelta(days=1))), zone
         return AllDay(first, max(last, first) + timedelta(days=1)), zone  # exchangelib's end is inclusive
     local = ZoneInfo(zone)
     return Timed(_plain(start).astimezone(local), _plain(end).astimezone(local), zone), zone
