@@ -132,7 +132,10 @@ def render(
 # 0x820D and PidLidAppointmentEndWhole 0x820E, PT_SYSTIME, always UTC). Exchange keeps them in step
 # with Start and End and answers them to any client that names them as extended properties
 # ([MS-OXOCAL] 2.2.1.5, 2.2.1.6); they are the instants as stored, before any client's conversion.
-_APPOINTMENT_TIMES = {("appointment", "33293", "SystemTime"): "Start", ("appointment", "33294", "SystemTime"): "End"}
+_APPOINTMENT_TIMES = {
+    ("appointment", "33293", "SystemTime"): "Start",  # 0x820D
+    ("appointment", "33294", "SystemTime"): "End",  # 0x820E
+}
 
 
 def _appointment_times(fields: dict[str, etree._Element], shape: Shape) -> list[etree._Element]:
