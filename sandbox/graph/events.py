@@ -200,9 +200,32 @@ async def calendar_view(call: Call) -> Reply:
     return Reply(200, _page(call, rows, call.path))
 
 
+async def get_mailbox_settings(call: Call) -> Reply:
+    """`GET /users/{id}/mailboxSettings`: the owner's zone and working hours, as Graph answers
+    (the zone as Outlook stores it, a Windows name unless set through the API)."""
+    mailbox = _mailbox(call)
+    zone = mailbox.time_zone
+    return Reply(
+        200,
+        {
+            "@odata.context": call.link(f"/$metadata#users('{mailbox.address}')/mailboxSettings"),
+            "timeZone": zone,
+            "dateFormat": "M/d/yyyy",
+            "timeFormat": "h:mm tt",
+            "workingHours": {
+                "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                "startTime": "08:00:00.0000000",
+                "endTime": "17:00:00.0000000",
+                "timeZone": {"name": zone},
+            },
+        },
+    )
+
+
 ONE = EVENTS + r"/(?P<event>[^/]+)"
 ROUTES: list[Route] = [
     route("GET", USER + r"/calendars", "calendars.list", list_calendars),
+    route("GET", USER + r"/mailboxSettings", "mailboxSettings.get", get_mailbox_settings),
     route("GET", VIEW, "calendarView.list", calendar_view),
     route("GET", ONE + r"/instances", "events.instances", list_instances),
     route("GET", ONE, "events.get", get_event),

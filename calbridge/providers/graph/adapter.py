@@ -29,11 +29,13 @@ from calbridge.providers.graph.feed import (
     CANCELLED_MARK,
     TRANSACTION_PREFIX,
     DeltaWindow,
+    item_zone,
     labelled_zone,
     list_instances,
     read_changes,
     series_zone,
 )
+from calbridge.providers.graph.labels import needs_series_zone
 from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
@@ -91,6 +93,7 @@ class GraphCalendar:
         self._all_day_zone = all_day_zone
         self._now = now
         self.marks = KnownMarks()
+        self._zones: dict[str, str | None] = {}  # owner -> the mailbox's zone (`home_zone`)
 
     @classmethod
     def connect(
@@ -120,7 +123,7 @@ class GraphCalendar:
         await self.client.close()
 
     def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
-        return GraphMailbox(self.client, self.limits, calendar, self.marks, self.pacing)
+        return GraphMailbox(self.client, self.limits, calendar, self.marks, self.pacing, self._zones)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class GraphCalendar:
             return None
         # A series whose zone Graph names by a label is read in the zone its slots show, as
         # the change feed reads it (`graph_labels`).
-        return fetched_from_graph(item, zone=await series_zone(mailbox, item, self._window()))
+        return fetched_from_graph(item, zone=await item_zone(mailbox, item, self._window()))
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         mailbox = self._mailbox(calendar)
@@ -273,7 +276,8 @@ async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> di
     )
     for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
         rows = await list_instances(mailbox, instance_of.master_id, (centre - reach, centre + reach))
-        zone = labelled_zone(rows[0], rows) if rows else None  # an all-day slot's date needs it
+        labelled = bool(rows) and needs_series_zone(rows[0])  # an all-day slot's date needs the zone
+        zone = labelled_zone(rows[0], rows, await mailbox.home_zone()) if labelled else None
         for row in rows:
             listed = fetched_from_graph(row, zone=zone).event.instance_of
             if listed is not None and _same_start(listed.original_start, original):
