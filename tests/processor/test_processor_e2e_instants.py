@@ -190,3 +190,44 @@ async def test_given_meetings_with_attendees_on_both_sides_when_made_and_edited_
     assert counters["invitations"] == []
     assert set(counters["send_updates"]) <= {"none"}, counters["send_updates"]
     await settles_without_writes(stack)
+
+
+async def test_given_outlook_events_labelled_with_a_custom_zone_then_google_gets_the_mailbox_zone(
+    stack: Stack,
+) -> None:
+    # Given: Alice's Outlook is set to New York, and her desktop client labels the zone of a
+    # summer series (five Mondays at 09:00, all 13:00Z: UTC would fit them) and of a meeting
+    await stack.graph.add_mailbox("alice@example.com", time_zone="Eastern Standard Time")
+    eastern = "Eastern Standard Time"
+    await stack.outlook_create(
+        {
+            "subject": "summer class",
+            "start": {"dateTime": "2027-06-07T09:00:00", "timeZone": eastern},
+            "end": {"dateTime": "2027-06-07T10:00:00", "timeZone": eastern},
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                "range": {"type": "numbered", "startDate": "2027-06-07", "numberOfOccurrences": 5},
+            },
+            "originalStartTimeZone": "tzone://Microsoft/Custom",
+        }
+    )
+    await stack.outlook_create(
+        {
+            "subject": "one-off",
+            "start": {"dateTime": "2027-01-05T09:00:00", "timeZone": eastern},
+            "end": {"dateTime": "2027-01-05T10:00:00", "timeZone": eastern},
+            "originalStartTimeZone": "Customized Time Zone",
+        }
+    )
+
+    # Then: Google's copies are in New York (not pinned to UTC), at the same instants
+    def in_new_york(e: dict[str, Any]) -> bool:
+        return e["start"].get("timeZone") == "America/New_York"
+
+    await eventually(lambda: arrived(stack, "google", "summer class", in_new_york), what="the series")
+    await eventually(lambda: arrived(stack, "google", "one-off", in_new_york), what="the meeting")
+    series = await one(stack, "google", "summer class")
+    single = await one(stack, "google", "one-off")
+    assert series is not None and google_start(series) == datetime(2027, 6, 7, 13, tzinfo=UTC)
+    assert single is not None and google_start(single) == datetime(2027, 1, 5, 14, tzinfo=UTC)
+    await settles_without_writes(stack)
