@@ -302,6 +302,9 @@ def _plan_mirror_occurrence(policy: Policy, side: Side, fetched: Fetched, master
     """A person changed one occurrence of a mirror series."""
     if not policy.peers:
         return Skip(Outcome.SKIP_MIRROR_EDIT, "occurrence edits of a one-way or busy mirror are not carried")
+    if not policy.may_write_origin(side.other, bool(fetched.event.attendees)):
+        # The mirror series lists its origin's attendees (facts): a meeting every write mails.
+        return Skip(Outcome.SKIP_MIRROR_EDIT, "writing the meeting's occurrence would mail its attendees")
     mapped = _map_instance(fetched.event, master_link, side.other)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no origin")

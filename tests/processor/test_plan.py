@@ -485,3 +485,16 @@ def test_given_both_copies_of_an_outlook_meeting_changed_when_planned_then_the_m
     renamed = fetched(dataclasses.replace(ITS_COPY.event, title="Later"), "w2", MirrorStamp("p1", "m1"), 9)
     action = plan(GRAPH_SIDE, M, moved, MEETING_LINK, counterpart=Seen(renamed))
     assert isinstance(action, Update) and action.target is G and action.event.title == "Retro"
+
+
+def test_given_an_occurrence_of_an_outlook_meetings_copy_edited_when_planned_then_not_carried_back() -> None:
+    series = fetched(event("m1", attendees=GUESTS, recurrence=Recurrence(("RRULE:FREQ=WEEKLY",))))
+    copy = fetched(event("g1", attendees=GUESTS, recurrence=Recurrence(("RRULE:FREQ=WEEKLY",))), "w1")
+    master_link = linked(copy, series, origin=M)
+    moved = event("g1_x", hour=2, attendees=GUESTS, instance_of=InstanceOf("g1", T0))
+    action = plan(GRAPH_SIDE, G, fetched(moved, stamp=MirrorStamp("p1", "m1")), None, master_link=master_link)
+    assert isinstance(action, Skip) and action.outcome is Outcome.SKIP_MIRROR_EDIT
+    plain = dataclasses.replace(moved, attendees=())  # without attendees it is carried back, as before
+    stamp = MirrorStamp("p1", "m1")
+    carried = plan(GRAPH_SIDE, G, fetched(plain, stamp=stamp), None, master_link=master_link)
+    assert isinstance(carried, Create) and carried.target is M
