@@ -196,7 +196,10 @@ async def calendar_view(call: Call) -> Reply:
     lowered = {k.lower(): v for k, v in call.query.items()}
     expand_ids = parse_expand(lowered.get("$expand"))
     instances = expand_all(calendar.events.values(), start, end)
-    rows = [render_instance(mailbox, inst, call.prefs, expand_ids, _select(call)) for inst in instances]
+    select = _select(call)
+    rows = [
+        render_instance(mailbox, inst, call.prefs, expand_ids, select, slot_known=False) for inst in instances
+    ]
     return Reply(200, _page(call, rows, call.path))
 
 
