@@ -98,6 +98,7 @@ def describe(item: StoredItem) -> dict[str, Any]:
         "id": item.id,
         "changekey": item.changekey,
         "subject": item.text("Subject"),
+        "body": item.text("Body"),
         "start": model.format_dt(start) if start else None,
         "end": model.format_dt(end) if end else None,
         "is_all_day": item.text("IsAllDayEvent") == "true",

@@ -74,3 +74,56 @@ async def test_given_the_second_0130_and_a_spring_forward_weekend_then_exchange_
     await stack.resync()
     await eventually(stack.idle, what="the resync passes")
     assert await stack.writes() == before
+
+
+async def test_given_meetings_with_attendees_on_google_and_exchange_then_listed_and_nobody_mailed(
+    stack: EwsStack,
+) -> None:
+    internal, external, room = "bob@example.com", "carol@partner.test", "room-4@example.com"
+    # Given: a Google meeting with an internal guest, an optional external one and a room
+    google_id = await stack.google_create(
+        {
+            "summary": "planning",
+            "start": {"dateTime": "2027-01-12T15:00:00Z"},
+            "end": {"dateTime": "2027-01-12T16:00:00Z"},
+            "attendees": [
+                {"email": internal},
+                {"email": external, "optional": True},
+                {"email": room, "resource": True},
+            ],
+        }
+    )
+    # and an Exchange meeting Alice organizes
+    item = await stack.exchange_create(
+        subject="retro",
+        start="2027-01-13T15:00:00Z",
+        end="2027-01-13T16:00:00Z",
+        attendees=[internal, external],
+    )
+
+    # Then: each copy lists the attendees in its text, as an appointment (no attendees of its own)
+    async def on_exchange(*who: str) -> bool:
+        found = [i for i in await stack.exchange_items() if i["subject"] == "planning"]
+        return (
+            len(found) == 1 and not found[0]["attendees"] and all(w in (found[0]["body"] or "") for w in who)
+        )
+
+    async def on_google(*who: str) -> bool:
+        found = titled(await stack.google_events(), "retro")
+        text = str(found[0].get("description") or "") if len(found) == 1 else ""
+        return bool(text) and not found[0].get("attendees") and all(w in text for w in who)
+
+    await eventually(lambda: on_exchange(internal, external, room), what="G->X")
+    await eventually(lambda: on_google(internal, external), what="X->G")
+
+    # When: the attendees change on each side
+    dave = "dave@partner.test"
+    await stack.google_edit(google_id, {"attendees": [{"email": internal}, {"email": dave}]})
+    await stack.exchange_edit(item, attendees=[dave])
+    await eventually(lambda: on_exchange(internal, dave), what="G->X edit")
+    await eventually(lambda: on_google(dave), what="X->G edit")
+
+    # Then: nobody was mailed by any write
+    counters = await stack.counters()
+    assert counters["invitations"] == []
+    assert set(counters["send_updates"]) <= {"none"}, counters["send_updates"]
