@@ -127,6 +127,11 @@ def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     if action.out_of_office:
         body["eventType"] = "outOfOffice"
         body["transparency"] = "opaque"
+    if action.guests:
+        body["attendees"] = [
+            {"email": address, **({"resource": True} if address.startswith("room") else {})}
+            for address in action.guests
+        ]
     return body
 
 
@@ -231,6 +236,11 @@ def _graph_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
         body["body"] = {"contentType": "text", "content": action.description}
     if action.out_of_office:
         body["showAs"] = "oof"
+    if action.guests:
+        body["attendees"] = [
+            {"emailAddress": {"address": a}, "type": "resource" if a.startswith("room") else "required"}
+            for a in action.guests
+        ]
     if action.weekly:
         first = action.start.resolve(base)
         body["recurrence"] = {

@@ -132,11 +132,14 @@ class CreateEvent:
     meet: bool = False  # with a Google Meet link
     out_of_office: bool = False
     description: str = ""
+    guests: tuple[str, ...] = ()  # attendees' addresses; a room's starts with "room"
 
     def says(self) -> str:
         what = "all-day " if self.all_day else "weekly " if self.weekly else ""
         when = self.start.label().split()[0] if self.all_day else self.start.label()
         extra = " + Meet" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
+        if self.guests:
+            extra = f" with {len(self.guests)} attendees"
         if self.out_of_office:
             return f'is out of office "{self.title}" {when}'
         return f'creates {what}"{self.title}" {when}{extra}'
@@ -240,7 +243,7 @@ def shows(
     if moved_to is not None:
         parts.append(f"one occurrence at {moved_to.label()}")
     if text is not None:
-        parts.append("with the link")
+        parts.append("with the link" if text.startswith("https://") else f"listing {text}")
     if hides is not None:
         parts.append(f'without "{hides}"')
 
@@ -404,6 +407,19 @@ SCENARIO: tuple[Step, ...] = (
         CreateEvent("ooo", "Vacation", At(4, 0), At(5, 0), out_of_office=True),
         "alice.outlook",
         shows(start=At(4, 0), end=At(5, 0), show_as="oof"),
+    ),
+    Step(
+        "Alice",
+        "alice.outlook",
+        CreateEvent(
+            "budget",
+            "Budget review",
+            At(2, 10),
+            At(2, 11),
+            guests=(BOB, "erin@partner.example", "room-4@example.com"),
+        ),
+        "alice.google",
+        shows("Budget review", start=At(2, 10), text="erin@partner.example"),
     ),
     Step(
         "Bob",
