@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,7 +75,9 @@ class Timed:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("Timed start and end must be timezone-aware")
-        if self.end < self.start:
+        # In UTC: within one zone Python compares wall times and ignores `fold`, so 01:30 EDT to
+        # 01:15 EST (45 minutes on a fall-back night) would look like an end before its start.
+        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
             raise ValueError("Timed end is before start")
         ZoneInfo(self.zone)  # raises for a name that is not an IANA zone
 

@@ -8,9 +8,10 @@ the pop-up's.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from ews_echo import ews_echo
 from provider_echo import google_echo, graph_echo
 
@@ -69,7 +70,8 @@ def test_given_an_unambiguous_time_when_written_to_graph_then_wall_time_in_the_w
 def test_given_the_second_0130_when_written_to_ews_then_its_instant_and_zone_come_back() -> None:
     source = night_meeting()
     fields = ews_fields(source, STAMP, detail="full")
-    assert fields["start"].ewsformat() == "2027-11-07T01:30:00-05:00"  # an explicit offset: exact
+    assert fields["start"].ewsformat() == "2027-11-07T06:30:00Z"  # the instant, in UTC
+    assert fields["_start_timezone"].key == NY  # the item's zone stays New York
 
     read = fetched_from_ews(ews_echo(fields)).event
     assert isinstance(read.span, Timed)
@@ -153,3 +155,42 @@ def test_given_outlooks_one_reminder_when_mirrored_to_google_then_a_popup_overri
 def test_given_a_google_event_when_its_email_reminders_are_asked_then_only_those() -> None:
     assert email_overrides(google_event(POPUP_AND_EMAIL)) == [{"method": "email", "minutes": 60}]
     assert email_overrides(google_event({"useDefault": True})) == []
+
+
+def fall_back_instants(zone: str, year: int = 2027) -> list[datetime]:
+    """Every quarter hour from two hours before to two hours after each of the zone's
+    offset decreases in `year` (its fall-back nights), as UTC instants."""
+    tz = ZoneInfo(zone)
+    found: list[datetime] = []
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    while moment.year == year:
+        later = moment + timedelta(hours=1)
+        offset, next_offset = moment.astimezone(tz).utcoffset(), later.astimezone(tz).utcoffset()
+        assert offset is not None and next_offset is not None
+        if next_offset < offset:
+            found += [later + timedelta(minutes=15 * step) for step in range(-8, 9)]
+        moment = later
+    return found
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/New_York", "Europe/Berlin", "Europe/London", "Australia/Sydney", "America/Santiago"]
+)
+def test_given_every_quarter_hour_around_fall_back_when_mirrored_then_each_target_holds_the_instant(
+    zone: str,
+) -> None:
+    tz = ZoneInfo(zone)
+    instants = fall_back_instants(zone)
+    assert instants
+    for start in instants:
+        event = Event(
+            id="e", span=Timed(start.astimezone(tz), (start + timedelta(minutes=45)).astimezone(tz), zone)
+        )
+        for read in (
+            fetched_from_graph(graph_echo(graph_body(event, STAMP, detail="full"))).event,
+            fetched_from_ews(ews_echo(ews_fields(event, STAMP, detail="full"))).event,
+            fetched_from_google(google_echo(google_body(event, STAMP, detail="full"))).event,
+        ):
+            assert isinstance(read.span, Timed)
+            assert read.span.start.astimezone(UTC) == start, (zone, start)
+            assert content_hash(read) == content_hash(event), (zone, start)

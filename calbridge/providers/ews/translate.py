@@ -81,6 +81,7 @@ from calbridge.translate.mirror import (
 )
 from calbridge.translate.recurrence import excluded_starts
 from calbridge.translate.text import body_from_graph, with_note, without_note
+from calbridge.translate.zones import wall_time_is_ambiguous
 
 __all__ = [
     "FACTS_FIELD",
@@ -404,10 +405,14 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
                 raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
             log.warning("translate.zone_unmapped", provider="ews", zone=zone, fallback="UTC")
             zone, tz = "UTC", EWSTimeZone("UTC")
+        # In a fall-back night's repeated hour the values stay in UTC (the zone is still the
+        # item's StartTimeZone): exchangelib compares end and start as wall times, ignoring
+        # `fold`, and refuses 01:30 EDT to 01:15 EST as an end before its start.
+        shown = EWSTimeZone("UTC") if wall_time_is_ambiguous(zone, begins, ends) else tz
         out = {
             "is_all_day": False,
-            "start": EWSDateTime.from_datetime(begins).astimezone(tz),
-            "end": EWSDateTime.from_datetime(ends).astimezone(tz),
+            "start": EWSDateTime.from_datetime(begins).astimezone(shown),
+            "end": EWSDateTime.from_datetime(ends).astimezone(shown),
             "_start_timezone": tz,
             "_end_timezone": tz,
         }
