@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from ews_e2e_stack import EwsStack, exchange_start, open_ews_stack
-from processor_e2e import eventually, titled
+from processor_e2e import eventually, google_start, titled
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(90)]
 
@@ -50,6 +50,14 @@ async def test_given_the_second_0130_and_a_spring_forward_weekend_then_exchange_
         time_zone="Eastern Standard Time",
     )
 
+    # and an Exchange meeting at the second 01:30 too, made in New York's zone
+    await stack.exchange_create(
+        subject="night call",
+        start="2027-11-07T06:30:00Z",
+        end="2027-11-07T07:00:00Z",
+        time_zone="Eastern Standard Time",
+    )
+
     # Then: Exchange holds the second 01:30 (06:30Z) for an hour
     async def on_exchange() -> bool:
         found = [i for i in await stack.exchange_items() if i["subject"] == "night shift"]
@@ -67,6 +75,10 @@ async def test_given_the_second_0130_and_a_spring_forward_weekend_then_exchange_
     await eventually(on_google, what="X->G all-day")
     [weekend] = titled(await stack.google_events(), "weekend away")
     assert weekend["start"] == {"date": "2027-03-13"} and weekend["end"] == {"date": "2027-03-15"}
+    await eventually(lambda: _one_on_google(stack, "night call"), what="X->G at the second 01:30")
+    [call] = titled(await stack.google_events(), "night call")
+    assert google_start(call) == datetime(2027, 11, 7, 6, 30, tzinfo=UTC)
+    assert call["start"]["timeZone"] == "America/New_York"
 
     # and nobody is mailed, and a resync writes nothing
     assert (await stack.counters())["invitations"] == []
@@ -127,3 +139,7 @@ async def test_given_meetings_with_attendees_on_google_and_exchange_then_listed_
     counters = await stack.counters()
     assert counters["invitations"] == []
     assert set(counters["send_updates"]) <= {"none"}, counters["send_updates"]
+
+
+async def _one_on_google(stack: EwsStack, title: str) -> bool:
+    return len(titled(await stack.google_events(), title)) == 1
