@@ -181,6 +181,15 @@ async def test_given_meetings_with_attendees_on_both_sides_when_made_and_edited_
     await stack.google_edit(copy["id"], {"summary": "retro (moved)"})
     await eventually(lambda: arrived(stack, "google", "retro", lists(dave)), what="restored")
     assert await arrived(stack, "outlook", "retro") and not await arrived(stack, "outlook", "retro (moved)")
+    # and deletes that Google copy: deleting the meeting would mail its attendees a cancellation,
+    # so the copy comes back instead
+    restored = await one(stack, "google", "retro")
+    assert restored is not None
+    await stack.google_delete(restored["id"])
+
+    assert not await arrived(stack, "google", "retro")
+    await eventually(lambda: arrived(stack, "google", "retro", lists(dave)), what="the deleted copy back")
+    assert await arrived(stack, "outlook", "retro")
 
     # Then: the Google meeting kept its guests, and nobody was mailed by any write
     origin = await one(stack, "google", "planning (room 4)")
