@@ -23,6 +23,7 @@ __all__ = [
     "Event",
     "EventStatus",
     "InstanceOf",
+    "MeetingProvider",
     "OnlineMeeting",
     "Person",
     "Recurrence",
@@ -118,10 +119,38 @@ class Attendee:
     resource: bool = False  # a room or equipment
 
 
+class MeetingProvider(StrEnum):
+    """Who hosts an online meeting (the values are Google's and Graph's own names where they have one)."""
+
+    GOOGLE_MEET = "googleMeet"
+    TEAMS = "teamsForBusiness"
+    ZOOM = "zoom"
+    WEBEX = "webex"
+    SIP = "sip"  # only a SIP URI: a video device's address
+    OTHER = "other"
+
+    @classmethod
+    def named(cls, value: object) -> MeetingProvider:
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.OTHER
+
+
 @dataclass(frozen=True, slots=True)
 class OnlineMeeting:
-    provider: str  # "googleMeet", "teamsForBusiness", "zoom", "other"
+    """An event's join information: who hosts it, the join URL, and a SIP URI where one is known.
+
+    An empty `join_url` is a meeting *asked for* (a keyword in the location) and not made yet:
+    the adapter of the provider that hosts it creates it on write (docs/hybrid.md)."""
+
+    provider: MeetingProvider
     join_url: str
+    sip: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return not self.join_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from calbridge.errors import AccessDenied, NotFound
 from calbridge.events import Provider
-from calbridge.model import Event, EventStatus, InstanceOf
+from calbridge.model import Event, EventStatus, InstanceOf, MeetingProvider
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
@@ -199,10 +199,16 @@ class GraphCalendar:
     def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
         if stamp is not None:
             return graph_body(event, stamp, detail=Detail.FULL, all_day_zone=self._all_day_zone)
-        # A person's own event: no stamp or facts, and leave their Teams meeting as it is.
-        body = graph_body(event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone)
-        for key in ("singleValueExtendedProperties", "isOnlineMeeting"):
-            body.pop(key, None)
+        # A person's own event: no stamp or facts, and leave their Teams meeting as it is (its
+        # link is shown by Outlook itself: not repeated in the location or the note).
+        meeting = event.online_meeting
+        native = meeting is not None and meeting.provider is MeetingProvider.TEAMS and not meeting.requested
+        body = graph_body(
+            event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone, link=not native
+        )
+        body.pop("singleValueExtendedProperties", None)
+        if not body.get("isOnlineMeeting"):
+            body.pop("isOnlineMeeting", None)
         return body
 
     async def _patch(
