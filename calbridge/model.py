@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 __all__ = [
+    "NOT_MIRRORED",
     "AllDay",
     "Attendee",
     "Body",
@@ -34,6 +35,10 @@ __all__ = [
     "Timed",
     "content_hash",
 ]
+
+# `Event.extra` key a translator sets on an event that is never mirrored, with the reason as
+# its value (a Google birthday, a working location): the planner skips it and counts it.
+NOT_MIRRORED = "not_mirrored"
 
 
 class ShowAs(StrEnum):

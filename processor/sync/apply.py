@@ -16,17 +16,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 
+import structlog
+
 from calbridge.errors import NotFound
-from calbridge.model import Event
+from calbridge.model import Event, OnlineMeeting
 from calbridge.pairs.policy import Side
 from calbridge.providers.base import Fetched, MirrorStamp
-from processor.sync.actions import Action, Create, Delete, Outcome, Skip, Update
+from processor.sync.actions import Action, Create, Delete, MeetingRequest, Outcome, Skip, Update
 from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
 from processor.sync.plan import settle
 from processor.sync.projection import fingerprint
 
 __all__ = ["apply_action"]
+
+log = structlog.get_logger("calbridge.processor")
 
 
 async def apply_action(
@@ -35,6 +39,8 @@ async def apply_action(
     """Perform `action` and record its link. `adopt`: look for an existing mirror before any
     create (module docstring); otherwise only where an earlier attempt left a link."""
     pair_id = pair.policy.pair_id
+    if isinstance(action, Create | Update) and action.meeting is not None:
+        return await _apply_with_meeting(pair, links, action, action.meeting, adopt=adopt)
     match action:
         case Skip():
             if action.link is not None:
@@ -75,6 +81,51 @@ async def apply_action(
             return action.outcome
         case Delete():
             return await _delete(pair, links, action)
+
+
+async def _apply_with_meeting(
+    pair: PairContext, links: LinkRepository, action: Create | Update, request: MeetingRequest, *, adopt: bool
+) -> Outcome:
+    """A keyword asked for a meeting (`MeetingRequest`): make it on the host's side, then give
+    the link to the other copy. The origin is written with sendUpdates=none / SendToNone, or has
+    no attendees (the planner checked), so nobody is mailed; its new version is recorded in the
+    link, so the echo of that write is skipped and the keyword, now gone, asks for nothing more."""
+    origin = pair.calendar(request.origin)
+    policy = pair.policy
+    plain = dataclasses.replace(action, meeting=None)
+    if request.host is request.origin:
+        made = await origin.provider.update(origin.address, request.origin_id, request.event, None)
+        meeting = made.event.online_meeting
+        log.info("meeting_link.made", pair=policy.pair_id, side=request.origin.value, made=_made(meeting))
+        link = action.link.with_side(
+            request.origin, made.event.id, made.version, fingerprint(made.event, policy.detail)
+        )
+        event = dataclasses.replace(action.event, online_meeting=meeting if _made(meeting) else None)
+        return await apply_action(
+            pair, links, dataclasses.replace(plain, event=event, link=link), adopt=adopt
+        )
+    outcome = await apply_action(pair, links, plain, adopt=adopt)
+    recorded = await links.find(policy.pair_id, request.origin, request.origin_id)
+    mirror_id = recorded.id_on(action.target) if recorded is not None else None
+    target = pair.calendar(action.target)
+    mirror = await target.provider.get(target.address, mirror_id) if mirror_id is not None else None
+    meeting = mirror.event.online_meeting if mirror is not None else None
+    log.info("meeting_link.made", pair=policy.pair_id, side=action.target.value, made=_made(meeting))
+    if recorded is None or not _made(meeting):
+        return outcome
+    event = dataclasses.replace(request.event, online_meeting=meeting)
+    written = await origin.provider.update(origin.address, request.origin_id, event, None)
+    await links.save(
+        policy.pair_id,
+        recorded.with_side(
+            request.origin, written.event.id, written.version, fingerprint(written.event, policy.detail)
+        ),
+    )
+    return outcome
+
+
+def _made(meeting: OnlineMeeting | None) -> bool:
+    return meeting is not None and not meeting.requested
 
 
 async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Create) -> Outcome:

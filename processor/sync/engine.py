@@ -31,7 +31,7 @@ from calbridge.errors import PairPaused, TransientProviderError
 from calbridge.pairs.event_failures import FailedEvent
 from calbridge.pairs.policy import Policy, Side
 from calbridge.providers.base import Change, Fetched, Removed
-from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
+from processor.metrics import NOT_MIRRORED, SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
 from processor.sync.actions import Action, Create, Delete, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
 from processor.sync.apply import apply_action
 from processor.sync.breaker import BreakerLimits, Pause, judge_deletions, judge_full_read, needs_linked_count
@@ -203,6 +203,7 @@ async def _apply_changes(
         summary.outcomes[outcome] += 1
         summary.handled.append(change_id(change))
         _note_conflict(policy, action, summary)
+        _note_not_mirrored(policy, action)
     for outcome, count in summary.outcomes.items():
         SYNC_ACTIONS.labels(outcome.value).inc(count)
 
@@ -275,6 +276,7 @@ async def _apply_in_lanes(
                 summary.outcomes[outcome] += 1
                 summary.handled.append(event_id)
                 _note_conflict(pair.policy, action, summary)
+                _note_not_mirrored(pair.policy, action)
 
     await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(lanes))))))
     if failures:
@@ -288,6 +290,14 @@ def _series_of(change: Change) -> str | None:
     if isinstance(change, Fetched) and change.event.instance_of is not None:
         return change.event.instance_of.master_id
     return None
+
+
+def _note_not_mirrored(policy: Policy, action: Action) -> None:
+    """A kind of event that is never mirrored: logged and counted with its kind, once per read."""
+    if isinstance(action, Skip) and action.outcome is Outcome.SKIP_EVENT_TYPE:
+        kind = action.reason.split(":", 1)[0]
+        NOT_MIRRORED.labels(kind).inc()
+        log.info("event_not_mirrored", pair=policy.pair_id, kind=kind, reason=action.reason)
 
 
 def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:

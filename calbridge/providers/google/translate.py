@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from calbridge.model import (
+    NOT_MIRRORED,
     AllDay,
     Attendee,
     Body,
@@ -67,10 +68,22 @@ from calbridge.translate.mirror import (
 from calbridge.translate.text import looks_like_html, with_note, without_note
 from calbridge.translate.zones import to_iana
 
-__all__ = ["fetched_from_google", "google_body"]
+__all__ = ["EVENT_TYPE_FATES", "fetched_from_google", "google_body"]
 
 log = structlog.get_logger(__name__)
 
+# The declared fate of each of Google's special event types (docs/hybrid.md). Mirrors are always
+# `default` events, so no write ever asks Google for a type it restricts; the types whose
+# origin cannot be edited back (birthday, fromGmail) or that mean nothing as a block of time
+# (workingLocation) are not mirrored at all, and are counted as such.
+EVENT_TYPE_FATES = {
+    "default": "mirrored",
+    "outOfOffice": "mirrored as out of office (Graph showAs oof, EWS OOF)",
+    "focusTime": "mirrored as busy with its title",
+    "workingLocation": "skipped: a working location is not a block of time",
+    "birthday": "skipped: Google creates birthdays from contacts and allows few edits",
+    "fromGmail": "skipped: Google made it from a mail and allows few edits",
+}
 _MAX_OVERRIDES = 5
 UPDATED_PRECISION = timedelta(milliseconds=1)  # `updated` comes with milliseconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -196,8 +209,17 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
         attendees=attendees,
         reminders=_reminders_in(item.get("reminders")),
         online_meeting=meeting,
-        extra={"google_event_type": str(item.get("eventType") or "default")},  # outside the hash
+        extra=_type_hints(str(item.get("eventType") or "default")),  # outside the hash
     )
+
+
+def _type_hints(kind: str) -> dict[str, str]:
+    """The event type, and why it is never mirrored where it is not (`EVENT_TYPE_FATES`)."""
+    hints = {"google_event_type": kind}
+    fate = EVENT_TYPE_FATES.get(kind)
+    if fate is not None and fate.startswith("skipped"):
+        hints[NOT_MIRRORED] = f"{kind}: {fate}"
+    return hints
 
 
 def _span_in(start: dict[str, Any], end: dict[str, Any], default_zone: str) -> Span:
