@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.bus.base import Bus, Consumer
 from calbridge.logs import get_logger
 from calbridge.settings import Settings
+from calbridge.translate.meetings import parse_keywords
 from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
 from processor.membership import Membership
@@ -71,7 +72,7 @@ class Processor:
         )
         self.pair_locks = pair_locks_for(engine)
         self.consumer = ChangeConsumer(
-            PairDirectory(engine),
+            PairDirectory(engine, meeting_keywords=parse_keywords(settings.meeting_keywords)),
             StoredLinks(engine),
             self.providers,
             limits=limits_from(settings),

@@ -32,6 +32,7 @@ __all__ = [
     "location_in",
     "location_out",
     "meeting_in_text",
+    "parse_keywords",
     "read_meeting",
     "requested_provider",
     "without_keyword",
@@ -143,6 +144,21 @@ def without_teams_block(body: Body | None) -> tuple[Body | None, OnlineMeeting |
             return (Body(kept, body.html) if kept else None), meeting
         start = content.find(_RULE_TEXT, rule_end)
     return body, None
+
+
+def parse_keywords(text: str) -> dict[str, MeetingProvider]:
+    """`@meet=googleMeet,@teams=teamsForBusiness` (the setting) as a mapping; ValueError names
+    what is wrong."""
+    keywords: dict[str, MeetingProvider] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        keyword, sep, provider = item.partition("=")
+        if not sep or not keyword.strip() or any(c.isspace() for c in keyword.strip()):
+            raise ValueError(f"meeting keyword {item!r} is not keyword=provider")
+        try:
+            keywords[keyword.strip()] = MeetingProvider(provider.strip())
+        except ValueError:
+            raise ValueError(f"meeting keyword {item!r} names no known provider") from None
+    return keywords
 
 
 def requested_provider(
