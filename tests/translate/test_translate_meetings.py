@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -26,28 +27,8 @@ TEAMS_URL = (
     "%22a1b2c3d4-0000-4000-8000-123456789abc%22%7d"
 )
 # The shape Exchange Online appends to the body of a Teams meeting (2024), about 2 kB.
-_RULE = (
-    '<div style="width:100%;height: 20px;"><span style="white-space:nowrap;color:#5F5F5F;opacity:.36;">'
-    + "_" * 80
-    + "</span></div>"
-)
-TEAMS_BLOCK = f"""{_RULE}
-<div class="me-email-text" lang="en-US" style="color:#252424;font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;">
-<div style="margin-top: 24px; margin-bottom: 20px;"><span style="font-size: 24px; color:#252424">Microsoft Teams meeting</span></div>
-<div style="margin-bottom: 20px;"><div style="margin-top:0px; margin-bottom:0px; font-weight: bold"><span style="font-size: 14px; color:#252424">Join on your computer, mobile app or room device</span></div>
-<a class="me-email-headline" style="font-size: 14px;font-family:'Segoe UI Semibold','Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;text-decoration: underline;color: #6264a7;" href="{TEAMS_URL.replace("&", "&amp;")}" target="_blank" rel="noreferrer noopener">Click here to join the meeting</a> </div>
-<div style="margin-bottom:20px; margin-top:20px"><div style="margin-bottom:4px"><span data-tid="meeting-code" style="font-size: 14px; color:#252424;">Meeting ID: <span style="font-size:16px; color:#252424;">245 891 320 114</span> </span><br /><span style="font-size: 14px; color:#252424;"> Passcode: </span><span style="font-size: 16px; color:#252424;"> Xq7bT2 </span>
-<div style="font-size: 14px;"><a class="me-email-link" style="font-size: 14px;text-decoration: underline;color: #6264a7;font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;" target="_blank" href="https://www.microsoft.com/en-us/microsoft-teams/download-app" rel="noreferrer noopener">Download Teams</a> | <a class="me-email-link" style="font-size: 14px;text-decoration: underline;color: #6264a7;font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;" target="_blank" href="https://www.microsoft.com/microsoft-teams/join-a-meeting" rel="noreferrer noopener">Join on the web</a></div>
-</div>
-</div>
-<div style="margin-bottom: 24px;max-width: 532px;"><a class="me-email-link" style="font-size: 14px;text-decoration: underline;color: #6264a7;font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;" target="_blank" href="https://aka.ms/JoinTeamsMeeting?omkt=en-US" rel="noreferrer noopener">Learn More</a> | <a class="me-email-link" style="font-size: 14px;text-decoration: underline;color: #6264a7;font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;" target="_blank" href="https://teams.microsoft.com/meetingOptions/?organizerId=a1b2c3d4&amp;tenantId=72f988bf&amp;threadId=19_meeting&amp;messageId=0&amp;language=en-US" rel="noreferrer noopener">Meeting options</a></div>
-</div>
-<div style="font-size: 14px; margin-bottom: 4px;font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif;">
-</div>
-<div style="font-size: 12px;">
-</div>
-<div></div>
-{_RULE}"""
+FIXTURES = Path(__file__).parent / "fixtures"
+TEAMS_BLOCK = (FIXTURES / "teams_block.html").read_text().replace("{join_url}", TEAMS_URL)
 STAMP = MirrorStamp("pair-1", "src-1", "pairing-1")
 SPAN = Timed(datetime(2026, 12, 8, 9, tzinfo=UTC), datetime(2026, 12, 8, 10, tzinfo=UTC), "Europe/Paris")
 
@@ -62,7 +43,7 @@ SPAN = Timed(datetime(2026, 12, 8, 9, tzinfo=UTC), datetime(2026, 12, 8, 10, tzi
         ("https://acme.webex.com/meet/jane.doe", MeetingProvider.WEBEX, "https://acme.webex.com/meet/jane.doe"),
         ("https://acme.webex.com/acme/j.php?MTID=m0123456789abcdef", MeetingProvider.WEBEX,
          "https://acme.webex.com/acme/j.php?MTID=m0123456789abcdef"),
-        ("Dial sip:2650123456@acme.webex.com from a room", MeetingProvider.SIP, "sip:2650123456@acme.webex.com"),
+        ("Dial sip:2650123456@acme.webex.com", MeetingProvider.SIP, "sip:2650123456@acme.webex.com"),
     ],
 )  # fmt: skip
 def test_given_a_join_link_in_text_when_detected_then_its_provider_and_url(
