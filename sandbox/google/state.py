@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sandbox.clock import Clock
 from sandbox.counters import Counters, Invitation
 from sandbox.google.errors import GoogleApiError
+from sandbox.google.event_types import check_type_write
 from sandbox.google.guests import guest_copy, guests_of, html_link
 from sandbox.google.invitations import recipients_to_mail
 from sandbox.google.recurrence import instance_resource, original_starts, split_instance_id
@@ -165,6 +166,8 @@ class GoogleWorld:
                 raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
         else:
             event_id = self.new_id()
+        if record:  # the app's own call: the event type's rules apply
+            check_type_write(body, None, primary=calendar.id in self.users, patch=False)
         now = format_millis(self.clock.now())
         event: dict[str, Any] = {
             "kind": "calendar#event",
@@ -207,10 +210,15 @@ class GoogleWorld:
                 "Precondition Failed",
                 extra={"locationType": "header", "location": "If-Match"},
             )
+        if record:
+            check_type_write(body, current, primary=calendar.id in self.users, patch=patch)
         event = dict(current)
         fields = merge(writable(current), body) if patch else body
         if not patch:
-            for key in WRITABLE - {"sequence", "status"}:
+            kept = {"sequence", "status", "eventType"}
+            if conference_version < 1:  # conferenceDataVersion=0: the conference is left as it is
+                kept |= {"conferenceData"}
+            for key in WRITABLE - kept:
                 event.pop(key, None)
         requested_sequence = body.get("sequence")
         if isinstance(requested_sequence, int) and requested_sequence < current.get("sequence", 0):
