@@ -186,6 +186,8 @@ class GraphCalendar:
     ) -> Fetched:
         mailbox = self._mailbox(calendar)
         body = self._body(event, stamp)
+        if stamp is None and _hosts_teams(event):
+            await _keep_teams_text(mailbox, event_id, event, body)
         if "recurrence" in body and await _same_pattern(mailbox, event_id, event, self._window()):
             # Outlook drops a series' exceptions when its pattern is written, even unchanged.
             del body["recurrence"]
@@ -285,6 +287,24 @@ async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> di
             if listed is not None and _same_start(listed.original_start, original):
                 return dict(row)
     return None
+
+
+def _hosts_teams(event: Event) -> bool:
+    meeting = event.online_meeting
+    return meeting is not None and meeting.provider is MeetingProvider.TEAMS and not meeting.requested
+
+
+async def _keep_teams_text(mailbox: GraphMailbox, event_id: str, event: Event, body: dict[str, Any]) -> None:
+    """A person's own Teams meeting written back to: leave its body (with the join block Exchange
+    put there, which reading cuts out) and its location as they are unless they changed."""
+    current = await mailbox.read(event_id)
+    if current is None:
+        return
+    stored = fetched_from_graph(current).event
+    if stored.description == event.description:
+        body.pop("body", None)
+    if stored.location == event.location:
+        body.pop("location", None)
 
 
 async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event, window: DeltaWindow) -> bool:
