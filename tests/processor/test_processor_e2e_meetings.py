@@ -196,6 +196,32 @@ async def test_given_meet_typed_in_an_outlook_location_when_synced_then_the_outl
     assert calls(after, "graph.events.update") - calls(before, "graph.events.update") == 1
     assert len([e for e in await stack.google_events() if e.get("hangoutLink") == meet_url]) == 1
 
+    # When: Alice types @teams, and @meet, as the locations of two new Google events
+    await stack.google_create({"summary": "review", **at(9, 15), "location": "Room 4 @teams"})
+    await stack.google_create({"summary": "pairing", **at(10, 15), "location": "@meet"})
+
+    async def both_made() -> bool:
+        google = await stack.google_events()
+        review, pairing = one(google, "review"), one(google, "pairing")
+        return bool(
+            review and TEAMS_HOST in text_of(review) and pairing and pairing.get("hangoutLink")
+            and await shows_link(stack, "pairing", pairing["hangoutLink"])
+        )  # fmt: skip
+
+    await eventually(both_made, what="a Teams meeting and a Meet made from Google keywords")
+    await eventually(lambda: stack.settled(stack.processor.consumer.handled), what="quiet")
+    # Then: Outlook holds the Teams meeting (Google its link, its own location kept); Google holds
+    # the Meet; no keyword is left anywhere and nobody was mailed
+    review = one(await stack.outlook_events(), "review")
+    assert (
+        review is not None and review["isOnlineMeeting"] and TEAMS_HOST in review["onlineMeeting"]["joinUrl"]
+    )
+    google_review = one(await stack.google_events(), "review")
+    assert google_review is not None and google_review["location"] == "Room 4"
+    for event in [*await stack.google_events(), *await stack.outlook_events()]:
+        assert "@teams" not in text_of(event) and "@meet" not in text_of(event)
+    assert (await stack.counters())["invitations"] == []
+
 
 async def test_given_googles_special_event_types_when_synced_then_each_meets_its_declared_fate(
     stack: Stack,

@@ -86,6 +86,7 @@ def _own_body(event: Event) -> dict[str, Any]:
     body = google_body(event, MirrorStamp("", ""), detail=Detail.FULL, guests=True, link=not native)
     for key in ("extendedProperties", "attendees", "guestsCanInviteOthers", "recurrence"):
         body.pop(key, None)
+    body.setdefault("location", "")  # a patch: a location taken away (a keyword, an edit) must go
     if event.recurrence is not None and event.instance_of is None:
         body["recurrence"] = list(event.recurrence.rules)
     return body
