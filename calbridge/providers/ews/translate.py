@@ -361,7 +361,9 @@ def ews_fields(
         if stamp is not None:
             fields[FACTS_FIELD] = None
         return fields
-    description = with_note(event.description, note_lines(event)) if stamp is not None else event.description
+    # A person's own event gets only the join line (a meeting a keyword asked for, docs/hybrid.md).
+    lines = note_lines(event) if stamp is not None else note_lines(event, attendees=False)
+    description = with_note(event.description, lines)
     content = description.content if description is not None else ""
     fields.update(
         {
