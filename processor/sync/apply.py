@@ -104,11 +104,25 @@ async def _apply_with_meeting(
         return await apply_action(
             pair, links, dataclasses.replace(plain, event=event, link=link), adopt=adopt
         )
-    outcome = await apply_action(pair, links, plain, adopt=adopt)
-    recorded = await links.find(policy.pair_id, request.origin, request.origin_id)
-    mirror_id = recorded.id_on(action.target) if recorded is not None else None
     target = pair.calendar(action.target)
-    mirror = await target.provider.get(target.address, mirror_id) if mirror_id is not None else None
+    mirror = None
+    if isinstance(action, Update):  # a retry: the mirror may hold the meeting already
+        mirror = await target.provider.get(target.address, action.target_id)
+    if mirror is not None and _made(mirror.event.online_meeting):
+        outcome = Outcome.SKIP_UNCHANGED
+    else:
+        # The origin's side is recorded as not yet seen until its write back succeeds, so a pass
+        # that fails in between plans this request again (and finds the meeting made, above).
+        pending = action.link.with_side(request.origin, request.origin_id, None, None)
+        outcome = await apply_action(pair, links, dataclasses.replace(plain, link=pending), adopt=adopt)
+        recorded_first = await links.find(policy.pair_id, request.origin, request.origin_id)
+        mirror_id = recorded_first.id_on(action.target) if recorded_first is not None else None
+        mirror = await target.provider.get(target.address, mirror_id) if mirror_id is not None else None
+    recorded = await links.find(policy.pair_id, request.origin, request.origin_id)
+    if recorded is not None and mirror is not None:
+        recorded = recorded.with_side(
+            action.target, mirror.event.id, mirror.version, fingerprint(mirror.event, policy.detail)
+        )
     meeting = mirror.event.online_meeting if mirror is not None else None
     log.info("meeting_link.made", pair=policy.pair_id, side=action.target.value, made=_made(meeting))
     if recorded is None or not _made(meeting):
