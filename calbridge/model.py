@@ -18,6 +18,7 @@ import orjson
 
 __all__ = [
     "NOT_MIRRORED",
+    "WORKING_LOCATION",
     "AllDay",
     "Attendee",
     "Body",
@@ -39,6 +40,9 @@ __all__ = [
 # `Event.extra` key a translator sets on an event that is never mirrored, with the reason as
 # its value (a Google birthday, a working location): the planner skips it and counts it.
 NOT_MIRRORED = "not_mirrored"
+# `Event.extra` key a translator sets on a working location (where the person works that day):
+# mirrored as a free marker only by pairs that ask for it, else skipped like NOT_MIRRORED.
+WORKING_LOCATION = "working_location"
 
 
 class ShowAs(StrEnum):

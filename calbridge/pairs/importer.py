@@ -3,10 +3,10 @@ concurrency, with a report of the rows that failed and why. Re-running the same 
 nothing: every row is an idempotent `add_pair`.
 
 The file has a header; `google` and `microsoft` are required, `via`, `direction`, `detail`,
-`meeting_links` (yes/no), `google_connection` and `microsoft_connection` are optional (defaults:
-graph, both, full, no, the only connection of the provider). A `reason` column is ignored: the
-report of the failed rows is the input's columns plus `reason`, so it can be fixed and imported
-again as it is.
+`meeting_links` and `working_locations` (yes/no), `google_connection` and `microsoft_connection`
+are optional (defaults: graph, both, full, no, no, the only connection of the provider). A
+`reason` column is ignored: the report of the failed rows is the input's columns plus `reason`,
+so it can be fixed and imported again as it is.
 
 Spreadsheets save CSV in many encodings. A byte-order mark says which (UTF-8, UTF-16, UTF-32);
 without one the file is read as UTF-8, and failing that as Windows-1252 (what Excel writes on
@@ -58,7 +58,15 @@ __all__ = [
 ]
 
 REQUIRED = ("google", "microsoft")
-OPTIONAL = ("via", "direction", "detail", "meeting_links", "google_connection", "microsoft_connection")
+OPTIONAL = (
+    "via",
+    "direction",
+    "detail",
+    "meeting_links",
+    "working_locations",
+    "google_connection",
+    "microsoft_connection",
+)
 _YES, _NO = frozenset({"yes", "true", "1", "on"}), frozenset({"", "no", "false", "0", "off"})
 REASON = "reason"  # the report's column; `line` is the one of reports written before it
 IGNORED = (REASON, "line")
@@ -166,6 +174,7 @@ def parse_row(line: int, raw: dict[str, str]) -> ImportRow:
         direction=Direction(direction),
         detail=Detail(detail),
         meeting_links=_flag(_cell(raw, "meeting_links"), "meeting_links"),
+        working_locations=_flag(_cell(raw, "working_locations"), "working_locations"),
         google_connection=_cell(raw, "google_connection") or None,
         microsoft_connection=_cell(raw, "microsoft_connection") or None,
     )

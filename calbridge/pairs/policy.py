@@ -61,6 +61,8 @@ class Policy:
     pairing: str | None = None
     # Meetings made on request (a keyword in the location); None: the pair does not (the default).
     meeting_links: MeetingLinks | None = None
+    # Mirror working locations (Google) as free all-day markers; skipped otherwise (docs/hybrid.md).
+    working_locations: bool = False
 
     def flows_from(self, side: Side) -> bool:
         """Whether changes made on `side` are carried to the other side."""

@@ -166,6 +166,7 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
             "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
         ),
         ("meeting links", "made on request (@meet, @teams)" if pair.meeting_links else "carried only"),
+        ("working locations", "mirrored as free markers" if pair.working_locations else "skipped"),
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
@@ -263,6 +264,13 @@ def add(
             "back to the organiser's event (docs/hybrid.md).",
         ),
     ] = False,
+    working_locations: Annotated[
+        bool,
+        typer.Option(
+            "--working-locations",
+            help="Mirror Google working locations as free all-day markers (skipped otherwise).",
+        ),
+    ] = False,
     google_connection: Annotated[
         str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
     ] = None,
@@ -288,6 +296,7 @@ def add(
             detail=Detail(parse_choice(detail, Detail, "--detail")),
             conflict=ConflictPolicy(parse_choice(conflict, ConflictPolicy, "--conflict")),
             meeting_links=meeting_links,
+            working_locations=working_locations,
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
         )

@@ -16,7 +16,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from calbridge.model import NOT_MIRRORED, Event, OnlineMeeting
+from calbridge.model import NOT_MIRRORED, WORKING_LOCATION, Event, OnlineMeeting
 from calbridge.pairs.policy import ConflictPolicy, Detail, Policy, Side
 from calbridge.providers.base import Change, Fetched, MirrorStamp, Removed
 from calbridge.translate.meetings import requested_provider, without_keyword
@@ -211,6 +211,8 @@ def _plan_origin(
     if not policy.flows_from(side):
         return Skip(Outcome.SKIP_DIRECTION, f"the pair does not sync from {side}")
     not_mirrored = fetched.event.extra.get(NOT_MIRRORED)
+    if not_mirrored is None and not (policy.working_locations and policy.detail is Detail.FULL):
+        not_mirrored = fetched.event.extra.get(WORKING_LOCATION)
     if not_mirrored is not None:
         return Skip(Outcome.SKIP_EVENT_TYPE, not_mirrored)
     digest = fingerprint(fetched.event, policy.detail)

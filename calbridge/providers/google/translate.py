@@ -37,6 +37,7 @@ import structlog
 
 from calbridge.model import (
     NOT_MIRRORED,
+    WORKING_LOCATION,
     AllDay,
     Attendee,
     Body,
@@ -80,7 +81,7 @@ EVENT_TYPE_FATES = {
     "default": "mirrored",
     "outOfOffice": "mirrored as out of office (Graph showAs oof, EWS OOF)",
     "focusTime": "mirrored as busy with its title",
-    "workingLocation": "skipped: a working location is not a block of time",
+    "workingLocation": "mirrored as a free marker by pairs with --working-locations, else skipped",
     "birthday": "skipped: Google creates birthdays from contacts and allows few edits",
     "fromGmail": "skipped: Google made it from a mail and allows few edits",
 }
@@ -219,6 +220,8 @@ def _type_hints(kind: str) -> dict[str, str]:
     fate = EVENT_TYPE_FATES.get(kind)
     if fate is not None and fate.startswith("skipped"):
         hints[NOT_MIRRORED] = f"{kind}: {fate}"
+    if kind == "workingLocation":
+        hints[WORKING_LOCATION] = f"{kind}: a working location, not a block of time"
     return hints
 
 
