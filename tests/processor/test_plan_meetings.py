@@ -3,9 +3,19 @@ and the attendees allow it; Google's special event types meet their declared fat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from calbridge.model import NOT_MIRRORED, Attendee, Event, MeetingProvider, OnlineMeeting, Timed
+from calbridge.model import (
+    NOT_MIRRORED,
+    WORKING_LOCATION,
+    AllDay,
+    Attendee,
+    Event,
+    MeetingProvider,
+    OnlineMeeting,
+    ShowAs,
+    Timed,
+)
 from calbridge.pairs.policy import Detail, Direction, MeetingLinks, Policy, Side
 from calbridge.providers.base import Fetched
 from calbridge.translate.meetings import DEFAULT_KEYWORDS
@@ -63,3 +73,20 @@ def test_given_a_google_birthday_when_planned_then_skipped_with_its_reason() -> 
     birthday = Event(id="g1", span=SPAN, title="Ann", extra={NOT_MIRRORED: "birthday: skipped"})
     action = plan(MAKES, G, Fetched(birthday, "v1"), None)
     assert action == Skip(Outcome.SKIP_EVENT_TYPE, "birthday: skipped")
+
+
+def test_given_a_working_location_then_skipped_unless_the_pair_mirrors_them_as_markers() -> None:
+    day = AllDay(date(2026, 12, 8), date(2026, 12, 9))
+    office = Event(
+        id="g2",
+        span=day,
+        title="Office",
+        show_as=ShowAs.WORKING_ELSEWHERE,
+        extra={WORKING_LOCATION: "workingLocation: x"},
+    )
+    skipped = plan(Policy("p1"), G, Fetched(office, "v1"), None)
+    assert isinstance(skipped, Skip) and skipped.outcome is Outcome.SKIP_EVENT_TYPE
+    marker = plan(Policy("p1", working_locations=True), G, Fetched(office, "v1"), None)
+    assert isinstance(marker, Create) and marker.event.show_as is ShowAs.WORKING_ELSEWHERE
+    busy = Policy("p1", Direction.BOTH, Detail.BUSY, working_locations=True)
+    assert isinstance(plan(busy, G, Fetched(office, "v1"), None), Skip)
