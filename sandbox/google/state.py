@@ -26,6 +26,7 @@ from sandbox.google.shapes import (
     MeetRoom,
     apply_fields,
     as_seen_from,
+    conference_made,
     is_client_id,
     merge,
     with_new_organizer,
@@ -84,6 +85,10 @@ class GoogleWorld:
 
     def reset(self) -> None:
         self.guest_copies = True  # put events on invited users' calendars, as Google does
+        # Meet creation answers `pending` and completes at the calendar's next API call (with a
+        # change notification), as Google may; False: it succeeds in the write's own answer.
+        self.meet_pending = False
+        self.pending_meets: list[tuple[str, str]] = []  # (calendar id, event id)
         self.rng = random.Random(self.seed)
         self.serial = 0
         self.calendars: dict[str, Calendar] = {}
@@ -117,7 +122,29 @@ class GoogleWorld:
             raise GoogleApiError.not_found()
         if ROLE_RANK[role] < ROLE_RANK[minimum]:
             raise GoogleApiError.forbidden_writer()
+        self._complete_meets(calendar)
         return calendar
+
+    def _complete_meets(self, calendar: Calendar) -> None:
+        """Pending Meet creations on this calendar complete: the event changes (new etag, a push)."""
+        waiting = [(cal, eid) for cal, eid in self.pending_meets if cal == calendar.id]
+        if not waiting:
+            return
+        self.pending_meets = [item for item in self.pending_meets if item[0] != calendar.id]
+        for _, event_id in waiting:
+            current = calendar.events.get(event_id)
+            data = (current or {}).get("conferenceData") or {}
+            if (
+                current is None
+                or (data.get("createRequest") or {}).get("status", {}).get("statusCode") != "pending"
+            ):
+                continue
+            made = dict(current)
+            made["conferenceData"] = conference_made(data, self._meet_room)
+            for point in made["conferenceData"]["entryPoints"]:
+                if point.get("entryPointType") == "video":
+                    made["hangoutLink"] = point["uri"]
+            self._commit(calendar, made)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -308,7 +335,11 @@ class GoogleWorld:
             tz=calendar.tz,
             conference_version=conference_version,
             meet=self._meet_room,
+            pending=self.meet_pending,
         )
+        data = event.get("conferenceData") or {}
+        if (data.get("createRequest") or {}).get("status", {}).get("statusCode") == "pending":
+            self.pending_meets.append((calendar.id, event["id"]))
         if event.get("recurrence"):  # Google refuses a rule it cannot expand when it is written
             next(original_starts(event), None)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict
 
+from sandbox.clock import Clock
+from sandbox.counters import Counters
 from sandbox.google.errors import GoogleApiError
 from sandbox.google.event_types import check_type_write
 from sandbox.google.invitations import recipients_to_mail
+from sandbox.google.state import GoogleUser, GoogleWorld
 from sandbox.google.sync import MAX_PAGE, ListQuery
 
 GUESTS = [{"email": "alice@example.com"}, {"email": "bob@example.com"}, {"email": "erin@partner.example"}]
@@ -90,3 +93,24 @@ def test_given_a_gmail_event_when_its_title_is_patched_then_400_but_its_colour_m
     check_type_write({"colorId": "3", "transparency": "transparent"}, current, primary=True, patch=True)
     with pytest.raises(GoogleApiError):  # nor can its type change
         check_type_write({"eventType": "default"}, current, primary=True, patch=True)
+
+
+def test_given_meet_creation_pending_when_the_calendar_is_next_called_then_the_meet_is_made_and_pushed() -> (
+    None
+):
+    world = GoogleWorld(Clock(), Counters(), users=[GoogleUser("alice@example.com", "Alice", "UTC")])
+    world.meet_pending = True
+    changed: list[str] = []
+    world.listeners.append(changed.append)
+    calendar = world.calendar_for("primary", "alice@example.com", "writer")
+    request = {"createRequest": {"requestId": "r1", "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
+    body = {**TIMED, "summary": "sync", "conferenceData": request}
+    created = world.insert_event(calendar, body, "alice@example.com", "none", 1)
+    assert created["conferenceData"]["createRequest"]["status"] == {"statusCode": "pending"}
+    assert "entryPoints" not in created["conferenceData"] and "hangoutLink" not in created
+    before, etag = len(changed), created["etag"]
+    again = world.calendar_for("primary", "alice@example.com")  # the next call completes it
+    made = world.get_event(again, created["id"])
+    assert made["conferenceData"]["createRequest"]["status"] == {"statusCode": "success"}
+    assert made["hangoutLink"].startswith("https://meet.google.com/") and made["etag"] != etag
+    assert len(changed) == before + 1
