@@ -140,6 +140,7 @@ class PairDirectory:
                 (side, made) for side, prof in sides.items() if prof for made in sorted(prof.meeting_hosts)
             ),
             silent=frozenset(side for side, prof in sides.items() if prof and prof.silent_organizer_updates),
+            owners=((Side.GOOGLE, str(row["g_owner"])), (Side.MICROSOFT, str(row["m_owner"]))),
         )
 
     async def pause(self, pair_id: str, reason: str) -> None:

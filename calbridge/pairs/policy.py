@@ -45,9 +45,17 @@ class MeetingLinks:
     keywords: tuple[tuple[str, MeetingProvider], ...]
     hosts: tuple[tuple[Side, MeetingProvider], ...]
     silent: frozenset[Side] = frozenset()
+    # Each side's calendar owner: only an event its owner organises asks for a meeting (a guest's
+    # copy of someone else's meeting is theirs to change, not ours).
+    owners: tuple[tuple[Side, str], ...] = ()
 
     def host_of(self, provider: MeetingProvider) -> Side | None:
         return next((side for side, made in self.hosts if made is provider), None)
+
+    def organises(self, side: Side, organizer: str | None) -> bool:
+        """Whether `organizer` (None: not said, the owner's own event) is the owner of `side`."""
+        owner = next((address for s, address in self.owners if s is side), None)
+        return organizer is None or owner is None or organizer.lower() == owner.lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -277,6 +277,8 @@ def meeting_request(policy: Policy, side: Side, event: Event) -> MeetingRequest 
         return None
     if event.attendees and side not in links.silent:
         return None  # writing the link back would mail the attendees an update
+    if not links.organises(side, event.organizer.address if event.organizer is not None else None):
+        return None  # a guest's copy of someone else's meeting
     asked = dataclasses.replace(
         event,
         location=without_keyword(event.location, dict(links.keywords)),

@@ -13,6 +13,7 @@ from calbridge.model import (
     Event,
     MeetingProvider,
     OnlineMeeting,
+    Person,
     ShowAs,
     Timed,
 )
@@ -90,3 +91,14 @@ def test_given_a_working_location_then_skipped_unless_the_pair_mirrors_them_as_m
     assert isinstance(marker, Create) and marker.event.show_as is ShowAs.WORKING_ELSEWHERE
     busy = Policy("p1", Direction.BOTH, Detail.BUSY, working_locations=True)
     assert isinstance(plan(busy, G, Fetched(office, "v1"), None), Skip)
+
+
+def test_given_a_guests_copy_of_someone_elses_meeting_then_no_meeting_is_made() -> None:
+    owned = MeetingLinks(
+        LINKS.keywords, LINKS.hosts, LINKS.silent, ((G, "ann@example.com"), (M, "ann@example.com"))
+    )
+    policy = Policy("p1", meeting_links=owned)
+    theirs = plan(policy, M, outlook("@meet", organizer=Person("zoe@example.com")), None)
+    mine = plan(policy, M, outlook("@meet", organizer=Person("Ann@example.com")), None)
+    assert isinstance(theirs, Create) and theirs.meeting is None
+    assert isinstance(mine, Create) and mine.meeting is not None
