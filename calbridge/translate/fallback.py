@@ -85,15 +85,19 @@ def plan_fallback(
     holds: Holds,
     max_parts: int = 6,
     max_occurrences: int = 1000,
+    split: bool = True,
 ) -> Fallback:
     """The fallback for a series starting at `first` (aware, or a date for an all-day series)
-    in `zone` whose `rules` the target refused as they are."""
-    try:
-        split = _split(rules, first, zone, holds, max_parts)
-    except (ValueError, TypeError, UnsupportedRecurrence):
-        split = None
-    if split is not None:
-        return split
+    in `zone` whose `rules` the target refused as they are. `split=False` skips the split (the
+    target refused a part that `holds` accepted)."""
+    parts: Split | None = None
+    if split:
+        try:
+            parts = _split(rules, first, zone, holds, max_parts)
+        except (ValueError, TypeError, UnsupportedRecurrence):
+            parts = None
+    if parts is not None:
+        return parts
     try:
         starts = expand(rules, first, zone, window=window, limit=max_occurrences + 1)
     except (ValueError, TypeError, KeyError) as exc:
@@ -188,7 +192,7 @@ def _first_of(parts: dict[str, str], first: Moment, tz: ZoneInfo) -> Moment | No
     start = _floating(first, tz)
     text = ";".join(f"{k}={v}" for k, v in parts.items())
     rule = _ruleset((f"RRULE:{text}",), start, tz, all_day)
-    found = rule.after(start, inc=True)
+    found: datetime | None = rule.after(start, inc=True)
     if found is None:
         return None
     return found.date() if all_day else found.replace(tzinfo=tz)

@@ -108,8 +108,8 @@ async def _cancel_excluded(
     """Cancel, on the series just written, the occurrences its EXDATE lines skip: a Microsoft
     series has no excluded dates, only deleted occurrences (each a write of a cancelled
     occurrence; one already gone is what was wanted)."""
-    if event.recurrence is None or event.instance_of is not None:
-        return
+    if event.recurrence is None or event.instance_of is not None or side is Side.GOOGLE:
+        return  # (Google keeps EXDATE lines in the series itself)
     zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
     excluded = excluded_starts(event.recurrence.rules, zone)
     if not excluded:

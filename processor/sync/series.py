@@ -194,8 +194,8 @@ def plan_pieces(
         if link.deleted or piece_id in wanted:
             continue
         if isinstance(fallback, Expanded) and series_of_part(piece_id) is None:
-            start = _piece_start(piece_id)
-            if start is not None and start < low:
+            began = _piece_start(piece_id)
+            if began is not None and began < low:
                 continue  # history before the horizon stays as it was
         changes.append(Removed(piece_id))
     return changes
@@ -281,7 +281,15 @@ class SeriesFallback:
         return await self.mirror(change, link, apply)
 
     async def mirror(self, master: Fetched, link: Link | None, apply: Apply) -> Outcome:
-        """Mirror `master` by its fallback (the target refused it as one series)."""
+        """Mirror `master` by its fallback (the target refused it as one series). A split whose
+        part the target refuses after all (an EWS limit the neutral pattern does not know)
+        becomes an expansion."""
+        try:
+            return await self._mirror(master, link, apply, split=True)
+        except UnsupportedRecurrence:
+            return await self._mirror(master, link, apply, split=False)
+
+    async def _mirror(self, master: Fetched, link: Link | None, apply: Apply, *, split: bool) -> Outcome:
         event = master.event
         if event.recurrence is None:
             raise UnsupportedRecurrence("a series without recurrence lines")
@@ -293,6 +301,7 @@ class SeriesFallback:
             zone,
             window=window,
             holds=lambda rules, start: holds_natively(rules, start, zone),
+            split=split,
         )
         if not isinstance(fallback, Split | Expanded):
             raise UnsupportedRecurrence(f"no fallback: {fallback.reason}")
