@@ -182,6 +182,10 @@ def _pattern(parts: dict[str, str], first: date) -> dict[str, Any]:
         day = _month_day(parts.get("BYMONTHDAY"), first.day, limit=28)
         return {"type": "absoluteMonthly", "interval": interval, "dayOfMonth": day}
     if freq == "YEARLY":
+        if "BYMONTH" not in parts and (byday or "BYMONTHDAY" in parts):
+            # RFC 5545: without BYMONTH these expand over every month (BYMONTHDAY) or the whole
+            # year (BYDAY=1MO is the year's first Monday), not within the start's month.
+            raise UnsupportedRecurrence("yearly rule with BYMONTHDAY or BYDAY but no BYMONTH")
         month = _positive(parts.get("BYMONTH", str(first.month)), "BYMONTH")
         if month > 12:
             raise UnsupportedRecurrence("BYMONTH out of range")
