@@ -11,7 +11,7 @@ RFC 5545 holds much more. For a series refused as it is, `plan_fallback` picks, 
 - **Expanded**: anything else dateutil can expand (RDATE, several RRULEs, EXRULE, BYSETPOS
   lists, BYMONTHDAY=31, BYWEEKNO, BYYEARDAY, ...) is written as its occurrences over a window
   (a rolling horizon the engine moves forward as time passes), each a single event.
-- **Refused**: unreadable lines, or more occurrences in the window than `max_occurrences` (an
+- **NoFallback**: unreadable lines, or more occurrences in the window than `max_occurrences` (an
   HOURLY or MINUTELY rule): the reason is recorded as the series' event failure.
 
 Expansion is dateutil's (`rruleset`), on wall time in the series' zone, so a 09:00 series stays
@@ -33,7 +33,7 @@ from calbridge.translate.errors import UnsupportedRecurrence
 __all__ = [
     "Expanded",
     "Fallback",
-    "Refused",
+    "NoFallback",
     "Split",
     "SplitPart",
     "expand",
@@ -69,11 +69,11 @@ class Expanded:
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
+class NoFallback:
     reason: str
 
 
-Fallback = Split | Expanded | Refused
+Fallback = Split | Expanded | NoFallback
 
 
 def plan_fallback(
@@ -101,9 +101,11 @@ def plan_fallback(
     try:
         starts = expand(rules, first, zone, window=window, limit=max_occurrences + 1)
     except (ValueError, TypeError, KeyError) as exc:
-        return Refused(f"the recurrence cannot be read: {exc}")
+        return NoFallback(f"the recurrence cannot be read: {exc}")
     if len(starts) > max_occurrences:
-        return Refused(f"more than {max_occurrences} occurrences within the horizon; too many single events")
+        return NoFallback(
+            f"more than {max_occurrences} occurrences within the horizon; too many single events"
+        )
     return Expanded(starts)
 
 
