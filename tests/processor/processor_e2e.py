@@ -338,6 +338,30 @@ def outlook_start(event: dict[str, Any]) -> datetime | str:
     return instant.date().isoformat() if event.get("isAllDay") else instant
 
 
+async def google_occurrences(control: SandboxControl, owner: str, series_id: str) -> set[datetime]:
+    """The instants Google lists as a timed series' live occurrences (as `events.instances`):
+    its lines expanded, less its cancelled instances, moved instances at their new start."""
+    from sandbox.google.recurrence import original_starts
+
+    state = await control.google.calendar(owner)
+    (master,) = [e for e in state["events"] if e["id"] == series_id]
+    exceptions = {
+        datetime.fromisoformat(e["originalStartTime"]["dateTime"]).astimezone(UTC): e
+        for e in state["events"]
+        if e.get("recurringEventId") == series_id
+    }
+    found = set()
+    for original in original_starts(master):
+        assert original.moment is not None
+        instant = original.moment.astimezone(UTC)
+        exception = exceptions.get(instant)
+        if exception is None:
+            found.add(instant)
+        elif exception.get("status") != "cancelled":
+            found.add(datetime.fromisoformat(exception["start"]["dateTime"]).astimezone(UTC))
+    return found
+
+
 def titled(events: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
     return [e for e in events if e.get("summary", e.get("subject")) == title]
 

@@ -21,9 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from ews_e2e_stack import ALICE, EwsStack, exchange_start, open_ews_stack
-from processor_e2e import eventually
-
-from sandbox.google.recurrence import original_starts
+from processor_e2e import eventually, google_occurrences
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(150)]
 
@@ -47,24 +45,6 @@ def timed_series(title: str, start: str, end: str, *lines: str) -> dict[str, Any
         "end": {"dateTime": end, "timeZone": BERLIN},
         "recurrence": list(lines),
     }
-
-
-async def google_occurrences(stack: EwsStack, series_id: str) -> set[datetime]:
-    """The instants Google lists as the series' live occurrences (`events.instances`)."""
-    state = await stack.control.google.calendar(ALICE)
-    (master,) = [e for e in state["events"] if e["id"] == series_id]
-    cancelled = {
-        e["originalStartTime"]["dateTime"]
-        for e in state["events"]
-        if e.get("recurringEventId") == series_id and e.get("status") == "cancelled"
-    }
-    found = set()
-    for original in original_starts(master):
-        assert original.moment is not None
-        instant = original.moment.astimezone(UTC)
-        if not any(datetime.fromisoformat(c).astimezone(UTC) == instant for c in cancelled):
-            found.add(instant)
-    return found
 
 
 def subject(items: list[dict[str, Any]], title: str, *, recurring: bool) -> list[dict[str, Any]]:
@@ -159,7 +139,7 @@ async def test_given_series_with_skipped_dates_or_no_exchange_pattern_then_each_
 
     # Then: Google no longer has that occurrence (an EXDATE or a cancelled instance), only it
     async def cancelled_in_google() -> bool:
-        return await google_occurrences(stack, review) == {
+        return await google_occurrences(stack.control, ALICE, review) == {
             berlin(d) for d in ("2027-02-01T11:00:00", "2027-02-15T11:00:00", "2027-02-22T11:00:00")
         }
 

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processor_e2e import PAIR, Stack, eventually, open_stack, outlook_start, titled
+from processor_e2e import (
+    ALICE,
+    PAIR,
+    Stack,
+    eventually,
+    google_occurrences,
+    open_stack,
+    outlook_start,
+    titled,
+)
 
 from calbridge.pairs.event_failures import fetch_failures
 
@@ -184,6 +193,32 @@ async def test_given_series_outlook_cannot_express_or_with_skipped_dates_then_ea
         ]
 
     await eventually(shrunk, within=40, what="the shortened series in Outlook")
+
+    # When: Alice deletes the January event in Outlook, and moves March's an hour later in Google
+    (january,) = [
+        e
+        for e in singles(await stack.outlook_events(), "on the 31st")
+        if outlook_start(e) == berlin("2027-01-31T09:00:00")
+    ]
+    await stack.outlook_delete(january["id"])
+    march = berlin("2027-03-31T09:00:00")
+    later = (
+        {"dateTime": "2027-03-31T10:00:00", "timeZone": BERLIN},
+        {"dateTime": "2027-03-31T10:30:00", "timeZone": BERLIN},
+    )
+    await stack.google_edit(f"{series_id}_{march:%Y%m%dT%H%M%SZ}", {"start": later[0], "end": later[1]})
+
+    # Then: Google cancels January's occurrence, Outlook shows March's at 10:00
+    async def mapped() -> bool:
+        google = await google_occurrences(stack.control, ALICE, series_id)
+        outlook = sorted(outlook_start(e) for e in singles(await stack.outlook_events(), "on the 31st"))
+        moved = berlin("2027-03-31T10:00:00")
+        return google == {berlin("2026-12-31T09:00:00"), moved} and outlook == [
+            berlin("2026-12-31T09:00:00"),
+            moved,
+        ]
+
+    await eventually(mapped, within=40, what="the deleted and the moved occurrence on the other side")
 
 
 async def test_given_a_mirrored_series_when_alice_deletes_an_occurrence_in_outlook_then_google_cancels_it(
