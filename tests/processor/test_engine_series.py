@@ -238,3 +238,46 @@ async def test_given_a_native_series_edited_to_a_31st_rule_then_the_series_mirro
         (local("2026-12-31T09:00"), None),
         (local("2027-01-31T09:00"), None),
     ]
+
+
+async def test_given_a_split_series_when_google_moves_an_occurrence_then_the_part_holding_it_changes() -> (
+    None
+):
+    world = World()
+    g1 = world.google.person_create(
+        series("RRULE:FREQ=MONTHLY;BYMONTHDAY=1,15;COUNT=6", start="2027-01-01T10:00:00", title="pay")
+    )
+    await world.sync()
+    original = local("2027-02-15T10:00")
+    moved = local("2027-02-16T10:00")
+    world.google.person_create(
+        Event(
+            id="",
+            span=Timed(moved, moved + timedelta(minutes=30), "Europe/Berlin"),
+            title="pay",
+            instance_of=InstanceOf(g1, original),
+        )
+    )
+    await world.sync()
+    parts = {e.span.start: e.id for e in world.mirrors() if e.recurrence is not None}
+    (exception,) = [e for e in world.mirrors() if e.instance_of is not None]
+    assert exception.instance_of == InstanceOf(parts[local("2027-01-15T10:00")], original)
+    assert exception.span.start == moved
+
+    # And an occurrence of a part cancelled in Outlook cancels the Google occurrence of the series
+    first = local("2027-02-01T10:00")
+    world.microsoft.person_create(
+        Event(
+            id="",
+            span=Timed(first, first + timedelta(minutes=30), "Europe/Berlin"),
+            status=EventStatus.CANCELLED,
+            instance_of=InstanceOf(parts[local("2027-01-01T10:00")], first),
+        )
+    )
+    await world.sync(MICROSOFT_HINT)
+    cancelled = [
+        s.event.instance_of
+        for s in world.google.events.values()
+        if s.deleted and s.event.instance_of is not None
+    ]
+    assert InstanceOf(g1, first) in cancelled
