@@ -44,7 +44,7 @@ from processor.sync.links import LinkRepository
 from processor.sync.pass_links import PassLinks, wanted_ids
 from processor.sync.plan import change_id, is_removal, owns, plan
 from processor.sync.record import Link
-from processor.sync.series import DEFAULT_HORIZON, Horizon, SeriesFallback, is_part, unmap_parts
+from processor.sync.series import DEFAULT_HORIZON, Horizon, SeriesFallback, is_piece_of, unmap_parts
 
 __all__ = [
     "CLOCK_SKEW",
@@ -334,9 +334,10 @@ async def _add_absent(
             raise PairPaused(pair_id, verdict.reason)
     seen = {change_id(change) for change in changes}
     source = pair.calendar(side)
+    fallbacks = {r.id_on(side) for r in await links.series_records(pair_id, side)}
     for event_id in sorted(linked - seen):
-        if is_part(event_id):
-            continue  # a split part exists only as a mirror; its series' read keeps it
+        if is_piece_of(event_id, fallbacks):
+            continue  # a fallback's piece: its series' read (or retirement) keeps it in step
         fetched = await source.provider.get(source.address, event_id)
         if fetched is None or fetched.event.cancelled:
             changes.append(Removed(event_id))

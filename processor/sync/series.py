@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_HORIZON",
     "Horizon",
     "SeriesFallback",
+    "is_piece_of",
     "occurrence_piece_id",
     "part_piece_id",
     "plan_pieces",
@@ -102,6 +103,14 @@ def series_of_part(piece_id: str) -> str | None:
 def is_part(event_id: str) -> bool:
     """A split part's id: no provider reads it back, so a full read never asks for it."""
     return series_of_part(event_id) is not None
+
+
+def is_piece_of(event_id: str, series_ids: set[str | None]) -> bool:
+    """Whether `event_id` is a piece (split part or expanded occurrence) of one of these series."""
+    if series_of_part(event_id) is not None:
+        return True  # a part is never read back, whatever its series
+    match = _OCCURRENCE.match(event_id)
+    return match is not None and match["series"] in series_ids
 
 
 def _belongs(piece_id: str, series_id: str) -> bool:

@@ -281,3 +281,18 @@ async def test_given_a_split_series_when_google_moves_an_occurrence_then_the_par
         if s.deleted and s.event.instance_of is not None
     ]
     assert InstanceOf(g1, first) in cancelled
+
+
+async def test_given_expanded_and_split_series_when_a_full_read_comes_then_nothing_is_rewritten_or_lost() -> (
+    None
+):
+    world = World()
+    world.google.person_create(series("RRULE:FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3"))
+    world.google.person_create(series("RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=4", start="2027-01-04T09:00:00"))
+    await world.sync()
+    before = world.mirrors()
+    writes = world.microsoft.writes
+    world.google.expire_cursors()  # the next read is a full one, as after a resync
+    summary = await world.sync()
+    assert summary.full and summary.writes == 0
+    assert world.microsoft.writes == writes and world.mirrors() == before
