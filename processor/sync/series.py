@@ -145,6 +145,13 @@ def holds_natively(rules: tuple[str, ...], first: datetime | date, zone: str) ->
     return True
 
 
+def _fits_one_event(event: Event) -> bool:
+    if event.recurrence is None:
+        return True
+    zone, first = _zone_and_first(event)
+    return holds_natively(event.recurrence.rules, first, zone)
+
+
 def _zone_and_first(event: Event) -> tuple[str, datetime | date]:
     if isinstance(event.span, AllDay):
         return "UTC", event.span.start
@@ -274,19 +281,17 @@ class SeriesFallback:
         if is_removal(change):
             return await self._retire(change_id(change), link, apply)
         assert isinstance(change, Fetched)
-        if change.event.recurrence is not None:
-            zone, first = _zone_and_first(change.event)
-            if holds_natively(change.event.recurrence.rules, first, zone):
-                # The series fits one pattern again: write it natively, then drop the pieces.
-                fresh = dataclasses.replace(link, deleted=True)
-                await self.links.save(self._pair_id, fresh)
-                try:
-                    outcome = await apply(change)
-                except UnsupportedRecurrence:
-                    await self.links.save(self._pair_id, link)
-                else:
-                    await self._drop_pieces(change.event.id, apply)
-                    return outcome
+        if _fits_one_event(change.event):
+            # A single event now, or a series that fits one pattern again: write it as one
+            # mirror, then drop the pieces (the target may still refuse: then as before).
+            await self.links.save(self._pair_id, dataclasses.replace(link, deleted=True))
+            try:
+                outcome = await apply(change)
+            except UnsupportedRecurrence:
+                await self.links.save(self._pair_id, link)
+            else:
+                await self._drop_pieces(change.event.id, apply)
+                return outcome
         return await self.mirror(change, link, apply)
 
     async def mirror(self, master: Fetched, link: Link | None, apply: Apply) -> Outcome:

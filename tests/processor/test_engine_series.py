@@ -296,3 +296,14 @@ async def test_given_expanded_and_split_series_when_a_full_read_comes_then_nothi
     summary = await world.sync()
     assert summary.full and summary.writes == 0
     assert world.microsoft.writes == writes and world.mirrors() == before
+
+
+async def test_given_an_expanded_series_made_a_single_event_then_one_mirror_replaces_the_events() -> None:
+    world = World()
+    g1 = world.google.person_create(series("RRULE:FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3"))
+    await world.sync()
+    world.google.person_edit(g1, recurrence=None)
+    summary = await world.sync()
+    assert summary.failed == []
+    (mirror,) = world.mirrors()
+    assert mirror.recurrence is None and mirror.span.start == local("2026-12-31T09:00")
