@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         ge=30,
         le=3650,
         description="How far ahead a series the other side cannot hold as one pattern is written as "
-        "single events; the processor moves this horizon forward as time passes.",
+        "single events; the processor moves this horizon forward as time passes. Keep it within "
+        "CALBRIDGE_GRAPH_WINDOW_AHEAD_DAYS so Graph's change feed sees every such event.",
     )
     processor_heartbeat: float = Field(
         default=2.0,
