@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,7 +64,7 @@ async def test_given_series_with_skipped_dates_or_no_exchange_pattern_then_each_
             "EXDATE;TZID=Europe/Berlin:20270111T083000,20270125T083000",
         )
     )
-    await stack.google_create(
+    gym_day = await stack.google_create(
         {
             "summary": "gym day",
             "start": {"date": "2027-01-06"},
@@ -133,15 +133,19 @@ async def test_given_series_with_skipped_dates_or_no_exchange_pattern_then_each_
     payroll = sorted(exchange_start(i) for i in subject(items, "payroll", recurring=True))
     assert payroll == [berlin("2027-01-01T10:00:00"), berlin("2027-01-15T10:00:00")]
 
-    # When: Alice deletes the second "review" occurrence in Outlook
+    # When: Alice deletes the second "review" occurrence and the third gym day in Outlook
     (mirror,) = subject(items, "review", recurring=True)
     await asyncio.to_thread(stack.exchange.delete_occurrence, ALICE, mirror["id"], 2)
+    (gym,) = subject(items, "gym day", recurring=True)
+    await asyncio.to_thread(stack.exchange.delete_occurrence, ALICE, gym["id"], 3)
 
     # Then: Google no longer has that occurrence (an EXDATE or a cancelled instance), only it
     async def cancelled_in_google() -> bool:
-        return await google_occurrences(stack.control, ALICE, review) == {
+        reviews = await google_occurrences(stack.control, ALICE, review)
+        gym_days = await google_occurrences(stack.control, ALICE, gym_day)
+        return reviews == {
             berlin(d) for d in ("2027-02-01T11:00:00", "2027-02-15T11:00:00", "2027-02-22T11:00:00")
-        }
+        } and gym_days == {date(2027, 1, 6), date(2027, 2, 3)}
 
-    await eventually(cancelled_in_google, within=40, what="the occurrence gone from Google")
+    await eventually(cancelled_in_google, within=40, what="the occurrences gone from Google")
     assert (await stack.counters())["invitations"] == []
