@@ -220,6 +220,22 @@ async def test_given_series_outlook_cannot_express_or_with_skipped_dates_then_ea
 
     await eventually(mapped, within=40, what="the deleted and the moved occurrence on the other side")
 
+    # When: Alice renames December's event in Outlook; Then: that Google occurrence is renamed
+    (december,) = [
+        e
+        for e in singles(await stack.outlook_events(), "on the 31st")
+        if outlook_start(e) == berlin("2026-12-31T09:00:00")
+    ]
+    await stack.outlook_edit(december["id"], {"subject": "on the 31st (year end)"})
+    first = berlin("2026-12-31T09:00:00")
+
+    async def renamed() -> bool:
+        state = await stack.control.google.calendar(ALICE)
+        instance = [e for e in state["events"] if e["id"] == f"{series_id}_{first:%Y%m%dT%H%M%SZ}"]
+        return [e.get("summary") for e in instance] == ["on the 31st (year end)"]
+
+    await eventually(renamed, within=40, what="the renamed occurrence in Google")
+
 
 async def test_given_mirrored_series_when_alice_deletes_an_occurrence_in_outlook_then_google_cancels_it(
     stack: Stack,
