@@ -126,6 +126,14 @@ class Settings(BaseSettings):
         description="Changes of one sync pass applied at once (a series and its exceptions stay in "
         "order). Graph requests stay within CALBRIDGE_GRAPH_MAILBOX_CONCURRENCY per mailbox.",
     )
+    series_horizon_days: int = Field(
+        default=365,
+        ge=30,
+        le=3650,
+        description="How far ahead a series the other side cannot hold as one pattern is written as "
+        "single events; the processor moves this horizon forward as time passes. Keep it within "
+        "CALBRIDGE_GRAPH_WINDOW_AHEAD_DAYS so Graph's change feed sees every such event.",
+    )
     processor_heartbeat: float = Field(
         default=2.0,
         gt=0,

@@ -21,6 +21,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,6 +39,7 @@ from processor.providers import OpenProvider, ProviderCache
 from processor.spread import ShardSpreader
 from processor.sync.breaker import limits_from
 from processor.sync.links import StoredLinks
+from processor.sync.series import Horizon
 
 __all__ = ["Processor", "member_name"]
 
@@ -77,6 +79,7 @@ class Processor:
             self.providers,
             limits=limits_from(settings),
             concurrency=settings.apply_concurrency,
+            horizon=Horizon(ahead=timedelta(days=settings.series_horizon_days)),
             locks=self.pair_locks,
         )
         self._static: Consumer | None = None

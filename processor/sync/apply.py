@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from datetime import UTC, date, datetime, time
 
 import structlog
 
 from calbridge.errors import NotFound
-from calbridge.model import Event, OnlineMeeting
+from calbridge.model import AllDay, Event, EventStatus, InstanceOf, OnlineMeeting, Span, Timed
 from calbridge.pairs.policy import Side
 from calbridge.providers.base import Fetched, MirrorStamp
+from calbridge.translate.recurrence import excluded_starts
 from processor.sync.actions import Action, Create, Delete, MeetingRequest, Outcome, Skip, Update
 from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
@@ -62,6 +64,8 @@ async def apply_action(
             written, done = await _write_mirror(
                 pair, action.target, action.event, action.stamp, search=attempted
             )
+            if done is not Outcome.ADOPTED:
+                await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome if done is Outcome.CREATED else done
         case Update():
@@ -77,6 +81,7 @@ async def apply_action(
                 again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
                 outcome = await apply_action(pair, links, again)
                 return action.outcome if outcome is Outcome.CREATED else outcome
+            await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome
         case Delete():
@@ -160,6 +165,38 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
         return Outcome.SKIP_NO_MASTER
     await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
     return action.outcome
+
+
+async def _cancel_excluded(
+    pair: PairContext, side: Side, series_id: str, event: Event, stamp: MirrorStamp | None
+) -> None:
+    """Cancel, on the series just written, the occurrences its EXDATE lines skip: a Microsoft
+    series has no excluded dates, only deleted occurrences (each a write of a cancelled
+    occurrence; one already gone is what was wanted)."""
+    if event.recurrence is None or event.instance_of is not None or side is Side.GOOGLE:
+        return  # (Google keeps EXDATE lines in the series itself)
+    zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
+    excluded = excluded_starts(event.recurrence.rules, zone)
+    if not excluded:
+        return
+    target = pair.calendar(side)
+    for original in excluded:
+        gone = Event(
+            id="",
+            span=_span_at(event.span, original),
+            status=EventStatus.CANCELLED,
+            instance_of=InstanceOf(series_id, original),
+        )
+        with contextlib.suppress(NotFound):
+            await target.provider.create(target.address, gone, stamp)
+
+
+def _span_at(span: Span, start: datetime | date) -> Span:
+    if isinstance(span, AllDay):
+        day = start.date() if isinstance(start, datetime) else start
+        return AllDay(day, day + (span.end - span.start))
+    moment = start if isinstance(start, datetime) else datetime.combine(start, time(), UTC)
+    return Timed(moment, moment + (span.end - span.start), span.zone)
 
 
 async def _has_link(pair: PairContext, links: LinkRepository, action: Create) -> bool:
