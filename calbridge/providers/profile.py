@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from calbridge.events import Provider
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 
 if TYPE_CHECKING:
@@ -83,12 +84,14 @@ class ProviderProfile:
     open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
-    # processor: a write to a person's own meeting mails its attendees, and the provider has no way
-    # to ask it not to (Graph). The planner then never writes a mirror's edit or deletion back
-    # onto a meeting with attendees on this side; it restores the mirror instead.
-    writes_mail_attendees: bool = False
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
+    # Meetings its API makes on request (a keyword in a location; docs/hybrid.md).
+    meeting_hosts: frozenset[MeetingProvider] = frozenset()
+    # Whether an organiser's own event can be updated without mailing its attendees (Google:
+    # sendUpdates=none; EWS: SendToNone; Graph: no such switch). Where it cannot, the planner
+    # never writes a mirror's edit or deletion back onto a meeting with attendees (sync rule 23).
+    silent_organizer_updates: bool = False
 
     def tuned(self, settings: Settings) -> ProviderProfile:
         """This profile with the deployment's settings applied (see `configure`)."""

@@ -70,4 +70,5 @@ PROFILE = ProviderProfile(
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
     open_subscriptions=None,
+    silent_organizer_updates=True,
 )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from calbridge.errors import ProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.batching import ProviderLimits
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
@@ -79,7 +80,6 @@ PROFILE = ProviderProfile(
     freebusy=ProviderLimits(max_addresses=20, max_window=timedelta(days=61)),
     freebusy_timeout=4.0,
     mailbox_concurrency=4,
-    writes_mail_attendees=True,  # "Create event"/"Update event": attendees are mailed; no switch
     credential_fix=(
         "the app's client secret is wrong or expired (or the app or tenant is gone): create a new "
         "secret in Entra ID and store it with `calbridge connections add graph ... --replace`"
@@ -90,4 +90,5 @@ PROFILE = ProviderProfile(
     open_freebusy=_open_freebusy,
     open_subscriptions=_open_subscriptions,
     configure=_configure,
+    meeting_hosts=frozenset({MeetingProvider.TEAMS}),
 )
