@@ -1,7 +1,7 @@
 """A provider's profile: its facts and limits, and how to open what the kernel needs of it.
 
 The rest of calbridge asks a provider's profile instead of branching on the provider: the
-token code and length limit (`tokens`), how a subscription is kept alive (`subscriptions`),
+token code and length limit (`tokens`), how a new connection's credential is tried, how a subscription is kept alive (`subscriptions`),
 push or streaming, the free/busy batch size, window and timeout (`freebusy`), the per-mailbox
 concurrency cap (`registry.Registry`), the connection type (`connections`), and the openers of
 its adapter, free/busy source and subscription provider. Each slice declares its own in
@@ -16,7 +16,7 @@ process's settings as an argument; nothing here reads the environment.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -83,6 +83,9 @@ class ProviderProfile:
     open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
+    # connections add: one cheap authenticated call (a token request) with a connection's
+    # credential, (connection, timeout) -> what it proved; raises CredentialRefused naming the fix
+    verify_credentials: Callable[[Connection, float], Awaitable[str]]
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
 

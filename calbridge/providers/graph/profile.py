@@ -67,6 +67,12 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     )
 
 
+async def _verify(connection: Connection, timeout: float) -> str:
+    from calbridge.providers.graph.verify import verify_graph
+
+    return await verify_graph(connection, timeout)
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GRAPH,
     side=Side.MICROSOFT,
@@ -88,5 +94,6 @@ PROFILE = ProviderProfile(
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
     open_subscriptions=_open_subscriptions,
+    verify_credentials=_verify,
     configure=_configure,
 )
