@@ -92,12 +92,17 @@ async def _save(settings: Settings, connection: Connection, replace: bool) -> No
 
 def _store(connection: Connection, replace: bool, no_verify: bool) -> None:
     from calbridge.connections import ConnectionInvalid, validate
+    from calbridge.errors import ConfigurationError
     from calbridge_app.cli.common import check_store
+    from calbridge_app.cli.context import secretbox
 
     settings = settings_or_exit()
     try:
         validate(connection)
+        secretbox(settings)  # a missing or malformed key is said before anything is tried
     except ConnectionInvalid as exc:
+        fail(str(exc), 2)
+    except ConfigurationError as exc:
         fail(str(exc), 2)
     if not no_verify:
         run(check_store(settings))  # a store that cannot take it is said before any provider call

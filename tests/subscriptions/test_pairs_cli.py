@@ -81,7 +81,7 @@ def test_connections_add_graph_never_echoes_or_stores_the_secret_in_plain_text(
 ) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(CLIENT_SECRET + "\n")
-    args = ["connections", "add", "graph", "--tenant", "t1", "--client-id", "c1"]
+    args = ["connections", "add", "graph", "--tenant", "t1", "--client-id", "c1", "--no-verify"]
     code, out = invoke(*args, "--client-secret-file", str(secret_file))
     assert code == 0 and "connection graph (graph): added" in out
     code, out = invoke(*args, "--client-secret-file", str(secret_file))
