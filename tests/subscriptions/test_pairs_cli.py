@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import trustme
 from pair_fakes import CLIENT_SECRET, Access, RecordingBus, seed_connections
 from typer.testing import CliRunner
 
@@ -377,7 +378,7 @@ def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
                     "graph_authority": "https://127.0.0.1:9002",
                     "graph_url": "https://127.0.0.1:9002/v1.0",
                 },
-                "ca_pem": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+                "ca_pem": trustme.CA().cert_pem.bytes().decode(),
             }
         )
     )
