@@ -3,8 +3,8 @@ concurrency, with a report of the rows that failed and why. Re-running the same 
 nothing: every row is an idempotent `add_pair`.
 
 The file has a header; `google` and `microsoft` are required, `via`, `direction`, `detail`,
-`google_connection` and `microsoft_connection` are optional (defaults: graph, both, full, the only
-connection of the provider). A `reason` column is ignored: the report of the failed rows is the
+`conflict`, `google_connection` and `microsoft_connection` are optional (defaults: graph, both,
+full, newest, the only connection of the provider). A `reason` column is ignored: the report of the failed rows is the
 input's columns plus `reason`, so it can be fixed and imported again as it is.
 
 Spreadsheets save CSV in many encodings. A byte-order mark says which (UTF-8, UTF-16, UTF-32);
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.pairs.access import AccessChecker
+from calbridge.pairs.policy import ConflictPolicy
 from calbridge.pairs.admin import AddOutcome, HintPublisher, add_pairs, choose_connection
 from calbridge.pairs.spec import (
     Detail,
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 REQUIRED = ("google", "microsoft")
-OPTIONAL = ("via", "direction", "detail", "google_connection", "microsoft_connection")
+OPTIONAL = ("via", "direction", "detail", "conflict", "google_connection", "microsoft_connection")
 REASON = "reason"  # the report's column; `line` is the one of reports written before it
 IGNORED = (REASON, "line")
 BATCH = 200  # rows stored per transaction; progress advances a batch at a time
@@ -149,12 +150,14 @@ def parse_row(line: int, raw: dict[str, str]) -> ImportRow:
     via = parse_choice(_cell(raw, "via") or Via.GRAPH, Via, "via")
     direction = parse_choice(_cell(raw, "direction") or Direction.BOTH, Direction, "direction")
     detail = parse_choice(_cell(raw, "detail") or Detail.FULL, Detail, "detail")
+    conflict = parse_choice(_cell(raw, "conflict") or ConflictPolicy.NEWEST, ConflictPolicy, "conflict")
     spec = PairSpec(
         google=parse_calendar(_cell(raw, "google"), Side.GOOGLE),
         microsoft=parse_calendar(_cell(raw, "microsoft"), Side.MICROSOFT),
         via=Via(via),
         direction=Direction(direction),
         detail=Detail(detail),
+        conflict=ConflictPolicy(conflict),
         google_connection=_cell(raw, "google_connection") or None,
         microsoft_connection=_cell(raw, "microsoft_connection") or None,
     )

@@ -655,7 +655,7 @@ def remove(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
+    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail,conflict,...] (docs/pairs.md).")],
     report: Annotated[
         Path | None,
         typer.Option(

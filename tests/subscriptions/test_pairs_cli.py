@@ -230,6 +230,40 @@ def test_pairs_import_reports_failed_rows_to_a_file_and_a_rerun_changes_nothing(
     assert report.read_text().splitlines() == ["google,microsoft,via,direction,detail,reason"]
 
 
+def test_pairs_import_takes_a_conflict_column_and_its_report_keeps_it(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    """Given a CSV with a conflict column (as `pairs add --conflict`), when imported, then each pair
+    has its policy; a bad cell is reported with its line, and the report imports as it is."""
+    seed(env)
+    source = tmp_path / "pairs.csv"
+    source.write_text(
+        "google,microsoft,conflict\n"
+        "c1@example.com,c1@example.org,google\n"
+        "c2@example.com,c2@example.org,microsoft\n"
+        "c3@example.com,c3@example.org,\n"
+        "c4@example.com,c4@example.org,loudest\n"
+    )
+    report = tmp_path / "failed.csv"
+    code, out = invoke("pairs", "import", str(source), "--report", str(report))
+    assert code == 1 and "3 added" in out and "1 failed" in out
+    assert "line 5: conflict must be newest|google|microsoft, got 'loudest'" in out
+    listed = {p["google"]["owner"]: p["conflict"] for p in json.loads(invoke("pairs", "list", "--json")[1])}
+    assert {k: v for k, v in listed.items() if k.startswith("c")} == {
+        "c1@example.com": "google",
+        "c2@example.com": "microsoft",
+        "c3@example.com": "newest",
+    }
+    lines = report.read_text().splitlines()
+    assert lines[0] == "google,microsoft,conflict,reason" and lines[1].startswith("c4@example.com,c4@example.org,loudest,")
+
+    report.write_text(report.read_text().replace(",loudest,", ",microsoft,"))
+    code, out = invoke("pairs", "import", str(report), "--report", str(report))
+    assert code == 0 and "1 added" in out, out
+    again = {p["google"]["owner"]: p["conflict"] for p in json.loads(invoke("pairs", "list", "--json")[1])}
+    assert again["c4@example.com"] == "microsoft"
+
+
 LONG_ERROR = (
     "Microsoft (graph) calendar zed.very.long.mailbox.name@subsidiary.example.org: access denied "
     "(ErrorAccessDenied); grant the app Calendars.ReadWrite and include this mailbox in its access policy"
