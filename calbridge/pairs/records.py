@@ -1,5 +1,6 @@
 """Pairs as read from the store: one row joined with its two calendars, their connections and
-the earliest expiry of each calendar's live subscriptions."""
+the earliest expiry of each calendar's live subscriptions, and for a subscription a listener
+holds (EWS streaming: no expiry of its own) until when a listener's lease on it runs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from calbridge.events import Provider
 from calbridge.pairs.policy import ConflictPolicy
 from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, provider_of, source_sides
 from calbridge.pairs.states import PairState
-from calbridge.store.tables import calendars, connections, pairs, subscriptions
+from calbridge.store.tables import calendars, connections, pairs, subscription_leases, subscriptions
 
 __all__ = ["PairNotFound", "PairRecord", "fetch_pair", "fetch_pairs"]
 
@@ -48,6 +49,9 @@ class PairRecord:
     microsoft_connection_id: str
     google_subscription_expires: datetime | None = None
     microsoft_subscription_expires: datetime | None = None
+    # A listener's lease on the calendar's streaming subscription runs until (None: none held).
+    google_stream_held_until: datetime | None = None
+    microsoft_stream_held_until: datetime | None = None
 
     def ref(self, side: Side) -> str:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
@@ -57,6 +61,12 @@ class PairRecord:
 
     def sources(self) -> tuple[Side, ...]:
         return source_sides(self.direction)
+
+    def subscription_expires(self, side: Side) -> datetime | None:
+        return self.google_subscription_expires if side is Side.GOOGLE else self.microsoft_subscription_expires
+
+    def stream_held_until(self, side: Side) -> datetime | None:
+        return self.google_stream_held_until if side is Side.GOOGLE else self.microsoft_stream_held_until
 
     def as_json(self) -> dict[str, Any]:
         def when(value: datetime | None) -> str | None:
@@ -70,6 +80,7 @@ class PairRecord:
                 "ref": self.google_ref,
                 "connection": self.google_connection,
                 "subscription_expires": when(self.google_subscription_expires),
+                "stream_held_until": when(self.google_stream_held_until),
             },
             "microsoft": {
                 "owner": self.microsoft.owner,
@@ -78,6 +89,7 @@ class PairRecord:
                 "connection": self.microsoft_connection,
                 "via": self.via.value,
                 "subscription_expires": when(self.microsoft_subscription_expires),
+                "stream_held_until": when(self.microsoft_stream_held_until),
             },
             "direction": self.direction.value,
             "detail": self.detail.value,
@@ -98,8 +110,14 @@ _G, _M = calendars.alias("g"), calendars.alias("m")
 def _query() -> sa.Select[Any]:
     g, m = _G, _M
     gc, mc = connections.alias("gc"), connections.alias("mc")
+    leases = subscription_leases
     live = (
-        sa.select(subscriptions.c.calendar_id, sa.func.min(subscriptions.c.expires_at).label("expires"))
+        sa.select(
+            subscriptions.c.calendar_id,
+            sa.func.min(subscriptions.c.expires_at).label("expires"),
+            sa.func.max(leases.c.expires_at).label("held"),
+        )
+        .select_from(subscriptions.outerjoin(leases, leases.c.subscription_id == subscriptions.c.id))
         .where(subscriptions.c.state != "stopped")
         .group_by(subscriptions.c.calendar_id)
         .subquery()
@@ -119,6 +137,8 @@ def _query() -> sa.Select[Any]:
             m.c.connection_id.label("mc_id"),
             gs.c.expires.label("g_expires"),
             ms.c.expires.label("m_expires"),
+            gs.c.held.label("g_held"),
+            ms.c.held.label("m_held"),
         )
         .join(g, g.c.id == pairs.c.google_calendar_id)
         .join(m, m.c.id == pairs.c.microsoft_calendar_id)
@@ -161,6 +181,8 @@ def _record(row: Any) -> PairRecord:
         microsoft_connection_id=row.mc_id,
         google_subscription_expires=_aware(row.g_expires),
         microsoft_subscription_expires=_aware(row.m_expires),
+        google_stream_held_until=_aware(row.g_held),
+        microsoft_stream_held_until=_aware(row.m_held),
     )
 
 

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from calbridge.pairs.spec import Side
 from calbridge.pairs.states import describe_state
 from calbridge_app.cli.common import (
     confirm_or_exit,
@@ -73,16 +74,29 @@ PairIdOrAddress = Annotated[
 
 
 def _subscriptions_cell(pair: PairRecord, now: datetime) -> Text:
+    """When the soonest subscription of the pair's source calendars expires. A calendar whose
+    provider streams through a listener (its profile says so: EWS) has no expiry: it shows whether
+    a listener holds its stream now (`streaming`), held it once (`stream lost`, since when), or
+    never has (`no listener`)."""
+    from calbridge.providers.registry import profile_for
+
     if pair.state.value != "active":
         return Text("-", style="dim")
-    expiries = {
-        "google": pair.google_subscription_expires,
-        "microsoft": pair.microsoft_subscription_expires,
-    }
-    needed = [expiries[side.value] for side in pair.sources()]
-    if any(when is None for when in needed):
+    expiring: list[datetime | None] = []
+    for side in pair.sources():
+        if profile_for(pair.provider(side)).kept_by_renewer:
+            expiring.append(pair.subscription_expires(side))
+            continue
+        held = pair.stream_held_until(side)
+        if held is None:
+            return Text("no listener", style="yellow")
+        if held <= now:
+            return Text(f"stream lost {relative(held, now)}", style="bold red")
+    if not expiring:
+        return Text("streaming")
+    if any(when is None for when in expiring):
         return Text("not yet", style="yellow")
-    soonest = min(when for when in needed if when is not None)
+    soonest = min(when for when in expiring if when is not None)
     if soonest <= now:
         return Text(f"expired {relative(soonest, now)}", style="bold red")
     return Text(relative(soonest, now), style="yellow" if (soonest - now).total_seconds() < 3600 else "")
@@ -148,7 +162,17 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
 
-    def sub(when: datetime | None) -> str:
+    def sub(side: Side) -> str:
+        from calbridge.providers.registry import profile_for
+
+        if not profile_for(pair.provider(side)).kept_by_renewer:  # a listener streams it: no expiry
+            held = pair.stream_held_until(side)
+            if held is None:
+                return "streaming, once an EWS listener runs (none holds it)"
+            if held <= now:
+                return f"stream lost: no listener has held it since {relative(held, now)}"
+            return f"streaming (a listener holds it; its lease runs {relative(held, now)})"
+        when = pair.subscription_expires(side)
         return "none" if when is None else f"{relative(when, now)} ({when:%Y-%m-%d %H:%M} UTC)"
 
     rows = [
@@ -168,8 +192,8 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
-        ("google subscription", sub(pair.google_subscription_expires)),
-        ("microsoft subscription", sub(pair.microsoft_subscription_expires)),
+        ("google subscription", sub(Side.GOOGLE)),
+        ("microsoft subscription", sub(Side.MICROSOFT)),
         ("calendar refs", f"google {pair.google_ref}, microsoft {pair.microsoft_ref}"),
         ("created", f"{relative(pair.created_at, now)} ({pair.created_at:%Y-%m-%d %H:%M} UTC)"),
     ]
@@ -267,7 +291,7 @@ def add(
     Adding the same pair again changes nothing. Only active pairs are ever synced."""
     from calbridge.errors import CalbridgeError
     from calbridge.pairs.policy import ConflictPolicy
-    from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar, parse_choice
+    from calbridge.pairs.spec import Detail, Direction, PairSpec, Via, parse_calendar, parse_choice
 
     settings = settings_or_exit()
     try:

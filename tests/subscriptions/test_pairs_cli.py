@@ -738,3 +738,43 @@ def test_pairs_list_counts_each_pairs_failed_events_and_shows_the_column_only_wh
     assert lines[1].startswith("pairA0000000") and lines[1][:column].rstrip().endswith("3")
     assert lines[2][:column].rstrip().endswith("not yet")  # nothing counted for B
     assert "failed" not in render({})[0], "a healthy list keeps its width"
+
+
+@pytest.mark.parametrize(
+    ("direction", "held", "google_expires", "shown"),
+    [
+        (Direction.MICROSOFT_TO_GOOGLE, timedelta(minutes=2), None, "streaming"),
+        (Direction.MICROSOFT_TO_GOOGLE, None, None, "no listener"),
+        (Direction.MICROSOFT_TO_GOOGLE, -timedelta(minutes=10), None, "stream lost 10m ago"),
+        (Direction.BOTH, timedelta(minutes=2), timedelta(days=6, hours=1), "in 6d 1h"),
+        (Direction.BOTH, None, timedelta(days=6), "no listener"),
+    ],
+)
+def test_given_an_ews_pair_then_pairs_list_shows_its_stream_not_an_expiry_it_cannot_have(
+    direction: Direction, held: timedelta | None, google_expires: timedelta | None, shown: str
+) -> None:
+    """EWS streaming subscriptions have no expiry (the listener holds them): the expires column
+    says whether a listener streams the calendar, instead of `not yet` forever."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from calbridge_app.cli.pairs import pair_details, pairs_table
+
+    now = datetime.now(UTC)
+    record = dataclasses.replace(
+        _record("pairE0000000", "e@example.com", "e@example.org"),
+        via=Via.EWS,
+        direction=direction,
+        microsoft_stream_held_until=now + held if held is not None else None,
+        google_subscription_expires=now + google_expires if google_expires is not None else None,
+    )
+    console = Console(width=140, record=True)
+    console.print(pairs_table([record], now))
+    row = console.export_text().splitlines()[1]
+    assert f" {shown} " in row and "not yet" not in row
+    console.print(pair_details(record, now))
+    details = console.export_text()
+    assert "microsoft subscription" in details
+    said = {None: "none holds it", True: "a listener holds it", False: "stream lost: no listener"}
+    assert said[None if held is None else held > timedelta(0)] in " ".join(details.split())
