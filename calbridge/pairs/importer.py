@@ -4,8 +4,9 @@ nothing: every row is an idempotent `add_pair`.
 
 The file has a header; `google` and `microsoft` are required, `via`, `direction`, `detail`,
 `conflict`, `google_connection` and `microsoft_connection` are optional (defaults: graph, both,
-full, newest, the only connection of the provider). A `reason` column is ignored: the report of the failed rows is the
-input's columns plus `reason`, so it can be fixed and imported again as it is.
+full, newest, the only connection of the provider). A `reason` column is ignored: the report of
+the failed rows is the input's columns plus `reason`, so it can be fixed and imported again as it
+is.
 
 Spreadsheets save CSV in many encodings. A byte-order mark says which (UTF-8, UTF-16, UTF-32);
 without one the file is read as UTF-8, and failing that as Windows-1252 (what Excel writes on
@@ -30,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.pairs.access import AccessChecker
-from calbridge.pairs.policy import ConflictPolicy
 from calbridge.pairs.admin import AddOutcome, HintPublisher, add_pairs, choose_connection
+from calbridge.pairs.policy import ConflictPolicy
 from calbridge.pairs.spec import (
     Detail,
     Direction,

@@ -4,6 +4,7 @@ holds (EWS streaming: no expiry of its own) until when a listener's lease on it 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, pro
 from calbridge.pairs.states import PairState
 from calbridge.store.tables import calendars, connections, pairs, subscription_leases, subscriptions
 
-__all__ = ["PairNotFound", "PairRecord", "fetch_pair", "fetch_pairs"]
+__all__ = ["PairNotFound", "PairRecord", "fetch_pair", "fetch_pairs", "listing_key", "page_pairs"]
 
 
 class PairNotFound(CalbridgeError):
@@ -63,7 +64,9 @@ class PairRecord:
         return source_sides(self.direction)
 
     def subscription_expires(self, side: Side) -> datetime | None:
-        return self.google_subscription_expires if side is Side.GOOGLE else self.microsoft_subscription_expires
+        return (
+            self.google_subscription_expires if side is Side.GOOGLE else self.microsoft_subscription_expires
+        )
 
     def stream_held_until(self, side: Side) -> datetime | None:
         return self.google_stream_held_until if side is Side.GOOGLE else self.microsoft_stream_held_until
@@ -217,3 +220,46 @@ async def fetch_pairs(
         query = query.where(sa.or_(_G.c.owner.like(needle), _M.c.owner.like(needle)))
     query = query.order_by(_G.c.owner, _M.c.owner, pairs.c.id)
     return [_record(row) for row in await conn.execute(query)]
+
+
+ListingKey = tuple[str, str, str]  # (google owner, microsoft owner, pair id): the listing's order
+
+
+def listing_key(pair: PairRecord) -> ListingKey:
+    """Where a pair sits in `pairs list`'s order (what `--after PAIR` continues from)."""
+    return (pair.google.owner, pair.microsoft.owner, pair.id)
+
+
+async def page_pairs(
+    conn: AsyncConnection,
+    *,
+    states: list[PairState] | None = None,
+    search: str | None = None,
+    after: ListingKey | None = None,
+    limit: int | None = None,
+    batch: int = 2500,
+) -> AsyncIterator[list[PairRecord]]:
+    """The pairs of `fetch_pairs`' order in batches, each read by a keyset query (the rows after
+    the last one seen), so a listing of any size streams in bounded memory and its first rows
+    come at once; `after` continues a listing, `limit` ends it."""
+    left = limit
+    while left is None or left > 0:
+        query = _query()
+        if states:
+            query = query.where(pairs.c.state.in_([s.value for s in states]))
+        if search:
+            needle = f"%{search.lower()}%"
+            query = query.where(sa.or_(_G.c.owner.like(needle), _M.c.owner.like(needle)))
+        if after is not None:
+            query = query.where(sa.tuple_(_G.c.owner, _M.c.owner, pairs.c.id) > sa.tuple_(*after))
+        size = batch if left is None else min(batch, left)
+        query = query.order_by(_G.c.owner, _M.c.owner, pairs.c.id).limit(size)
+        found = [_record(row) for row in await conn.execute(query)]
+        if not found:
+            return
+        yield found
+        if len(found) < size:
+            return
+        after = listing_key(found[-1])
+        if left is not None:
+            left -= len(found)

@@ -38,7 +38,9 @@ def check_ca_pem(text: str | None) -> None:
     try:
         ssl.create_default_context(cadata=text)
     except (ssl.SSLError, ValueError) as exc:
-        raise ConnectionInvalid(f"the CA bundle is not a valid PEM certificate ({type(exc).__name__})") from None
+        raise ConnectionInvalid(
+            f"the CA bundle is not a valid PEM certificate ({type(exc).__name__})"
+        ) from None
 
 
 def read_ca_file(path: Path) -> str:
@@ -46,7 +48,9 @@ def read_ca_file(path: Path) -> str:
     try:
         text = path.read_text(encoding="ascii")
     except UnicodeDecodeError:
-        raise ConnectionInvalid(f"the CA file {path} is not PEM text (DER? convert it with openssl x509)")
+        raise ConnectionInvalid(
+            f"the CA file {path} is not PEM text (DER? convert it with openssl x509)"
+        ) from None
     except OSError as exc:
         raise ConnectionInvalid(f"cannot read the CA file {path}: {exc.strerror}") from None
     try:

@@ -1,10 +1,11 @@
 """A provider's profile: its facts and limits, and how to open what the kernel needs of it.
 
 The rest of calbridge asks a provider's profile instead of branching on the provider: the
-token code and length limit (`tokens`), how a new connection's credential is tried, how a subscription is kept alive (`subscriptions`),
-push or streaming, the free/busy batch size, window and timeout (`freebusy`), the per-mailbox
-concurrency cap (`registry.Registry`), the connection type (`connections`), and the openers of
-its adapter, free/busy source and subscription provider. Each slice declares its own in
+token code and length limit (`tokens`), how a subscription is kept alive (`subscriptions`),
+how a new connection's credential is tried (`connections add`), push or streaming, the
+free/busy batch size, window and timeout (`freebusy`), the per-mailbox concurrency cap
+(`registry.Registry`), the connection type (`connections`), and the openers of its adapter,
+free/busy source and subscription provider. Each slice declares its own in
 `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists them, one line per provider.
 
 The openers are plain functions that import the slice's SDK-backed modules when first called,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,7 +30,8 @@ NameOption = Annotated[str | None, typer.Option("--name", help="Connection name 
 CaOption = Annotated[
     Path | None,
     typer.Option(
-        "--ca-file", help="CA bundle (PEM) for non-public endpoints (e.g. the sandbox); its content is stored."
+        "--ca-file",
+        help="CA bundle (PEM) for non-public endpoints (e.g. the sandbox); its content is stored.",
     ),
 ]
 NoVerifyOption = Annotated[
@@ -113,6 +115,10 @@ def _store(connection: Connection, replace: bool, no_verify: bool) -> None:
         fail(str(exc))
 
 
+async def _awaited(pending: Awaitable[str]) -> str:
+    return await pending
+
+
 def _verify_or_exit(connection: Connection, settings: Settings) -> None:
     """Try the credential once (the provider's profile says how); a refusal exits 2 naming the
     problem and the fix, an endpoint that cannot be reached exits 1; nothing is stored then."""
@@ -122,7 +128,7 @@ def _verify_or_exit(connection: Connection, settings: Settings) -> None:
     verify = profile_for(connection.provider).verify_credentials
     unchecked = "nothing was stored (--no-verify stores it without trying)"
     try:
-        proven = run(verify(connection, settings.provider_timeout))
+        proven: str = run(_awaited(verify(connection, settings.provider_timeout)))
     except AccessDenied as exc:
         fail(f"the credential was refused: {exc}; {unchecked}", 2)
     except ProviderError as exc:

@@ -185,7 +185,7 @@ def test_given_a_ca_file_when_added_then_its_content_is_stored_and_used_after_th
     ca.write_text(sandbox.ca_file.read_text())
     args = graph_args(sandbox, secret_file(tmp_path, sandbox.info.microsoft["client_secret"]))
     args[args.index("--ca-file") + 1] = str(ca)
-    code, out, err = invoke(*args)
+    code, _, err = invoke(*args)
     assert code == 0, err
     ca.unlink()  # another pod: the file is not there
 

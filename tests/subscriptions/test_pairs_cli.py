@@ -255,7 +255,9 @@ def test_pairs_import_takes_a_conflict_column_and_its_report_keeps_it(
         "c3@example.com": "newest",
     }
     lines = report.read_text().splitlines()
-    assert lines[0] == "google,microsoft,conflict,reason" and lines[1].startswith("c4@example.com,c4@example.org,loudest,")
+    assert lines[0] == "google,microsoft,conflict,reason" and lines[1].startswith(
+        "c4@example.com,c4@example.org,loudest,"
+    )
 
     report.write_text(report.read_text().replace(",loudest,", ",microsoft,"))
     code, out = invoke("pairs", "import", str(report), "--report", str(report))

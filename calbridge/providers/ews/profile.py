@@ -49,10 +49,10 @@ def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | No
     return open_ews_source(_ews(connection), mailbox=mailbox, threads=settings.ews_threads)
 
 
-async def _verify(connection: Connection, timeout: float) -> str:
+async def _verify(connection: Connection, seconds: float) -> str:
     from calbridge.providers.ews.verify import verify_ews
 
-    return await verify_ews(connection, timeout)
+    return await verify_ews(connection, seconds)
 
 
 PROFILE = ProviderProfile(

@@ -32,13 +32,13 @@ _PROBE = (
 )
 
 
-async def verify_ews(connection: Connection, timeout: float) -> str:
+async def verify_ews(connection: Connection, seconds: float) -> str:
     """One authenticated call with the connection's credential; raise CredentialRefused (naming
     the fix), AccessDenied or TransientProviderError, or say what was proven (or not tried)."""
     assert isinstance(connection, EwsConnection)
     if connection.auth != "oauth" and connection.url is None:
         return "not tried: autodiscover finds the endpoint per mailbox (a pair's activation tries it)"
-    return await asyncio.to_thread(_verify, connection, timeout)
+    return await asyncio.to_thread(_verify, connection, seconds)
 
 
 def _verify(connection: EwsConnection, timeout: float) -> str:

@@ -66,10 +66,10 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     return profile.but(subscription_lifetime=settings.google_channel_ttl)
 
 
-async def _verify(connection: Connection, timeout: float) -> str:
+async def _verify(connection: Connection, seconds: float) -> str:
     from calbridge.providers.google.verify import verify_google
 
-    return await verify_google(connection, timeout)
+    return await verify_google(connection, seconds)
 
 
 PROFILE = ProviderProfile(

@@ -24,7 +24,7 @@ FIX = (
 )
 
 
-async def verify_google(connection: Connection, timeout: float) -> str:
+async def verify_google(connection: Connection, seconds: float) -> str:
     """Request one token with the service account's key; raise CredentialRefused (naming the
     fix), AccessDenied or TransientProviderError, or say what was proven."""
     import google_auth_httplib2
@@ -35,11 +35,11 @@ async def verify_google(connection: Connection, timeout: float) -> str:
     credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
         connection.service_account_info(), scopes=list(GOOGLE_SCOPES)
     )
-    request = google_auth_httplib2.Request(httplib2.Http(timeout=timeout, ca_certs=connection.ca_file))
+    request = google_auth_httplib2.Request(httplib2.Http(timeout=seconds, ca_certs=connection.ca_file))
     try:
-        await asyncio.wait_for(asyncio.to_thread(credentials.refresh, request), timeout + 5)
+        await asyncio.wait_for(asyncio.to_thread(credentials.refresh, request), seconds + 5)
     except TimeoutError:
-        raise TransientProviderError(f"the google token endpoint did not answer in {timeout:g} s") from None
+        raise TransientProviderError(f"the google token endpoint did not answer in {seconds:g} s") from None
     except Exception as exc:
         error = translate_exception(exc, on="calendar")
         if error is None:

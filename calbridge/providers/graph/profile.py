@@ -67,10 +67,10 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     )
 
 
-async def _verify(connection: Connection, timeout: float) -> str:
+async def _verify(connection: Connection, seconds: float) -> str:
     from calbridge.providers.graph.verify import verify_graph
 
-    return await verify_graph(connection, timeout)
+    return await verify_graph(connection, seconds)
 
 
 PROFILE = ProviderProfile(

@@ -24,12 +24,13 @@ FIXES = {
     "7000215": "give the secret's Value from Entra ID (App registrations > Certificates & secrets), "
     "not its Secret ID, with --client-secret-file or --client-secret-env",
     "7000222": "create a new client secret for the app in Entra ID and give its Value",
-    "700016": "check --client-id (the app's Application (client) ID) and that the app is registered in --tenant",
+    "700016": "check --client-id (the app's Application (client) ID) and that the app is registered in "
+    "--tenant",
     "90002": "check --tenant (the Directory (tenant) ID or the tenant's domain)",
 }
 
 
-async def verify_graph(connection: Connection, timeout: float) -> str:
+async def verify_graph(connection: Connection, seconds: float) -> str:
     """Request one token with the connection's credential; raise CredentialRefused (naming the
     problem and the fix), AccessDenied or TransientProviderError, or say what was proven."""
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
@@ -50,7 +51,7 @@ async def verify_graph(connection: Connection, timeout: float) -> str:
     quiet.setLevel(logging.ERROR)
     try:
         async with credential:
-            await asyncio.wait_for(credential.get_token(*SCOPES), timeout)
+            await asyncio.wait_for(credential.get_token(*SCOPES), seconds)
     except ClientAuthenticationError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if isinstance(status, int) and status >= 500:
@@ -61,9 +62,13 @@ async def verify_graph(connection: Connection, timeout: float) -> str:
             raise CredentialRefused(f"{refusal}: {FIXES[code]}") from None
         raise refusal from None
     except TimeoutError:
-        raise TransientProviderError(f"the microsoft token endpoint did not answer in {timeout:g} s") from None
+        raise TransientProviderError(
+            f"the microsoft token endpoint did not answer in {seconds:g} s"
+        ) from None
     except ServiceRequestError as exc:
-        raise TransientProviderError(f"cannot reach the microsoft token endpoint: {_first_line(exc)}") from None
+        raise TransientProviderError(
+            f"cannot reach the microsoft token endpoint: {_first_line(exc)}"
+        ) from None
     finally:
         quiet.setLevel(level)
     return "a token was issued for the app"
