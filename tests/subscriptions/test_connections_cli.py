@@ -281,3 +281,37 @@ async def _read(env: dict[str, str], box: SecretBox | None = None) -> list[objec
             return list(await read_connections(conn, box))
     finally:
         await engine.dispose()
+
+
+def test_given_the_secret_key_lost_when_the_runbook_is_followed_then_the_connection_works_and_keeps_its_pairs(
+    sandbox: Sandbox, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/operations.md, "A lost or wrong secret key": a new key, `connections list` and `show`
+    name the connection nobody can decrypt, `connections add ... --replace` enters it again without
+    the old secret, and it keeps its id (so its pairs stay attached)."""
+    from cryptography.fernet import Fernet
+
+    secret = secret_file(tmp_path, sandbox.info.microsoft["client_secret"])
+    assert invoke(*graph_args(sandbox, secret, "--name", "graph-emea"))[0] == 0
+    before = json.loads(invoke("connections", "show", "graph-emea", "--json")[1])["id"]
+
+    # When the key is lost for good: a new one
+    monkeypatch.setenv("CALBRIDGE_SECRET_KEY", Fernet.generate_key().decode())
+    code, out, err = invoke("connections", "list")
+    assert code == 0 and "graph-emea" in out and "cannot be used" in out
+    code, out, _ = invoke("connections", "show", "graph-emea")
+    flat = " ".join(out.split())
+    assert code == 0 and "cannot be decrypted with CALBRIDGE_SECRET_KEY" in flat
+    assert "connections add graph --name graph-emea ... --replace" in flat
+    code, _, err = invoke(*graph_args(sandbox, secret, "--name", "graph-emea"))  # without --replace
+    assert code == 1 and "pass --replace" in err
+
+    code, out, err = invoke(*graph_args(sandbox, secret, "--name", "graph-emea", "--replace"))
+    assert code == 0 and "connection graph-emea (graph): replaced" in out, err
+
+    shown = json.loads(invoke("connections", "show", "graph-emea", "--json")[1])
+    assert shown["id"] == before and "problem" not in shown
+    code, out, err = invoke("connections", "list")
+    assert code == 0 and "cannot be used" not in out + err
+    code, out, _ = invoke("connections", "rotate-key")
+    assert code == 0 and "1 connection secret(s)" in out
