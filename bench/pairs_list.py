@@ -3,7 +3,8 @@
 Seeds a throwaway SQLite store with N active pairs (two connections, a subscription per Google
 calendar, one event failure per hundredth pair) by direct inserts, then runs the command as an
 operator would (`COLUMNS=80`, output to a pipe) in a subprocess, for the table, `--json`, and a
-first page (`--limit 50`), and prints the wall time and output size of each.
+first page (`--limit 50`), and prints the wall time and output size of each; then the removal of
+every pair of one connection (`pairs remove --connection graph --yes`), once.
 
     python bench/pairs_list.py --pairs 10000
 """
@@ -77,15 +78,18 @@ async def seed(url: str, key: str, count: int) -> None:
         await engine.dispose()
 
 
-def timed(env: dict[str, str], *args: str) -> tuple[float, int, int]:
+def timed(env: dict[str, str], *args: str, command: str = "list") -> tuple[float, int, int]:
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "calbridge_app", "pairs", "list", *args],
-        env=env,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "calbridge_app", "pairs", command, *args],
+            env=env,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return float("inf"), -1, 0
     return time.perf_counter() - started, done.returncode, len(done.stdout.splitlines())
 
 
@@ -124,6 +128,8 @@ def main() -> None:
             code, lines = results[0][1], results[0][2]
             print(f"  {label:<11} {best:6.2f} s   exit {code}   {lines} lines")
         print(f"  (start-up of the command alone, `calbridge --version`: {floor:.2f} s)")
+        seconds, code, _ = timed(env, "--connection", "graph", "--yes", command="remove")
+        print(f"pairs remove --connection graph --yes (all {options.pairs}): {seconds:.2f} s, exit {code}")
 
 
 if __name__ == "__main__":

@@ -646,11 +646,14 @@ def remove(
         )
         return
     assert connection is not None
-    chosen = [
-        r
-        for r in run(_fetch(settings, None, [], None))
-        if connection in (r.google_connection, r.microsoft_connection) and r.state.value != "removing"
-    ]
+    from calbridge.pairs.removal import pairs_of_connection, remove_pairs
+    from calbridge_app.cli.context import open_engine
+
+    async def chosen_ids() -> list[str]:
+        async with open_engine(settings) as engine, engine.connect() as conn:
+            return await pairs_of_connection(conn, connection)
+
+    chosen = run(chosen_ids())
     if not chosen:
         console.print(f"no pair uses connection {connection!r}; nothing to remove", highlight=False)
         return
@@ -658,15 +661,18 @@ def remove(
         mirrors = " and delete their mirrors on both sides" if delete_mirrors else ""
         confirm_or_exit(f"remove {len(chosen)} pair(s) of connection {connection!r}{mirrors}?")
 
-    async def remove_all(session: _Session) -> None:
+    async def remove_all(session: _Session) -> int:
         with progress_bar(len(chosen), "removing") as advance:
-            for record in chosen:
-                await remove_pair(session.engine, record.id, delete_mirrors=delete_mirrors)
-                advance()
 
-    run(_with_session(settings, remove_all))
+            def done(count: int) -> None:
+                for _ in range(count):
+                    advance()
+
+            return await remove_pairs(session.engine, chosen, delete_mirrors=delete_mirrors, done=done)
+
+    marked = run(_with_session(settings, remove_all))
     console.print(
-        f"{len(chosen)} pair(s) of connection {connection!r} are being removed; the renewer finishes "
+        f"{marked} pair(s) of connection {connection!r} are being removed; the renewer finishes "
         "the removal (then `calbridge connections remove` works)",
         highlight=False,
     )
