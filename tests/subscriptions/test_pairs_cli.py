@@ -1,5 +1,5 @@
 """The `connections` and `pairs` commands as a person uses them: secrets never echoed, clear
-failures, and a `pairs list` that reads well in a 100-column terminal."""
+failures, and a `pairs list` that reads well at 80 columns and streams."""
 
 from __future__ import annotations
 
