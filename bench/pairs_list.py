@@ -107,6 +107,7 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-remove", action="store_true", help="skip the removal by connection")
     parser.add_argument(
         "--source", help="run the command of another checkout (its root first on PYTHONPATH): before/after"
     )
@@ -128,6 +129,8 @@ def main() -> None:
             code, lines = results[0][1], results[0][2]
             print(f"  {label:<11} {best:6.2f} s   exit {code}   {lines} lines")
         print(f"  (start-up of the command alone, `calbridge --version`: {floor:.2f} s)")
+        if options.no_remove:
+            return
         seconds, code, _ = timed(env, "--connection", "graph", "--yes", command="remove")
         print(f"pairs remove --connection graph --yes (all {options.pairs}): {seconds:.2f} s, exit {code}")
 
