@@ -17,12 +17,15 @@ from zoneinfo import ZoneInfo
 import orjson
 
 __all__ = [
+    "NOT_MIRRORED",
+    "WORKING_LOCATION",
     "AllDay",
     "Attendee",
     "Body",
     "Event",
     "EventStatus",
     "InstanceOf",
+    "MeetingProvider",
     "OnlineMeeting",
     "Person",
     "Recurrence",
@@ -33,6 +36,13 @@ __all__ = [
     "Timed",
     "content_hash",
 ]
+
+# `Event.extra` key a translator sets on an event that is never mirrored, with the reason as
+# its value (a Google birthday, a working location): the planner skips it and counts it.
+NOT_MIRRORED = "not_mirrored"
+# `Event.extra` key a translator sets on a working location (where the person works that day):
+# mirrored as a free marker only by pairs that ask for it, else skipped like NOT_MIRRORED.
+WORKING_LOCATION = "working_location"
 
 
 class ShowAs(StrEnum):
@@ -118,10 +128,38 @@ class Attendee:
     resource: bool = False  # a room or equipment
 
 
+class MeetingProvider(StrEnum):
+    """Who hosts an online meeting (the values are Google's and Graph's own names where they have one)."""
+
+    GOOGLE_MEET = "googleMeet"
+    TEAMS = "teamsForBusiness"
+    ZOOM = "zoom"
+    WEBEX = "webex"
+    SIP = "sip"  # only a SIP URI: a video device's address
+    OTHER = "other"
+
+    @classmethod
+    def named(cls, value: object) -> MeetingProvider:
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.OTHER
+
+
 @dataclass(frozen=True, slots=True)
 class OnlineMeeting:
-    provider: str  # "googleMeet", "teamsForBusiness", "zoom", "other"
+    """An event's join information: who hosts it, the join URL, and a SIP URI where one is known.
+
+    An empty `join_url` is a meeting *asked for* (a keyword in the location) and not made yet:
+    the adapter of the provider that hosts it creates it on write (docs/hybrid.md)."""
+
+    provider: MeetingProvider
     join_url: str
+    sip: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return not self.join_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,8 @@ class PairRecord:
     # A listener's lease on the calendar's streaming subscription runs until (None: none held).
     google_stream_held_until: datetime | None = None
     microsoft_stream_held_until: datetime | None = None
+    meeting_links: bool = False
+    working_locations: bool = False
 
     def ref(self, side: Side) -> str:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
@@ -97,6 +99,8 @@ class PairRecord:
             "direction": self.direction.value,
             "detail": self.detail.value,
             "conflict": self.conflict.value,
+            "meeting_links": self.meeting_links,
+            "working_locations": self.working_locations,
             "state": self.state.value,
             "state_reason": self.state_reason,
             "last_error": self.last_error,
@@ -169,6 +173,8 @@ def _record(row: Any) -> PairRecord:
         direction=Direction(row.direction),
         detail=Detail(row.detail),
         conflict=ConflictPolicy(row.conflict_policy),
+        meeting_links=bool(row.meeting_links),
+        working_locations=bool(row.working_locations),
         state=PairState(row.state),
         state_reason=row.state_reason,
         last_error=row.last_error,

@@ -8,7 +8,7 @@ the temporary directory (in Kubernetes the pods' writable `/tmp`), named by its 
 CA is the same file, a replaced CA a new one.
 
 Records saved before the content was stored hold a `ca_file` path; `stored_ca` reads that file
-while it exists, and migration 0008 moves its content into the record where it can.
+while it exists, and migration 0009 moves its content into the record where it can.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from calbridge.events import Provider
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 
 if TYPE_CHECKING:
@@ -89,6 +90,11 @@ class ProviderProfile:
     verify_credentials: Callable[[Connection, float], Awaitable[str]]
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
+    # Meetings its API makes on request (a keyword in a location; docs/hybrid.md).
+    meeting_hosts: frozenset[MeetingProvider] = frozenset()
+    # Whether an organiser's own event can be updated without mailing its attendees (Google:
+    # sendUpdates=none; EWS: SendToNone; Graph: no such switch).
+    silent_organizer_updates: bool = False
 
     def tuned(self, settings: Settings) -> ProviderProfile:
         """This profile with the deployment's settings applied (see `configure`)."""

@@ -116,6 +116,7 @@ class DemoPair:
     detail: Detail = Detail.FULL
     says: str = ""
     needs: frozenset[str] = frozenset({"google", "graph"})
+    meeting_links: bool = False  # `--meeting-links`: a keyword in a location makes the meeting
 
 
 # --- what people do
@@ -132,11 +133,14 @@ class CreateEvent:
     meet: bool = False  # with a Google Meet link
     out_of_office: bool = False
     description: str = ""
+    location: str = ""
 
     def says(self) -> str:
         what = "all-day " if self.all_day else "weekly " if self.weekly else ""
         when = self.start.label().split()[0] if self.all_day else self.start.label()
         extra = " + Meet" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
+        if self.location:
+            extra += f' at "{self.location}"'
         if self.out_of_office:
             return f'is out of office "{self.title}" {when}'
         return f'creates {what}"{self.title}" {when}{extra}'
@@ -312,7 +316,13 @@ CALENDARS: tuple[DemoCalendar, ...] = (
 )
 
 PAIRS: tuple[DemoPair, ...] = (
-    DemoPair("alice", "alice.google", "alice.outlook", says="both ways, full detail"),
+    DemoPair(
+        "alice",
+        "alice.google",
+        "alice.outlook",
+        says="both ways, full, @meet",
+        meeting_links=True,
+    ),
     DemoPair(
         "bob",
         "bob.google",
@@ -397,6 +407,13 @@ SCENARIO: tuple[Step, ...] = (
         CreateEvent("call", "Customer call", At(2, 15), At(2, 16), meet=True),
         "alice.outlook",
         shows("Customer call", start=At(2, 15), text=MEET),
+    ),
+    Step(
+        "Alice",
+        "alice.outlook",
+        CreateEvent("poker", "Planning poker", At(2, 10), At(2, 11), location="@meet"),
+        "alice.outlook",  # the organiser's own Outlook event gets the Meet link
+        shows("Planning poker", start=At(2, 10), text="https://meet.google.com/", hides="@meet"),
     ),
     Step(
         "Alice",

@@ -16,12 +16,14 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from calbridge.model import Event
-from calbridge.pairs.policy import ConflictPolicy, Policy, Side
+from calbridge.model import NOT_MIRRORED, WORKING_LOCATION, Event, OnlineMeeting
+from calbridge.pairs.policy import ConflictPolicy, Detail, Policy, Side
 from calbridge.providers.base import Change, Fetched, MirrorStamp, Removed
+from calbridge.translate.meetings import requested_provider, without_keyword
 from processor.sync.actions import (
     Create,
     Delete,
+    MeetingRequest,
     Outcome,
     Plan,
     ReadCounterpart,
@@ -33,7 +35,7 @@ from processor.sync.actions import (
 from processor.sync.projection import fingerprint, project, wants_mirror
 from processor.sync.record import Link
 
-__all__ = ["change_id", "is_removal", "owns", "plan", "settle", "stamp_for"]
+__all__ = ["change_id", "is_removal", "meeting_request", "owns", "plan", "settle", "stamp_for"]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -208,6 +210,11 @@ def _plan_origin(
     other = side.other
     if not policy.flows_from(side):
         return Skip(Outcome.SKIP_DIRECTION, f"the pair does not sync from {side}")
+    not_mirrored = fetched.event.extra.get(NOT_MIRRORED)
+    if not_mirrored is None and not (policy.working_locations and policy.detail is Detail.FULL):
+        not_mirrored = fetched.event.extra.get(WORKING_LOCATION)
+    if not_mirrored is not None:
+        return Skip(Outcome.SKIP_EVENT_TYPE, not_mirrored)
     digest = fingerprint(fetched.event, policy.detail)
     wanted = wants_mirror(fetched.event, policy.detail)
     if link is None or link.deleted or link.id_on(other) is None:
@@ -234,20 +241,50 @@ def _plan_origin(
             return _agreed(policy, seen_link, copy, other)
         if _changed_since(copy, link, other, policy):
             return _resolve(policy, side, fetched, copy, seen_link, master_link)
-    mapped = _map_instance(project(fetched.event, policy.detail), master_link, other)
+    request = meeting_request(policy, side, fetched.event)
+    content = request.event if request is not None else fetched.event
+    mapped = _map_instance(project(content, policy.detail), master_link, other)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
-    return Update(other, target_id, mapped, _mirror_stamp(policy, link, other), seen_link)
+    return Update(other, target_id, mapped, _mirror_stamp(policy, link, other), seen_link, meeting=request)
 
 
 def _create_mirror(
     policy: Policy, side: Side, fetched: Fetched, master_link: Link | None, digest: str
 ) -> Plan:
-    mapped = _map_instance(project(fetched.event, policy.detail), master_link, side.other)
+    request = meeting_request(policy, side, fetched.event)
+    content = request.event if request is not None else fetched.event
+    mapped = _map_instance(project(content, policy.detail), master_link, side.other)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
     new_link = Link(origin=side).with_side(side, fetched.event.id, fetched.version, digest)
-    return Create(side.other, mapped, stamp_for(policy, fetched.event.id), new_link)
+    return Create(side.other, mapped, stamp_for(policy, fetched.event.id), new_link, meeting=request)
+
+
+def meeting_request(policy: Policy, side: Side, event: Event) -> MeetingRequest | None:
+    """The meeting a keyword in this origin's location asks for, if the pair makes meetings, the
+    event has none yet, a provider of the pair can make it, and the origin can then be written
+    with its link without mailing anyone (it has no attendees, or its provider updates silently).
+    The mirror of the request's event shows the link once it exists, never the keyword."""
+    links = policy.meeting_links
+    if links is None or policy.detail is not Detail.FULL or event.instance_of is not None:
+        return None
+    if event.online_meeting is not None or event.cancelled:
+        return None
+    wanted = requested_provider(event.location, dict(links.keywords))
+    host = links.host_of(wanted) if wanted is not None else None
+    if wanted is None or host is None or not policy.flows_into(side.other):
+        return None
+    if event.attendees and side not in links.silent:
+        return None  # writing the link back would mail the attendees an update
+    if not links.organises(side, event.organizer.address if event.organizer is not None else None):
+        return None  # a guest's copy of someone else's meeting
+    asked = dataclasses.replace(
+        event,
+        location=without_keyword(event.location, dict(links.keywords)),
+        online_meeting=OnlineMeeting(wanted, ""),
+    )
+    return MeetingRequest(host, side, event.id, asked)
 
 
 def _plan_mirror_edit(

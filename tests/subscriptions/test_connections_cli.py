@@ -227,7 +227,7 @@ def test_given_a_record_holding_a_ca_path_then_it_keeps_working_and_the_migratio
     sandbox: Sandbox, sqlite_url: str, secret_key: str, tmp_path: Path
 ) -> None:
     """Records saved before the content was stored hold `ca_file`: read while the file exists,
-    told as a problem (with the remedy) when it does not, inlined by migration 0008."""
+    told as a problem (with the remedy) when it does not, inlined by migration 0009."""
     from alembic import command
 
     from calbridge.store.migrate import alembic_config
@@ -262,7 +262,7 @@ def test_given_a_record_holding_a_ca_path_then_it_keeps_working_and_the_migratio
     assert "--replace --ca-file" in found["gone"].problem.reason
 
     config = alembic_config(sqlite_url)
-    command.downgrade(config, "0007_event_failures")
+    command.downgrade(config, "0008_pair_meeting_links")
     command.upgrade(config, "head")
     ca.unlink()
     found = {s.name: s for s in asyncio.run(_read({"CALBRIDGE_DATABASE_URL": sqlite_url}, box))}

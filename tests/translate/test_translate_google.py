@@ -14,6 +14,7 @@ from calbridge.model import (
     Attendee,
     EventStatus,
     InstanceOf,
+    MeetingProvider,
     OnlineMeeting,
     Response,
     Sensitivity,
@@ -98,7 +99,9 @@ def test_given_event_types_and_visibility_when_read_then_show_as_sensitivity_and
 
 def test_given_a_meet_conference_when_read_then_the_video_join_url() -> None:
     event = fetched_from_google(load("google", "meet_with_attendees")).event
-    assert event.online_meeting == OnlineMeeting("googleMeet", "https://meet.google.com/abc-defg-hij")
+    assert event.online_meeting == OnlineMeeting(
+        MeetingProvider.GOOGLE_MEET, "https://meet.google.com/abc-defg-hij"
+    )
     assert [a.response for a in event.attendees] == [Response.TENTATIVE, Response.DECLINED]
 
 

@@ -20,6 +20,7 @@ from calbridge.model import (
     Body,
     Event,
     EventStatus,
+    MeetingProvider,
     OnlineMeeting,
     Recurrence,
     Sensitivity,
@@ -149,7 +150,8 @@ def events(draw: st.DrawFn, *, zones: list[str], native_to_graph: bool) -> Event
         addresses = draw(st.lists(EMAILS, max_size=4, unique=True))
         attendees = tuple(Attendee(a, optional=draw(st.booleans())) for a in addresses)
         meeting = draw(
-            st.none() | st.just(OnlineMeeting("googleMeet", "https://meet.google.com/abc-defg-hij"))
+            st.none()
+            | st.just(OnlineMeeting(MeetingProvider.GOOGLE_MEET, "https://meet.google.com/abc-defg-hij"))
         )
         reminders = draw(
             st.none() | st.lists(st.integers(0, 10080), max_size=3).map(lambda m: tuple(sorted(m)))

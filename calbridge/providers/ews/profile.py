@@ -77,4 +77,5 @@ PROFILE = ProviderProfile(
     open_freebusy=_open_freebusy,
     open_subscriptions=None,
     verify_credentials=_verify,
+    silent_organizer_updates=True,
 )

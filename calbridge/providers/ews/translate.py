@@ -19,8 +19,8 @@ Mapping decisions (lossy cases noted):
 - reminders: EWS holds one (`reminder_minutes_before_start`); the earliest is written, the list
   is a fact; None (the calendar's default) writes no reminder.
 - a mirror NEVER has attendees (an item with attendees is a meeting request waiting to be sent):
-  they are note lines and a fact, as on Graph. The join URL is a note line too: EWS has no
-  writable online-meeting field.
+  they are note lines and a fact, as on Graph. The join URL is the location (when the event has
+  none) and a note line: EWS has no writable online-meeting field.
 - recurrence: see `ews_recurrence`. Deleted occurrences read as EXDATE lines of the master;
   modified occurrences read as their own events with `instance_of` (the adapter fetches them).
 - marks: the stamp and facts are extended properties, see `ews_marks` (the same named
@@ -68,6 +68,7 @@ from calbridge.providers.ews.marks import (
 from calbridge.providers.ews.recurrence import ews_recurrence, exdate_lines, rules_from_ews
 from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnsupportedRecurrence
+from calbridge.translate.meetings import location_out, read_meeting
 from calbridge.translate.mirror import (
     BUSY_TITLE,
     Detail,
@@ -196,6 +197,11 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
     description = _body_in(fields.get("body"))
     location = (fields.get("location") or "").strip() or None
     visible = " ".join(filter(None, [description.content if description else None, location]))
+    # exchangelib exposes only `is_online_meeting` (no join URL): the link is read from the
+    # location and the body, where Exchange puts a Teams meeting's join block.
+    description, location, meeting = read_meeting(
+        None, without_note(description), location, meeting_from_facts(facts, visible)
+    )
     status = EventStatus.CONFIRMED
     if fields.get("is_cancelled"):
         status = EventStatus.CANCELLED
@@ -205,7 +211,7 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
         id=str(fields["id"]),
         span=span,
         title=fields.get("subject") or "",
-        description=without_note(description),
+        description=description,
         location=location,
         status=status,
         show_as=_SHOW_AS_IN.get(str(fields.get("legacy_free_busy_status")), ShowAs.BUSY),
@@ -215,7 +221,7 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(fields, facts),
-        online_meeting=meeting_from_facts(facts, visible),
+        online_meeting=meeting,
         extra={"ews_type": str(fields.get("type") or "Single")},
     )
 
@@ -355,14 +361,16 @@ def ews_fields(
         if stamp is not None:
             fields[FACTS_FIELD] = None
         return fields
-    description = with_note(event.description, note_lines(event)) if stamp is not None else event.description
+    # A person's own event gets only the join line (a meeting a keyword asked for, docs/hybrid.md).
+    lines = note_lines(event) if stamp is not None else note_lines(event, attendees=False)
+    description = with_note(event.description, lines)
     content = description.content if description is not None else ""
     fields.update(
         {
             "subject": event.title,
             "sensitivity": _SENSITIVITY_OUT[event.sensitivity],
             "body": HTMLBody(content) if description is not None and description.html else EwsBody(content),
-            "location": event.location or "",
+            "location": location_out(event.location, event.online_meeting) or "",
             "reminder_is_set": bool(event.reminders),
             "reminder_minutes_before_start": max(event.reminders) if event.reminders else 0,
         }

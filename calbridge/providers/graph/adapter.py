@@ -20,7 +20,7 @@ from typing import Any
 
 from calbridge.errors import AccessDenied, NotFound
 from calbridge.events import Provider
-from calbridge.model import Event, EventStatus, InstanceOf
+from calbridge.model import Event, EventStatus, InstanceOf, MeetingProvider
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.graph.client import GraphClient
@@ -186,6 +186,8 @@ class GraphCalendar:
     ) -> Fetched:
         mailbox = self._mailbox(calendar)
         body = self._body(event, stamp)
+        if stamp is None and _hosts_teams(event):
+            await _keep_teams_text(mailbox, event_id, event, body)
         if "recurrence" in body and await _same_pattern(mailbox, event_id, event, self._window()):
             # Outlook drops a series' exceptions when its pattern is written, even unchanged.
             del body["recurrence"]
@@ -199,10 +201,16 @@ class GraphCalendar:
     def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
         if stamp is not None:
             return graph_body(event, stamp, detail=Detail.FULL, all_day_zone=self._all_day_zone)
-        # A person's own event: no stamp or facts, and leave their Teams meeting as it is.
-        body = graph_body(event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone)
-        for key in ("singleValueExtendedProperties", "isOnlineMeeting"):
-            body.pop(key, None)
+        # A person's own event: no stamp or facts, and leave their Teams meeting as it is (its
+        # link is shown by Outlook itself: not repeated in the location or the note).
+        meeting = event.online_meeting
+        native = meeting is not None and meeting.provider is MeetingProvider.TEAMS and not meeting.requested
+        body = graph_body(
+            event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone, link=not native
+        )
+        body.pop("singleValueExtendedProperties", None)
+        if not body.get("isOnlineMeeting"):
+            body.pop("isOnlineMeeting", None)
         return body
 
     async def _patch(
@@ -279,6 +287,24 @@ async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> di
             if listed is not None and _same_start(listed.original_start, original):
                 return dict(row)
     return None
+
+
+def _hosts_teams(event: Event) -> bool:
+    meeting = event.online_meeting
+    return meeting is not None and meeting.provider is MeetingProvider.TEAMS and not meeting.requested
+
+
+async def _keep_teams_text(mailbox: GraphMailbox, event_id: str, event: Event, body: dict[str, Any]) -> None:
+    """A person's own Teams meeting written back to: leave its body (with the join block Exchange
+    put there, which reading cuts out) and its location as they are unless they changed."""
+    current = await mailbox.read(event_id)
+    if current is None:
+        return
+    stored = fetched_from_graph(current).event
+    if stored.description == event.description:
+        body.pop("body", None)
+    if stored.location == event.location:
+        body.pop("location", None)
 
 
 async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event, window: DeltaWindow) -> bool:

@@ -24,7 +24,9 @@ Mapping decisions (lossy cases noted):
   the full list kept as a fact; None (the calendar default) writes nothing.
 - a mirror NEVER has `attendees`: a Graph event with attendees is a meeting and Exchange mails
   every attendee on create and update. They are note lines and a fact instead (see `mirror`).
-  Nor does it get `isOnlineMeeting`: the source's join URL is a note line.
+  Nor does it get `isOnlineMeeting`, unless a keyword asked for a Teams meeting: the source's
+  join URL is its location (when it has none) and a note line. Reading cuts out the Teams join
+  block Exchange adds to a body (`calbridge.translate.meetings`).
 - recurrence: see `recurrence`; EXDATE lines are deleted occurrences on Graph (the engine deletes
   them) and are kept as a fact so the mirror reads back with its source's lines.
 - occurrences: `originalStart` names an occurrence's or exception's slot in its series; Graph
@@ -46,6 +48,7 @@ from calbridge.model import (
     Event,
     EventStatus,
     InstanceOf,
+    MeetingProvider,
     OnlineMeeting,
     Person,
     Recurrence,
@@ -59,6 +62,7 @@ from calbridge.providers.base import Fetched, MirrorStamp
 from calbridge.providers.graph.labels import is_known_zone
 from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnknownTimeZone, UnsupportedRecurrence
+from calbridge.translate.meetings import detect_link, location_out, read_meeting
 from calbridge.translate.mirror import (
     BUSY_TITLE,
     Detail,
@@ -116,7 +120,6 @@ _RESPONSE_IN = {
     "tentativelyAccepted": Response.TENTATIVE,
     "declined": Response.DECLINED,
 }
-_MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
 # `lastModifiedDateTime` has 100 ns ticks; a datetime holds microseconds.
 UPDATED_PRECISION = timedelta(microseconds=1)
 
@@ -139,9 +142,12 @@ def fetched_from_graph(
 
 
 def graph_body(
-    event: Event, stamp: MirrorStamp, *, detail: Detail, all_day_zone: str = "UTC"
+    event: Event, stamp: MirrorStamp, *, detail: Detail, all_day_zone: str = "UTC", link: bool = True
 ) -> dict[str, Any]:
-    """The POST/PATCH body of a mirror of `event`, carrying `stamp`.
+    """The POST/PATCH body of a mirror of `event`, carrying `stamp`. `link`: show the join URL in
+    the location and the note (False where the event holds it natively, as its Teams meeting).
+    A Teams meeting asked for (`OnlineMeeting.requested`) is `isOnlineMeeting` with
+    `teamsForBusiness`: Exchange makes it and adds its join block to the body.
 
     Raises UnsupportedRecurrence when the series has no exact Graph pattern, and
     TranslationError for a cancelled event: on Graph that is a delete, never a write."""
@@ -159,7 +165,9 @@ def graph_body(
             "isReminderOn": False,
             "singleValueExtendedProperties": stamps.graph_properties(stamp, None),
         }
-    description = with_note(event.description, note_lines(event))
+    description = with_note(event.description, note_lines(event, link=link))
+    meeting = event.online_meeting
+    make_teams = meeting is not None and meeting.requested and meeting.provider is MeetingProvider.TEAMS
     body.update(
         subject=event.title,
         sensitivity=event.sensitivity.value,
@@ -167,10 +175,12 @@ def graph_body(
             "contentType": "html" if description is not None and description.html else "text",
             "content": description.content if description is not None else "",
         },
-        location={"displayName": event.location or ""},
-        isOnlineMeeting=False,
+        location={"displayName": location_out(event.location, meeting, link=link) or ""},
+        isOnlineMeeting=make_teams,
         singleValueExtendedProperties=stamps.graph_properties(stamp, mirror_facts(event)),
     )
+    if make_teams:
+        body["onlineMeetingProvider"] = MeetingProvider.TEAMS.value
     if event.reminders is not None:
         body["isReminderOn"] = bool(event.reminders)
         if event.reminders:
@@ -248,6 +258,9 @@ def _event(
     description = body_from_graph(item.get("body"))
     location = ((item.get("location") or {}).get("displayName") or "").strip() or None
     visible = " ".join(filter(None, [description.content if description else None, location]))
+    description, location, meeting = read_meeting(
+        _meeting_in(item), without_note(description), location, meeting_from_facts(facts, visible)
+    )
     status = EventStatus.CONFIRMED
     if item.get("isCancelled"):
         status = EventStatus.CANCELLED
@@ -257,7 +270,7 @@ def _event(
         id=item["id"],
         span=span,
         title=item.get("subject") or "",
-        description=without_note(description),
+        description=description,
         location=location,
         status=status,
         show_as=_SHOW_AS_IN.get(str(item.get("showAs")), ShowAs.BUSY),
@@ -267,7 +280,7 @@ def _event(
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(item, facts),
-        online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
+        online_meeting=meeting,
         # Provider hint outside the hash: an unmodified `occurrence` needs no write of its own.
         extra={"graph_type": str(item.get("type") or "singleInstance")},
     )
@@ -356,7 +369,11 @@ def _meeting_in(item: dict[str, Any]) -> OnlineMeeting | None:
     url = (item.get("onlineMeeting") or {}).get("joinUrl") or item.get("onlineMeetingUrl")
     if not item.get("isOnlineMeeting") or not url:
         return None
-    return OnlineMeeting(_MEETING_PROVIDERS.get(str(item.get("onlineMeetingProvider")), "other"), url)
+    provider = str(item.get("onlineMeetingProvider"))
+    if provider == MeetingProvider.TEAMS.value:
+        return OnlineMeeting(MeetingProvider.TEAMS, url)
+    found = detect_link(url)
+    return OnlineMeeting(found.provider if found is not None else MeetingProvider.OTHER, url)
 
 
 def _attendee_in(value: dict[str, Any]) -> Attendee:

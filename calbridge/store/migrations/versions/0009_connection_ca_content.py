@@ -5,8 +5,8 @@ it; a record whose file is not here keeps its path, which the services still rea
 exists (`calbridge.providers.ca.stored_ca`) and which `connections add ... --replace --ca-file`
 replaces with the content. No column changes.
 
-Revision ID: 0008_connection_ca_content
-Revises: 0007_event_failures
+Revision ID: 0009_connection_ca_content
+Revises: 0008_pair_meeting_links
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 from calbridge.errors import ConnectionInvalid
 from calbridge.providers.ca import stored_ca
 
-revision = "0008_connection_ca_content"
-down_revision = "0007_event_failures"
+revision = "0009_connection_ca_content"
+down_revision = "0008_pair_meeting_links"
 branch_labels = None
 depends_on = None
 
