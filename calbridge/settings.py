@@ -245,7 +245,8 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key that encrypts provider credentials stored in the database "
         "(a Fernet key: 32 url-safe base64-encoded bytes; `calbridge connections generate-key` makes "
-        "one). Several, comma-separated, for rotation: the first encrypts, all decrypt.",
+        "one). Several, comma-separated, for rotation: the first encrypts, all decrypt. A lost key: "
+        "enter each connection again with `connections add ... --replace` (docs/operations.md).",
     )
     connection_recheck: float = Field(
         default=30.0,

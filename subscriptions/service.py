@@ -131,6 +131,9 @@ async def _serve(
 ) -> None:
     import uvicorn
 
+    from calbridge.probes import bind_probe_port
+
+    sock = bind_probe_port(settings.renewer_http_host, settings.renewer_http_port, "RENEWER_HTTP_PORT")
     loop = asyncio.get_running_loop()
     for sig in _SIGNALS:
         with contextlib.suppress(NotImplementedError):
@@ -148,15 +151,15 @@ async def _serve(
     server = uvicorn.Server(config)
     # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has stopped,
     # which reaches the handlers above: the probes stop first, then the loop finishes its pass.
-    probes = asyncio.create_task(server.serve())
+    probes = asyncio.create_task(server.serve(sockets=[sock]))
     probes.add_done_callback(lambda _: stop.set())
-    consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
-    consumers.append(consumer)
-    log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
-    try:
+    try:  # from here on, whatever fails stops the probes too: no task is left pending
+        consumers.append(await renewer.bus.consume_lifecycle(renewer.handle_lifecycle))
+        log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
         await run_loop(tick, stop, settings.renewer_interval, health.record)
     finally:
-        await consumer.stop()
+        for consumer in consumers:
+            await consumer.stop()
         server.should_exit = True
         await probes
         for sig in _SIGNALS:

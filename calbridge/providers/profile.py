@@ -2,9 +2,10 @@
 
 The rest of calbridge asks a provider's profile instead of branching on the provider: the
 token code and length limit (`tokens`), how a subscription is kept alive (`subscriptions`),
-push or streaming, the free/busy batch size, window and timeout (`freebusy`), the per-mailbox
-concurrency cap (`registry.Registry`), the connection type (`connections`), and the openers of
-its adapter, free/busy source and subscription provider. Each slice declares its own in
+how a new connection's credential is tried (`connections add`), push or streaming, the
+free/busy batch size, window and timeout (`freebusy`), the per-mailbox concurrency cap
+(`registry.Registry`), the connection type (`connections`), and the openers of its adapter,
+free/busy source and subscription provider. Each slice declares its own in
 `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists them, one line per provider.
 
 The openers are plain functions that import the slice's SDK-backed modules when first called,
@@ -16,7 +17,7 @@ process's settings as an argument; nothing here reads the environment.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -84,6 +85,9 @@ class ProviderProfile:
     open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
+    # connections add: one cheap authenticated call (a token request) with a connection's
+    # credential, (connection, timeout) -> what it proved; raises CredentialRefused naming the fix
+    verify_credentials: Callable[[Connection, float], Awaitable[str]]
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
     # Meetings its API makes on request (a keyword in a location; docs/hybrid.md).

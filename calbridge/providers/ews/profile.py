@@ -49,6 +49,12 @@ def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | No
     return open_ews_source(_ews(connection), mailbox=mailbox, threads=settings.ews_threads)
 
 
+async def _verify(connection: Connection, seconds: float) -> str:
+    from calbridge.providers.ews.verify import verify_ews
+
+    return await verify_ews(connection, seconds)
+
+
 PROFILE = ProviderProfile(
     provider=Provider.EWS,
     side=Side.MICROSOFT,
@@ -70,5 +76,6 @@ PROFILE = ProviderProfile(
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
     open_subscriptions=None,
+    verify_credentials=_verify,
     silent_organizer_updates=True,
 )

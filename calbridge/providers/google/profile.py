@@ -67,6 +67,12 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     return profile.but(subscription_lifetime=settings.google_channel_ttl)
 
 
+async def _verify(connection: Connection, seconds: float) -> str:
+    from calbridge.providers.google.verify import verify_google
+
+    return await verify_google(connection, seconds)
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GOOGLE,
     side=Side.GOOGLE,
@@ -91,6 +97,7 @@ PROFILE = ProviderProfile(
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
     open_subscriptions=_open_subscriptions,
+    verify_credentials=_verify,
     configure=_configure,
     meeting_hosts=frozenset({MeetingProvider.GOOGLE_MEET}),
     silent_organizer_updates=True,

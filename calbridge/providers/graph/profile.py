@@ -68,6 +68,12 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     )
 
 
+async def _verify(connection: Connection, seconds: float) -> str:
+    from calbridge.providers.graph.verify import verify_graph
+
+    return await verify_graph(connection, seconds)
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GRAPH,
     side=Side.MICROSOFT,
@@ -89,6 +95,7 @@ PROFILE = ProviderProfile(
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
     open_subscriptions=_open_subscriptions,
+    verify_credentials=_verify,
     configure=_configure,
     meeting_hosts=frozenset({MeetingProvider.TEAMS}),
 )
