@@ -425,7 +425,8 @@ async def versions(sb: Sandbox, pairs: list[Pair]) -> dict[str, str]:
     found: dict[str, str] = {}
     for pair in pairs:
         for event in await sb.google_events(pair.google):
-            found[event["id"]] = event.get("etag", "")
+            if event.get("status") != "cancelled":  # a moved event leaves a cancelled copy behind
+                found[event["id"]] = event.get("etag", "")
         if pair.via == "graph":
             for row in await sb.graph_rows(pair.mailbox):
                 found[row["id"]] = row.get("changeKey", "")
@@ -509,9 +510,9 @@ def services_env(vhost: str, database_url: str, folder: Path, args: argparse.Nam
 
 async def run(args: argparse.Namespace) -> None:
     began = time.monotonic()
-    folder = Path(tempfile.mkdtemp(prefix="calbridge-chaos-"))
     name = f"bench-chaos-{uuid.uuid4().hex[:8]}"
     create_vhost(name)
+    folder = Path(tempfile.mkdtemp(prefix="calbridge-chaos-"))
     services: list[Service] = []
     try:
         async with throwaway_database(name) as database_url:
@@ -643,6 +644,16 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], vhost: str, fol
             after_replay = last[0]
         letters_after = dead_letters(env)
         down = [s.name for s in services if not s.alive()]
+        if args.dump:  # everything the verdict was drawn from, to look into a failure
+            raw = {
+                f"{p.index}:{p.via}": {
+                    "google": await sb.google_events(p.google),
+                    "microsoft": await (sb.graph_rows(p.mailbox) if p.via == "graph" else sb.ews_items(p.mailbox)),
+                }
+                for p in pairs
+            }
+            tracked = {k: {**vars(t), "day": t.day.isoformat(), "cancelled": sorted(t.cancelled)} for k, t in people.events.items()}
+            Path(args.dump).write_text(json.dumps({"tracked": tracked, "echoes": echoes, "tally": vars(result), "counters": counters, "state": raw}, indent=1, default=str))
 
     # --- figures
     writes = write_calls(counters)
@@ -684,6 +695,7 @@ def main() -> None:
     parser.add_argument("--resync-interval", type=int, default=30, help="CALBRIDGE_RESYNC_INTERVAL, seconds")
     parser.add_argument("--settle-timeout", type=float, default=240.0, help="seconds to wait for convergence")
     parser.add_argument("--log-level", default="info", help="the services' log level")
+    parser.add_argument("--dump", help="write the final state, what was made and the verdict here (JSON)")
     parser.add_argument("--keep-logs", help="copy every process's log into this folder")
     args = parser.parse_args()
     try:

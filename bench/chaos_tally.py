@@ -112,6 +112,12 @@ def google_shapes(events: Iterable[Mapping[str, Any]]) -> list[Shape]:
 # --- Graph: the control API's calendar state
 
 
+def _graph_occurrence_date(value: str) -> str:
+    """A cancelled occurrence as the state lists it ("20261216T090000Z", or a date) -> its date."""
+    digits = value.replace("-", "")[:8]
+    return f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
+
+
 def graph_shapes(rows: Iterable[Mapping[str, Any]]) -> list[Shape]:
     shapes = []
     for row in rows:
@@ -119,7 +125,7 @@ def graph_shapes(rows: Iterable[Mapping[str, Any]]) -> list[Shape]:
         start = _parse(row["start"]["dateTime"], row["start"].get("timeZone"))
         end = _parse(row["end"]["dateTime"], row["end"].get("timeZone"))
         times = _times(start, end, all_day)
-        cancelled = frozenset(str(value)[:10] for value in row.get("cancelledOccurrences") or ())
+        cancelled = frozenset(_graph_occurrence_date(str(v)) for v in row.get("cancelledOccurrences") or ())
         shapes.append(
             Shape(
                 key_of(row.get("subject")),
