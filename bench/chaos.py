@@ -118,9 +118,9 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> str:
     return done.stdout
 
 
-async def until(what: str, check: Any, timeout: float, every: float = 0.5) -> bool:
-    """Poll `check()` (sync or async) until true or `timeout` seconds; False on timeout."""
-    deadline = time.monotonic() + timeout
+async def until(what: str, check: Any, bound: float, every: float = 0.5) -> bool:
+    """Poll `check()` (sync or async) until true or `bound` seconds; False when the bound passed."""
+    deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
         outcome = check()
         if asyncio.iscoroutine(outcome):
@@ -128,7 +128,7 @@ async def until(what: str, check: Any, timeout: float, every: float = 0.5) -> bo
         if outcome:
             return True
         await asyncio.sleep(every)
-    print(f"  warning: {what} not reached within {timeout:g} s", flush=True)
+    print(f"  warning: {what} not reached within {bound:g} s", flush=True)
     return False
 
 
@@ -246,7 +246,11 @@ class People:
         side = self.rng.choice(("google", "microsoft"))
         live = [t for t in self.events.values() if t.pair == pair.index and t.side == side and t.alive]
         if len(live) < 3 or self.rng.random() < 0.3:
-            kinds = ["timed"] * 6 + ["allday"] * 2 + (["series"] * 2 if (side, pair.via) != ("microsoft", "ews") else [])
+            kinds = (
+                ["timed"] * 6
+                + ["allday"] * 2
+                + (["series"] * 2 if (side, pair.via) != ("microsoft", "ews") else [])
+            )
             await self.create(pair, side, self.rng.choice(kinds))
             return
         target = self.rng.choice(live)
@@ -271,7 +275,10 @@ class People:
         if side == "google":
             body: dict[str, Any] = {"summary": title}
             if kind == "allday":
-                body |= {"start": {"date": day.isoformat()}, "end": {"date": (day + timedelta(days=1)).isoformat()}}
+                body |= {
+                    "start": {"date": day.isoformat()},
+                    "end": {"date": (day + timedelta(days=1)).isoformat()},
+                }
             else:
                 body |= {
                     "start": {"dateTime": _iso(day, hour), "timeZone": "UTC"},
@@ -283,7 +290,10 @@ class People:
             tracked = Tracked(key, pair.index, side, made["id"], kind, day, made.get("etag", ""))
         elif pair.via == "graph":
             if kind == "allday":
-                start, end = f"{day.isoformat()}T00:00:00", f"{(day + timedelta(days=1)).isoformat()}T00:00:00"
+                start, end = (
+                    f"{day.isoformat()}T00:00:00",
+                    f"{(day + timedelta(days=1)).isoformat()}T00:00:00",
+                )
             else:
                 start, end = _iso(day, hour)[:-1], _iso(day, hour + 1)[:-1]
             body = {
@@ -295,13 +305,22 @@ class People:
             if kind == "series":
                 body["recurrence"] = {
                     "pattern": {"type": "daily", "interval": 1},
-                    "range": {"type": "numbered", "startDate": day.isoformat(), "numberOfOccurrences": SERIES_COUNT},
+                    "range": {
+                        "type": "numbered",
+                        "startDate": day.isoformat(),
+                        "numberOfOccurrences": SERIES_COUNT,
+                    },
                 }
             made = await self.sb.call("POST", f"{self.sb.gbox(pair.mailbox)}/calendars/default/events", body)
             tracked = Tracked(key, pair.index, side, made["id"], kind, day, made.get("changeKey", ""))
         else:
             if kind == "allday":
-                body = {"subject": title, "start": _iso(day, 0), "end": _iso(day + timedelta(days=1), 0), "is_all_day": True}
+                body = {
+                    "subject": title,
+                    "start": _iso(day, 0),
+                    "end": _iso(day + timedelta(days=1), 0),
+                    "is_all_day": True,
+                }
             else:
                 body = {"subject": title, "start": _iso(day, hour), "end": _iso(day, hour + 1)}
             made = await self.sb.call("POST", f"{self.sb.ebox(pair.mailbox)}/items", body)
@@ -309,15 +328,23 @@ class People:
         self.events[key] = tracked
         self._count(f"create {kind}")
 
-    async def _edit(self, pair: Pair, t: Tracked, google: dict[str, Any], graph: dict[str, Any], ews: dict[str, Any]) -> None:
+    async def _edit(
+        self, pair: Pair, t: Tracked, google: dict[str, Any], graph: dict[str, Any], ews: dict[str, Any]
+    ) -> None:
         if t.side == "google":
-            made = await self.sb.call("PATCH", f"{self.sb.gcal(pair.google)}/events/{quote(t.id, safe='')}", {"changes": google})
+            made = await self.sb.call(
+                "PATCH", f"{self.sb.gcal(pair.google)}/events/{quote(t.id, safe='')}", {"changes": google}
+            )
             t.version = made.get("etag", "")
         elif pair.via == "graph":
-            made = await self.sb.call("PATCH", f"{self.sb.gbox(pair.mailbox)}/events/{quote(t.id, safe='')}", graph)
+            made = await self.sb.call(
+                "PATCH", f"{self.sb.gbox(pair.mailbox)}/events/{quote(t.id, safe='')}", graph
+            )
             t.version = made.get("changeKey", "")
         else:
-            made = await self.sb.call("PATCH", f"{self.sb.ebox(pair.mailbox)}/items/{quote(t.id, safe='')}", ews)
+            made = await self.sb.call(
+                "PATCH", f"{self.sb.ebox(pair.mailbox)}/items/{quote(t.id, safe='')}", ews
+            )
             t.version = made.get("changekey", "")
 
     async def rename(self, pair: Pair, t: Tracked) -> None:
@@ -327,7 +354,9 @@ class People:
 
     async def location(self, pair: Pair, t: Tracked) -> None:
         where = f"Room {self.rng.randint(1, 99)}"
-        await self._edit(pair, t, {"location": where}, {"location": {"displayName": where}}, {"location": where})
+        await self._edit(
+            pair, t, {"location": where}, {"location": {"displayName": where}}, {"location": where}
+        )
         self._count("location")
 
     async def reschedule(self, pair: Pair, t: Tracked) -> None:
@@ -344,7 +373,10 @@ class People:
         else:
             hour = self.rng.randint(7, 17)
             start, end = _iso(t.day, hour), _iso(t.day, hour + 1)
-            google = {"start": {"dateTime": start, "timeZone": "UTC"}, "end": {"dateTime": end, "timeZone": "UTC"}}
+            google = {
+                "start": {"dateTime": start, "timeZone": "UTC"},
+                "end": {"dateTime": end, "timeZone": "UTC"},
+            }
             graph = {
                 "start": {"dateTime": start[:-1], "timeZone": "UTC"},
                 "end": {"dateTime": end[:-1], "timeZone": "UTC"},
@@ -374,7 +406,11 @@ class People:
         if t.side == "google":
             events = await self.sb.google_events(pair.google)
             master = next(e for e in events if e["id"] == t.id)
-            hour = datetime.fromisoformat(master["start"]["dateTime"].replace("Z", "+00:00")).astimezone(UTC).hour
+            hour = (
+                datetime.fromisoformat(master["start"]["dateTime"].replace("Z", "+00:00"))
+                .astimezone(UTC)
+                .hour
+            )
             instance = f"{t.id}_{day.strftime('%Y%m%d')}T{hour:02d}0000Z"
             await self.sb.call("DELETE", f"{self.sb.gcal(pair.google)}/events/{quote(instance, safe='')}")
             master = next(e for e in await self.sb.google_events(pair.google) if e["id"] == t.id)
@@ -383,7 +419,8 @@ class People:
             rows = await self.sb.graph_rows(pair.mailbox)
             master = next(r for r in rows if r["id"] == t.id)
             original = f"{day.isoformat()}T{master['start']['dateTime'][11:19]}Z"
-            path = f"{self.sb.gbox(pair.mailbox)}/events/{quote(t.id, safe='')}/occurrences/{quote(original, safe='')}"
+            series = f"{self.sb.gbox(pair.mailbox)}/events/{quote(t.id, safe='')}"
+            path = f"{series}/occurrences/{quote(original, safe='')}"
             await self.sb.call("DELETE", path)
             master = next(r for r in await self.sb.graph_rows(pair.mailbox) if r["id"] == t.id)
             t.version = master.get("changeKey", "")
@@ -391,7 +428,11 @@ class People:
 
     async def move(self, pair: Pair, t: Tracked) -> None:
         if t.side == "microsoft":  # EWS: a person drags the item to Deleted Items
-            await self.sb.call("POST", f"{self.sb.ebox(pair.mailbox)}/items/{quote(t.id, safe='')}/move", {"folder": "deleteditems"})
+            await self.sb.call(
+                "POST",
+                f"{self.sb.ebox(pair.mailbox)}/items/{quote(t.id, safe='')}/move",
+                {"folder": "deleteditems"},
+            )
             t.alive = False
             self._count("move to Deleted Items")
             return
@@ -464,11 +505,28 @@ def dead_letters(env: dict[str, str]) -> dict[str, int]:
 def write_calls(counters: dict[str, Any]) -> dict[str, int]:
     """Successful writes calbridge made, by operation (people's edits go through the control API
     and are not counted by the sandbox)."""
-    writes = ("insert", "import", "patch", "update", "delete", "create", "move", "CreateItem", "UpdateItem", "DeleteItem")
+    writes = (
+        "insert",
+        "import",
+        "patch",
+        "update",
+        "delete",
+        "create",
+        "move",
+        "CreateItem",
+        "UpdateItem",
+        "DeleteItem",
+    )
     found: dict[str, int] = {}
     for row in counters.get("calls", []):
         op = row["operation"]
-        if 200 <= row["status"] < 300 and any(w in op.rsplit(".", 1)[-1] for w in writes) and "subscription" not in op and "channel" not in op and "stop" not in op:
+        if (
+            200 <= row["status"] < 300
+            and any(w in op.rsplit(".", 1)[-1] for w in writes)
+            and "subscription" not in op
+            and "channel" not in op
+            and "stop" not in op
+        ):
             found[op] = found.get(op, 0) + row["count"]
     return found
 
@@ -477,7 +535,9 @@ def write_calls(counters: dict[str, Any]) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def services_env(vhost: str, database_url: str, folder: Path, args: argparse.Namespace) -> Iterator[dict[str, str]]:
+def services_env(
+    vhost: str, database_url: str, folder: Path, args: argparse.Namespace
+) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALBRIDGE_")}
     secret = subprocess.run(
         [PY, "-m", "calbridge_app", "connections", "generate-key"], capture_output=True, text=True, check=True
@@ -508,6 +568,15 @@ def services_env(vhost: str, database_url: str, folder: Path, args: argparse.Nam
     yield env
 
 
+def keep_logs(folder: Path, destination: str | None) -> None:
+    """Copy every process's log to `destination` (if asked), then remove the run's folder."""
+    if destination:
+        Path(destination).mkdir(parents=True, exist_ok=True)
+        for log in folder.glob("*.log"):
+            shutil.copy(log, Path(destination) / log.name)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 async def run(args: argparse.Namespace) -> None:
     began = time.monotonic()
     name = f"bench-chaos-{uuid.uuid4().hex[:8]}"
@@ -517,26 +586,38 @@ async def run(args: argparse.Namespace) -> None:
     try:
         async with throwaway_database(name) as database_url:
             with services_env(name, database_url, folder, args) as env:
-                await one_run(args, env, name, folder, services)
+                try:
+                    await one_run(args, env, name, folder, services)
+                finally:  # before the database and the vhost go
+                    for service in reversed(services):
+                        service.stop()
     finally:
-        for service in reversed(services):
-            service.stop()
         try:
             drop_vhost(name)
         except OSError:
             print(f"  warning: RabbitMQ vhost {name} was not deleted", flush=True)
-        if args.keep_logs:
-            Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
-            for log in folder.glob("*.log"):
-                shutil.copy(log, Path(args.keep_logs) / log.name)
-        shutil.rmtree(folder, ignore_errors=True)
+        keep_logs(folder, args.keep_logs)
         print(f"total time {time.monotonic() - began:.0f} s", flush=True)
 
 
-async def one_run(args: argparse.Namespace, env: dict[str, str], vhost: str, folder: Path, services: list[Service]) -> None:
+async def one_run(
+    args: argparse.Namespace, env: dict[str, str], vhost: str, folder: Path, services: list[Service]
+) -> None:
     timings: dict[str, float] = {}
     connection_file = folder / "sandbox.json"
-    sandbox = Service("sandbox", ["sandbox", "--connection-file", str(connection_file), "--plain-http-webhooks", "--seed", str(args.seed)], env, folder)
+    sandbox = Service(
+        "sandbox",
+        [
+            "sandbox",
+            "--connection-file",
+            str(connection_file),
+            "--plain-http-webhooks",
+            "--seed",
+            str(args.seed),
+        ],
+        env,
+        folder,
+    )
     services.append(sandbox)
     sandbox.start()
     if not await until("the sandbox's connection file", connection_file.exists, 60):
@@ -554,22 +635,34 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], vhost: str, fol
         for n in range(args.graph_pairs + args.ews_pairs):
             via = "graph" if n < args.graph_pairs else "ews"
             calendar = f"c_chaos{n:02d}@group.calendar.google.com"
-            await sb.call("POST", f"{sb.control}/google/calendars", {"id": calendar, "owner": OWNER, "summary": f"Chaos {n}", "timeZone": "UTC"})
+            await sb.call(
+                "POST",
+                f"{sb.control}/google/calendars",
+                {"id": calendar, "owner": OWNER, "summary": f"Chaos {n}", "timeZone": "UTC"},
+            )
             mailbox = f"chaos{n:02d}@example.com"
             if via == "graph":
-                await sb.call("POST", f"{sb.graph}/mailboxes", {"address": mailbox, "displayName": f"Chaos {n}"})
+                await sb.call(
+                    "POST", f"{sb.graph}/mailboxes", {"address": mailbox, "displayName": f"Chaos {n}"}
+                )
             else:
-                await sb.call("POST", f"{sb.ews}/mailboxes", {"address": mailbox, "display_name": f"Chaos {n}"})
+                await sb.call(
+                    "POST", f"{sb.ews}/mailboxes", {"address": mailbox, "display_name": f"Chaos {n}"}
+                )
                 for principal in (info["microsoft"]["client_id"], info["microsoft"]["ews_username"]):
                     grant = {"principal": principal, "mailboxes": [mailbox]}
                     await sb.call("POST", f"{sb.ews}/impersonation", grant)
             pairs.append(Pair(n, calendar, mailbox, via))
         csv = folder / "pairs.csv"
-        csv.write_text("google,microsoft,via\n" + "".join(f"{OWNER}/{p.google},{p.mailbox},{p.via}\n" for p in pairs))
+        csv.write_text(
+            "google,microsoft,via\n" + "".join(f"{OWNER}/{p.google},{p.mailbox},{p.via}\n" for p in pairs)
+        )
         cli(env, "pairs", "import", str(csv))
 
         receiver = Service("receiver", ["receiver"], env, folder)
-        processors = [Service(f"processor{n}", ["processor", "--port", str(free_port())], env, folder) for n in range(2)]
+        processors = [
+            Service(f"processor{n}", ["processor", "--port", str(free_port())], env, folder) for n in range(2)
+        ]
         renewer = Service("renewer", ["renewer"], env, folder)
         listener = Service("ews-listener", ["ews-listener"], env, folder)
         for service in (receiver, *processors, renewer, listener):
@@ -583,7 +676,9 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], vhost: str, fol
             channels = (await sb.call("GET", f"{sb.control}/google/channels")).get("channels", [])
             google = {c.get("calendarId") or c.get("calendar_id") for c in channels}
             graph = await sb.call("GET", f"{sb.graph}/subscriptions")
-            graph_rows = graph if isinstance(graph, list) else graph.get("subscriptions", graph.get("value", []))
+            graph_rows = (
+                graph if isinstance(graph, list) else graph.get("subscriptions", graph.get("value", []))
+            )
             graph_seen = len(graph_rows) >= len(graph_boxes)  # resources name mailboxes by id
             ews = (await sb.call("GET", f"{sb.ews}/subscriptions"))["subscriptions"]
             ews_seen = {s["mailbox"] for s in ews if s["connections"] > 0}
@@ -648,45 +743,106 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], vhost: str, fol
             raw = {
                 f"{p.index}:{p.via}": {
                     "google": await sb.google_events(p.google),
-                    "microsoft": await (sb.graph_rows(p.mailbox) if p.via == "graph" else sb.ews_items(p.mailbox)),
+                    "microsoft": await (
+                        sb.graph_rows(p.mailbox) if p.via == "graph" else sb.ews_items(p.mailbox)
+                    ),
                 }
                 for p in pairs
             }
-            tracked = {k: {**vars(t), "day": t.day.isoformat(), "cancelled": sorted(t.cancelled)} for k, t in people.events.items()}
-            Path(args.dump).write_text(json.dumps({"tracked": tracked, "echoes": echoes, "tally": vars(result), "counters": counters, "state": raw}, indent=1, default=str))
+            tracked = {
+                k: {**vars(t), "day": t.day.isoformat(), "cancelled": sorted(t.cancelled)}
+                for k, t in people.events.items()
+            }
+            dump = {"tracked": tracked, "echoes": echoes, "tally": vars(result), "counters": counters}
+            write_json(args.dump, {**dump, "state": raw})
 
     # --- figures
-    writes = write_calls(counters)
-    print()
-    print(f"# {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
-    print(f"pairs: {args.graph_pairs} Google<->Graph, {args.ews_pairs} Google<->EWS; seed {args.seed}")
-    print(f"faults while changing: {FAULTS['drop']:.0%} notifications dropped, {FAULTS['duplicate']:.0%} duplicated, all reordered; {FAULTS['errors']:.0%} API calls 429/503 Retry-After 1 s")
-    print(f"changes made: {args.changes} ({', '.join(f'{k} {v}' for k, v in sorted(people.counts.items()))})")
-    print(f"events: {len(people.events)} made, {result.origins} at their origin at the end, {result.deleted} deleted")
-    print(f"converged: {'yes' if settled else 'NO'} after {timings['settle']:.1f} s (no resync asked for)")
-    print(f"lost: {len(result.lost)}  duplicated: {len(result.duplicated)}  mismatched: {len(result.mismatched)}  stale: {len(result.stale)}  strays: {result.strays}")
-    for label, keys in (("lost", result.lost), ("duplicated", result.duplicated), ("mismatched", result.mismatched), ("stale", result.stale)):
-        if keys:
-            print(f"  {label}: {', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}")
-    print(f"echo writes (origins calbridge wrote to): {len(echoes)}{' ' + ', '.join(echoes[:10]) if echoes else ''}")
-    print(f"calbridge writes: {sum(writes.values())} ({', '.join(f'{k} {v}' for k, v in sorted(writes.items()))})")
-    print(f"invitations: {len(counters.get('invitations', []))}")
-    print(f"dead letters before replay: {sum(letters_before.values())} {letters_before}; after: {sum(letters_after.values())} {letters_after}")
+    invitations = len(counters.get("invitations", []))
+    figures = {
+        "changes": args.changes,
+        "lost": len(result.lost),
+        "duplicated": len(result.duplicated),
+        "mismatched": len(result.mismatched),
+        "stale": len(result.stale),
+        "echo_writes": len(echoes),
+        "invitations": invitations,
+        "dlq_before": sum(letters_before.values()),
+        "dlq_after": sum(letters_after.values()),
+        "settle_s": round(timings["settle"], 1),
+        "converged": settled,
+    }
+    report(args, people, result, echoes, write_calls(counters), figures, timings)
+    print(f"dead letters by state: before replay {letters_before}, after {letters_after}")
     if after_replay is not None:
-        print(f"after replay: lost {len(after_replay.lost)}, duplicated {len(after_replay.duplicated)}, mismatched {len(after_replay.mismatched)}, stale {len(after_replay.stale)}")
-    print(f"timing: subscribe {timings['subscribe']:.1f} s, changes {timings['changes']:.1f} s ({args.changes / timings['changes']:.1f}/s), settle {timings['settle']:.1f} s")
+        again = after_replay
+        print(f"after replay: lost {len(again.lost)}, duplicated {len(again.duplicated)}, ", end="")
+        print(f"mismatched {len(again.mismatched)}, stale {len(again.stale)}")
     if down:
         print(f"processes that had exited: {', '.join(down)}")
-    print(json.dumps({
-        "changes": args.changes, "lost": len(result.lost), "duplicated": len(result.duplicated),
-        "mismatched": len(result.mismatched), "stale": len(result.stale), "echo_writes": len(echoes),
-        "invitations": len(counters.get("invitations", [])), "dlq_before": sum(letters_before.values()),
-        "dlq_after": sum(letters_after.values()), "settle_s": round(timings["settle"], 1), "converged": settled,
-    }))
+    print(json.dumps(figures))
+
+
+def write_json(path: str, data: object) -> None:
+    Path(path).write_text(json.dumps(data, indent=1, default=str))
+
+
+def _listed(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+
+
+def report(
+    args: argparse.Namespace,
+    people: People,
+    result: Tally,
+    echoes: list[str],
+    writes: dict[str, int],
+    figures: dict[str, Any],
+    timings: dict[str, float],
+) -> None:
+    load = os.getloadavg()[0]
+    print()
+    print(
+        f"# {platform.machine()}, {os.cpu_count()} cores, load {load:.1f}, Python {platform.python_version()}"
+    )
+    print(f"pairs: {args.graph_pairs} Google<->Graph, {args.ews_pairs} Google<->EWS; seed {args.seed}")
+    print(
+        f"faults while changing: notifications {FAULTS['drop']:.0%} dropped, "
+        f"{FAULTS['duplicate']:.0%} duplicated, all reordered; "
+        f"API calls {FAULTS['errors']:.0%} answered 429/503 with Retry-After 1 s"
+    )
+    print(f"changes made: {args.changes} ({_listed(people.counts)})")
+    made = len(people.events)
+    print(f"events: {made} made, {result.origins} at their origin at the end, {result.deleted} deleted")
+    verdict = "yes" if figures["converged"] else "NO"
+    print(f"converged: {verdict} after {timings['settle']:.1f} s (no resync asked for)")
+    print(
+        f"lost: {figures['lost']}  duplicated: {figures['duplicated']}  mismatched: {figures['mismatched']}  "
+        f"stale: {figures['stale']}  strays: {result.strays}"
+    )
+    for label, keys in (
+        ("lost", result.lost),
+        ("duplicated", result.duplicated),
+        ("mismatched", result.mismatched),
+        ("stale", result.stale),
+        ("echo writes", echoes),
+    ):
+        if keys:
+            print(f"  {label}: {', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}")
+    print(f"echo writes (origins calbridge wrote to): {figures['echo_writes']}")
+    print(f"calbridge writes: {sum(writes.values())} ({_listed(writes)})")
+    print(f"invitations: {figures['invitations']}")
+    print(f"dead letters: {figures['dlq_before']} before replay, {figures['dlq_after']} after")
+    rate = args.changes / timings["changes"]
+    print(
+        f"timing: subscribe {timings['subscribe']:.1f} s, changes {timings['changes']:.1f} s ({rate:.1f}/s), "
+        f"settle {timings['settle']:.1f} s"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=10.0, help="changes per second")
     parser.add_argument("--graph-pairs", type=int, default=3)

@@ -224,4 +224,3 @@ def tally(origins: Mapping[str, Place], calendars: Mapping[Place, list[Shape]]) 
             if differences:
                 result.mismatched.append(f"{key}: {', '.join(differences)}")
     return result
-

@@ -201,7 +201,11 @@ class FakeCalendar:
         return event_id
 
     def _fold(self, master: Stored, original: datetime | date) -> None:
-        moment = original.strftime("%Y%m%dT%H%M%SZ") if isinstance(original, datetime) else original.strftime("%Y%m%d")
+        moment = (
+            original.strftime("%Y%m%dT%H%M%SZ")
+            if isinstance(original, datetime)
+            else original.strftime("%Y%m%d")
+        )
         rules = master.event.recurrence.rules if master.event.recurrence else ()
         folded = dataclasses.replace(master.event, recurrence=Recurrence((*rules, f"EXDATE:{moment}")))
         self._store(master.event.id, folded, stamp=master.stamp)

@@ -186,7 +186,9 @@ async def test_given_an_exception_listed_before_its_series_then_it_lands_on_the_
     assert world.microsoft.events[mirror_exception].event.instance_of == InstanceOf(mirror_series, original)
 
 
-async def test_given_a_google_occurrence_cancelled_when_its_mirror_series_comes_back_then_no_write_to_google() -> None:
+async def test_given_a_cancelled_google_occurrence_when_its_mirror_series_echoes_then_no_google_write() -> (
+    None
+):
     # Given a Google series mirrored to a calendar that keeps cancellations on the series (Exchange)
     world = World(folds=True)
     series = world.google.person_create(meeting(recurrence=Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))))
