@@ -502,6 +502,13 @@ def dead_letters(env: dict[str, str]) -> dict[str, int]:
     return states
 
 
+def injected_errors(counters: dict[str, Any]) -> tuple[int, int]:
+    """(API calls answered 429/503, API calls) as the sandbox counted them: the faults did happen."""
+    calls = [row for row in counters.get("calls", []) if not row["operation"].endswith(".push.deliver")]
+    refused = sum(row["count"] for row in calls if row["status"] in (429, 503))
+    return refused, sum(row["count"] for row in calls)
+
+
 def write_calls(counters: dict[str, Any]) -> dict[str, int]:
     """Successful writes calbridge made, by operation (people's edits go through the control API
     and are not counted by the sandbox)."""
@@ -772,6 +779,8 @@ async def one_run(
         "converged": settled,
     }
     report(args, people, result, echoes, write_calls(counters), figures, timings)
+    refused, calls = injected_errors(counters)
+    print(f"API calls answered 429/503 (injected): {refused} of {calls}")
     print(f"dead letters by state: before replay {letters_before}, after {letters_after}")
     if after_replay is not None:
         again = after_replay
