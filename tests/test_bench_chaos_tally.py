@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-from chaos_tally import Shape, ews_shapes, google_shapes, graph_shapes, tally
+# Loaded by path: bench/ on sys.path would let its scripts (bench/processor.py, bench/receiver.py)
+# shadow the service packages for every test collected after this one.
+_SPEC = importlib.util.spec_from_file_location(
+    "chaos_tally", Path(__file__).resolve().parents[1] / "bench" / "chaos_tally.py"
+)
+assert _SPEC is not None and _SPEC.loader is not None
+chaos_tally = sys.modules.setdefault("chaos_tally", importlib.util.module_from_spec(_SPEC))
+_SPEC.loader.exec_module(chaos_tally)
+Shape, tally = chaos_tally.Shape, chaos_tally.tally
+ews_shapes, google_shapes, graph_shapes = (
+    chaos_tally.ews_shapes,
+    chaos_tally.google_shapes,
+    chaos_tally.graph_shapes,
+)
 
 SERIES = ["RRULE:FREQ=DAILY;COUNT=5"]
 
