@@ -114,8 +114,11 @@ async def _clean_mirror_series(
         return None  # not a mirror series of this pair: a person's series is read like any change
     target = pair.calendar(side)
     series = await target.provider.get(target.address, master_id)
-    if series is None or series.version != master_link.version_on(side):
+    if series is None:
         return None
+    recorded = series.version == master_link.version_on(side)
+    if not recorded and fingerprint(series.event, pair.policy.detail) != master_link.hash_on(side):
+        return None  # re-versioned by the provider is fine; changed by a person is not
     return master_link
 
 
