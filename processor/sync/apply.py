@@ -29,6 +29,7 @@ from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
 from processor.sync.plan import settle
 from processor.sync.projection import fingerprint
+from processor.sync.record import Link
 
 __all__ = ["apply_action"]
 
@@ -151,6 +152,8 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
     """An occurrence change lands on a series; a series that is gone (deleted, or about to be
     re-created later in this pass) sends the change back to wait for it."""
     target = pair.calendar(action.target)
+    series_id = action.event.instance_of.master_id if action.event.instance_of else None
+    series = await _clean_mirror_series(pair, links, action.target, series_id)
     if action.event.cancelled and action.stamp is not None:
         # Cancelling an occurrence we had already changed: remove that changed occurrence.
         existing = await target.provider.find_mirror(target.address, action.stamp)
@@ -158,12 +161,14 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
             with contextlib.suppress(NotFound):
                 await target.provider.delete(target.address, existing.event.id)
             await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
+            await _record_mirror_series(pair, links, action.target, series)
             return Outcome.DELETED
     try:
         written, _ = await _write_mirror(pair, action.target, action.event, action.stamp)
     except NotFound:
         return Outcome.SKIP_NO_MASTER
     await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
+    await _record_mirror_series(pair, links, action.target, series)
     return action.outcome
 
 
@@ -197,6 +202,46 @@ def _span_at(span: Span, start: datetime | date) -> Span:
         return AllDay(day, day + (span.end - span.start))
     moment = start if isinstance(start, datetime) else datetime.combine(start, time(), UTC)
     return Timed(moment, moment + (span.end - span.start), span.zone)
+
+
+async def _clean_mirror_series(
+    pair: PairContext, links: LinkRepository, side: Side, master_id: str | None
+) -> Link | None:
+    """The link of the mirror series an occurrence write is about to change, if that series reads
+    as the link records it (no person's edit waiting to be carried over); else None."""
+    if master_id is None:
+        return None
+    master_link = await links.find(pair.policy.pair_id, side, master_id)
+    if master_link is None or master_link.deleted or master_link.origin is side:
+        return None  # not a mirror series of this pair: a person's series is read like any change
+    target = pair.calendar(side)
+    series = await target.provider.get(target.address, master_id)
+    if series is None:
+        return None
+    recorded = series.version == master_link.version_on(side)
+    if not recorded and fingerprint(series.event, pair.policy.detail) != master_link.hash_on(side):
+        return None  # re-versioned by the provider is fine; changed by a person is not
+    return master_link
+
+
+async def _record_mirror_series(
+    pair: PairContext, links: LinkRepository, side: Side, master_link: Link | None
+) -> None:
+    """Writing an occurrence changes its series where occurrences live on the series (Exchange,
+    Outlook: a new change key, a cancelled occurrence as an EXDATE). The series read as recorded
+    just before the write, so what changed since is our write: record the series as it reads
+    now, so that change comes back as our own echo rather than as a person's edit of the mirror
+    (which would be copied onto the person's series: a write back to the origin)."""
+    if master_link is None:
+        return
+    master_id = master_link.id_on(side)
+    assert master_id is not None
+    target = pair.calendar(side)
+    series = await target.provider.get(target.address, master_id)
+    if series is None or series.event.cancelled or series.version == master_link.version_on(side):
+        return
+    digest = fingerprint(series.event, pair.policy.detail)
+    await links.save(pair.policy.pair_id, master_link.with_side(side, master_id, series.version, digest))
 
 
 async def _has_link(pair: PairContext, links: LinkRepository, action: Create) -> bool:

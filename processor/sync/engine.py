@@ -40,7 +40,7 @@ from processor.sync.context import CalendarSide, Hint, PairContext
 from processor.sync.failure_log import FailureLog
 from processor.sync.feed import in_apply_order, read_changes
 from processor.sync.isolation import failed_event, is_event_fault, series_failed
-from processor.sync.links import LinkRepository
+from processor.sync.links import LinkRepository, StoredCursor
 from processor.sync.pass_links import PassLinks, wanted_ids
 from processor.sync.plan import change_id, is_removal, owns, plan
 from processor.sync.record import Link
@@ -114,7 +114,7 @@ async def run_pass(
     if summary.full:
         changes = await _add_absent(pair, links, side, changes, confirm_deletions)
     elif stored is not None and stored.read_at is not None:
-        changes = await _add_netted(pair, links, side, changes, stored.read_at - CLOCK_SKEW)
+        changes = await _add_netted(pair, links, side, changes, stored)
     fallback = SeriesFallback(pair, links, side, now(), horizon)
     await _apply_changes(
         pair, links, side, changes, summary, limits, confirm_deletions, concurrency, fallback
@@ -355,18 +355,26 @@ async def _add_absent(
 
 
 async def _add_netted(
-    pair: PairContext, links: LinkRepository, side: Side, changes: list[Change], since: datetime
+    pair: PairContext, links: LinkRepository, side: Side, changes: list[Change], stored: StoredCursor
 ) -> list[Change]:
     """An incremental feed shows what changed since its cursor, netted: an event made after the
     cursor and deleted again before this read is not in it at all (Exchange ICS, Graph delta).
     When that event is a mirror we wrote after the cursor's read began (its echo was skipped,
     its pass failed under throttling, or a pass wrote it and then failed), a person's deletion
-    of it would never be seen. So every mirror on this side whose link was saved since then
-    (`since`) and which the feed does not mention is read directly; one that is gone is a
-    deletion like any other. (The feed covers every mirror written before the read began.)"""
+    of it would never be seen. The same holds for a person's event that a failed pass read and
+    copied (its mirror is written, the cursor did not move) and that was deleted before the next
+    read: its mirror would stay for ever. So every mirror on this side whose link was saved since
+    the read began, and every person's event on this side linked since the cursor was stored,
+    that the feed does not mention is read directly; one that is gone is a deletion like any
+    other. (The feed covers every mirror written before the read began, and every person's event
+    a pass that stored its cursor had read.)"""
+    assert stored.read_at is not None
     pair_id = pair.policy.pair_id
     seen = {change_id(change) for change in changes}
-    unseen = await links.mirrors_saved_since(pair_id, side, since) - seen
+    linked = await links.linked_saved_since(
+        pair_id, side, stored.read_at - CLOCK_SKEW, origins_since=stored.saved_at
+    )
+    unseen = linked - seen
     if not unseen:
         return changes
     source = pair.calendar(side)

@@ -39,6 +39,15 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
         mailbox = world.add_mailbox(str(data["address"]), data.get("display_name"))
         return web.json_response({"address": mailbox.address}, status=201)
 
+    async def grant_impersonation(request: web.Request) -> web.Response:
+        """An administrator's ApplicationImpersonation grant: `principal` may act as `mailboxes`."""
+        data = await body(request)
+        mailboxes = [str(a) for a in data.get("mailboxes", [])]
+        if "principal" not in data or not mailboxes:
+            raise web.HTTPBadRequest(text="expected principal and mailboxes")
+        world.allow_impersonation(str(data["principal"]), *mailboxes)
+        return web.Response(status=204)
+
     async def create_item(request: web.Request) -> web.Response:
         item = person.create(world, mailbox_of(request), await body(request))
         return web.json_response(person.describe(item), status=201)
@@ -121,6 +130,7 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
 
     p = CONTROL_PREFIX
     app.router.add_post(f"{p}/mailboxes", add_mailbox)
+    app.router.add_post(f"{p}/impersonation", grant_impersonation)
     app.router.add_post(f"{p}/mailboxes/{{address}}/items", create_item)
     app.router.add_patch(f"{p}/mailboxes/{{address}}/items/{{item_id}}", edit_item)
     app.router.add_post(f"{p}/mailboxes/{{address}}/items/{{item_id}}/move", move_item)
@@ -163,6 +173,10 @@ class EwsControlClient:
 
     def add_mailbox(self, address: str, display_name: str | None = None) -> None:
         self._call("POST", "/mailboxes", {"address": address, "display_name": display_name})
+
+    def allow_impersonation(self, principal: str, *mailboxes: str) -> None:
+        """As an administrator: let `principal` (an app's client id or a service account) impersonate."""
+        self._call("POST", "/impersonation", {"principal": principal, "mailboxes": list(mailboxes)})
 
     def create_item(self, mailbox: str, **fields: Any) -> dict[str, Any]:
         """As the mailbox owner: fields subject, start, end, body, location, attendees, is_all_day,

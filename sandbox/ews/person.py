@@ -116,6 +116,7 @@ def describe(item: StoredItem) -> dict[str, Any]:
         "start": model.format_dt(start) if start else None,
         "end": model.format_dt(end) if end else None,
         "is_all_day": item.text("IsAllDayEvent") == "true",
+        "location": item.text("Location"),
         "free_busy": item.text("LegacyFreeBusyStatus"),
         "sensitivity": item.text("Sensitivity"),
         "attendees": sorted(model.attendees(item.fields)),
