@@ -25,7 +25,7 @@ from calbridge.model import AllDay, Event, Sensitivity
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import Fetched
 
-__all__ = ["merge_meetings", "meeting_of"]
+__all__ = ["meeting_of", "merge_meetings"]
 
 _SECRET = frozenset({Sensitivity.PRIVATE, Sensitivity.CONFIDENTIAL})
 
