@@ -4,7 +4,7 @@ The rest of calbridge asks a provider's profile instead of branching on the prov
 token code and length limit (`tokens`), how a subscription is kept alive (`subscriptions`),
 push or streaming, the free/busy batch size, window and timeout (`freebusy`), the per-mailbox
 concurrency cap (`registry.Registry`), the connection type (`connections`), and the openers of
-its adapter, free/busy source and subscription provider. Each slice declares its own in
+its adapter, free/busy source, meeting source and subscription provider. Each slice declares its own in
 `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists them, one line per provider.
 
 The openers are plain functions that import the slice's SDK-backed modules when first called,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.freebusy.batching import ProviderLimits
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import MailboxLimits
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -83,6 +84,7 @@ class ProviderProfile:
     open_adapter: Callable[[Connection, Settings, MailboxLimits | None], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
+    open_meetings: Callable[[Connection, Settings], MeetingSource]  # the meeting list, out of office
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
 

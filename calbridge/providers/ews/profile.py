@@ -22,6 +22,7 @@ from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal
 if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import MailboxLimits
     from calbridge.settings import Settings
@@ -49,6 +50,12 @@ def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | No
     return open_ews_source(_ews(connection), mailbox=mailbox, threads=settings.ews_threads)
 
 
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.ews.meetings import open_ews_meetings
+
+    return open_ews_meetings(_ews(connection), threads=settings.ews_threads)
+
+
 PROFILE = ProviderProfile(
     provider=Provider.EWS,
     side=Side.MICROSOFT,
@@ -69,5 +76,6 @@ PROFILE = ProviderProfile(
     connection_type=EwsConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=None,
 )

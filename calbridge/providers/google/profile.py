@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import MailboxLimits
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -66,6 +67,14 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     return profile.but(subscription_lifetime=settings.google_channel_ttl)
 
 
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.google.meetings import open_google_meetings
+
+    return open_google_meetings(
+        _google(connection), threads=settings.google_threads, timeout=settings.provider_timeout
+    )
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GOOGLE,
     side=Side.GOOGLE,
@@ -89,6 +98,7 @@ PROFILE = ProviderProfile(
     connection_type=GoogleConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
     configure=_configure,
 )

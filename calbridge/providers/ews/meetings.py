@@ -1,0 +1,68 @@
+"""A person's Exchange meetings and automatic-reply state through the adapters' `EwsClient`
+(exchangelib, impersonating the mailbox).
+
+- Meetings: `FindItem` with a `CalendarView` (series expanded into occurrences) for the ids,
+  then one `GetItem` with the translator's fields and calbridge's marks (`READ_FIELDS`), as the
+  sync reads them. An occurrence is not asked for its master (one more call per series): an
+  occurrence mirrored elsewhere joins its mirror by time and title (`calbridge.meetings.merge`).
+- Out of office: `GetUserOofSettings` (`account.oof_settings`): OofState and its Duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from calbridge.events import Provider
+from calbridge.meetings.oof import oof_from_ews
+from calbridge.meetings.types import Oof
+from calbridge.providers.base import CalendarAddress, Fetched
+from calbridge.providers.ews.translate import READ_FIELDS, fetched_from_ews, item_fields
+
+if TYPE_CHECKING:
+    from calbridge.providers.ews.client import EwsClient
+    from calbridge.providers.ews.connection import EwsConnection
+
+__all__ = ["EwsMeetingSource", "open_ews_meetings"]
+
+MAX_ITEMS = 5000
+
+
+class EwsMeetingSource:
+    def __init__(self, client: EwsClient) -> None:
+        self._client = client
+
+    @property
+    def provider(self) -> Provider:
+        return Provider.EWS
+
+    async def events(self, calendar: CalendarAddress, start: datetime, end: datetime) -> Sequence[Fetched]:
+        def read() -> list[Fetched]:
+            from exchangelib import EWSDateTime
+
+            folder = self._client.account(calendar.owner).calendar
+            first, last = EWSDateTime.from_datetime(start), EWSDateTime.from_datetime(end)
+            ids = list(folder.view(start=first, end=last).only("id", "changekey")[:MAX_ITEMS])
+            if not ids:
+                return []
+            items = folder.account.fetch(ids=ids, folder=folder, only_fields=list(READ_FIELDS))
+            return [fetched_from_ews(item_fields(item)) for item in items if not isinstance(item, Exception)]
+
+        return await self._client.run("FindItem", read)
+
+    async def oof(self, address: str, now: datetime) -> Oof:
+        settings: Any = await self._client.run(
+            "GetUserOofSettings", lambda: self._client.account(address).oof_settings
+        )
+        return oof_from_ews(str(settings.state), settings.start, settings.end, now)
+
+    async def aclose(self) -> None:
+        self._client.close()
+
+
+def open_ews_meetings(connection: EwsConnection, *, threads: int = 4) -> EwsMeetingSource:
+    """A source over a stored EWS connection, with the sync's own client setup."""
+    from calbridge.providers.ews.client import EwsClient, EwsEndpoint
+
+    return EwsMeetingSource(EwsClient(EwsEndpoint.from_connection(connection), threads=threads))

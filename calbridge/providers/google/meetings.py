@@ -1,0 +1,96 @@
+"""A person's Google meetings and out-of-office state, through the adapters' `GoogleClient`.
+
+- Meetings: `events.list` with `timeMin`/`timeMax` and `singleEvents` (series expanded into
+  their occurrences), `orderBy=startTime`, paged; translated by the sync's own translator, so
+  calbridge's mirror stamps come with each event. Each call acts as the calendar's owner.
+- Out of office: Google has no mailbox setting; a person is away while an `outOfOffice` event
+  on their primary calendar covers now (`eventTypes=outOfOffice` around now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from calbridge.events import Provider
+from calbridge.meetings.oof import oof_from_google_events
+from calbridge.meetings.types import Oof
+from calbridge.providers.base import CalendarAddress, Fetched
+from calbridge.providers.google.translate import fetched_from_google
+
+if TYPE_CHECKING:
+    from calbridge.providers.google.client import GoogleClient
+    from calbridge.providers.google.connection import GoogleConnection
+
+__all__ = ["GoogleMeetingSource", "open_google_meetings"]
+
+PAGE_SIZE = 250
+MAX_PAGES = 20  # 5,000 events in one window is more than any person's list shows
+
+
+class GoogleMeetingSource:
+    def __init__(self, client: GoogleClient) -> None:
+        self._client = client
+
+    @property
+    def provider(self) -> Provider:
+        return Provider.GOOGLE
+
+    async def events(self, calendar: CalendarAddress, start: datetime, end: datetime) -> Sequence[Fetched]:
+        items, zone = await self._list(
+            calendar.owner,
+            calendarId=calendar.calendar,
+            timeMin=start.isoformat(),
+            timeMax=end.isoformat(),
+            singleEvents=True,
+            orderBy="startTime",
+        )
+        return [fetched_from_google(item, default_zone=zone) for item in items]
+
+    async def oof(self, address: str, now: datetime) -> Oof:
+        items, _ = await self._list(
+            address,
+            calendarId="primary",
+            timeMin=now.isoformat(),
+            timeMax=(now + timedelta(minutes=1)).isoformat(),
+            singleEvents=True,
+            eventTypes=["outOfOffice"],
+        )
+        return oof_from_google_events(items, now)
+
+    async def _list(self, subject: str, **query: Any) -> tuple[list[dict[str, Any]], str]:
+        items: list[dict[str, Any]] = []
+        zone = "UTC"
+        page_token: str | None = None
+        for _ in range(MAX_PAGES):
+            request = self._client.events.list(
+                maxResults=PAGE_SIZE, **query, **({"pageToken": page_token} if page_token else {})
+            )
+            answer = await self._client.call(subject, request, on="calendar")
+            zone = str(answer.get("timeZone") or zone)
+            items.extend(answer.get("items") or [])
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                break
+        return items, zone
+
+    async def aclose(self) -> None:
+        self._client.close()
+
+
+def open_google_meetings(
+    connection: GoogleConnection, *, threads: int = 8, timeout: float = 30.0
+) -> GoogleMeetingSource:
+    """A source over a stored Google connection, with the sync's own client setup."""
+    from calbridge.providers.google.client import GoogleClient
+
+    client = GoogleClient(
+        connection.service_account_info(),
+        api_endpoint=connection.api_endpoint,
+        token_uri=connection.token_uri,
+        ca_file=connection.ca_file,
+        threads=threads,
+        timeout=timeout,
+    )
+    return GoogleMeetingSource(client)
