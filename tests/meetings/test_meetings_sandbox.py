@@ -10,6 +10,7 @@ she is read on Exchange (EWS) alone, through the directory.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -265,3 +266,23 @@ async def test_the_openapi_document_describes_the_meeting_list(receiver: str) ->
         document = await described.json()
     assert "get" in document["paths"]["/v1/meetings"]
     assert "oof" in document["components"]["schemas"]["AddressBusy"]["properties"]
+
+
+def test_given_the_cli_then_it_lists_the_meeting_once_with_its_link_as_a_table_and_as_json(
+    sb: Any, env: dict[str, str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from calbridge_app.cli import app as cli
+
+    asyncio.run(ada_meets_on_google_with_a_mirror_on_outlook(sb))
+    window = ["--start", DAY["start"], "--end", DAY["end"]]
+    table = CliRunner().invoke(cli, ["meetings", ADA, *window], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert table.output.count("Design review") == 1 and MEET in table.output
+    as_json = CliRunner().invoke(cli, ["meetings", ADA, *window, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    listed = json.loads(as_json.output)["meetings"]
+    assert [m["title"] for m in listed] == ["Design review", "Lunch", "1:1"]
+    bad = CliRunner().invoke(cli, ["meetings", ADA, "--start", "tomorrow"])
+    assert bad.exit_code == 1 and "not an ISO date" in bad.output  # as `calbridge freebusy` answers
