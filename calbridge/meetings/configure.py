@@ -1,5 +1,6 @@
-"""The meeting list from settings: free/busy's directory, timeouts and cache TTL, plus the
-store's pairs re-read at most every minute (a new pair shows within a minute)."""
+"""The meeting list from settings: free/busy's directory, timeouts and cache TTL (out-of-office
+state kept a minute at least), plus the store's pairs re-read at most every minute (a new pair
+shows within a minute)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from calbridge.meetings.lookup import MeetingLookup
 from calbridge.meetings.source import MeetingSource
 from calbridge.settings import Settings
 
-__all__ = ["StorePairs", "build_meeting_lookup"]
+__all__ = ["OOF_MIN_TTL", "StorePairs", "build_meeting_lookup"]
+
+# Out-of-office state is kept at least this long (seconds), whatever the cache TTL: it changes
+# a few times a year per person, and no provider notifies a change of it anyway (Graph sends no
+# notification for mailbox settings), so a minute-old answer is as good as a fresh one.
+OOF_MIN_TTL = 60.0
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -64,7 +70,7 @@ def build_meeting_lookup(
         sources=sources,
         directory=StoreDirectory(parse_domain_map(settings.freebusy_domains or ""), engine, clock=clock),
         cache=ResultCache(settings.freebusy_cache_ttl, clock=clock),
-        oof_cache=ResultCache(settings.freebusy_cache_ttl, clock=clock),
+        oof_cache=ResultCache(max(settings.freebusy_cache_ttl, OOF_MIN_TTL), clock=clock),
         pairs=StorePairs(engine, clock=clock),
         timeouts=timeouts_from(settings),
     )

@@ -40,6 +40,9 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
     async def add_mailbox(request: web.Request) -> web.Response:
         data = await body(request)
         mailbox = world.add_mailbox(str(data["address"]), data.get("display_name"))
+        if data.get("impersonable"):  # an impersonation role scoped to the organisation covers it
+            for principal, mailboxes in world.impersonation.items():
+                world.allow_impersonation(principal, *mailboxes, mailbox.address)
         return web.json_response({"address": mailbox.address}, status=201)
 
     async def create_item(request: web.Request) -> web.Response:
@@ -183,8 +186,12 @@ class EwsControlClient:
             payload = response.read()
         return json.loads(payload) if payload else None
 
-    def add_mailbox(self, address: str, display_name: str | None = None) -> None:
-        self._call("POST", "/mailboxes", {"address": address, "display_name": display_name})
+    def add_mailbox(
+        self, address: str, display_name: str | None = None, *, impersonable: bool = False
+    ) -> None:
+        """A new mailbox; `impersonable`: the principals that impersonate mailboxes may do so here too."""
+        body = {"address": address, "display_name": display_name, "impersonable": impersonable}
+        self._call("POST", "/mailboxes", body)
 
     def oof(self, mailbox: str) -> dict[str, Any]:
         return self._call("GET", f"/mailboxes/{quote(mailbox)}/oof")  # type: ignore[no-any-return]
