@@ -120,12 +120,8 @@ class MeetingLookup:
         calendars = await self._calendars(address)
         if isinstance(calendars, AddressError):
             return calendars
-        now = self.now()
-        reads = [self._read(calendar, window) for calendar in calendars]
-        own = {c.connection: c for c in calendars if c.address.owner == address}
-        oofs = [self._oof(calendar, now) for calendar in own.values()]
-        answers = await asyncio.gather(*reads, *oofs)
-        read_answers, oof_answers = answers[: len(reads)], answers[len(reads) :]
+        reads = asyncio.gather(*(self._read(calendar, window) for calendar in calendars))
+        read_answers, oof_answers = await asyncio.gather(reads, self.oof_of([address]))
         good = [answer for answer in read_answers if isinstance(answer, CalendarRead)]
         failed = [
             (calendar, answer)
@@ -134,10 +130,10 @@ class MeetingLookup:
         ]
         if not good and failed:
             return failed[0][1]
-        states = [answer for answer in oof_answers if isinstance(answer, Oof)]
+        oof = oof_answers.get(address)
         return PersonMeetings(
             meetings=tuple(merge_meetings(good)),
-            oof=combine(states) if states else None,
+            oof=oof if isinstance(oof, Oof) else None,
             unavailable=tuple(dict.fromkeys(calendar.provider for calendar, _ in failed)),
         )
 
