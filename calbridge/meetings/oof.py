@@ -24,6 +24,7 @@ from calbridge.translate.zones import zone_info
 __all__ = [
     "OFF",
     "combine",
+    "graph_time",
     "oof_from_ews",
     "oof_from_gmail_vacation",
     "oof_from_google_events",
@@ -48,8 +49,8 @@ def oof_from_graph(setting: Mapping[str, Any] | None, now: datetime) -> Oof:
         return Oof(active=True)
     if status == "scheduled":
         return _scheduled(
-            _graph_time(setting.get("scheduledStartDateTime")),
-            _graph_time(setting.get("scheduledEndDateTime")),
+            graph_time(setting.get("scheduledStartDateTime")),
+            graph_time(setting.get("scheduledEndDateTime")),
             now,
         )
     return OFF
@@ -102,7 +103,7 @@ def combine(states: Iterable[Oof]) -> Oof:
     return Oof(active=True, until=max(state.until for state in active if state.until is not None))
 
 
-def _graph_time(value: Any) -> datetime | None:
+def graph_time(value: Any) -> datetime | None:
     if not isinstance(value, Mapping) or not value.get("dateTime"):
         return None
     wall = datetime.fromisoformat(str(value["dateTime"]))

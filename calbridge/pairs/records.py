@@ -48,6 +48,7 @@ class PairRecord:
     microsoft_connection_id: str
     google_subscription_expires: datetime | None = None
     microsoft_subscription_expires: datetime | None = None
+    mirror_oof: bool = False  # out-of-office state mirrored between the two people
 
     def ref(self, side: Side) -> str:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
@@ -87,6 +88,7 @@ class PairRecord:
             "last_error": self.last_error,
             "last_sync_at": when(self.last_sync_at),
             "delete_mirrors": self.delete_mirrors,
+            "mirror_oof": self.mirror_oof,
             "created_at": when(self.created_at),
             "updated_at": when(self.updated_at),
         }
@@ -151,6 +153,7 @@ def _record(row: Any) -> PairRecord:
         last_error=row.last_error,
         last_sync_at=row.last_sync_at,
         delete_mirrors=bool(row.delete_mirrors),
+        mirror_oof=bool(row.mirror_oof),
         created_at=row.created_at,
         updated_at=row.updated_at,
         google_ref=row.google_calendar_id,

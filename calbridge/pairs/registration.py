@@ -136,7 +136,13 @@ async def register_pairs(
         for start in range(0, len(google_refs), 500):
             rows = await conn.execute(
                 sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
-                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail, pairs.c.conflict_policy)
+                .add_columns(
+                    pairs.c.state,
+                    pairs.c.direction,
+                    pairs.c.detail,
+                    pairs.c.conflict_policy,
+                    pairs.c.mirror_oof,
+                )
                 .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
             )
             for row in rows:
@@ -152,6 +158,7 @@ async def register_pairs(
             "direction": spec.direction.value,
             "detail": spec.detail.value,
             "conflict_policy": spec.conflict.value,
+            "mirror_oof": spec.mirror_oof,
             "state": PairState.PENDING.value,
         }
         for spec, g, m in keyed
@@ -172,10 +179,11 @@ async def register_pairs(
             out.append((str(row.id), Registered.NEW if mine else Registered.SAME))
         elif row.state == PairState.REMOVING:
             out.append((str(row.id), Registered.BUSY))
-        elif (row.direction, row.detail, row.conflict_policy) == (
+        elif (row.direction, row.detail, row.conflict_policy, bool(row.mirror_oof)) == (
             spec.direction.value,
             spec.detail.value,
             spec.conflict.value,
+            spec.mirror_oof,
         ):
             out.append((str(row.id), Registered.SAME))
         else:
@@ -186,6 +194,7 @@ async def register_pairs(
                     direction=spec.direction.value,
                     detail=spec.detail.value,
                     conflict_policy=spec.conflict.value,
+                    mirror_oof=spec.mirror_oof,
                 )
             )
             out.append((str(row.id), Registered.CHANGED))

@@ -86,12 +86,30 @@ def apply_fields(
     # Google always answers with these, whether or not the write named them.
     event.setdefault("reminders", {"useDefault": True})
     event.setdefault("eventType", "default")
+    if event["eventType"] == "outOfOffice":
+        _check_out_of_office(event, calendar_id, start.moment is None)
     _check_extended_properties(event.get("extendedProperties"))
     if "conferenceData" in event and conference_version >= 1:
         event["conferenceData"] = _conference(event["conferenceData"], meet)
         for point in event["conferenceData"].get("entryPoints", []):
             if point.get("entryPointType") == "video":
                 event["hangoutLink"] = point["uri"]
+
+
+def _check_out_of_office(event: dict[str, Any], calendar_id: str, all_day: bool) -> None:
+    """Google's rules for an out-of-office event: on a user's primary calendar only (whose id is
+    the user's address), timed, without guests; `outOfOfficeProperties` defaulted as Google does."""
+    if "@" not in calendar_id or calendar_id.endswith("calendar.google.com"):
+        raise GoogleApiError.bad_request(
+            "Out of office events can only be created on the primary calendar of a user.", "invalid"
+        )
+    if all_day:
+        raise GoogleApiError.bad_request("Out of office events cannot be all-day events.", "invalid")
+    if event.get("attendees"):
+        raise GoogleApiError.bad_request("Out of office events cannot have attendees.", "invalid")
+    properties = dict(event.get("outOfOfficeProperties") or {})
+    properties.setdefault("autoDeclineMode", "declineOnlyNewConflictingInvitations")
+    event["outOfOfficeProperties"] = properties
 
 
 def writable(event: dict[str, Any]) -> dict[str, Any]:

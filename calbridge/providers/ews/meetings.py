@@ -5,17 +5,19 @@
   then one `GetItem` with the translator's fields and calbridge's marks (`READ_FIELDS`), as the
   sync reads them. An occurrence is not asked for its master (one more call per series): an
   occurrence mirrored elsewhere joins its mirror by time and title (`calbridge.meetings.merge`).
-- Out of office: `GetUserOofSettings` (`account.oof_settings`): OofState and its Duration.
+- Out of office: `GetUserOofSettings` (`account.oof_settings`): OofState and its Duration;
+  mirrored with `SetUserOofSettings` (a scheduled reply for the span, or Disabled).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from calbridge.events import Provider
 from calbridge.meetings.oof import oof_from_ews
+from calbridge.meetings.oof_mirror import Absence
 from calbridge.meetings.types import Oof
 from calbridge.providers.base import CalendarAddress, Fetched
 from calbridge.providers.ews.translate import READ_FIELDS, fetched_from_ews, item_fields
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["EwsMeetingSource", "open_ews_meetings"]
 
 MAX_ITEMS = 5000
+_REPLY = "I am out of the office."  # an automatic reply turned on from Google (whose event has none)
 
 
 class EwsMeetingSource:
@@ -56,6 +59,44 @@ class EwsMeetingSource:
             "GetUserOofSettings", lambda: self._client.account(address).oof_settings
         )
         return oof_from_ews(str(settings.state), settings.start, settings.end, now)
+
+    async def absences(self, address: str, now: datetime) -> list[Absence]:
+        settings: Any = await self._client.run(
+            "GetUserOofSettings", lambda: self._client.account(address).oof_settings
+        )
+        state = str(settings.state)
+        if state == "Enabled":
+            return [Absence(None, None)]
+        if state == "Scheduled" and settings.start and settings.end and settings.end > now:
+            return [Absence(settings.start, settings.end)]
+        return []
+
+    async def put_absence(self, address: str, absence: Absence, pair_id: str) -> str | None:
+        from exchangelib.settings import OofSettings
+
+        if absence.end is None:
+            wanted = OofSettings(state=OofSettings.ENABLED, internal_reply=_REPLY, external_reply=_REPLY)
+        else:
+            wanted = OofSettings(
+                state=OofSettings.SCHEDULED,
+                start=absence.start or datetime.now(UTC),
+                end=absence.end,
+                internal_reply=_REPLY,
+                external_reply=_REPLY,
+            )
+        await self._set(address, wanted)
+        return None
+
+    async def clear_absence(self, address: str, absence: Absence) -> None:
+        from exchangelib.settings import OofSettings
+
+        await self._set(address, OofSettings(state=OofSettings.DISABLED))
+
+    async def _set(self, address: str, settings: Any) -> None:
+        def write() -> None:
+            self._client.account(address).oof_settings = settings
+
+        await self._client.run("SetUserOofSettings", write)
 
     async def aclose(self) -> None:
         self._client.close()

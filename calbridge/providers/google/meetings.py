@@ -4,20 +4,25 @@
   their occurrences), `orderBy=startTime`, paged; translated by the sync's own translator, so
   calbridge's mirror stamps come with each event. Each call acts as the calendar's owner.
 - Out of office: Google has no mailbox setting; a person is away while an `outOfOffice` event
-  on their primary calendar covers now (`eventTypes=outOfOffice` around now).
+  on their primary calendar covers now (`eventTypes=outOfOffice` around now). Mirrored as such an
+  event, stamped with the pair's id (`calbridgePair`), written with `sendUpdates=none`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from calbridge.errors import NotFound
 from calbridge.events import Provider
 from calbridge.meetings.oof import oof_from_google_events
+from calbridge.meetings.oof_mirror import Absence
 from calbridge.meetings.types import Oof
 from calbridge.providers.base import CalendarAddress, Fetched
 from calbridge.providers.google.translate import fetched_from_google
+from calbridge.translate import stamps
 
 if TYPE_CHECKING:
     from calbridge.providers.google.client import GoogleClient
@@ -26,6 +31,15 @@ if TYPE_CHECKING:
 __all__ = ["GoogleMeetingSource", "open_google_meetings"]
 
 PAGE_SIZE = 250
+LOOK_AHEAD = timedelta(days=60)  # absences to come that are mirrored ahead of time
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, dict) and value.get("dateTime"):
+        return datetime.fromisoformat(str(value["dateTime"]))
+    return None
+
+
 MAX_PAGES = 20  # 5,000 events in one window is more than any person's list shows
 
 
@@ -74,6 +88,57 @@ class GoogleMeetingSource:
             if not page_token:
                 break
         return items, zone
+
+    async def absences(self, address: str, now: datetime) -> list[Absence]:
+        items, _ = await self._list(
+            address,
+            calendarId="primary",
+            timeMin=now.isoformat(),
+            timeMax=(now + LOOK_AHEAD).isoformat(),
+            singleEvents=True,
+            orderBy="startTime",
+            eventTypes=["outOfOffice"],
+        )
+        found = []
+        for item in items:
+            start, end = _instant(item.get("start")), _instant(item.get("end"))
+            if item.get("status") == "cancelled" or start is None or end is None:
+                continue
+            private = (item.get("extendedProperties") or {}).get("private") or {}
+            found.append(Absence(start, end, str(item["id"]), private.get(stamps.GOOGLE_PAIR_KEY)))
+        return found
+
+    async def put_absence(self, address: str, absence: Absence, pair_id: str) -> str | None:
+        assert absence.start is not None and absence.end is not None  # the planner gives Google a span
+        body = {
+            "eventType": "outOfOffice",
+            "summary": "Out of office",
+            "start": {"dateTime": absence.start.isoformat()},
+            "end": {"dateTime": absence.end.isoformat()},
+            "transparency": "opaque",
+            "outOfOfficeProperties": {"autoDeclineMode": "declineNone"},
+            "extendedProperties": {
+                "private": {stamps.GOOGLE_PAIR_KEY: pair_id, stamps.GOOGLE_SOURCE_KEY: "oof"}
+            },
+        }
+        events = self._client.events
+        if absence.event_id:
+            request = events.patch(
+                calendarId="primary", eventId=absence.event_id, body=body, sendUpdates="none"
+            )
+        else:
+            request = events.insert(calendarId="primary", body=body, sendUpdates="none")
+        item = await self._client.call(address, request, on="calendar")
+        return str(item["id"])
+
+    async def clear_absence(self, address: str, absence: Absence) -> None:
+        if not absence.event_id:
+            return
+        request = self._client.events.delete(
+            calendarId="primary", eventId=absence.event_id, sendUpdates="none"
+        )
+        with contextlib.suppress(NotFound):  # already gone
+            await self._client.call(address, request, on="event")
 
     async def aclose(self) -> None:
         self._client.close()
