@@ -46,6 +46,7 @@ __all__ = [
     "OofRecord",
     "OofStep",
     "StepKind",
+    "any_mirrored",
     "plan_oof",
 ]
 
@@ -217,6 +218,13 @@ async def _load(engine: AsyncEngine) -> list[_MirroredPair]:
         _MirroredPair(str(r[0]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), OofRecord.from_json(r[1]))
         for r in rows
     ]
+
+
+async def any_mirrored(engine: AsyncEngine) -> bool:
+    """Whether some active pair mirrors out of office (the pass opens no client otherwise)."""
+    query = sa.select(pairs.c.id).where(pairs.c.mirror_oof.is_(True), pairs.c.state == PairState.ACTIVE.value)
+    async with engine.connect() as conn:
+        return (await conn.execute(query.limit(1))).first() is not None
 
 
 class OofMirror:

@@ -14,13 +14,16 @@ from datetime import datetime
 from typing import Protocol
 
 from calbridge.events import Provider
+from calbridge.meetings.oof_mirror import AbsencePort
 from calbridge.meetings.types import Oof
 from calbridge.providers.base import CalendarAddress, Fetched
 
 __all__ = ["MeetingSource"]
 
 
-class MeetingSource(Protocol):
+class MeetingSource(AbsencePort, Protocol):
+    """A provider's meeting reads, out-of-office state, and (`AbsencePort`) its mirroring."""
+
     @property
     def provider(self) -> Provider: ...
 

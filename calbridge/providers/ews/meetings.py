@@ -32,6 +32,11 @@ MAX_ITEMS = 5000
 _REPLY = "I am out of the office."  # an automatic reply turned on from Google (whose event has none)
 
 
+def _plain(moment: Any) -> datetime | None:
+    """An EWSDateTime as a plain aware datetime (exchangelib's refuses other tzinfo classes)."""
+    return None if moment is None else datetime.fromtimestamp(moment.timestamp(), UTC)
+
+
 class EwsMeetingSource:
     def __init__(self, client: EwsClient) -> None:
         self._client = client
@@ -58,7 +63,7 @@ class EwsMeetingSource:
         settings: Any = await self._client.run(
             "GetUserOofSettings", lambda: self._client.account(address).oof_settings
         )
-        return oof_from_ews(str(settings.state), settings.start, settings.end, now)
+        return oof_from_ews(str(settings.state), _plain(settings.start), _plain(settings.end), now)
 
     async def absences(self, address: str, now: datetime) -> list[Absence]:
         settings: Any = await self._client.run(
@@ -67,20 +72,25 @@ class EwsMeetingSource:
         state = str(settings.state)
         if state == "Enabled":
             return [Absence(None, None)]
-        if state == "Scheduled" and settings.start and settings.end and settings.end > now:
-            return [Absence(settings.start, settings.end)]
+        start, end = _plain(settings.start), _plain(settings.end)
+        if state == "Scheduled" and start is not None and end is not None and end > now:
+            return [Absence(start, end)]
         return []
 
     async def put_absence(self, address: str, absence: Absence, pair_id: str) -> str | None:
+        from exchangelib import EWSDateTime
         from exchangelib.settings import OofSettings
+
+        def utc(moment: datetime) -> Any:  # exchangelib knows IANA zones, not fixed offsets
+            return EWSDateTime.from_datetime(moment.astimezone(UTC))
 
         if absence.end is None:
             wanted = OofSettings(state=OofSettings.ENABLED, internal_reply=_REPLY, external_reply=_REPLY)
         else:
             wanted = OofSettings(
                 state=OofSettings.SCHEDULED,
-                start=absence.start or datetime.now(UTC),
-                end=absence.end,
+                start=utc(absence.start or datetime.now(UTC)),
+                end=utc(absence.end),
                 internal_reply=_REPLY,
                 external_reply=_REPLY,
             )
