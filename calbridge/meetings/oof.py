@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calbridge.meetings.types import Oof
-from calbridge.translate.zones import zone_info
 
 __all__ = [
     "OFF",
@@ -109,6 +108,8 @@ def graph_time(value: Any) -> datetime | None:
     wall = datetime.fromisoformat(str(value["dateTime"]))
     if wall.tzinfo is not None:
         return wall
+    from calbridge.translate.zones import zone_info  # Windows zone names; loads exchangelib's map
+
     return wall.replace(tzinfo=zone_info(str(value.get("timeZone") or "UTC")))
 
 
