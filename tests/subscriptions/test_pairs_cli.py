@@ -703,3 +703,19 @@ def test_pairs_list_counts_each_pairs_failed_events_and_shows_the_column_only_wh
     assert lines[1].startswith("pairA0000000") and lines[1][:column].rstrip().endswith("3")
     assert lines[2][:column].rstrip().endswith("not yet")  # nothing counted for B
     assert "failed" not in render({})[0], "a healthy list keeps its width"
+
+
+def test_given_mirror_oof_when_adding_a_pair_then_it_is_stored_shown_and_can_be_turned_off(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = ["pairs", "add", "--google", "c@example.com", "--microsoft", "c@example.org", "--json"]
+    code, out = invoke(*args, "--mirror-oof")
+    assert code == 0, out
+    pair = json.loads(out)["pair"]
+    assert pair["mirror_oof"] is True
+    code, shown = invoke("pairs", "show", pair["id"])
+    assert "mirror out of office yes" in shown
+    code, out = invoke(*args)  # added again without the flag: the option is turned off
+    assert code == 0 and json.loads(out)["outcome"] == "updated"
+    assert json.loads(invoke("pairs", "show", pair["id"], "--json")[1])["mirror_oof"] is False
