@@ -78,6 +78,9 @@ class GoogleWorld:
         self.seed = seed
         self.domains = tuple(domains)
         self.users = {u.email: u for u in users}
+        self.vacations: dict[
+            str, dict[str, Any]
+        ] = {}  # Gmail vacation responder by user (sandbox.google.gmail)
         self.listeners: list[ChangeListener] = []
         self.reset()
 
@@ -86,6 +89,7 @@ class GoogleWorld:
         self.rng = random.Random(self.seed)
         self.serial = 0
         self.calendars: dict[str, Calendar] = {}
+        self.vacations: dict[str, dict[str, Any]] = {}  # Gmail's vacation responder by user (gmail.py)
         for user in self.users.values():
             self.add_calendar(user.email, user.name, user.time_zone, {user.email: "owner"})
 
