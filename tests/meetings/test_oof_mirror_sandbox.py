@@ -182,3 +182,35 @@ async def test_given_an_always_on_exchange_reply_then_the_google_event_covers_th
         made["start"]["dateTime"]
     )
     assert length == timedelta(days=7)
+
+
+async def test_given_a_google_oof_event_then_the_graph_automatic_reply_is_scheduled_for_its_span(
+    world: World,
+) -> None:
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=1)
+    async with world.sb.control() as control:
+        await control.google.create_event(
+            ALICE,
+            {
+                "eventType": "outOfOffice",
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": end.isoformat()},
+            },
+        )
+        await control.google.create_event(  # Bob's pair does not mirror: his reply stays off
+            BOB,
+            {
+                "eventType": "outOfOffice",
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": end.isoformat()},
+            },
+        )
+    await world.mirror()
+    async with world.graph() as graph:
+        reply = await graph.automatic_replies(ALICE)
+        assert (await graph.automatic_replies(BOB))["status"] == "disabled"
+    assert reply["status"] == "scheduled"
+    assert reply["scheduledStartDateTime"]["dateTime"].startswith(start.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert reply["scheduledEndDateTime"]["dateTime"].startswith(end.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert world.sb.counters.calls_to("graph.mailboxSettings.update") == 1
