@@ -138,11 +138,28 @@ async def measure(info: dict[str, Any], rounds: int, latency: float, concurrency
                 for operation in OPERATIONS:
                     await control.set_fault(operation, latency=(latency, latency))
             cpu = time.process_time()
+            slowest = []
             for _ in range(rounds):
+                before = len(timings)
                 await asyncio.gather(*(ask(http, a) for a in known))
+                slowest.append(max(timings[before:]))
             cpu = time.process_time() - cpu
         server.should_exit = True
         await task
+    report(timings, by_provider, outcomes, slowest, rounds, latency, concurrency, threads, cpu)
+
+
+def report(
+    timings: list[float],
+    by_provider: dict[str, list[float]],
+    outcomes: Counter[str],
+    slowest: list[float],
+    rounds: int,
+    latency: float,
+    concurrency: int,
+    threads: int,
+    cpu: float,
+) -> None:
     timings.sort()
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     print(
@@ -155,6 +172,7 @@ async def measure(info: dict[str, Any], rounds: int, latency: float, concurrency
         spent.sort()
         tail = spent[min(len(spent) - 1, int(len(spent) * 0.99))]
         print(f"  people on {provider}: p50={statistics.median(spent):.1f}ms p99={tail:.1f}ms")
+    print("slowest request of each round (ms):", " ".join(f"{t:.0f}" for t in slowest))
     print("outcomes:", dict(outcomes))
 
 

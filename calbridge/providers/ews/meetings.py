@@ -2,8 +2,8 @@
 (exchangelib, impersonating the mailbox).
 
 - Meetings: `FindItem` with a `CalendarView` (series expanded into occurrences) for the ids,
-  then one `GetItem` with the translator's fields and calbridge's marks (`READ_FIELDS`), as the
-  sync reads them. An occurrence is not asked for its master (one more call per series): an
+  then one `GetItem` with the fields a meeting shows and calbridge's marks (`MEETING_FIELDS`),
+  translated by the sync's translator. An occurrence is not asked for its master (one more call per series): an
   occurrence mirrored elsewhere joins its mirror by time and title (`calbridge.meetings.merge`).
 - Out of office: `GetUserOofSettings` (`account.oof_settings`): OofState and its Duration;
   mirrored with `SetUserOofSettings` (a scheduled reply for the span, or Disabled).
@@ -20,7 +20,8 @@ from calbridge.meetings.oof import oof_from_ews
 from calbridge.meetings.oof_mirror import Absence
 from calbridge.meetings.types import Oof
 from calbridge.providers.base import CalendarAddress, Fetched
-from calbridge.providers.ews.translate import READ_FIELDS, fetched_from_ews, item_fields
+from calbridge.providers.ews.marks import FACTS_FIELD, PAIR_FIELD, PAIRING_FIELD, SOURCE_FIELD
+from calbridge.providers.ews.translate import fetched_from_ews, item_fields
 
 if TYPE_CHECKING:
     from calbridge.providers.ews.client import EwsClient
@@ -29,6 +30,27 @@ if TYPE_CHECKING:
 __all__ = ["EwsMeetingSource", "open_ews_meetings"]
 
 MAX_ITEMS = 5000
+# What a meeting of the list shows, of the sync's `READ_FIELDS`: no attendees, recurrence or
+# reminders (half the client CPU of a GetItem, see bench/README.md "EWS"); the rest read None.
+MEETING_FIELDS = (
+    "subject",
+    "body",
+    "location",
+    "start",
+    "end",
+    "is_all_day",
+    "_start_timezone",
+    "_end_timezone",
+    "legacy_free_busy_status",
+    "sensitivity",
+    "type",
+    "is_cancelled",
+    "organizer",
+    PAIR_FIELD,
+    SOURCE_FIELD,
+    PAIRING_FIELD,
+    FACTS_FIELD,
+)
 _REPLY = "I am out of the office."  # an automatic reply turned on from Google (whose event has none)
 
 
@@ -54,7 +76,7 @@ class EwsMeetingSource:
             ids = list(folder.view(start=first, end=last).only("id", "changekey")[:MAX_ITEMS])
             if not ids:
                 return []
-            items = folder.account.fetch(ids=ids, folder=folder, only_fields=list(READ_FIELDS))
+            items = folder.account.fetch(ids=ids, folder=folder, only_fields=list(MEETING_FIELDS))
             return [fetched_from_ews(item_fields(item)) for item in items if not isinstance(item, Exception)]
 
         return await self._client.run("FindItem", read)
