@@ -96,13 +96,8 @@ async def measure(info: dict[str, Any], rounds: int, latency: float, concurrency
     sb = SimpleNamespace(info=SimpleNamespace(as_json=lambda: info))
     with tempfile.TemporaryDirectory() as folder:
         stored = await store_connections(sb, Path(folder), known)
-        settings = load_settings(
-            **stored,
-            freebusy_keys=f"bench:{KEY}",
-            freebusy_cache_ttl=0,
-            ews_threads=threads,
-            google_threads=threads,
-        )
+        tuning = {"ews_threads": threads, "google_threads": threads} if threads else {}
+        settings = load_settings(**stored, freebusy_keys=f"bench:{KEY}", freebusy_cache_ttl=0, **tuning)
         app = create_deployed_app(settings)
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
         server = uvicorn.Server(config)
@@ -164,7 +159,7 @@ def report(
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     print(
         f"rounds={rounds} x 20 people, {concurrency} at a time, latency={latency * 1000:.0f}ms, "
-        f"EWS and Google threads={threads} (7 google, 7 graph, 6 ews)"
+        f"EWS and Google threads={threads or 'as configured by default'} (7 google, 7 graph, 6 ews)"
     )
     print(f"p50={statistics.median(timings):.1f}ms p99={p99:.1f}ms max={timings[-1]:.1f}ms")
     print(f"process CPU per request (API and client; the sandbox apart)={cpu / len(timings) * 1000:.1f}ms")
@@ -181,6 +176,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=20, help="requests in flight (1..20)")
-    parser.add_argument("--threads", type=int, default=8, help="CALBRIDGE_EWS_THREADS and _GOOGLE_THREADS")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CALBRIDGE_EWS_THREADS and _GOOGLE_THREADS (0: the defaults)"
+    )
     args = parser.parse_args()
     asyncio.run(main(args.rounds, args.latency, args.concurrency, args.threads))

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from calbridge.providers.limits import MailboxLimits
     from calbridge.settings import Settings
 
-__all__ = ["PROFILE"]
+__all__ = ["MEETING_THREADS", "PROFILE"]
+
+MEETING_THREADS = 8
 
 
 def _ews(connection: Connection) -> EwsConnection:
@@ -53,7 +55,9 @@ def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | No
 def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
     from calbridge.providers.ews.meetings import open_ews_meetings
 
-    return open_ews_meetings(_ews(connection), threads=settings.ews_threads)
+    # A meeting list waits on two round trips per person (FindItem, then GetItem) more than it
+    # computes: at least MEETING_THREADS, so a wall of 20 people is not served in waves.
+    return open_ews_meetings(_ews(connection), threads=max(settings.ews_threads, MEETING_THREADS))
 
 
 PROFILE = ProviderProfile(
