@@ -78,9 +78,6 @@ class GoogleWorld:
         self.seed = seed
         self.domains = tuple(domains)
         self.users = {u.email: u for u in users}
-        self.vacations: dict[
-            str, dict[str, Any]
-        ] = {}  # Gmail vacation responder by user (sandbox.google.gmail)
         self.listeners: list[ChangeListener] = []
         self.reset()
 

@@ -3,8 +3,9 @@
 
 - Meetings: `FindItem` with a `CalendarView` (series expanded into occurrences) for the ids,
   then one `GetItem` with the fields a meeting shows and calbridge's marks (`MEETING_FIELDS`),
-  translated by the sync's translator. An occurrence is not asked for its master (one more call per series): an
-  occurrence mirrored elsewhere joins its mirror by time and title (`calbridge.meetings.merge`).
+  translated by the sync's translator. An occurrence is not asked for its master (one more call
+  per series): an occurrence mirrored elsewhere joins its mirror by time and title
+  (`calbridge.meetings.merge`).
 - Out of office: `GetUserOofSettings` (`account.oof_settings`): OofState and its Duration;
   mirrored with `SetUserOofSettings` (a scheduled reply for the span, or Disabled).
 """
