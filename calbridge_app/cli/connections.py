@@ -98,6 +98,14 @@ def add_google(
     ] = None,
     ca_file: CaOption = None,
     replace: ReplaceOption = False,
+    gmail_settings: Annotated[
+        bool,
+        typer.Option(
+            "--gmail-settings",
+            help="The admin also delegated gmail.settings.basic: out of office is read from and "
+            "mirrored to Gmail's vacation responder.",
+        ),
+    ] = False,
 ) -> None:
     """Add a Google service account that acts for each user through domain-wide delegation."""
     from calbridge.connections import ConnectionInvalid
@@ -117,6 +125,7 @@ def add_google(
         api_endpoint=api_endpoint,
         token_uri=token_uri,
         ca_file=_ca(ca_file),
+        gmail_settings=gmail_settings,
     )
     _store(connection, replace)
 

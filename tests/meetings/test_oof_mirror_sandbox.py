@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calbridge.providers.google.connection import GoogleConnection
 from calbridge.secretbox import SecretBox, generate_key, parse_secret_keys
 from calbridge.settings import Settings, load_settings
 from calbridge.store.connection_records import new_id, save_connection
@@ -75,6 +76,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             saved = {}
             box = SecretBox(parse_secret_keys(key))
             for connection in sandbox_connections(sb.info.as_json(), "sbx", tmp_path / "sbx-ca.pem"):
+                if isinstance(connection, GoogleConnection):  # the admin delegated Gmail's settings too
+                    connection = replace(connection, gmail_settings=True)
                 record, _ = await save_connection(conn, box, connection)
                 saved[record.name] = record
             for person, microsoft, mirror in (
@@ -103,6 +106,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                         mirror_oof=mirror,
                     )
                 )
+        async with sb.control() as control:
+            await control.call("PUT", "/google/settings", {"gmailSettingsDelegated": True})
         settings = load_settings(database_url=url, secret_key=key)
         try:
             yield World(sb, settings, engine)
@@ -131,6 +136,9 @@ async def test_given_an_outlook_automatic_reply_then_a_google_oof_event_once_and
     ]
     assert spans == [(start, end)]
     assert made[0]["extendedProperties"]["private"]["calbridgePair"] == "pair-a"
+    vacation = world.sb.google.world.vacations[ALICE]  # and Gmail's responder, for the same span
+    assert vacation["enableAutoReply"] is True and int(vacation["endTime"]) == int(end.timestamp() * 1000)
+    assert BOB not in world.sb.google.world.vacations
     assert await world.google_absences(BOB) == []  # no --mirror-oof: nothing
     writes = world.sb.counters.calls_to("google.events.insert")
     await world.mirror()  # exactly once: the next pass writes nothing anywhere
@@ -141,6 +149,7 @@ async def test_given_an_outlook_automatic_reply_then_a_google_oof_event_once_and
         await graph.set_automatic_replies(ALICE, {"status": "disabled"})
     await world.mirror()
     assert await world.google_absences(ALICE) == []
+    assert world.sb.google.world.vacations[ALICE]["enableAutoReply"] is False
     assert world.sb.counters.invitations == []
 
 

@@ -52,6 +52,9 @@ class GoogleConnection:
     ca_file: str | None = None
     id: str = ""
     provider: Provider = Provider.GOOGLE
+    # The admin delegated gmail.settings.basic too: out of office is read from and mirrored to
+    # Gmail's vacation responder (docs/hybrid.md). Calendar alone otherwise.
+    gmail_settings: bool = False
 
     @property
     def client_email(self) -> str:
@@ -91,6 +94,7 @@ class GoogleConnection:
             "api_endpoint": self.api_endpoint,
             "token_uri": self.token_uri,
             "ca_file": self.ca_file,
+            "gmail_settings": self.gmail_settings,
         }
         return settings, secret
 
@@ -103,6 +107,7 @@ class GoogleConnection:
             api_endpoint=settings.get("api_endpoint"),
             token_uri=settings.get("token_uri"),
             ca_file=settings.get("ca_file"),
+            gmail_settings=bool(settings.get("gmail_settings", False)),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -111,4 +116,5 @@ class GoogleConnection:
             "token_uri": self.effective_token_uri,
             "api_endpoint": self.api_endpoint,
             "ca_file": self.ca_file,
+            "gmail_settings": self.gmail_settings,
         }

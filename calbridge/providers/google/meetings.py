@@ -4,8 +4,10 @@
   their occurrences), `orderBy=startTime`, paged; translated by the sync's own translator, so
   calbridge's mirror stamps come with each event. Each call acts as the calendar's owner.
 - Out of office: Google has no mailbox setting; a person is away while an `outOfOffice` event
-  on their primary calendar covers now (`eventTypes=outOfOffice` around now). Mirrored as such an
-  event, stamped with the pair's id (`calbridgePair`), written with `sendUpdates=none`.
+  on their primary calendar covers now (`eventTypes=outOfOffice` around now), or, where the
+  connection reaches Gmail's settings (`gmail_settings`), while the vacation responder is on.
+  Mirrored as such an event, stamped with the pair's id (`calbridgePair`), written with
+  `sendUpdates=none`, and the vacation responder turned on for the span (and off) there.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from calbridge.errors import NotFound
 from calbridge.events import Provider
-from calbridge.meetings.oof import oof_from_google_events
+from calbridge.meetings.oof import combine, oof_from_gmail_vacation, oof_from_google_events
 from calbridge.meetings.oof_mirror import Absence
 from calbridge.meetings.types import Oof
 from calbridge.providers.base import CalendarAddress, Fetched
@@ -27,6 +29,7 @@ from calbridge.translate import stamps
 if TYPE_CHECKING:
     from calbridge.providers.google.client import GoogleClient
     from calbridge.providers.google.connection import GoogleConnection
+    from calbridge.providers.google.gmail import GmailSettings
 
 __all__ = ["GoogleMeetingSource", "open_google_meetings"]
 
@@ -44,8 +47,9 @@ MAX_PAGES = 20  # 5,000 events in one window is more than any person's list show
 
 
 class GoogleMeetingSource:
-    def __init__(self, client: GoogleClient) -> None:
+    def __init__(self, client: GoogleClient, gmail: GmailSettings | None = None) -> None:
         self._client = client
+        self._gmail = gmail  # the vacation responder, where the connection may reach it
 
     @property
     def provider(self) -> Provider:
@@ -71,7 +75,10 @@ class GoogleMeetingSource:
             singleEvents=True,
             eventTypes=["outOfOffice"],
         )
-        return oof_from_google_events(items, now)
+        states = [oof_from_google_events(items, now)]
+        if self._gmail is not None:
+            states.append(oof_from_gmail_vacation(await self._gmail.vacation(address), now))
+        return combine(states)
 
     async def _list(self, subject: str, **query: Any) -> tuple[list[dict[str, Any]], str]:
         items: list[dict[str, Any]] = []
@@ -129,9 +136,22 @@ class GoogleMeetingSource:
         else:
             request = events.insert(calendarId="primary", body=body, sendUpdates="none")
         item = await self._client.call(address, request, on="calendar")
+        if self._gmail is not None:
+            await self._gmail.set_vacation(
+                address,
+                {
+                    "enableAutoReply": True,
+                    "responseSubject": "Out of office",
+                    "responseBodyPlainText": "I am out of the office.",
+                    "startTime": str(int(absence.start.timestamp() * 1000)),
+                    "endTime": str(int(absence.end.timestamp() * 1000)),
+                },
+            )
         return str(item["id"])
 
     async def clear_absence(self, address: str, absence: Absence) -> None:
+        if self._gmail is not None:
+            await self._gmail.set_vacation(address, {"enableAutoReply": False})
         if not absence.event_id:
             return
         request = self._client.events.delete(
@@ -149,6 +169,7 @@ def open_google_meetings(
 ) -> GoogleMeetingSource:
     """A source over a stored Google connection, with the sync's own client setup."""
     from calbridge.providers.google.client import GoogleClient
+    from calbridge.providers.google.gmail import GmailSettings, gmail_endpoint
 
     client = GoogleClient(
         connection.service_account_info(),
@@ -158,4 +179,13 @@ def open_google_meetings(
         threads=threads,
         timeout=timeout,
     )
-    return GoogleMeetingSource(client)
+    gmail = None
+    if connection.gmail_settings:
+        gmail = GmailSettings(
+            client,
+            connection.service_account_info(),
+            api_endpoint=gmail_endpoint(connection.api_endpoint),
+            ca_file=connection.ca_file,
+            timeout=timeout,
+        )
+    return GoogleMeetingSource(client, gmail)
