@@ -48,6 +48,8 @@ class PairRecord:
     microsoft_connection_id: str
     google_subscription_expires: datetime | None = None
     microsoft_subscription_expires: datetime | None = None
+    meeting_links: bool = False
+    working_locations: bool = False
     mirror_oof: bool = False  # out-of-office state mirrored between the two people
 
     def ref(self, side: Side) -> str:
@@ -83,6 +85,8 @@ class PairRecord:
             "direction": self.direction.value,
             "detail": self.detail.value,
             "conflict": self.conflict.value,
+            "meeting_links": self.meeting_links,
+            "working_locations": self.working_locations,
             "state": self.state.value,
             "state_reason": self.state_reason,
             "last_error": self.last_error,
@@ -148,6 +152,8 @@ def _record(row: Any) -> PairRecord:
         direction=Direction(row.direction),
         detail=Detail(row.detail),
         conflict=ConflictPolicy(row.conflict_policy),
+        meeting_links=bool(row.meeting_links),
+        working_locations=bool(row.working_locations),
         state=PairState(row.state),
         state_reason=row.state_reason,
         last_error=row.last_error,

@@ -136,13 +136,8 @@ async def register_pairs(
         for start in range(0, len(google_refs), 500):
             rows = await conn.execute(
                 sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
-                .add_columns(
-                    pairs.c.state,
-                    pairs.c.direction,
-                    pairs.c.detail,
-                    pairs.c.conflict_policy,
-                    pairs.c.mirror_oof,
-                )
+                .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail, pairs.c.conflict_policy)
+                .add_columns(pairs.c.meeting_links, pairs.c.working_locations, pairs.c.mirror_oof)
                 .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
             )
             for row in rows:
@@ -158,6 +153,8 @@ async def register_pairs(
             "direction": spec.direction.value,
             "detail": spec.detail.value,
             "conflict_policy": spec.conflict.value,
+            "meeting_links": spec.meeting_links,
+            "working_locations": spec.working_locations,
             "mirror_oof": spec.mirror_oof,
             "state": PairState.PENDING.value,
         }
@@ -179,10 +176,19 @@ async def register_pairs(
             out.append((str(row.id), Registered.NEW if mine else Registered.SAME))
         elif row.state == PairState.REMOVING:
             out.append((str(row.id), Registered.BUSY))
-        elif (row.direction, row.detail, row.conflict_policy, bool(row.mirror_oof)) == (
+        elif (
+            row.direction,
+            row.detail,
+            row.conflict_policy,
+            bool(row.meeting_links),
+            bool(row.working_locations),
+            bool(row.mirror_oof),
+        ) == (
             spec.direction.value,
             spec.detail.value,
             spec.conflict.value,
+            spec.meeting_links,
+            spec.working_locations,
             spec.mirror_oof,
         ):
             out.append((str(row.id), Registered.SAME))
@@ -194,6 +200,8 @@ async def register_pairs(
                     direction=spec.direction.value,
                     detail=spec.detail.value,
                     conflict_policy=spec.conflict.value,
+                    meeting_links=spec.meeting_links,
+                    working_locations=spec.working_locations,
                     mirror_oof=spec.mirror_oof,
                 )
             )

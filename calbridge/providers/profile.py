@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from calbridge.events import Provider
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 
 if TYPE_CHECKING:
@@ -87,6 +88,12 @@ class ProviderProfile:
     open_meetings: Callable[[Connection, Settings], MeetingSource]  # the meeting list, out of office
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
+    # Meetings its API makes on request (a keyword in a location; docs/hybrid.md).
+    meeting_hosts: frozenset[MeetingProvider] = frozenset()
+    # Whether an organiser's own event can be updated without mailing its attendees (Google:
+    # sendUpdates=none; EWS: SendToNone; Graph: no such switch). Where it cannot, the planner
+    # never writes a mirror's edit or deletion back onto a meeting with attendees (sync rule 23).
+    silent_organizer_updates: bool = False
 
     def tuned(self, settings: Settings) -> ProviderProfile:
         """This profile with the deployment's settings applied (see `configure`)."""

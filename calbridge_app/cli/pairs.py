@@ -166,6 +166,8 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
             "conflicts",
             "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
         ),
+        ("meeting links", "made on request (@meet, @teams)" if pair.meeting_links else "carried only"),
+        ("working locations", "mirrored as free markers" if pair.working_locations else "skipped"),
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
@@ -255,6 +257,21 @@ def add(
             help="newest | google | microsoft: who wins when both copies changed since the last sync.",
         ),
     ] = "newest",
+    meeting_links: Annotated[
+        bool,
+        typer.Option(
+            "--meeting-links",
+            help="Make the meeting a keyword in a location asks for (@meet, @teams) and write its link "
+            "back to the organiser's event (docs/hybrid.md).",
+        ),
+    ] = False,
+    working_locations: Annotated[
+        bool,
+        typer.Option(
+            "--working-locations",
+            help="Mirror Google working locations as free all-day markers (skipped otherwise).",
+        ),
+    ] = False,
     google_connection: Annotated[
         str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
     ] = None,
@@ -287,6 +304,8 @@ def add(
             direction=Direction(parse_choice(direction, Direction, "--direction")),
             detail=Detail(parse_choice(detail, Detail, "--detail")),
             conflict=ConflictPolicy(parse_choice(conflict, ConflictPolicy, "--conflict")),
+            meeting_links=meeting_links,
+            working_locations=working_locations,
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
             mirror_oof=mirror_oof,

@@ -92,7 +92,11 @@ def seen_from_google(events: Sequence[Mapping[str, Any]]) -> list[Shown]:
                 show_as=show_as,
                 recurring=bool(event.get("recurrence")),
                 moved_occurrences=tuple(sorted(moved.get(str(event["id"]), []))),
-                text=" ".join(filter(None, [str(event.get("description", "")), conference])),
+                text=" ".join(
+                    filter(
+                        None, [str(event.get("location", "")), str(event.get("description", "")), conference]
+                    )
+                ),
                 source=stamp.source_id if stamp else None,
                 pair=stamp.pair_id if stamp else None,
             )
@@ -115,6 +119,8 @@ def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
         }
     if action.description:
         body["description"] = action.description
+    if action.location:
+        body["location"] = action.location
     if action.weekly:
         body["recurrence"] = [f"RRULE:FREQ=WEEKLY;COUNT={action.weekly}"]
     if action.meet:
@@ -128,6 +134,11 @@ def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     if action.out_of_office:
         body["eventType"] = "outOfOffice"
         body["transparency"] = "opaque"
+    if action.guests:
+        body["attendees"] = [
+            {"email": address, **({"resource": True} if address.startswith("room") else {})}
+            for address in action.guests
+        ]
     return body
 
 
@@ -197,7 +208,9 @@ def _graph_seen(item: Mapping[str, Any], moved: tuple[datetime, ...] = ()) -> Sh
         show_as=str(item.get("showAs") or "busy"),
         recurring=item.get("recurrence") is not None,
         moved_occurrences=moved,
-        text=" ".join(filter(None, [str(body), str(join)])),
+        text=" ".join(
+            filter(None, [str((item.get("location") or {}).get("displayName") or ""), str(body), str(join)])
+        ),
         source=stamp.source_id if stamp else None,
         pair=stamp.pair_id if stamp else None,
     )
@@ -230,8 +243,15 @@ def _graph_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     }
     if action.description:
         body["body"] = {"contentType": "text", "content": action.description}
+    if action.location:
+        body["location"] = {"displayName": action.location}
     if action.out_of_office:
         body["showAs"] = "oof"
+    if action.guests:
+        body["attendees"] = [
+            {"emailAddress": {"address": a}, "type": "resource" if a.startswith("room") else "required"}
+            for a in action.guests
+        ]
     if action.weekly:
         first = action.start.resolve(base)
         body["recurrence"] = {

@@ -118,6 +118,7 @@ class DemoPair:
     detail: Detail = Detail.FULL
     says: str = ""
     needs: frozenset[str] = frozenset({"google", "graph"})
+    meeting_links: bool = False  # `--meeting-links`: a keyword in a location makes the meeting
 
 
 # --- what people do
@@ -134,11 +135,17 @@ class CreateEvent:
     meet: bool = False  # with a Google Meet link
     out_of_office: bool = False
     description: str = ""
+    location: str = ""
+    guests: tuple[str, ...] = ()  # attendees' addresses; a room's starts with "room"
 
     def says(self) -> str:
         what = "all-day " if self.all_day else "weekly " if self.weekly else ""
         when = self.start.label().split()[0] if self.all_day else self.start.label()
         extra = " + Meet" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
+        if self.location:
+            extra += f' at "{self.location}"'
+        if self.guests:
+            extra += f" with {len(self.guests)} attendees"
         if self.out_of_office:
             return f'is out of office "{self.title}" {when}'
         return f'creates {what}"{self.title}" {when}{extra}'
@@ -257,7 +264,7 @@ def shows(
     if moved_to is not None:
         parts.append(f"one occurrence at {moved_to.label()}")
     if text is not None:
-        parts.append("with the link")
+        parts.append("with the link" if text.startswith("https://") else f"listing {text}")
     if hides is not None:
         parts.append(f'without "{hides}"')
 
@@ -341,7 +348,13 @@ CALENDARS: tuple[DemoCalendar, ...] = (
 )
 
 PAIRS: tuple[DemoPair, ...] = (
-    DemoPair("alice", "alice.google", "alice.outlook", says="both ways, full detail"),
+    DemoPair(
+        "alice",
+        "alice.google",
+        "alice.outlook",
+        says="both ways, full, @meet",
+        meeting_links=True,
+    ),
     DemoPair(
         "bob",
         "bob.google",
@@ -429,10 +442,30 @@ SCENARIO: tuple[Step, ...] = (
     ),
     Step(
         "Alice",
+        "alice.outlook",
+        CreateEvent("poker", "Planning poker", At(2, 10), At(2, 11), location="@meet"),
+        "alice.outlook",  # the organiser's own Outlook event gets the Meet link
+        shows("Planning poker", start=At(2, 10), text="https://meet.google.com/", hides="@meet"),
+    ),
+    Step(
+        "Alice",
         "alice.google",
         CreateEvent("ooo", "Vacation", At(4, 0), At(5, 0), out_of_office=True),
         "alice.outlook",
         shows(start=At(4, 0), end=At(5, 0), show_as="oof"),
+    ),
+    Step(
+        "Alice",
+        "alice.outlook",
+        CreateEvent(
+            "budget",
+            "Budget review",
+            At(2, 10),
+            At(2, 11),
+            guests=(BOB, "erin@partner.example", "room-4@example.com"),
+        ),
+        "alice.google",
+        shows("Budget review", start=At(2, 10), text="erin@partner.example"),
     ),
     Step(
         "Bob",

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.pairs.policy import Side
 from calbridge.store import upsert
 from calbridge.store.tables import cursors, links
-from processor.sync.record import Link
+from processor.sync.record import FALLBACK_MARK, Link
 
 __all__ = ["ForwardingLinks", "LinkRepository", "StoredCursor", "StoredLinks"]
 
@@ -56,6 +56,10 @@ class LinkRepository(Protocol):
     async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
         """Ids of the pair's mirrors on `side` (live links whose origin is the other side) whose
         links were saved at or after `since`."""
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        """The live links of series made on `side` that are mirrored by a fallback (their
+        version on the other side starts with `FALLBACK_MARK`; see `processor.sync.series`)."""
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None: ...
 
@@ -89,6 +93,9 @@ class ForwardingLinks:
 
     async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
         return await self._links.mirrors_saved_since(pair_id, side, since)
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        return await self._links.series_records(pair_id, side)
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         return await self._links.load_cursor(calendar_ref)
@@ -208,6 +215,10 @@ class StoredLinks:
             rows = await conn.execute(_MIRRORS_SAVED_SINCE[side], {"pair": pair_id, "since": since})
             return {row[0] for row in rows}
 
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        async with self._engine.connect() as conn:
+            return [_row_to_link(row) for row in await conn.execute(_SERIES_RECORDS[side], {"pair": pair_id})]
+
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(_LOAD_CURSOR, {"calendar": calendar_ref})).first()
@@ -260,6 +271,16 @@ _MIRRORS_SAVED_SINCE = {
         links.c.origin == side.other.value,
         links.c.deleted.is_(False),
         _ID[side].is_not(None),
+    )
+    for side in Side
+}
+_VERSION = {Side.GOOGLE: links.c.google_version, Side.MICROSOFT: links.c.microsoft_version}
+_SERIES_RECORDS = {
+    side: sa.select(links).where(
+        links.c.pair_id == _PAIR,
+        links.c.origin == side.value,
+        links.c.deleted.is_(False),
+        _VERSION[side.other].like(FALLBACK_MARK + "%"),
     )
     for side in Side
 }

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from calbridge.pairs.policy import Side
 from processor.sync.links import StoredCursor
-from processor.sync.record import Link
+from processor.sync.record import FALLBACK_MARK, Link
 
 __all__ = ["MemoryLinks"]
 
@@ -68,6 +68,15 @@ class MemoryLinks:
             and self.saved_at[row_id] >= since
             and (event_id := link.id_on(side)) is not None
         }
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        return [
+            link
+            for link in self.links.get(pair_id, {}).values()
+            if not link.deleted
+            and link.origin is side
+            and (link.version_on(side.other) or "").startswith(FALLBACK_MARK)
+        ]
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         return self.cursors.get(calendar_ref)

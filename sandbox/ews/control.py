@@ -76,6 +76,14 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
             raise web.HTTPNotFound(text="unknown item") from exc
         return web.Response(status=204)
 
+    async def delete_occurrence(request: web.Request) -> web.Response:
+        try:
+            index = int(request.match_info["index"])
+            item = person.delete_occurrence(world, mailbox_of(request), request.match_info["item_id"], index)
+        except (person.UnknownItem, ValueError) as exc:
+            raise web.HTTPNotFound(text="unknown series or occurrence") from exc
+        return web.json_response(person.describe(item))
+
     async def calendar(request: web.Request) -> web.Response:
         folder = mailbox_of(request).folders.get(request.match_info.get("folder", "calendar"))
         if folder is None:
@@ -153,6 +161,9 @@ def add_routes(app: web.Application, world: EwsWorld) -> None:
     app.router.add_patch(f"{p}/mailboxes/{{address}}/items/{{item_id}}", edit_item)
     app.router.add_post(f"{p}/mailboxes/{{address}}/items/{{item_id}}/move", move_item)
     app.router.add_delete(f"{p}/mailboxes/{{address}}/items/{{item_id}}", delete_item)
+    app.router.add_delete(
+        f"{p}/mailboxes/{{address}}/items/{{item_id}}/occurrences/{{index}}", delete_occurrence
+    )
     app.router.add_get(f"{p}/mailboxes/{{address}}/folders/{{folder}}", calendar)
     app.router.add_post(f"{p}/mailboxes/{{address}}/sync-states/expire", expire_sync_states)
     app.router.add_get(f"{p}/subscriptions", subscriptions)
@@ -213,6 +224,10 @@ class EwsControlClient:
 
     def delete_item(self, mailbox: str, item_id: str) -> None:
         self._call("DELETE", f"/mailboxes/{mailbox}/items/{_q(item_id)}")
+
+    def delete_occurrence(self, mailbox: str, item_id: str, index: int) -> dict[str, Any]:
+        """As the owner: delete the `index`-th occurrence (1-based) of a series."""
+        return dict(self._call("DELETE", f"/mailboxes/{mailbox}/items/{_q(item_id)}/occurrences/{index}"))
 
     def calendar(self, mailbox: str, folder: str = "calendar") -> list[dict[str, Any]]:
         return list(self._call("GET", f"/mailboxes/{mailbox}/folders/{folder}")["items"])

@@ -148,10 +148,13 @@ def _channels(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -
 
 
 def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
-    """GET reads, PUT changes: `guestCopies` (events appear on invited users' calendars) and
-    `userQuotaPerMinute` (calls per user per sliding minute; null: unlimited)."""
+    """GET reads, PUT changes: `guestCopies` (events appear on invited users' calendars),
+    `meetPending` (a Meet's createRequest answers `pending` and completes at the calendar's next
+    API call) and `userQuotaPerMinute` (calls per user per sliding minute; null: unlimited)."""
     if "guestCopies" in body:
         emu.world.guest_copies = bool(body["guestCopies"])
+    if "meetPending" in body:
+        emu.world.meet_pending = bool(body["meetPending"])
     if "userQuotaPerMinute" in body:
         limit = body["userQuotaPerMinute"]
         emu.quota.per_minute = None if limit is None else int(limit)
@@ -162,6 +165,7 @@ def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -
             emu.issuer.delegated.discard(GMAIL_SETTINGS)
     return {
         "guestCopies": emu.world.guest_copies,
+        "meetPending": emu.world.meet_pending,
         "userQuotaPerMinute": emu.quota.per_minute,
         "gmailSettingsDelegated": GMAIL_SETTINGS in emu.issuer.delegated,
     }

@@ -57,8 +57,12 @@ class GraphControl:
     async def world(self) -> dict[str, Any]:
         return await self._object("GET", "/world")
 
-    async def add_mailbox(self, address: str, display_name: str | None = None) -> dict[str, Any]:
-        return await self._object("POST", "/mailboxes", {"address": address, "displayName": display_name})
+    async def add_mailbox(
+        self, address: str, display_name: str | None = None, time_zone: str | None = None
+    ) -> dict[str, Any]:
+        """Add a mailbox (or, when it exists, set its zone: `time_zone` as Outlook stores it)."""
+        body = {"address": address, "displayName": display_name, "timeZone": time_zone}
+        return await self._object("POST", "/mailboxes", body)
 
     async def add_calendar(self, user: str, name: str) -> dict[str, Any]:
         return await self._object("POST", f"/mailboxes/{user}/calendars", {"name": name})

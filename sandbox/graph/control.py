@@ -48,6 +48,7 @@ def _mailbox_info(mailbox: Mailbox) -> dict[str, Any]:
         "id": mailbox.id,
         "address": mailbox.address,
         "displayName": mailbox.display_name,
+        "timeZone": mailbox.time_zone,
         "calendars": [
             {"id": c.id, "name": c.name, "isDefault": c.is_default} for c in mailbox.calendars.values()
         ],
@@ -157,6 +158,8 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
             raise GraphError(400, "BadRequest", "A mailbox needs an address.")
         existing = world.mailbox(str(body["address"]))
         mailbox = existing or world.add_mailbox(str(body["address"]), body.get("displayName"))
+        if body.get("timeZone"):  # the zone the owner chose in Outlook (mailboxSettings.timeZone)
+            mailbox.time_zone = str(body["timeZone"])
         return _mailbox_info(mailbox)
 
     async def add_calendar(request: web.Request) -> Any:

@@ -1,6 +1,6 @@
-"""`mailboxSettings` and its `automaticRepliesSetting` (Outlook's automatic replies).
+"""`mailboxSettings`' `automaticRepliesSetting` (Outlook's automatic replies).
 
-As Graph v1.0 serves them: `GET /users/{id}/mailboxSettings` (honouring `$select`),
+As Graph v1.0 serves them: in `GET /users/{id}/mailboxSettings` (`events.get_mailbox_settings`),
 `GET /users/{id}/mailboxSettings/automaticRepliesSetting`, and `PATCH /users/{id}/mailboxSettings`
 with the properties to change, answered 200 with the settings as they now are. `status` is
 `disabled`, `alwaysEnabled` or `scheduled`; a scheduled reply needs both scheduled times, the
@@ -99,39 +99,9 @@ def set_automatic_replies(mailbox: Mailbox, changes: dict[str, Any]) -> dict[str
     return dict(current)
 
 
-def _settings(call: Call, mailbox: Mailbox) -> dict[str, Any]:
-    return {
-        "@odata.context": call.link(f"/$metadata#users('{mailbox.id}')/mailboxSettings"),
-        "archiveFolder": "",
-        "timeZone": "UTC",
-        "automaticRepliesSetting": automatic_replies(mailbox),
-        "language": {"locale": "en-US", "displayName": "English (United States)"},
-        "dateFormat": "M/d/yyyy",
-        "timeFormat": "h:mm tt",
-        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
-        "userPurpose": "user",
-        "workingHours": {
-            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-            "startTime": "08:00:00.0000000",
-            "endTime": "17:00:00.0000000",
-            "timeZone": {"name": "UTC"},
-        },
-    }
-
-
 def _mailbox(call: Call) -> Mailbox:
     assert call.mailbox is not None
     return call.mailbox
-
-
-async def get_settings(call: Call) -> Reply:
-    mailbox = _mailbox(call)
-    settings = _settings(call, mailbox)
-    select = {k.lower(): v for k, v in call.query.items()}.get("$select")
-    if select:
-        wanted = {name.strip().lower() for name in select.split(",")}
-        settings = {k: v for k, v in settings.items() if k.startswith("@") or k.lower() in wanted}
-    return Reply(200, settings)
 
 
 async def get_automatic_replies(call: Call) -> Reply:
@@ -151,12 +121,13 @@ async def patch_settings(call: Call) -> Reply:
         set_automatic_replies(mailbox, value)
     if changes:
         raise GraphError(400, "RequestBodyRead", f"The sandbox cannot change {sorted(changes)}.")
-    return Reply(200, _settings(call, mailbox))
+    from sandbox.graph.events import get_mailbox_settings  # the one rendering of the settings
+
+    return await get_mailbox_settings(call)
 
 
 SETTINGS = USER + r"/mailboxsettings"
 ROUTES = [
-    route("GET", SETTINGS, "mailboxSettings.get", get_settings),
     route("PATCH", SETTINGS, "mailboxSettings.update", patch_settings),
     route(
         "GET",

@@ -82,4 +82,5 @@ PROFILE = ProviderProfile(
     open_freebusy=_open_freebusy,
     open_meetings=_open_meetings,
     open_subscriptions=None,
+    silent_organizer_updates=True,
 )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from calbridge.errors import ProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.batching import ProviderLimits
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
@@ -101,4 +102,6 @@ PROFILE = ProviderProfile(
     open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
     configure=_configure,
+    meeting_hosts=frozenset({MeetingProvider.GOOGLE_MEET}),
+    silent_organizer_updates=True,
 )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from calbridge.errors import ProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.batching import ProviderLimits
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
@@ -102,4 +103,5 @@ PROFILE = ProviderProfile(
     open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
     configure=_configure,
+    meeting_hosts=frozenset({MeetingProvider.TEAMS}),
 )

@@ -1,8 +1,8 @@
 """pairs.mirror_oof: mirror out-of-office state between the pair's people; pairs.oof_mirror:
 what calbridge last mirrored (origin side, span, the Google event it made or followed)
 
-Revision ID: 0008_mirror_oof
-Revises: 0007_event_failures
+Revision ID: 0009_mirror_oof
+Revises: 0008_pair_meeting_links
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_mirror_oof"
-down_revision = "0007_event_failures"
+revision = "0009_mirror_oof"
+down_revision = "0008_pair_meeting_links"
 branch_labels = None
 depends_on = None
 
