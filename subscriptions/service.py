@@ -97,6 +97,10 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
         else:
             if checked.checked:
                 log.info("pairs_rechecked", checked=checked.checked, restored=len(checked.restored))
+        try:  # out of office has no notifications: it is polled here, once per pass
+            await mirror_out_of_office(settings, engine)
+        except Exception as exc:
+            log.error("oof_mirror_pass_failed", error=type(exc).__name__)
 
     await bus.connect()
     try:
@@ -109,6 +113,23 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
         await providers.close()
         await bus.close()
         await engine.dispose()
+
+
+async def mirror_out_of_office(settings: Settings, engine: AsyncEngine) -> None:
+    """One pass of `calbridge.meetings.oof_mirror` over the pairs that mirror out of office,
+    through the providers' meeting sources (opened for the pass, only if such a pair exists)."""
+    from calbridge.freebusy.wiring import close_sources, open_meeting_sources
+    from calbridge.meetings.oof_mirror import OofMirror, any_mirrored
+
+    if not await any_mirrored(engine):
+        return
+    sources = await open_meeting_sources(settings)
+    try:
+        counts = await OofMirror(engine, sources, clock=_now).run()
+    finally:
+        await close_sources(sources)
+    if counts["written"] or counts["failed"]:
+        log.info("oof_mirror_pass", **counts)
 
 
 async def load_connections(

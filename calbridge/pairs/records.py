@@ -55,6 +55,7 @@ class PairRecord:
     microsoft_stream_held_until: datetime | None = None
     meeting_links: bool = False
     working_locations: bool = False
+    mirror_oof: bool = False  # out-of-office state mirrored between the two people
 
     def ref(self, side: Side) -> str:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
@@ -106,6 +107,7 @@ class PairRecord:
             "last_error": self.last_error,
             "last_sync_at": when(self.last_sync_at),
             "delete_mirrors": self.delete_mirrors,
+            "mirror_oof": self.mirror_oof,
             "created_at": when(self.created_at),
             "updated_at": when(self.updated_at),
         }
@@ -180,6 +182,7 @@ def _record(row: Any) -> PairRecord:
         last_error=row.last_error,
         last_sync_at=row.last_sync_at,
         delete_mirrors=bool(row.delete_mirrors),
+        mirror_oof=bool(row.mirror_oof),
         created_at=row.created_at,
         updated_at=row.updated_at,
         google_ref=row.google_calendar_id,

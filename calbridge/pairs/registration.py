@@ -137,7 +137,7 @@ async def register_pairs(
             rows = await conn.execute(
                 sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
                 .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail, pairs.c.conflict_policy)
-                .add_columns(pairs.c.meeting_links, pairs.c.working_locations)
+                .add_columns(pairs.c.meeting_links, pairs.c.working_locations, pairs.c.mirror_oof)
                 .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
             )
             for row in rows:
@@ -155,6 +155,7 @@ async def register_pairs(
             "conflict_policy": spec.conflict.value,
             "meeting_links": spec.meeting_links,
             "working_locations": spec.working_locations,
+            "mirror_oof": spec.mirror_oof,
             "state": PairState.PENDING.value,
         }
         for spec, g, m in keyed
@@ -181,12 +182,14 @@ async def register_pairs(
             row.conflict_policy,
             bool(row.meeting_links),
             bool(row.working_locations),
+            bool(row.mirror_oof),
         ) == (
             spec.direction.value,
             spec.detail.value,
             spec.conflict.value,
             spec.meeting_links,
             spec.working_locations,
+            spec.mirror_oof,
         ):
             out.append((str(row.id), Registered.SAME))
         else:
@@ -199,6 +202,7 @@ async def register_pairs(
                     conflict_policy=spec.conflict.value,
                     meeting_links=spec.meeting_links,
                     working_locations=spec.working_locations,
+                    mirror_oof=spec.mirror_oof,
                 )
             )
             out.append((str(row.id), Registered.CHANGED))

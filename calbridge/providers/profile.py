@@ -5,7 +5,7 @@ token code and length limit (`tokens`), how a subscription is kept alive (`subsc
 how a new connection's credential is tried (`connections add`), push or streaming, the
 free/busy batch size, window and timeout (`freebusy`), the per-mailbox concurrency cap
 (`registry.Registry`), the connection type (`connections`), and the openers of its adapter,
-free/busy source and subscription provider. Each slice declares its own in
+free/busy source, meeting source and subscription provider. Each slice declares its own in
 `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists them, one line per provider.
 
 The openers are plain functions that import the slice's SDK-backed modules when first called,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.freebusy.batching import ProviderLimits
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import MailboxLimits
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -88,6 +89,7 @@ class ProviderProfile:
     # connections add: one cheap authenticated call (a token request) with a connection's
     # credential, (connection, timeout) -> what it proved; raises CredentialRefused naming the fix
     verify_credentials: Callable[[Connection, float], Awaitable[str]]
+    open_meetings: Callable[[Connection, Settings], MeetingSource]  # the meeting list, out of office
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
     # Meetings its API makes on request (a keyword in a location; docs/hybrid.md).

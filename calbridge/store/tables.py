@@ -113,6 +113,10 @@ pairs = sa.Table(
     sa.Column("delete_mirrors", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # A pair in error is checked again from then on (the renewer claims it by moving this on).
     sa.Column("recheck_at", UTCDateTime(), nullable=True),
+    # `pairs add --mirror-oof`: out-of-office state is mirrored between the pair's two people;
+    # `oof_mirror` is what was last mirrored (calbridge.meetings.oof_mirror.OofRecord as JSON).
+    sa.Column("mirror_oof", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("oof_mirror", sa.JSON, nullable=True),
     _created(),
     _updated(),
     sa.UniqueConstraint("google_calendar_id", "microsoft_calendar_id"),

@@ -152,6 +152,14 @@ def add_google(
     ca_file: CaOption = None,
     replace: ReplaceOption = False,
     no_verify: NoVerifyOption = False,
+    gmail_settings: Annotated[
+        bool,
+        typer.Option(
+            "--gmail-settings",
+            help="The admin also delegated gmail.settings.basic: out of office is read from and "
+            "mirrored to Gmail's vacation responder.",
+        ),
+    ] = False,
 ) -> None:
     """Add a Google service account that acts for each user through domain-wide delegation."""
     from calbridge.connections import ConnectionInvalid
@@ -171,6 +179,7 @@ def add_google(
         api_endpoint=api_endpoint,
         token_uri=token_uri,
         ca_pem=_ca(ca_file),
+        gmail_settings=gmail_settings,
     )
     _store(connection, replace, no_verify)
 

@@ -94,6 +94,7 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ),
         ("direction", f"{pair.direction.value} {ARROWS[pair.direction.value]}"),
         ("detail", pair.detail.value),
+        ("mirror out of office", "yes" if pair.mirror_oof else "no"),
         (
             "conflicts",
             "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
@@ -210,6 +211,14 @@ def add(
     microsoft_connection: Annotated[
         str | None, typer.Option("--microsoft-connection", help="Connection name, when there are several.")
     ] = None,
+    mirror_oof: Annotated[
+        bool,
+        typer.Option(
+            "--mirror-oof",
+            help="Mirror out of office: an Outlook automatic reply makes a Google out-of-office event, "
+            "and back (polled by the renewer).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Add a pair and activate it (access checked on both sides, then a baseline sync).
@@ -232,6 +241,7 @@ def add(
             working_locations=working_locations,
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
+            mirror_oof=mirror_oof,
         )
     except CalbridgeError as exc:
         fail(str(exc))

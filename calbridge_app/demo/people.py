@@ -23,6 +23,7 @@ from calbridge_app.demo.scenario import (
     CreateEvent,
     DeleteEvent,
     Edit,
+    ListMeetings,
     LookUp,
     MoveOccurrence,
     Shown,
@@ -167,7 +168,7 @@ class GooglePerson:
         if isinstance(action, CreateEvent):
             created = await self._google.create_event(self._calendar_id, _google_body(action, base))
             return str(created["id"])
-        assert not isinstance(action, LookUp)
+        assert not isinstance(action, LookUp | ListMeetings)
         event_id = handles.id_on(action.key, self._name)
         if isinstance(action, DeleteEvent):
             await self._google.delete_event(self._calendar_id, event_id)
@@ -277,7 +278,7 @@ class OutlookPerson:
         if isinstance(action, CreateEvent):
             created = await self._graph.create_event(self._user, _graph_body(action, base), self._calendar_id)
             return str(created["id"])
-        assert not isinstance(action, LookUp)
+        assert not isinstance(action, LookUp | ListMeetings)
         event_id = handles.id_on(action.key, self._name)
         if isinstance(action, DeleteEvent):
             await self._graph.delete_event(self._user, event_id)
@@ -351,7 +352,7 @@ class ExchangePerson:
                 free_busy="OOF" if action.out_of_office else "Busy",
             )
             return str(created["id"])
-        assert not isinstance(action, LookUp)
+        assert not isinstance(action, LookUp | ListMeetings)
         event_id = handles.id_on(action.key, self._name)
         if isinstance(action, Edit):
             fields: dict[str, Any] = {}
@@ -418,6 +419,52 @@ class FreeBusyDesk:
         async with self._session.post(self._url, json=self._query, headers=headers) as answer:
             answer.raise_for_status()
             return seen_from_freebusy(await answer.json(), self._address)
+
+
+# --- the meeting list
+
+
+def seen_from_meetings(answer: Mapping[str, Any]) -> list[Shown]:
+    """The meetings of a `GET /v1/meetings` answer as `Shown` entries (the join link as text)."""
+    return [
+        Shown(
+            id=f"meeting-{n}",
+            title=str(meeting.get("title", "")),
+            start=datetime.fromisoformat(meeting["start"]).astimezone(UTC),
+            end=datetime.fromisoformat(meeting["end"]).astimezone(UTC),
+            text=str(meeting.get("joinUrl") or ""),
+        )
+        for n, meeting in enumerate(answer.get("meetings", []))
+        if not meeting.get("allDay")
+    ]
+
+
+class MeetingDesk:
+    """Someone opening a person's meeting list on the receiver; every look asks again."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, key: str) -> None:
+        self._session = session
+        self._url = url
+        self._key = key
+        self._query: dict[str, str] | None = None
+
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
+        assert isinstance(action, ListMeetings)
+        self._query = {
+            "address": action.address,
+            "start": _iso(action.start.resolve(base)),
+            "end": _iso(action.end.resolve(base)),
+        }
+        await self.look()
+        return None
+
+    async def look(self) -> list[Shown]:
+        if self._query is None:
+            return []
+        headers = {"Authorization": f"Bearer {self._key}"}
+        async with self._session.get(self._url, params=self._query, headers=headers) as answer:
+            answer.raise_for_status()
+            return seen_from_meetings(await answer.json())
 
 
 def next_monday(now: datetime) -> datetime:

@@ -30,6 +30,7 @@ __all__ = [
     "DemoPair",
     "Edit",
     "Expectation",
+    "ListMeetings",
     "LookUp",
     "MoveOccurrence",
     "Predicate",
@@ -46,6 +47,7 @@ class DemoSide(StrEnum):
     OUTLOOK = "Outlook"
     EXCHANGE = "Exchange"
     FREEBUSY = "free/busy API"
+    MEETINGS = "meeting list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,22 @@ class LookUp:
         return f"looks up {self.address.split('@')[0].title()}'s free/busy {self.start.label().split()[0]}"
 
 
-Activity = CreateEvent | Edit | DeleteEvent | MoveOccurrence | LookUp
+@dataclass(frozen=True, slots=True)
+class ListMeetings:
+    """Open someone's meeting list (`GET /v1/meetings`), over a window."""
+
+    address: str
+    start: At
+    end: At
+    key: None = None  # a look changes no event
+
+    def says(self) -> str:
+        return (
+            f"opens {self.address.split('@')[0].title()}'s meeting list for {self.start.label().split()[0]}"
+        )
+
+
+Activity = CreateEvent | Edit | DeleteEvent | MoveOccurrence | LookUp | ListMeetings
 
 
 # --- what must be seen
@@ -270,6 +287,17 @@ def shows(
     return Expectation(" ".join(parts) or "the event", check)
 
 
+def listed_once(title: str) -> Expectation:
+    """A meeting list showing `title` exactly once (an event and its mirror are one meeting),
+    with its join link."""
+
+    def check(found: Shown | None, seen: Sequence[Shown], base: datetime) -> bool:
+        listed = [s for s in seen if s.title == title]
+        return len(listed) == 1 and listed[0].text.startswith("https://")
+
+    return Expectation(f'"{title}" once, with its join link', check)
+
+
 def gone() -> Expectation:
     return Expectation("gone", lambda found, seen, base: found is None)
 
@@ -316,6 +344,7 @@ CALENDARS: tuple[DemoCalendar, ...] = (
     DemoCalendar("dave.google", DemoSide.GOOGLE, DAVE),
     DemoCalendar("dave.exchange", DemoSide.EXCHANGE, DAVE, "primary", "Exchange"),
     DemoCalendar("freebusy", DemoSide.FREEBUSY, "", "", "free/busy API"),
+    DemoCalendar("meetings", DemoSide.MEETINGS, "", "", "meeting list"),
 )
 
 PAIRS: tuple[DemoPair, ...] = (
@@ -474,6 +503,15 @@ SCENARIO: tuple[Step, ...] = (
         "freebusy",
         busy_during(At(2, 15), At(2, 16)),
         needs=frozenset({"freebusy"}),
+        after=("call",),
+    ),
+    Step(
+        "Bob",
+        "meetings",
+        ListMeetings(ALICE, At(2, 0), At(3, 0)),
+        "meetings",
+        listed_once("Customer call"),
+        needs=frozenset({"freebusy"}),  # served beside the free/busy API, with its keys
         after=("call",),
     ),
 )

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sandbox.google.emulator import EMULATOR, GoogleEmulator
 from sandbox.google.errors import GoogleApiError, error_response
+from sandbox.google.tokens import GMAIL_SETTINGS
 
 __all__ = ["add_routes"]
 
@@ -157,10 +158,16 @@ def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -
     if "userQuotaPerMinute" in body:
         limit = body["userQuotaPerMinute"]
         emu.quota.per_minute = None if limit is None else int(limit)
+    if "gmailSettingsDelegated" in body:  # the admin adds (or removes) gmail.settings.basic
+        if body["gmailSettingsDelegated"]:
+            emu.issuer.delegated.add(GMAIL_SETTINGS)
+        else:
+            emu.issuer.delegated.discard(GMAIL_SETTINGS)
     return {
         "guestCopies": emu.world.guest_copies,
         "meetPending": emu.world.meet_pending,
         "userQuotaPerMinute": emu.quota.per_minute,
+        "gmailSettingsDelegated": GMAIL_SETTINGS in emu.issuer.delegated,
     }
 
 

@@ -87,12 +87,26 @@ def apply_fields(
     # Google always answers with these, whether or not the write named them.
     event.setdefault("reminders", {"useDefault": True})
     event.setdefault("eventType", "default")
+    if event["eventType"] == "outOfOffice":
+        _check_out_of_office(event, start.moment is None)
     _check_extended_properties(event.get("extendedProperties"))
     if "conferenceData" in event and conference_version >= 1:
         event["conferenceData"] = _conference(event["conferenceData"], meet, pending=pending)
         for point in event["conferenceData"].get("entryPoints", []):
             if point.get("entryPointType") == "video":
                 event["hangoutLink"] = point["uri"]
+
+
+def _check_out_of_office(event: dict[str, Any], all_day: bool) -> None:
+    """Google's shape of an out-of-office event: timed, without guests, `outOfOfficeProperties`
+    defaulted as Google does (the primary-calendar rule is `event_types.check_type_write`'s)."""
+    if all_day:
+        raise GoogleApiError.bad_request("Out of office events cannot be all-day events.", "invalid")
+    if event.get("attendees"):
+        raise GoogleApiError.bad_request("Out of office events cannot have attendees.", "invalid")
+    properties = dict(event.get("outOfOfficeProperties") or {})
+    properties.setdefault("autoDeclineMode", "declineOnlyNewConflictingInvitations")
+    event["outOfOfficeProperties"] = properties
 
 
 def writable(event: dict[str, Any]) -> dict[str, Any]:

@@ -92,6 +92,7 @@ class GoogleWorld:
         self.rng = random.Random(self.seed)
         self.serial = 0
         self.calendars: dict[str, Calendar] = {}
+        self.vacations: dict[str, dict[str, Any]] = {}  # Gmail's vacation responder by user (gmail.py)
         for user in self.users.values():
             self.add_calendar(user.email, user.name, user.time_zone, {user.email: "owner"})
 

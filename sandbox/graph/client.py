@@ -120,6 +120,13 @@ class GraphControl:
     async def delete_occurrence(self, user: str, series_id: str, original: str) -> None:
         await self._call("DELETE", self._occurrence(user, series_id, original))
 
+    async def automatic_replies(self, user: str) -> dict[str, Any]:
+        return await self._object("GET", f"/mailboxes/{_q(user)}/automatic-replies")
+
+    async def set_automatic_replies(self, user: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """As the person would in Outlook: status, scheduled times, messages."""
+        return await self._object("PUT", f"/mailboxes/{_q(user)}/automatic-replies", changes)
+
     async def settings(self) -> dict[str, Any]:
         return await self._object("GET", "/settings")
 

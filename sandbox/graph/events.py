@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from sandbox.graph.errors import GraphError, not_found
 from sandbox.graph.instances import Instance, expand, expand_all, find_occurrence
 from sandbox.graph.invitations import invitation_for
+from sandbox.graph.mailbox_settings import automatic_replies
 from sandbox.graph.odata import context_url
 from sandbox.graph.query import parse_expand, parse_filter, parse_select, parse_window
 from sandbox.graph.render import render_instance, render_item
@@ -204,25 +205,32 @@ async def calendar_view(call: Call) -> Reply:
 
 
 async def get_mailbox_settings(call: Call) -> Reply:
-    """`GET /users/{id}/mailboxSettings`: the owner's zone and working hours, as Graph answers
-    (the zone as Outlook stores it, a Windows name unless set through the API)."""
+    """`GET /users/{id}/mailboxSettings`: the owner's zone, working hours and automatic replies,
+    as Graph answers (the zone as Outlook stores it, a Windows name unless set through the API;
+    `$select` honoured)."""
     mailbox = _mailbox(call)
     zone = mailbox.time_zone
-    return Reply(
-        200,
-        {
-            "@odata.context": call.link(f"/$metadata#users('{mailbox.address}')/mailboxSettings"),
-            "timeZone": zone,
-            "dateFormat": "M/d/yyyy",
-            "timeFormat": "h:mm tt",
-            "workingHours": {
-                "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-                "startTime": "08:00:00.0000000",
-                "endTime": "17:00:00.0000000",
-                "timeZone": {"name": zone},
-            },
+    settings = {
+        "@odata.context": call.link(f"/$metadata#users('{mailbox.address}')/mailboxSettings"),
+        "timeZone": zone,
+        "automaticRepliesSetting": automatic_replies(mailbox),
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+        "dateFormat": "M/d/yyyy",
+        "timeFormat": "h:mm tt",
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+        "userPurpose": "user",
+        "workingHours": {
+            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "startTime": "08:00:00.0000000",
+            "endTime": "17:00:00.0000000",
+            "timeZone": {"name": zone},
         },
-    )
+    }
+    select = {k.lower(): v for k, v in call.query.items()}.get("$select")
+    if select:
+        wanted = {name.strip().lower() for name in select.split(",")}
+        settings = {k: v for k, v in settings.items() if k.startswith("@") or k.lower() in wanted}
+    return Reply(200, settings)
 
 
 ONE = EVENTS + r"/(?P<event>[^/]+)"

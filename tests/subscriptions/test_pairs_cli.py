@@ -854,3 +854,19 @@ def test_pairs_list_of_an_unknown_state_exits_2_naming_the_states(env: dict[str,
     assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output
     assert "'bogus' is not a pair state" in lines[0]
     assert "pending, active, paused, error, removing" in lines[0]
+
+
+def test_given_mirror_oof_when_adding_a_pair_then_it_is_stored_shown_and_can_be_turned_off(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = ["pairs", "add", "--google", "c@example.com", "--microsoft", "c@example.org", "--json"]
+    code, out = invoke(*args, "--mirror-oof")
+    assert code == 0, out
+    pair = json.loads(out)["pair"]
+    assert pair["mirror_oof"] is True
+    code, shown = invoke("pairs", "show", pair["id"])
+    assert "mirror out of office yes" in shown
+    code, out = invoke(*args)  # added again without the flag: the option is turned off
+    assert code == 0 and json.loads(out)["outcome"] == "updated"
+    assert json.loads(invoke("pairs", "show", pair["id"], "--json")[1])["mirror_oof"] is False

@@ -53,6 +53,9 @@ class GoogleConnection:
     ca_pem: str | None = field(default=None, repr=False)  # a private CA's PEM text (public)
     id: str = ""
     provider: Provider = Provider.GOOGLE
+    # The admin delegated gmail.settings.basic too: out of office is read from and mirrored to
+    # Gmail's vacation responder (docs/hybrid.md). Calendar alone otherwise.
+    gmail_settings: bool = False
 
     @property
     def ca_file(self) -> str | None:
@@ -97,6 +100,7 @@ class GoogleConnection:
             "api_endpoint": self.api_endpoint,
             "token_uri": self.token_uri,
             "ca_pem": self.ca_pem,
+            "gmail_settings": self.gmail_settings,
         }
         return settings, secret
 
@@ -109,6 +113,7 @@ class GoogleConnection:
             api_endpoint=settings.get("api_endpoint"),
             token_uri=settings.get("token_uri"),
             ca_pem=stored_ca(settings),
+            gmail_settings=bool(settings.get("gmail_settings", False)),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -117,4 +122,5 @@ class GoogleConnection:
             "token_uri": self.effective_token_uri,
             "api_endpoint": self.api_endpoint,
             "ca": ca_summary(self.ca_pem),
+            "gmail_settings": self.gmail_settings,
         }

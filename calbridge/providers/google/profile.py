@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import MailboxLimits
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -73,6 +74,14 @@ async def _verify(connection: Connection, seconds: float) -> str:
     return await verify_google(connection, seconds)
 
 
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.google.meetings import open_google_meetings
+
+    return open_google_meetings(
+        _google(connection), threads=settings.google_threads, timeout=settings.provider_timeout
+    )
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GOOGLE,
     side=Side.GOOGLE,
@@ -96,6 +105,7 @@ PROFILE = ProviderProfile(
     connection_type=GoogleConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
     verify_credentials=_verify,
     configure=_configure,

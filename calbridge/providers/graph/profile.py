@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import MailboxLimits
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -74,6 +75,17 @@ async def _verify(connection: Connection, seconds: float) -> str:
     return await verify_graph(connection, seconds)
 
 
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.graph.meetings import open_graph_meetings
+    from calbridge.providers.limits import MailboxLimits
+
+    return open_graph_meetings(
+        _graph(connection),
+        limits=MailboxLimits(settings.graph_mailbox_concurrency),
+        timeout=settings.provider_timeout,
+    )
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GRAPH,
     side=Side.MICROSOFT,
@@ -94,6 +106,7 @@ PROFILE = ProviderProfile(
     connection_type=GraphConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
     verify_credentials=_verify,
     configure=_configure,
