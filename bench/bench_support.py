@@ -20,6 +20,11 @@ BROKER = "127.0.0.1"  # benchmarks load loopback only
 
 def management(method: str, path: str, body: object | None = None) -> None:
     """Call RabbitMQ's management API on the local broker (guest account), bounded by a timeout."""
+    management_json(method, path, body)
+
+
+def management_json(method: str, path: str, body: object | None = None) -> Any:
+    """The same call, answering the decoded JSON (None for an empty answer)."""
     request = urllib.request.Request(
         f"http://{BROKER}:15672/api{path}",
         method=method,
@@ -29,7 +34,9 @@ def management(method: str, path: str, body: object | None = None) -> None:
             "Content-Type": "application/json",
         },
     )
-    urllib.request.urlopen(request, timeout=10).close()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        payload = response.read()
+    return json.loads(payload) if payload else None
 
 
 def create_vhost(name: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,12 +17,15 @@ from zoneinfo import ZoneInfo
 import orjson
 
 __all__ = [
+    "NOT_MIRRORED",
+    "WORKING_LOCATION",
     "AllDay",
     "Attendee",
     "Body",
     "Event",
     "EventStatus",
     "InstanceOf",
+    "MeetingProvider",
     "OnlineMeeting",
     "Person",
     "Recurrence",
@@ -33,6 +36,13 @@ __all__ = [
     "Timed",
     "content_hash",
 ]
+
+# `Event.extra` key a translator sets on an event that is never mirrored, with the reason as
+# its value (a Google birthday, a working location): the planner skips it and counts it.
+NOT_MIRRORED = "not_mirrored"
+# `Event.extra` key a translator sets on a working location (where the person works that day):
+# mirrored as a free marker only by pairs that ask for it, else skipped like NOT_MIRRORED.
+WORKING_LOCATION = "working_location"
 
 
 class ShowAs(StrEnum):
@@ -75,7 +85,9 @@ class Timed:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("Timed start and end must be timezone-aware")
-        if self.end < self.start:
+        # In UTC: within one zone Python compares wall times and ignores `fold`, so 01:30 EDT to
+        # 01:15 EST (45 minutes on a fall-back night) would look like an end before its start.
+        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
             raise ValueError("Timed end is before start")
         ZoneInfo(self.zone)  # raises for a name that is not an IANA zone
 
@@ -118,10 +130,38 @@ class Attendee:
     resource: bool = False  # a room or equipment
 
 
+class MeetingProvider(StrEnum):
+    """Who hosts an online meeting (the values are Google's and Graph's own names where they have one)."""
+
+    GOOGLE_MEET = "googleMeet"
+    TEAMS = "teamsForBusiness"
+    ZOOM = "zoom"
+    WEBEX = "webex"
+    SIP = "sip"  # only a SIP URI: a video device's address
+    OTHER = "other"
+
+    @classmethod
+    def named(cls, value: object) -> MeetingProvider:
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.OTHER
+
+
 @dataclass(frozen=True, slots=True)
 class OnlineMeeting:
-    provider: str  # "googleMeet", "teamsForBusiness", "zoom", "other"
+    """An event's join information: who hosts it, the join URL, and a SIP URI where one is known.
+
+    An empty `join_url` is a meeting *asked for* (a keyword in the location) and not made yet:
+    the adapter of the provider that hosts it creates it on write (docs/hybrid.md)."""
+
+    provider: MeetingProvider
     join_url: str
+    sip: str | None = None
+
+    @property
+    def requested(self) -> bool:
+        return not self.join_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,16 @@
 shard it owns and reaches the store): a process that is up but lost its broker connection, or
 came back without its consumers, is not ready, so a rolling restart of RabbitMQ that stalls work
 shows in the probes.
+
+A service binds its probe port itself (`bind_probe_port`) before it starts anything else, and
+hands the socket to uvicorn: a port already taken is a `ConfigurationError` naming the port and
+its setting, instead of uvicorn's `SystemExit` inside a task, which left the other tasks
+pending ("Task was destroyed but it is pending!") and the port unnamed.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -15,9 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from calbridge.errors import ConfigurationError
 from calbridge.metrics import CONTENT_TYPE_LATEST, render
+from calbridge.settings import ENV_PREFIX
 
-__all__ = ["build_probe_app"]
+__all__ = ["bind_probe_port", "build_probe_app"]
 
 Check = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -42,3 +50,22 @@ def build_probe_app(check: Check) -> Starlette:
             Route("/metrics", metrics),
         ]
     )
+
+
+def bind_probe_port(host: str, port: int, variable: str) -> socket.socket:
+    """A listening socket on (host, port) for uvicorn's `serve(sockets=[...])`; a port in use is a
+    ConfigurationError naming it and `variable`, the setting that chooses it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"port {port} on {host} is already in use ({exc.strerror}): stop what listens there or "
+            f"choose another port ({ENV_PREFIX}{variable} or --port)"
+        ) from None
+    sock.setblocking(False)
+    return sock

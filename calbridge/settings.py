@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         "before it goes to calbridge.dlq. Throttled waits do not use up the attempts of retry_delays; "
         "this time, counted from the first throttle, bounds them instead.",
     )
+    meeting_keywords: str = Field(
+        default="@meet=googleMeet,@teams=teamsForBusiness",
+        description="For pairs with meeting links: the words in a location that ask for a meeting, "
+        "each `keyword=provider` (googleMeet or teamsForBusiness), comma-separated.",
+    )
     throttle_patience: float = Field(
         default=60.0,
         ge=0,
@@ -120,6 +125,14 @@ class Settings(BaseSettings):
         le=64,
         description="Changes of one sync pass applied at once (a series and its exceptions stay in "
         "order). Graph requests stay within CALBRIDGE_GRAPH_MAILBOX_CONCURRENCY per mailbox.",
+    )
+    series_horizon_days: int = Field(
+        default=365,
+        ge=30,
+        le=3650,
+        description="How far ahead a series the other side cannot hold as one pattern is written as "
+        "single events; the processor moves this horizon forward as time passes. Keep it within "
+        "CALBRIDGE_GRAPH_WINDOW_AHEAD_DAYS so Graph's change feed sees every such event.",
     )
     processor_heartbeat: float = Field(
         default=2.0,
@@ -232,7 +245,8 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key that encrypts provider credentials stored in the database "
         "(a Fernet key: 32 url-safe base64-encoded bytes; `calbridge connections generate-key` makes "
-        "one). Several, comma-separated, for rotation: the first encrypts, all decrypt.",
+        "one). Several, comma-separated, for rotation: the first encrypts, all decrypt. A lost key: "
+        "enter each connection again with `connections add ... --replace` (docs/operations.md).",
     )
     connection_recheck: float = Field(
         default=30.0,
@@ -426,6 +440,14 @@ class Settings(BaseSettings):
     def _check_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(delay <= 0 for delay in value):
             raise ValueError("every delay must be a positive number of seconds")
+        return value
+
+    @field_validator("meeting_keywords")
+    @classmethod
+    def _check_meeting_keywords(cls, value: str) -> str:
+        from calbridge.translate.meetings import parse_keywords  # the model is not needed to start
+
+        parse_keywords(value)  # raises ValueError naming the bad item
         return value
 
     @field_validator("public_url")

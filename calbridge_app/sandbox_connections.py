@@ -45,17 +45,17 @@ def sandbox_connections(
     microsoft = data.get("microsoft")
     if not isinstance(google, dict) or not isinstance(microsoft, dict):
         raise SandboxFileInvalid("it has no google and microsoft sections; is it a sandbox connection file?")
-    ca_file: str | None = None
+    ca_pem: str | None = None
     if data.get("ca_pem"):
-        ca_path.write_text(str(data["ca_pem"]))
-        ca_file = str(ca_path)
+        ca_pem = str(data["ca_pem"])
+        ca_path.write_text(ca_pem)  # for curl and the like; the connections hold the content
     found: list[Connection] = [
         GoogleConnection(
             name=f"{prefix}-google",
             service_account=dict(_need(google, "service_account", "google")),
             api_endpoint=_need(google, "api_endpoint", "google"),
             token_uri=google.get("token_uri"),
-            ca_file=ca_file,
+            ca_pem=ca_pem,
         )
     ]
     tenant = _need(microsoft, "tenant_id", "microsoft")
@@ -70,15 +70,15 @@ def sandbox_connections(
                 client_secret=secret,
                 authority=microsoft.get("graph_authority"),
                 graph_url=microsoft["graph_url"],
-                ca_file=ca_file,
+                ca_pem=ca_pem,
             )
         )
     if microsoft.get("ews_url"):
-        found.append(_ews(microsoft, f"{prefix}-ews", ews_auth, ca_file))
+        found.append(_ews(microsoft, f"{prefix}-ews", ews_auth, ca_pem))
     return found
 
 
-def _ews(microsoft: dict[str, Any], name: str, auth: EwsAuth, ca_file: str | None) -> EwsConnection:
+def _ews(microsoft: dict[str, Any], name: str, auth: EwsAuth, ca_pem: str | None) -> EwsConnection:
     if auth == "oauth":
         return EwsConnection(
             name=name,
@@ -88,7 +88,7 @@ def _ews(microsoft: dict[str, Any], name: str, auth: EwsAuth, ca_file: str | Non
             tenant_id=_need(microsoft, "tenant_id", "microsoft"),
             client_id=_need(microsoft, "client_id", "microsoft"),
             token_url=microsoft.get("ews_token_url"),
-            ca_file=ca_file,
+            ca_pem=ca_pem,
         )
     return EwsConnection(
         name=name,
@@ -96,5 +96,5 @@ def _ews(microsoft: dict[str, Any], name: str, auth: EwsAuth, ca_file: str | Non
         username=_need(microsoft, "ews_username", "microsoft"),
         password=_need(microsoft, "ews_password", "microsoft"),
         url=microsoft["ews_url"],
-        ca_file=ca_file,
+        ca_pem=ca_pem,
     )

@@ -63,6 +63,7 @@ from processor.sync.context import CalendarSide, Hint, PairContext
 from processor.sync.engine import PassSummary, run_pass
 from processor.sync.links import LinkRepository
 from processor.sync.recent_links import RecentLinks
+from processor.sync.series import DEFAULT_HORIZON, Horizon
 
 __all__ = ["ChangeConsumer", "change_outcome"]
 
@@ -93,6 +94,7 @@ class ChangeConsumer:
         *,
         limits: BreakerLimits | None = None,
         concurrency: int = 1,
+        horizon: Horizon = DEFAULT_HORIZON,
         ledger: PassLedger | None = None,
         locks: PairLocks | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -102,6 +104,7 @@ class ChangeConsumer:
         self._providers = providers
         self._limits = limits or BreakerLimits()
         self._concurrency = concurrency
+        self._horizon = horizon
         self._ledger = ledger or PassLedger()
         self._locks = locks or LocalPairLocks()
         self._clock = clock
@@ -188,6 +191,7 @@ class ChangeConsumer:
                 limits=self._limits,
                 concurrency=self._concurrency,
                 failures=failures,
+                horizon=self._horizon,
             )
         APPLY_SECONDS.labels(side.value).observe(time.perf_counter() - began)
         await self._directory.record_sync(pair.id)  # `calbridge pairs list` shows it

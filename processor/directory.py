@@ -19,7 +19,7 @@ at once by this process (`forget`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,13 +27,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calbridge.model import MeetingProvider
 from calbridge.pairs.connection_faults import fail_pair
 from calbridge.pairs.health import note_last_error
-from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, Policy
+from calbridge.pairs.policy import ConflictPolicy, Detail, Direction, MeetingLinks, Policy, Side
 from calbridge.pairs.states import PairAction, PairState
 from calbridge.pairs.transitions import transition
 from calbridge.providers.base import CalendarAddress
+from calbridge.providers.registry import known_profile
 from calbridge.store.tables import calendars, event_failures, pairs
+from calbridge.translate.meetings import DEFAULT_KEYWORDS
 from calbridge.translate.stamps import pairing_key
 from processor.sync.failure_log import StoredFailureLog
 
@@ -75,7 +78,9 @@ class PairDirectory:
         ttl: float = 1.0,
         sync_record_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        meeting_keywords: Mapping[str, MeetingProvider] = DEFAULT_KEYWORDS,
     ) -> None:
+        self._keywords = tuple(meeting_keywords.items())
         self._engine = engine
         self._ttl = ttl
         self._sync_record_interval = sync_record_interval
@@ -112,6 +117,9 @@ class PairDirectory:
                     Detail(row["detail"]),
                     ConflictPolicy(row["conflict_policy"]),
                     pairing=_pairing(row),
+                    mailing_sides=_mailing_sides(row),
+                    meeting_links=self._meeting_links(row) if row["meeting_links"] else None,
+                    working_locations=bool(row["working_locations"]),
                 ),
                 google=_calendar(row, "g"),
                 microsoft=_calendar(row, "m"),
@@ -120,6 +128,21 @@ class PairDirectory:
             )
             for row in rows
         ]
+
+    def _meeting_links(self, row: sa.RowMapping) -> MeetingLinks:
+        """What the pair's two providers can do with a keyword (their profiles say)."""
+        sides = {
+            Side.GOOGLE: known_profile(row["g_provider"]),
+            Side.MICROSOFT: known_profile(row["m_provider"]),
+        }
+        return MeetingLinks(
+            keywords=self._keywords,
+            hosts=tuple(
+                (side, made) for side, prof in sides.items() if prof for made in sorted(prof.meeting_hosts)
+            ),
+            silent=frozenset(side for side, prof in sides.items() if prof and prof.silent_organizer_updates),
+            owners=((Side.GOOGLE, str(row["g_owner"])), (Side.MICROSOFT, str(row["m_owner"]))),
+        )
 
     async def pause(self, pair_id: str, reason: str) -> None:
         """Set an active pair to paused with the reason (`calbridge pairs resume` undoes it)."""
@@ -173,6 +196,8 @@ def _pairs_of_query() -> sa.Select[Any]:
             pairs.c.direction,
             pairs.c.detail,
             pairs.c.conflict_policy,
+            pairs.c.meeting_links,
+            pairs.c.working_locations,
             pairs.c.last_error,
             failures,
             *(column.label(f"g_{column.name}") for column in google.c),
@@ -195,6 +220,16 @@ def _pairing(row: sa.RowMapping) -> str:
     return pairing_key(
         CalendarAddress(row["g_owner"], row["g_calendar"]), CalendarAddress(row["m_owner"], row["m_calendar"])
     )
+
+
+def _mailing_sides(row: sa.RowMapping) -> frozenset[Side]:
+    """The pair's sides whose provider mails attendees on every write to a meeting (its profile)."""
+    found = set()
+    for side, prefix in ((Side.GOOGLE, "g"), (Side.MICROSOFT, "m")):
+        profile = known_profile(str(row[f"{prefix}_provider"]))
+        if profile is not None and not profile.silent_organizer_updates:
+            found.add(side)
+    return frozenset(found)
 
 
 def _calendar(row: sa.RowMapping, prefix: str) -> CalendarRoute:

@@ -12,6 +12,7 @@ __all__ = [
     "CHANGES",
     "CHANGE_LATENCY",
     "HINTS",
+    "NOT_MIRRORED",
     "PAIR_LOCK_WAIT",
     "PROVIDER_CALLS",
     "PROVIDER_CALL_SECONDS",
@@ -25,6 +26,12 @@ SYNC_ACTIONS = Counter(
     "calbridge_sync_actions_total",
     "Planned actions applied, by outcome (created, updated, deleted, skip_echo, ...).",
     ["outcome"],
+    registry=REGISTRY,
+)
+NOT_MIRRORED = Counter(
+    "calbridge_sync_not_mirrored_total",
+    "Events of a kind never mirrored (a Google birthday, fromGmail or working location), by kind.",
+    ["kind"],
     registry=REGISTRY,
 )
 SYNC_CONFLICTS = Counter(

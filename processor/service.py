@@ -21,6 +21,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.bus.base import Bus, Consumer
 from calbridge.logs import get_logger
 from calbridge.settings import Settings
+from calbridge.translate.meetings import parse_keywords
 from processor.consumer import ChangeConsumer
 from processor.directory import PairDirectory
 from processor.membership import Membership
@@ -37,6 +39,7 @@ from processor.providers import OpenProvider, ProviderCache
 from processor.spread import ShardSpreader
 from processor.sync.breaker import limits_from
 from processor.sync.links import StoredLinks
+from processor.sync.series import Horizon
 
 __all__ = ["Processor", "member_name"]
 
@@ -71,11 +74,12 @@ class Processor:
         )
         self.pair_locks = pair_locks_for(engine)
         self.consumer = ChangeConsumer(
-            PairDirectory(engine),
+            PairDirectory(engine, meeting_keywords=parse_keywords(settings.meeting_keywords)),
             StoredLinks(engine),
             self.providers,
             limits=limits_from(settings),
             concurrency=settings.apply_concurrency,
+            horizon=Horizon(ahead=timedelta(days=settings.series_horizon_days)),
             locks=self.pair_locks,
         )
         self._static: Consumer | None = None

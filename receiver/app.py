@@ -32,8 +32,9 @@ from calbridge.bus.base import Bus
 from calbridge.clock import Clock, system_clock
 from calbridge.freebusy.app import freebusy_routes
 from calbridge.freebusy.configure import keys_from, limits_from
-from calbridge.freebusy.openapi import FREEBUSY_PATH, OPENAPI_PATH
+from calbridge.freebusy.openapi import FREEBUSY_PATH, MEETINGS_PATH, OPENAPI_PATH
 from calbridge.freebusy.orchestrate import Lookup
+from calbridge.meetings.lookup import MeetingLookup
 from calbridge.metrics import CONTENT_TYPE_LATEST, render
 from calbridge.settings import Settings
 from receiver import google, graph
@@ -80,14 +81,19 @@ class _Probes:
 
 
 def create_app(
-    settings: Settings, bus: Bus, *, clock: Clock = system_clock, freebusy: Lookup | None = None
+    settings: Settings,
+    bus: Bus,
+    *,
+    clock: Clock = system_clock,
+    freebusy: Lookup | None = None,
+    meetings: MeetingLookup | None = None,
 ) -> Starlette:
     """Build the receiver; its lifespan starts the bus at start (connected if the broker is
     there, else connecting in the background) and closes it at shutdown.
 
     Raises ConfigurationError when no signing keys are configured: without them no notification
     could ever be authenticated. With `freebusy` given and CALBRIDGE_FREEBUSY_KEYS set, the
-    free/busy API is served too.
+    free/busy API is served too (and the meeting list with `meetings`).
     """
     intake = Intake(
         bus=bus,
@@ -123,8 +129,10 @@ def create_app(
     labelled: tuple[str, ...] = ROUTES
     freebusy_keys = keys_from(settings)
     if freebusy is not None and freebusy_keys:
-        routes += freebusy_routes(freebusy, keys=freebusy_keys, limits=limits_from(settings))
-        labelled = (*ROUTES, FREEBUSY_PATH, OPENAPI_PATH)
+        routes += freebusy_routes(
+            freebusy, keys=freebusy_keys, limits=limits_from(settings), meetings=meetings
+        )
+        labelled = (*ROUTES, FREEBUSY_PATH, OPENAPI_PATH, MEETINGS_PATH)
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware, routes=labelled, direct=direct)],

@@ -61,6 +61,8 @@ def build_app() -> Starlette:
     if freebusy is None:
         app = create_app(settings, bus)
     else:
-        app = add_lifespan(create_app(settings, bus, freebusy=freebusy.lookup), freebusy.running)
+        app = add_lifespan(
+            create_app(settings, bus, freebusy=freebusy.lookup, meetings=freebusy.meetings), freebusy.running
+        )
     tune_gc()
     return app

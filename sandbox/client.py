@@ -183,6 +183,10 @@ class GoogleControl:
     async def set_guest_copies(self, enabled: bool) -> None:
         await self._control.call("PUT", "/google/settings", {"guestCopies": enabled})
 
+    async def set_meet_pending(self, pending: bool) -> None:
+        """A Meet's createRequest answers `pending` and completes at the calendar's next API call."""
+        await self._control.call("PUT", "/google/settings", {"meetPending": pending})
+
     async def set_user_quota(self, per_minute: int | None) -> None:
         """Calls per user per sliding minute before 403 userRateLimitExceeded (None: unlimited)."""
         await self._control.call("PUT", "/google/settings", {"userQuotaPerMinute": per_minute})

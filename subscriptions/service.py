@@ -100,6 +100,10 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
         else:
             if checked.checked:
                 log.info("pairs_rechecked", checked=checked.checked, restored=len(checked.restored))
+        try:  # out of office has no notifications: it is polled here, once per pass
+            await mirror_out_of_office(settings, engine)
+        except Exception as exc:
+            log.error("oof_mirror_pass_failed", error=type(exc).__name__)
 
     await bus.connect()
     try:
@@ -112,6 +116,23 @@ async def serve_renewer(settings: Settings, *, once: bool = False, stop: asyncio
         await providers.close()
         await bus.close()
         await engine.dispose()
+
+
+async def mirror_out_of_office(settings: Settings, engine: AsyncEngine) -> None:
+    """One pass of `calbridge.meetings.oof_mirror` over the pairs that mirror out of office,
+    through the providers' meeting sources (opened for the pass, only if such a pair exists)."""
+    from calbridge.freebusy.wiring import close_sources, open_meeting_sources
+    from calbridge.meetings.oof_mirror import OofMirror, any_mirrored
+
+    if not await any_mirrored(engine):
+        return
+    sources = await open_meeting_sources(settings)
+    try:
+        counts = await OofMirror(engine, sources, clock=_now).run()
+    finally:
+        await close_sources(sources)
+    if counts["written"] or counts["failed"]:
+        log.info("oof_mirror_pass", **counts)
 
 
 async def load_connections(
@@ -134,6 +155,9 @@ async def _serve(
 ) -> None:
     import uvicorn
 
+    from calbridge.probes import bind_probe_port
+
+    sock = bind_probe_port(settings.renewer_http_host, settings.renewer_http_port, "RENEWER_HTTP_PORT")
     loop = asyncio.get_running_loop()
     for sig in _SIGNALS:
         with contextlib.suppress(NotImplementedError):
@@ -151,15 +175,15 @@ async def _serve(
     server = uvicorn.Server(config)
     # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has stopped,
     # which reaches the handlers above: the probes stop first, then the loop finishes its pass.
-    probes = asyncio.create_task(server.serve())
+    probes = asyncio.create_task(server.serve(sockets=[sock]))
     probes.add_done_callback(lambda _: stop.set())
-    consumer = await renewer.bus.consume_lifecycle(renewer.handle_lifecycle)
-    consumers.append(consumer)
-    log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
-    try:
+    try:  # from here on, whatever fails stops the probes too: no task is left pending
+        consumers.append(await renewer.bus.consume_lifecycle(renewer.handle_lifecycle))
+        log.info("renewer_started", port=settings.renewer_http_port, interval=settings.renewer_interval)
         await run_loop(tick, stop, settings.renewer_interval, health.record)
     finally:
-        await consumer.stop()
+        for consumer in consumers:
+            await consumer.stop()
         server.should_exit = True
         await probes
         for sig in _SIGNALS:

@@ -40,6 +40,7 @@ ELSEWHERE = {("demo",), ("sandbox",)}
 
 SAMPLES: dict[str, list[str]] = {
     "addresses": ["ann@example.com"],
+    "address": ["ann@example.com"],
     "name": ["some-connection"],
     "message_id": ["0123abcd"],
     "pair_id": ["p-nosuch"],

@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from calbridge.freebusy.types import AddressError, LookupOutcome
 
-__all__ = ["CacheKey", "Claim", "FreeBusyCache"]
+__all__ = ["CacheKey", "Claim", "FreeBusyCache", "ResultCache"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +34,27 @@ class CacheKey:
 
 
 @dataclass(slots=True)
-class Claim:
-    hits: dict[CacheKey, LookupOutcome] = field(default_factory=dict)
-    waiting: dict[CacheKey, asyncio.Future[LookupOutcome]] = field(default_factory=dict)
+class Claim(Generic[T]):
+    hits: dict[CacheKey, T] = field(default_factory=dict)
+    waiting: dict[CacheKey, asyncio.Future[T]] = field(default_factory=dict)
     owned: list[CacheKey] = field(default_factory=list)
 
 
-class FreeBusyCache:
+class ResultCache(Generic[T]):
+    """Per-address answers of any kind (free/busy blocks, a meeting list); an `AddressError`
+    that is not `cacheable` is handed to waiters but never kept."""
+
     def __init__(
         self, ttl: float, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 50_000
     ) -> None:
         self.ttl = ttl
         self.clock = clock
         self.max_entries = max_entries
-        self._entries: dict[CacheKey, tuple[float, LookupOutcome]] = {}
-        self._inflight: dict[CacheKey, asyncio.Future[LookupOutcome]] = {}
+        self._entries: dict[CacheKey, tuple[float, T]] = {}
+        self._inflight: dict[CacheKey, asyncio.Future[T]] = {}
 
-    def claim(self, keys: Iterable[CacheKey]) -> Claim:
-        claim = Claim()
+    def claim(self, keys: Iterable[CacheKey]) -> Claim[T]:
+        claim: Claim[T] = Claim()
         now = self.clock()
         for key in keys:
             entry = self._entries.get(key)
@@ -62,7 +68,7 @@ class FreeBusyCache:
                 claim.owned.append(key)
         return claim
 
-    def settle(self, key: CacheKey, outcome: LookupOutcome) -> None:
+    def settle(self, key: CacheKey, outcome: T) -> None:
         """Hand the outcome to every waiter and keep it for the TTL unless it is a failure."""
         future = self._inflight.pop(key, None)
         if future is not None and not future.done():
@@ -83,3 +89,6 @@ class FreeBusyCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+FreeBusyCache = ResultCache[LookupOutcome]

@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 
 from calbridge.metrics import REGISTRY
 
-__all__ = ["CACHE_LOOKUPS", "PROVIDER_CALLS", "PROVIDER_CALL_SECONDS", "REQUESTS"]
+__all__ = ["CACHE_LOOKUPS", "MEETING_REQUESTS", "PROVIDER_CALLS", "PROVIDER_CALL_SECONDS", "REQUESTS"]
 
 REQUESTS = Counter(
     "calbridge_freebusy_requests_total",
@@ -31,5 +31,11 @@ CACHE_LOOKUPS = Counter(
     "calbridge_freebusy_cache_lookups_total",
     "Per-address cache lookups, by result (hit, wait: joined an identical lookup in flight, miss).",
     ["result"],
+    registry=REGISTRY,
+)
+MEETING_REQUESTS = Counter(
+    "calbridge_meetings_requests_total",
+    "Meeting-list HTTP requests, by status code.",
+    ["status"],
     registry=REGISTRY,
 )

@@ -9,6 +9,7 @@ compared case-insensitively: they are lower-cased and duplicates dropped, keepin
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from calbridge.freebusy.types import AddressError, BusyResult, BusyStatus, ErrorCode, LookupOutcome, Window
+from calbridge.meetings.types import Oof
 
 __all__ = [
     "ADDRESS_LIMIT_ERROR",
@@ -28,7 +30,11 @@ __all__ = [
     "FreeBusyRequest",
     "FreeBusyResponse",
     "Limits",
+    "OofBody",
     "Problem",
+    "check_addresses",
+    "check_zone",
+    "checked_window",
     "render_response",
 ]
 
@@ -51,6 +57,52 @@ def _limits(info: ValidationInfo) -> Limits:
     context = info.context or {}
     limits = context.get("limits") if isinstance(context, dict) else None
     return limits if isinstance(limits, Limits) else Limits()
+
+
+def check_zone(value: str | None) -> str | None:
+    """An IANA zone name, or a validation error (free/busy and the meeting list)."""
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "unknown_zone", "{zone} is not an IANA time zone", {"zone": value}
+        ) from None
+    return value
+
+
+def check_addresses(addresses: list[str]) -> None:
+    """Each (lower-cased) address a plausible SMTP address, or a validation error."""
+    bad = [address for address in addresses if not _ADDRESS.match(address)]
+    if bad:
+        raise PydanticCustomError(
+            "address_syntax", "not an email address: {bad}", {"bad": ", ".join(bad[:5])}
+        )
+
+
+def checked_window(
+    start: datetime, end: datetime, time_zone: str | None, limits: Limits
+) -> tuple[datetime, datetime]:
+    """Start and end made aware (naive ones read in `time_zone`), start before end, the window
+    within the limits; a validation error otherwise."""
+    zone = ZoneInfo(time_zone or "UTC")
+    if (start.tzinfo is None or end.tzinfo is None) and time_zone is None:
+        raise PydanticCustomError("naive_time", "start and end need an offset, or give timeZone")
+    start, end = (t.replace(tzinfo=zone) if t.tzinfo is None else t for t in (start, end))
+    length = end.astimezone(UTC) - start.astimezone(UTC)
+    if length <= timedelta(0):
+        raise PydanticCustomError("empty_window", "start must be before end")
+    if length > limits.max_window:
+        raise PydanticCustomError(
+            "window_too_long",
+            "the window is {length} days; at most {limit} days per request",
+            {
+                "length": f"{length / timedelta(days=1):.4g}",
+                "limit": f"{limits.max_window / timedelta(days=1):g}",
+            },
+        )
+    return start, end
 
 
 class FreeBusyRequest(BaseModel):
@@ -82,25 +134,13 @@ class FreeBusyRequest(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _check_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise PydanticCustomError(
-                "unknown_zone", "{zone} is not an IANA time zone", {"zone": value}
-            ) from None
-        return value
+        return check_zone(value)
 
     @field_validator("addresses")
     @classmethod
     def _check_addresses(cls, value: list[str], info: ValidationInfo) -> list[str]:
         unique = list(dict.fromkeys(address.strip().lower() for address in value))
-        bad = [address for address in unique if not _ADDRESS.match(address)]
-        if bad:
-            raise PydanticCustomError(
-                "address_syntax", "not an email address: {bad}", {"bad": ", ".join(bad[:5])}
-            )
+        check_addresses(unique)
         limit = _limits(info).max_addresses
         if len(unique) > limit:
             raise PydanticCustomError(
@@ -112,20 +152,7 @@ class FreeBusyRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_window(self, info: ValidationInfo) -> FreeBusyRequest:
-        zone = ZoneInfo(self.time_zone or "UTC")
-        if (self.start.tzinfo is None or self.end.tzinfo is None) and self.time_zone is None:
-            raise PydanticCustomError("naive_time", "start and end need an offset, or give timeZone")
-        start, end = (t.replace(tzinfo=zone) if t.tzinfo is None else t for t in (self.start, self.end))
-        length = end.astimezone(UTC) - start.astimezone(UTC)
-        if length <= timedelta(0):
-            raise PydanticCustomError("empty_window", "start must be before end")
-        limit = _limits(info).max_window
-        if length > limit:
-            raise PydanticCustomError(
-                "window_too_long",
-                "the window is {length} days; at most {limit} days per request",
-                {"length": f"{length / timedelta(days=1):.4g}", "limit": f"{limit / timedelta(days=1):g}"},
-            )
+        start, end = checked_window(self.start, self.end, self.time_zone, _limits(info))
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
         return self
@@ -142,10 +169,25 @@ class BusyBlock(BaseModel):
     status: BusyStatus = Field(description="oof > busy > workingElsewhere > tentative where blocks overlap.")
 
 
+class OofBody(BaseModel):
+    """Out of office now: an automatic reply (Outlook), an out-of-office event or the Gmail
+    vacation responder (Google). `until` is absent when it lasts until turned off."""
+
+    active: bool
+    until: datetime | None = None
+
+    @classmethod
+    def of(cls, state: Oof, zone: ZoneInfo) -> OofBody:
+        return cls(active=state.active, until=state.until.astimezone(zone) if state.until else None)
+
+
 class AddressBusy(BaseModel):
     """The address's busy time inside the window: sorted, disjoint, clipped to the window."""
 
     busy: list[BusyBlock]
+    oof: OofBody | None = Field(
+        default=None, description="Out-of-office state now; absent when no suite could tell."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -187,7 +229,11 @@ class Problem(BaseModel):
     )
 
 
-def render_response(request: FreeBusyRequest, outcomes: dict[str, LookupOutcome]) -> FreeBusyResponse:
+def render_response(
+    request: FreeBusyRequest,
+    outcomes: dict[str, LookupOutcome],
+    oof: Mapping[str, Oof | AddressError] | None = None,
+) -> FreeBusyResponse:
     window = request.window()
     zone = window.zone
     results: dict[str, AddressBusy | AddressFailure] = {}
@@ -197,7 +243,9 @@ def render_response(request: FreeBusyRequest, outcomes: dict[str, LookupOutcome]
                 BusyBlock(start=b.start.astimezone(zone), end=b.end.astimezone(zone), status=b.status)
                 for b in outcome.busy
             ]
-            results[address] = AddressBusy(busy=blocks)
+            state = (oof or {}).get(address)
+            shown = OofBody.of(state, zone) if isinstance(state, Oof) else None
+            results[address] = AddressBusy(busy=blocks, oof=shown)
         elif isinstance(outcome, AddressError):
             results[address] = AddressFailure(
                 error=ErrorBody(code=outcome.code, message=outcome.detail, retryAfter=outcome.retry_after)

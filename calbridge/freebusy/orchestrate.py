@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import TypeVar
 
 import structlog
 
@@ -21,7 +22,7 @@ from calbridge.clock import Sleep
 from calbridge.errors import AccessDenied, NotFound, ProviderError, Throttled
 from calbridge.events import Provider
 from calbridge.freebusy.batching import PlannedCall, ProviderLimits, plan_calls
-from calbridge.freebusy.cache import CacheKey, FreeBusyCache
+from calbridge.freebusy.cache import CacheKey, ResultCache
 from calbridge.freebusy.intervals import normalize
 from calbridge.freebusy.metrics import CACHE_LOOKUPS, PROVIDER_CALL_SECONDS, PROVIDER_CALLS
 from calbridge.freebusy.resolve import Directory, resolve
@@ -29,7 +30,8 @@ from calbridge.freebusy.source import FreeBusySource
 from calbridge.freebusy.types import AddressError, Busy, BusyResult, ErrorCode, LookupOutcome, Window
 from calbridge.providers.registry import PROFILES, profile_for
 
-__all__ = ["Lookup", "Sleep", "default_timeouts"]
+__all__ = ["Lookup", "Sleep", "default_timeouts", "guarded_call"]
+T = TypeVar("T")
 # Time left after a throttled call's wait, so the retry itself has a chance to answer.
 RETRY_HEADROOM = 0.05
 
@@ -49,7 +51,7 @@ class Lookup:
 
     sources: Mapping[str, FreeBusySource]  # connection name -> source
     directory: Callable[[], Awaitable[Directory]]
-    cache: FreeBusyCache
+    cache: ResultCache[LookupOutcome]
     timeouts: Mapping[Provider, float] = field(default_factory=lambda: default_timeouts())
     sleep: Sleep = asyncio.sleep
 
@@ -128,42 +130,60 @@ class Lookup:
     async def _call(
         self, source: FreeBusySource, call: PlannedCall, deadline: float, budget: float
     ) -> dict[str, LookupOutcome]:
-        loop = asyncio.get_running_loop()
-        provider = str(source.provider)
-        retried = False
-        while True:
-            started = loop.time()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    answer = await source.query(call.addresses, call.start, call.end)
-            except Throttled as exc:
-                PROVIDER_CALLS.labels(provider, "throttled").inc()
-                if not retried and loop.time() + exc.retry_after + RETRY_HEADROOM < deadline:
-                    retried = True
-                    await self.sleep(exc.retry_after)
-                    continue
-                return _all(call, _failed("the provider is throttling requests", exc.retry_after))
-            except TimeoutError:
-                PROVIDER_CALLS.labels(provider, "timeout").inc()
-                return _all(call, _failed(f"the provider did not answer within {budget:g}s"))
-            except AccessDenied:
-                PROVIDER_CALLS.labels(provider, "denied").inc()
-                return _all(call, AddressError(ErrorCode.NOT_PERMITTED, "the provider refused access"))
-            except NotFound:
-                PROVIDER_CALLS.labels(provider, "failed").inc()
-                return _all(call, AddressError(ErrorCode.UNKNOWN_ADDRESS, "the provider does not know it"))
-            except ProviderError as exc:
-                PROVIDER_CALLS.labels(provider, "failed").inc()
-                _log().warning("freebusy_provider_failed", provider=provider, error_type=type(exc).__name__)
-                return _all(call, _failed("the provider failed"))
-            except Exception as exc:  # one broken source must not fail the others' answers
-                PROVIDER_CALLS.labels(provider, "failed").inc()
-                _log().error("freebusy_source_error", provider=provider, error_type=type(exc).__name__)
-                return _all(call, _failed("the provider failed"))
-            PROVIDER_CALLS.labels(provider, "ok").inc()
-            PROVIDER_CALL_SECONDS.labels(provider).observe(loop.time() - started)
-            missing = _failed("the provider did not answer for this address")
-            return {address: answer.get(address, missing) for address in call.addresses}
+        answer = await guarded_call(
+            str(source.provider),
+            lambda: source.query(call.addresses, call.start, call.end),
+            deadline=deadline,
+            budget=budget,
+            sleep=self.sleep,
+        )
+        if isinstance(answer, AddressError):
+            return _all(call, answer)
+        missing = _failed("the provider did not answer for this address")
+        return {address: answer.get(address, missing) for address in call.addresses}
+
+
+async def guarded_call(
+    provider: str, attempt: Callable[[], Awaitable[T]], *, deadline: float, budget: float, sleep: Sleep
+) -> T | AddressError:
+    """One provider call within a deadline (loop time): its answer, or the error its addresses
+    get. A throttled call is retried once if its Retry-After fits before the deadline; whatever
+    else goes wrong (a timeout, a refusal, a broken source) becomes an `AddressError`, so one
+    provider never fails another's answers. Shared by free/busy and the meeting list."""
+    loop = asyncio.get_running_loop()
+    retried = False
+    while True:
+        started = loop.time()
+        try:
+            async with asyncio.timeout_at(deadline):
+                answer = await attempt()
+        except Throttled as exc:
+            PROVIDER_CALLS.labels(provider, "throttled").inc()
+            if not retried and loop.time() + exc.retry_after + RETRY_HEADROOM < deadline:
+                retried = True
+                await sleep(exc.retry_after)
+                continue
+            return _failed("the provider is throttling requests", exc.retry_after)
+        except TimeoutError:
+            PROVIDER_CALLS.labels(provider, "timeout").inc()
+            return _failed(f"the provider did not answer within {budget:g}s")
+        except AccessDenied:
+            PROVIDER_CALLS.labels(provider, "denied").inc()
+            return AddressError(ErrorCode.NOT_PERMITTED, "the provider refused access")
+        except NotFound:
+            PROVIDER_CALLS.labels(provider, "failed").inc()
+            return AddressError(ErrorCode.UNKNOWN_ADDRESS, "the provider does not know it")
+        except ProviderError as exc:
+            PROVIDER_CALLS.labels(provider, "failed").inc()
+            _log().warning("freebusy_provider_failed", provider=provider, error_type=type(exc).__name__)
+            return _failed("the provider failed")
+        except Exception as exc:  # one broken source must not fail the others' answers
+            PROVIDER_CALLS.labels(provider, "failed").inc()
+            _log().error("freebusy_source_error", provider=provider, error_type=type(exc).__name__)
+            return _failed("the provider failed")
+        PROVIDER_CALLS.labels(provider, "ok").inc()
+        PROVIDER_CALL_SECONDS.labels(provider).observe(loop.time() - started)
+        return answer
 
 
 def _key(address: str, window: Window) -> CacheKey:

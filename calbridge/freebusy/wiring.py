@@ -8,8 +8,9 @@ address asked about (domain-wide delegation and impersonation need a real user).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -17,10 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from calbridge.connections import Connection
 from calbridge.freebusy.source import FreeBusySource
+from calbridge.meetings.source import MeetingSource
 from calbridge.providers.registry import profile_for
 from calbridge.settings import Settings
 
-__all__ = ["close_sources", "load_acting_mailboxes", "open_source", "open_sources", "serving_sources"]
+__all__ = [
+    "close_sources",
+    "load_acting_mailboxes",
+    "open_meeting_sources",
+    "open_source",
+    "open_sources",
+    "serving_sources",
+]
+S = TypeVar("S")
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -45,6 +55,19 @@ async def load_acting_mailboxes(conn: AsyncConnection) -> dict[str, str]:
 async def open_sources(settings: Settings) -> dict[str, FreeBusySource]:
     """Connection name -> source, for every connection in the store. Raises ConfigurationError
     when the database or the secret key is not configured, or a secret cannot be decrypted."""
+    sources = await _open_each(settings, lambda c, mailbox: open_source(c, settings, mailbox=mailbox))
+    _log().info("freebusy_sources_opened", connections=len(sources))
+    return sources
+
+
+async def open_meeting_sources(settings: Settings) -> dict[str, MeetingSource]:
+    """Connection name -> meeting source (`calbridge.meetings`), for every connection in the store."""
+    sources = await _open_each(settings, lambda c, _: profile_for(c.provider).open_meetings(c, settings))
+    _log().info("meeting_sources_opened", connections=len(sources))
+    return sources
+
+
+async def _open_each(settings: Settings, opener: Callable[[Connection, str | None], S]) -> dict[str, S]:
     from calbridge.secretbox import open_secretbox
     from calbridge.store.connection_records import list_connections
     from calbridge.store.engine import create_engine
@@ -57,18 +80,17 @@ async def open_sources(settings: Settings) -> dict[str, FreeBusySource]:
             acting = await load_acting_mailboxes(conn)
     finally:
         await engine.dispose()
-    sources: dict[str, FreeBusySource] = {}
+    sources: dict[str, S] = {}
     try:
         for connection in stored:
-            sources[connection.name] = open_source(connection, settings, mailbox=acting.get(connection.id))
+            sources[connection.name] = opener(connection, acting.get(connection.id))
     except BaseException:
         await close_sources(sources)
         raise
-    _log().info("freebusy_sources_opened", connections=len(sources))
     return sources
 
 
-async def close_sources(sources: Mapping[str, FreeBusySource]) -> None:
+async def close_sources(sources: Mapping[str, object]) -> None:
     """Release every source's client (thread pools, HTTP connections, token credentials)."""
     for name, source in sources.items():
         close = getattr(source, "aclose", None)
@@ -81,10 +103,14 @@ async def close_sources(sources: Mapping[str, FreeBusySource]) -> None:
 
 
 @asynccontextmanager
-async def serving_sources(settings: Settings, into: dict[str, FreeBusySource]) -> AsyncIterator[None]:
+async def serving_sources(
+    settings: Settings,
+    into: dict[str, S],
+    opener: Callable[[Settings], Awaitable[dict[str, S]]] = open_sources,  # type: ignore[assignment]
+) -> AsyncIterator[None]:
     """Fill `into` (the mapping a `Lookup` already holds) at start, close its sources at the end:
     for an app whose routes exist before its lifespan can read the store."""
-    into.update(await open_sources(settings))
+    into.update(await opener(settings))
     try:
         yield
     finally:

@@ -3,9 +3,10 @@ concurrency, with a report of the rows that failed and why. Re-running the same 
 nothing: every row is an idempotent `add_pair`.
 
 The file has a header; `google` and `microsoft` are required, `via`, `direction`, `detail`,
-`google_connection` and `microsoft_connection` are optional (defaults: graph, both, full, the only
-connection of the provider). A `reason` column is ignored: the report of the failed rows is the
-input's columns plus `reason`, so it can be fixed and imported again as it is.
+`conflict` (newest|google|microsoft), `meeting_links` and `working_locations` (yes/no),
+`google_connection` and `microsoft_connection` are optional (defaults: graph, both, full, newest,
+no, no, the only connection of the provider). A `reason` column is ignored: the report of the
+failed rows is the input's columns plus `reason`, so it can be fixed and imported again as it is.
 
 Spreadsheets save CSV in many encodings. A byte-order mark says which (UTF-8, UTF-16, UTF-32);
 without one the file is read as UTF-8, and failing that as Windows-1252 (what Excel writes on
@@ -31,6 +32,7 @@ from calbridge.connections import Connection
 from calbridge.errors import CalbridgeError
 from calbridge.pairs.access import AccessChecker
 from calbridge.pairs.admin import AddOutcome, HintPublisher, add_pairs, choose_connection
+from calbridge.pairs.policy import ConflictPolicy
 from calbridge.pairs.spec import (
     Detail,
     Direction,
@@ -57,7 +59,17 @@ __all__ = [
 ]
 
 REQUIRED = ("google", "microsoft")
-OPTIONAL = ("via", "direction", "detail", "google_connection", "microsoft_connection")
+OPTIONAL = (
+    "via",
+    "direction",
+    "detail",
+    "conflict",
+    "meeting_links",
+    "working_locations",
+    "google_connection",
+    "microsoft_connection",
+)
+_YES, _NO = frozenset({"yes", "true", "1", "on"}), frozenset({"", "no", "false", "0", "off"})
 REASON = "reason"  # the report's column; `line` is the one of reports written before it
 IGNORED = (REASON, "line")
 BATCH = 200  # rows stored per transaction; progress advances a batch at a time
@@ -144,17 +156,29 @@ def _cell(raw: dict[str, str], name: str) -> str:
     return (raw.get(name) or "").strip()
 
 
+def _flag(value: str, what: str) -> bool:
+    if value.lower() in _YES:
+        return True
+    if value.lower() in _NO:
+        return False
+    raise PairSpecInvalid(f"{what} must be yes or no, got {value!r}")
+
+
 def parse_row(line: int, raw: dict[str, str]) -> ImportRow:
     """One CSV row as a PairSpec; PairSpecInvalid says which cell is wrong."""
     via = parse_choice(_cell(raw, "via") or Via.GRAPH, Via, "via")
     direction = parse_choice(_cell(raw, "direction") or Direction.BOTH, Direction, "direction")
     detail = parse_choice(_cell(raw, "detail") or Detail.FULL, Detail, "detail")
+    conflict = parse_choice(_cell(raw, "conflict") or ConflictPolicy.NEWEST, ConflictPolicy, "conflict")
     spec = PairSpec(
         google=parse_calendar(_cell(raw, "google"), Side.GOOGLE),
         microsoft=parse_calendar(_cell(raw, "microsoft"), Side.MICROSOFT),
         via=Via(via),
         direction=Direction(direction),
         detail=Detail(detail),
+        conflict=ConflictPolicy(conflict),
+        meeting_links=_flag(_cell(raw, "meeting_links"), "meeting_links"),
+        working_locations=_flag(_cell(raw, "working_locations"), "working_locations"),
         google_connection=_cell(raw, "google_connection") or None,
         microsoft_connection=_cell(raw, "microsoft_connection") or None,
     )

@@ -1,8 +1,10 @@
 """Pairs as read from the store: one row joined with its two calendars, their connections and
-the earliest expiry of each calendar's live subscriptions."""
+the earliest expiry of each calendar's live subscriptions, and for a subscription a listener
+holds (EWS streaming: no expiry of its own) until when a listener's lease on it runs."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +17,9 @@ from calbridge.events import Provider
 from calbridge.pairs.policy import ConflictPolicy
 from calbridge.pairs.spec import CalendarSpec, Detail, Direction, Side, Via, provider_of, source_sides
 from calbridge.pairs.states import PairState
-from calbridge.store.tables import calendars, connections, pairs, subscriptions
+from calbridge.store.tables import calendars, connections, pairs, subscription_leases, subscriptions
 
-__all__ = ["PairNotFound", "PairRecord", "fetch_pair", "fetch_pairs"]
+__all__ = ["PairNotFound", "PairRecord", "fetch_pair", "fetch_pairs", "listing_key", "page_pairs"]
 
 
 class PairNotFound(CalbridgeError):
@@ -48,6 +50,12 @@ class PairRecord:
     microsoft_connection_id: str
     google_subscription_expires: datetime | None = None
     microsoft_subscription_expires: datetime | None = None
+    # A listener's lease on the calendar's streaming subscription runs until (None: none held).
+    google_stream_held_until: datetime | None = None
+    microsoft_stream_held_until: datetime | None = None
+    meeting_links: bool = False
+    working_locations: bool = False
+    mirror_oof: bool = False  # out-of-office state mirrored between the two people
 
     def ref(self, side: Side) -> str:
         return self.google_ref if side is Side.GOOGLE else self.microsoft_ref
@@ -57,6 +65,14 @@ class PairRecord:
 
     def sources(self) -> tuple[Side, ...]:
         return source_sides(self.direction)
+
+    def subscription_expires(self, side: Side) -> datetime | None:
+        return (
+            self.google_subscription_expires if side is Side.GOOGLE else self.microsoft_subscription_expires
+        )
+
+    def stream_held_until(self, side: Side) -> datetime | None:
+        return self.google_stream_held_until if side is Side.GOOGLE else self.microsoft_stream_held_until
 
     def as_json(self) -> dict[str, Any]:
         def when(value: datetime | None) -> str | None:
@@ -70,6 +86,7 @@ class PairRecord:
                 "ref": self.google_ref,
                 "connection": self.google_connection,
                 "subscription_expires": when(self.google_subscription_expires),
+                "stream_held_until": when(self.google_stream_held_until),
             },
             "microsoft": {
                 "owner": self.microsoft.owner,
@@ -78,15 +95,19 @@ class PairRecord:
                 "connection": self.microsoft_connection,
                 "via": self.via.value,
                 "subscription_expires": when(self.microsoft_subscription_expires),
+                "stream_held_until": when(self.microsoft_stream_held_until),
             },
             "direction": self.direction.value,
             "detail": self.detail.value,
             "conflict": self.conflict.value,
+            "meeting_links": self.meeting_links,
+            "working_locations": self.working_locations,
             "state": self.state.value,
             "state_reason": self.state_reason,
             "last_error": self.last_error,
             "last_sync_at": when(self.last_sync_at),
             "delete_mirrors": self.delete_mirrors,
+            "mirror_oof": self.mirror_oof,
             "created_at": when(self.created_at),
             "updated_at": when(self.updated_at),
         }
@@ -98,8 +119,14 @@ _G, _M = calendars.alias("g"), calendars.alias("m")
 def _query() -> sa.Select[Any]:
     g, m = _G, _M
     gc, mc = connections.alias("gc"), connections.alias("mc")
+    leases = subscription_leases
     live = (
-        sa.select(subscriptions.c.calendar_id, sa.func.min(subscriptions.c.expires_at).label("expires"))
+        sa.select(
+            subscriptions.c.calendar_id,
+            sa.func.min(subscriptions.c.expires_at).label("expires"),
+            sa.func.max(leases.c.expires_at).label("held"),
+        )
+        .select_from(subscriptions.outerjoin(leases, leases.c.subscription_id == subscriptions.c.id))
         .where(subscriptions.c.state != "stopped")
         .group_by(subscriptions.c.calendar_id)
         .subquery()
@@ -119,6 +146,8 @@ def _query() -> sa.Select[Any]:
             m.c.connection_id.label("mc_id"),
             gs.c.expires.label("g_expires"),
             ms.c.expires.label("m_expires"),
+            gs.c.held.label("g_held"),
+            ms.c.held.label("m_held"),
         )
         .join(g, g.c.id == pairs.c.google_calendar_id)
         .join(m, m.c.id == pairs.c.microsoft_calendar_id)
@@ -146,11 +175,14 @@ def _record(row: Any) -> PairRecord:
         direction=Direction(row.direction),
         detail=Detail(row.detail),
         conflict=ConflictPolicy(row.conflict_policy),
+        meeting_links=bool(row.meeting_links),
+        working_locations=bool(row.working_locations),
         state=PairState(row.state),
         state_reason=row.state_reason,
         last_error=row.last_error,
         last_sync_at=row.last_sync_at,
         delete_mirrors=bool(row.delete_mirrors),
+        mirror_oof=bool(row.mirror_oof),
         created_at=row.created_at,
         updated_at=row.updated_at,
         google_ref=row.google_calendar_id,
@@ -161,6 +193,8 @@ def _record(row: Any) -> PairRecord:
         microsoft_connection_id=row.mc_id,
         google_subscription_expires=_aware(row.g_expires),
         microsoft_subscription_expires=_aware(row.m_expires),
+        google_stream_held_until=_aware(row.g_held),
+        microsoft_stream_held_until=_aware(row.m_held),
     )
 
 
@@ -195,3 +229,46 @@ async def fetch_pairs(
         query = query.where(sa.or_(_G.c.owner.like(needle), _M.c.owner.like(needle)))
     query = query.order_by(_G.c.owner, _M.c.owner, pairs.c.id)
     return [_record(row) for row in await conn.execute(query)]
+
+
+ListingKey = tuple[str, str, str]  # (google owner, microsoft owner, pair id): the listing's order
+
+
+def listing_key(pair: PairRecord) -> ListingKey:
+    """Where a pair sits in `pairs list`'s order (what `--after PAIR` continues from)."""
+    return (pair.google.owner, pair.microsoft.owner, pair.id)
+
+
+async def page_pairs(
+    conn: AsyncConnection,
+    *,
+    states: list[PairState] | None = None,
+    search: str | None = None,
+    after: ListingKey | None = None,
+    limit: int | None = None,
+    batch: int = 2500,
+) -> AsyncIterator[list[PairRecord]]:
+    """The pairs of `fetch_pairs`' order in batches, each read by a keyset query (the rows after
+    the last one seen), so a listing of any size streams in bounded memory and its first rows
+    come at once; `after` continues a listing, `limit` ends it."""
+    left = limit
+    while left is None or left > 0:
+        query = _query()
+        if states:
+            query = query.where(pairs.c.state.in_([s.value for s in states]))
+        if search:
+            needle = f"%{search.lower()}%"
+            query = query.where(sa.or_(_G.c.owner.like(needle), _M.c.owner.like(needle)))
+        if after is not None:
+            query = query.where(sa.tuple_(_G.c.owner, _M.c.owner, pairs.c.id) > sa.tuple_(*after))
+        size = batch if left is None else min(batch, left)
+        query = query.order_by(_G.c.owner, _M.c.owner, pairs.c.id).limit(size)
+        found = [_record(row) for row in await conn.execute(query)]
+        if not found:
+            return
+        yield found
+        if len(found) < size:
+            return
+        after = listing_key(found[-1])
+        if left is not None:
+            left -= len(found)

@@ -137,6 +137,7 @@ async def register_pairs(
             rows = await conn.execute(
                 sa.select(pairs.c.id, pairs.c.google_calendar_id, pairs.c.microsoft_calendar_id)
                 .add_columns(pairs.c.state, pairs.c.direction, pairs.c.detail, pairs.c.conflict_policy)
+                .add_columns(pairs.c.meeting_links, pairs.c.working_locations, pairs.c.mirror_oof)
                 .where(pairs.c.google_calendar_id.in_(google_refs[start : start + 500]))
             )
             for row in rows:
@@ -152,6 +153,9 @@ async def register_pairs(
             "direction": spec.direction.value,
             "detail": spec.detail.value,
             "conflict_policy": spec.conflict.value,
+            "meeting_links": spec.meeting_links,
+            "working_locations": spec.working_locations,
+            "mirror_oof": spec.mirror_oof,
             "state": PairState.PENDING.value,
         }
         for spec, g, m in keyed
@@ -172,10 +176,20 @@ async def register_pairs(
             out.append((str(row.id), Registered.NEW if mine else Registered.SAME))
         elif row.state == PairState.REMOVING:
             out.append((str(row.id), Registered.BUSY))
-        elif (row.direction, row.detail, row.conflict_policy) == (
+        elif (
+            row.direction,
+            row.detail,
+            row.conflict_policy,
+            bool(row.meeting_links),
+            bool(row.working_locations),
+            bool(row.mirror_oof),
+        ) == (
             spec.direction.value,
             spec.detail.value,
             spec.conflict.value,
+            spec.meeting_links,
+            spec.working_locations,
+            spec.mirror_oof,
         ):
             out.append((str(row.id), Registered.SAME))
         else:
@@ -186,6 +200,9 @@ async def register_pairs(
                     direction=spec.direction.value,
                     detail=spec.detail.value,
                     conflict_policy=spec.conflict.value,
+                    meeting_links=spec.meeting_links,
+                    working_locations=spec.working_locations,
+                    mirror_oof=spec.mirror_oof,
                 )
             )
             out.append((str(row.id), Registered.CHANGED))

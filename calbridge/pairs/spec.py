@@ -68,6 +68,9 @@ class PairSpec:
     direction: Direction = Direction.BOTH
     detail: Detail = Detail.FULL
     conflict: ConflictPolicy = ConflictPolicy.NEWEST  # who wins when both copies changed
+    meeting_links: bool = False  # make the meetings a keyword in a location asks for
+    working_locations: bool = False  # mirror Google working locations as free markers
+    mirror_oof: bool = False  # mirror out-of-office state between the two people (docs/hybrid.md)
     google_connection: str | None = None  # connection name; None: the only Google connection
     microsoft_connection: str | None = None
 

@@ -1,4 +1,4 @@
-"""Checks every connection type shares: its name, its URLs, its CA file.
+"""Checks every connection type shares: its name, its URLs (the CA: `ca.py`).
 
 Each provider's connection type (`calbridge/providers/<name>/connection.py`) checks its own
 fields and calls these for the ones all of them have, so that the same mistake gets the same
@@ -7,12 +7,11 @@ message whatever the provider.
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlparse
 
 from calbridge.errors import ConnectionInvalid
 
-__all__ = ["check_ca_file", "check_name", "check_url"]
+__all__ = ["check_name", "check_url"]
 
 
 def check_name(name: str) -> None:
@@ -27,8 +26,3 @@ def check_url(value: str | None, what: str, *, https: bool = False) -> None:
     schemes = ("https",) if https else ("http", "https")
     if parsed.scheme not in schemes or not parsed.netloc:
         raise ConnectionInvalid(f"{what} must be an {' or '.join(schemes)} URL, got {value!r}")
-
-
-def check_ca_file(value: str | None) -> None:
-    if value is not None and not Path(value).is_file():
-        raise ConnectionInvalid(f"CA file {value} does not exist")

@@ -2,10 +2,11 @@
 
 The rest of calbridge asks a provider's profile instead of branching on the provider: the
 token code and length limit (`tokens`), how a subscription is kept alive (`subscriptions`),
-push or streaming, the free/busy batch size, window and timeout (`freebusy`), the per-mailbox
-concurrency cap (`registry.Registry`), the request quotas (`budget`), the connection type
-(`connections`), and the openers of its adapter, free/busy source and subscription provider.
-Each slice declares its own in `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists
+how a new connection's credential is tried (`connections add`), push or streaming, the
+free/busy batch size, window and timeout (`freebusy`), the per-mailbox concurrency cap
+(`registry.Registry`), the request quotas (`budget`), the connection type (`connections`), and
+the openers of its adapter, free/busy source, meeting source and subscription provider. Each
+slice declares its own in `calbridge/providers/<name>/profile.py`; `registry.PROFILES` lists
 them, one line per provider.
 
 The openers are plain functions that import the slice's SDK-backed modules when first called,
@@ -17,13 +18,14 @@ process's settings as an argument; nothing here reads the environment.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from calbridge.events import Provider
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.freebusy.batching import ProviderLimits
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import AdapterShares
     from calbridge.providers.quota import Quota
@@ -86,8 +89,18 @@ class ProviderProfile:
     open_adapter: Callable[[Connection, Settings, AdapterShares], CalendarProvider]
     open_freebusy: Callable[[Connection, Settings, str | None], FreeBusySource]  # (.., mailbox)
     open_subscriptions: Callable[[Connection, Settings, Clock], SubscriptionProvider] | None
+    # connections add: one cheap authenticated call (a token request) with a connection's
+    # credential, (connection, timeout) -> what it proved; raises CredentialRefused naming the fix
+    verify_credentials: Callable[[Connection, float], Awaitable[str]]
+    open_meetings: Callable[[Connection, Settings], MeetingSource]  # the meeting list, out of office
     # Settings that override a fact for this deployment (a lifetime, a cap); as declared if none.
     configure: Callable[[ProviderProfile, Settings], ProviderProfile] = lambda profile, settings: profile
+    # Meetings its API makes on request (a keyword in a location; docs/hybrid.md).
+    meeting_hosts: frozenset[MeetingProvider] = frozenset()
+    # Whether an organiser's own event can be updated without mailing its attendees (Google:
+    # sendUpdates=none; EWS: SendToNone; Graph: no such switch). Where it cannot, the planner
+    # never writes a mirror's edit or deletion back onto a meeting with attendees (sync rule 23).
+    silent_organizer_updates: bool = False
 
     def tuned(self, settings: Settings) -> ProviderProfile:
         """This profile with the deployment's settings applied (see `configure`)."""

@@ -289,6 +289,10 @@ async def rotate_connection_secrets(conn: AsyncConnection, box: SecretBox) -> in
             try:
                 rotated = box.rotate(row.secret)
             except SecretUnreadable as exc:
-                raise SecretUnreadable(f"connection {row.name!r}: {exc}") from None
+                raise SecretUnreadable(
+                    f"connection {row.name!r}: {exc}; put the key that encrypted it back as a second key, "
+                    f"or enter it again with `calbridge connections add ... --name {row.name} --replace` "
+                    "(nothing was re-encrypted)"
+                ) from None
             await conn.execute(connections.update().where(connections.c.id == row.id).values(secret=rotated))
     return sum(1 for row in rows if row.secret is not None)

@@ -101,6 +101,10 @@ pairs = sa.Table(
     sa.Column("direction", sa.String(24), nullable=False, default="both"),
     sa.Column("detail", sa.String(8), nullable=False, default="full"),  # full | busy
     sa.Column("conflict_policy", sa.String(16), nullable=False, default="newest"),  # newest|google|microsoft
+    # Make the meetings a keyword in a location asks for (`pairs add --meeting-links`; docs/hybrid.md).
+    sa.Column("meeting_links", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # Mirror Google working locations as free all-day markers (`--working-locations`); else skipped.
+    sa.Column("working_locations", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # pending -> active; paused (operator or circuit breaker); error (access failed); removing
     sa.Column("state", sa.String(16), nullable=False, default="pending"),
     sa.Column("state_reason", sa.Text, nullable=True),
@@ -110,6 +114,10 @@ pairs = sa.Table(
     sa.Column("delete_mirrors", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     # A pair in error is checked again from then on (the renewer claims it by moving this on).
     sa.Column("recheck_at", UTCDateTime(), nullable=True),
+    # `pairs add --mirror-oof`: out-of-office state is mirrored between the pair's two people;
+    # `oof_mirror` is what was last mirrored (calbridge.meetings.oof_mirror.OofRecord as JSON).
+    sa.Column("mirror_oof", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("oof_mirror", sa.JSON, nullable=True),
     _created(),
     _updated(),
     sa.UniqueConstraint("google_calendar_id", "microsoft_calendar_id"),

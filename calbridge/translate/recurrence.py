@@ -17,15 +17,18 @@ Accepted on the way in and written back in the canonical spelling: ``FREQ=DAILY;
 
 EXDATE lines are not part of a Graph pattern: Graph has no excluded dates on a series master,
 only deleted occurrences. `excluded_starts` lists them so the engine deletes those occurrences
-on the Graph side (and the mirror's facts keep the lines, see `stamps`).
+on the Microsoft side after writing the series (`processor/sync/apply.py`; the mirror's facts
+keep the lines, see `stamps`).
 
 Everything else raises `UnsupportedRecurrence` with the reason; the engine then mirrors the
-series as its single occurrences instead. That covers: several RRULEs, EXRULE, RDATE,
+series by a fallback (`fallback.plan_fallback`: several native series, or its occurrences as
+single events; `processor/sync/series.py`). That covers: several RRULEs, EXRULE, RDATE,
 HOURLY/MINUTELY/SECONDLY, BYHOUR/BYMINUTE/BYSECOND/BYWEEKNO/BYYEARDAY, lists of BYMONTH or
-BYMONTHDAY, negative BYMONTHDAY, BYMONTHDAY 29-31 (RFC 5545 skips short months, Outlook moves the
-occurrence to the month's last day: a silent shift), ordinals 5/-2.., BYSETPOS lists or with
+BYMONTHDAY, negative BYMONTHDAY, yearly BYMONTHDAY/BYDAY without BYMONTH (RFC 5545 repeats
+them in every month or across the year), BYMONTHDAY 29-31 (RFC 5545 skips short months, Outlook
+moves the occurrence to the month's last day: a silent shift), ordinals 5/-2.., BYSETPOS lists or with
 BYMONTHDAY, ordinals in weekly rules, daily rules with BYDAY and an interval, and a start that
-is not itself an occurrence of the rule (Google counts it, Graph would skip it).
+is not itself an occurrence of the rule (Graph would start at the first match instead).
 """
 
 from __future__ import annotations
@@ -182,6 +185,10 @@ def _pattern(parts: dict[str, str], first: date) -> dict[str, Any]:
         day = _month_day(parts.get("BYMONTHDAY"), first.day, limit=28)
         return {"type": "absoluteMonthly", "interval": interval, "dayOfMonth": day}
     if freq == "YEARLY":
+        if "BYMONTH" not in parts and (byday or "BYMONTHDAY" in parts):
+            # RFC 5545: without BYMONTH these expand over every month (BYMONTHDAY) or the whole
+            # year (BYDAY=1MO is the year's first Monday), not within the start's month.
+            raise UnsupportedRecurrence("yearly rule with BYMONTHDAY or BYDAY but no BYMONTH")
         month = _positive(parts.get("BYMONTH", str(first.month)), "BYMONTH")
         if month > 12:
             raise UnsupportedRecurrence("BYMONTH out of range")

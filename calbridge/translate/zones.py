@@ -8,6 +8,7 @@ few names Graph uses that are not zones in that table ("UTC" spellings).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +16,7 @@ from exchangelib.winzone import CLDR_TO_MS_TIMEZONE_MAP, IANA_TO_MS_TIMEZONE_MAP
 
 from calbridge.translate.errors import UnknownTimeZone
 
-__all__ = ["iana_to_windows", "to_iana", "zone_info"]
+__all__ = ["iana_to_windows", "to_iana", "wall_time_is_ambiguous", "zone_info"]
 
 # Names Graph and Outlook use for UTC itself; CLDR lists "UTC" as a Windows zone of its own.
 # `tzone://Microsoft/Utc` is the label Outlook records for an event made in UTC.
@@ -64,3 +65,16 @@ def _is_iana(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def wall_time_is_ambiguous(zone: str, *instants: datetime) -> bool:
+    """Whether the wall time of any of `instants` in `zone` fails to name that instant alone: the
+    repeated hour of a fall-back night (01:30 in New York on 2027-11-07 is 05:30Z and 06:30Z).
+    A target that takes wall time plus a zone name picks one of the two (Exchange: the first),
+    so such a time is written as an instant instead (UTC), which is what callers check this for."""
+    tz = ZoneInfo(to_iana(zone))
+    for instant in instants:
+        wall = instant.astimezone(tz).replace(tzinfo=None)
+        if any(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) != instant for fold in (0, 1)):
+            return True
+    return False

@@ -13,6 +13,7 @@ from calbridge_app.cli import (
     dlq,
     ews_listener,
     freebusy,
+    meetings,
     pairs,
     processor,
     receiver,
@@ -69,6 +70,7 @@ app.command("ews-listener")(ews_listener.ews_listener)
 app.command("renewer")(renewer.renewer)
 app.command("sandbox")(sandbox.sandbox)
 app.command("freebusy")(freebusy.freebusy)
+app.command("meetings")(meetings.meetings)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,7 +28,17 @@ app.add_typer(add_app, name="add")
 
 NameOption = Annotated[str | None, typer.Option("--name", help="Connection name (default: the provider).")]
 CaOption = Annotated[
-    Path | None, typer.Option("--ca-file", help="CA bundle for non-public endpoints (e.g. the sandbox).")
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        help="CA bundle (PEM) for non-public endpoints (e.g. the sandbox); its content is stored.",
+    ),
+]
+NoVerifyOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-verify", help="Store the credential without trying it (by default: one token request first)."
+    ),
 ]
 ReplaceOption = Annotated[
     bool, typer.Option("--replace", help="Update an existing connection of this name (keeps its pairs).")
@@ -59,7 +70,16 @@ def read_secret(file: Path | None, env: str | None, what: str, file_flag: str, e
 
 
 def _ca(path: Path | None) -> str | None:
-    return str(path.resolve()) if path is not None else None
+    """The CA bundle's PEM text, read now: the store keeps the content, so no pod needs the file."""
+    from calbridge.connections import ConnectionInvalid
+    from calbridge.providers.ca import read_ca_file
+
+    if path is None:
+        return None
+    try:
+        return read_ca_file(path)
+    except ConnectionInvalid as exc:
+        fail(f"{exc}; give --ca-file the PEM bundle of the CA that signed the endpoint's certificate", 2)
 
 
 async def _save(settings: Settings, connection: Connection, replace: bool) -> None:
@@ -72,15 +92,48 @@ async def _save(settings: Settings, connection: Connection, replace: bool) -> No
     console.print(f"connection [bold]{saved.name}[/] ({saved.provider}): {outcome}", highlight=False)
 
 
-def _store(connection: Connection, replace: bool) -> None:
+def _store(connection: Connection, replace: bool, no_verify: bool) -> None:
     from calbridge.connections import ConnectionInvalid, validate
+    from calbridge.errors import ConfigurationError
+    from calbridge_app.cli.common import check_store
+    from calbridge_app.cli.context import secretbox
 
     settings = settings_or_exit()
     try:
         validate(connection)
+        secretbox(settings)  # a missing or malformed key is said before anything is tried
+    except ConnectionInvalid as exc:
+        fail(str(exc), 2)
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
+    if not no_verify:
+        run(check_store(settings))  # a store that cannot take it is said before any provider call
+        _verify_or_exit(connection, settings)
+    try:
         run(_save(settings, connection, replace))
     except ConnectionInvalid as exc:
         fail(str(exc))
+
+
+async def _awaited(pending: Awaitable[str]) -> str:
+    return await pending
+
+
+def _verify_or_exit(connection: Connection, settings: Settings) -> None:
+    """Try the credential once (the provider's profile says how); a refusal exits 2 naming the
+    problem and the fix, an endpoint that cannot be reached exits 1; nothing is stored then."""
+    from calbridge.errors import AccessDenied, ProviderError
+    from calbridge.providers.registry import profile_for
+
+    verify = profile_for(connection.provider).verify_credentials
+    unchecked = "nothing was stored (--no-verify stores it without trying)"
+    try:
+        proven: str = run(_awaited(verify(connection, settings.provider_timeout)))
+    except AccessDenied as exc:
+        fail(f"the credential was refused: {exc}; {unchecked}", 2)
+    except ProviderError as exc:
+        fail(f"could not try the credential: {exc}; {unchecked}", 1)
+    err_console.print(f"credential checked: {proven}", highlight=False, markup=False)
 
 
 @add_app.command("google")
@@ -98,6 +151,15 @@ def add_google(
     ] = None,
     ca_file: CaOption = None,
     replace: ReplaceOption = False,
+    no_verify: NoVerifyOption = False,
+    gmail_settings: Annotated[
+        bool,
+        typer.Option(
+            "--gmail-settings",
+            help="The admin also delegated gmail.settings.basic: out of office is read from and "
+            "mirrored to Gmail's vacation responder.",
+        ),
+    ] = False,
 ) -> None:
     """Add a Google service account that acts for each user through domain-wide delegation."""
     from calbridge.connections import ConnectionInvalid
@@ -116,9 +178,10 @@ def add_google(
         service_account=info,
         api_endpoint=api_endpoint,
         token_uri=token_uri,
-        ca_file=_ca(ca_file),
+        ca_pem=_ca(ca_file),
+        gmail_settings=gmail_settings,
     )
-    _store(connection, replace)
+    _store(connection, replace, no_verify)
 
 
 @add_app.command("graph")
@@ -141,6 +204,7 @@ def add_graph(
     ] = None,
     ca_file: CaOption = None,
     replace: ReplaceOption = False,
+    no_verify: NoVerifyOption = False,
 ) -> None:
     """Add a Microsoft Entra app that uses client credentials against Microsoft Graph."""
     from calbridge.providers.graph.connection import GraphConnection
@@ -155,9 +219,9 @@ def add_graph(
         client_secret=secret,
         authority=authority,
         graph_url=graph_url,
-        ca_file=_ca(ca_file),
+        ca_pem=_ca(ca_file),
     )
-    _store(connection, replace)
+    _store(connection, replace, no_verify)
 
 
 @add_app.command("ews")
@@ -193,6 +257,7 @@ def add_ews(
     name: NameOption = None,
     ca_file: CaOption = None,
     replace: ReplaceOption = False,
+    no_verify: NoVerifyOption = False,
 ) -> None:
     """Add an Exchange Web Services account that impersonates the mailboxes it syncs."""
     from calbridge.providers.ews.connection import EWS_AUTHS, EwsConnection
@@ -212,9 +277,9 @@ def add_ews(
         tenant_id=tenant,
         client_id=client_id,
         token_url=token_url,
-        ca_file=_ca(ca_file),
+        ca_pem=_ca(ca_file),
     )
-    _store(connection, replace)
+    _store(connection, replace, no_verify)
 
 
 @app.command("add-sandbox")

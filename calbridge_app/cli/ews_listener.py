@@ -106,8 +106,9 @@ async def _probes(port: int, readiness: Check) -> AsyncIterator[None]:
         return
     import uvicorn
 
-    from calbridge.probes import build_probe_app
+    from calbridge.probes import bind_probe_port, build_probe_app
 
+    sock = bind_probe_port("0.0.0.0", port, "EWS_LISTENER_METRICS_PORT")
     config = uvicorn.Config(
         build_probe_app(readiness),
         host="0.0.0.0",
@@ -125,7 +126,7 @@ async def _probes(port: int, readiness: Check) -> AsyncIterator[None]:
             yield
 
     server = _ProbeServer(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield
     finally:

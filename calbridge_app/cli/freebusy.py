@@ -17,7 +17,7 @@ import typer
 
 from calbridge_app.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
 
-__all__ = ["choose_window", "freebusy"]
+__all__ = ["ask_remote", "choose_window", "freebusy", "read_token"]
 
 
 def choose_window(
@@ -84,10 +84,10 @@ def freebusy(
     first, last = choose_window(start, end, days, tz, datetime.now(tz))
     body = {"start": first.isoformat(), "end": last.isoformat(), "timeZone": zone, "addresses": addresses}
     if url is not None:
-        token = _read_token(token_file)
+        token = read_token(token_file)
         if not token:
             fail("--url needs a bearer key: --token-file PATH or CALBRIDGE_FREEBUSY_TOKEN", 2)
-        answer = run(_ask_remote(url, token, body))
+        answer = run(ask_remote(url, "/v1/freebusy", token, json=body))
     else:
         answer = run(_ask_here(body))
     response = FreeBusyResponse.model_validate(answer)
@@ -97,7 +97,7 @@ def freebusy(
         console.print(f"[yellow]{failed} of {len(response.results)} addresses could not be answered[/]")
 
 
-def _read_token(path: Path | None) -> str | None:
+def read_token(path: Path | None) -> str | None:
     if path is None:
         return os.environ.get("CALBRIDGE_FREEBUSY_TOKEN") or None
     try:
@@ -107,15 +107,26 @@ def _read_token(path: Path | None) -> str | None:
     return text.strip() or None
 
 
-async def _ask_remote(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+async def ask_remote(
+    url: str,
+    path: str,
+    token: str,
+    *,
+    json: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """POST `json` (or GET with `params`) to a running API; its answer, or one line and exit."""
     import aiohttp
 
-    endpoint = url.rstrip("/") + "/v1/freebusy"
+    endpoint = url.rstrip("/") + path
     timeout = aiohttp.ClientTimeout(total=30)
+    method = "POST" if json is not None else "GET"
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"}) as reply,
+            session.request(
+                method, endpoint, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
+            ) as reply,
         ):
             payload = await reply.json(content_type=None)
             if reply.status != 200:

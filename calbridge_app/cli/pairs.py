@@ -9,9 +9,8 @@ copy are counted by `list`, listed by `show` and tried again by `retry`
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -21,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from calbridge.pairs.spec import Side
 from calbridge.pairs.states import describe_state
 from calbridge_app.cli.common import (
     confirm_or_exit,
@@ -32,6 +32,7 @@ from calbridge_app.cli.common import (
     settings_or_exit,
 )
 from calbridge_app.cli.humanize import relative
+from calbridge_app.cli.pairs_listing import ARROWS, STATE_STYLES, microsoft_cell, pairs_table
 
 T = TypeVar("T")
 
@@ -45,20 +46,13 @@ if TYPE_CHECKING:
     from calbridge.pairs.importer import ImportRow, ImportSummary, RowError
     from calbridge.pairs.records import PairRecord
     from calbridge.pairs.spec import PairSpec
+    from calbridge.pairs.states import PairState
     from calbridge.settings import Settings
     from calbridge_app.cli.context import LazyBus
     from processor.event_retry import RetryResult
 
 app = typer.Typer(help="Pairs: a Google calendar joined to a Microsoft calendar.", no_args_is_help=True)
 
-STATE_STYLES = {
-    "active": "green",
-    "pending": "yellow",
-    "paused": "blue",
-    "error": "bold red",
-    "removing": "magenta",
-}
-ARROWS = {"both": "⇄", "google-to-microsoft": "→", "microsoft-to-google": "←"}
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 PairId = Annotated[
     str, typer.Argument(help="The pair id (see `calbridge pairs list`), or an unambiguous prefix of it.")
@@ -72,83 +66,22 @@ PairIdOrAddress = Annotated[
 # --- rendering (pure: records and a clock in, rich renderables out)
 
 
-def _subscriptions_cell(pair: PairRecord, now: datetime) -> Text:
-    if pair.state.value != "active":
-        return Text("-", style="dim")
-    expiries = {
-        "google": pair.google_subscription_expires,
-        "microsoft": pair.microsoft_subscription_expires,
-    }
-    needed = [expiries[side.value] for side in pair.sources()]
-    if any(when is None for when in needed):
-        return Text("not yet", style="yellow")
-    soonest = min(when for when in needed if when is not None)
-    if soonest <= now:
-        return Text(f"expired {relative(soonest, now)}", style="bold red")
-    return Text(relative(soonest, now), style="yellow" if (soonest - now).total_seconds() < 3600 else "")
-
-
-def _microsoft_cell(pair: PairRecord) -> str:
-    return f"{pair.microsoft} (ews)" if pair.via.value == "ews" else str(pair.microsoft)
-
-
-_SIDE_LABEL = re.compile(r"(Google|Microsoft \((?:graph|ews)\)) calendar \S+: ")
-
-
-def short_error(text: str) -> str:
-    """The table's form of a reason: `G:`/`M:` instead of the side and address the row shows."""
-    return _SIDE_LABEL.sub(lambda m: "G: " if m.group(1) == "Google" else "M: ", text)
-
-
-def _cut(text: str, style: str = "") -> Text:
-    """A cell that never wraps: cut with an ellipsis when the column is narrow."""
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
-
-
-def pairs_table(records: list[PairRecord], now: datetime, failures: Mapping[str, int] | None = None) -> Table:
-    """The `pairs list` table. Every pair is one line: the addresses and the last error shrink
-    (with an ellipsis) when the terminal is narrow, the short columns never do; `pairs show`
-    has everything whole. `failed` counts the events of the pair that could not be copied; it
-    is there only when some listed pair has any, so a healthy list keeps its width."""
-    failures = failures or {}
-    counted = any(failures.get(pair.id) for pair in records)
-    # One space between columns; the short columns take what they need, the addresses and the
-    # error share the rest equally, and their cells are cut rather than wrapped.
-    table = Table(box=None, pad_edge=False, header_style="bold underline", padding=(0, 1, 0, 0), expand=True)
-    table.add_column("id", no_wrap=True, min_width=12)
-    table.add_column("google", ratio=1, min_width=12)
-    table.add_column("sync", no_wrap=True)
-    table.add_column("microsoft", ratio=1, min_width=12)
-    table.add_column("state", no_wrap=True)
-    table.add_column("synced", no_wrap=True)
-    table.add_column("expires", no_wrap=True)
-    if counted:
-        table.add_column("failed", no_wrap=True, justify="right")
-    table.add_column("last error", ratio=1, min_width=10)
-    for pair in records:
-        failed = [Text(str(failures.get(pair.id) or ""), style="bold red")] if counted else []
-        table.add_row(
-            pair.id,
-            _cut(str(pair.google)),
-            f"{ARROWS[pair.direction.value]} {pair.detail.value}",
-            _cut(_microsoft_cell(pair)),
-            Text(pair.state.value, style=STATE_STYLES[pair.state.value]),
-            relative(pair.last_sync_at, now),
-            _subscriptions_cell(pair, now),
-            *failed,
-            _cut(
-                short_error(pair.last_error or pair.state_reason or ""), "red" if pair.last_error else "dim"
-            ),
-        )
-    return table
-
-
 def pair_details(pair: PairRecord, now: datetime) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
 
-    def sub(when: datetime | None) -> str:
+    def sub(side: Side) -> str:
+        from calbridge.providers.registry import profile_for
+
+        if not profile_for(pair.provider(side)).kept_by_renewer:  # a listener streams it: no expiry
+            held = pair.stream_held_until(side)
+            if held is None:
+                return "streaming, once an EWS listener runs (none holds it)"
+            if held <= now:
+                return f"stream lost: no listener has held it since {relative(held, now)}"
+            return f"streaming (a listener holds it; its lease runs {relative(held, now)})"
+        when = pair.subscription_expires(side)
         return "none" if when is None else f"{relative(when, now)} ({when:%Y-%m-%d %H:%M} UTC)"
 
     rows = [
@@ -161,15 +94,18 @@ def pair_details(pair: PairRecord, now: datetime) -> Table:
         ),
         ("direction", f"{pair.direction.value} {ARROWS[pair.direction.value]}"),
         ("detail", pair.detail.value),
+        ("mirror out of office", "yes" if pair.mirror_oof else "no"),
         (
             "conflicts",
             "the newest edit wins" if pair.conflict.value == "newest" else f"{pair.conflict.value} wins",
         ),
+        ("meeting links", "made on request (@meet, @teams)" if pair.meeting_links else "carried only"),
+        ("working locations", "mirrored as free markers" if pair.working_locations else "skipped"),
         ("state", Text(pair.state.value, style=STATE_STYLES[pair.state.value])),
         ("reason", pair.state_reason or "-"),
         ("last sync", relative(pair.last_sync_at, now)),
-        ("google subscription", sub(pair.google_subscription_expires)),
-        ("microsoft subscription", sub(pair.microsoft_subscription_expires)),
+        ("google subscription", sub(Side.GOOGLE)),
+        ("microsoft subscription", sub(Side.MICROSOFT)),
         ("calendar refs", f"google {pair.google_ref}, microsoft {pair.microsoft_ref}"),
         ("created", f"{relative(pair.created_at, now)} ({pair.created_at:%Y-%m-%d %H:%M} UTC)"),
     ]
@@ -207,7 +143,7 @@ def failures_table(failures: list[EventFailure], now: datetime) -> Table:
 
 def _print_result(result: AddResult) -> None:
     pair = result.pair
-    label = escape(f"{pair.google} {ARROWS[pair.direction.value]} {_microsoft_cell(pair)}")
+    label = escape(f"{pair.google} {ARROWS[pair.direction.value]} {microsoft_cell(pair)}")
     messages = {
         "added": f"pair [bold]{pair.id}[/] added and active: {label}; baseline sync requested",
         "activated": f"pair [bold]{pair.id}[/] is active again: {label}; sync requested",
@@ -254,12 +190,35 @@ def add(
             help="newest | google | microsoft: who wins when both copies changed since the last sync.",
         ),
     ] = "newest",
+    meeting_links: Annotated[
+        bool,
+        typer.Option(
+            "--meeting-links",
+            help="Make the meeting a keyword in a location asks for (@meet, @teams) and write its link "
+            "back to the organiser's event (docs/hybrid.md).",
+        ),
+    ] = False,
+    working_locations: Annotated[
+        bool,
+        typer.Option(
+            "--working-locations",
+            help="Mirror Google working locations as free all-day markers (skipped otherwise).",
+        ),
+    ] = False,
     google_connection: Annotated[
         str | None, typer.Option("--google-connection", help="Connection name, when there are several.")
     ] = None,
     microsoft_connection: Annotated[
         str | None, typer.Option("--microsoft-connection", help="Connection name, when there are several.")
     ] = None,
+    mirror_oof: Annotated[
+        bool,
+        typer.Option(
+            "--mirror-oof",
+            help="Mirror out of office: an Outlook automatic reply makes a Google out-of-office event, "
+            "and back (polled by the renewer).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Add a pair and activate it (access checked on both sides, then a baseline sync).
@@ -267,7 +226,7 @@ def add(
     Adding the same pair again changes nothing. Only active pairs are ever synced."""
     from calbridge.errors import CalbridgeError
     from calbridge.pairs.policy import ConflictPolicy
-    from calbridge.pairs.spec import Detail, Direction, PairSpec, Side, Via, parse_calendar, parse_choice
+    from calbridge.pairs.spec import Detail, Direction, PairSpec, Via, parse_calendar, parse_choice
 
     settings = settings_or_exit()
     try:
@@ -278,8 +237,11 @@ def add(
             direction=Direction(parse_choice(direction, Direction, "--direction")),
             detail=Detail(parse_choice(detail, Detail, "--detail")),
             conflict=ConflictPolicy(parse_choice(conflict, ConflictPolicy, "--conflict")),
+            meeting_links=meeting_links,
+            working_locations=working_locations,
             google_connection=google_connection,
             microsoft_connection=microsoft_connection,
+            mirror_oof=mirror_oof,
         )
     except CalbridgeError as exc:
         fail(str(exc))
@@ -397,37 +359,123 @@ def list_(
     search: Annotated[
         str | None, typer.Option("--search", help="Only pairs whose addresses contain this.")
     ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many pairs (then how to go on).")
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", help="Go on after this pair (its id or a prefix), as `--limit` says."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List pairs: state, last sync, subscription expiry, last error."""
+    """List pairs: state, last sync, subscription expiry, failed events, the pair, its last error.
+
+    Pairs are read in batches and printed as they come, ordered by the Google address."""
     from calbridge.pairs.states import PairState
 
     allowed = [s.value for s in PairState]
     for value in state or []:
         if value not in allowed:
-            fail(f"--state must be one of {', '.join(allowed)}")
+            fail(f"--state {value!r} is not a pair state; use one of {', '.join(allowed)}", 2)
     settings = settings_or_exit()
-    records = run(_fetch(settings, None, state or [], search))
-    failures = run(_failures_of(settings, [r.id for r in records])) if records else {}
+    after_id = _pair_id(settings, after) if after is not None else None
+    states = [PairState(s) for s in state or []]
+    shown = run(_stream_list(settings, states, search, limit, after_id, as_json))
     if as_json:
-        typer.echo(
-            json.dumps([{**r.as_json(), "event_failures": failures.get(r.id, 0)} for r in records], indent=2)
-        )
         return
-    if not records:
+    if shown.count == 0:
         console.print(
-            "no pairs" + (" match" if state or search else " yet: add one with `calbridge pairs add`")
+            "no pairs"
+            + (" match" if state or search or after else " yet: add one with `calbridge pairs add`")
         )
         return
+    parts = ", ".join(f"[{STATE_STYLES[s]}]{n} {s}[/]" for s, n in sorted(shown.states.items()))
+    tail = (
+        f"; [bold red]{shown.failed} event(s) failed[/] (`calbridge pairs show PAIR`)" if shown.failed else ""
+    )
+    console.print(f"{shown.count} pair(s): {parts}{tail}", highlight=False)
+    if shown.more_after is not None:
+        console.print(
+            f"more pairs follow: `calbridge pairs list --after {shown.more_after} --limit {limit}`",
+            highlight=False,
+        )
+
+
+@dataclass(slots=True)
+class _Shown:
+    count: int = 0
+    failed: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+    more_after: str | None = None  # the last pair shown, when `--limit` stopped the listing early
+
+
+async def _stream_list(
+    settings: Settings,
+    states: list[PairState],
+    search: str | None,
+    limit: int | None,
+    after_id: str | None,
+    as_json: bool,
+) -> _Shown:
+    """Print the pairs batch by batch as they are read (a keyset query per batch)."""
+    import sys
+
+    from calbridge.pairs.event_failures import count_failures
+    from calbridge.pairs.records import fetch_pair, fetch_pairs, listing_key, page_pairs
+    from calbridge_app.cli.context import open_engine
+    from calbridge_app.cli.pairs_listing import ListLayout, header_line, pair_lines
+
+    shown = _Shown()
     now = datetime.now(UTC)
-    console.print(pairs_table(records, now, failures))
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record.state.value] = counts.get(record.state.value, 0) + 1
-    parts = ", ".join(f"[{STATE_STYLES[s]}]{n} {s}[/]" for s, n in sorted(counts.items()))
-    failed = sum(failures.values())
-    tail = f"; [bold red]{failed} event(s) failed[/] (`calbridge pairs show PAIR`)" if failed else ""
-    console.print(f"{len(records)} pair(s): {parts}{tail}", highlight=False)
+    out = sys.stdout
+    terminal = console.is_terminal
+    layout: ListLayout | None = None
+    last: PairRecord | None = None
+    written = False
+    async with open_engine(settings) as engine, engine.connect() as conn:
+        failures = await count_failures(conn)  # the pairs with failed events: few
+        listed_failing = failures and await fetch_pairs(
+            conn, ids=list(failures), states=states, search=search
+        )
+        after = listing_key(await fetch_pair(conn, after_id)) if after_id is not None else None
+        async for batch in page_pairs(conn, states=states, search=search, after=after, limit=limit):
+            for pair in batch:
+                shown.count += 1
+                shown.states[pair.state.value] = shown.states.get(pair.state.value, 0) + 1
+                shown.failed += failures.get(pair.id, 0)
+            if as_json:  # the same array `json.dumps(all, indent=2)` would print, written as it comes
+                for pair in batch:
+                    item = json.dumps(
+                        {**pair.as_json(), "event_failures": failures.get(pair.id, 0)}, indent=2
+                    )
+                    out.write(",\n" if written else "[\n")
+                    out.write("  " + item.replace("\n", "\n  "))
+                    written = True
+                last = batch[-1]
+                continue
+            if layout is None:
+                layout = ListLayout.fit(batch, now, console.width, counted=bool(listed_failing))
+                _emit([header_line(layout)], terminal)
+            _emit([line for pair in batch for line in pair_lines(pair, now, failures, layout)], terminal)
+            last = batch[-1]
+        if limit is not None and shown.count == limit and last is not None:
+            beyond = page_pairs(conn, states=states, search=search, after=listing_key(last), limit=1)
+            shown.more_after = last.id if [p async for p in beyond] else None
+    if as_json:
+        out.write("\n]\n" if shown.count else "[]\n")
+    return shown
+
+
+def _emit(lines: list[Text], terminal: bool) -> None:
+    """Lines to the terminal in colour, or to a pipe as plain text (fast: no styling to render)."""
+    if terminal:
+        for line in lines:
+            console.print(line, highlight=False)
+        return
+    import sys
+
+    sys.stdout.write("".join(line.plain + "\n" for line in lines))
+    sys.stdout.flush()
 
 
 @app.command("show")
@@ -627,11 +675,14 @@ def remove(
         )
         return
     assert connection is not None
-    chosen = [
-        r
-        for r in run(_fetch(settings, None, [], None))
-        if connection in (r.google_connection, r.microsoft_connection) and r.state.value != "removing"
-    ]
+    from calbridge.pairs.removal import pairs_of_connection, remove_pairs
+    from calbridge_app.cli.context import open_engine
+
+    async def chosen_ids() -> list[str]:
+        async with open_engine(settings) as engine, engine.connect() as conn:
+            return await pairs_of_connection(conn, connection)
+
+    chosen = run(chosen_ids())
     if not chosen:
         console.print(f"no pair uses connection {connection!r}; nothing to remove", highlight=False)
         return
@@ -639,15 +690,18 @@ def remove(
         mirrors = " and delete their mirrors on both sides" if delete_mirrors else ""
         confirm_or_exit(f"remove {len(chosen)} pair(s) of connection {connection!r}{mirrors}?")
 
-    async def remove_all(session: _Session) -> None:
+    async def remove_all(session: _Session) -> int:
         with progress_bar(len(chosen), "removing") as advance:
-            for record in chosen:
-                await remove_pair(session.engine, record.id, delete_mirrors=delete_mirrors)
-                advance()
 
-    run(_with_session(settings, remove_all))
+            def done(count: int) -> None:
+                for _ in range(count):
+                    advance()
+
+            return await remove_pairs(session.engine, chosen, delete_mirrors=delete_mirrors, done=done)
+
+    marked = run(_with_session(settings, remove_all))
     console.print(
-        f"{len(chosen)} pair(s) of connection {connection!r} are being removed; the renewer finishes "
+        f"{marked} pair(s) of connection {connection!r} are being removed; the renewer finishes "
         "the removal (then `calbridge connections remove` works)",
         highlight=False,
     )
@@ -655,7 +709,12 @@ def remove(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV with header google,microsoft[,via,direction,detail].")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with header google,microsoft[,via,direction,detail,conflict,..] (docs/pairs.md)."
+        ),
+    ],
     report: Annotated[
         Path | None,
         typer.Option(

@@ -83,7 +83,7 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
             yield
 
     from calbridge.bus import open_bus
-    from calbridge.probes import build_probe_app
+    from calbridge.probes import bind_probe_port, build_probe_app
     from calbridge.providers.registry import Registry
     from calbridge.store import create_engine
     from calbridge.store.engine import pool_kwargs
@@ -91,6 +91,8 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
     from processor.opening import store_opener
     from processor.service import Processor
 
+    # The port first: taken, it stops the processor before anything else is opened.
+    sock = bind_probe_port(settings.processor_http_host, settings.processor_http_port, "PROCESSOR_HTTP_PORT")
     engine = create_engine(
         settings.database_url.get_secret_value(), **pool_kwargs(settings.database_pool_size)
     )
@@ -112,7 +114,7 @@ async def _serve(settings: Settings, shards: list[int] | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    http = asyncio.create_task(server.serve())
+    http = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await worker.start()
         await stopping.wait()

@@ -23,6 +23,7 @@ from calbridge_app.demo.scenario import (
     CreateEvent,
     DeleteEvent,
     Edit,
+    ListMeetings,
     LookUp,
     MoveOccurrence,
     Shown,
@@ -91,7 +92,11 @@ def seen_from_google(events: Sequence[Mapping[str, Any]]) -> list[Shown]:
                 show_as=show_as,
                 recurring=bool(event.get("recurrence")),
                 moved_occurrences=tuple(sorted(moved.get(str(event["id"]), []))),
-                text=" ".join(filter(None, [str(event.get("description", "")), conference])),
+                text=" ".join(
+                    filter(
+                        None, [str(event.get("location", "")), str(event.get("description", "")), conference]
+                    )
+                ),
                 source=stamp.source_id if stamp else None,
                 pair=stamp.pair_id if stamp else None,
             )
@@ -114,6 +119,8 @@ def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
         }
     if action.description:
         body["description"] = action.description
+    if action.location:
+        body["location"] = action.location
     if action.weekly:
         body["recurrence"] = [f"RRULE:FREQ=WEEKLY;COUNT={action.weekly}"]
     if action.meet:
@@ -127,6 +134,11 @@ def _google_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     if action.out_of_office:
         body["eventType"] = "outOfOffice"
         body["transparency"] = "opaque"
+    if action.guests:
+        body["attendees"] = [
+            {"email": address, **({"resource": True} if address.startswith("room") else {})}
+            for address in action.guests
+        ]
     return body
 
 
@@ -156,7 +168,7 @@ class GooglePerson:
         if isinstance(action, CreateEvent):
             created = await self._google.create_event(self._calendar_id, _google_body(action, base))
             return str(created["id"])
-        assert not isinstance(action, LookUp)
+        assert not isinstance(action, LookUp | ListMeetings)
         event_id = handles.id_on(action.key, self._name)
         if isinstance(action, DeleteEvent):
             await self._google.delete_event(self._calendar_id, event_id)
@@ -196,7 +208,9 @@ def _graph_seen(item: Mapping[str, Any], moved: tuple[datetime, ...] = ()) -> Sh
         show_as=str(item.get("showAs") or "busy"),
         recurring=item.get("recurrence") is not None,
         moved_occurrences=moved,
-        text=" ".join(filter(None, [str(body), str(join)])),
+        text=" ".join(
+            filter(None, [str((item.get("location") or {}).get("displayName") or ""), str(body), str(join)])
+        ),
         source=stamp.source_id if stamp else None,
         pair=stamp.pair_id if stamp else None,
     )
@@ -229,8 +243,15 @@ def _graph_body(action: CreateEvent, base: datetime) -> dict[str, Any]:
     }
     if action.description:
         body["body"] = {"contentType": "text", "content": action.description}
+    if action.location:
+        body["location"] = {"displayName": action.location}
     if action.out_of_office:
         body["showAs"] = "oof"
+    if action.guests:
+        body["attendees"] = [
+            {"emailAddress": {"address": a}, "type": "resource" if a.startswith("room") else "required"}
+            for a in action.guests
+        ]
     if action.weekly:
         first = action.start.resolve(base)
         body["recurrence"] = {
@@ -257,7 +278,7 @@ class OutlookPerson:
         if isinstance(action, CreateEvent):
             created = await self._graph.create_event(self._user, _graph_body(action, base), self._calendar_id)
             return str(created["id"])
-        assert not isinstance(action, LookUp)
+        assert not isinstance(action, LookUp | ListMeetings)
         event_id = handles.id_on(action.key, self._name)
         if isinstance(action, DeleteEvent):
             await self._graph.delete_event(self._user, event_id)
@@ -331,7 +352,7 @@ class ExchangePerson:
                 free_busy="OOF" if action.out_of_office else "Busy",
             )
             return str(created["id"])
-        assert not isinstance(action, LookUp)
+        assert not isinstance(action, LookUp | ListMeetings)
         event_id = handles.id_on(action.key, self._name)
         if isinstance(action, Edit):
             fields: dict[str, Any] = {}
@@ -398,6 +419,52 @@ class FreeBusyDesk:
         async with self._session.post(self._url, json=self._query, headers=headers) as answer:
             answer.raise_for_status()
             return seen_from_freebusy(await answer.json(), self._address)
+
+
+# --- the meeting list
+
+
+def seen_from_meetings(answer: Mapping[str, Any]) -> list[Shown]:
+    """The meetings of a `GET /v1/meetings` answer as `Shown` entries (the join link as text)."""
+    return [
+        Shown(
+            id=f"meeting-{n}",
+            title=str(meeting.get("title", "")),
+            start=datetime.fromisoformat(meeting["start"]).astimezone(UTC),
+            end=datetime.fromisoformat(meeting["end"]).astimezone(UTC),
+            text=str(meeting.get("joinUrl") or ""),
+        )
+        for n, meeting in enumerate(answer.get("meetings", []))
+        if not meeting.get("allDay")
+    ]
+
+
+class MeetingDesk:
+    """Someone opening a person's meeting list on the receiver; every look asks again."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, key: str) -> None:
+        self._session = session
+        self._url = url
+        self._key = key
+        self._query: dict[str, str] | None = None
+
+    async def act(self, action: Activity, handles: Handles, base: datetime) -> str | None:
+        assert isinstance(action, ListMeetings)
+        self._query = {
+            "address": action.address,
+            "start": _iso(action.start.resolve(base)),
+            "end": _iso(action.end.resolve(base)),
+        }
+        await self.look()
+        return None
+
+    async def look(self) -> list[Shown]:
+        if self._query is None:
+            return []
+        headers = {"Authorization": f"Bearer {self._key}"}
+        async with self._session.get(self._url, params=self._query, headers=headers) as answer:
+            answer.raise_for_status()
+            return seen_from_meetings(await answer.json())
 
 
 def next_monday(now: datetime) -> datetime:

@@ -118,6 +118,7 @@ async def add_pairs(stack: Stack) -> None:
                 via=pair.via,
                 direction=pair.direction,
                 detail=pair.detail,
+                meeting_links=pair.meeting_links,
                 google_connection=stack.connections["google"].name,
                 microsoft_connection=stack.connections[str(pair.via)].name,
             )

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from calbridge_app.demo.scenario import CALENDARS, Activity, CreateEvent, LookUp, Shown, Step
+from calbridge_app.demo.scenario import CALENDARS, Activity, CreateEvent, ListMeetings, LookUp, Shown, Step
 
 __all__ = [
     "Handles",
@@ -255,7 +255,9 @@ def summarize(results: Sequence[StepResult], *, duplicates: int, invitations: in
     synced = [
         r.latency
         for r in results
-        if r.status is StepStatus.ARRIVED and r.latency is not None and not isinstance(r.step.action, LookUp)
+        if r.status is StepStatus.ARRIVED
+        and r.latency is not None
+        and not isinstance(r.step.action, LookUp | ListMeetings)
     ]
     count = {status: sum(1 for r in results if r.status is status) for status in StepStatus}
     reasons = tuple(dict.fromkeys(r.detail for r in results if r.status is StepStatus.SKIPPED))

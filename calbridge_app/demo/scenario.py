@@ -30,6 +30,7 @@ __all__ = [
     "DemoPair",
     "Edit",
     "Expectation",
+    "ListMeetings",
     "LookUp",
     "MoveOccurrence",
     "Predicate",
@@ -46,6 +47,7 @@ class DemoSide(StrEnum):
     OUTLOOK = "Outlook"
     EXCHANGE = "Exchange"
     FREEBUSY = "free/busy API"
+    MEETINGS = "meeting list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class DemoPair:
     detail: Detail = Detail.FULL
     says: str = ""
     needs: frozenset[str] = frozenset({"google", "graph"})
+    meeting_links: bool = False  # `--meeting-links`: a keyword in a location makes the meeting
 
 
 # --- what people do
@@ -132,11 +135,17 @@ class CreateEvent:
     meet: bool = False  # with a Google Meet link
     out_of_office: bool = False
     description: str = ""
+    location: str = ""
+    guests: tuple[str, ...] = ()  # attendees' addresses; a room's starts with "room"
 
     def says(self) -> str:
         what = "all-day " if self.all_day else "weekly " if self.weekly else ""
         when = self.start.label().split()[0] if self.all_day else self.start.label()
         extra = " + Meet" if self.meet else f" ({self.weekly}x)" if self.weekly else ""
+        if self.location:
+            extra += f' at "{self.location}"'
+        if self.guests:
+            extra += f" with {len(self.guests)} attendees"
         if self.out_of_office:
             return f'is out of office "{self.title}" {when}'
         return f'creates {what}"{self.title}" {when}{extra}'
@@ -188,7 +197,22 @@ class LookUp:
         return f"looks up {self.address.split('@')[0].title()}'s free/busy {self.start.label().split()[0]}"
 
 
-Activity = CreateEvent | Edit | DeleteEvent | MoveOccurrence | LookUp
+@dataclass(frozen=True, slots=True)
+class ListMeetings:
+    """Open someone's meeting list (`GET /v1/meetings`), over a window."""
+
+    address: str
+    start: At
+    end: At
+    key: None = None  # a look changes no event
+
+    def says(self) -> str:
+        return (
+            f"opens {self.address.split('@')[0].title()}'s meeting list for {self.start.label().split()[0]}"
+        )
+
+
+Activity = CreateEvent | Edit | DeleteEvent | MoveOccurrence | LookUp | ListMeetings
 
 
 # --- what must be seen
@@ -240,7 +264,7 @@ def shows(
     if moved_to is not None:
         parts.append(f"one occurrence at {moved_to.label()}")
     if text is not None:
-        parts.append("with the link")
+        parts.append("with the link" if text.startswith("https://") else f"listing {text}")
     if hides is not None:
         parts.append(f'without "{hides}"')
 
@@ -261,6 +285,17 @@ def shows(
         return all(checks)
 
     return Expectation(" ".join(parts) or "the event", check)
+
+
+def listed_once(title: str) -> Expectation:
+    """A meeting list showing `title` exactly once (an event and its mirror are one meeting),
+    with its join link."""
+
+    def check(found: Shown | None, seen: Sequence[Shown], base: datetime) -> bool:
+        listed = [s for s in seen if s.title == title]
+        return len(listed) == 1 and listed[0].text.startswith("https://")
+
+    return Expectation(f'"{title}" once, with its join link', check)
 
 
 def gone() -> Expectation:
@@ -309,10 +344,17 @@ CALENDARS: tuple[DemoCalendar, ...] = (
     DemoCalendar("dave.google", DemoSide.GOOGLE, DAVE),
     DemoCalendar("dave.exchange", DemoSide.EXCHANGE, DAVE, "primary", "Exchange"),
     DemoCalendar("freebusy", DemoSide.FREEBUSY, "", "", "free/busy API"),
+    DemoCalendar("meetings", DemoSide.MEETINGS, "", "", "meeting list"),
 )
 
 PAIRS: tuple[DemoPair, ...] = (
-    DemoPair("alice", "alice.google", "alice.outlook", says="both ways, full detail"),
+    DemoPair(
+        "alice",
+        "alice.google",
+        "alice.outlook",
+        says="both ways, full, @meet",
+        meeting_links=True,
+    ),
     DemoPair(
         "bob",
         "bob.google",
@@ -400,10 +442,30 @@ SCENARIO: tuple[Step, ...] = (
     ),
     Step(
         "Alice",
+        "alice.outlook",
+        CreateEvent("poker", "Planning poker", At(2, 10), At(2, 11), location="@meet"),
+        "alice.outlook",  # the organiser's own Outlook event gets the Meet link
+        shows("Planning poker", start=At(2, 10), text="https://meet.google.com/", hides="@meet"),
+    ),
+    Step(
+        "Alice",
         "alice.google",
         CreateEvent("ooo", "Vacation", At(4, 0), At(5, 0), out_of_office=True),
         "alice.outlook",
         shows(start=At(4, 0), end=At(5, 0), show_as="oof"),
+    ),
+    Step(
+        "Alice",
+        "alice.outlook",
+        CreateEvent(
+            "budget",
+            "Budget review",
+            At(2, 10),
+            At(2, 11),
+            guests=(BOB, "erin@partner.example", "room-4@example.com"),
+        ),
+        "alice.google",
+        shows("Budget review", start=At(2, 10), text="erin@partner.example"),
     ),
     Step(
         "Bob",
@@ -441,6 +503,15 @@ SCENARIO: tuple[Step, ...] = (
         "freebusy",
         busy_during(At(2, 15), At(2, 16)),
         needs=frozenset({"freebusy"}),
+        after=("call",),
+    ),
+    Step(
+        "Bob",
+        "meetings",
+        ListMeetings(ALICE, At(2, 0), At(3, 0)),
+        "meetings",
+        listed_once("Customer call"),
+        needs=frozenset({"freebusy"}),  # served beside the free/busy API, with its keys
         after=("call",),
     ),
 )

@@ -20,7 +20,14 @@ from typing import Any
 import aiohttp
 from rich.console import Console
 
-from calbridge_app.demo.people import ExchangePerson, FreeBusyDesk, GooglePerson, OutlookPerson, next_monday
+from calbridge_app.demo.people import (
+    ExchangePerson,
+    FreeBusyDesk,
+    GooglePerson,
+    MeetingDesk,
+    OutlookPerson,
+    next_monday,
+)
 from calbridge_app.demo.render import DemoView
 from calbridge_app.demo.runner import Participant, Summary, Timing, play, summarize
 from calbridge_app.demo.scenario import CALENDARS, PAIRS, SCENARIO, DemoSide, Shown, Step
@@ -76,6 +83,8 @@ def _people(stack: Stack, control: Any, graph: Any, session: aiohttp.ClientSessi
             people[ref.name] = ExchangePerson(client, ref.owner, ref.name)
         elif ref.side is DemoSide.FREEBUSY and stack.freebusy_key is not None:
             people[ref.name] = FreeBusyDesk(session, f"{stack.receiver_url}/v1/freebusy", stack.freebusy_key)
+        elif ref.side is DemoSide.MEETINGS and stack.freebusy_key is not None:
+            people[ref.name] = MeetingDesk(session, f"{stack.receiver_url}/v1/meetings", stack.freebusy_key)
     return people
 
 
@@ -92,7 +101,7 @@ async def _look_everywhere(people: Mapping[str, Participant], used: set[str]) ->
     out = {}
     for name in sorted(used):
         person = people.get(name)
-        if person is not None and not isinstance(person, FreeBusyDesk):
+        if person is not None and not isinstance(person, FreeBusyDesk | MeetingDesk):
             out[name] = await person.look()
     return out
 

@@ -194,7 +194,9 @@ def _receiver_app(stack: Stack) -> Any:
         return create_app(stack.settings, stack.bus)
     first = stack.settings.freebusy_keys.get_secret_value().split(",", 1)[0]
     stack.freebusy_key = first.split(":", 1)[1]
-    return create_app(stack.settings, stack.bus, freebusy=stack.freebusy.lookup)
+    return create_app(
+        stack.settings, stack.bus, freebusy=stack.freebusy.lookup, meetings=stack.freebusy.meetings
+    )
 
 
 # --- processor and renewer

@@ -18,6 +18,7 @@ __all__ = [
     "Action",
     "Create",
     "Delete",
+    "MeetingRequest",
     "Outcome",
     "Plan",
     "ReadCounterpart",
@@ -42,6 +43,21 @@ class Outcome(StrEnum):
     SKIP_NO_MASTER = "skip_no_master"  # an exception whose series has no mirror
     SKIP_MIRROR_EDIT = "skip_mirror_edit"  # an occurrence edit on a one-way mirror series
     SKIP_GONE = "skip_gone"  # the event to delete or restore from is already gone
+    SKIP_EVENT_TYPE = "skip_event_type"  # a kind of event never mirrored (a Google birthday, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRequest:
+    """A keyword in the origin's location asked for a meeting that `host`'s provider makes.
+
+    `event` is the origin's content with the keyword taken out and the meeting asked for. When
+    the host is the origin's side, the origin is written first and its new link goes into the
+    mirror; otherwise the mirror is written first and the origin gets its link after (docs/hybrid.md)."""
+
+    host: Side
+    origin: Side
+    origin_id: str
+    event: Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +76,7 @@ class Create:
     link: Link  # complete but for the target side
     conflict: Resolution | None = None
     outcome: Outcome = Outcome.CREATED
+    meeting: MeetingRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +88,7 @@ class Update:
     link: Link
     conflict: Resolution | None = None
     outcome: Outcome = Outcome.UPDATED
+    meeting: MeetingRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)

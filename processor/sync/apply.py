@@ -15,18 +15,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from datetime import UTC, date, datetime, time
+
+import structlog
 
 from calbridge.errors import NotFound
-from calbridge.model import Event
+from calbridge.model import AllDay, Event, EventStatus, InstanceOf, OnlineMeeting, Span, Timed
 from calbridge.pairs.policy import Side
 from calbridge.providers.base import Fetched, MirrorStamp
-from processor.sync.actions import Action, Create, Delete, Outcome, Skip, Update
+from calbridge.translate.recurrence import excluded_starts
+from processor.sync.actions import Action, Create, Delete, MeetingRequest, Outcome, Skip, Update
 from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
 from processor.sync.plan import settle
 from processor.sync.projection import fingerprint
+from processor.sync.record import Link
 
 __all__ = ["apply_action"]
+
+log = structlog.get_logger("calbridge.processor")
 
 
 async def apply_action(
@@ -35,6 +42,8 @@ async def apply_action(
     """Perform `action` and record its link. `adopt`: look for an existing mirror before any
     create (module docstring); otherwise only where an earlier attempt left a link."""
     pair_id = pair.policy.pair_id
+    if isinstance(action, Create | Update) and action.meeting is not None:
+        return await _apply_with_meeting(pair, links, action, action.meeting, adopt=adopt)
     match action:
         case Skip():
             if action.link is not None:
@@ -56,6 +65,8 @@ async def apply_action(
             written, done = await _write_mirror(
                 pair, action.target, action.event, action.stamp, search=attempted
             )
+            if done is not Outcome.ADOPTED:
+                await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome if done is Outcome.CREATED else done
         case Update():
@@ -71,16 +82,78 @@ async def apply_action(
                 again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
                 outcome = await apply_action(pair, links, again)
                 return action.outcome if outcome is Outcome.CREATED else outcome
+            await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome
         case Delete():
             return await _delete(pair, links, action)
 
 
+async def _apply_with_meeting(
+    pair: PairContext, links: LinkRepository, action: Create | Update, request: MeetingRequest, *, adopt: bool
+) -> Outcome:
+    """A keyword asked for a meeting (`MeetingRequest`): make it on the host's side, then give
+    the link to the other copy. The origin is written with sendUpdates=none / SendToNone, or has
+    no attendees (the planner checked), so nobody is mailed; its new version is recorded in the
+    link, so the echo of that write is skipped and the keyword, now gone, asks for nothing more."""
+    origin = pair.calendar(request.origin)
+    policy = pair.policy
+    plain = dataclasses.replace(action, meeting=None)
+    if request.host is request.origin:
+        made = await origin.provider.update(origin.address, request.origin_id, request.event, None)
+        meeting = made.event.online_meeting
+        log.info("meeting_link.made", pair=policy.pair_id, side=request.origin.value, made=_made(meeting))
+        link = action.link.with_side(
+            request.origin, made.event.id, made.version, fingerprint(made.event, policy.detail)
+        )
+        event = dataclasses.replace(action.event, online_meeting=meeting if _made(meeting) else None)
+        return await apply_action(
+            pair, links, dataclasses.replace(plain, event=event, link=link), adopt=adopt
+        )
+    target = pair.calendar(action.target)
+    mirror = None
+    if isinstance(action, Update):  # a retry: the mirror may hold the meeting already
+        mirror = await target.provider.get(target.address, action.target_id)
+    if mirror is not None and _made(mirror.event.online_meeting):
+        outcome = Outcome.SKIP_UNCHANGED
+    else:
+        # The origin's side is recorded as not yet seen until its write back succeeds, so a pass
+        # that fails in between plans this request again (and finds the meeting made, above).
+        pending = action.link.with_side(request.origin, request.origin_id, None, None)
+        outcome = await apply_action(pair, links, dataclasses.replace(plain, link=pending), adopt=adopt)
+        recorded_first = await links.find(policy.pair_id, request.origin, request.origin_id)
+        mirror_id = recorded_first.id_on(action.target) if recorded_first is not None else None
+        mirror = await target.provider.get(target.address, mirror_id) if mirror_id is not None else None
+    recorded = await links.find(policy.pair_id, request.origin, request.origin_id)
+    if recorded is not None and mirror is not None:
+        recorded = recorded.with_side(
+            action.target, mirror.event.id, mirror.version, fingerprint(mirror.event, policy.detail)
+        )
+    meeting = mirror.event.online_meeting if mirror is not None else None
+    log.info("meeting_link.made", pair=policy.pair_id, side=action.target.value, made=_made(meeting))
+    if recorded is None or not _made(meeting):
+        return outcome
+    event = dataclasses.replace(request.event, online_meeting=meeting)
+    written = await origin.provider.update(origin.address, request.origin_id, event, None)
+    await links.save(
+        policy.pair_id,
+        recorded.with_side(
+            request.origin, written.event.id, written.version, fingerprint(written.event, policy.detail)
+        ),
+    )
+    return outcome
+
+
+def _made(meeting: OnlineMeeting | None) -> bool:
+    return meeting is not None and not meeting.requested
+
+
 async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Create) -> Outcome:
     """An occurrence change lands on a series; a series that is gone (deleted, or about to be
     re-created later in this pass) sends the change back to wait for it."""
     target = pair.calendar(action.target)
+    series_id = action.event.instance_of.master_id if action.event.instance_of else None
+    series = await _clean_mirror_series(pair, links, action.target, series_id)
     if action.event.cancelled and action.stamp is not None:
         # Cancelling an occurrence we had already changed: remove that changed occurrence.
         existing = await target.provider.find_mirror(target.address, action.stamp)
@@ -88,13 +161,87 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
             with contextlib.suppress(NotFound):
                 await target.provider.delete(target.address, existing.event.id)
             await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
+            await _record_mirror_series(pair, links, action.target, series)
             return Outcome.DELETED
     try:
         written, _ = await _write_mirror(pair, action.target, action.event, action.stamp)
     except NotFound:
         return Outcome.SKIP_NO_MASTER
     await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
+    await _record_mirror_series(pair, links, action.target, series)
     return action.outcome
+
+
+async def _cancel_excluded(
+    pair: PairContext, side: Side, series_id: str, event: Event, stamp: MirrorStamp | None
+) -> None:
+    """Cancel, on the series just written, the occurrences its EXDATE lines skip: a Microsoft
+    series has no excluded dates, only deleted occurrences (each a write of a cancelled
+    occurrence; one already gone is what was wanted)."""
+    if event.recurrence is None or event.instance_of is not None or side is Side.GOOGLE:
+        return  # (Google keeps EXDATE lines in the series itself)
+    zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
+    excluded = excluded_starts(event.recurrence.rules, zone)
+    if not excluded:
+        return
+    target = pair.calendar(side)
+    for original in excluded:
+        gone = Event(
+            id="",
+            span=_span_at(event.span, original),
+            status=EventStatus.CANCELLED,
+            instance_of=InstanceOf(series_id, original),
+        )
+        with contextlib.suppress(NotFound):
+            await target.provider.create(target.address, gone, stamp)
+
+
+def _span_at(span: Span, start: datetime | date) -> Span:
+    if isinstance(span, AllDay):
+        day = start.date() if isinstance(start, datetime) else start
+        return AllDay(day, day + (span.end - span.start))
+    moment = start if isinstance(start, datetime) else datetime.combine(start, time(), UTC)
+    return Timed(moment, moment + (span.end - span.start), span.zone)
+
+
+async def _clean_mirror_series(
+    pair: PairContext, links: LinkRepository, side: Side, master_id: str | None
+) -> Link | None:
+    """The link of the mirror series an occurrence write is about to change, if that series reads
+    as the link records it (no person's edit waiting to be carried over); else None."""
+    if master_id is None:
+        return None
+    master_link = await links.find(pair.policy.pair_id, side, master_id)
+    if master_link is None or master_link.deleted or master_link.origin is side:
+        return None  # not a mirror series of this pair: a person's series is read like any change
+    target = pair.calendar(side)
+    series = await target.provider.get(target.address, master_id)
+    if series is None:
+        return None
+    recorded = series.version == master_link.version_on(side)
+    if not recorded and fingerprint(series.event, pair.policy.detail) != master_link.hash_on(side):
+        return None  # re-versioned by the provider is fine; changed by a person is not
+    return master_link
+
+
+async def _record_mirror_series(
+    pair: PairContext, links: LinkRepository, side: Side, master_link: Link | None
+) -> None:
+    """Writing an occurrence changes its series where occurrences live on the series (Exchange,
+    Outlook: a new change key, a cancelled occurrence as an EXDATE). The series read as recorded
+    just before the write, so what changed since is our write: record the series as it reads
+    now, so that change comes back as our own echo rather than as a person's edit of the mirror
+    (which would be copied onto the person's series: a write back to the origin)."""
+    if master_link is None:
+        return
+    master_id = master_link.id_on(side)
+    assert master_id is not None
+    target = pair.calendar(side)
+    series = await target.provider.get(target.address, master_id)
+    if series is None or series.event.cancelled or series.version == master_link.version_on(side):
+        return
+    digest = fingerprint(series.event, pair.policy.detail)
+    await links.save(pair.policy.pair_id, master_link.with_side(side, master_id, series.version, digest))
 
 
 async def _has_link(pair: PairContext, links: LinkRepository, action: Create) -> bool:

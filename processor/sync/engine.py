@@ -31,7 +31,8 @@ from calbridge.errors import PairPaused, TransientProviderError
 from calbridge.pairs.event_failures import FailedEvent
 from calbridge.pairs.policy import Policy, Side
 from calbridge.providers.base import Change, Fetched, Removed
-from processor.metrics import SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
+from calbridge.translate.errors import UnsupportedRecurrence
+from processor.metrics import NOT_MIRRORED, SYNC_ACTIONS, SYNC_CONFLICTS, SYNC_PAUSES
 from processor.sync.actions import Action, Create, Delete, Outcome, Plan, ReadCounterpart, Seen, Skip, Update
 from processor.sync.apply import apply_action
 from processor.sync.breaker import BreakerLimits, Pause, judge_deletions, judge_full_read, needs_linked_count
@@ -39,10 +40,11 @@ from processor.sync.context import CalendarSide, Hint, PairContext
 from processor.sync.failure_log import FailureLog
 from processor.sync.feed import in_apply_order, read_changes
 from processor.sync.isolation import failed_event, is_event_fault, series_failed
-from processor.sync.links import LinkRepository
+from processor.sync.links import LinkRepository, StoredCursor
 from processor.sync.pass_links import PassLinks, wanted_ids
 from processor.sync.plan import change_id, is_removal, owns, plan
 from processor.sync.record import Link
+from processor.sync.series import DEFAULT_HORIZON, Horizon, SeriesFallback, is_piece_of, unmap_parts
 
 __all__ = [
     "CLOCK_SKEW",
@@ -92,6 +94,7 @@ async def run_pass(
     concurrency: int = 1,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     failures: FailureLog | None = None,
+    horizon: Horizon = DEFAULT_HORIZON,
 ) -> PassSummary:
     """Sync the changes of the hinted calendar into the other one. Raises PairPaused when the
     breaker stops the pass (nothing applied), and provider errors as they come, but for the
@@ -99,7 +102,8 @@ async def run_pass(
     to `failures`.
 
     `concurrency` > 1 applies up to that many changes at once (see `_apply_in_lanes`). `now` is
-    the clock the link repository stamps saved links with."""
+    the clock the link repository stamps saved links with, and the one a series mirrored by
+    its occurrences measures its `horizon` from (`series`)."""
     policy = pair.policy
     side = pair.side_of(hint.calendar)
     source = pair.calendar(side)
@@ -110,8 +114,11 @@ async def run_pass(
     if summary.full:
         changes = await _add_absent(pair, links, side, changes, confirm_deletions)
     elif stored is not None and stored.read_at is not None:
-        changes = await _add_netted(pair, links, side, changes, stored.read_at - CLOCK_SKEW)
-    await _apply_changes(pair, links, side, changes, summary, limits, confirm_deletions, concurrency)
+        changes = await _add_netted(pair, links, side, changes, stored)
+    fallback = SeriesFallback(pair, links, side, now(), horizon)
+    await _apply_changes(
+        pair, links, side, changes, summary, limits, confirm_deletions, concurrency, fallback
+    )
     if failures is not None:
         await failures.settle(policy.pair_id, side, summary.failed, summary.handled)
     if next_cursor is not None:
@@ -137,6 +144,8 @@ async def retry_events(
     limits: BreakerLimits | None = None,
     concurrency: int = 1,
     failures: FailureLog | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    horizon: Horizon = DEFAULT_HORIZON,
 ) -> PassSummary:
     """Read these events of `side` again by id and sync them as a pass would (the cursor is
     left alone): an event gone meanwhile is a deletion. What fails again is handed back to
@@ -147,7 +156,8 @@ async def retry_events(
     for event_id in dict.fromkeys(event_ids):
         fetched = await source.provider.get(source.address, event_id)
         changes.append(Removed(event_id) if fetched is None else fetched)
-    await _apply_changes(pair, links, side, changes, summary, limits, False, concurrency)
+    fallback = SeriesFallback(pair, links, side, now(), horizon)
+    await _apply_changes(pair, links, side, changes, summary, limits, False, concurrency, fallback)
     if failures is not None:
         await failures.settle(pair.policy.pair_id, side, summary.failed, summary.handled)
     log.info(
@@ -169,13 +179,16 @@ async def _apply_changes(
     limits: BreakerLimits | None,
     confirm_deletions: bool,
     concurrency: int,
+    series: SeriesFallback,
 ) -> None:
-    """Plan and apply `changes`: the breaker first, then in lanes, then what waited for a series."""
+    """Plan and apply `changes`: the breaker first, then in lanes, then what waited for a series;
+    last, the expanded series whose horizon fell behind (`series.SeriesFallback.extend`)."""
     policy = pair.policy
     changes = in_apply_order(changes)
     summary.changes = len(changes)
     links = PassLinks(links)  # one query per side for the links the changes name
     await links.prefetch(policy.pair_id, wanted_ids(policy, side, changes))
+    series.links = links
 
     if not confirm_deletions:
         planned = [await _plan_once(pair, links, side, change) for change in changes]
@@ -186,11 +199,11 @@ async def _apply_changes(
             SYNC_PAUSES.inc()
             raise PairPaused(policy.pair_id, verdict.reason)
 
-    waiting = await _apply_in_lanes(pair, links, side, changes, summary, concurrency)
+    waiting = await _apply_in_lanes(pair, links, side, changes, summary, concurrency, series)
     for change in waiting:
-        action = await _plan_with_reads(pair, links, side, change)
+        action: Action | None = None
         try:
-            outcome = await apply_action(pair, links, action, adopt=summary.full)
+            action, outcome = await _apply_change(pair, links, side, change, series, adopt=summary.full)
         except Exception as exc:
             if not is_event_fault(exc):
                 raise
@@ -203,6 +216,8 @@ async def _apply_changes(
         summary.outcomes[outcome] += 1
         summary.handled.append(change_id(change))
         _note_conflict(policy, action, summary)
+        _note_not_mirrored(policy, action)
+    await _extend_series(pair, links, side, series, summary)
     for outcome, count in summary.outcomes.items():
         SYNC_ACTIONS.labels(outcome.value).inc(count)
 
@@ -232,6 +247,7 @@ async def _apply_in_lanes(
     changes: list[Change],
     summary: PassSummary,
     concurrency: int,
+    series: SeriesFallback,
 ) -> list[Change]:
     """Plan and apply every change, up to `concurrency` lanes at once, each lane in order.
 
@@ -255,14 +271,15 @@ async def _apply_in_lanes(
                 if failures:
                     return
                 event_id = change_id(change)
-                series = _series_of(change)
-                if series is not None and series in left_out:
-                    left_out[event_id] = series_failed(event_id, left_out[series])
+                master_id = _series_of(change)
+                if master_id is not None and master_id in left_out:
+                    left_out[event_id] = series_failed(event_id, left_out[master_id])
                     continue
                 action: Action | None = None
                 try:
-                    action = await _plan_with_reads(pair, links, side, change)
-                    outcome = await apply_action(pair, links, action, adopt=summary.full)
+                    action, outcome = await _apply_change(
+                        pair, links, side, change, series, adopt=summary.full
+                    )
                 except Exception as exc:
                     if not is_event_fault(exc):
                         failures.append(exc)
@@ -274,7 +291,9 @@ async def _apply_in_lanes(
                     continue
                 summary.outcomes[outcome] += 1
                 summary.handled.append(event_id)
-                _note_conflict(pair.policy, action, summary)
+                if action is not None:
+                    _note_conflict(pair.policy, action, summary)
+                    _note_not_mirrored(pair.policy, action)
 
     await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(lanes))))))
     if failures:
@@ -290,7 +309,15 @@ def _series_of(change: Change) -> str | None:
     return None
 
 
-def _note_conflict(policy: Policy, action: Action, summary: PassSummary) -> None:
+def _note_not_mirrored(policy: Policy, action: Action | None) -> None:
+    """A kind of event that is never mirrored: logged and counted with its kind, once per read."""
+    if isinstance(action, Skip) and action.outcome is Outcome.SKIP_EVENT_TYPE:
+        kind = action.reason.split(":", 1)[0]
+        NOT_MIRRORED.labels(kind).inc()
+        log.info("event_not_mirrored", pair=policy.pair_id, kind=kind, reason=action.reason)
+
+
+def _note_conflict(policy: Policy, action: Action | None, summary: PassSummary) -> None:
     if isinstance(action, Create | Update) and action.conflict is not None:
         summary.conflicts += 1
         SYNC_CONFLICTS.labels(action.conflict.winner.value).inc()
@@ -317,7 +344,10 @@ async def _add_absent(
             raise PairPaused(pair_id, verdict.reason)
     seen = {change_id(change) for change in changes}
     source = pair.calendar(side)
+    fallbacks = {r.id_on(side) for r in await links.series_records(pair_id, side)}
     for event_id in sorted(linked - seen):
+        if is_piece_of(event_id, fallbacks):
+            continue  # a fallback's piece: its series' read (or retirement) keeps it in step
         fetched = await source.provider.get(source.address, event_id)
         if fetched is None or fetched.event.cancelled:
             changes.append(Removed(event_id))
@@ -325,18 +355,26 @@ async def _add_absent(
 
 
 async def _add_netted(
-    pair: PairContext, links: LinkRepository, side: Side, changes: list[Change], since: datetime
+    pair: PairContext, links: LinkRepository, side: Side, changes: list[Change], stored: StoredCursor
 ) -> list[Change]:
     """An incremental feed shows what changed since its cursor, netted: an event made after the
     cursor and deleted again before this read is not in it at all (Exchange ICS, Graph delta).
     When that event is a mirror we wrote after the cursor's read began (its echo was skipped,
     its pass failed under throttling, or a pass wrote it and then failed), a person's deletion
-    of it would never be seen. So every mirror on this side whose link was saved since then
-    (`since`) and which the feed does not mention is read directly; one that is gone is a
-    deletion like any other. (The feed covers every mirror written before the read began.)"""
+    of it would never be seen. The same holds for a person's event that a failed pass read and
+    copied (its mirror is written, the cursor did not move) and that was deleted before the next
+    read: its mirror would stay for ever. So every mirror on this side whose link was saved since
+    the read began, and every person's event on this side linked since the cursor was stored,
+    that the feed does not mention is read directly; one that is gone is a deletion like any
+    other. (The feed covers every mirror written before the read began, and every person's event
+    a pass that stored its cursor had read.)"""
+    assert stored.read_at is not None
     pair_id = pair.policy.pair_id
     seen = {change_id(change) for change in changes}
-    unseen = await links.mirrors_saved_since(pair_id, side, since) - seen
+    linked = await links.linked_saved_since(
+        pair_id, side, stored.read_at - CLOCK_SKEW, origins_since=stored.saved_at
+    )
+    unseen = linked - seen
     if not unseen:
         return changes
     source = pair.calendar(side)
@@ -347,6 +385,62 @@ async def _add_netted(
             netted.append(Removed(event_id))
     log.info("pass_checked_unseen", pair=pair_id, side=side.value, checked=len(unseen), gone=len(netted))
     return [*changes, *netted]
+
+
+# --- applying one change
+
+
+async def _apply_change(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    change: Change,
+    series: SeriesFallback,
+    *,
+    adopt: bool,
+) -> tuple[Action | None, Outcome]:
+    """Plan and apply one change. A series the target refuses as one pattern, and every change
+    of a series mirrored that way, goes through its fallback (`series`)."""
+
+    async def piece(one: Change) -> Outcome:
+        return (await _plan_and_apply(pair, links, side, one, adopt=adopt))[1]
+
+    routed = await series.route(change, piece)
+    if routed is not None:
+        return None, routed
+    try:
+        return await _plan_and_apply(pair, links, side, change, adopt=adopt)
+    except UnsupportedRecurrence:
+        if not (isinstance(change, Fetched) and change.event.recurrence and not change.event.instance_of):
+            raise
+        link = await links.find(pair.policy.pair_id, side, change_id(change))
+        return None, await series.mirror(change, link, piece)
+
+
+async def _plan_and_apply(
+    pair: PairContext, links: LinkRepository, side: Side, change: Change, *, adopt: bool
+) -> tuple[Action, Outcome]:
+    action = unmap_parts(await _plan_with_reads(pair, links, side, change))
+    return action, await apply_action(pair, links, action, adopt=adopt)
+
+
+async def _extend_series(
+    pair: PairContext, links: LinkRepository, side: Side, series: SeriesFallback, summary: PassSummary
+) -> None:
+    """Write the occurrences that entered the horizon of series mirrored by their occurrences."""
+
+    async def piece(one: Change) -> Outcome:
+        return (await _plan_and_apply(pair, links, side, one, adopt=summary.full))[1]
+
+    try:
+        extended = await series.extend(set(summary.handled), piece)
+    except Exception as exc:
+        if not is_event_fault(exc):
+            raise
+        log.warning("series_extend_failed", pair=pair.policy.pair_id, error=type(exc).__name__)
+        return
+    if extended:
+        log.info("series_extended", pair=pair.policy.pair_id, side=side.value, series=extended)
 
 
 # --- planning

@@ -4,10 +4,11 @@ The engine records a link right after each successful write and a calendar's cur
 a whole pass was applied; both go through this interface so the engine is tested without a
 database and the store is tested on SQLite and PostgreSQL alike.
 
-A cursor is stored with the time the read that produced it began (`StoredCursor.read_at`), and
-the mirrors on one side can be listed by when their links were saved (`mirrors_saved_since`):
-together they say which of our mirrors the feed from that cursor may never mention (made, then
-deleted, after it).
+A cursor is stored with the time the read that produced it began (`StoredCursor.read_at`) and
+the time it was stored, and the linked events on one side can be listed by when their links were
+saved (`linked_saved_since`): together they say which of them the feed from that cursor may never
+mention (made, then deleted, after it): our mirrors written since the read began, and people's
+events a pass copied after the cursor was stored (that pass failed before storing its own).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calbridge.pairs.policy import Side
 from calbridge.store import upsert
 from calbridge.store.tables import cursors, links
-from processor.sync.record import Link
+from processor.sync.record import FALLBACK_MARK, Link
 
 __all__ = ["ForwardingLinks", "LinkRepository", "StoredCursor", "StoredLinks"]
 
@@ -36,6 +37,7 @@ class StoredCursor:
 
     token: str  # the provider's cursor (syncToken, deltaLink, SyncFolderItems state)
     read_at: datetime | None  # when the read that produced it began; None: not known
+    saved_at: datetime | None = dataclasses.field(default=None, compare=False)  # when it was stored
 
 
 class LinkRepository(Protocol):
@@ -53,9 +55,16 @@ class LinkRepository(Protocol):
     async def live_ids(self, pair_id: str, side: Side) -> set[str]:
         """Ids on `side` of the pair's live links (a full read checks them for absence)."""
 
-    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
+    async def linked_saved_since(
+        self, pair_id: str, side: Side, since: datetime, *, origins_since: datetime | None = None
+    ) -> set[str]:
         """Ids of the pair's mirrors on `side` (live links whose origin is the other side) whose
-        links were saved at or after `since`."""
+        links were saved at or after `since`, and, with `origins_since`, of its events whose
+        origin is `side` saved at or after that."""
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        """The live links of series made on `side` that are mirrored by a fallback (their
+        version on the other side starts with `FALLBACK_MARK`; see `processor.sync.series`)."""
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None: ...
 
@@ -87,8 +96,13 @@ class ForwardingLinks:
     async def live_ids(self, pair_id: str, side: Side) -> set[str]:
         return await self._links.live_ids(pair_id, side)
 
-    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
-        return await self._links.mirrors_saved_since(pair_id, side, since)
+    async def linked_saved_since(
+        self, pair_id: str, side: Side, since: datetime, *, origins_since: datetime | None = None
+    ) -> set[str]:
+        return await self._links.linked_saved_since(pair_id, side, since, origins_since=origins_since)
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        return await self._links.series_records(pair_id, side)
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         return await self._links.load_cursor(calendar_ref)
@@ -203,10 +217,19 @@ class StoredLinks:
         async with self._engine.connect() as conn:
             return {row[0] for row in await conn.execute(_LIVE_IDS[side], {"pair": pair_id})}
 
-    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
+    async def linked_saved_since(
+        self, pair_id: str, side: Side, since: datetime, *, origins_since: datetime | None = None
+    ) -> set[str]:
+        origins = origins_since if origins_since is not None else _NEVER
         async with self._engine.connect() as conn:
-            rows = await conn.execute(_MIRRORS_SAVED_SINCE[side], {"pair": pair_id, "since": since})
-            return {row[0] for row in rows}
+            found = await conn.execute(
+                _LINKED_SAVED_SINCE[side], {"pair": pair_id, "since": since, "origins_since": origins}
+            )
+            return {row[0] for row in found}
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        async with self._engine.connect() as conn:
+            return [_row_to_link(row) for row in await conn.execute(_SERIES_RECORDS[side], {"pair": pair_id})]
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         async with self._engine.connect() as conn:
@@ -216,7 +239,7 @@ class StoredLinks:
         # A cursor stored before `read_at` existed: its read began at most a pass before it
         # was saved; an hour is far more than any pass takes.
         read_at = row.read_at if row.read_at is not None else row.updated_at - _UNKNOWN_READ
-        return StoredCursor(row.cursor, read_at)
+        return StoredCursor(row.cursor, read_at, row.updated_at)
 
     async def save_cursor(
         self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
@@ -253,13 +276,31 @@ _LIVE_IDS = {
     )
     for side in Side
 }
-_MIRRORS_SAVED_SINCE = {
+_LINKED_SAVED_SINCE = {
     side: sa.select(_ID[side]).where(
         links.c.pair_id == _PAIR,
-        links.c.updated_at >= sa.bindparam("since", type_=links.c.updated_at.type),
-        links.c.origin == side.other.value,
+        sa.or_(
+            sa.and_(
+                links.c.origin == side.other.value,
+                links.c.updated_at >= sa.bindparam("since", type_=links.c.updated_at.type),
+            ),
+            sa.and_(
+                links.c.origin == side.value,
+                links.c.updated_at >= sa.bindparam("origins_since", type_=links.c.updated_at.type),
+            ),
+        ),
         links.c.deleted.is_(False),
         _ID[side].is_not(None),
+    )
+    for side in Side
+}
+_VERSION = {Side.GOOGLE: links.c.google_version, Side.MICROSOFT: links.c.microsoft_version}
+_SERIES_RECORDS = {
+    side: sa.select(links).where(
+        links.c.pair_id == _PAIR,
+        links.c.origin == side.value,
+        links.c.deleted.is_(False),
+        _VERSION[side.other].like(FALLBACK_MARK + "%"),
     )
     for side in Side
 }
@@ -267,6 +308,7 @@ _LOAD_CURSOR = sa.select(cursors.c.cursor, cursors.c.read_at, cursors.c.updated_
     cursors.c.calendar_id == sa.bindparam("calendar")
 )
 _UNKNOWN_READ = timedelta(hours=1)
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 # SET columns come from the parameters' keys (every column of `_values`).
 _UPDATE = sa.update(links).where(links.c.id == sa.bindparam("row"))
 _ID_PARAM = {Side.GOOGLE: "google_id", Side.MICROSOFT: "microsoft_id"}

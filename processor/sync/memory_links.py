@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from calbridge.pairs.policy import Side
 from processor.sync.links import StoredCursor
-from processor.sync.record import Link
+from processor.sync.record import FALLBACK_MARK, Link
 
 __all__ = ["MemoryLinks"]
 
@@ -59,15 +59,28 @@ class MemoryLinks:
             if not link.deleted and (event_id := link.id_on(side)) is not None
         }
 
-    async def mirrors_saved_since(self, pair_id: str, side: Side, since: datetime) -> set[str]:
+    async def linked_saved_since(
+        self, pair_id: str, side: Side, since: datetime, *, origins_since: datetime | None = None
+    ) -> set[str]:
+        def wanted(row_id: int, link: Link) -> bool:
+            if link.origin is side:
+                return origins_since is not None and self.saved_at[row_id] >= origins_since
+            return self.saved_at[row_id] >= since
+
         return {
             event_id
             for row_id, link in self.links.get(pair_id, {}).items()
-            if not link.deleted
-            and link.origin is side.other
-            and self.saved_at[row_id] >= since
-            and (event_id := link.id_on(side)) is not None
+            if not link.deleted and wanted(row_id, link) and (event_id := link.id_on(side)) is not None
         }
+
+    async def series_records(self, pair_id: str, side: Side) -> list[Link]:
+        return [
+            link
+            for link in self.links.get(pair_id, {}).values()
+            if not link.deleted
+            and link.origin is side
+            and (link.version_on(side.other) or "").startswith(FALLBACK_MARK)
+        ]
 
     async def load_cursor(self, calendar_ref: str) -> StoredCursor | None:
         return self.cursors.get(calendar_ref)
@@ -75,4 +88,6 @@ class MemoryLinks:
     async def save_cursor(
         self, calendar_ref: str, cursor: str | None, *, full: bool, read_at: datetime | None = None
     ) -> None:
-        self.cursors[calendar_ref] = StoredCursor(cursor, read_at) if cursor is not None else None
+        self.cursors[calendar_ref] = (
+            StoredCursor(cursor, read_at, self._now()) if cursor is not None else None
+        )

@@ -16,12 +16,14 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from calbridge.model import Event
-from calbridge.pairs.policy import ConflictPolicy, Policy, Side
+from calbridge.model import NOT_MIRRORED, WORKING_LOCATION, Event, OnlineMeeting
+from calbridge.pairs.policy import ConflictPolicy, Detail, Policy, Side
 from calbridge.providers.base import Change, Fetched, MirrorStamp, Removed
+from calbridge.translate.meetings import requested_provider, without_keyword
 from processor.sync.actions import (
     Create,
     Delete,
+    MeetingRequest,
     Outcome,
     Plan,
     ReadCounterpart,
@@ -33,7 +35,7 @@ from processor.sync.actions import (
 from processor.sync.projection import fingerprint, project, wants_mirror
 from processor.sync.record import Link
 
-__all__ = ["change_id", "is_removal", "owns", "plan", "settle", "stamp_for"]
+__all__ = ["change_id", "is_removal", "meeting_request", "owns", "plan", "settle", "stamp_for"]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -127,6 +129,12 @@ def _live(link: Link | None) -> bool:
     return link is not None and not link.deleted
 
 
+def _peers_for(policy: Policy, origin_side: Side, origin: Event) -> bool:
+    """Whether this origin and its mirror are peers: a peers pair, and an origin the sync may
+    write (not a meeting with attendees where every write mails them, rule 23)."""
+    return policy.peers and policy.may_write_origin(origin_side, bool(origin.attendees))
+
+
 def _mirror_stamp(policy: Policy, link: Link, target: Side) -> MirrorStamp | None:
     """Mirrors carry our stamp naming their origin; the origin itself is never stamped."""
     if link.origin is target:
@@ -208,6 +216,11 @@ def _plan_origin(
     other = side.other
     if not policy.flows_from(side):
         return Skip(Outcome.SKIP_DIRECTION, f"the pair does not sync from {side}")
+    not_mirrored = fetched.event.extra.get(NOT_MIRRORED)
+    if not_mirrored is None and not (policy.working_locations and policy.detail is Detail.FULL):
+        not_mirrored = fetched.event.extra.get(WORKING_LOCATION)
+    if not_mirrored is not None:
+        return Skip(Outcome.SKIP_EVENT_TYPE, not_mirrored)
     digest = fingerprint(fetched.event, policy.detail)
     wanted = wants_mirror(fetched.event, policy.detail)
     if link is None or link.deleted or link.id_on(other) is None:
@@ -222,7 +235,7 @@ def _plan_origin(
     assert target_id is not None
     if not wanted:
         return Delete(other, target_id, None, seen_link.as_deleted())
-    if policy.peers:
+    if _peers_for(policy, side, fetched.event):
         if counterpart is None:
             return ReadCounterpart(other, target_id)
         copy = counterpart.fetched
@@ -234,20 +247,50 @@ def _plan_origin(
             return _agreed(policy, seen_link, copy, other)
         if _changed_since(copy, link, other, policy):
             return _resolve(policy, side, fetched, copy, seen_link, master_link)
-    mapped = _map_instance(project(fetched.event, policy.detail), master_link, other)
+    request = meeting_request(policy, side, fetched.event)
+    content = request.event if request is not None else fetched.event
+    mapped = _map_instance(project(content, policy.detail), master_link, other)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
-    return Update(other, target_id, mapped, _mirror_stamp(policy, link, other), seen_link)
+    return Update(other, target_id, mapped, _mirror_stamp(policy, link, other), seen_link, meeting=request)
 
 
 def _create_mirror(
     policy: Policy, side: Side, fetched: Fetched, master_link: Link | None, digest: str
 ) -> Plan:
-    mapped = _map_instance(project(fetched.event, policy.detail), master_link, side.other)
+    request = meeting_request(policy, side, fetched.event)
+    content = request.event if request is not None else fetched.event
+    mapped = _map_instance(project(content, policy.detail), master_link, side.other)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
     new_link = Link(origin=side).with_side(side, fetched.event.id, fetched.version, digest)
-    return Create(side.other, mapped, stamp_for(policy, fetched.event.id), new_link)
+    return Create(side.other, mapped, stamp_for(policy, fetched.event.id), new_link, meeting=request)
+
+
+def meeting_request(policy: Policy, side: Side, event: Event) -> MeetingRequest | None:
+    """The meeting a keyword in this origin's location asks for, if the pair makes meetings, the
+    event has none yet, a provider of the pair can make it, and the origin can then be written
+    with its link without mailing anyone (it has no attendees, or its provider updates silently).
+    The mirror of the request's event shows the link once it exists, never the keyword."""
+    links = policy.meeting_links
+    if links is None or policy.detail is not Detail.FULL or event.instance_of is not None:
+        return None
+    if event.online_meeting is not None or event.cancelled:
+        return None
+    wanted = requested_provider(event.location, dict(links.keywords))
+    host = links.host_of(wanted) if wanted is not None else None
+    if wanted is None or host is None or not policy.flows_into(side.other):
+        return None
+    if event.attendees and side not in links.silent:
+        return None  # writing the link back would mail the attendees an update
+    if not links.organises(side, event.organizer.address if event.organizer is not None else None):
+        return None  # a guest's copy of someone else's meeting
+    asked = dataclasses.replace(
+        event,
+        location=without_keyword(event.location, dict(links.keywords)),
+        online_meeting=OnlineMeeting(wanted, ""),
+    )
+    return MeetingRequest(host, side, event.id, asked)
 
 
 def _plan_mirror_edit(
@@ -273,8 +316,8 @@ def _plan_mirror_edit(
     origin = counterpart.fetched
     if origin is None or origin.event.cancelled or not wants_mirror(origin.event, policy.detail):
         return Delete(side, fetched.event.id, None, seen_link.as_deleted())
-    if not policy.peers:
-        # The origin owns the event: undo the edit of its copy.
+    if not _peers_for(policy, other, origin.event):
+        # The origin owns the event (or writing it would mail its attendees): undo the edit of its copy.
         restored = _map_instance(project(origin.event, policy.detail), master_link, side)
         if restored is None:
             return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
@@ -296,6 +339,9 @@ def _plan_mirror_occurrence(policy: Policy, side: Side, fetched: Fetched, master
     """A person changed one occurrence of a mirror series."""
     if not policy.peers:
         return Skip(Outcome.SKIP_MIRROR_EDIT, "occurrence edits of a one-way or busy mirror are not carried")
+    if not policy.may_write_origin(side.other, bool(fetched.event.attendees)):
+        # The mirror series lists its origin's attendees (facts): a meeting every write mails.
+        return Skip(Outcome.SKIP_MIRROR_EDIT, "writing the meeting's occurrence would mail its attendees")
     mapped = _map_instance(fetched.event, master_link, side.other)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no origin")
@@ -432,14 +478,17 @@ def _plan_removal(
         return Delete(other, target_id, stamp, link.as_deleted())
     assert target_id is not None
     # A person deleted our mirror.
-    if policy.peers:
+    if policy.peers and other not in policy.mailing_sides:
         return Delete(other, target_id, None, link.as_deleted())
     if counterpart is None:
         return ReadCounterpart(other, target_id)
     origin = counterpart.fetched
     if origin is None or origin.event.cancelled or not wants_mirror(origin.event, policy.detail):
         return Skip(Outcome.SKIP_GONE, "the origin is gone too", link.as_deleted())
-    # One-way or busy: the origin owns the event, so its copy comes back.
+    if _peers_for(policy, other, origin.event):
+        return Delete(other, target_id, None, link.as_deleted())
+    # One-way or busy (or a meeting a delete would cancel for its attendees): the origin owns
+    # the event, so its copy comes back.
     origin_link = Link(origin=other).with_side(
         other, origin.event.id, origin.version, fingerprint(origin.event, policy.detail)
     )

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 from calbridge.pairs.policy import Side
 
-__all__ = ["Link"]
+__all__ = ["FALLBACK_MARK", "Link"]
+
+# The version a link records on the target side of a series mirrored by a fallback (split into
+# several series, or expanded into single events): no one event is its mirror there.
+FALLBACK_MARK = "fallback:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,11 @@ class Link:
         return dataclasses.replace(
             self, microsoft_id=event_id, microsoft_version=version, microsoft_hash=digest
         )
+
+    @property
+    def is_series_record(self) -> bool:
+        """A series mirrored by a fallback (`processor.sync.series`), not by one mirror."""
+        return not self.deleted and (self.version_on(self.origin.other) or "").startswith(FALLBACK_MARK)
 
     def as_deleted(self) -> Link:
         return dataclasses.replace(self, deleted=True)

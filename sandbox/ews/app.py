@@ -15,6 +15,7 @@ from sandbox.counters import Counters
 from sandbox.ews import autodiscover, control
 from sandbox.ews.availability import get_user_availability
 from sandbox.ews.ntlm import NtlmGate
+from sandbox.ews.oof import get_user_oof_settings, set_user_oof_settings
 from sandbox.ews.operations import Context, EwsFault, Handler
 from sandbox.ews.operations.folders import get_folder
 from sandbox.ews.operations.items import create_item, delete_item, find_item, get_item, update_item
@@ -44,6 +45,8 @@ HANDLERS: dict[str, Handler] = {
     "Unsubscribe": unsubscribe,
     "GetUserAvailabilityRequest": get_user_availability,
     "GetServerTimeZones": get_server_time_zones,
+    "GetUserOofSettingsRequest": get_user_oof_settings,
+    "SetUserOofSettingsRequest": set_user_oof_settings,
 }
 WORLD: web.AppKey[EwsWorld] = web.AppKey("ews_world", EwsWorld)
 FAULTS: web.AppKey[Faults] = web.AppKey("ews_faults", Faults)

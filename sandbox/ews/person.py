@@ -92,15 +92,31 @@ def delete(world: EwsWorld, mailbox: Mailbox, item_id: str) -> None:
     world.record(folder, item, "delete")
 
 
+def delete_occurrence(world: EwsWorld, mailbox: Mailbox, item_id: str, index: int) -> StoredItem:
+    """The owner deletes one occurrence (1-based, as an OccurrenceItemId counts): Exchange keeps
+    it in the master's DeletedOccurrences and changes the master."""
+    folder, item = _find(mailbox, item_id)
+    if "Recurrence" not in item.fields:
+        raise UnknownItem(item_id)
+    item.deleted_occurrences.add(index)
+    item.exceptions.pop(index, None)
+    item.changekey = world.new_changekey()
+    item.modified = world.clock.now()
+    world.record(folder, item, "update")
+    return item
+
+
 def describe(item: StoredItem) -> dict[str, Any]:
     start, end = model.span(item.fields)
     return {
         "id": item.id,
         "changekey": item.changekey,
         "subject": item.text("Subject"),
+        "body": item.text("Body"),
         "start": model.format_dt(start) if start else None,
         "end": model.format_dt(end) if end else None,
         "is_all_day": item.text("IsAllDayEvent") == "true",
+        "location": item.text("Location"),
         "free_busy": item.text("LegacyFreeBusyStatus"),
         "sensitivity": item.text("Sensitivity"),
         "attendees": sorted(model.attendees(item.fields)),

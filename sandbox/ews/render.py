@@ -121,7 +121,33 @@ def render(
         computed.pop("DeletedOccurrences", None)
     chosen = [(name, value) for name, value in {**fields, **computed}.items() if shape.wants(name)]
     chosen += [("ExtendedProperty", prop) for key, prop in item.extended.items() if key in shape.extended]
+    chosen += [("ExtendedProperty", prop) for prop in _appointment_times(fields, shape)]
     # The schema fixes the order of a CalendarItem's children; stricter clients reject any other.
     for _, value in sorted(chosen, key=lambda pair: schema_position(pair[0])):
         elem.append(copy.deepcopy(value))
     return elem
+
+
+# MAPI's own copies of an appointment's start and end (PSETID_Appointment PidLidAppointmentStartWhole
+# 0x820D and PidLidAppointmentEndWhole 0x820E, PT_SYSTIME, always UTC). Exchange keeps them in step
+# with Start and End and answers them to any client that names them as extended properties
+# ([MS-OXOCAL] 2.2.1.5, 2.2.1.6); they are the instants as stored, before any client's conversion.
+_APPOINTMENT_TIMES = {
+    ("appointment", "33293", "SystemTime"): "Start",  # 0x820D
+    ("appointment", "33294", "SystemTime"): "End",  # 0x820E
+}
+
+
+def _appointment_times(fields: dict[str, etree._Element], shape: Shape) -> list[etree._Element]:
+    out = []
+    for key, name in _APPOINTMENT_TIMES.items():
+        value = fields.get(name)
+        if key not in shape.extended or value is None or not value.text:
+            continue
+        prop = etree.Element(t("ExtendedProperty"))
+        _, prop_id, prop_type = key
+        prop.append(_element("ExtendedFieldURI", DistinguishedPropertySetId="Appointment", PropertyId=prop_id,
+                             PropertyType=prop_type))  # fmt: skip
+        etree.SubElement(prop, t("Value")).text = value.text
+        out.append(prop)
+    return out

@@ -61,10 +61,23 @@ class Folder:
 
 
 @dataclass
+class OofSettings:
+    """A mailbox's automatic replies, as GetUserOofSettings shows them."""
+
+    state: str = "Disabled"  # Disabled | Enabled | Scheduled
+    external_audience: str = "All"  # None | Known | All
+    start: datetime | None = None  # UTC; Exchange keeps the last scheduled span
+    end: datetime | None = None
+    internal_reply: str = ""
+    external_reply: str = ""
+
+
+@dataclass
 class Mailbox:
     address: str
     display_name: str
     folders: dict[str, Folder] = field(default_factory=dict)  # by distinguished name
+    oof: OofSettings = field(default_factory=lambda: OofSettings())  # automatic replies (sandbox.ews.oof)
 
     @property
     def calendar(self) -> Folder:

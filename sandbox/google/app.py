@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from sandbox.google import batch, control
+from sandbox.google import batch, control, gmail
 from sandbox.google.emulator import EMULATOR, GoogleEmulator
 from sandbox.google.errors import GoogleApiError, error_response, fault_error, unknown_route
 from sandbox.google.freebusy import query_free_busy
@@ -281,6 +281,20 @@ async def _json_not_found(request: web.Request, handler: Endpoint) -> web.Stream
         return unknown_route()
 
 
+@operation("gmail.settings.vacation.get")
+async def gmail_vacation_get(
+    request: web.Request, emu: GoogleEmulator, grant: AccessGrant
+) -> web.StreamResponse:
+    return web.json_response(gmail.read_vacation(emu.world.vacations, request, grant))
+
+
+@operation("gmail.settings.vacation.update")
+async def gmail_vacation_update(
+    request: web.Request, emu: GoogleEmulator, grant: AccessGrant
+) -> web.StreamResponse:
+    return web.json_response(gmail.check_vacation(emu.world.vacations, request, grant, await _body(request)))
+
+
 def build_google_app(emulator: GoogleEmulator) -> web.Application:
     """The Google routes (API, token endpoint, `/_control/google/...`), to mount at the root."""
     app = web.Application(middlewares=[_json_not_found])
@@ -301,6 +315,9 @@ def build_google_app(emulator: GoogleEmulator) -> web.Application:
     app.router.add_get(f"{API}/users/me/calendarList", calendar_list)
     app.router.add_post(f"{API}/channels/stop", channels_stop)
     app.router.add_post(f"{API}/freeBusy", freebusy)
+    vacation = "/gmail/v1/users/{userId}/settings/vacation"
+    app.router.add_get(vacation, gmail_vacation_get)
+    app.router.add_put(vacation, gmail_vacation_update)
     control.add_routes(app)
     app.on_cleanup.append(_close_hub)
     return app

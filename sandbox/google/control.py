@@ -15,6 +15,7 @@ from aiohttp import web
 from sandbox.google.emulator import EMULATOR, GoogleEmulator
 from sandbox.google.errors import GoogleApiError, error_response
 from sandbox.google.state import GoogleUser
+from sandbox.google.tokens import GMAIL_SETTINGS
 
 __all__ = ["add_routes"]
 
@@ -148,13 +149,26 @@ def _channels(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -
 
 
 def _settings(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:
-    """GET reads, PUT changes: `guestCopies` (events appear on invited users' calendars) and
-    `userQuotaPerMinute` (calls per user per sliding minute; null: unlimited)."""
+    """GET reads, PUT changes: `guestCopies` (events appear on invited users' calendars),
+    `meetPending` (a Meet's createRequest answers `pending` and completes at the calendar's next
+    API call) and `userQuotaPerMinute` (calls per user per sliding minute; null: unlimited)."""
     if "guestCopies" in body:
         emu.world.guest_copies = bool(body["guestCopies"])
+    if "meetPending" in body:
+        emu.world.meet_pending = bool(body["meetPending"])
     if "userQuotaPerMinute" in body:
         emu.quota.update({"userPerMinute": body["userQuotaPerMinute"]})
-    return {"guestCopies": emu.world.guest_copies, "userQuotaPerMinute": emu.quota.user.limit}
+    if "gmailSettingsDelegated" in body:  # the admin adds (or removes) gmail.settings.basic
+        if body["gmailSettingsDelegated"]:
+            emu.issuer.delegated.add(GMAIL_SETTINGS)
+        else:
+            emu.issuer.delegated.discard(GMAIL_SETTINGS)
+    return {
+        "guestCopies": emu.world.guest_copies,
+        "meetPending": emu.world.meet_pending,
+        "userQuotaPerMinute": emu.quota.user.limit,
+        "gmailSettingsDelegated": GMAIL_SETTINGS in emu.issuer.delegated,
+    }
 
 
 def _quota(request: web.Request, emu: GoogleEmulator, body: dict[str, Any]) -> dict[str, Any]:

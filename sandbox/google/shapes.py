@@ -63,6 +63,7 @@ def apply_fields(
     tz: ZoneInfo,
     conference_version: int,
     meet: Callable[[], MeetRoom],
+    pending: bool = False,
 ) -> None:
     """Copy the writable fields of `body` onto `event`, validate, and normalize in place."""
     for key, value in body.items():
@@ -86,12 +87,26 @@ def apply_fields(
     # Google always answers with these, whether or not the write named them.
     event.setdefault("reminders", {"useDefault": True})
     event.setdefault("eventType", "default")
+    if event["eventType"] == "outOfOffice":
+        _check_out_of_office(event, start.moment is None)
     _check_extended_properties(event.get("extendedProperties"))
     if "conferenceData" in event and conference_version >= 1:
-        event["conferenceData"] = _conference(event["conferenceData"], meet)
+        event["conferenceData"] = _conference(event["conferenceData"], meet, pending=pending)
         for point in event["conferenceData"].get("entryPoints", []):
             if point.get("entryPointType") == "video":
                 event["hangoutLink"] = point["uri"]
+
+
+def _check_out_of_office(event: dict[str, Any], all_day: bool) -> None:
+    """Google's shape of an out-of-office event: timed, without guests, `outOfOfficeProperties`
+    defaulted as Google does (the primary-calendar rule is `event_types.check_type_write`'s)."""
+    if all_day:
+        raise GoogleApiError.bad_request("Out of office events cannot be all-day events.", "invalid")
+    if event.get("attendees"):
+        raise GoogleApiError.bad_request("Out of office events cannot have attendees.", "invalid")
+    properties = dict(event.get("outOfOfficeProperties") or {})
+    properties.setdefault("autoDeclineMode", "declineOnlyNewConflictingInvitations")
+    event["outOfOfficeProperties"] = properties
 
 
 def writable(event: dict[str, Any]) -> dict[str, Any]:
@@ -112,13 +127,26 @@ def merge(current: dict[str, Any], changes: dict[str, Any], *, nested: bool = Fa
     return merged
 
 
-def _conference(data: dict[str, Any], meet: Callable[[], MeetRoom]) -> dict[str, Any]:
-    """A `createRequest` for Meet succeeds at once, shaped as Google answers: a video link, the
+def conference_made(data: dict[str, Any], meet: Callable[[], MeetRoom]) -> dict[str, Any]:
+    """A pending `createRequest` completed (what Google does shortly after answering `pending`)."""
+    request = {k: v for k, v in (data.get("createRequest") or {}).items() if k != "status"}
+    return _conference({"createRequest": request}, meet)
+
+
+def _conference(
+    data: dict[str, Any], meet: Callable[[], MeetRoom], *, pending: bool = False
+) -> dict[str, Any]:
+    """A `createRequest` for Meet succeeds at once (or, `pending`, answers `pending` with no entry
+    points and completes later: `conference_made`), shaped as Google answers: a video link, the
     `more` page with every dial-in number, one regional phone entry, the solution's icon and a
     signature over the data."""
     request = data.get("createRequest")
     if not request or data.get("entryPoints"):
         return data
+    if (request.get("status") or {}).get("statusCode") == "pending":
+        return data  # still being made: it is completed by the world, not by a write
+    if pending:
+        return {"createRequest": {**request, "status": {"statusCode": "pending"}}}
     room = meet()
     code = room.code
     return {

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sandbox.clock import Clock
 from sandbox.counters import Counters, Invitation
 from sandbox.google.errors import GoogleApiError
+from sandbox.google.event_types import check_type_write
 from sandbox.google.guests import guest_copy, guests_of, html_link
 from sandbox.google.invitations import recipients_to_mail
 from sandbox.google.recurrence import instance_resource, original_starts, split_instance_id
@@ -25,6 +26,7 @@ from sandbox.google.shapes import (
     MeetRoom,
     apply_fields,
     as_seen_from,
+    conference_made,
     is_client_id,
     merge,
     with_new_organizer,
@@ -89,9 +91,14 @@ class GoogleWorld:
     def reset(self) -> None:
         self.users = dict(self.seeded)
         self.guest_copies = True  # put events on invited users' calendars, as Google does
+        # Meet creation answers `pending` and completes at the calendar's next API call (with a
+        # change notification), as Google may; False: it succeeds in the write's own answer.
+        self.meet_pending = False
+        self.pending_meets: list[tuple[str, str]] = []  # (calendar id, event id)
         self.rng = random.Random(self.seed)
         self.serial = 0
         self.calendars: dict[str, Calendar] = {}
+        self.vacations: dict[str, dict[str, Any]] = {}  # Gmail's vacation responder by user (gmail.py)
         for user in self.users.values():
             self.add_calendar(user.email, user.name, user.time_zone, {user.email: "owner"})
 
@@ -122,7 +129,29 @@ class GoogleWorld:
             raise GoogleApiError.not_found()
         if ROLE_RANK[role] < ROLE_RANK[minimum]:
             raise GoogleApiError.forbidden_writer()
+        self._complete_meets(calendar)
         return calendar
+
+    def _complete_meets(self, calendar: Calendar) -> None:
+        """Pending Meet creations on this calendar complete: the event changes (new etag, a push)."""
+        waiting = [(cal, eid) for cal, eid in self.pending_meets if cal == calendar.id]
+        if not waiting:
+            return
+        self.pending_meets = [item for item in self.pending_meets if item[0] != calendar.id]
+        for _, event_id in waiting:
+            current = calendar.events.get(event_id)
+            data = (current or {}).get("conferenceData") or {}
+            if (
+                current is None
+                or (data.get("createRequest") or {}).get("status", {}).get("statusCode") != "pending"
+            ):
+                continue
+            made = dict(current)
+            made["conferenceData"] = conference_made(data, self._meet_room)
+            for point in made["conferenceData"]["entryPoints"]:
+                if point.get("entryPointType") == "video":
+                    made["hangoutLink"] = point["uri"]
+            self._commit(calendar, made)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -171,6 +200,8 @@ class GoogleWorld:
                 raise GoogleApiError(409, "duplicate", "The requested identifier already exists.")
         else:
             event_id = self.new_id()
+        if record:  # the app's own call: the event type's rules apply
+            check_type_write(body, None, primary=calendar.id in self.users, patch=False)
         now = format_millis(self.clock.now())
         event: dict[str, Any] = {
             "kind": "calendar#event",
@@ -213,10 +244,15 @@ class GoogleWorld:
                 "Precondition Failed",
                 extra={"locationType": "header", "location": "If-Match"},
             )
+        if record:
+            check_type_write(body, current, primary=calendar.id in self.users, patch=patch)
         event = dict(current)
         fields = merge(writable(current), body) if patch else body
         if not patch:
-            for key in WRITABLE - {"sequence", "status"}:
+            kept = {"sequence", "status", "eventType"}
+            if conference_version < 1:  # conferenceDataVersion=0: the conference is left as it is
+                kept |= {"conferenceData"}
+            for key in WRITABLE - kept:
                 event.pop(key, None)
         requested_sequence = body.get("sequence")
         if isinstance(requested_sequence, int) and requested_sequence < current.get("sequence", 0):
@@ -306,7 +342,11 @@ class GoogleWorld:
             tz=calendar.tz,
             conference_version=conference_version,
             meet=self._meet_room,
+            pending=self.meet_pending,
         )
+        data = event.get("conferenceData") or {}
+        if (data.get("createRequest") or {}).get("status", {}).get("statusCode") == "pending":
+            self.pending_meets.append((calendar.id, event["id"]))
         if event.get("recurrence"):  # Google refuses a rule it cannot expand when it is written
             next(original_starts(event), None)
 

@@ -55,6 +55,7 @@ class ListQuery:
     order_by: str | None = None
     text: str | None = None
     time_zone: ZoneInfo | None = None  # render times in this zone instead of the event's
+    event_types: tuple[str, ...] = ()  # `eventTypes`: only these (default, outOfOffice, focusTime, ...)
 
     @classmethod
     def parse(cls, params: MultiMapping[str]) -> ListQuery:
@@ -95,6 +96,7 @@ class ListQuery:
             order_by=order_by,
             text=params.get("q"),
             time_zone=zone(params.get("timeZone")),
+            event_types=_event_types(params.getall("eventTypes", [])),
         )
 
 
@@ -255,7 +257,17 @@ def _visible(event: dict[str, Any], query: ListQuery, *, single: bool) -> bool:
     return "recurringEventId" in event and not single
 
 
+def _event_types(values: list[str]) -> tuple[str, ...]:
+    known = {"default", "outOfOffice", "focusTime", "workingLocation", "birthday", "fromGmail"}
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        raise GoogleApiError.bad_request(f"Invalid event type: {unknown[0]}.", "invalid")
+    return tuple(values)
+
+
 def _passes_filters(event: dict[str, Any], query: ListQuery) -> bool:
+    if query.event_types and event.get("eventType", "default") not in query.event_types:
+        return False
     props = event.get("extendedProperties", {})
     if any(props.get("private", {}).get(k) != v for k, v in query.private):
         return False

@@ -37,6 +37,9 @@ CALENDAR_SCOPES = {
     "https://www.googleapis.com/auth/calendar.events.freebusy",
 }
 WRITE_SCOPES = {"https://www.googleapis.com/auth/calendar", "https://www.googleapis.com/auth/calendar.events"}
+# Gmail's settings scope: granted to the service account only when the admin delegated it too
+# (`GMAIL_SETTINGS` in `TokenIssuer.delegated`; the control setting `gmailSettingsDelegated`).
+GMAIL_SETTINGS = "https://www.googleapis.com/auth/gmail.settings.basic"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class TokenIssuer:
         self.account = account
         self.clock = clock
         self.known_users = known_users
+        self.delegated: set[str] = set(CALENDAR_SCOPES)  # what domain-wide delegation allows
         self._rng_bytes = rng_bytes  # callable(n) -> bytes, from the world's seeded RNG
         self.grants: dict[str, AccessGrant] = {}
 
@@ -129,7 +133,7 @@ class TokenIssuer:
         if subject is not None and subject not in self.known_users:
             raise TokenError(400, "invalid_grant", "Invalid email or User ID")
         scopes = frozenset(str(claims.get("scope", "")).split())
-        if not scopes & CALENDAR_SCOPES:
+        if not scopes or not scopes <= self.delegated:
             raise TokenError(
                 401,
                 "unauthorized_client",

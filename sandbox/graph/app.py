@@ -20,7 +20,7 @@ from multidict import CIMultiDict, MultiDict
 from sandbox.clock import Clock
 from sandbox.counters import Counters
 from sandbox.faults import Faults
-from sandbox.graph import batch, delta, events, schedule, subscriptions
+from sandbox.graph import batch, delta, events, mailbox_settings, schedule, subscriptions
 from sandbox.graph.context import GraphContext
 from sandbox.graph.control import add_control_routes
 from sandbox.graph.delta import DeltaStore
@@ -130,7 +130,14 @@ def build_graph_app(world: GraphWorld, faults: Faults, clock: Clock, counters: C
         quota=MailboxQuota(world.mailbox_requests, world.mailbox_request_window),
         notifier=notifier,
         delta=DeltaStore(),
-        routes=[*batch.ROUTES, *subscriptions.ROUTES, *schedule.ROUTES, *delta.ROUTES, *events.ROUTES],
+        routes=[
+            *batch.ROUTES,
+            *subscriptions.ROUTES,
+            *schedule.ROUTES,
+            *delta.ROUTES,
+            *events.ROUTES,
+            *mailbox_settings.ROUTES,
+        ],
     )
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app[CONTEXT] = ctx

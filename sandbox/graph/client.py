@@ -57,8 +57,12 @@ class GraphControl:
     async def world(self) -> dict[str, Any]:
         return await self._object("GET", "/world")
 
-    async def add_mailbox(self, address: str, display_name: str | None = None) -> dict[str, Any]:
-        return await self._object("POST", "/mailboxes", {"address": address, "displayName": display_name})
+    async def add_mailbox(
+        self, address: str, display_name: str | None = None, time_zone: str | None = None
+    ) -> dict[str, Any]:
+        """Add a mailbox (or, when it exists, set its zone: `time_zone` as Outlook stores it)."""
+        body = {"address": address, "displayName": display_name, "timeZone": time_zone}
+        return await self._object("POST", "/mailboxes", body)
 
     async def add_users(self, count: int, *, prefix: str = "user", start: int = 0) -> dict[str, Any]:
         """`count` mailboxes `{prefix}{n:05d}@example.com`."""
@@ -126,6 +130,13 @@ class GraphControl:
 
     async def delete_occurrence(self, user: str, series_id: str, original: str) -> None:
         await self._call("DELETE", self._occurrence(user, series_id, original))
+
+    async def automatic_replies(self, user: str) -> dict[str, Any]:
+        return await self._object("GET", f"/mailboxes/{_q(user)}/automatic-replies")
+
+    async def set_automatic_replies(self, user: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """As the person would in Outlook: status, scheduled times, messages."""
+        return await self._object("PUT", f"/mailboxes/{_q(user)}/automatic-replies", changes)
 
     async def settings(self) -> dict[str, Any]:
         return await self._object("GET", "/settings")

@@ -24,6 +24,7 @@ from aiohttp import web
 from sandbox.graph.errors import GraphError, error_body
 from sandbox.graph.events import resolve_target
 from sandbox.graph.instances import Instance, find_occurrence
+from sandbox.graph.mailbox_settings import automatic_replies, set_automatic_replies
 from sandbox.graph.prefs import Prefs
 from sandbox.graph.recurrence import occurrence_key
 from sandbox.graph.render import render_instance, render_item
@@ -48,6 +49,7 @@ def _mailbox_info(mailbox: Mailbox) -> dict[str, Any]:
         "id": mailbox.id,
         "address": mailbox.address,
         "displayName": mailbox.display_name,
+        "timeZone": mailbox.time_zone,
         "calendars": [
             {"id": c.id, "name": c.name, "isDefault": c.is_default} for c in mailbox.calendars.values()
         ],
@@ -196,6 +198,8 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
             raise GraphError(400, "BadRequest", "A mailbox needs an address.")
         existing = world.mailbox(str(body["address"]))
         mailbox = existing or world.add_mailbox(str(body["address"]), body.get("displayName"))
+        if body.get("timeZone"):  # the zone the owner chose in Outlook (mailboxSettings.timeZone)
+            mailbox.time_zone = str(body["timeZone"])
         return _mailbox_info(mailbox)
 
     async def add_calendar(request: web.Request) -> Any:
@@ -328,6 +332,13 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
             raise GraphError(404, "ErrorInvalidUser", "No such mailbox.")
         return {"expired": ctx.delta.expire(mailbox.id if mailbox else None)}
 
+    async def get_replies(request: web.Request) -> Any:
+        return automatic_replies(mailbox_of(request))
+
+    async def put_replies(request: web.Request) -> Any:
+        """A person turning Outlook's automatic replies on or off (no notification follows)."""
+        return set_automatic_replies(mailbox_of(request), await body_of(request))
+
     async def notifications(_: web.Request) -> Any:
         return {"delivered": ctx.notifier.delivered, "failed": ctx.notifier.failed}
 
@@ -358,3 +369,5 @@ def add_control_routes(app: web.Application, ctx: GraphContext) -> None:
     app.router.add_post(PREFIX + "/subscriptions/{sub}/lifecycle", handled(fire_lifecycle))
     app.router.add_post(PREFIX + "/delta/expire", handled(expire_delta))
     app.router.add_get(PREFIX + "/notifications", handled(notifications))
+    app.router.add_get(user + "/automatic-replies", handled(get_replies))
+    app.router.add_put(user + "/automatic-replies", handled(put_replies))

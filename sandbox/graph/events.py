@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from sandbox.graph.errors import GraphError, not_found
 from sandbox.graph.instances import Instance, expand, expand_all, find_occurrence
 from sandbox.graph.invitations import invitation_for
+from sandbox.graph.mailbox_settings import automatic_replies
 from sandbox.graph.odata import context_url
 from sandbox.graph.query import parse_expand, parse_filter, parse_select, parse_window
 from sandbox.graph.render import render_instance, render_item
@@ -196,13 +197,46 @@ async def calendar_view(call: Call) -> Reply:
     lowered = {k.lower(): v for k, v in call.query.items()}
     expand_ids = parse_expand(lowered.get("$expand"))
     instances = expand_all(calendar.events.values(), start, end)
-    rows = [render_instance(mailbox, inst, call.prefs, expand_ids, _select(call)) for inst in instances]
+    select = _select(call)
+    rows = [
+        render_instance(mailbox, inst, call.prefs, expand_ids, select, slot_known=False) for inst in instances
+    ]
     return Reply(200, _page(call, rows, call.path))
+
+
+async def get_mailbox_settings(call: Call) -> Reply:
+    """`GET /users/{id}/mailboxSettings`: the owner's zone, working hours and automatic replies,
+    as Graph answers (the zone as Outlook stores it, a Windows name unless set through the API;
+    `$select` honoured)."""
+    mailbox = _mailbox(call)
+    zone = mailbox.time_zone
+    settings = {
+        "@odata.context": call.link(f"/$metadata#users('{mailbox.address}')/mailboxSettings"),
+        "timeZone": zone,
+        "automaticRepliesSetting": automatic_replies(mailbox),
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+        "dateFormat": "M/d/yyyy",
+        "timeFormat": "h:mm tt",
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+        "userPurpose": "user",
+        "workingHours": {
+            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "startTime": "08:00:00.0000000",
+            "endTime": "17:00:00.0000000",
+            "timeZone": {"name": zone},
+        },
+    }
+    select = {k.lower(): v for k, v in call.query.items()}.get("$select")
+    if select:
+        wanted = {name.strip().lower() for name in select.split(",")}
+        settings = {k: v for k, v in settings.items() if k.startswith("@") or k.lower() in wanted}
+    return Reply(200, settings)
 
 
 ONE = EVENTS + r"/(?P<event>[^/]+)"
 ROUTES: list[Route] = [
     route("GET", USER + r"/calendars", "calendars.list", list_calendars),
+    route("GET", USER + r"/mailboxSettings", "mailboxSettings.get", get_mailbox_settings),
     route("GET", VIEW, "calendarView.list", calendar_view),
     route("GET", ONE + r"/instances", "events.instances", list_instances),
     route("GET", ONE, "events.get", get_event),

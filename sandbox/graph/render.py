@@ -1,7 +1,8 @@
 """Stored events as Graph JSON, in the id format and time zone the request prefers.
 
 `originalStart` is left out unless the request `$select`s it, as Graph does; selected, it is
-the occurrence's original start in UTC, and null on single events and series masters. With
+the occurrence's original start in UTC from `/instances` and a GET, and null on single events,
+series masters, and in a `calendarView` listing (microsoftgraph/microsoft-graph-docs#4353). With
 `$select`, only the selected properties (and `@odata.etag`, `id`, and what `$expand` asked
 for) are returned.
 """
@@ -177,8 +178,12 @@ def render_instance(
     prefs: Prefs,
     expand_ids: set[str] | None = None,
     select: Iterable[str] | None = None,
+    *,
+    slot_known: bool = True,
 ) -> dict[str, Any]:
-    """One instance of a calendar view: a single event, an occurrence or an exception."""
+    """One instance of a calendar view: a single event, an occurrence or an exception.
+    `slot_known` False (a `calendarView` listing) answers a selected `originalStart` as null,
+    as Graph does there (microsoftgraph/microsoft-graph-docs#4353); `/instances` says it."""
     if inst.key is None:
         return render_item(mailbox, inst.item, prefs, expand_ids, select)
     event_id = instance_id(inst.item, inst.key, immutable=prefs.immutable_ids)
@@ -194,7 +199,7 @@ def render_instance(
     )
     out["seriesMasterId"] = instance_id(inst.item, None, immutable=prefs.immutable_ids)
     if _wants_original_start(select):
-        out["originalStart"] = _original_start(inst.item, inst.key)
+        out["originalStart"] = _original_start(inst.item, inst.key) if slot_known else None
     out["originalStartTimeZone"] = inst.item.zone_label or inst.item.start_zone
     out["originalEndTimeZone"] = inst.item.zone_label or inst.item.end_zone
     out["iCalUId"] = occurrence_ical_uid(inst.item.ical_uid, inst.key)

@@ -65,6 +65,11 @@ class Mailbox:
     display_name: str
     calendars: dict[str, Calendar] = field(default_factory=dict)
     transactions: dict[str, str] = field(default_factory=dict)  # transactionId -> immutable id
+    # mailboxSettings/automaticRepliesSetting as Graph shows it (sandbox.graph.mailbox_settings)
+    automatic_replies: dict[str, Any] = field(default_factory=dict)
+    # mailboxSettings.timeZone: the zone the owner chose in Outlook, as Outlook stores it (a
+    # Windows name, e.g. "Eastern Standard Time"); set with the control route that adds mailboxes.
+    time_zone: str = "UTC"
 
     @property
     def default_calendar(self) -> Calendar:

@@ -19,7 +19,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +336,33 @@ def outlook_start(event: dict[str, Any]) -> datetime | str:
     assert start["timeZone"] == "UTC", start
     instant = datetime.fromisoformat(start["dateTime"][:19]).replace(tzinfo=UTC)
     return instant.date().isoformat() if event.get("isAllDay") else instant
+
+
+async def google_occurrences(control: SandboxControl, owner: str, series_id: str) -> set[datetime | date]:
+    """What Google lists as a series' live occurrences (as `events.instances`): instants, or
+    dates for an all-day series; its lines expanded, less its cancelled instances, moved
+    instances at their new start."""
+    from sandbox.google.recurrence import original_starts
+
+    def start_of(value: dict[str, str]) -> datetime | date:
+        if "date" in value:
+            return date.fromisoformat(value["date"])
+        return datetime.fromisoformat(value["dateTime"]).astimezone(UTC)
+
+    state = await control.google.calendar(owner)
+    (master,) = [e for e in state["events"] if e["id"] == series_id]
+    exceptions = {
+        start_of(e["originalStartTime"]): e for e in state["events"] if e.get("recurringEventId") == series_id
+    }
+    found: set[datetime | date] = set()
+    for original in original_starts(master):
+        key = original.day if original.day is not None else original.moment.astimezone(UTC)  # type: ignore[union-attr]
+        exception = exceptions.get(key)
+        if exception is None:
+            found.add(key)
+        elif exception.get("status") != "cancelled":
+            found.add(start_of(exception["start"]))
+    return found
 
 
 def titled(events: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:

@@ -4,7 +4,10 @@ Not a mock of any SDK: it keeps events by id, bumps a version on every write, ke
 log that cursors index into, expires cursors on request, and can fail a write before or after
 performing it (the write happened but the caller saw an error), like a timeout would. With
 `nets=True` its feed nets like Exchange's (ICS, Graph delta): an event created after the
-cursor and deleted since is not reported at all.
+cursor and deleted since is not reported at all. With `folds_cancellations=True` a cancelled
+occurrence is kept on its series like Exchange keeps it (EWS DeletedOccurrences, Graph
+cancelledOccurrences): the series gains an EXDATE line and a new version, and its change is
+logged, so the series itself comes back in the feed.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from calbridge.errors import CursorExpired, NotFound, TransientProviderError
 from calbridge.events import Provider
-from calbridge.model import Event, EventStatus
+from calbridge.model import Event, EventStatus, Recurrence
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 
 Fault = Literal["before", "after"]
@@ -56,6 +59,7 @@ class FakeCalendar:
         removals: Literal["removed", "cancelled"] = "removed",
         page_size: int = 3,
         nets: bool = False,
+        folds_cancellations: bool = False,
     ) -> None:
         self.provider = provider
         self.prefix = prefix
@@ -74,6 +78,7 @@ class FakeCalendar:
         self.access_error: Exception | None = None  # what an access check answers while set
         self.expired_before = 0  # cursors older than this log position are refused
         self.nets = nets
+        self.folds_cancellations = folds_cancellations
         self.born: dict[str, int] = {}  # event id -> log position of its creation
         self._ids = itertools.count(1)
         self._versions = itertools.count(1)
@@ -191,7 +196,19 @@ class FakeCalendar:
         self._store(event_id, dataclasses.replace(event, id=event_id), stamp=stamp)
         if event.cancelled:
             self._remove(event_id)
+            if self.folds_cancellations:
+                self._fold(master, event.instance_of.original_start)
         return event_id
+
+    def _fold(self, master: Stored, original: datetime | date) -> None:
+        moment = (
+            original.strftime("%Y%m%dT%H%M%SZ")
+            if isinstance(original, datetime)
+            else original.strftime("%Y%m%d")
+        )
+        rules = master.event.recurrence.rules if master.event.recurrence else ()
+        folded = dataclasses.replace(master.event, recurrence=Recurrence((*rules, f"EXDATE:{moment}")))
+        self._store(master.event.id, folded, stamp=master.stamp)
 
     def _store(self, event_id: str, event: Event, stamp: MirrorStamp | None) -> None:
         version = f"v{next(self._versions)}"

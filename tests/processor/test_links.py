@@ -128,10 +128,14 @@ async def test_given_links_saved_over_time_then_the_mirrors_saved_since_a_time_a
     await timed.save("p1", Link(Side.MICROSOFT, "g4", "m4"))  # +30 s: a mirror on Google
     await timed.save("p1", Link(Side.GOOGLE, "g5", None))  # +40 s: an intent, no mirror yet
     since = T0 + timedelta(seconds=10)
-    assert await repo.mirrors_saved_since("p1", Side.MICROSOFT, since) == {"m2"}
-    assert await repo.mirrors_saved_since("p1", Side.GOOGLE, since) == {"g4"}
-    assert await repo.mirrors_saved_since("p1", Side.MICROSOFT, T0 + timedelta(seconds=11)) == set()
-    assert await repo.mirrors_saved_since("p2", Side.GOOGLE, T0) == set()
+    assert await repo.linked_saved_since("p1", Side.MICROSOFT, since) == {"m2"}
+    assert await repo.linked_saved_since("p1", Side.GOOGLE, since) == {"g4"}
+    assert await repo.linked_saved_since("p1", Side.MICROSOFT, T0 + timedelta(seconds=11)) == set()
+    # People's events too, when asked: an origin made and deleted after a cursor is netted away too
+    later = T0 + timedelta(seconds=30)
+    assert await repo.linked_saved_since("p1", Side.MICROSOFT, since, origins_since=later) == {"m2", "m4"}
+    assert await repo.linked_saved_since("p1", Side.GOOGLE, since, origins_since=later) == {"g4", "g5"}
+    assert await repo.linked_saved_since("p2", Side.GOOGLE, T0) == set()
 
 
 async def test_given_saved_links_when_found_many_then_each_listed_id_maps_to_its_link(

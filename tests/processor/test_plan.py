@@ -446,3 +446,55 @@ def test_given_our_own_occurrence_mirror_without_link_then_it_is_never_carried_b
     assert action == ReadCounterpart(G, "g1_x")
     orphan = plan(TWO_WAY, M, ours, None, master_link=SERIES_LINK, counterpart=Seen(None))
     assert isinstance(orphan, Delete) and (orphan.target, orphan.target_id) == (M, "m1_x")
+
+
+# --- rule 23: a meeting whose provider mails its attendees on every write is never written back
+
+GRAPH_SIDE = Policy("p1", mailing_sides=frozenset({M}))
+GUESTS = (Attendee("bob@example.com"), Attendee("room@example.com", resource=True))
+OUTLOOK_MEETING = fetched(event("m1", attendees=GUESTS))
+ITS_COPY = fetched(event("g1", attendees=GUESTS), "w1", MirrorStamp("p1", "m1"))
+MEETING_LINK = linked(ITS_COPY, OUTLOOK_MEETING, origin=M)
+
+
+def test_given_the_google_copy_of_an_outlook_meeting_edited_when_planned_then_the_copy_is_restored() -> None:
+    renamed = fetched(dataclasses.replace(ITS_COPY.event, title="Moved"), "w2", MirrorStamp("p1", "m1"), 5)
+    first = plan(GRAPH_SIDE, G, renamed, MEETING_LINK)
+    assert first == ReadCounterpart(M, "m1")
+    action = plan(GRAPH_SIDE, G, renamed, MEETING_LINK, counterpart=Seen(OUTLOOK_MEETING))
+    assert isinstance(action, Update)
+    assert action.target is G and action.event.title == "Planning"  # Outlook's meeting is not written
+
+
+def test_given_the_google_copy_of_an_outlook_meeting_deleted_when_planned_then_it_comes_back() -> None:
+    first = plan(GRAPH_SIDE, G, Removed("g1"), MEETING_LINK)
+    assert first == ReadCounterpart(M, "m1")
+    action = plan(GRAPH_SIDE, G, Removed("g1"), MEETING_LINK, counterpart=Seen(OUTLOOK_MEETING))
+    assert isinstance(action, Create) and action.target is G  # no cancellation mailed to Bob
+
+
+def test_given_an_outlook_event_without_attendees_when_its_copy_is_edited_then_still_carried_back() -> None:
+    origin, copy = fetched(event("m1")), fetched(event("g1"), "w1", MirrorStamp("p1", "m1"))
+    renamed = fetched(dataclasses.replace(copy.event, title="Moved"), "w2", MirrorStamp("p1", "m1"), 5)
+    action = plan(GRAPH_SIDE, G, renamed, linked(copy, origin, origin=M), counterpart=Seen(origin))
+    assert isinstance(action, Update) and action.target is M and action.event.title == "Moved"
+
+
+def test_given_both_copies_of_an_outlook_meeting_changed_when_planned_then_the_meeting_wins() -> None:
+    moved = fetched(dataclasses.replace(OUTLOOK_MEETING.event, title="Retro"), "v2", minute=1)
+    renamed = fetched(dataclasses.replace(ITS_COPY.event, title="Later"), "w2", MirrorStamp("p1", "m1"), 9)
+    action = plan(GRAPH_SIDE, M, moved, MEETING_LINK, counterpart=Seen(renamed))
+    assert isinstance(action, Update) and action.target is G and action.event.title == "Retro"
+
+
+def test_given_an_occurrence_of_an_outlook_meetings_copy_edited_when_planned_then_not_carried_back() -> None:
+    series = fetched(event("m1", attendees=GUESTS, recurrence=Recurrence(("RRULE:FREQ=WEEKLY",))))
+    copy = fetched(event("g1", attendees=GUESTS, recurrence=Recurrence(("RRULE:FREQ=WEEKLY",))), "w1")
+    master_link = linked(copy, series, origin=M)
+    moved = event("g1_x", hour=2, attendees=GUESTS, instance_of=InstanceOf("g1", T0))
+    action = plan(GRAPH_SIDE, G, fetched(moved, stamp=MirrorStamp("p1", "m1")), None, master_link=master_link)
+    assert isinstance(action, Skip) and action.outcome is Outcome.SKIP_MIRROR_EDIT
+    plain = dataclasses.replace(moved, attendees=())  # without attendees it is carried back, as before
+    stamp = MirrorStamp("p1", "m1")
+    carried = plan(GRAPH_SIDE, G, fetched(plain, stamp=stamp), None, master_link=master_link)
+    assert isinstance(carried, Create) and carried.target is M

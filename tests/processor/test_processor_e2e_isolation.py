@@ -3,9 +3,11 @@
 Given Alice's Google and Outlook calendars paired on the sandbox, with the real receiver,
 RabbitMQ and processor:
 
-- a Google series Outlook cannot express, followed by ten ordinary events: the ten arrive, the
-  cursor moves past the series, the series is listed as a failure on the pair (`pairs show`),
-  and no hint is dead-lettered;
+- a Google series no fallback can mirror (an occurrence every minute or hour: too many single
+  events), a series Outlook cannot express as one pattern (`BYHOUR=9,17`, which arrives as two
+  daily series), and ten ordinary events: the ten and the split series arrive, the cursor moves
+  past the refused series, which is listed as a failure on the pair (`pairs show`) with the
+  reason, and no hint is dead-lettered;
 - the app's access to Alice's mailbox revoked: the pair shows it (`pairs list --state error`,
   a last error naming the remedy) instead of dead-lettering hint after hint, and it clears by
   itself when access is restored (the renewer's periodic recheck);
@@ -126,15 +128,16 @@ def series(title: str, rule: str) -> dict[str, Any]:
     ("rule", "stack"),
     [
         # One change at a time: the series went first and stopped every pass before the fix.
-        ("RRULE:FREQ=DAILY;BYHOUR=9,17", {"apply_concurrency": 1}),
-        ("RRULE:FREQ=MONTHLY;BYMONTHDAY=31", {}),
+        ("RRULE:FREQ=MINUTELY;INTERVAL=5", {"apply_concurrency": 1}),
+        ("RRULE:FREQ=HOURLY", {}),
     ],
     indirect=["stack"],
 )
-async def test_given_a_series_outlook_cannot_express_and_ten_events_then_they_arrive_and_it_is_listed(
+async def test_given_a_series_no_fallback_can_mirror_and_ten_events_then_they_arrive_and_it_is_listed(
     stack: Stack, rule: str
 ) -> None:
     odd = await stack.google_create(series("odd series", rule))
+    await stack.google_create(series("twice a day", "RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=6"))
     for n in range(10):
         await stack.google_create(
             google_timed(f"e{n}", f"2026-12-{n + 2:02d}T09:00:00Z", f"2026-12-{n + 2:02d}T10:00:00Z")
@@ -145,6 +148,11 @@ async def test_given_a_series_outlook_cannot_express_and_ten_events_then_they_ar
         return all(len(titled(events, f"e{n}")) == 1 for n in range(10))
 
     await eventually(the_ten_arrived, within=40, what="the ten events in Outlook")
+
+    async def split_arrived() -> bool:
+        return len(titled(await stack.outlook_events(), "twice a day")) == 2
+
+    await eventually(split_arrived, what="the BYHOUR series as two daily series in Outlook")
 
     async def listed() -> bool:
         async with stack.engine.connect() as conn:
@@ -170,6 +178,7 @@ async def test_given_a_series_outlook_cannot_express_and_ten_events_then_they_ar
     async with stack.engine.connect() as conn:
         (failure,) = await fetch_failures(conn, PAIR)
     assert (failure.error, failure.provider, failure.attempts) == ("UnsupportedRecurrence", "graph", 1)
+    assert "too many single events" in failure.reason, "the failure says why no fallback applies"
     assert await dead_letters(stack) == 0, "one event's failure is not a dead-lettered hint"
 
     # What the operator sees and does (the command costs seconds of CPU: one case each)
@@ -178,7 +187,7 @@ async def test_given_a_series_outlook_cannot_express_and_ten_events_then_they_ar
         assert code == 0, shown
         assert "1 event(s) could not be copied" in shown and odd in shown and "UnsupportedRecurrence" in shown
         code, retried = await calbridge(stack, "pairs", "retry", PAIR)
-        assert code == 1 and "0 copied, 1 still failing" in retried  # no fallback for it yet
+        assert code == 1 and "0 copied, 1 still failing" in retried  # no fallback can hold it
     else:
         code, listing = await calbridge(stack, "pairs", "list", "--json")
         assert code == 0 and json.loads(listing)[0]["event_failures"] == 1

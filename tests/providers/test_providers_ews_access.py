@@ -190,7 +190,7 @@ async def test_given_a_stored_oauth_connection_with_a_private_ca_when_opened_the
             tenant_id="tenant-1",
             client_id="app-id",
             token_url=f"{running.base_url}/ews-login/tenant-1/oauth2/v2.0/token",
-            ca_file=str(ca_file),
+            ca_pem=ca_file.read_text(),
         )
         provider = Registry(load_settings()).open(stored)
         assert isinstance(provider, EwsProvider)

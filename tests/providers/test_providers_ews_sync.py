@@ -145,3 +145,33 @@ async def test_given_all_day_and_dst_zone_events_when_written_and_read_then_exac
     by_id = {c.event.id: c.event for c in full if isinstance(c, Fetched)}
     assert by_id[a.event.id].span == all_day.span
     assert by_id[b.event.id].span == dst.span and by_id[b.event.id].recurrence == dst.recurrence
+
+
+async def test_given_a_new_york_mailbox_when_all_day_and_fall_back_events_round_trip_then_exact(
+    ews: RunningEws, ews_provider: EwsProvider
+) -> None:
+    # Given: a mailbox in New York (all-day items are midnight to midnight there)
+    provider = EwsProvider(ews_provider.client, all_day_zone="America/New_York")
+    # an all-day event whose last day is the spring-forward day (23 hours long), and a meeting
+    # at the second 01:30 of the fall-back night (06:30Z, -05:00)
+    spring = Event(id="a", span=AllDay(date(2027, 3, 13), date(2027, 3, 15)), title="Weekend")
+    tz = ZoneInfo("America/New_York")
+    second = datetime(2027, 11, 7, 6, 30, tzinfo=UTC)
+    night = Event(
+        id="b",
+        span=Timed(second.astimezone(tz), datetime(2027, 11, 7, 7, 30, tzinfo=UTC).astimezone(tz), tz.key),
+        title="Night shift",
+    )
+
+    # When: both are written and read back
+    a = await provider.create(CAL, spring, MirrorStamp("p", "a"))
+    b = await provider.create(CAL, night, MirrorStamp("p", "b"))
+    read_a, read_b = await provider.get(CAL, a.event.id), await provider.get(CAL, b.event.id)
+
+    # Then: the weekend keeps its Sunday, and the meeting its instant and zone
+    assert read_a is not None and read_a.event.span == spring.span
+    assert read_b is not None and isinstance(read_b.event.span, Timed)
+    assert read_b.event.span.start.astimezone(UTC) == second and read_b.event.span.zone == tz.key
+    assert content_hash(read_b.event) == content_hash(night)
+    [stored] = [i for i in ews.control.calendar(MAILBOX) if i["subject"] == "Night shift"]
+    assert stored["start"] == "2027-11-07T06:30:00Z", stored["start"]

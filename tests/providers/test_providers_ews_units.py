@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -136,3 +137,28 @@ def test_given_a_stored_series_when_updating_then_the_pattern_is_rewritten_only_
     assert _pattern_changed(stored, {"recurrence": series(date(2026, 5, 11), [1, 3])})  # moved a week
     assert _pattern_changed(stored, {"recurrence": series(date(2026, 5, 4), [1, 4])})
     assert _pattern_changed(stored, {"recurrence": None})
+
+
+def test_given_a_busy_server_when_every_session_is_out_then_shrinking_the_pool_never_hangs() -> None:
+    # Given an account whose server answered "busy" once, and every session of its pool in use
+    url = "https://127.0.0.1:9/EWS/Exchange.asmx"  # never called
+    client = EwsClient(EwsEndpoint("svc@example.com", "pw", auth="ntlm", ews_url=url), threads=4)
+    try:
+        account = client._new_account("alice@example.com", url, Version(build=EXCHANGE_2016))
+        protocol = account.protocol
+        grown = [protocol.get_session() for _ in range(4)]  # four calls at once open four sessions
+        for session in grown:
+            protocol.release_session(session)
+        protocol.decrease_poolsize()
+        taken = [protocol.get_session() for _ in range(3)]
+        # When the server answers "busy" again (exchangelib shrinks the pool in a worker thread)
+        worker = threading.Thread(target=protocol.decrease_poolsize, daemon=True)
+        worker.start()
+        worker.join(timeout=3)
+        # Then the call returns instead of waiting on itself for ever, and the pool keeps its size
+        assert not worker.is_alive(), "exchangelib's pool shrink deadlocked"
+        for session in taken:
+            protocol.release_session(session)
+        assert protocol.get_session() is not None
+    finally:
+        client.close()

@@ -191,3 +191,34 @@ async def test_given_an_html_description_when_written_and_read_then_the_markup_r
     made = await google.create(HERE, source, stamp())
     read = await google.get(HERE, made.event.id)
     assert read is not None and read.event.description == source.description
+
+
+async def test_given_a_persons_event_with_an_email_reminder_when_written_back_then_the_email_stays(
+    google: GoogleCalendar, control: SandboxControl
+) -> None:
+    # Given: Alice's own event with a 10-minute pop-up and a 60-minute e-mail reminder
+    reminders = {
+        "useDefault": False,
+        "overrides": [{"method": "popup", "minutes": 10}, {"method": "email", "minutes": 60}],
+    }
+    made = await control.google.create_event(
+        ALICE,
+        {
+            "summary": "Own",
+            "start": {"dateTime": "2027-01-05T09:00:00Z"},
+            "end": {"dateTime": "2027-01-05T10:00:00Z"},
+            "reminders": reminders,
+        },
+    )
+    read = await google.get(HERE, made["id"])
+    assert read is not None and read.event.reminders == (10,)  # what Outlook's one reminder holds
+
+    # When: its Outlook copy's reminder moves to 15 minutes and is written back
+    await google.update(HERE, made["id"], replace(read.event, reminders=(15,)), None)
+
+    # Then: the pop-up follows, and the e-mail reminder Outlook never saw is still there
+    [stored] = [e for e in await live_events(control) if e["id"] == made["id"]]
+    assert sorted((o["method"], o["minutes"]) for o in stored["reminders"]["overrides"]) == [
+        ("email", 60),
+        ("popup", 15),
+    ]

@@ -13,7 +13,7 @@ from providers_support import ALICE
 from calbridge.model import AllDay, EventStatus, Timed
 from calbridge.providers.base import CalendarAddress, Fetched
 from calbridge.providers.graph.adapter import GraphCalendar
-from calbridge.providers.graph.labels import needs_series_zone, zone_from_slots
+from calbridge.providers.graph.labels import needs_home_zone, needs_series_zone, zone_from_slots
 from sandbox.graph import GraphControl
 
 HERE = CalendarAddress(ALICE)
@@ -162,3 +162,61 @@ async def test_given_a_labelled_all_day_series_when_syncing_then_its_slots_keep_
         e.instance_of.original_start for e in events if e.status is EventStatus.CANCELLED and e.instance_of
     ]
     assert cancelled == [date(2026, 10, 26)]
+
+
+# -- the mailbox's own zone names what a label does not -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "needs"),
+    [
+        ({"type": "singleInstance", "originalStartTimeZone": "tzone://Microsoft/Custom"}, True),
+        ({"originalStartTimeZone": "Customized Time Zone"}, True),
+        ({"type": "singleInstance", "originalStartTimeZone": "tzone://Microsoft/Utc"}, False),
+        ({"type": "singleInstance", "originalStartTimeZone": "Eastern Standard Time"}, False),
+        ({"type": "seriesMaster", "originalStartTimeZone": "tzone://Microsoft/Custom"}, False),
+    ],
+)
+def test_given_an_item_when_asking_then_only_a_labelled_single_event_needs_the_mailbox_zone(
+    item: dict[str, Any], needs: bool
+) -> None:
+    assert needs_home_zone(item) is needs
+
+
+def test_given_summer_slots_when_the_mailbox_zone_fits_then_it_names_the_series() -> None:
+    # Five summer Mondays at 09:00 in New York are all 13:00Z: UTC fits them too, and would pin
+    # the mirror in UTC, an hour off once New York falls back
+    new_york = ZoneInfo("America/New_York")
+    slots = [s.astimezone(UTC) for s in mondays(date(2027, 6, 7), 5, 9, new_york)]
+    assert zone_from_slots(slots, all_day=False) == "UTC"
+    assert zone_from_slots(slots, all_day=False, prefer="America/New_York") == "America/New_York"
+    autumn = [s.astimezone(UTC) for s in mondays(date(2026, 10, 12), 5, 9, BERLIN)]
+    assert zone_from_slots(autumn, all_day=False, prefer="America/New_York") == "Europe/Berlin"  # no fit
+
+
+@pytest.mark.integration
+async def test_given_a_labelled_single_event_when_read_then_instants_exact_in_the_mailbox_zone(
+    graph: GraphCalendar, graph_control: GraphControl
+) -> None:
+    # Given: Alice's Outlook is set to New York and her desktop client labels a meeting's zone
+    await graph_control.add_mailbox(ALICE, time_zone="Eastern Standard Time")
+    made = await graph_control.create_event(
+        ALICE,
+        {
+            "subject": "Custom",
+            "start": {"dateTime": "2027-01-05T09:00:00", "timeZone": "Eastern Standard Time"},
+            "end": {"dateTime": "2027-01-05T10:00:00", "timeZone": "Eastern Standard Time"},
+            "originalStartTimeZone": "Customized Time Zone",
+        },
+    )
+
+    # When: it is read on its own and through the change feed
+    read = await graph.get(HERE, made["id"])
+    changes = [c for page in [p async for p in graph.changes(HERE, None)] for c in page.changes]
+
+    # Then: the same instant, named by the mailbox's zone instead of UTC
+    new_york = ZoneInfo("America/New_York")
+    for event in [read.event if read else None, *[c.event for c in changes if isinstance(c, Fetched)]]:
+        assert event is not None and isinstance(event.span, Timed)
+        assert event.span.zone == "America/New_York"
+        assert event.span.start == datetime(2027, 1, 5, 9, tzinfo=new_york)

@@ -172,6 +172,33 @@ def test_given_weekly_master_when_one_occurrence_is_moved_and_one_deleted_then_m
     ]
 
 
+def test_given_a_series_when_its_owner_deletes_an_occurrence_in_outlook_then_ews_shows_it_deleted(
+    ews: RunningEws,
+) -> None:
+    acc: Any = basic_account(ews)
+    master = CalendarItem(
+        account=acc,
+        folder=acc.calendar,
+        subject="Weekly",
+        start=at(9),
+        end=at(10),
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[1]), start=date(2026, 5, 4), number=3
+        ),
+    )
+    master.save(send_meeting_invitations="SendToNone")
+    changekey = master.changekey
+
+    shown = ews.control.delete_occurrence("alice@example.com", master.id, 2)  # as Outlook does it
+    master.refresh()
+    view = list(acc.calendar.view(start=at(0), end=at(0, day=31)).only("subject", "start"))
+
+    assert shown["deleted_occurrences"] == [2]
+    assert [d.start for d in master.deleted_occurrences] == [at(9, day=11)]
+    assert master.changekey != changekey, "the master changed: a sync sees it"
+    assert [i.start.day for i in view] == [4, 18]
+
+
 def test_given_throttling_rule_when_fail_fast_then_server_busy_carries_the_back_off(ews: RunningEws) -> None:
     ews.faults.operations["ews.GetFolder"] = OperationFaults(
         error_rate=1.0, error_status=500, retry_after=2.5

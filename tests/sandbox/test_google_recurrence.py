@@ -44,6 +44,24 @@ def test_given_an_exdate_when_expanding_then_that_occurrence_is_skipped() -> Non
     assert len(list(original_starts(series))) == 3
 
 
+def test_given_two_rrules_an_rdate_and_exdates_when_expanding_then_dateutils_set_comes_back() -> None:
+    lines = [
+        "RRULE:FREQ=MONTHLY;BYMONTHDAY=31;COUNT=3",
+        "RRULE:FREQ=MONTHLY;BYMONTHDAY=15;COUNT=2",
+        "RDATE;TZID=Europe/Berlin:20261020T100000",
+        "EXDATE;TZID=Europe/Berlin:20261115T100000",
+        "EXDATE:20261231T090000Z",
+    ]
+    series = {**WEEKLY_ACROSS_DST, "id": "series00001", "recurrence": lines}
+    starts = [s.moment.strftime("%Y-%m-%d %H:%M %z") for s in original_starts(series) if s.moment]
+    assert starts == [  # Oct 15 is the start (BYMONTHDAY=15), Nov 15 and Dec 31 excluded, Nov 31 none
+        "2026-10-15 10:00 +0200",
+        "2026-10-20 10:00 +0200",
+        "2026-10-31 10:00 +0100",
+        "2027-01-31 10:00 +0100",
+    ]
+
+
 def test_given_instance_ids_when_splitting_then_series_and_original_start_come_back() -> None:
     timed = EventTime(None, datetime(2026, 10, 29, 9, 0, tzinfo=UTC), None)
     assert instance_id("abc12", timed) == "abc12_20261029T090000Z"

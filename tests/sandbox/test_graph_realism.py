@@ -139,6 +139,14 @@ async def test_original_start_is_left_out_unless_selected(graph: GraphSandbox) -
     assert exception.start is not None and exception.start.date_time == "2026-11-30T14:00:00.0000000"
     # ... and on a series master it is there but null; a selection leaves the rest out
     assert master.json()["originalStart"] is None and "body" not in master.json()
+    # ... and a calendarView listing answers it null even for occurrences and exceptions
+    view = await graph.raw(
+        "GET",
+        f"/users/{ALICE}/calendarView?startDateTime={WINDOW[0]}&endDateTime={WINDOW[1]}"
+        "&$select=subject,type,originalStart",
+    )
+    listed = [row for row in view.json()["value"] if row["type"] in ("occurrence", "exception")]
+    assert listed and all(row["originalStart"] is None for row in listed)
 
 
 async def test_a_selection_keeps_what_expand_asked_for(graph: GraphSandbox) -> None:

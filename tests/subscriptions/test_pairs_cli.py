@@ -1,5 +1,5 @@
 """The `connections` and `pairs` commands as a person uses them: secrets never echoed, clear
-failures, and a `pairs list` that reads well in a 100-column terminal."""
+failures, and a `pairs list` that reads well at 80 columns and streams."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import trustme
 from pair_fakes import CLIENT_SECRET, Access, RecordingBus, seed_connections
 from typer.testing import CliRunner
 
@@ -81,7 +82,7 @@ def test_connections_add_graph_never_echoes_or_stores_the_secret_in_plain_text(
 ) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(CLIENT_SECRET + "\n")
-    args = ["connections", "add", "graph", "--tenant", "t1", "--client-id", "c1"]
+    args = ["connections", "add", "graph", "--tenant", "t1", "--client-id", "c1", "--no-verify"]
     code, out = invoke(*args, "--client-secret-file", str(secret_file))
     assert code == 0 and "connection graph (graph): added" in out
     code, out = invoke(*args, "--client-secret-file", str(secret_file))
@@ -229,13 +230,51 @@ def test_pairs_import_reports_failed_rows_to_a_file_and_a_rerun_changes_nothing(
     assert report.read_text().splitlines() == ["google,microsoft,via,direction,detail,reason"]
 
 
+def test_pairs_import_takes_a_conflict_column_and_its_report_keeps_it(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus, tmp_path: Path
+) -> None:
+    """Given a CSV with a conflict column (as `pairs add --conflict`), when imported, then each pair
+    has its policy; a bad cell is reported with its line, and the report imports as it is."""
+    seed(env)
+    source = tmp_path / "pairs.csv"
+    source.write_text(
+        "google,microsoft,conflict\n"
+        "c1@example.com,c1@example.org,google\n"
+        "c2@example.com,c2@example.org,microsoft\n"
+        "c3@example.com,c3@example.org,\n"
+        "c4@example.com,c4@example.org,loudest\n"
+    )
+    report = tmp_path / "failed.csv"
+    code, out = invoke("pairs", "import", str(source), "--report", str(report))
+    assert code == 1 and "3 added" in out and "1 failed" in out
+    assert "line 5: conflict must be newest|google|microsoft, got 'loudest'" in out
+    listed = {p["google"]["owner"]: p["conflict"] for p in json.loads(invoke("pairs", "list", "--json")[1])}
+    assert {k: v for k, v in listed.items() if k.startswith("c")} == {
+        "c1@example.com": "google",
+        "c2@example.com": "microsoft",
+        "c3@example.com": "newest",
+    }
+    lines = report.read_text().splitlines()
+    assert lines[0] == "google,microsoft,conflict,reason" and lines[1].startswith(
+        "c4@example.com,c4@example.org,loudest,"
+    )
+
+    report.write_text(report.read_text().replace(",loudest,", ",microsoft,"))
+    code, out = invoke("pairs", "import", str(report), "--report", str(report))
+    assert code == 0 and "1 added" in out, out
+    again = {p["google"]["owner"]: p["conflict"] for p in json.loads(invoke("pairs", "list", "--json")[1])}
+    assert again["c4@example.com"] == "microsoft"
+
+
 LONG_ERROR = (
     "Microsoft (graph) calendar zed.very.long.mailbox.name@subsidiary.example.org: access denied "
     "(ErrorAccessDenied); grant the app Calendars.ReadWrite and include this mailbox in its access policy"
 )
 
 
-def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Access) -> None:
+def test_pairs_list_reads_well_at_80_columns_with_whole_ids_and_addresses(
+    env: dict[str, str], access: Access
+) -> None:
     seed(env)
     url = env["CALBRIDGE_DATABASE_URL"]
 
@@ -310,7 +349,7 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
     ids = asyncio.run(arrange())
     result = subprocess.run(
         [sys.executable, "-m", "calbridge_app", "pairs", "list"],
-        env={**os.environ, **env, "COLUMNS": "100"},
+        env={**os.environ, **env, "COLUMNS": "80"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -318,29 +357,40 @@ def test_pairs_list_reads_well_at_100_columns(env: dict[str, str], access: Acces
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     print(result.stdout)  # shown with -s: what a person sees
-    assert all(len(line) <= 100 for line in lines)
-    header = next(line for line in lines if line.lstrip().startswith("id"))
-    for column in ("google", "sync", "microsoft", "state", "synced", "expires", "last error"):
+    header = lines[0]
+    for column in ("id", "state", "synced", "expires", "pair (google, sync, microsoft)"):
         assert column in header
 
-    def row(pair_id: str) -> str:
-        (line,) = [line for line in lines if line.startswith(pair_id)]
-        return line
+    def row(pair_id: str) -> list[str]:
+        """The pair's line and the indented line of its reason, if any."""
+        at = next(n for n, line in enumerate(lines) if line.startswith(pair_id + " "))
+        following = lines[at + 1] if at + 1 < len(lines) else ""
+        return [lines[at], *([following.strip()] if following.startswith(" ") else [])]
 
-    assert "alice@example.com" in row(ids["active"]) and "alice@example.org" in row(ids["active"])
-    assert (
-        "active" in row(ids["active"]) and "2m ago" in row(ids["active"]) and "in 2d 4h" in row(ids["active"])
-    )
-    assert (
-        "paused" in row(ids["paused"])
-        and "→" in row(ids["paused"])
-        and "migration weekend" in row(ids["paused"])
-    )
-    assert "error" in row(ids["failed"]) and "never" in row(ids["failed"])
-    assert "M: access den" in row(ids["failed"])  # the side, not the address the row already shows
-    assert (
-        "bartholomew" in row(ids["long"]) and "active" in row(ids["long"]) and "not yet" in row(ids["long"])
-    )
+    # Then every pair is one line starting with its whole id, which `pairs show` takes back
+    active = row(ids["active"])
+    assert active == [active[0]] and len(active[0]) <= 80
+    assert "alice@example.com ⇄ full alice@example.org" in active[0]
+    assert "active" in active[0] and "2m ago" in active[0] and "in 2d 4h" in active[0]
+    paused = row(ids["paused"])
+    assert "paused" in paused[0] and "carol@example.com → full carol@example.org" in paused[0]
+    assert paused[1] == "migration weekend"
+    failed = row(ids["failed"])
+    assert "error" in failed[0] and "never" in failed[0]
+    assert "zed.very.long.mailbox.name@subsidiary.example.org" in failed[0]  # whole, not cut
+    assert failed[1].startswith("M: access denied") and failed[1].endswith("…")  # the side, then cut
+    assert all(len(line) <= 80 for line in lines if not line.startswith(ids["long"]) and "zed." not in line)
+    long = row(ids["long"])
+    assert "bartholomew.longname@example.com/team-calendar-2026" in long[0] and "not yet" in long[0]
+    for pair_id in ids.values():
+        shown = subprocess.run(
+            [sys.executable, "-m", "calbridge_app", "pairs", "show", pair_id, "--json"],
+            env={**os.environ, **env, "COLUMNS": "80"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == pair_id
     assert "4 pair(s): 2 active, 1 error, 1 paused" in result.stdout
 
     shown = subprocess.run(
@@ -377,7 +427,7 @@ def test_add_sandbox_registers_every_emulator_once_and_a_rerun_changes_nothing(
                     "graph_authority": "https://127.0.0.1:9002",
                     "graph_url": "https://127.0.0.1:9002/v1.0",
                 },
-                "ca_pem": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+                "ca_pem": trustme.CA().cert_pem.bytes().decode(),
             }
         )
     )
@@ -703,3 +753,120 @@ def test_pairs_list_counts_each_pairs_failed_events_and_shows_the_column_only_wh
     assert lines[1].startswith("pairA0000000") and lines[1][:column].rstrip().endswith("3")
     assert lines[2][:column].rstrip().endswith("not yet")  # nothing counted for B
     assert "failed" not in render({})[0], "a healthy list keeps its width"
+
+
+@pytest.mark.parametrize(
+    ("direction", "held", "google_expires", "shown"),
+    [
+        (Direction.MICROSOFT_TO_GOOGLE, timedelta(minutes=2), None, "streaming"),
+        (Direction.MICROSOFT_TO_GOOGLE, None, None, "no listener"),
+        (Direction.MICROSOFT_TO_GOOGLE, -timedelta(minutes=10), None, "stream lost 10m ago"),
+        (Direction.BOTH, timedelta(minutes=2), timedelta(days=6, hours=1), "in 6d 1h"),
+        (Direction.BOTH, None, timedelta(days=6), "no listener"),
+    ],
+)
+def test_given_an_ews_pair_then_pairs_list_shows_its_stream_not_an_expiry_it_cannot_have(
+    direction: Direction, held: timedelta | None, google_expires: timedelta | None, shown: str
+) -> None:
+    """EWS streaming subscriptions have no expiry (the listener holds them): the expires column
+    says whether a listener streams the calendar, instead of `not yet` forever."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from calbridge_app.cli.pairs import pair_details, pairs_table
+
+    now = datetime.now(UTC)
+    record = dataclasses.replace(
+        _record("pairE0000000", "e@example.com", "e@example.org"),
+        via=Via.EWS,
+        direction=direction,
+        microsoft_stream_held_until=now + held if held is not None else None,
+        google_subscription_expires=now + google_expires if google_expires is not None else None,
+    )
+    console = Console(width=140, record=True)
+    console.print(pairs_table([record], now))
+    row = console.export_text().splitlines()[1]
+    assert f" {shown} " in row and "not yet" not in row
+    console.print(pair_details(record, now))
+    details = console.export_text()
+    assert "microsoft subscription" in details
+    said = {None: "none holds it", True: "a listener holds it", False: "stream lost: no listener"}
+    assert said[None if held is None else held > timedelta(0)] in " ".join(details.split())
+
+
+def _add_pairs(env: dict[str, str], access: Access, count: int) -> list[str]:
+    """`count` active pairs through the library; their ids in `pairs list` order."""
+
+    async def go() -> list[str]:
+        from calbridge.store.connection_records import list_connections
+
+        engine = create_engine(env["CALBRIDGE_DATABASE_URL"])
+        box = SecretBox(parse_secret_keys(env["CALBRIDGE_SECRET_KEY"]))
+        async with engine.connect() as conn:
+            found = await list_connections(conn, box)
+        checker, ids = RegistryAccessChecker(access.open), []
+        for n in range(count):
+            spec = PairSpec(
+                parse_calendar(f"u{n:02d}@example.com", Side.GOOGLE),
+                parse_calendar(f"u{n:02d}@example.org", Side.MICROSOFT),
+            )
+            ids.append((await add_pair(engine, spec, found, checker, RecordingBus())).pair.id)
+        await engine.dispose()
+        return ids
+
+    return asyncio.run(go())
+
+
+def test_pairs_list_pages_with_limit_and_after_and_the_pages_join_up(
+    env: dict[str, str], access: Access
+) -> None:
+    """Given 7 pairs, when listed 3 at a time following the printed hint, then the pages hold every
+    pair once, in the order of the whole listing, and the last page says nothing more follows."""
+    seed(env)
+    ids = _add_pairs(env, access, 7)
+    seen: list[str] = []
+    args = ["pairs", "list", "--limit", "3"]
+    for _ in range(5):  # bounded: 7 pairs take 3 pages
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        page = [
+            line.split()[0]
+            for line in result.stdout.splitlines()[1:]
+            if line[:1].isalnum() and " active " in line
+        ]
+        seen += page
+        hint = [line for line in result.stdout.splitlines() if line.startswith("more pairs follow")]
+        if not hint:
+            break
+        assert f"--after {page[-1]} --limit 3" in hint[0]
+        args = ["pairs", "list", "--after", page[-1][:8], "--limit", "3"]  # a prefix is enough
+    assert seen == ids
+    as_json = CliRunner().invoke(app, ["pairs", "list", "--json", "--after", ids[1], "--limit", "2"])
+    assert [p["id"] for p in json.loads(as_json.stdout)] == ids[2:4]
+    empty = CliRunner().invoke(app, ["pairs", "list", "--json", "--after", ids[-1]])
+    assert json.loads(empty.stdout) == []
+
+
+def test_pairs_list_of_an_unknown_state_exits_2_naming_the_states(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["pairs", "list", "--state", "bogus"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output
+    assert "'bogus' is not a pair state" in lines[0]
+    assert "pending, active, paused, error, removing" in lines[0]
+
+
+def test_given_mirror_oof_when_adding_a_pair_then_it_is_stored_shown_and_can_be_turned_off(
+    env: dict[str, str], access: Access, recording_bus: RecordingBus
+) -> None:
+    seed(env)
+    args = ["pairs", "add", "--google", "c@example.com", "--microsoft", "c@example.org", "--json"]
+    code, out = invoke(*args, "--mirror-oof")
+    assert code == 0, out
+    pair = json.loads(out)["pair"]
+    assert pair["mirror_oof"] is True
+    code, shown = invoke("pairs", "show", pair["id"])
+    assert "mirror out of office yes" in shown
+    code, out = invoke(*args)  # added again without the flag: the option is turned off
+    assert code == 0 and json.loads(out)["outcome"] == "updated"
+    assert json.loads(invoke("pairs", "show", pair["id"], "--json")[1])["mirror_oof"] is False

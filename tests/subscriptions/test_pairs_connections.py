@@ -178,8 +178,8 @@ def test_a_service_account_file_missing_fields_names_them(info: dict[str, str], 
             "end with '/'",
         ),
         (
-            GoogleConnection(name="g", service_account=service_account(), ca_file="/nonexistent/ca.pem"),
-            "does not exist",
+            GoogleConnection(name="g", service_account=service_account(), ca_pem="not a certificate"),
+            "not PEM",
         ),
     ],
 )
@@ -216,9 +216,9 @@ def test_the_sandbox_file_gives_google_graph_and_ews_connections(tmp_path: Path)
         ("sandbox-graph", "graph"),
         ("sandbox-ews", "ews"),
     ]
+    assert (tmp_path / "ca.pem").read_text() == data["ca_pem"]  # beside the file, for curl
     for connection in found:
-        validate(connection)
-        assert connection.ca_file == str(tmp_path / "ca.pem")
+        assert connection.ca_pem == data["ca_pem"]  # the content travels with the connection
     google = found[0]
     assert isinstance(google, GoogleConnection)
     assert google.service_account_info()["token_uri"] == "http://127.0.0.1:9001/token"

@@ -58,6 +58,13 @@ def test_given_bad_cells_then_each_is_reported_with_its_line() -> None:
     ]
 
 
+def test_given_a_meeting_links_column_then_yes_turns_them_on_and_a_bad_value_is_reported() -> None:
+    text = "google,microsoft,meeting_links\na@example.com,a@example.org,yes\nb@example.com,b@example.org,\n"
+    read = read_rows(text + "c@example.com,c@example.org,maybe\n")
+    assert [row.spec.meeting_links for row in read.rows] == [True, False]
+    assert [e.reason for e in read.errors] == ["line 4: meeting_links must be yes or no, got 'maybe'"]
+
+
 def test_given_a_file_without_the_microsoft_column_then_it_is_refused_before_any_row() -> None:
     with pytest.raises(ImportFileInvalid, match="missing column\\(s\\) microsoft"):
         read_rows("google,outlook\na@example.com,a@example.org\n")

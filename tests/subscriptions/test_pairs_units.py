@@ -34,7 +34,7 @@ from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.store.connection_records import new_id
 from calbridge_app.cli.humanize import relative
-from calbridge_app.cli.pairs import short_error
+from calbridge_app.cli.pairs_listing import short_error
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from calbridge.model import (
     Event,
     EventStatus,
     InstanceOf,
+    MeetingProvider,
     OnlineMeeting,
     Recurrence,
     Response,
@@ -166,7 +167,7 @@ def meeting(**changes: Any) -> Event:
         sensitivity=Sensitivity.PERSONAL,
         attendees=(Attendee("bob@example.com", "Bob"), Attendee("carol@example.com", optional=True)),
         reminders=(10, 60),
-        online_meeting=OnlineMeeting("googleMeet", "https://meet.google.com/abc-defg-hij"),
+        online_meeting=OnlineMeeting(MeetingProvider.GOOGLE_MEET, "https://meet.google.com/abc-defg-hij"),
     )
     return replace(base, **changes)
 

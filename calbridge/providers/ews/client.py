@@ -247,4 +247,24 @@ class EwsClient:
             retry_policy=FailFast(),  # calbridge's bus retries; no sleeps inside the pool
             max_connections=self._threads,
         )
-        return Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
+        account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
+        keep_pool_size(account.protocol)
+        return account
+
+
+def keep_pool_size(protocol: Any) -> None:
+    """Stop exchangelib from shrinking a protocol's session pool when the server is busy.
+
+    exchangelib takes one session out of the pool on every ErrorServerBusy (a bare 503 too) and
+    never puts it back. Its shrink holds the pool's lock while it waits for a free session, and
+    that wait, finding the pool empty below its maximum, grows the pool under the same lock,
+    which is not reentrant: the thread waits for itself, and every later call of the connection
+    queues behind it for ever (exchangelib 5.6, `BaseProtocol.decrease_poolsize`). calbridge runs
+    exchangelib FailFast and backs off on the bus, and its pool of `ews_threads` threads already
+    bounds the calls in flight, so the session pool keeps its size.
+    """
+    protocol.decrease_poolsize = _keep_size
+
+
+def _keep_size() -> None:
+    return None

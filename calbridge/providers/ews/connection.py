@@ -11,7 +11,8 @@ from typing import Any, Literal, Self
 
 from calbridge.errors import ConnectionInvalid
 from calbridge.events import Provider
-from calbridge.providers.checks import check_ca_file, check_name, check_url
+from calbridge.providers.ca import ca_path, ca_summary, check_ca_pem, stored_ca
+from calbridge.providers.checks import check_name, check_url
 
 __all__ = ["EWS_AUTHS", "EwsAuth", "EwsConnection"]
 
@@ -36,9 +37,14 @@ class EwsConnection:
     tenant_id: str | None = None
     client_id: str | None = None
     token_url: str | None = None  # oauth token endpoint override
-    ca_file: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)  # a private CA's PEM text (public)
     id: str = ""
     provider: Provider = Provider.EWS
+
+    @property
+    def ca_file(self) -> str | None:
+        """A file holding the CA, for the libraries that want a path (`calbridge.providers.ca`)."""
+        return ca_path(self.ca_pem) if self.ca_pem else None
 
     @property
     def autodiscover(self) -> bool:
@@ -54,7 +60,7 @@ class EwsConnection:
 
     def check(self) -> None:
         check_name(self.name)
-        check_ca_file(self.ca_file)
+        check_ca_pem(self.ca_pem)
         if self.auth not in EWS_AUTHS:
             raise ConnectionInvalid(f"EWS auth must be one of {', '.join(EWS_AUTHS)}")
         check_url(self.url, "the EWS URL")
@@ -81,7 +87,7 @@ class EwsConnection:
             "tenant_id": self.tenant_id,
             "client_id": self.client_id,
             "token_url": self.token_url,
-            "ca_file": self.ca_file,
+            "ca_pem": self.ca_pem,
         }
         return settings, {"password": self.password}
 
@@ -98,8 +104,9 @@ class EwsConnection:
             tenant_id=settings.get("tenant_id"),
             client_id=settings.get("client_id"),
             token_url=settings.get("token_url"),
-            ca_file=settings.get("ca_file"),
+            ca_pem=stored_ca(settings),
         )
 
     def summary(self) -> dict[str, Any]:
-        return self.parts()[0]
+        settings = {k: v for k, v in self.parts()[0].items() if k != "ca_pem"}
+        return {**settings, "ca": ca_summary(self.ca_pem)}

@@ -25,6 +25,7 @@ __all__ = [
     "PAIRING_FIELD",
     "PAIR_FIELD",
     "SOURCE_FIELD",
+    "STORED_END_FIELD",
     "read_facts",
     "register_marks",
 ]
@@ -60,12 +61,26 @@ class CalbridgeFacts(ExtendedProperty):  # type: ignore[misc]
     property_type = "String"
 
 
+class AppointmentEndWhole(ExtendedProperty):  # type: ignore[misc]
+    """MAPI's own end of an appointment (PidLidAppointmentEndWhole, [MS-OXOCAL] 2.2.1.6), in UTC
+    as stored. Read-only here: it is how an all-day item's end is read without exchangelib's
+    conversion (`CalendarItem.from_xml` subtracts 24 hours before taking the date, which is a day
+    short when the last day is a 23-hour spring-forward day)."""
+
+    distinguished_property_set_id = "Appointment"
+    property_id = 0x820E
+    property_type = "SystemTime"
+
+
+# Attribute name of the stored end (not a mark: calbridge never writes it).
+STORED_END_FIELD = "calbridge_stored_end"
 MARK_FIELDS = (PAIR_FIELD, SOURCE_FIELD, PAIRING_FIELD, FACTS_FIELD)
 _MARKS: dict[str, type[ExtendedProperty]] = {
     PAIR_FIELD: CalbridgePair,
     SOURCE_FIELD: CalbridgeSource,
     PAIRING_FIELD: CalbridgePairing,
     FACTS_FIELD: CalbridgeFacts,
+    STORED_END_FIELD: AppointmentEndWhole,
 }
 _register_lock = threading.Lock()
 

@@ -22,11 +22,14 @@ from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal
 if TYPE_CHECKING:
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import AdapterShares
     from calbridge.settings import Settings
 
-__all__ = ["PROFILE"]
+__all__ = ["MEETING_THREADS", "PROFILE"]
+
+MEETING_THREADS = 8
 
 
 def _ews(connection: Connection) -> EwsConnection:
@@ -45,6 +48,20 @@ def _open_freebusy(connection: Connection, settings: Settings, mailbox: str | No
     from calbridge.providers.ews.freebusy import open_ews_source
 
     return open_ews_source(_ews(connection), mailbox=mailbox, threads=settings.ews_threads)
+
+
+async def _verify(connection: Connection, seconds: float) -> str:
+    from calbridge.providers.ews.verify import verify_ews
+
+    return await verify_ews(connection, seconds)
+
+
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.ews.meetings import open_ews_meetings
+
+    # A meeting list waits on two round trips per person (FindItem, then GetItem) more than it
+    # computes: at least MEETING_THREADS, so a wall of 20 people is not served in waves.
+    return open_ews_meetings(_ews(connection), threads=max(settings.ews_threads, MEETING_THREADS))
 
 
 PROFILE = ProviderProfile(
@@ -68,5 +85,8 @@ PROFILE = ProviderProfile(
     connection_type=EwsConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=None,
+    verify_credentials=_verify,
+    silent_organizer_updates=True,
 )

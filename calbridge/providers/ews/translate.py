@@ -12,15 +12,17 @@ Mapping decisions (lossy cases noted):
   Windows counterpart has other offsets at the event's times, is written in UTC with a warning
   (a recurring series there raises UnsupportedRecurrence: it would drift at DST).
 - all-day: `is_all_day` with dates in `all_day_zone` (the mailbox's zone); exchangelib's end
-  date is inclusive, the model's exclusive. Dates never pass through a zone.
+  date is inclusive, the model's exclusive. Dates never pass through a zone. The end is read
+  from the stored PidLidAppointmentEndWhole when Exchange gives it: exchangelib subtracts 24
+  hours in UTC before taking the date, a day short when the last day is a spring-forward day.
 - `legacy_free_busy_status` Free/Tentative/Busy/OOF/WorkingElsewhere <-> ShowAs; NoData reads busy.
 - `sensitivity` Normal/Personal/Private/Confidential one to one.
 - status: `is_cancelled` -> cancelled; EWS has no tentative event status (a fact keeps it).
 - reminders: EWS holds one (`reminder_minutes_before_start`); the earliest is written, the list
   is a fact; None (the calendar's default) writes no reminder.
 - a mirror NEVER has attendees (an item with attendees is a meeting request waiting to be sent):
-  they are note lines and a fact, as on Graph. The join URL is a note line too: EWS has no
-  writable online-meeting field.
+  they are note lines and a fact, as on Graph. The join URL is the location (when the event has
+  none) and a note line: EWS has no writable online-meeting field.
 - recurrence: see `ews_recurrence`. Deleted occurrences read as EXDATE lines of the master;
   modified occurrences read as their own events with `instance_of` (the adapter fetches them).
 - marks: the stamp and facts are extended properties, see `ews_marks` (the same named
@@ -62,12 +64,14 @@ from calbridge.providers.ews.marks import (
     PAIR_FIELD,
     PAIRING_FIELD,
     SOURCE_FIELD,
+    STORED_END_FIELD,
     read_facts,
     register_marks,
 )
 from calbridge.providers.ews.recurrence import ews_recurrence, exdate_lines, rules_from_ews
 from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnsupportedRecurrence
+from calbridge.translate.meetings import location_out, read_meeting
 from calbridge.translate.mirror import (
     BUSY_TITLE,
     Detail,
@@ -78,6 +82,7 @@ from calbridge.translate.mirror import (
 )
 from calbridge.translate.recurrence import excluded_starts
 from calbridge.translate.text import body_from_graph, with_note, without_note
+from calbridge.translate.zones import wall_time_is_ambiguous
 
 __all__ = [
     "FACTS_FIELD",
@@ -127,6 +132,7 @@ READ_FIELDS = (
     SOURCE_FIELD,
     PAIRING_FIELD,
     FACTS_FIELD,
+    STORED_END_FIELD,
 )
 
 # EWS answers date/times to the second unless asked otherwise (the DateTimePrecision SOAP
@@ -196,6 +202,11 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
     description = _body_in(fields.get("body"))
     location = (fields.get("location") or "").strip() or None
     visible = " ".join(filter(None, [description.content if description else None, location]))
+    # exchangelib exposes only `is_online_meeting` (no join URL): the link is read from the
+    # location and the body, where Exchange puts a Teams meeting's join block.
+    description, location, meeting = read_meeting(
+        None, without_note(description), location, meeting_from_facts(facts, visible)
+    )
     status = EventStatus.CONFIRMED
     if fields.get("is_cancelled"):
         status = EventStatus.CANCELLED
@@ -205,7 +216,7 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
         id=str(fields["id"]),
         span=span,
         title=fields.get("subject") or "",
-        description=without_note(description),
+        description=description,
         location=location,
         status=status,
         show_as=_SHOW_AS_IN.get(str(fields.get("legacy_free_busy_status")), ShowAs.BUSY),
@@ -215,7 +226,7 @@ def _event(fields: Mapping[str, Any], facts: dict[str, Any]) -> Event:
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(fields, facts),
-        online_meeting=meeting_from_facts(facts, visible),
+        online_meeting=meeting,
         extra={"ews_type": str(fields.get("type") or "Single")},
     )
 
@@ -229,6 +240,9 @@ def _span_in(fields: Mapping[str, Any], facts: dict[str, Any]) -> tuple[Span, st
     start, end = fields["start"], fields["end"]
     if fields.get("is_all_day") or not isinstance(start, datetime):
         first, last = _as_date(start, zone), _as_date(end, zone)
+        stored = fields.get(STORED_END_FIELD)
+        if isinstance(stored, datetime):  # the exclusive end as stored, a midnight in `zone`
+            return AllDay(first, max(_as_date(stored, zone), first + timedelta(days=1))), zone
         return AllDay(first, max(last, first) + timedelta(days=1)), zone  # exchangelib's end is inclusive
     local = ZoneInfo(zone)
     return Timed(_plain(start).astimezone(local), _plain(end).astimezone(local), zone), zone
@@ -355,14 +369,16 @@ def ews_fields(
         if stamp is not None:
             fields[FACTS_FIELD] = None
         return fields
-    description = with_note(event.description, note_lines(event)) if stamp is not None else event.description
+    # A person's own event gets only the join line (a meeting a keyword asked for, docs/hybrid.md).
+    lines = note_lines(event) if stamp is not None else note_lines(event, attendees=False)
+    description = with_note(event.description, lines)
     content = description.content if description is not None else ""
     fields.update(
         {
             "subject": event.title,
             "sensitivity": _SENSITIVITY_OUT[event.sensitivity],
             "body": HTMLBody(content) if description is not None and description.html else EwsBody(content),
-            "location": event.location or "",
+            "location": location_out(event.location, event.online_meeting) or "",
             "reminder_is_set": bool(event.reminders),
             "reminder_minutes_before_start": max(event.reminders) if event.reminders else 0,
         }
@@ -387,16 +403,24 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
         zone = tz.key
     else:
         zone = span.zone
-        tz = _ews_zone(zone, span.start, span.end)
+        # In UTC first: EWSDateTime.from_datetime drops `fold`, which turns the second 01:30 of
+        # a fall-back night into the first. exchangelib then writes the local time with its
+        # offset (`-05:00`), an exact instant.
+        begins, ends = span.start.astimezone(UTC), span.end.astimezone(UTC)
+        tz = _ews_zone(zone, begins, ends)
         if tz is None:
             if recurring:
                 raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
             log.warning("translate.zone_unmapped", provider="ews", zone=zone, fallback="UTC")
             zone, tz = "UTC", EWSTimeZone("UTC")
+        # In a fall-back night's repeated hour the values stay in UTC (the zone is still the
+        # item's StartTimeZone): exchangelib compares end and start as wall times, ignoring
+        # `fold`, and refuses 01:30 EDT to 01:15 EST as an end before its start.
+        shown = EWSTimeZone("UTC") if wall_time_is_ambiguous(zone, begins, ends) else tz
         out = {
             "is_all_day": False,
-            "start": EWSDateTime.from_datetime(span.start).astimezone(tz),
-            "end": EWSDateTime.from_datetime(span.end).astimezone(tz),
+            "start": EWSDateTime.from_datetime(begins).astimezone(shown),
+            "end": EWSDateTime.from_datetime(ends).astimezone(shown),
             "_start_timezone": tz,
             "_end_timezone": tz,
         }
@@ -415,8 +439,9 @@ def _ews_zone(zone: str, *instants: datetime) -> EWSTimeZone | None:
         counterpart = EWSTimeZone.from_ms_id(tz.ms_id)
     except (EwsUnknownTimeZone, ValueError, KeyError):
         return None
-    own = ZoneInfo(zone)
-    if any(i.astimezone(own).utcoffset() != i.astimezone(counterpart).utcoffset() for i in instants):
+    # Compared through ZoneInfo: converting into an EWSTimeZone loses `fold` (the repeated hour).
+    own, theirs = ZoneInfo(zone), ZoneInfo(counterpart.key)
+    if any(i.astimezone(own).utcoffset() != i.astimezone(theirs).utcoffset() for i in instants):
         return None
     return tz
 

@@ -7,8 +7,9 @@
   An expired token (410 fullSyncRequired) raises CursorExpired.
 - A mirror's id is derived from its stamp (`mirror_id`), so a create retried after a lost
   response meets a 409 and adopts the event it already made instead of making a second one.
-- Every write says `sendUpdates=none` and `conferenceDataVersion=0`: a sync never mails anyone
-  and never creates a conference.
+- Every write says `sendUpdates=none` and, but for a Meet a keyword asked for (a
+  `createRequest`, conferenceDataVersion=1), `conferenceDataVersion=0`: a sync never mails
+  anyone, never creates a conference unasked, and leaves an event's conference as it is.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ import structlog
 
 from calbridge.errors import AccessDenied, AlreadyExists, NotFound, ProviderError, Target
 from calbridge.events import Provider
-from calbridge.model import Event
+from calbridge.model import Event, MeetingProvider
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.budget import QuotaGate
 from calbridge.providers.google.client import GoogleClient
 from calbridge.providers.google.connection import GoogleConnection
-from calbridge.providers.google.translate import fetched_from_google, google_body
+from calbridge.providers.google.translate import email_overrides, fetched_from_google, google_body
 from calbridge.providers.pacing import Pacing
 from calbridge.settings import Settings
 from calbridge.translate import stamps
@@ -40,6 +41,15 @@ __all__ = ["GoogleCalendar", "change_from_item", "google_options", "instance_id"
 log = structlog.get_logger(__name__)
 
 _WRITE = {"sendUpdates": "none", "conferenceDataVersion": 0}
+_WRITE_CONFERENCE = {"sendUpdates": "none", "conferenceDataVersion": 1}
+
+
+def _write_options(body: dict[str, Any]) -> dict[str, Any]:
+    """conferenceDataVersion=1 only for a body that asks for a Meet (its createRequest); 0
+    otherwise, which leaves an event's conference as it is."""
+    return _WRITE_CONFERENCE if "conferenceData" in body else _WRITE
+
+
 _WRITER_ROLES = frozenset({"writer", "owner"})
 
 
@@ -72,9 +82,12 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
 def _own_body(event: Event) -> dict[str, Any]:
     """What a write back to a person's own event carries: the event's fields, no stamp, no facts,
     and nothing that would replace their guests or conference."""
-    body = google_body(event, MirrorStamp("", ""), detail=Detail.FULL, guests=True)
+    meeting = event.online_meeting
+    native = meeting is not None and meeting.provider is MeetingProvider.GOOGLE_MEET
+    body = google_body(event, MirrorStamp("", ""), detail=Detail.FULL, guests=True, link=not native)
     for key in ("extendedProperties", "attendees", "guestsCanInviteOthers", "recurrence"):
         body.pop(key, None)
+    body.setdefault("location", "")  # a patch: a location taken away (a keyword, an edit) must go
     if event.recurrence is not None and event.instance_of is None:
         body["recurrence"] = list(event.recurrence.rules)
     return body
@@ -192,11 +205,12 @@ class GoogleCalendar:
         if event.instance_of is not None:
             return await self._write_occurrence(calendar, event, stamp)
         if stamp is None:  # not a mirror: nothing to be idempotent by
-            request = self.client.events.insert(calendarId=calendar.calendar, body=_own_body(event), **_WRITE)
+            own = _own_body(event)
+            request = self.client.events.insert(calendarId=calendar.calendar, body=own, **_write_options(own))
             return await self._fetched(calendar, await self._call(calendar, request, on="calendar"))
         event_id = mirror_id(stamp)
         body = {**google_body(event, stamp, detail=Detail.FULL), "id": event_id}
-        request = self.client.events.insert(calendarId=calendar.calendar, body=body, **_WRITE)
+        request = self.client.events.insert(calendarId=calendar.calendar, body=body, **_write_options(body))
         try:
             item = await self._call(calendar, request, on="calendar")
         except AlreadyExists:
@@ -256,9 +270,18 @@ class GoogleCalendar:
 
     async def _merge(self, calendar: CalendarAddress, event_id: str, body: dict[str, Any]) -> Fetched:
         # A person's own event: patch only what the sync carries, keep their guests, conference
-        # and properties (a PUT would drop them).
+        # and properties (a PUT would drop them), and their e-mail reminders, which an Event does
+        # not carry and a patch of `reminders.overrides` would replace.
+        overrides = (body.get("reminders") or {}).get("overrides")
+        if overrides is not None:
+            current = await self._call(
+                calendar, self.client.events.get(calendarId=calendar.calendar, eventId=event_id), on="event"
+            )
+            kept = email_overrides(current)
+            if kept:
+                body = {**body, "reminders": {"useDefault": False, "overrides": [*overrides, *kept][:5]}}
         request = self.client.events.patch(
-            calendarId=calendar.calendar, eventId=event_id, body=body, **_WRITE
+            calendarId=calendar.calendar, eventId=event_id, body=body, **_write_options(body)
         )
         return await self._fetched(calendar, await self._call(calendar, request, on="event"))
 
@@ -267,7 +290,7 @@ class GoogleCalendar:
         # (a description a busy block no longer shows) must go.
         body = {key: value for key, value in body.items() if key != "id"}
         request = self.client.events.update(
-            calendarId=calendar.calendar, eventId=event_id, body=body, **_WRITE
+            calendarId=calendar.calendar, eventId=event_id, body=body, **_write_options(body)
         )
         item = await self._call(calendar, request, on="event")
         return await self._fetched(calendar, item)

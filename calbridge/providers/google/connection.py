@@ -12,7 +12,8 @@ from typing import Any, Self
 
 from calbridge.errors import ConnectionInvalid
 from calbridge.events import Provider
-from calbridge.providers.checks import check_ca_file, check_name, check_url
+from calbridge.providers.ca import ca_path, ca_summary, check_ca_pem, stored_ca
+from calbridge.providers.checks import check_name, check_url
 
 __all__ = ["SERVICE_ACCOUNT_REQUIRED", "SERVICE_ACCOUNT_SECRET", "GoogleConnection", "parse_service_account"]
 
@@ -49,9 +50,17 @@ class GoogleConnection:
     service_account: dict[str, Any] = field(repr=False)  # the key JSON, private key included
     api_endpoint: str | None = None  # full base incl. /calendar/v3/, for non-Google endpoints
     token_uri: str | None = None  # overrides the key's token_uri
-    ca_file: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)  # a private CA's PEM text (public)
     id: str = ""
     provider: Provider = Provider.GOOGLE
+    # The admin delegated gmail.settings.basic too: out of office is read from and mirrored to
+    # Gmail's vacation responder (docs/hybrid.md). Calendar alone otherwise.
+    gmail_settings: bool = False
+
+    @property
+    def ca_file(self) -> str | None:
+        """A file holding the CA, for the libraries that want a path (`calbridge.providers.ca`)."""
+        return ca_path(self.ca_pem) if self.ca_pem else None
 
     @property
     def client_email(self) -> str:
@@ -75,7 +84,7 @@ class GoogleConnection:
 
     def check(self) -> None:
         check_name(self.name)
-        check_ca_file(self.ca_file)
+        check_ca_pem(self.ca_pem)
         parse_service_account(json.dumps(self.service_account))
         check_url(self.api_endpoint, "the API endpoint")
         check_url(self.token_uri, "the token URI")
@@ -90,7 +99,8 @@ class GoogleConnection:
             "service_account": public,
             "api_endpoint": self.api_endpoint,
             "token_uri": self.token_uri,
-            "ca_file": self.ca_file,
+            "ca_pem": self.ca_pem,
+            "gmail_settings": self.gmail_settings,
         }
         return settings, secret
 
@@ -102,7 +112,8 @@ class GoogleConnection:
             service_account={**settings["service_account"], **secret},
             api_endpoint=settings.get("api_endpoint"),
             token_uri=settings.get("token_uri"),
-            ca_file=settings.get("ca_file"),
+            ca_pem=stored_ca(settings),
+            gmail_settings=bool(settings.get("gmail_settings", False)),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -110,5 +121,6 @@ class GoogleConnection:
             "client_email": self.client_email,
             "token_uri": self.effective_token_uri,
             "api_endpoint": self.api_endpoint,
-            "ca_file": self.ca_file,
+            "ca": ca_summary(self.ca_pem),
+            "gmail_settings": self.gmail_settings,
         }

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from calbridge.errors import ProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.batching import ProviderLimits
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 from calbridge.providers.google.connection import GoogleConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import AdapterShares
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -91,6 +93,20 @@ DAILY = Quota(
 )
 
 
+async def _verify(connection: Connection, seconds: float) -> str:
+    from calbridge.providers.google.verify import verify_google
+
+    return await verify_google(connection, seconds)
+
+
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.google.meetings import open_google_meetings
+
+    return open_google_meetings(
+        _google(connection), threads=settings.google_threads, timeout=settings.provider_timeout
+    )
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GOOGLE,
     side=Side.GOOGLE,
@@ -119,6 +135,10 @@ PROFILE = ProviderProfile(
     connection_type=GoogleConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
+    verify_credentials=_verify,
     configure=_configure,
+    meeting_hosts=frozenset({MeetingProvider.GOOGLE_MEET}),
+    silent_organizer_updates=True,
 )

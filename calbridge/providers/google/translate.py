@@ -10,10 +10,14 @@ Mapping decisions (lossy cases noted):
   always eventType default: an outOfOffice event would auto-decline the owner's meetings.
 - visibility: default/public -> normal (public is not kept), private -> private, confidential ->
   confidential; personal is written as private with the exact value kept as a fact.
-- reminders: useDefault -> None; overrides -> their minutes (the method, popup or email, is not
-  kept; writes use popup, at most Google's 5, the earliest ones).
-- conferencing: conferenceData's video entry point (or hangoutLink) -> OnlineMeeting; a mirror
-  never carries conferenceData, only the join URL in its note.
+- reminders: useDefault -> None (the target's own default); the pop-up overrides -> their minutes.
+  E-mail overrides are not read (Outlook and Exchange keep one reminder, a pop-up, which must be
+  the pop-up's minutes, not an e-mail's); a write back to a person's own event keeps them.
+  Writes use popup, at most Google's 5, the earliest ones.
+- conferencing: conferenceData's video entry point (or hangoutLink) -> OnlineMeeting, else a
+  link found in the location or description (`calbridge.translate.meetings`). A mirror carries
+  conferenceData only when a keyword asked for a Meet (a createRequest); any other link is its
+  location (when it has none) and a note line.
 - attendees: kept out of mirrors unless `guests=True` (then the adapter's sendUpdates=none is
   what keeps Google from mailing them); by default they are note lines and a fact.
 - the organizer is not an attendee: Google lists the organizer among the attendees
@@ -26,6 +30,7 @@ Mapping decisions (lossy cases noted):
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,12 +38,15 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from calbridge.model import (
+    NOT_MIRRORED,
+    WORKING_LOCATION,
     AllDay,
     Attendee,
     Body,
     Event,
     EventStatus,
     InstanceOf,
+    MeetingProvider,
     OnlineMeeting,
     Person,
     Recurrence,
@@ -51,6 +59,7 @@ from calbridge.model import (
 from calbridge.providers.base import Fetched, MirrorStamp
 from calbridge.translate import stamps
 from calbridge.translate.errors import UnknownTimeZone
+from calbridge.translate.meetings import detect_link, location_out, read_meeting
 from calbridge.translate.mirror import (
     BUSY_TITLE,
     Detail,
@@ -62,10 +71,22 @@ from calbridge.translate.mirror import (
 from calbridge.translate.text import looks_like_html, with_note, without_note
 from calbridge.translate.zones import to_iana
 
-__all__ = ["fetched_from_google", "google_body"]
+__all__ = ["EVENT_TYPE_FATES", "email_overrides", "fetched_from_google", "google_body"]
 
 log = structlog.get_logger(__name__)
 
+# The declared fate of each of Google's special event types (docs/hybrid.md). Mirrors are always
+# `default` events, so no write ever asks Google for a type it restricts; the types whose
+# origin cannot be edited back (birthday, fromGmail) or that mean nothing as a block of time
+# (workingLocation) are not mirrored at all, and are counted as such.
+EVENT_TYPE_FATES = {
+    "default": "mirrored",
+    "outOfOffice": "mirrored as out of office (Graph showAs oof, EWS OOF)",
+    "focusTime": "mirrored as busy with its title",
+    "workingLocation": "mirrored as a free marker by pairs with --working-locations, else skipped",
+    "birthday": "skipped: Google creates birthdays from contacts and allows few edits",
+    "fromGmail": "skipped: Google made it from a mail and allows few edits",
+}
 _MAX_OVERRIDES = 5
 UPDATED_PRECISION = timedelta(milliseconds=1)  # `updated` comes with milliseconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -104,8 +125,13 @@ def fetched_from_google(item: dict[str, Any], *, default_zone: str = "UTC") -> F
     )
 
 
-def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: bool = False) -> dict[str, Any]:
-    """The insert/update body of a mirror of `event`, carrying `stamp`."""
+def google_body(
+    event: Event, stamp: MirrorStamp, *, detail: Detail, guests: bool = False, link: bool = True
+) -> dict[str, Any]:
+    """The insert/update body of a mirror of `event`, carrying `stamp`. `link`: show the join
+    URL in the location and the note (False where the event holds it natively, as its
+    conferenceData). A Meet asked for (`OnlineMeeting.requested`) becomes a `createRequest`,
+    which the adapter sends with conferenceDataVersion=1."""
     body: dict[str, Any] = {**_span_out(event.span), "transparency": _TRANSPARENCY_OUT[event.show_as]}
     if event.recurrence is not None:
         body["recurrence"] = list(event.recurrence.rules)
@@ -117,7 +143,7 @@ def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: boo
             "reminders": {"useDefault": False, "overrides": []},
             "extendedProperties": {"private": stamps.google_properties(stamp, None)},
         }
-    note = note_lines(event, attendees=not guests)
+    note = note_lines(event, attendees=not guests, link=link)
     description = with_note(event.description, note)
     body.update(
         summary=event.title,
@@ -130,8 +156,17 @@ def google_body(event: Event, stamp: MirrorStamp, *, detail: Detail, guests: boo
     )
     if description is not None:
         body["description"] = description.content
-    if event.location:
-        body["location"] = event.location
+    location = location_out(event.location, event.online_meeting, link=link)
+    if location:
+        body["location"] = location
+    meeting = event.online_meeting
+    if meeting is not None and meeting.requested and meeting.provider is MeetingProvider.GOOGLE_MEET:
+        body["conferenceData"] = {
+            "createRequest": {
+                "requestId": _request_id(stamp.source_id or event.id),
+                "conferenceSolutionKey": {"type": "hangoutsMeet"},
+            }
+        }
     listed = _guests_out(event)
     if guests and listed:
         body["attendees"] = [_attendee_out(a) for a in listed]
@@ -149,7 +184,6 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
         return Event(
             id=item["id"], span=_stub_span(instance_of, zone), status=status, instance_of=instance_of
         )
-    description = without_note(_description(item.get("description")))
     organizer = _person(item.get("organizer"))
     attendees = tuple(_attendee_in(a) for a in _guests(item.get("attendees") or [], organizer))
     stored_attendees, stored_organizer = attendees_from_facts(facts)
@@ -157,12 +191,18 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
         attendees = stored_attendees
     organizer = stored_organizer or organizer  # a mirror's visible organizer is only its owner
     visible = " ".join(filter(None, [item.get("description"), item.get("location")]))
+    description, location, meeting = read_meeting(
+        _meeting_in(item),
+        without_note(_description(item.get("description"))),
+        item.get("location"),
+        meeting_from_facts(facts, visible),
+    )
     return Event(
         id=item["id"],
         span=_span_in(item["start"], item["end"], default_zone),
         title=item.get("summary") or "",
         description=description,
-        location=item.get("location") or None,
+        location=location,
         status=status,
         show_as=_show_as_in(item, facts),
         sensitivity=_sensitivity_in(item, facts),
@@ -171,9 +211,20 @@ def _event(item: dict[str, Any], facts: dict[str, Any], default_zone: str) -> Ev
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(item.get("reminders")),
-        online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
-        extra={"google_event_type": str(item.get("eventType") or "default")},  # outside the hash
+        online_meeting=meeting,
+        extra=_type_hints(str(item.get("eventType") or "default")),  # outside the hash
     )
+
+
+def _type_hints(kind: str) -> dict[str, str]:
+    """The event type, and why it is never mirrored where it is not (`EVENT_TYPE_FATES`)."""
+    hints = {"google_event_type": kind}
+    fate = EVENT_TYPE_FATES.get(kind)
+    if fate is not None and fate.startswith("skipped"):
+        hints[NOT_MIRRORED] = f"{kind}: {fate}"
+    if kind == "workingLocation":
+        hints[WORKING_LOCATION] = f"{kind}: a working location, not a block of time"
+    return hints
 
 
 def _span_in(start: dict[str, Any], end: dict[str, Any], default_zone: str) -> Span:
@@ -242,9 +293,22 @@ def _sensitivity_in(item: dict[str, Any], facts: dict[str, Any]) -> Sensitivity:
 
 
 def _reminders_in(value: dict[str, Any] | None) -> tuple[int, ...] | None:
+    """The pop-up overrides' minutes; e-mail reminders are not reminders Outlook can show (its one
+    reminder is a pop-up), so they are left out (and kept on the Google event by writes back,
+    see the adapter's `_merge`). `useDefault` (or no reminders object) is None: the target
+    calendar's own default reminder, as the person set it there."""
     if not value or value.get("useDefault", True):
         return None
-    return tuple(sorted(int(o["minutes"]) for o in value.get("overrides") or []))
+    overrides = value.get("overrides") or []
+    return tuple(sorted(int(o["minutes"]) for o in overrides if o.get("method", "popup") == "popup"))
+
+
+def email_overrides(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Google event's e-mail reminder overrides (which an Event does not carry)."""
+    reminders = item.get("reminders") or {}
+    if reminders.get("useDefault", True):
+        return []
+    return [dict(o) for o in reminders.get("overrides") or [] if o.get("method") == "email"]
 
 
 def _reminders_out(reminders: tuple[int, ...] | None) -> dict[str, Any]:
@@ -255,21 +319,29 @@ def _reminders_out(reminders: tuple[int, ...] | None) -> dict[str, Any]:
 
 
 def _meeting_in(item: dict[str, Any]) -> OnlineMeeting | None:
+    """conferenceData's video entry point (Meet, or an add-on's: Zoom, Webex, Teams), with its
+    SIP entry point if any; else `hangoutLink` (older Meet events)."""
     conference = item.get("conferenceData") or {}
-    for entry in conference.get("entryPoints") or []:
+    points = conference.get("entryPoints") or []
+    sip = next((str(p["uri"]) for p in points if p.get("entryPointType") == "sip" and p.get("uri")), None)
+    for entry in points:
         if entry.get("entryPointType") == "video" and entry.get("uri"):
             solution = conference.get("conferenceSolution") or {}
             kind = (solution.get("key") or {}).get("type")
             if kind in ("hangoutsMeet", "eventHangout", "eventNamedHangout"):
-                provider = "googleMeet"
-            elif "zoom" in str(solution.get("name", "")).lower() or "zoom." in entry["uri"]:
-                provider = "zoom"
+                provider = MeetingProvider.GOOGLE_MEET
             else:
-                provider = "other"
-            return OnlineMeeting(provider, entry["uri"])
+                found = detect_link(entry["uri"])
+                provider = found.provider if found is not None else MeetingProvider.OTHER
+            return OnlineMeeting(provider, entry["uri"], sip)
     if item.get("hangoutLink"):
-        return OnlineMeeting("googleMeet", item["hangoutLink"])
+        return OnlineMeeting(MeetingProvider.GOOGLE_MEET, item["hangoutLink"])
     return None
+
+
+def _request_id(source_id: str) -> str:
+    """The same createRequest id on every retry of one mirror's write: Google makes one meeting."""
+    return "calbridge-" + hashlib.sha256(source_id.encode()).hexdigest()[:32]
 
 
 def _guests(listed: list[dict[str, Any]], organizer: Person | None) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from calbridge.errors import AccessDenied, NotFound
 from calbridge.events import Provider
-from calbridge.model import Event, EventStatus, InstanceOf
+from calbridge.model import Event, EventStatus, InstanceOf, MeetingProvider
 from calbridge.pairs.policy import Detail
 from calbridge.providers.base import CalendarAddress, ChangePage, Fetched, MirrorStamp
 from calbridge.providers.budget import QuotaGate
@@ -30,11 +30,13 @@ from calbridge.providers.graph.feed import (
     CANCELLED_MARK,
     TRANSACTION_PREFIX,
     DeltaWindow,
+    item_zone,
     labelled_zone,
     list_instances,
     read_changes,
     series_zone,
 )
+from calbridge.providers.graph.labels import needs_series_zone
 from calbridge.providers.graph.mailbox import PRIMARY, GraphMailbox, get_request
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_body
@@ -92,6 +94,7 @@ class GraphCalendar:
         self._all_day_zone = all_day_zone
         self._now = now
         self.marks = KnownMarks()
+        self._zones: dict[str, str | None] = {}  # owner -> the mailbox's zone (`home_zone`)
 
     @classmethod
     def connect(
@@ -121,7 +124,7 @@ class GraphCalendar:
         await self.client.close()
 
     def _mailbox(self, calendar: CalendarAddress) -> GraphMailbox:
-        return GraphMailbox(self.client, self.limits, calendar, self.marks, self.pacing)
+        return GraphMailbox(self.client, self.limits, calendar, self.marks, self.pacing, self._zones)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -153,7 +156,7 @@ class GraphCalendar:
             return None
         # A series whose zone Graph names by a label is read in the zone its slots show, as
         # the change feed reads it (`graph_labels`).
-        return fetched_from_graph(item, zone=await series_zone(mailbox, item, self._window()))
+        return fetched_from_graph(item, zone=await item_zone(mailbox, item, self._window()))
 
     async def find_mirror(self, calendar: CalendarAddress, stamp: MirrorStamp) -> Fetched | None:
         mailbox = self._mailbox(calendar)
@@ -187,6 +190,8 @@ class GraphCalendar:
     ) -> Fetched:
         mailbox = self._mailbox(calendar)
         body = self._body(event, stamp)
+        if stamp is None and _hosts_teams(event):
+            await _keep_teams_text(mailbox, event_id, event, body)
         if "recurrence" in body and await _same_pattern(mailbox, event_id, event, self._window()):
             # Outlook drops a series' exceptions when its pattern is written, even unchanged.
             del body["recurrence"]
@@ -200,10 +205,16 @@ class GraphCalendar:
     def _body(self, event: Event, stamp: MirrorStamp | None) -> dict[str, Any]:
         if stamp is not None:
             return graph_body(event, stamp, detail=Detail.FULL, all_day_zone=self._all_day_zone)
-        # A person's own event: no stamp or facts, and leave their Teams meeting as it is.
-        body = graph_body(event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone)
-        for key in ("singleValueExtendedProperties", "isOnlineMeeting"):
-            body.pop(key, None)
+        # A person's own event: no stamp or facts, and leave their Teams meeting as it is (its
+        # link is shown by Outlook itself: not repeated in the location or the note).
+        meeting = event.online_meeting
+        native = meeting is not None and meeting.provider is MeetingProvider.TEAMS and not meeting.requested
+        body = graph_body(
+            event, MirrorStamp("", ""), detail=Detail.FULL, all_day_zone=self._all_day_zone, link=not native
+        )
+        body.pop("singleValueExtendedProperties", None)
+        if not body.get("isOnlineMeeting"):
+            body.pop("isOnlineMeeting", None)
         return body
 
     async def _patch(
@@ -274,12 +285,31 @@ async def _find_occurrence(mailbox: GraphMailbox, instance_of: InstanceOf) -> di
     )
     for reach in (timedelta(days=2), timedelta(days=40)):  # an exception may have moved far
         rows = await list_instances(mailbox, instance_of.master_id, (centre - reach, centre + reach))
-        zone = labelled_zone(rows[0], rows) if rows else None  # an all-day slot's date needs it
+        labelled = bool(rows) and needs_series_zone(rows[0])  # an all-day slot's date needs the zone
+        zone = labelled_zone(rows[0], rows, await mailbox.home_zone()) if labelled else None
         for row in rows:
             listed = fetched_from_graph(row, zone=zone).event.instance_of
             if listed is not None and _same_start(listed.original_start, original):
                 return dict(row)
     return None
+
+
+def _hosts_teams(event: Event) -> bool:
+    meeting = event.online_meeting
+    return meeting is not None and meeting.provider is MeetingProvider.TEAMS and not meeting.requested
+
+
+async def _keep_teams_text(mailbox: GraphMailbox, event_id: str, event: Event, body: dict[str, Any]) -> None:
+    """A person's own Teams meeting written back to: leave its body (with the join block Exchange
+    put there, which reading cuts out) and its location as they are unless they changed."""
+    current = await mailbox.read(event_id)
+    if current is None:
+        return
+    stored = fetched_from_graph(current).event
+    if stored.description == event.description:
+        body.pop("body", None)
+    if stored.location == event.location:
+        body.pop("location", None)
 
 
 async def _same_pattern(mailbox: GraphMailbox, event_id: str, event: Event, window: DeltaWindow) -> bool:
@@ -303,7 +333,7 @@ def _written(
 
 def _same_start(a: datetime | date, b: datetime | date) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
-        return a == b  # aware: compares instants
+        return a.astimezone(UTC) == b.astimezone(UTC)  # in UTC: a fold=1 time never equals another zone's
     if isinstance(a, datetime) or isinstance(b, datetime):
         return False
     return a == b

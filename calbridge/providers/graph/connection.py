@@ -11,7 +11,8 @@ from typing import Any, Self
 
 from calbridge.errors import ConnectionInvalid
 from calbridge.events import Provider
-from calbridge.providers.checks import check_ca_file, check_name, check_url
+from calbridge.providers.ca import ca_path, ca_summary, check_ca_pem, stored_ca
+from calbridge.providers.checks import check_name, check_url
 
 __all__ = ["GraphConnection"]
 
@@ -26,9 +27,14 @@ class GraphConnection:
     client_secret: str = field(repr=False)
     authority: str | None = None  # e.g. https://login.microsoftonline.com (azure-identity default)
     graph_url: str | None = None  # e.g. https://graph.microsoft.com/v1.0
-    ca_file: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)  # a private CA's PEM text (public)
     id: str = ""
     provider: Provider = Provider.GRAPH
+
+    @property
+    def ca_file(self) -> str | None:
+        """A file holding the CA, for the libraries that want a path (`calbridge.providers.ca`)."""
+        return ca_path(self.ca_pem) if self.ca_pem else None
 
     @property
     def identity(self) -> str:
@@ -40,7 +46,7 @@ class GraphConnection:
 
     def check(self) -> None:
         check_name(self.name)
-        check_ca_file(self.ca_file)
+        check_ca_pem(self.ca_pem)
         for value, what in ((self.tenant_id, "tenant"), (self.client_id, "client id")):
             if not value.strip():
                 raise ConnectionInvalid(f"the {what} is empty")
@@ -55,7 +61,7 @@ class GraphConnection:
             "client_id": self.client_id,
             "authority": self.authority,
             "graph_url": self.graph_url,
-            "ca_file": self.ca_file,
+            "ca_pem": self.ca_pem,
         }
         return settings, {"client_secret": self.client_secret}
 
@@ -69,8 +75,9 @@ class GraphConnection:
             client_secret=secret["client_secret"],
             authority=settings.get("authority"),
             graph_url=settings.get("graph_url"),
-            ca_file=settings.get("ca_file"),
+            ca_pem=stored_ca(settings),
         )
 
     def summary(self) -> dict[str, Any]:
-        return self.parts()[0]
+        settings = {k: v for k, v in self.parts()[0].items() if k != "ca_pem"}
+        return {**settings, "ca": ca_summary(self.ca_pem)}

@@ -25,7 +25,7 @@ from typing import Any
 from calbridge.model import AllDay, Event, EventStatus, InstanceOf, Timed
 from calbridge.providers.base import Change, ChangePage, Fetched, MirrorStamp, Removed
 from calbridge.providers.graph.cursor import GraphCursor
-from calbridge.providers.graph.labels import needs_series_zone, zone_from_slots
+from calbridge.providers.graph.labels import needs_home_zone, needs_series_zone, zone_from_slots
 from calbridge.providers.graph.mailbox import GraphMailbox, get_request, iso
 from calbridge.providers.graph.series import cancelled_starts
 from calbridge.providers.graph.translate import GRAPH_SELECT, fetched_from_graph, graph_instant
@@ -34,6 +34,7 @@ __all__ = [
     "CANCELLED_MARK",
     "TRANSACTION_PREFIX",
     "DeltaWindow",
+    "item_zone",
     "labelled_zone",
     "list_instances",
     "read_changes",
@@ -115,7 +116,8 @@ async def _row_change(mailbox: GraphMailbox, row: dict[str, Any]) -> Change | st
     master = row.get("seriesMasterId")
     if row.get("type") in ("occurrence", "exception") and master:
         return str(master)
-    return fetched_from_graph(await _marked(mailbox, row))
+    zone = await mailbox.home_zone() if needs_home_zone(row) else None
+    return fetched_from_graph(await _marked(mailbox, row), zone=zone)
 
 
 async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) -> list[Change]:
@@ -124,7 +126,7 @@ async def _series(mailbox: GraphMailbox, master_id: str, window: DeltaWindow) ->
     if item is None:
         return [Removed(master_id)]
     rows = await list_instances(mailbox, master_id, window)
-    zone = labelled_zone(item, rows)
+    zone = labelled_zone(item, rows, await _home(mailbox, item))
     master = fetched_from_graph(item, zone=zone)
     found: list[Change] = [master]
     listed: list[datetime | date] = []
@@ -151,13 +153,13 @@ async def list_instances(mailbox: GraphMailbox, master_id: str, window: DeltaWin
     return [row async for row in mailbox.rows(instances, info, on="event")]
 
 
-def labelled_zone(item: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
-    """The zone of a series Graph names only by a label, as its slots show it (`graph_labels`);
-    None when Graph names the zone."""
+def labelled_zone(item: dict[str, Any], rows: list[dict[str, Any]], home: str | None = None) -> str | None:
+    """The zone of a series Graph names only by a label, as its slots show it (`graph_labels`),
+    the mailbox's own zone `home` first; None when Graph names the zone."""
     if not needs_series_zone(item):
         return None
     slots = [moment for row in rows if (moment := graph_instant(row.get("originalStart"))) is not None]
-    return zone_from_slots(slots, all_day=bool(item.get("isAllDay")))
+    return zone_from_slots(slots, all_day=bool(item.get("isAllDay")), prefer=home)
 
 
 async def series_zone(mailbox: GraphMailbox, item: dict[str, Any], window: DeltaWindow) -> str | None:
@@ -168,7 +170,20 @@ async def series_zone(mailbox: GraphMailbox, item: dict[str, Any], window: Delta
     master_id = item["id"] if item.get("type") == "seriesMaster" else item.get("seriesMasterId")
     if not master_id:
         return None
-    return labelled_zone(item, await list_instances(mailbox, str(master_id), window))
+    rows = await list_instances(mailbox, str(master_id), window)
+    return labelled_zone(item, rows, await mailbox.home_zone())
+
+
+async def item_zone(mailbox: GraphMailbox, item: dict[str, Any], window: DeltaWindow) -> str | None:
+    """The zone to read one item in when Graph names it only by a label: a series' from its
+    slots, a single event's the mailbox's own (its instants are exact either way)."""
+    if needs_home_zone(item):
+        return await mailbox.home_zone()
+    return await series_zone(mailbox, item, window)
+
+
+async def _home(mailbox: GraphMailbox, item: dict[str, Any]) -> str | None:
+    return await mailbox.home_zone() if needs_series_zone(item) else None
 
 
 async def _marked(

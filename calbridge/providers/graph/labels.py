@@ -14,9 +14,10 @@ is assumed that the slots do not show), then the zones CLDR maps the most places
 name; the first that fits is taken. Every zone that fits puts each slot at the same instant and
 changes its offset where the series does, so the mirror is right whichever is taken; only the
 zone's name is a guess (Graph does not show it): a series in Berlin reads as Europe/Berlin, one
-in New York may read as America/Chicago an hour earlier on the clock. A read over a later
+in New York may read as America/Chicago an hour earlier on the clock. So the mailbox's own
+zone (`mailboxSettings.timeZone`, when the app may read it) is tried first. A read over a later
 window (the feed looks a year ahead) chooses again. A single event has one offset, which a UTC
-read does not show: it keeps exact instants, in UTC.
+read does not show: it keeps exact instants, named by the mailbox's zone when known, else UTC.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from exchangelib.winzone import CLDR_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
 from calbridge.translate.errors import UnknownTimeZone
 from calbridge.translate.zones import to_iana
 
-__all__ = ["is_known_zone", "needs_series_zone", "zone_from_slots"]
+__all__ = ["is_known_zone", "needs_home_zone", "needs_series_zone", "zone_from_slots"]
 
 MIDNIGHT = time()
 
@@ -57,12 +58,22 @@ def needs_series_zone(item: Mapping[str, Any]) -> bool:
     return not is_known_zone(item.get("originalStartTimeZone")) and not is_known_zone(range_zone)
 
 
-def zone_from_slots(slots: Sequence[datetime], *, all_day: bool) -> str | None:
+def needs_home_zone(item: Mapping[str, Any]) -> bool:
+    """Whether `item` is a single event whose zone Graph names only by a label: its instants are
+    exact, and the mailbox's own zone (mailboxSettings) is the best name for it."""
+    if item.get("type") not in (None, "singleInstance"):
+        return False
+    label = item.get("originalStartTimeZone")
+    return isinstance(label, str) and bool(label) and not is_known_zone(label)
+
+
+def zone_from_slots(slots: Sequence[datetime], *, all_day: bool, prefer: str | None = None) -> str | None:
     """An IANA zone in which every slot (aware) falls at one wall-clock time (midnight, for an
-    all-day series); None when there is no slot, or no zone fits."""
+    all-day series); None when there is no slot, or no zone fits. `prefer` (the mailbox's own
+    zone) is tried first: where it fits, it is the series' zone by its true name."""
     if not slots:
         return None
-    for zone in _candidates():
+    for zone in ((prefer,) if prefer else ()) + _candidates():
         tz = ZoneInfo(zone)
         wall = MIDNIGHT if all_day else slots[0].astimezone(tz).time()
         if all(slot.astimezone(tz).time() == wall for slot in slots):

@@ -14,15 +14,17 @@ from typing import Any
 
 import structlog
 
-from calbridge.errors import NotFound, Target
+from calbridge.errors import AccessDenied, NotFound, Target
 from calbridge.providers.base import CalendarAddress
 from calbridge.providers.graph.client import PREFER, GraphClient
 from calbridge.providers.graph.errors import request_id, translate_exception
+from calbridge.providers.graph.labels import is_known_zone
 from calbridge.providers.graph.marks import KnownMarks
 from calbridge.providers.graph.translate import GRAPH_SELECT
 from calbridge.providers.limits import MailboxLimits
 from calbridge.providers.pacing import Pacing
 from calbridge.translate import stamps
+from calbridge.translate.zones import to_iana
 
 __all__ = ["GraphMailbox", "get_request", "iso"]
 
@@ -38,6 +40,24 @@ class GraphMailbox:
     calendar: CalendarAddress
     marks: KnownMarks | None = None  # the adapter's memo of marks by version (`graph_marks`)
     pacing: Pacing | None = None  # the process's throttle gates (`calbridge.providers.pacing`)
+    zones: dict[str, str | None] | None = None  # the adapter's memo of owners' zones (`home_zone`)
+
+    async def home_zone(self) -> str | None:
+        """The IANA zone of the owner's mailbox (`mailboxSettings.timeZone`), read once per
+        adapter; None when the app may not read it (MailboxSettings.Read is not granted) or it
+        names no zone. It names the zone of events Outlook labels with a custom zone."""
+        owner = self.calendar.owner
+        if self.zones is not None and owner in self.zones:
+            return self.zones[owner]
+        try:
+            answer = await self.call(self.user.mailbox_settings.to_get_request_information(), on="event")
+        except (AccessDenied, NotFound):
+            answer = None
+        name = answer.get("timeZone") if isinstance(answer, dict) else None
+        zone = to_iana(name) if is_known_zone(name) else None
+        if self.zones is not None:
+            self.zones[owner] = zone
+        return zone
 
     @property
     def user(self) -> Any:

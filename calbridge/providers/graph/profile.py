@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from calbridge.errors import ProviderError
 from calbridge.events import Provider
 from calbridge.freebusy.batching import ProviderLimits
+from calbridge.model import MeetingProvider
 from calbridge.pairs.policy import Side
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.profile import DeliveryMode, ProviderProfile, Renewal, TokenFormat
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from calbridge.clock import Clock
     from calbridge.connections import Connection
     from calbridge.freebusy.source import FreeBusySource
+    from calbridge.meetings.source import MeetingSource
     from calbridge.providers.base import CalendarProvider
     from calbridge.providers.limits import AdapterShares
     from calbridge.providers.subscriptions import SubscriptionProvider
@@ -69,6 +71,23 @@ def _configure(profile: ProviderProfile, settings: Settings) -> ProviderProfile:
     )
 
 
+async def _verify(connection: Connection, seconds: float) -> str:
+    from calbridge.providers.graph.verify import verify_graph
+
+    return await verify_graph(connection, seconds)
+
+
+def _open_meetings(connection: Connection, settings: Settings) -> MeetingSource:
+    from calbridge.providers.graph.meetings import open_graph_meetings
+    from calbridge.providers.limits import MailboxLimits
+
+    return open_graph_meetings(
+        _graph(connection),
+        limits=MailboxLimits(settings.graph_mailbox_concurrency),
+        timeout=settings.provider_timeout,
+    )
+
+
 PROFILE = ProviderProfile(
     provider=Provider.GRAPH,
     side=Side.MICROSOFT,
@@ -90,6 +109,9 @@ PROFILE = ProviderProfile(
     connection_type=GraphConnection,
     open_adapter=_open_adapter,
     open_freebusy=_open_freebusy,
+    open_meetings=_open_meetings,
     open_subscriptions=_open_subscriptions,
+    verify_credentials=_verify,
     configure=_configure,
+    meeting_hosts=frozenset({MeetingProvider.TEAMS}),
 )

@@ -13,8 +13,9 @@ Mapping decisions (lossy cases noted):
   Writes use the Windows name of the event's zone and its wall times, so 09:00 Europe/Paris stays
   09:00 local across DST. A zone without a Windows name, or whose CLDR counterpart has other UTC
   offsets at the event's times, is written in UTC with a warning (a recurring series in such a
-  zone raises UnsupportedRecurrence: it would drift at DST). Limit: a start in the repeated hour
-  of a fall-back night, second pass, is written as the first pass (wall time cannot say which).
+  zone raises UnsupportedRecurrence: it would drift at DST). A single event whose start or end
+  falls in the repeated hour of a fall-back night is written in UTC (wall time cannot say which
+  pass), its zone kept as a fact and restored on reading; a series keeps its zone and wall time.
 - all-day: midnight-to-midnight in `all_day_zone` (the mailbox's zone, which the adapter passes);
   reads take the dates as written, never converting midnight through another zone.
 - showAs: one to one; `unknown` reads as busy.
@@ -24,7 +25,9 @@ Mapping decisions (lossy cases noted):
   the full list kept as a fact; None (the calendar default) writes nothing.
 - a mirror NEVER has `attendees`: a Graph event with attendees is a meeting and Exchange mails
   every attendee on create and update. They are note lines and a fact instead (see `mirror`).
-  Nor does it get `isOnlineMeeting`: the source's join URL is a note line.
+  Nor does it get `isOnlineMeeting`, unless a keyword asked for a Teams meeting: the source's
+  join URL is its location (when it has none) and a note line. Reading cuts out the Teams join
+  block Exchange adds to a body (`calbridge.translate.meetings`).
 - recurrence: see `recurrence`; EXDATE lines are deleted occurrences on Graph (the engine deletes
   them) and are kept as a fact so the mirror reads back with its source's lines.
 - occurrences: `originalStart` names an occurrence's or exception's slot in its series; Graph
@@ -46,6 +49,7 @@ from calbridge.model import (
     Event,
     EventStatus,
     InstanceOf,
+    MeetingProvider,
     OnlineMeeting,
     Person,
     Recurrence,
@@ -59,6 +63,7 @@ from calbridge.providers.base import Fetched, MirrorStamp
 from calbridge.providers.graph.labels import is_known_zone
 from calbridge.translate import stamps
 from calbridge.translate.errors import TranslationError, UnknownTimeZone, UnsupportedRecurrence
+from calbridge.translate.meetings import detect_link, location_out, read_meeting
 from calbridge.translate.mirror import (
     BUSY_TITLE,
     Detail,
@@ -69,7 +74,7 @@ from calbridge.translate.mirror import (
 )
 from calbridge.translate.recurrence import graph_recurrence, rrule_lines
 from calbridge.translate.text import body_from_graph, with_note, without_note
-from calbridge.translate.zones import iana_to_windows, to_iana
+from calbridge.translate.zones import iana_to_windows, to_iana, wall_time_is_ambiguous
 
 __all__ = ["GRAPH_SELECT", "fetched_from_graph", "graph_body", "graph_instant"]
 
@@ -116,7 +121,6 @@ _RESPONSE_IN = {
     "tentativelyAccepted": Response.TENTATIVE,
     "declined": Response.DECLINED,
 }
-_MEETING_PROVIDERS = {"teamsForBusiness": "teamsForBusiness"}
 # `lastModifiedDateTime` has 100 ns ticks; a datetime holds microseconds.
 UPDATED_PRECISION = timedelta(microseconds=1)
 
@@ -139,9 +143,12 @@ def fetched_from_graph(
 
 
 def graph_body(
-    event: Event, stamp: MirrorStamp, *, detail: Detail, all_day_zone: str = "UTC"
+    event: Event, stamp: MirrorStamp, *, detail: Detail, all_day_zone: str = "UTC", link: bool = True
 ) -> dict[str, Any]:
-    """The POST/PATCH body of a mirror of `event`, carrying `stamp`.
+    """The POST/PATCH body of a mirror of `event`, carrying `stamp`. `link`: show the join URL in
+    the location and the note (False where the event holds it natively, as its Teams meeting).
+    A Teams meeting asked for (`OnlineMeeting.requested`) is `isOnlineMeeting` with
+    `teamsForBusiness`: Exchange makes it and adds its join block to the body.
 
     Raises UnsupportedRecurrence when the series has no exact Graph pattern, and
     TranslationError for a cancelled event: on Graph that is a delete, never a write."""
@@ -159,7 +166,9 @@ def graph_body(
             "isReminderOn": False,
             "singleValueExtendedProperties": stamps.graph_properties(stamp, None),
         }
-    description = with_note(event.description, note_lines(event))
+    description = with_note(event.description, note_lines(event, link=link))
+    meeting = event.online_meeting
+    make_teams = meeting is not None and meeting.requested and meeting.provider is MeetingProvider.TEAMS
     body.update(
         subject=event.title,
         sensitivity=event.sensitivity.value,
@@ -167,10 +176,12 @@ def graph_body(
             "contentType": "html" if description is not None and description.html else "text",
             "content": description.content if description is not None else "",
         },
-        location={"displayName": event.location or ""},
-        isOnlineMeeting=False,
+        location={"displayName": location_out(event.location, meeting, link=link) or ""},
+        isOnlineMeeting=make_teams,
         singleValueExtendedProperties=stamps.graph_properties(stamp, mirror_facts(event)),
     )
+    if make_teams:
+        body["onlineMeetingProvider"] = MeetingProvider.TEAMS.value
     if event.reminders is not None:
         body["isReminderOn"] = bool(event.reminders)
         if event.reminders:
@@ -197,6 +208,10 @@ def _span_out(event: Event, all_day_zone: str) -> dict[str, Any]:
         if recurring:
             raise UnsupportedRecurrence(f"zone {zone} has no Windows zone with the same offsets")
         log.warning("translate.zone_unmapped", provider="graph", zone=zone, fallback="UTC")
+        zone, windows = "UTC", "UTC"
+    elif not recurring and wall_time_is_ambiguous(zone, span.start, span.end):
+        # The second 01:30 of a fall-back night, as wall time, is read as the first: pin the
+        # instant in UTC (the zone stays a fact, and reads restore it, see `_span_in`).
         zone, windows = "UTC", "UTC"
     tz = ZoneInfo(zone)
     out = {
@@ -248,6 +263,9 @@ def _event(
     description = body_from_graph(item.get("body"))
     location = ((item.get("location") or {}).get("displayName") or "").strip() or None
     visible = " ".join(filter(None, [description.content if description else None, location]))
+    description, location, meeting = read_meeting(
+        _meeting_in(item), without_note(description), location, meeting_from_facts(facts, visible)
+    )
     status = EventStatus.CONFIRMED
     if item.get("isCancelled"):
         status = EventStatus.CANCELLED
@@ -257,7 +275,7 @@ def _event(
         id=item["id"],
         span=span,
         title=item.get("subject") or "",
-        description=without_note(description),
+        description=description,
         location=location,
         status=status,
         show_as=_SHOW_AS_IN.get(str(item.get("showAs")), ShowAs.BUSY),
@@ -267,7 +285,7 @@ def _event(
         organizer=organizer,
         attendees=attendees,
         reminders=_reminders_in(item, facts),
-        online_meeting=_meeting_in(item) or meeting_from_facts(facts, visible),
+        online_meeting=meeting,
         # Provider hint outside the hash: an unmodified `occurrence` needs no write of its own.
         extra={"graph_type": str(item.get("type") or "singleInstance")},
     )
@@ -287,10 +305,21 @@ def _span_in(item: dict[str, Any], facts: dict[str, Any], series_zone: str | Non
         zone = stored  # the source's own IANA name, where the CLDR table maps several to one
     if item.get("isAllDay"):
         return AllDay(_date_in(start, zone), _date_in(end, zone)), zone
-    given, local = ZoneInfo(response_zone), ZoneInfo(zone)
-    begins = _wall(start["dateTime"]).replace(tzinfo=given).astimezone(local)
-    ends = _wall(end["dateTime"]).replace(tzinfo=given).astimezone(local)
-    return Timed(begins, ends, zone), zone
+    given = ZoneInfo(response_zone)
+    begins = _wall(start["dateTime"]).replace(tzinfo=given)
+    ends = _wall(end["dateTime"]).replace(tzinfo=given)
+    single = not item.get("recurrence")
+    if isinstance(stored, str) and zone == "UTC" and single and _pinned(stored, begins, ends):
+        zone = stored  # written in UTC because its wall time there is ambiguous (`_span_out`)
+    local = ZoneInfo(zone)
+    return Timed(begins.astimezone(local), ends.astimezone(local), zone), zone
+
+
+def _pinned(zone: str, *instants: datetime) -> bool:
+    try:
+        return wall_time_is_ambiguous(zone, *instants)
+    except (UnknownTimeZone, ValueError):
+        return False
 
 
 def _date_in(value: dict[str, str], zone: str) -> date:
@@ -356,7 +385,11 @@ def _meeting_in(item: dict[str, Any]) -> OnlineMeeting | None:
     url = (item.get("onlineMeeting") or {}).get("joinUrl") or item.get("onlineMeetingUrl")
     if not item.get("isOnlineMeeting") or not url:
         return None
-    return OnlineMeeting(_MEETING_PROVIDERS.get(str(item.get("onlineMeetingProvider")), "other"), url)
+    provider = str(item.get("onlineMeetingProvider"))
+    if provider == MeetingProvider.TEAMS.value:
+        return OnlineMeeting(MeetingProvider.TEAMS, url)
+    found = detect_link(url)
+    return OnlineMeeting(found.provider if found is not None else MeetingProvider.OTHER, url)
 
 
 def _attendee_in(value: dict[str, Any]) -> Attendee:

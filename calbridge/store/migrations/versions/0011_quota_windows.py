@@ -1,8 +1,8 @@
 """quota_windows: provider quota counts shared by every process (calbridge.store.quota_windows);
 ix_pairs_microsoft_calendar_id: a hint for a Microsoft calendar finds its pairs by index
 
-Revision ID: 0008_quota_windows
-Revises: 0007_event_failures
+Revision ID: 0011_quota_windows
+Revises: 0010_mirror_oof
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_quota_windows"
-down_revision = "0007_event_failures"
+revision = "0011_quota_windows"
+down_revision = "0010_mirror_oof"
 branch_labels = None
 depends_on = None
 
