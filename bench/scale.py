@@ -511,31 +511,12 @@ async def outage(bench: Bench, proxy: BrokerProxy) -> None:
 
 
 async def resync_all(bench: Bench) -> None:
-
-    import sqlalchemy as sa
-
-    from calbridge.bus import open_bus
-    from calbridge.pairs.admin import request_resync
-    from calbridge.settings import load_settings
-    from calbridge.store import create_engine
-
+    """`pairs resync --all`, then the time to drain the shard queues and the peak request rates."""
     await bench.peaks(forget=True)
     await bench.control.call("DELETE", "/counters")
-    settings = load_settings()
-    engine = create_engine(settings.database_url.get_secret_value())
-    bus = open_bus(settings)
-    await bus.connect()
     began = time.monotonic()
-    try:
-        async with engine.connect() as conn:
-            ids = [row[0] for row in await conn.execute(sa.text("SELECT id FROM pairs"))]
-        for pair_id in ids:
-            await request_resync(engine, pair_id, bus)
-    finally:
-        await bus.close()
-        await engine.dispose()
+    ran = await asyncio.to_thread(run_cli, ["pairs", "resync", "--all"], bench.env, bench.folder)
     published = time.monotonic() - began
-    await asyncio.sleep(1)
     peak_depth = 0
 
     def empty() -> bool:
@@ -557,8 +538,8 @@ async def resync_all(bench: Bench) -> None:
         "peaks": peaks,
     }
     print(
-        f"resync of {len(ids)} pairs: published in {published:.1f} s, "
-        f"queues {'drained' if drained else 'NOT drained'} "
+        f"pairs resync --all ({ran.output.strip().splitlines()[-1] if ran.output.strip() else '?'}): "
+        f"command {published:.1f} s, queues {'drained' if drained else 'NOT drained'} "
         f"after {spent:.0f} s (peak depth {peak_depth}); {sum(calls.values())} provider calls "
         f"({sum(calls.values()) / spent:.0f}/s); peaks {peaks}",
         flush=True,

@@ -564,16 +564,36 @@ def resume(pair_id: PairId) -> None:
 
 
 @app.command("resync")
-def resync(pair_id: PairId) -> None:
-    """Ask the processor to pull everything again for an active pair (idempotent)."""
+def resync(
+    pair_id: Annotated[
+        str | None,
+        typer.Argument(help="The pair id (see `calbridge pairs list`), or an unambiguous prefix of it."),
+    ] = None,
+    all_pairs: Annotated[
+        bool, typer.Option("--all", help="Every active pair: hints published a batch at a time.")
+    ] = False,
+) -> None:
+    """Ask the processor to pull everything again for an active pair, or every one (idempotent)."""
     from calbridge.errors import ConfigurationError
     from calbridge_app.cli.context import require_bus
 
+    if (pair_id is None) == (not all_pairs):
+        fail("name one pair, or --all for every active pair (not both)", 2)
     settings = settings_or_exit()
     try:
         require_bus(settings, "a resync")
     except ConfigurationError as exc:
         fail(str(exc), 2)
+    if all_pairs:
+        from calbridge.pairs.admin import request_resync_all
+
+        def report(done: int) -> None:
+            console.print(f"  {done} pairs ...", highlight=False)
+
+        count = run(_with_session(settings, lambda s: request_resync_all(s.engine, s.bus, progress=report)))
+        console.print(f"resync requested for [bold]{count}[/] active pair(s)", highlight=False)
+        return
+    assert pair_id is not None
     pair_id = _pair_id(settings, pair_id)
     from calbridge.pairs.admin import request_resync
 

@@ -3,6 +3,8 @@ calendar, is idempotent, and pause/resume/remove move the state as documented.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from pair_fakes import Access, RecordingBus
@@ -21,6 +23,7 @@ from calbridge.pairs.admin import (
     pause_pair,
     remove_pair,
     request_resync,
+    request_resync_all,
     resume_pair,
 )
 from calbridge.pairs.records import fetch_pair
@@ -252,3 +255,33 @@ async def test_given_the_bus_cannot_confirm_the_baseline_then_no_pair_is_left_ac
     bus = RecordingBus()
     again = await add_pair(engine, spec(), connections, RegistryAccessChecker(access.open), bus)
     assert again.outcome is AddOutcome.ACTIVATED and len(hints(bus)) == 2
+
+
+async def test_given_active_and_paused_pairs_when_all_are_resynced_then_every_active_one_is_hinted_in_batches(
+    engine: AsyncEngine, connections: list[Connection], access: Access, bus: RecordingBus
+) -> None:
+    # Given three active pairs and a paused one
+    checker = RegistryAccessChecker(access.open)
+    ids = [
+        (
+            await add_pair(engine, spec(f"u{n}@example.com", f"u{n}@example.org"), connections, checker, bus)
+        ).pair.id
+        for n in range(4)
+    ]
+    await pause_pair(engine, ids[3])
+    bus.published.clear()
+    publishes: list[int] = []
+    original = bus.publish
+
+    async def counting(messages: Any) -> None:
+        publishes.append(len(messages))
+        await original(messages)
+
+    bus.publish = counting  # type: ignore[method-assign]
+    # When every pair is resynced, two pairs to a batch
+    seen: list[int] = []
+    count = await request_resync_all(engine, bus, batch=2, progress=seen.append)
+    # Then the three active pairs got a RESYNC per calendar, in two publishes, the paused one none
+    assert count == 3 and seen == [2, 3]
+    assert publishes == [4, 2]
+    assert all(h.kind is ChangeKind.RESYNC and h.reason == "operator" for h in hints(bus))
