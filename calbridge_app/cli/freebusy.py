@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from calbridge.settings import Settings
 
 from calbridge_app.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
 
@@ -140,30 +147,51 @@ async def ask_remote(
 async def _ask_here(body: dict[str, Any]) -> dict[str, Any]:
     """In this process, through the store's connections (CALBRIDGE_DATABASE_URL and
     CALBRIDGE_SECRET_KEY), exactly as a deployed free/busy API would answer."""
+    from calbridge.freebusy.configure import build_lookup
+    from calbridge.freebusy.models import FreeBusyRequest, render_response
+    from calbridge.freebusy.wiring import open_sources
+
+    async def answer(settings: Settings, sources: Any, engine: AsyncEngine, request: Any) -> dict[str, Any]:
+        outcomes = await build_lookup(settings, sources, engine=engine).answer(
+            request.addresses, request.window()
+        )
+        return render_response(request, outcomes).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    return await ask_in_process(body, FreeBusyRequest, open_sources, answer, api="free/busy API")
+
+
+async def ask_in_process(
+    body: dict[str, Any],
+    query: type[BaseModel],
+    open_sources: Callable[[Settings], Awaitable[Mapping[str, object]]],
+    answer: Callable[[Settings, Any, AsyncEngine, Any], Awaitable[dict[str, Any]]],
+    *,
+    api: str,
+) -> dict[str, Any]:
+    """Answer a query of the free/busy API's family here, as the deployed API would: the query
+    checked against the configured limits, a source per stored connection, the store for the
+    pairs, everything closed after. One line and an exit for each way it cannot."""
     from pydantic import ValidationError
 
     from calbridge.errors import ConfigurationError
-    from calbridge.freebusy.configure import build_lookup, limits_from
-    from calbridge.freebusy.models import FreeBusyRequest, render_response
-    from calbridge.freebusy.wiring import close_sources, open_sources
+    from calbridge.freebusy.configure import limits_from
+    from calbridge.freebusy.wiring import close_sources
     from calbridge.store.engine import create_engine
 
     settings = settings_or_exit()
     try:
-        request = FreeBusyRequest.model_validate(body, context={"limits": limits_from(settings)})
+        request = query.model_validate(body, context={"limits": limits_from(settings)})
     except ValidationError as exc:
         fail("; ".join(err["msg"] for err in exc.errors()))
     try:
         sources = await open_sources(settings)
     except ConfigurationError as exc:
-        fail(f"{exc} (or ask a running free/busy API with --url)", EXIT_CONFIG)
+        fail(f"{exc} (or ask a running {api} with --url)", EXIT_CONFIG)
     if not sources:
         fail("the store has no connections; add one with `calbridge connections add ...`")
     engine = create_engine(settings.database_url.get_secret_value())
     try:
-        lookup = build_lookup(settings, sources, engine=engine)
-        outcomes = await lookup.answer(request.addresses, request.window())
+        return await answer(settings, sources, engine, request)
     finally:
         await close_sources(sources)
         await engine.dispose()
-    return render_response(request, outcomes).model_dump(mode="json", by_alias=True, exclude_none=True)

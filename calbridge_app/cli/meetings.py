@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.table import Table
 
-from calbridge_app.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
-from calbridge_app.cli.freebusy import ask_remote, choose_window, read_token
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from calbridge.settings import Settings
+
+from calbridge_app.cli.common import console, fail, run
+from calbridge_app.cli.freebusy import ask_in_process, ask_remote, choose_window, read_token
 
 __all__ = ["meeting_table", "meetings"]
 
@@ -112,31 +117,13 @@ def _span(start: str, end: str) -> str:
 async def _ask_here(query: dict[str, str]) -> dict[str, Any]:
     """In this process, through the store's connections and pairs (CALBRIDGE_DATABASE_URL and
     CALBRIDGE_SECRET_KEY), exactly as the deployed API would answer."""
-    from pydantic import ValidationError
-
-    from calbridge.errors import ConfigurationError
-    from calbridge.freebusy.configure import limits_from
-    from calbridge.freebusy.wiring import close_sources, open_meeting_sources
+    from calbridge.freebusy.wiring import open_meeting_sources
     from calbridge.meetings.configure import build_meeting_lookup
     from calbridge.meetings.models import MeetingsQuery, render_meetings
-    from calbridge.store.engine import create_engine
 
-    settings = settings_or_exit()
-    try:
-        request = MeetingsQuery.model_validate(query, context={"limits": limits_from(settings)})
-    except ValidationError as exc:
-        fail("; ".join(err["msg"] for err in exc.errors()))
-    try:
-        sources = await open_meeting_sources(settings)
-    except ConfigurationError as exc:
-        fail(f"{exc} (or ask a running API with --url)", EXIT_CONFIG)
-    if not sources:
-        fail("the store has no connections; add one with `calbridge connections add ...`")
-    engine = create_engine(settings.database_url.get_secret_value())
-    try:
+    async def answer(settings: Settings, sources: Any, engine: AsyncEngine, request: Any) -> dict[str, Any]:
         lookup = build_meeting_lookup(settings, sources, engine=engine)
         outcome = await lookup.answer(request.address, request.window())
-    finally:
-        await close_sources(sources)
-        await engine.dispose()
-    return render_meetings(request, outcome).model_dump(mode="json", by_alias=True, exclude_none=True)
+        return render_meetings(request, outcome).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    return await ask_in_process(query, MeetingsQuery, open_meeting_sources, answer, api="API")

@@ -18,13 +18,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from calbridge.errors import Target
 from calbridge.providers.google.errors import translate_exception
 from calbridge.providers.pacing import Pacing
+
+if TYPE_CHECKING:
+    from calbridge.providers.google.connection import GoogleConnection
 
 __all__ = ["GOOGLE_SCOPES", "GoogleClient"]
 
@@ -37,6 +40,20 @@ T = TypeVar("T")
 
 class GoogleClient:
     """The cached Calendar v3 Resource, delegated credentials per subject, and a thread pool."""
+
+    @classmethod
+    def for_connection(
+        cls, connection: GoogleConnection, *, threads: int = 8, timeout: float = 30.0
+    ) -> GoogleClient:
+        """A client for a stored connection: its key, endpoint, token URI and CA."""
+        return cls(
+            connection.service_account_info(),
+            api_endpoint=connection.api_endpoint,
+            token_uri=connection.token_uri,
+            ca_file=connection.ca_file,
+            threads=threads,
+            timeout=timeout,
+        )
 
     def __init__(
         self,

@@ -69,14 +69,7 @@ def open_google_source(
     """A source over a stored Google connection, with the sync's own client setup."""
     from calbridge.providers.google.client import GoogleClient
 
-    client = GoogleClient(
-        connection.service_account_info(),
-        api_endpoint=connection.api_endpoint,
-        token_uri=connection.token_uri,
-        ca_file=connection.ca_file,
-        threads=threads,
-        timeout=timeout,
-    )
+    client = GoogleClient.for_connection(connection, threads=threads, timeout=timeout)
     return GoogleFreeBusySource(client, mailbox=mailbox)
 
 

@@ -171,14 +171,7 @@ def open_google_meetings(
     from calbridge.providers.google.client import GoogleClient
     from calbridge.providers.google.gmail import GmailSettings, gmail_endpoint
 
-    client = GoogleClient(
-        connection.service_account_info(),
-        api_endpoint=connection.api_endpoint,
-        token_uri=connection.token_uri,
-        ca_file=connection.ca_file,
-        threads=threads,
-        timeout=timeout,
-    )
+    client = GoogleClient.for_connection(connection, threads=threads, timeout=timeout)
     gmail = None
     if connection.gmail_settings:
         gmail = GmailSettings(

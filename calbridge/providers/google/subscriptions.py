@@ -116,12 +116,5 @@ def open_google_watch(
 ) -> GoogleWatch:
     """The renewer's `SubscriptionProvider` over a stored Google connection; a small thread
     pool, since the renewer makes a few calls a minute at most."""
-    client = GoogleClient(
-        connection.service_account_info(),
-        api_endpoint=connection.api_endpoint,
-        token_uri=connection.token_uri,
-        ca_file=connection.ca_file,
-        threads=2,
-        timeout=timeout,
-    )
+    client = GoogleClient.for_connection(connection, threads=2, timeout=timeout)
     return GoogleWatch(client, clock=clock)

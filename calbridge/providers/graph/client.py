@@ -33,9 +33,12 @@ import asyncio
 import ssl
 import time
 from importlib.metadata import version as _version
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+if TYPE_CHECKING:
+    from calbridge.providers.graph.connection import GraphConnection
 
 __all__ = ["GRAPH_URL", "PREFER", "CachedToken", "GraphClient"]
 
@@ -89,6 +92,19 @@ class CachedToken:
 
 class GraphClient:
     """One app registration's authenticated Graph client."""
+
+    @classmethod
+    def for_connection(cls, connection: GraphConnection, *, timeout: float = 30.0) -> GraphClient:
+        """A client for a stored connection: its tenant, app, secret, authority, endpoint and CA."""
+        return cls(
+            connection.tenant_id,
+            connection.client_id,
+            connection.client_secret,
+            authority=connection.authority,
+            graph_url=connection.graph_url,
+            ca_file=connection.ca_file,
+            timeout=timeout,
+        )
 
     def __init__(
         self,

@@ -89,15 +89,7 @@ def open_graph_source(
     """A source over a stored Graph connection, with the sync's own client setup."""
     from calbridge.providers.graph.client import GraphClient
 
-    client = GraphClient(
-        connection.tenant_id,
-        connection.client_id,
-        connection.client_secret,
-        authority=connection.authority,
-        ca_file=connection.ca_file,
-        timeout=timeout,
-        graph_url=connection.graph_url,
-    )
+    client = GraphClient.for_connection(connection, timeout=timeout)
     return GraphFreeBusySource(client, mailbox=mailbox)
 
 

@@ -133,13 +133,5 @@ def open_graph_meetings(
     """A source over a stored Graph connection, with the sync's own client setup."""
     from calbridge.providers.graph.client import GraphClient
 
-    client = GraphClient(
-        connection.tenant_id,
-        connection.client_id,
-        connection.client_secret,
-        authority=connection.authority,
-        ca_file=connection.ca_file,
-        timeout=timeout,
-        graph_url=connection.graph_url,
-    )
+    client = GraphClient.for_connection(connection, timeout=timeout)
     return GraphMeetingSource(client, limits)

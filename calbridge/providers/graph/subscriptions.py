@@ -21,7 +21,7 @@ from typing import Any
 
 from calbridge.events import Provider
 from calbridge.providers.base import CalendarAddress
-from calbridge.providers.graph.client import GRAPH_URL, GraphClient
+from calbridge.providers.graph.client import GraphClient
 from calbridge.providers.graph.connection import GraphConnection
 from calbridge.providers.graph.errors import translate_exception
 from calbridge.providers.subscriptions import Subscribed, SubscriptionHandle
@@ -143,15 +143,7 @@ def open_graph_subscriptions(
     connection: GraphConnection, *, timeout: float, clock: Callable[[], datetime]
 ) -> GraphSubscriptions:
     """The renewer's `SubscriptionProvider` over a stored Graph connection."""
-    client = GraphClient(
-        connection.tenant_id,
-        connection.client_id,
-        connection.client_secret,
-        authority=connection.authority,
-        graph_url=connection.graph_url or GRAPH_URL,
-        ca_file=connection.ca_file,
-        timeout=timeout,
-    )
+    client = GraphClient.for_connection(connection, timeout=timeout)
     return GraphSubscriptions(client, clock=clock)
 
 
