@@ -390,3 +390,23 @@ def api_calls(counters: dict[str, Any]) -> int:
     """Every Google/Graph API call but token fetches, push deliveries and subscriptions."""
     skipped = ("oauth", "token", "push", "watch", "subscriptions", "notify")
     return sum(c["count"] for c in counters["calls"] if not any(word in c["operation"] for word in skipped))
+
+
+BERLIN = "Europe/Berlin"
+
+
+def timed_series(title: str, start: str, end: str, *lines: str, zone: str = BERLIN) -> dict[str, Any]:
+    """A Google series body: wall times in `zone` and its RRULE/RDATE/EXDATE lines."""
+    return {
+        "summary": title,
+        "start": {"dateTime": start, "timeZone": zone},
+        "end": {"dateTime": end, "timeZone": zone},
+        "recurrence": list(lines),
+    }
+
+
+def berlin(text: str) -> datetime:
+    """A Berlin wall time as a UTC instant."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(BERLIN)).astimezone(UTC)

@@ -14,37 +14,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from ews_e2e_stack import ALICE, EwsStack, exchange_start, open_ews_stack
-from processor_e2e import eventually, google_occurrences
+from processor_e2e import berlin, eventually, google_occurrences, timed_series
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(150)]
-
-BERLIN = "Europe/Berlin"
 
 
 @pytest.fixture
 async def stack(amqp_url: str, tmp_path: Path) -> AsyncIterator[EwsStack]:
     async with open_ews_stack(amqp_url, tmp_path) as opened:
         yield opened
-
-
-def berlin(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(BERLIN)).astimezone(UTC)
-
-
-def timed_series(title: str, start: str, end: str, *lines: str) -> dict[str, Any]:
-    return {
-        "summary": title,
-        "start": {"dateTime": start, "timeZone": BERLIN},
-        "end": {"dateTime": end, "timeZone": BERLIN},
-        "recurrence": list(lines),
-    }
 
 
 def subject(items: list[dict[str, Any]], title: str, *, recurring: bool) -> list[dict[str, Any]]:

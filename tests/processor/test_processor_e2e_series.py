@@ -16,27 +16,27 @@ and an occurrence Alice deletes in Outlook arrives in Google as a cancelled inst
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from processor_e2e import (
     ALICE,
+    BERLIN,
     PAIR,
     Stack,
+    berlin,
     eventually,
     google_occurrences,
     open_stack,
     outlook_start,
+    timed_series,
     titled,
 )
 
 from calbridge.pairs.event_failures import fetch_failures
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(150)]
-
-BERLIN = "Europe/Berlin"
 
 
 @pytest.fixture
@@ -45,23 +45,8 @@ async def stack(amqp_url: str, tmp_path: Path) -> AsyncIterator[Stack]:
         yield opened
 
 
-def timed_series(title: str, start: str, end: str, *lines: str) -> dict[str, Any]:
-    return {
-        "summary": title,
-        "start": {"dateTime": start, "timeZone": BERLIN},
-        "end": {"dateTime": end, "timeZone": BERLIN},
-        "recurrence": list(lines),
-    }
-
-
 def all_day_series(title: str, start: str, end: str, *lines: str) -> dict[str, Any]:
     return {"summary": title, "start": {"date": start}, "end": {"date": end}, "recurrence": list(lines)}
-
-
-def berlin(text: str) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(BERLIN)).astimezone(UTC)
 
 
 def singles(events: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
