@@ -224,7 +224,7 @@ async def test_given_an_exchange_person_in_no_pair_then_read_through_ews_with_th
     sb: Any, receiver: str
 ) -> None:
     ews = ews_control(sb)
-    await asyncio.to_thread(
+    standup = await asyncio.to_thread(
         ews.create_item, CAROL, subject="Standup", start="2026-11-23T09:00:00Z", end="2026-11-23T09:15:00Z"
     )
     await asyncio.to_thread(ews.set_oof, CAROL, state="Enabled")
@@ -233,6 +233,17 @@ async def test_given_an_exchange_person_in_no_pair_then_read_through_ews_with_th
     assert [(m["title"], m["provider"]) for m in answer["meetings"]] == [("Standup", "ews")]
     assert answer["oof"] == {"active": True}
     assert sb.counters.calls_to("ews.GetUserOofSettings") == 1
+
+    # When she asks again with nothing changed, the item is not read again (its ChangeKey is the same)
+    reads = sb.counters.calls_to("ews.GetItem")
+    status, again = await meetings(receiver, address=CAROL, **DAY)
+    assert again["meetings"] == answer["meetings"]
+    assert sb.counters.calls_to("ews.GetItem") == reads
+    # and when Carol renames it, the next list reads the new version
+    await asyncio.to_thread(ews.edit_item, CAROL, standup["id"], subject="Standup (moved online)")
+    status, edited = await meetings(receiver, address=CAROL, **DAY)
+    assert [m["title"] for m in edited["meetings"]] == ["Standup (moved online)"]
+    assert sb.counters.calls_to("ews.GetItem") == reads + 1
 
 
 async def test_given_bad_meeting_queries_then_each_is_refused_like_free_busy(receiver: str) -> None:

@@ -5,13 +5,17 @@
   then one `GetItem` with the fields a meeting shows and calbridge's marks (`MEETING_FIELDS`),
   translated by the sync's translator. An occurrence is not asked for its master (one more call
   per series): an occurrence mirrored elsewhere joins its mirror by time and title
-  (`calbridge.meetings.merge`).
+  (`calbridge.meetings.merge`). An item's `ChangeKey` changes with every change to it, so what
+  `GetItem` read is kept by (id, ChangeKey) in a bounded cache: a list asked again (a room panel,
+  a portal refreshing) costs one round trip, `FindItem`, until something changed.
 - Out of office: `GetUserOofSettings` (`account.oof_settings`): OofState and its Duration;
   mirrored with `SetUserOofSettings` (a scheduled reply for the span, or Disabled).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["EwsMeetingSource", "open_ews_meetings"]
 
 MAX_ITEMS = 5000
+CACHED_ITEMS = 20_000  # items read by GetItem kept by (id, ChangeKey), least recently used out
 # What a meeting of the list shows, of the sync's `READ_FIELDS`: no attendees, recurrence or
 # reminders (half the client CPU of a GetItem, see bench/README.md "EWS"); the rest read None.
 MEETING_FIELDS = (
@@ -60,9 +65,33 @@ def _plain(moment: Any) -> datetime | None:
     return None if moment is None else datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
+class _ReadItems:
+    """What GetItem read, by (id, ChangeKey): a new ChangeKey is a new version of the item."""
+
+    def __init__(self, size: int = CACHED_ITEMS) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str], Fetched] = OrderedDict()
+        self._lock = threading.Lock()  # read from the client's worker threads
+
+    def get(self, key: tuple[str, str]) -> Fetched | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], fetched: Fetched) -> None:
+        with self._lock:
+            self._items[key] = fetched
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class EwsMeetingSource:
-    def __init__(self, client: EwsClient) -> None:
+    def __init__(self, client: EwsClient, *, cached_items: int = CACHED_ITEMS) -> None:
         self._client = client
+        self._read = _ReadItems(cached_items)
 
     @property
     def provider(self) -> Provider:
@@ -75,10 +104,16 @@ class EwsMeetingSource:
             folder = self._client.account(calendar.owner).calendar
             first, last = EWSDateTime.from_datetime(start), EWSDateTime.from_datetime(end)
             ids = list(folder.view(start=first, end=last).only("id", "changekey")[:MAX_ITEMS])
-            if not ids:
-                return []
-            items = folder.account.fetch(ids=ids, folder=folder, only_fields=list(MEETING_FIELDS))
-            return [fetched_from_ews(item_fields(item)) for item in items if not isinstance(item, Exception)]
+            keys = [(str(item.id), str(item.changekey)) for item in ids]
+            unread = [item for item, key in zip(ids, keys, strict=True) if self._read.get(key) is None]
+            if unread:
+                items = folder.account.fetch(ids=unread, folder=folder, only_fields=list(MEETING_FIELDS))
+                for asked, item in zip(unread, items, strict=True):
+                    if not isinstance(item, Exception):
+                        self._read.put(
+                            (str(asked.id), str(asked.changekey)), fetched_from_ews(item_fields(item))
+                        )
+            return [fetched for key in keys if (fetched := self._read.get(key)) is not None]
 
         return await self._client.run("FindItem", read)
 
