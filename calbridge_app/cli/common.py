@@ -19,6 +19,7 @@ from calbridge.settings import ENV_PREFIX, Settings, load_settings
 __all__ = [
     "EXIT_CONFIG",
     "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
     "LOG_CHOICE",
     "LogChoice",
     "check_broker",
@@ -40,6 +41,7 @@ console = Console(soft_wrap=True)  # piped output keeps whole lines: scripts rea
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # as click's own usage errors: the command line asks for something impossible
 EXIT_UNAVAILABLE = 1  # a runtime failure: a service it needs (the broker) could not be reached; try again
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from calbridge.settings import Settings
 
-from calbridge_app.cli.common import EXIT_CONFIG, console, fail, run, settings_or_exit
+from calbridge_app.cli.common import EXIT_CONFIG, EXIT_USAGE, console, fail, run, settings_or_exit
 
 __all__ = ["ask_remote", "choose_window", "freebusy", "read_token"]
 
@@ -37,7 +37,7 @@ def choose_window(
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            fail(f"{name} {value!r} is not an ISO date or date-time")
+            fail(f"{name} {value!r} is not an ISO date or date-time", EXIT_USAGE)
         return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
     local_now = now.astimezone(zone)
@@ -49,12 +49,12 @@ def choose_window(
         first = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     if end is not None:
         if days is not None:
-            fail("give --end or --days, not both")
+            fail("give --end or --days, not both", EXIT_USAGE)
         last = parse(end, "--end")
     else:
         last = first + timedelta(days=days if days is not None else 1)
     if not first < last:
-        fail("the window must start before it ends")
+        fail("the window must start before it ends", EXIT_USAGE)
     return first, last
 
 
@@ -87,7 +87,7 @@ def freebusy(
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        fail(f"--zone {zone!r} is not an IANA time zone")
+        fail(f"--zone {zone!r} is not an IANA time zone", EXIT_USAGE)
     first, last = choose_window(start, end, days, tz, datetime.now(tz))
     body = {"start": first.isoformat(), "end": last.isoformat(), "timeZone": zone, "addresses": addresses}
     if url is not None:
@@ -182,7 +182,7 @@ async def ask_in_process(
     try:
         request = query.model_validate(body, context={"limits": limits_from(settings)})
     except ValidationError as exc:
-        fail("; ".join(err["msg"] for err in exc.errors()))
+        fail("; ".join(err["msg"] for err in exc.errors()), EXIT_USAGE)
     try:
         sources = await open_sources(settings)
     except ConfigurationError as exc:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from calbridge.settings import Settings
 
-from calbridge_app.cli.common import console, fail, run
+from calbridge_app.cli.common import EXIT_USAGE, console, fail, run
 from calbridge_app.cli.freebusy import ask_in_process, ask_remote, choose_window, read_token
 
 __all__ = ["meeting_table", "meetings"]
@@ -54,7 +54,7 @@ def meetings(
     try:
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        fail(f"--zone {zone!r} is not an IANA time zone")
+        fail(f"--zone {zone!r} is not an IANA time zone", EXIT_USAGE)
     first, last = choose_window(start, end, days, tz, datetime.now(tz))
     query = {"address": address, "start": first.isoformat(), "end": last.isoformat(), "timeZone": zone}
     if url is not None:

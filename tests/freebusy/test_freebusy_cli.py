@@ -173,7 +173,7 @@ def test_given_bad_options_then_the_command_says_what_is_wrong() -> None:
         in runner.invoke(app, ["freebusy", "a@example.com", "--zone", "Nowhere/X"]).output
     )
     both = runner.invoke(app, ["freebusy", "a@example.com", "--end", "2026-11-24", "--days", "1"])
-    assert both.exit_code == 1 and "not both" in both.output
+    assert both.exit_code == 2 and "not both" in both.output  # a usage error
     no_token = runner.invoke(
         app,
         ["freebusy", "a@example.com", "--url", "http://127.0.0.1:9"],

@@ -296,4 +296,4 @@ def test_given_the_cli_then_it_lists_the_meeting_once_with_its_link_as_a_table_a
     listed = json.loads(as_json.output)["meetings"]
     assert [m["title"] for m in listed] == ["Design review", "Lunch", "1:1"]
     bad = CliRunner().invoke(cli, ["meetings", ADA, "--start", "tomorrow"])
-    assert bad.exit_code == 1 and "not an ISO date" in bad.output  # as `calbridge freebusy` answers
+    assert bad.exit_code == 2 and "not an ISO date" in bad.output  # a usage error, as `calbridge freebusy`
