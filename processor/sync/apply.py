@@ -66,7 +66,7 @@ async def apply_action(
                 pair, action.target, action.event, action.stamp, search=attempted
             )
             if done is not Outcome.ADOPTED:
-                await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
+                written = await _cancel_excluded(pair, action.target, written, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome if done is Outcome.CREATED else done
         case Update():
@@ -82,7 +82,7 @@ async def apply_action(
                 again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
                 outcome = await apply_action(pair, links, again)
                 return action.outcome if outcome is Outcome.CREATED else outcome
-            await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
+            written = await _cancel_excluded(pair, action.target, written, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome
         case Delete():
@@ -152,38 +152,45 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
     """An occurrence change lands on a series; a series that is gone (deleted, or about to be
     re-created later in this pass) sends the change back to wait for it."""
     target = pair.calendar(action.target)
-    series_id = action.event.instance_of.master_id if action.event.instance_of else None
-    series = await _clean_mirror_series(pair, links, action.target, series_id)
+    instance = action.event.instance_of
+    assert instance is not None
+    cancelled = instance.original_start if action.event.cancelled else None
+    series = await _clean_mirror_series(pair, links, action.target, instance.master_id, cancelled)
+    # The series is recorded before the occurrence's link: a pass failing in between replays
+    # this write, and the replay finds the series as recorded (or as this very write left it).
     if action.event.cancelled and action.stamp is not None:
         # Cancelling an occurrence we had already changed: remove that changed occurrence.
         existing = await target.provider.find_mirror(target.address, action.stamp)
         if existing is not None and not existing.event.cancelled:
             with contextlib.suppress(NotFound):
                 await target.provider.delete(target.address, existing.event.id)
-            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
             await _record_mirror_series(pair, links, action.target, series)
+            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
             return Outcome.DELETED
     try:
         written, _ = await _write_mirror(pair, action.target, action.event, action.stamp)
     except NotFound:
         return Outcome.SKIP_NO_MASTER
-    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
     await _record_mirror_series(pair, links, action.target, series)
+    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
     return action.outcome
 
 
 async def _cancel_excluded(
-    pair: PairContext, side: Side, series_id: str, event: Event, stamp: MirrorStamp | None
-) -> None:
+    pair: PairContext, side: Side, written: Fetched, event: Event, stamp: MirrorStamp | None
+) -> Fetched:
     """Cancel, on the series just written, the occurrences its EXDATE lines skip: a Microsoft
     series has no excluded dates, only deleted occurrences (each a write of a cancelled
-    occurrence; one already gone is what was wanted)."""
+    occurrence; one already gone is what was wanted). Returns the series as it reads after
+    them: each cancellation gives the series a new version, which the link must record, or
+    the series' next read would pass for a person's edit of the mirror."""
     if event.recurrence is None or event.instance_of is not None or side is Side.GOOGLE:
-        return  # (Google keeps EXDATE lines in the series itself)
+        return written  # (Google keeps EXDATE lines in the series itself)
     zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
     excluded = excluded_starts(event.recurrence.rules, zone)
     if not excluded:
-        return
+        return written
+    series_id = written.event.id
     target = pair.calendar(side)
     for original in excluded:
         gone = Event(
@@ -194,6 +201,7 @@ async def _cancel_excluded(
         )
         with contextlib.suppress(NotFound):
             await target.provider.create(target.address, gone, stamp)
+    return await target.provider.get(target.address, series_id) or written
 
 
 def _span_at(span: Span, start: datetime | date) -> Span:
@@ -205,12 +213,18 @@ def _span_at(span: Span, start: datetime | date) -> Span:
 
 
 async def _clean_mirror_series(
-    pair: PairContext, links: LinkRepository, side: Side, master_id: str | None
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    master_id: str,
+    cancelled: datetime | date | None = None,
 ) -> Link | None:
     """The link of the mirror series an occurrence write is about to change, if that series reads
-    as the link records it (no person's edit waiting to be carried over); else None."""
-    if master_id is None:
-        return None
+    as the link records it (no person's edit waiting to be carried over); else None.
+
+    `cancelled`: the original start of the occurrence this write cancels. A series that reads as
+    recorded but for that one excluded date is clean too: it is this same cancellation, made by
+    an earlier attempt whose pass failed before the series was recorded (a replay)."""
     master_link = await links.find(pair.policy.pair_id, side, master_id)
     if master_link is None or master_link.deleted or master_link.origin is side:
         return None  # not a mirror series of this pair: a person's series is read like any change
@@ -218,10 +232,23 @@ async def _clean_mirror_series(
     series = await target.provider.get(target.address, master_id)
     if series is None:
         return None
-    recorded = series.version == master_link.version_on(side)
-    if not recorded and fingerprint(series.event, pair.policy.detail) != master_link.hash_on(side):
-        return None  # re-versioned by the provider is fine; changed by a person is not
-    return master_link
+    if series.version == master_link.version_on(side):
+        return master_link
+    detail, digest = pair.policy.detail, master_link.hash_on(side)
+    if fingerprint(series.event, detail) == digest:
+        return master_link  # re-versioned by the provider is fine; changed by a person is not
+    if cancelled is not None and fingerprint(_without_exclusion(series.event, cancelled), detail) == digest:
+        return master_link  # our own cancellation landed already: a replay of this write
+    return None
+
+
+def _without_exclusion(event: Event, original: datetime | date) -> Event:
+    """`event` without the EXDATE line that excludes exactly `original`."""
+    if event.recurrence is None:
+        return event
+    zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
+    kept = tuple(line for line in event.recurrence.rules if excluded_starts((line,), zone) != (original,))
+    return dataclasses.replace(event, recurrence=dataclasses.replace(event.recurrence, rules=kept))
 
 
 async def _record_mirror_series(
