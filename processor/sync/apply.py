@@ -28,7 +28,7 @@ from processor.sync.actions import Action, Create, Delete, MeetingRequest, Outco
 from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
 from processor.sync.plan import settle
-from processor.sync.projection import fingerprint
+from processor.sync.projection import exclusion_line, fingerprint
 from processor.sync.record import Link
 
 __all__ = ["apply_action"]
@@ -155,7 +155,10 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
     instance = action.event.instance_of
     assert instance is not None
     cancelled = instance.original_start if action.event.cancelled else None
-    series = await _clean_mirror_series(pair, links, action.target, instance.master_id, cancelled)
+    clean = await _clean_mirror_series(pair, links, action.target, instance.master_id, cancelled)
+    series = clean[0] if clean is not None else None
+    if clean is not None and cancelled is not None:
+        series = await _expect_cancellation(pair, links, action.target, *clean, cancelled)
     # The series is recorded before the occurrence's link: a pass failing in between replays
     # this write, and the replay finds the series as recorded (or as this very write left it).
     if action.event.cancelled and action.stamp is not None:
@@ -218,7 +221,7 @@ async def _clean_mirror_series(
     side: Side,
     master_id: str,
     cancelled: datetime | date | None = None,
-) -> Link | None:
+) -> tuple[Link, Event] | None:
     """The link of the mirror series an occurrence write is about to change, if that series reads
     as the link records it (no person's edit waiting to be carried over); else None.
 
@@ -233,13 +236,38 @@ async def _clean_mirror_series(
     if series is None:
         return None
     if series.version == master_link.version_on(side):
-        return master_link
+        return master_link, series.event
     detail, digest = pair.policy.detail, master_link.hash_on(side)
     if fingerprint(series.event, detail) == digest:
-        return master_link  # re-versioned by the provider is fine; changed by a person is not
+        return master_link, series.event  # re-versioned by the provider is fine; by a person not
     if cancelled is not None and fingerprint(_without_exclusion(series.event, cancelled), detail) == digest:
-        return master_link  # our own cancellation landed already: a replay of this write
+        return master_link, series.event  # our own cancellation landed already: a replay
     return None
+
+
+async def _expect_cancellation(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    master_link: Link,
+    series: Event,
+    original: datetime | date,
+) -> Link:
+    """Before cancelling an occurrence of a clean mirror series, record the content the series
+    will have once it excludes that date (its version stays the one read). A pass of the mirror's
+    side may read the series after the cancellation but before this pass records it (this pass
+    failing and waiting for its retry): that read is then our own echo, not a person's edit."""
+    master_id = master_link.id_on(side)
+    if master_id is None or series.recurrence is None:
+        return master_link
+    rules = (*series.recurrence.rules, exclusion_line(original))
+    expected = dataclasses.replace(series, recurrence=dataclasses.replace(series.recurrence, rules=rules))
+    digest = fingerprint(expected, pair.policy.detail)
+    if digest == master_link.hash_on(side):
+        return master_link
+    return await links.save(
+        pair.policy.pair_id, master_link.with_side(side, master_id, master_link.version_on(side), digest)
+    )
 
 
 def _without_exclusion(event: Event, original: datetime | date) -> Event:

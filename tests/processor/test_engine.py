@@ -254,6 +254,34 @@ async def test_given_a_pass_failing_after_an_occurrence_cancel_when_replayed_the
     assert world.microsoft.events[mirror_series].event.title == "Renamed"
 
 
+async def test_given_a_failed_occurrence_cancel_when_the_mirror_side_reads_first_then_no_google_write() -> (
+    None
+):
+    # Given a Google series mirrored to a calendar that keeps cancellations on the series (Exchange)
+    world = World(folds=True)
+    series = world.google.person_create(meeting(recurrence=Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))))
+    await world.sync()
+    await world.sync(MICROSOFT_HINT)
+    # When a person cancels one occurrence in Google, the pass carrying it fails right after the
+    # cancellation landed, and the mirror's side is read before that pass is retried
+    original = T0 + timedelta(days=2)
+    world.google.person_create(
+        meeting("Planning", 48, instance_of=InstanceOf(series, original), status=EventStatus.CANCELLED)
+    )
+    world.google.person_delete(world.google.exceptions_of(series)[0])
+    world.microsoft.faults.append("after")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    google_writes = world.google.writes
+    echo = await world.sync(MICROSOFT_HINT)
+    await world.sync()  # the retry
+    # Then the mirror series' change is our own echo: Google's series is not rewritten
+    assert world.google.writes == google_writes, echo.outcomes
+    assert world.google.events[series].event.recurrence == Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))
+    again = await world.sync(MICROSOFT_HINT)
+    assert world.google.writes == google_writes and again.writes == 0
+
+
 class ExchangeLike(FakeCalendar):
     """Keeps no EXDATE line in a series it is given: only its own cancelled occurrences (folded)."""
 
@@ -276,9 +304,7 @@ def _no_exdates(event: Event) -> Event:
     return dataclasses.replace(event, recurrence=Recurrence(rules))
 
 
-async def test_given_a_series_with_excluded_dates_when_mirrored_to_outlook_then_its_echo_is_skipped() -> (
-    None
-):
+async def test_given_a_series_with_excluded_dates_when_mirrored_to_outlook_then_its_echo_is_skipped() -> None:
     # Given a person's Google series with an EXDATE line (Outlook holds it as a cancelled occurrence)
     world = World(exchange=True)
     rules = ("RRULE:FREQ=DAILY;COUNT=5", "EXDATE;TZID=UTC:20260304T090000")
