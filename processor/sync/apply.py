@@ -71,6 +71,7 @@ async def apply_action(
             return action.outcome if done is Outcome.CREATED else done
         case Update():
             target = pair.calendar(action.target)
+            await _expect_update(pair, links, action)
             try:
                 written = await target.provider.update(
                     target.address, action.target_id, action.event, action.stamp
@@ -87,6 +88,22 @@ async def apply_action(
             return action.outcome
         case Delete():
             return await _delete(pair, links, action)
+
+
+async def _expect_update(pair: PairContext, links: LinkRepository, action: Update) -> None:
+    """Before writing, record the content the target will hold (its version stays the one
+    recorded). The other side's pass may read this write before this pass records it (this pass
+    failing after the write and waiting for its retry): that read is then our own echo, not a
+    person's edit of the copy to be carried back, or to win a conflict against a newer edit."""
+    stored = await links.find(pair.policy.pair_id, action.target, action.target_id)
+    if stored is None or stored.deleted:
+        return
+    expected = fingerprint(action.event, pair.policy.detail)
+    if expected != stored.hash_on(action.target):
+        version = stored.version_on(action.target)
+        await links.save(
+            pair.policy.pair_id, stored.with_side(action.target, action.target_id, version, expected)
+        )
 
 
 async def _apply_with_meeting(

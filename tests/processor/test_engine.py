@@ -282,6 +282,31 @@ async def test_given_a_failed_occurrence_cancel_when_the_mirror_side_reads_first
     assert world.google.writes == google_writes and again.writes == 0
 
 
+async def test_given_an_update_failing_after_its_write_when_the_copy_is_read_first_then_no_google_write() -> (
+    None
+):
+    # Given a Google event and its mirror
+    world = World()
+    g1 = world.google.person_create(meeting("Planning"))
+    await world.sync()
+    (m1,) = world.mirrors_of(g1)
+    # When a person renames it, the pass writing the mirror fails right after the write, the person
+    # renames it again while that write is in flight, and the mirror's side is read before the retry
+    world.google.person_edit(g1, title="Planning v2")
+    world.microsoft.faults.append("after")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    world.google.person_edit(g1, title="Planning v3")
+    world.microsoft.events[m1].updated = world.google.clock.now()  # our write landed after that edit
+    google_writes = world.google.writes
+    echo = await world.sync(MICROSOFT_HINT)
+    await world.sync()
+    # Then the copy's change is our own echo: the person's newer edit is not overwritten, and wins
+    assert world.google.writes == google_writes, echo.outcomes
+    assert world.google.events[g1].event.title == "Planning v3"
+    assert world.microsoft.events[m1].event.title == "Planning v3"
+
+
 class ExchangeLike(FakeCalendar):
     """Keeps no EXDATE line in a series it is given: only its own cancelled occurrences (folded)."""
 
