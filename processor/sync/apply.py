@@ -28,7 +28,7 @@ from processor.sync.actions import Action, Create, Delete, MeetingRequest, Outco
 from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
 from processor.sync.plan import settle
-from processor.sync.projection import fingerprint
+from processor.sync.projection import exclusion_line, fingerprint
 from processor.sync.record import Link
 
 __all__ = ["apply_action"]
@@ -66,11 +66,12 @@ async def apply_action(
                 pair, action.target, action.event, action.stamp, search=attempted
             )
             if done is not Outcome.ADOPTED:
-                await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
+                written = await _cancel_excluded(pair, action.target, written, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome if done is Outcome.CREATED else done
         case Update():
             target = pair.calendar(action.target)
+            await _expect_update(pair, links, action)
             try:
                 written = await target.provider.update(
                     target.address, action.target_id, action.event, action.stamp
@@ -82,11 +83,27 @@ async def apply_action(
                 again = Create(action.target, action.event, action.stamp, action.link, action.conflict)
                 outcome = await apply_action(pair, links, again)
                 return action.outcome if outcome is Outcome.CREATED else outcome
-            await _cancel_excluded(pair, action.target, written.event.id, action.event, action.stamp)
+            written = await _cancel_excluded(pair, action.target, written, action.event, action.stamp)
             await links.save(pair_id, settle(action, written, pair.policy))
             return action.outcome
         case Delete():
             return await _delete(pair, links, action)
+
+
+async def _expect_update(pair: PairContext, links: LinkRepository, action: Update) -> None:
+    """Before writing, record the content the target will hold (its version stays the one
+    recorded). The other side's pass may read this write before this pass records it (this pass
+    failing after the write and waiting for its retry): that read is then our own echo, not a
+    person's edit of the copy to be carried back, or to win a conflict against a newer edit."""
+    stored = await links.find(pair.policy.pair_id, action.target, action.target_id)
+    if stored is None or stored.deleted:
+        return
+    expected = fingerprint(action.event, pair.policy.detail)
+    if expected != stored.hash_on(action.target):
+        version = stored.version_on(action.target)
+        await links.save(
+            pair.policy.pair_id, stored.with_side(action.target, action.target_id, version, expected)
+        )
 
 
 async def _apply_with_meeting(
@@ -152,38 +169,48 @@ async def _write_occurrence(pair: PairContext, links: LinkRepository, action: Cr
     """An occurrence change lands on a series; a series that is gone (deleted, or about to be
     re-created later in this pass) sends the change back to wait for it."""
     target = pair.calendar(action.target)
-    series_id = action.event.instance_of.master_id if action.event.instance_of else None
-    series = await _clean_mirror_series(pair, links, action.target, series_id)
+    instance = action.event.instance_of
+    assert instance is not None
+    cancelled = instance.original_start if action.event.cancelled else None
+    clean = await _clean_mirror_series(pair, links, action.target, instance.master_id, cancelled)
+    series = clean[0] if clean is not None else None
+    if clean is not None and cancelled is not None:
+        series = await _expect_cancellation(pair, links, action.target, *clean, cancelled)
+    # The series is recorded before the occurrence's link: a pass failing in between replays
+    # this write, and the replay finds the series as recorded (or as this very write left it).
     if action.event.cancelled and action.stamp is not None:
         # Cancelling an occurrence we had already changed: remove that changed occurrence.
         existing = await target.provider.find_mirror(target.address, action.stamp)
         if existing is not None and not existing.event.cancelled:
             with contextlib.suppress(NotFound):
                 await target.provider.delete(target.address, existing.event.id)
-            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
             await _record_mirror_series(pair, links, action.target, series)
+            await links.save(pair.policy.pair_id, settle(action, existing, pair.policy))
             return Outcome.DELETED
     try:
         written, _ = await _write_mirror(pair, action.target, action.event, action.stamp)
     except NotFound:
         return Outcome.SKIP_NO_MASTER
-    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
     await _record_mirror_series(pair, links, action.target, series)
+    await links.save(pair.policy.pair_id, settle(action, written, pair.policy))
     return action.outcome
 
 
 async def _cancel_excluded(
-    pair: PairContext, side: Side, series_id: str, event: Event, stamp: MirrorStamp | None
-) -> None:
+    pair: PairContext, side: Side, written: Fetched, event: Event, stamp: MirrorStamp | None
+) -> Fetched:
     """Cancel, on the series just written, the occurrences its EXDATE lines skip: a Microsoft
     series has no excluded dates, only deleted occurrences (each a write of a cancelled
-    occurrence; one already gone is what was wanted)."""
+    occurrence; one already gone is what was wanted). Returns the series as it reads after
+    them: each cancellation gives the series a new version, which the link must record, or
+    the series' next read would pass for a person's edit of the mirror."""
     if event.recurrence is None or event.instance_of is not None or side is Side.GOOGLE:
-        return  # (Google keeps EXDATE lines in the series itself)
+        return written  # (Google keeps EXDATE lines in the series itself)
     zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
     excluded = excluded_starts(event.recurrence.rules, zone)
     if not excluded:
-        return
+        return written
+    series_id = written.event.id
     target = pair.calendar(side)
     for original in excluded:
         gone = Event(
@@ -194,6 +221,7 @@ async def _cancel_excluded(
         )
         with contextlib.suppress(NotFound):
             await target.provider.create(target.address, gone, stamp)
+    return await target.provider.get(target.address, series_id) or written
 
 
 def _span_at(span: Span, start: datetime | date) -> Span:
@@ -205,12 +233,18 @@ def _span_at(span: Span, start: datetime | date) -> Span:
 
 
 async def _clean_mirror_series(
-    pair: PairContext, links: LinkRepository, side: Side, master_id: str | None
-) -> Link | None:
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    master_id: str,
+    cancelled: datetime | date | None = None,
+) -> tuple[Link, Event] | None:
     """The link of the mirror series an occurrence write is about to change, if that series reads
-    as the link records it (no person's edit waiting to be carried over); else None."""
-    if master_id is None:
-        return None
+    as the link records it (no person's edit waiting to be carried over); else None.
+
+    `cancelled`: the original start of the occurrence this write cancels. A series that reads as
+    recorded but for that one excluded date is clean too: it is this same cancellation, made by
+    an earlier attempt whose pass failed before the series was recorded (a replay)."""
     master_link = await links.find(pair.policy.pair_id, side, master_id)
     if master_link is None or master_link.deleted or master_link.origin is side:
         return None  # not a mirror series of this pair: a person's series is read like any change
@@ -218,10 +252,48 @@ async def _clean_mirror_series(
     series = await target.provider.get(target.address, master_id)
     if series is None:
         return None
-    recorded = series.version == master_link.version_on(side)
-    if not recorded and fingerprint(series.event, pair.policy.detail) != master_link.hash_on(side):
-        return None  # re-versioned by the provider is fine; changed by a person is not
-    return master_link
+    if series.version == master_link.version_on(side):
+        return master_link, series.event
+    detail, digest = pair.policy.detail, master_link.hash_on(side)
+    if fingerprint(series.event, detail) == digest:
+        return master_link, series.event  # re-versioned by the provider is fine; by a person not
+    if cancelled is not None and fingerprint(_without_exclusion(series.event, cancelled), detail) == digest:
+        return master_link, series.event  # our own cancellation landed already: a replay
+    return None
+
+
+async def _expect_cancellation(
+    pair: PairContext,
+    links: LinkRepository,
+    side: Side,
+    master_link: Link,
+    series: Event,
+    original: datetime | date,
+) -> Link:
+    """Before cancelling an occurrence of a clean mirror series, record the content the series
+    will have once it excludes that date (its version stays the one read). A pass of the mirror's
+    side may read the series after the cancellation but before this pass records it (this pass
+    failing and waiting for its retry): that read is then our own echo, not a person's edit."""
+    master_id = master_link.id_on(side)
+    if master_id is None or series.recurrence is None:
+        return master_link
+    rules = (*series.recurrence.rules, exclusion_line(original))
+    expected = dataclasses.replace(series, recurrence=dataclasses.replace(series.recurrence, rules=rules))
+    digest = fingerprint(expected, pair.policy.detail)
+    if digest == master_link.hash_on(side):
+        return master_link
+    return await links.save(
+        pair.policy.pair_id, master_link.with_side(side, master_id, master_link.version_on(side), digest)
+    )
+
+
+def _without_exclusion(event: Event, original: datetime | date) -> Event:
+    """`event` without the EXDATE line that excludes exactly `original`."""
+    if event.recurrence is None:
+        return event
+    zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
+    kept = tuple(line for line in event.recurrence.rules if excluded_starts((line,), zone) != (original,))
+    return dataclasses.replace(event, recurrence=dataclasses.replace(event.recurrence, rules=kept))
 
 
 async def _record_mirror_series(

@@ -6,10 +6,14 @@ Hashing the projection, not the raw event, is what makes an edit that a busy blo
 
 from __future__ import annotations
 
-from calbridge.model import Event, ShowAs, content_hash
-from calbridge.pairs.policy import Detail
+import dataclasses
+from datetime import UTC, date, datetime
 
-__all__ = ["BUSY_TITLE", "fingerprint", "project", "wants_mirror"]
+from calbridge.model import Event, ShowAs, Timed, content_hash
+from calbridge.pairs.policy import Detail
+from calbridge.translate.recurrence import excluded_starts
+
+__all__ = ["BUSY_TITLE", "exclusion_line", "fingerprint", "project", "wants_mirror"]
 
 BUSY_TITLE = "Busy"
 
@@ -38,4 +42,35 @@ def project(event: Event, detail: Detail) -> Event:
 
 
 def fingerprint(event: Event, detail: Detail) -> str:
-    return content_hash(project(event, detail))
+    return content_hash(_canonical_exclusions(project(event, detail)))
+
+
+def exclusion_line(original: datetime | date) -> str:
+    """The one spelling of an excluded date the fingerprint knows (UTC, or a date)."""
+    if isinstance(original, datetime):
+        return f"EXDATE:{original.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return f"EXDATE;VALUE=DATE:{original:%Y%m%d}"
+
+
+def _canonical_exclusions(event: Event) -> Event:
+    """EXDATE lines spelled one way: Google keeps what a person wrote (`EXDATE;TZID=...`),
+    Exchange and Outlook read their deleted occurrences back in their own spelling, and the
+    same excluded dates must hash the same whichever side spelled them."""
+    if event.recurrence is None or not any(_is_exclusion(line) for line in event.recurrence.rules):
+        return event
+    zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
+    lines: list[str] = []
+    for line in event.recurrence.rules:
+        if not _is_exclusion(line):
+            lines.append(line)
+            continue
+        try:
+            lines.extend(exclusion_line(moment) for moment in excluded_starts((line,), zone))
+        except (ValueError, KeyError):
+            lines.append(line)  # not ours to read: hashed as written
+    canonical = tuple(dict.fromkeys(lines))
+    return dataclasses.replace(event, recurrence=dataclasses.replace(event.recurrence, rules=canonical))
+
+
+def _is_exclusion(line: str) -> bool:
+    return line.split(":", 1)[0].split(";", 1)[0].upper() == "EXDATE"

@@ -147,10 +147,10 @@ class FakeCalendar:
     async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
         self._fail_before(event)
         existing = await self.find_mirror(calendar, stamp) if stamp is not None else None
-        if existing is not None:
-            event_id = existing.event.id  # idempotent for the same stamp
-        elif event.instance_of is not None:
+        if event.instance_of is not None:  # an occurrence's write goes to its series first
             event_id = self._write_occurrence(event, stamp)
+        elif existing is not None:
+            event_id = existing.event.id  # idempotent for the same stamp
         else:
             event_id = f"{self.prefix}{next(self._ids)}"
             self._store(event_id, dataclasses.replace(event, id=event_id), stamp=stamp)
@@ -207,6 +207,8 @@ class FakeCalendar:
             else original.strftime("%Y%m%d")
         )
         rules = master.event.recurrence.rules if master.event.recurrence else ()
+        if f"EXDATE:{moment}" in rules:
+            return  # cancelled already (a retried write): the series stays as it is
         folded = dataclasses.replace(master.event, recurrence=Recurrence((*rules, f"EXDATE:{moment}")))
         self._store(master.event.id, folded, stamp=master.stamp)
 

@@ -3,6 +3,7 @@ crashes, redeliveries, expired cursors, windowed reads, mass deletions and provi
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from calbridge.events import Provider
 from calbridge.metrics import REGISTRY
 from calbridge.model import Event, EventStatus, InstanceOf, Recurrence, Timed
 from calbridge.pairs.policy import ConflictPolicy, Direction, Policy, Side
-from calbridge.providers.base import CalendarAddress, MirrorStamp
+from calbridge.providers.base import CalendarAddress, Fetched, MirrorStamp
 from processor.sync.actions import Outcome
 from processor.sync.engine import CalendarSide, Hint, PairContext, PassSummary, run_pass
 from processor.sync.memory_links import MemoryLinks
@@ -25,12 +26,22 @@ MICROSOFT_HINT = Hint("calm")
 
 class World:
     def __init__(
-        self, policy: Policy | None = None, page_size: int = 3, *, nets: bool = False, folds: bool = False
+        self,
+        policy: Policy | None = None,
+        page_size: int = 3,
+        *,
+        nets: bool = False,
+        folds: bool = False,
+        exchange: bool = False,
     ) -> None:
         clock = Clock()
         self.google = FakeCalendar(Provider.GOOGLE, "g", clock, removals="cancelled", page_size=page_size)
-        self.microsoft = FakeCalendar(
-            Provider.GRAPH, "m", clock, page_size=page_size, nets=nets, folds_cancellations=folds
+        self.microsoft = (
+            ExchangeLike(clock)
+            if exchange
+            else FakeCalendar(
+                Provider.GRAPH, "m", clock, page_size=page_size, nets=nets, folds_cancellations=folds
+            )
         )
         self.links = MemoryLinks()
         self.pair = PairContext(
@@ -210,6 +221,128 @@ async def test_given_a_cancelled_google_occurrence_when_its_mirror_series_echoes
     echo = await world.sync(MICROSOFT_HINT)
     assert world.google.writes == google_writes, echo.outcomes
     assert world.google.events[series].event.recurrence == Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))
+
+
+async def test_given_a_pass_failing_after_an_occurrence_cancel_when_replayed_then_no_google_write() -> None:
+    # Given a Google series mirrored to a calendar that keeps cancellations on the series (Exchange)
+    world = World(folds=True)
+    series = world.google.person_create(meeting(recurrence=Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))))
+    await world.sync()
+    (mirror_series,) = world.mirrors_of(series)
+    # When a person cancels one occurrence in Google, and the pass carrying it fails right after
+    # the cancellation landed on the mirror series (a timeout, a 503 on the next call)
+    original = T0 + timedelta(days=2)
+    world.google.person_create(
+        meeting("Planning", 48, instance_of=InstanceOf(series, original), status=EventStatus.CANCELLED)
+    )
+    world.google.person_delete(world.google.exceptions_of(series)[0])
+    world.microsoft.faults.append("after")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    assert "EXDATE" in " ".join(world.microsoft.events[mirror_series].event.recurrence.rules)  # type: ignore[union-attr]
+    await world.sync()  # the replay of the failed pass
+    google_writes = world.google.writes
+    # Then the mirror series' change (our own write) is an echo: Google's series is not rewritten
+    echo = await world.sync(MICROSOFT_HINT)
+    assert world.google.writes == google_writes, echo.outcomes
+    assert echo.outcomes[Outcome.SKIP_ECHO] >= 1
+    assert world.google.events[series].event.recurrence == Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))
+    # and a later edit of the person's series reaches the mirror without a conflict
+    world.google.person_edit(series, title="Renamed")
+    renamed = await world.sync()
+    assert world.google.writes == google_writes and renamed.outcomes[Outcome.UPDATED] == 1
+    assert world.microsoft.events[mirror_series].event.title == "Renamed"
+
+
+async def test_given_a_failed_occurrence_cancel_when_the_mirror_side_reads_first_then_no_google_write() -> (
+    None
+):
+    # Given a Google series mirrored to a calendar that keeps cancellations on the series (Exchange)
+    world = World(folds=True)
+    series = world.google.person_create(meeting(recurrence=Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))))
+    await world.sync()
+    await world.sync(MICROSOFT_HINT)
+    # When a person cancels one occurrence in Google, the pass carrying it fails right after the
+    # cancellation landed, and the mirror's side is read before that pass is retried
+    original = T0 + timedelta(days=2)
+    world.google.person_create(
+        meeting("Planning", 48, instance_of=InstanceOf(series, original), status=EventStatus.CANCELLED)
+    )
+    world.google.person_delete(world.google.exceptions_of(series)[0])
+    world.microsoft.faults.append("after")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    google_writes = world.google.writes
+    echo = await world.sync(MICROSOFT_HINT)
+    await world.sync()  # the retry
+    # Then the mirror series' change is our own echo: Google's series is not rewritten
+    assert world.google.writes == google_writes, echo.outcomes
+    assert world.google.events[series].event.recurrence == Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))
+    again = await world.sync(MICROSOFT_HINT)
+    assert world.google.writes == google_writes and again.writes == 0
+
+
+async def test_given_an_update_failing_after_its_write_when_the_copy_is_read_first_then_no_google_write() -> (
+    None
+):
+    # Given a Google event and its mirror
+    world = World()
+    g1 = world.google.person_create(meeting("Planning"))
+    await world.sync()
+    (m1,) = world.mirrors_of(g1)
+    # When a person renames it, the pass writing the mirror fails right after the write, the person
+    # renames it again while that write is in flight, and the mirror's side is read before the retry
+    world.google.person_edit(g1, title="Planning v2")
+    world.microsoft.faults.append("after")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    world.google.person_edit(g1, title="Planning v3")
+    world.microsoft.events[m1].updated = world.google.clock.now()  # our write landed after that edit
+    google_writes = world.google.writes
+    echo = await world.sync(MICROSOFT_HINT)
+    await world.sync()
+    # Then the copy's change is our own echo: the person's newer edit is not overwritten, and wins
+    assert world.google.writes == google_writes, echo.outcomes
+    assert world.google.events[g1].event.title == "Planning v3"
+    assert world.microsoft.events[m1].event.title == "Planning v3"
+
+
+class ExchangeLike(FakeCalendar):
+    """Keeps no EXDATE line in a series it is given: only its own cancelled occurrences (folded)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(Provider.GRAPH, "m", clock, folds_cancellations=True)
+
+    async def create(self, calendar: CalendarAddress, event: Event, stamp: MirrorStamp | None) -> Fetched:
+        return await super().create(calendar, _no_exdates(event), stamp)
+
+    async def update(
+        self, calendar: CalendarAddress, event_id: str, event: Event, stamp: MirrorStamp | None
+    ) -> Fetched:
+        return await super().update(calendar, event_id, _no_exdates(event), stamp)
+
+
+def _no_exdates(event: Event) -> Event:
+    if event.recurrence is None:
+        return event
+    rules = tuple(line for line in event.recurrence.rules if not line.startswith("EXDATE"))
+    return dataclasses.replace(event, recurrence=Recurrence(rules))
+
+
+async def test_given_a_series_with_excluded_dates_when_mirrored_to_outlook_then_its_echo_is_skipped() -> None:
+    # Given a person's Google series with an EXDATE line (Outlook holds it as a cancelled occurrence)
+    world = World(exchange=True)
+    rules = ("RRULE:FREQ=DAILY;COUNT=5", "EXDATE;TZID=UTC:20260304T090000")
+    series = world.google.person_create(meeting(recurrence=Recurrence(rules)))
+    # When calbridge mirrors it and the mirror series comes back from Outlook
+    await world.sync()
+    (mirror_series,) = world.mirrors_of(series)
+    assert world.microsoft.events[mirror_series].event.recurrence is not None
+    google_writes = world.google.writes
+    echo = await world.sync(MICROSOFT_HINT)
+    # Then it is our own write: nothing is written back onto the person's series
+    assert world.google.writes == google_writes, echo.outcomes
+    assert world.google.events[series].event.recurrence == Recurrence(rules)
 
 
 async def test_given_a_failed_pass_then_the_origin_deleted_and_netted_away_then_its_mirror_goes_too() -> None:
