@@ -196,6 +196,12 @@ async def _apply_changes(
         linked = await links.count_live(policy.pair_id) if needs_linked_count(planned, limits) else 0
         verdict = judge_deletions(planned, linked, limits)
         if isinstance(verdict, Pause):
+            # Before asking a person, drop the deletions of events already gone (our own earlier
+            # deletion read back after a failed pass, an origin deleted on both sides): they
+            # delete nothing. One read per planned deletion, only when the breaker would trip.
+            planned = await _without_deletions_of_the_gone(pair, planned)
+            verdict = judge_deletions(planned, linked, limits)
+        if isinstance(verdict, Pause):
             SYNC_PAUSES.inc()
             raise PairPaused(policy.pair_id, verdict.reason)
 
@@ -220,6 +226,19 @@ async def _apply_changes(
     await _extend_series(pair, links, side, series, summary)
     for outcome, count in summary.outcomes.items():
         SYNC_ACTIONS.labels(outcome.value).inc(count)
+
+
+async def _without_deletions_of_the_gone(pair: PairContext, planned: list[Plan]) -> list[Plan]:
+    """The planned actions less the deletions whose target no longer exists (nothing to delete)."""
+    kept: list[Plan] = []
+    for action in planned:
+        if isinstance(action, Delete) and action.target_id is not None:
+            target = pair.calendar(action.target)
+            found = await target.provider.get(target.address, action.target_id)
+            if found is None or found.event.cancelled:
+                continue
+        kept.append(action)
+    return kept
 
 
 def _provider_of(pair: PairContext, side: Side, action: Action | None) -> str:

@@ -164,6 +164,28 @@ async def test_given_most_events_deleted_at_once_then_the_pair_pauses_before_del
     assert len(world.microsoft.live()) == 1
 
 
+async def test_given_most_events_deleted_on_both_sides_at_once_then_no_pause_and_the_links_close() -> None:
+    """Deletions whose target is already gone delete nothing: the breaker does not ask about them
+    (a busy mailbox whose people, or an earlier failed pass of ours, removed both copies)."""
+    world = World()
+    ids = [world.google.person_create(meeting(f"m{i}", i)) for i in range(12)]
+    await world.sync()
+    for event_id in ids[:11]:
+        world.microsoft.person_delete(world.mirrors_of(event_id)[0])  # gone on Outlook already
+        world.google.person_delete(event_id)
+    summary = await world.sync()
+    assert summary.outcomes[Outcome.DELETED] == 11
+    assert len(world.microsoft.live()) == 1
+    # and when only some targets are gone, the ones that still exist are still guarded
+    more = [world.google.person_create(meeting(f"n{i}", i)) for i in range(12)]
+    await world.sync()
+    for event_id in more[:11]:
+        world.google.person_delete(event_id)
+    world.microsoft.person_delete(world.mirrors_of(more[0])[0])
+    with pytest.raises(PairPaused, match="10 of 13"):
+        await world.sync()
+
+
 async def test_given_links_when_a_full_read_comes_back_empty_then_pause_not_wipe() -> None:
     world = World()
     world.google.person_create(meeting())
