@@ -410,3 +410,16 @@ def berlin(text: str) -> datetime:
     from zoneinfo import ZoneInfo
 
     return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(BERLIN)).astimezone(UTC)
+
+
+# Google, the second 01:30 of New York's fall-back night (-05:00), a 10-minute pop-up and a
+# 60-minute e-mail: the instant and the one reminder Outlook and Exchange must keep.
+NIGHT_SHIFT: dict[str, Any] = {
+    "summary": "night shift",
+    "start": {"dateTime": "2027-11-07T01:30:00-05:00", "timeZone": "America/New_York"},
+    "end": {"dateTime": "2027-11-07T02:30:00-05:00", "timeZone": "America/New_York"},
+    "reminders": {
+        "useDefault": False,
+        "overrides": [{"method": "email", "minutes": 60}, {"method": "popup", "minutes": 10}],
+    },
+}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from ews_e2e_stack import EwsStack, exchange_start, open_ews_stack
-from processor_e2e import eventually, google_start, titled
+from processor_e2e import NIGHT_SHIFT, eventually, google_start, titled
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(90)]
 
@@ -30,17 +30,7 @@ async def test_given_the_second_0130_and_a_spring_forward_weekend_then_exchange_
     stack: EwsStack,
 ) -> None:
     # Given: Google, the second 01:30 in New York with a 10-minute pop-up and a 60-minute e-mail
-    await stack.google_create(
-        {
-            "summary": "night shift",
-            "start": {"dateTime": "2027-11-07T01:30:00-05:00", "timeZone": "America/New_York"},
-            "end": {"dateTime": "2027-11-07T02:30:00-05:00", "timeZone": "America/New_York"},
-            "reminders": {
-                "useDefault": False,
-                "overrides": [{"method": "email", "minutes": 60}, {"method": "popup", "minutes": 10}],
-            },
-        }
-    )
+    await stack.google_create(NIGHT_SHIFT)
     # and Outlook on Exchange, an all-day weekend in New York whose Sunday springs forward
     await stack.exchange_create(
         subject="weekend away",

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processor_e2e import Stack, eventually, google_start, open_stack, outlook_start, titled, writes
+from processor_e2e import (
+    NIGHT_SHIFT,
+    Stack,
+    eventually,
+    google_start,
+    open_stack,
+    outlook_start,
+    titled,
+    writes,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.timeout(90)]
 
@@ -63,17 +72,7 @@ async def test_given_the_second_0130_and_a_popup_with_an_email_reminder_then_exa
     stack: Stack,
 ) -> None:
     # Given: Google, the second 01:30 in New York, a 10-minute pop-up and a 60-minute e-mail
-    await stack.google_create(
-        {
-            "summary": "night shift",
-            "start": {"dateTime": "2027-11-07T01:30:00-05:00", "timeZone": "America/New_York"},
-            "end": {"dateTime": "2027-11-07T02:30:00-05:00", "timeZone": "America/New_York"},
-            "reminders": {
-                "useDefault": False,
-                "overrides": [{"method": "email", "minutes": 60}, {"method": "popup", "minutes": 10}],
-            },
-        }
-    )
+    await stack.google_create(NIGHT_SHIFT)
     # and Outlook, the same instant written in UTC, with its one reminder at 25 minutes
     await stack.outlook_create(
         {
