@@ -229,12 +229,18 @@ async def _apply_changes(
 
 
 async def _without_deletions_of_the_gone(pair: PairContext, planned: list[Plan]) -> list[Plan]:
-    """The planned actions less the deletions whose target no longer exists (nothing to delete)."""
+    """The planned actions less the deletions whose target no longer exists, or never did (an
+    event made and deleted before any pass copied it: its stamp finds no mirror): they delete
+    nothing."""
     kept: list[Plan] = []
     for action in planned:
-        if isinstance(action, Delete) and action.target_id is not None:
+        if isinstance(action, Delete) and (action.target_id is not None or action.stamp is not None):
             target = pair.calendar(action.target)
-            found = await target.provider.get(target.address, action.target_id)
+            if action.target_id is not None:
+                found = await target.provider.get(target.address, action.target_id)
+            else:
+                assert action.stamp is not None
+                found = await target.provider.find_mirror(target.address, action.stamp)
             if found is None or found.event.cancelled:
                 continue
         kept.append(action)

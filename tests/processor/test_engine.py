@@ -186,6 +186,33 @@ async def test_given_most_events_deleted_on_both_sides_at_once_then_no_pause_and
         await world.sync()
 
 
+async def test_given_events_made_and_deleted_before_any_pass_copied_them_then_no_pause() -> None:
+    """A backlog (passes failing under throttling) in which people made and deleted many events:
+    the feed reports each removal, and no stamp finds a mirror of any, so nothing would be
+    deleted and the breaker does not ask; a real mirror among them is still guarded."""
+    world = World()
+    kept = [world.google.person_create(meeting(f"k{i}", i)) for i in range(4)]
+    await world.sync()
+    for i in range(11):
+        world.google.person_delete(world.google.person_create(meeting(f"brief{i}", i)))
+    summary = await world.sync()
+    assert summary.outcomes[Outcome.SKIP_GONE] == 11
+    assert len(world.microsoft.live()) == len(kept)
+    # and deletions of the mirrors that exist still count: 4 real ones + 11 of nothing is 4
+    for i in range(11):
+        world.google.person_delete(world.google.person_create(meeting(f"again{i}", i)))
+    for event_id in kept[:3]:
+        world.google.person_delete(event_id)
+    assert (await world.sync()).outcomes[Outcome.DELETED] == 3
+    # while 10 real deletions of 14 linked events pause as before
+    more = [world.google.person_create(meeting(f"n{i}", i)) for i in range(13)]
+    await world.sync()
+    for event_id in more[:10]:
+        world.google.person_delete(event_id)
+    with pytest.raises(PairPaused, match="10 of 14"):
+        await world.sync()
+
+
 async def test_given_links_when_a_full_read_comes_back_empty_then_pause_not_wipe() -> None:
     world = World()
     world.google.person_create(meeting())
