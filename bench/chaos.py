@@ -781,6 +781,14 @@ async def one_run(
     report(args, people, result, echoes, write_calls(counters), figures, timings)
     refused, calls = injected_errors(counters)
     print(f"API calls answered 429/503 (injected): {refused} of {calls}")
+    mishaps = counters.get("notifications") or {}
+    print(
+        "notifications dropped / duplicated (injected): "
+        + ", ".join(
+            f"{p} {mishaps.get(f'{p}.dropped', 0)} / {mishaps.get(f'{p}.duplicated', 0)}"
+            for p in ("google", "graph", "ews")
+        )
+    )
     print(f"dead letters by state: before replay {letters_before}, after {letters_after}")
     if after_replay is not None:
         again = after_replay

@@ -33,6 +33,7 @@ class ControlPlane:
 
     async def reset(self) -> None:
         self.faults.reset()
+        self.faults.mishaps.clear()
         self.counters.reset()
         self.clock.skew(timedelta(0))
         for hook in list(self.resets.values()):
@@ -134,11 +135,14 @@ async def move_clock(request: web.Request) -> web.Response:
 
 
 async def get_counters(request: web.Request) -> web.Response:
-    return web.json_response(_plane(request).counters.as_dict())
+    plane = _plane(request)
+    # what the emulators counted, and the notifications the faults dropped or duplicated
+    return web.json_response({**plane.counters.as_dict(), "notifications": dict(plane.faults.mishaps)})
 
 
 async def clear_counters(request: web.Request) -> web.Response:
     _plane(request).counters.reset()
+    _plane(request).faults.mishaps.clear()
     return web.Response(status=204)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 __all__ = ["ErrorAnswer", "Faults", "NotificationFaults", "OperationFaults"]
@@ -75,6 +76,8 @@ class Faults:
     operations: dict[str, OperationFaults] = field(default_factory=dict)
     notifications: dict[str, NotificationFaults] = field(default_factory=dict)  # by provider
     rng: random.Random = field(init=False)
+    # notifications dropped or duplicated so far, as `<provider>.dropped` / `<provider>.duplicated`
+    mishaps: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -99,6 +102,18 @@ class Faults:
 
     def notification_plan(self, provider: str) -> NotificationFaults:
         return self.notifications.get(provider) or NotificationFaults()
+
+    def notification_copies(self, provider: str) -> int:
+        """How many times one notification is sent under the provider's plan: 0 (dropped), 1, or
+        2 (duplicated); each mishap counted in `mishaps`."""
+        plan = self.notification_plan(provider)
+        if plan.drop_rate and self.rng.random() < plan.drop_rate:
+            self.mishaps[f"{provider}.dropped"] += 1
+            return 0
+        if plan.duplicate_rate and self.rng.random() < plan.duplicate_rate:
+            self.mishaps[f"{provider}.duplicated"] += 1
+            return 2
+        return 1
 
     def reset(self) -> None:
         self.operations.clear()

@@ -92,11 +92,7 @@ def _take(subs: list[Subscription], faults: Faults) -> list[tuple[str, list[Stre
     for sub in subs:
         events: list[StreamEvent] = []
         for event in sub.pending:
-            if plan.drop_rate and faults.rng.random() < plan.drop_rate:
-                continue
-            events.append(event)
-            if plan.duplicate_rate and faults.rng.random() < plan.duplicate_rate:
-                events.append(event)
+            events.extend([event] * faults.notification_copies("ews"))
         sub.pending.clear()
         if plan.reorder:
             faults.rng.shuffle(events)

@@ -167,11 +167,10 @@ class PushHub:
         number = channel.next_number
         channel.next_number += self.world.rng.randint(1, 9)  # rising, never consecutive by promise
         plan = self.faults.notification_plan("google")
-        rng = self.faults.rng
-        if plan.drop_rate and rng.random() < plan.drop_rate:
+        copies = self.faults.notification_copies("google")
+        if not copies:
             return
-        copies = 2 if plan.duplicate_rate and rng.random() < plan.duplicate_rate else 1
-        delay = rng.uniform(*plan.delay) if plan.delay[1] > 0 else 0.0
+        delay = self.faults.rng.uniform(*plan.delay) if plan.delay[1] > 0 else 0.0
         for _ in range(copies):
             channel.queue.put_nowait(Pending(state, number, delay, plan.reorder))
         if channel.worker is None or channel.worker.done():

@@ -126,14 +126,13 @@ class Notifier:
         self._echo(change)
 
     def _notify(self, change: Change) -> None:
-        plan = self.faults.notification_plan("graph")
         for sub in self.live():
             if not covers(sub, change):
                 continue
-            if plan.drop_rate and self.faults.rng.random() < plan.drop_rate:
+            copies = self.faults.notification_copies("graph")
+            if not copies:
                 continue
             item = change_notification(self.world, sub, change)
-            copies = 2 if plan.duplicate_rate and self.faults.rng.random() < plan.duplicate_rate else 1
             for _ in range(copies):
                 self.queues[sub.notification_url].append((sub, item))
             self._wake(sub.notification_url)

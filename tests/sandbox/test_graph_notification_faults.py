@@ -57,6 +57,7 @@ async def test_duplicated_notifications_arrive_twice_and_dropped_ones_never(
 
     ids = [n["resourceData"]["id"] for n in webhook.notifications]
     assert ids == [doubled["restId"], doubled["restId"], last["restId"]]
+    assert graph.faults.mishaps == {"graph.duplicated": 1, "graph.dropped": 1}  # what bench/chaos.py prints
 
 
 async def test_an_endpoint_slower_than_the_limit_gets_the_notification_again(
