@@ -28,7 +28,7 @@ from processor.sync.actions import Action, Create, Delete, MeetingRequest, Outco
 from processor.sync.context import PairContext
 from processor.sync.links import LinkRepository
 from processor.sync.plan import settle
-from processor.sync.projection import exclusion_line, fingerprint
+from processor.sync.projection import exclusion_line, fingerprint, is_exclusion
 from processor.sync.record import Link
 
 __all__ = ["apply_action"]
@@ -98,12 +98,30 @@ async def _expect_update(pair: PairContext, links: LinkRepository, action: Updat
     stored = await links.find(pair.policy.pair_id, action.target, action.target_id)
     if stored is None or stored.deleted:
         return
-    expected = fingerprint(action.event, pair.policy.detail)
+    expected = fingerprint(await _as_written(pair, action), pair.policy.detail)
     if expected != stored.hash_on(action.target):
         version = stored.version_on(action.target)
         await links.save(
             pair.policy.pair_id, stored.with_side(action.target, action.target_id, version, expected)
         )
+
+
+async def _as_written(pair: PairContext, action: Update) -> Event:
+    """The content an update will leave. A Microsoft series keeps its deleted occurrences
+    through an edit, and Exchange reads them back as the series' EXDATE lines: those already on
+    the target are part of what the write leaves (one read, for series edits only)."""
+    event = action.event
+    if event.recurrence is None or event.instance_of is not None or action.target is Side.GOOGLE:
+        return event
+    target = pair.calendar(action.target)
+    current = await target.provider.get(target.address, action.target_id)
+    if current is None or current.event.recurrence is None:
+        return event
+    kept = [line for line in current.event.recurrence.rules if is_exclusion(line)]
+    if not kept:
+        return event
+    rules = (*event.recurrence.rules, *kept)  # the fingerprint spells and orders exclusions one way
+    return dataclasses.replace(event, recurrence=dataclasses.replace(event.recurrence, rules=rules))
 
 
 async def _apply_with_meeting(

@@ -13,7 +13,7 @@ from calbridge.model import Event, ShowAs, Timed, content_hash
 from calbridge.pairs.policy import Detail
 from calbridge.translate.recurrence import excluded_starts
 
-__all__ = ["BUSY_TITLE", "exclusion_line", "fingerprint", "project", "wants_mirror"]
+__all__ = ["BUSY_TITLE", "exclusion_line", "fingerprint", "is_exclusion", "project", "wants_mirror"]
 
 BUSY_TITLE = "Busy"
 
@@ -53,24 +53,27 @@ def exclusion_line(original: datetime | date) -> str:
 
 
 def _canonical_exclusions(event: Event) -> Event:
-    """EXDATE lines spelled one way: Google keeps what a person wrote (`EXDATE;TZID=...`),
-    Exchange and Outlook read their deleted occurrences back in their own spelling, and the
-    same excluded dates must hash the same whichever side spelled them."""
-    if event.recurrence is None or not any(_is_exclusion(line) for line in event.recurrence.rules):
+    """EXDATE lines spelled one way and in one order, after the other lines: Google keeps what
+    a person wrote (`EXDATE;TZID=...`), Exchange and Outlook read their deleted occurrences back
+    in their own spelling and order, and the same excluded dates must hash the same whichever
+    side spelled them."""
+    if event.recurrence is None or not any(is_exclusion(line) for line in event.recurrence.rules):
         return event
     zone = event.span.zone if isinstance(event.span, Timed) else "UTC"
     lines: list[str] = []
+    exclusions: set[str] = set()
     for line in event.recurrence.rules:
-        if not _is_exclusion(line):
+        if not is_exclusion(line):
             lines.append(line)
             continue
         try:
-            lines.extend(exclusion_line(moment) for moment in excluded_starts((line,), zone))
+            exclusions.update(exclusion_line(moment) for moment in excluded_starts((line,), zone))
         except (ValueError, KeyError):
-            lines.append(line)  # not ours to read: hashed as written
-    canonical = tuple(dict.fromkeys(lines))
+            exclusions.add(line)  # not ours to read: hashed as written
+    canonical = (*dict.fromkeys(lines), *sorted(exclusions))
     return dataclasses.replace(event, recurrence=dataclasses.replace(event.recurrence, rules=canonical))
 
 
-def _is_exclusion(line: str) -> bool:
+def is_exclusion(line: str) -> bool:
+    """Whether a recurrence line is an EXDATE line (in any spelling)."""
     return line.split(":", 1)[0].split(";", 1)[0].upper() == "EXDATE"

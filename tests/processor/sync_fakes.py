@@ -165,6 +165,8 @@ class FakeCalendar:
         stored = self.events.get(event_id)
         if stored is None or stored.deleted:
             raise NotFound(event_id)
+        if self.folds_cancellations:
+            event = _keeping_folded(stored.event, event)
         self._store(event_id, dataclasses.replace(event, id=event_id), stamp=stamp or stored.stamp)
         self.writes += 1
         self._fail_after()
@@ -249,3 +251,18 @@ class FakeCalendar:
         if self.faults and self.faults[0] == "after":
             self.faults.pop(0)
             raise TransientProviderError("injected failure after the write")
+
+
+def _keeping_folded(stored: Event, event: Event) -> Event:
+    """`event` as a series edit leaves it where cancelled occurrences live on the series: an
+    edit that keeps the pattern keeps them (Exchange's DeletedOccurrences, Graph's
+    cancelledOccurrences); a new pattern starts without."""
+    if stored.recurrence is None or event.recurrence is None:
+        return event
+    old = [line for line in stored.recurrence.rules if not line.startswith("EXDATE")]
+    new = [line for line in event.recurrence.rules if not line.startswith("EXDATE")]
+    if old != new:
+        return event
+    kept = [line for line in stored.recurrence.rules if line.startswith("EXDATE")]
+    rules = (*event.recurrence.rules, *(line for line in kept if line not in event.recurrence.rules))
+    return dataclasses.replace(event, recurrence=Recurrence(rules))

@@ -331,6 +331,37 @@ async def test_given_a_failed_occurrence_cancel_when_the_mirror_side_reads_first
     assert world.google.writes == google_writes and again.writes == 0
 
 
+async def test_given_a_series_edit_failing_after_its_write_when_the_copy_is_read_first_then_no_echo() -> None:
+    # Given a Google series with a cancelled occurrence, mirrored to a calendar that keeps
+    # cancellations on the series (Exchange): the mirror series reads with an EXDATE line
+    world = World(folds=True)
+    series = world.google.person_create(meeting(recurrence=Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))))
+    await world.sync()
+    original = T0 + timedelta(days=2)
+    world.google.person_create(
+        meeting("Planning", 48, instance_of=InstanceOf(series, original), status=EventStatus.CANCELLED)
+    )
+    world.google.person_delete(world.google.exceptions_of(series)[0])
+    await world.sync()
+    await world.sync(MICROSOFT_HINT)
+    (mirror_series,) = world.mirrors_of(series)
+    # When the person renames the series, the pass writing the mirror fails right after the
+    # write (which keeps the cancelled occurrence), and the mirror's side is read before the retry
+    world.google.person_edit(series, title="Renamed")
+    world.microsoft.faults.append("after")
+    with pytest.raises(TransientProviderError):
+        await world.sync()
+    mirror = world.microsoft.events[mirror_series].event
+    assert mirror.title == "Renamed" and "EXDATE" in " ".join(mirror.recurrence.rules)  # type: ignore[union-attr]
+    google_writes = world.google.writes
+    echo = await world.sync(MICROSOFT_HINT)
+    await world.sync()
+    # Then the mirror series' change is our own echo: the person's series is not written
+    assert world.google.writes == google_writes, echo.outcomes
+    assert world.google.events[series].event.recurrence == Recurrence(("RRULE:FREQ=DAILY;COUNT=5",))
+    assert (await world.sync(MICROSOFT_HINT)).writes == 0
+
+
 async def test_given_an_update_failing_after_its_write_when_the_copy_is_read_first_then_no_google_write() -> (
     None
 ):
