@@ -6,7 +6,7 @@ link with what the provider returned (`settle`), so the next read of our own wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from calbridge.model import Event
@@ -66,6 +66,8 @@ class Resolution:
 
     winner: Side
     reason: str
+    # what was recorded and what was read on each side (ids, versions, hash prefixes: no content)
+    evidence: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

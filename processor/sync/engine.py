@@ -351,6 +351,7 @@ def _note_conflict(policy: Policy, action: Action | None, summary: PassSummary) 
             pair=policy.pair_id,
             winner=action.conflict.winner.value,
             reason=action.conflict.reason,
+            evidence=action.conflict.evidence,
         )
 
 

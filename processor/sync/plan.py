@@ -246,7 +246,7 @@ def _plan_origin(
         if fingerprint(copy.event, policy.detail) == digest:
             return _agreed(policy, seen_link, copy, other)
         if _changed_since(copy, link, other, policy):
-            return _resolve(policy, side, fetched, copy, seen_link, master_link)
+            return _resolve(policy, side, fetched, copy, seen_link, master_link, link)
     request = meeting_request(policy, side, fetched.event)
     content = request.event if request is not None else fetched.event
     mapped = _map_instance(project(content, policy.detail), master_link, other)
@@ -328,7 +328,7 @@ def _plan_mirror_edit(
     if fingerprint(origin.event, policy.detail) == digest:
         return _agreed(policy, seen_link, origin, other)
     if _changed_since(origin, link, other, policy):
-        return _resolve(policy, side, fetched, origin, seen_link, master_link)
+        return _resolve(policy, side, fetched, origin, seen_link, master_link, link)
     edited = _map_instance(fetched.event, master_link, other)
     if edited is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no origin")
@@ -402,8 +402,9 @@ def _resolve(
     copy: Fetched,
     seen_link: Link,
     master_link: Link | None,
+    recorded: Link,
 ) -> Plan:
-    """Both copies changed since the link was recorded: the policy picks one, the other is
+    """Both copies changed since the link (`recorded`) was: the policy picks one, the other is
     overwritten with it, and the decision travels with the action to be logged and counted."""
     other = side.other
     winner, reason = _winner(policy, side, fetched, copy, seen_link.origin)
@@ -415,13 +416,23 @@ def _resolve(
     mapped = _map_instance(content, master_link, target)
     if mapped is None:
         return Skip(Outcome.SKIP_NO_MASTER, "the series of this exception has no mirror")
+    evidence = f"{_evidence(policy, side, fetched, recorded)}; {_evidence(policy, other, copy, recorded)}"
     return Update(
         target,
         target_id,
         mapped,
         _mirror_stamp(policy, link, target),
         link,
-        conflict=Resolution(winner, reason),
+        conflict=Resolution(winner, reason, evidence),
+    )
+
+
+def _evidence(policy: Policy, side: Side, read: Fetched, link: Link) -> str:
+    """One side of a conflict as the log shows it: its id, the version and hash the link
+    recorded, and those read (hash prefixes, never content)."""
+    return (
+        f"{side.value} {read.event.id} recorded {link.version_on(side)} {(link.hash_on(side) or '-')[:8]},"
+        f" read {read.version} {fingerprint(read.event, policy.detail)[:8]} edited {read.updated}"
     )
 
 

@@ -190,6 +190,10 @@ def test_given_both_copies_edited_when_newest_wins_then_the_later_edit_overwrite
     assert action.event.title == "Outlook edit"
     assert action.conflict is not None and action.conflict.winner is M
     assert action.link.microsoft_version == "w2"
+    # the log says what each side recorded and read, without content
+    assert action.conflict.evidence.startswith("google g1 recorded v1 ")
+    assert "read v2 " in action.conflict.evidence and "; microsoft m1 recorded w1 " in action.conflict.evidence
+    assert "Outlook edit" not in action.conflict.evidence
 
 
 def test_given_both_copies_edited_when_google_wins_then_googles_edit_is_kept_even_if_older() -> None:
