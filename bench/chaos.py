@@ -216,6 +216,7 @@ class Tracked:
     version: str = ""  # the origin's version after the bench's last change to it
     cancelled: set[int] = field(default_factory=set)  # occurrence numbers deleted
     alive: bool = True
+    left: set[int] = field(default_factory=set)  # pairs whose Google calendar it was moved out of
 
 
 def _iso(day: date, hour: int, minute: int = 0) -> str:
@@ -436,13 +437,19 @@ class People:
             t.alive = False
             self._count("move to Deleted Items")
             return
-        others = [p for p in self.pairs if p.index != pair.index]
+        # Not back where it was: Google keeps a moved event's cancelled copy under its id there,
+        # and a move onto that id is refused (409 duplicate), as an insert of a deleted id is.
+        others = [p for p in self.pairs if p.index != pair.index and p.index not in t.left]
+        if not others:
+            await self.rename(pair, t)
+            return
         destination = self.rng.choice(others)
         made = await self.sb.call(
             "POST",
             f"{self.sb.gcal(pair.google)}/events/{quote(t.id, safe='')}/move",
             {"destination": destination.google},
         )
+        t.left.add(t.pair)
         t.pair, t.version = destination.index, made.get("etag", "")
         self._count("move to another calendar")
 
@@ -757,7 +764,12 @@ async def one_run(
                 for p in pairs
             }
             tracked = {
-                k: {**vars(t), "day": t.day.isoformat(), "cancelled": sorted(t.cancelled)}
+                k: {
+                    **vars(t),
+                    "day": t.day.isoformat(),
+                    "cancelled": sorted(t.cancelled),
+                    "left": sorted(t.left),
+                }
                 for k, t in people.events.items()
             }
             dump = {"tracked": tracked, "echoes": echoes, "tally": vars(result), "counters": counters}
