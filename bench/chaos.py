@@ -784,6 +784,10 @@ async def one_run(
         "mismatched": len(result.mismatched),
         "stale": len(result.stale),
         "echo_writes": len(echoes),
+        # calbridge patches a Google event only when it is a person's own (a mirror is replaced
+        # whole), and these people never edit a mirror: every patch is a write that should not
+        # be, even one that a later edit by the person hides from `echo_writes`
+        "google_origin_writes": write_calls(counters).get("google.events.patch", 0),
         "invitations": invitations,
         "dlq_before": sum(letters_before.values()),
         "dlq_after": sum(letters_after.values()),
@@ -858,6 +862,7 @@ def report(
         if keys:
             print(f"  {label}: {', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}")
     print(f"echo writes (origins calbridge wrote to): {figures['echo_writes']}")
+    print(f"writes to people's Google events at any time (events.patch): {figures['google_origin_writes']}")
     print(f"calbridge writes: {sum(writes.values())} ({_listed(writes)})")
     print(f"invitations: {figures['invitations']}")
     print(f"dead letters: {figures['dlq_before']} before replay, {figures['dlq_after']} after")

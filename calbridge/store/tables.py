@@ -152,6 +152,10 @@ links = sa.Table(
     sa.Column("microsoft_version", sa.String(256), nullable=True),
     sa.Column("google_hash", sa.String(64), nullable=True),
     sa.Column("microsoft_hash", sa.String(64), nullable=True),
+    # The hash a write about to be made replaced: until the write is confirmed, the target may
+    # still hold that content, and reading it is an echo (docs/sync-rules.md, idempotent apply).
+    sa.Column("google_prior_hash", sa.String(64), nullable=True),
+    sa.Column("microsoft_prior_hash", sa.String(64), nullable=True),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
     _updated(),
     sa.UniqueConstraint("pair_id", "google_event_id"),

@@ -100,10 +100,7 @@ async def _expect_update(pair: PairContext, links: LinkRepository, action: Updat
         return
     expected = fingerprint(await _as_written(pair, action), pair.policy.detail)
     if expected != stored.hash_on(action.target):
-        version = stored.version_on(action.target)
-        await links.save(
-            pair.policy.pair_id, stored.with_side(action.target, action.target_id, version, expected)
-        )
+        await links.save(pair.policy.pair_id, stored.expecting(action.target, expected))
 
 
 async def _as_written(pair: PairContext, action: Update) -> Event:
@@ -270,10 +267,8 @@ async def _clean_mirror_series(
     series = await target.provider.get(target.address, master_id)
     if series is None:
         return None
-    if series.version == master_link.version_on(side):
-        return master_link, series.event
     detail, digest = pair.policy.detail, master_link.hash_on(side)
-    if fingerprint(series.event, detail) == digest:
+    if master_link.knows(side, series.version, fingerprint(series.event, detail)):
         return master_link, series.event  # re-versioned by the provider is fine; by a person not
     if cancelled is not None and fingerprint(_without_exclusion(series.event, cancelled), detail) == digest:
         return master_link, series.event  # our own cancellation landed already: a replay
@@ -300,9 +295,7 @@ async def _expect_cancellation(
     digest = fingerprint(expected, pair.policy.detail)
     if digest == master_link.hash_on(side):
         return master_link
-    return await links.save(
-        pair.policy.pair_id, master_link.with_side(side, master_id, master_link.version_on(side), digest)
-    )
+    return await links.save(pair.policy.pair_id, master_link.expecting(side, digest))
 
 
 def _without_exclusion(event: Event, original: datetime | date) -> Event:

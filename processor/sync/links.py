@@ -126,6 +126,8 @@ def _row_to_link(row: Any) -> Link:
         google_hash=row.google_hash,
         microsoft_hash=row.microsoft_hash,
         deleted=row.deleted,
+        google_prior=row.google_prior_hash,
+        microsoft_prior=row.microsoft_prior_hash,
         row_id=row.id,
     )
 
@@ -139,6 +141,8 @@ _VALUE_COLUMNS = (
     "microsoft_version",
     "google_hash",
     "microsoft_hash",
+    "google_prior_hash",
+    "microsoft_prior_hash",
     "deleted",
     "updated_at",
 )
@@ -154,6 +158,8 @@ def _values(pair_id: str, link: Link, now: datetime) -> dict[str, Any]:
         "microsoft_version": link.microsoft_version,
         "google_hash": link.google_hash,
         "microsoft_hash": link.microsoft_hash,
+        "google_prior_hash": link.google_prior,
+        "microsoft_prior_hash": link.microsoft_prior,
         "deleted": link.deleted,
         "updated_at": now,
     }

@@ -229,7 +229,7 @@ def _plan_origin(
         return _create_mirror(policy, side, fetched, master_link, digest)
 
     seen_link = link.with_side(side, fetched.event.id, fetched.version, digest)
-    if fetched.version == link.version_on(side) or digest == link.hash_on(side):
+    if link.knows(side, fetched.version, digest):
         return Skip(Outcome.SKIP_UNCHANGED, "nothing the mirror shows has changed", seen_link)
     target_id = link.id_on(other)
     assert target_id is not None
@@ -307,7 +307,7 @@ def _plan_mirror_edit(
     seen_link = link.with_side(side, fetched.event.id, fetched.version, digest)
     if link.deleted:
         return Skip(Outcome.SKIP_ECHO, "a mirror we already retired")
-    if fetched.version == link.version_on(side) or digest == link.hash_on(side):
+    if link.knows(side, fetched.version, digest):
         return Skip(Outcome.SKIP_ECHO, "our own write read back", seen_link)
     origin_id = link.id_on(other)
     assert origin_id is not None
@@ -361,9 +361,7 @@ def _agreed(policy: Policy, seen_link: Link, copy: Fetched, other: Side) -> Skip
 
 
 def _changed_since(copy: Fetched, link: Link, side: Side, policy: Policy) -> bool:
-    return copy.version != link.version_on(side) and fingerprint(copy.event, policy.detail) != link.hash_on(
-        side
-    )
+    return not link.knows(side, copy.version, fingerprint(copy.event, policy.detail))
 
 
 def _winner(policy: Policy, side: Side, mine: Fetched, theirs: Fetched, origin: Side) -> tuple[Side, str]:

@@ -84,3 +84,29 @@ async def test_upsert_and_aware_datetimes_on_both_engines(database_url: str) -> 
         assert stored.created_at == created and stored.created_at.tzinfo is not None
     finally:
         await engine.dispose()
+
+
+async def _schema_differences(url: str) -> list[object]:
+    """What alembic's autogenerate sees between the migrated database and `tables.metadata`."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from calbridge.store.tables import metadata
+
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: list(compare_metadata(MigrationContext.configure(sync), metadata))
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_given_the_migrations_then_the_database_is_the_tables_module_on_both_engines(
+    sqlite_url: str, postgres_url: str
+) -> None:
+    """A column added to `tables.py` without its migration (or the reverse) shows here."""
+    assert await _schema_differences(sqlite_url) == []
+    assert await _schema_differences(postgres_url) == []

@@ -192,7 +192,8 @@ def test_given_both_copies_edited_when_newest_wins_then_the_later_edit_overwrite
     assert action.link.microsoft_version == "w2"
     # the log says what each side recorded and read, without content
     assert action.conflict.evidence.startswith("google g1 recorded v1 ")
-    assert "read v2 " in action.conflict.evidence and "; microsoft m1 recorded w1 " in action.conflict.evidence
+    assert "read v2 " in action.conflict.evidence
+    assert "; microsoft m1 recorded w1 " in action.conflict.evidence
     assert "Outlook edit" not in action.conflict.evidence
 
 
@@ -502,3 +503,16 @@ def test_given_an_occurrence_of_an_outlook_meetings_copy_edited_when_planned_the
     stamp = MirrorStamp("p1", "m1")
     carried = plan(GRAPH_SIDE, G, fetched(plain, stamp=stamp), None, master_link=master_link)
     assert isinstance(carried, Create) and carried.target is M
+
+
+def test_given_a_link_expecting_a_write_then_the_content_before_and_after_it_are_both_ours() -> None:
+    link = Link(origin=G, google_id="g1", microsoft_id="m1", microsoft_version="w1", microsoft_hash="h1")
+    first = link.expecting(M, "h2")  # a write that landed, unconfirmed
+    second = first.expecting(M, "h3")  # the next one, refused before it landed
+    assert (second.microsoft_version, second.microsoft_hash, second.microsoft_prior) == ("w1", "h3", "h2")
+    assert second.knows(M, "w1", "h1")  # nothing landed yet: the version read is the one recorded
+    assert second.knows(M, "w2", "h2") and second.knows(M, "w3", "h3")
+    assert not second.knows(M, "w4", "h4")  # a person's edit
+    assert second.expecting(M, "h3") == second  # the same write again changes nothing
+    settled = second.with_side(M, "m1", "w3", "h3")  # confirmed
+    assert settled.microsoft_prior is None and not settled.knows(M, "w2", "h2")
