@@ -43,7 +43,10 @@ def consumers_by_queue(vhost: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for consumer in rabbit_api("GET", f"/consumers/{_quoted(vhost)}") or []:  # type: ignore[union-attr]
         queue = consumer["queue"]["name"]
-        found.setdefault(queue, []).append(consumer["channel_details"]["connection_name"])
+        # A consumer whose channel just closed is listed with `channel_details: []` until the next
+        # statistics refresh: no live connection holds it (an empty name never is one).
+        channel = consumer.get("channel_details") or {}
+        found.setdefault(queue, []).append(channel.get("connection_name", ""))
     return found
 
 
