@@ -18,7 +18,7 @@ from bus_harness import SHARDS, bus_settings, eventually
 from bus_proxy import BrokerProxy
 
 from calbridge.bus.amqp import AmqpBus
-from calbridge.bus.link import Backoff, BrokerLink, reconnect_delay
+from calbridge.bus.link import RECONNECTS, Backoff, BrokerLink, reconnect_delay
 from calbridge.bus.names import LIFECYCLE, shard_queue
 from calbridge.errors import BusUnavailable
 from calbridge.events import ChangeEvent, ChangeKind, LifecycleEvent, LifecycleKind, Provider
@@ -150,9 +150,14 @@ async def test_given_the_broker_closes_the_connection_then_the_bus_reconnects_an
         )
         (name,) = live_connections(vhost)
         await publisher.connect()
+        reconnects = RECONNECTS.labels("bus")._value.get()
         rabbit_api("DELETE", f"/connections/{quote(name, safe='')}")  # the broker closes it
 
-        await eventually(lambda: not consumer.consuming, within=10, what="the consumer to notice")
+        # The loss, the reconnect and the consumer's return can all happen between two polls:
+        # wait for the reconnect to be counted, not for a moment without a consumer.
+        await eventually(
+            lambda: RECONNECTS.labels("bus")._value.get() > reconnects, within=10, what="the reconnect"
+        )
         await eventually(lambda: consumer.consuming, within=10, what="the consumer to come back")
         await publisher.publish([change(f"cal-{n}") for n in range(20)])
         await eventually(lambda: len(set(seen)) == 20, within=10, what="every change after the close")
