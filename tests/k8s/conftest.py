@@ -35,7 +35,7 @@ def rendered() -> dict[str, list[Doc]]:
 @pytest.fixture(scope="session")
 def crd_schemas() -> Path:
     """The custom resources' schemas. Missing in a bare clone: the tests that need them skip and
-    say where to get them, except where CALBRIDGE_REQUIRE_K8S_SCHEMAS is set (CI), where they fail."""
+    say where to get them, except where CALBRIDGE_REQUIRE_K8S_SCHEMAS is set, where they fail."""
     root = schemas_dir()
     reason = schemas_missing(root)
     if reason is None:

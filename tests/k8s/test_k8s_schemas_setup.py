@@ -1,6 +1,7 @@
-"""The custom resources' schemas live outside the repository: a bare clone skips the checks that
-need them and says where to get them; CI, which has them beside its clone, fails instead of
-skipping, so a run that silently checked nothing cannot pass there."""
+"""The custom resources' schemas live outside the repository: a fresh clone anywhere (CI's
+included) skips the checks that need them and says where to get them; a maintainer who sets
+CALBRIDGE_REQUIRE_K8S_SCHEMAS gets a failure instead, so a run meant to check them cannot pass
+having checked nothing."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def test_given_no_schemas_where_they_are_required_then_their_tests_fail(tmp_path
     assert f"{REQUIRE_SCHEMAS_ENV} is set" in result.stdout
 
 
-def test_ci_requires_the_schemas_and_runs_the_readme_test_command() -> None:
+def test_ci_runs_the_readme_test_command_and_does_not_require_files_beside_the_clone() -> None:
     script = (REPO / ".ci" / "run").read_text()
     commands = [line.strip() for line in script.splitlines() if line.strip() and not line.startswith("#")]
-    assert f"export {REQUIRE_SCHEMAS_ENV}=1" in commands
+    assert not any(REQUIRE_SCHEMAS_ENV in command for command in commands)
     assert commands[-1] == "exec scripts/test"
     assert "scripts/test" in (REPO / "README.md").read_text()
