@@ -777,6 +777,7 @@ async def one_run(
 
     # --- figures
     invitations = len(counters.get("invitations", []))
+    writes = write_calls(counters)
     figures = {
         "changes": args.changes,
         "lost": len(result.lost),
@@ -787,14 +788,14 @@ async def one_run(
         # calbridge patches a Google event only when it is a person's own (a mirror is replaced
         # whole), and these people never edit a mirror: every patch is a write that should not
         # be, even one that a later edit by the person hides from `echo_writes`
-        "google_origin_writes": write_calls(counters).get("google.events.patch", 0),
+        "google_origin_writes": writes.get("google.events.patch", 0),
         "invitations": invitations,
         "dlq_before": sum(letters_before.values()),
         "dlq_after": sum(letters_after.values()),
         "settle_s": round(timings["settle"], 1),
         "converged": settled,
     }
-    report(args, people, result, echoes, write_calls(counters), figures, timings)
+    report(args, people, result, echoes, writes, figures, timings)
     refused, calls = injected_errors(counters)
     print(f"API calls answered 429/503 (injected): {refused} of {calls}")
     mishaps = counters.get("notifications") or {}

@@ -29,7 +29,7 @@ from calbridge.providers.pacing import Pacing
 if TYPE_CHECKING:
     from calbridge.providers.google.connection import GoogleConnection
 
-__all__ = ["GOOGLE_SCOPES", "GoogleClient"]
+__all__ = ["GOOGLE_SCOPES", "GoogleClient", "discovery_service"]
 
 log = structlog.get_logger(__name__)
 
@@ -66,10 +66,7 @@ class GoogleClient:
         timeout: float = 30.0,
         pacing: Pacing | None = None,
     ) -> None:
-        import httplib2
-        from google.api_core.client_options import ClientOptions
         from google.oauth2 import service_account
-        from googleapiclient.discovery import build
 
         info = dict(service_account_info)
         if token_uri:
@@ -80,15 +77,9 @@ class GoogleClient:
         self._ca_file = ca_file
         self._timeout = timeout
         self._pacing = pacing
-        options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
         # The Resource only builds requests: each is executed with a per-thread http below.
-        service = build(
-            "calendar",
-            "v3",
-            http=httplib2.Http(timeout=timeout, ca_certs=ca_file),
-            static_discovery=True,
-            cache_discovery=False,
-            client_options=options,
+        service = discovery_service(
+            "calendar", "v3", api_endpoint=api_endpoint, ca_file=ca_file, timeout=timeout
         )
         self.events = service.events()
         self.calendars = service.calendars()
@@ -148,3 +139,22 @@ class GoogleClient:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def discovery_service(
+    api: str, version: str, *, api_endpoint: str | None, ca_file: str | None, timeout: float
+) -> Any:
+    """A Google API's Resource from the library's static discovery document (no fetch), pointed at
+    `api_endpoint` when given (the sandbox, a proxy) and trusting `ca_file`."""
+    import httplib2
+    from google.api_core.client_options import ClientOptions
+    from googleapiclient.discovery import build
+
+    return build(
+        api,
+        version,
+        http=httplib2.Http(timeout=timeout, ca_certs=ca_file),
+        static_discovery=True,
+        cache_discovery=False,
+        client_options=ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None,
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from calbridge.providers.google.client import GoogleClient
+from calbridge.providers.google.client import GoogleClient, discovery_service
 from calbridge.providers.google.errors import translate_exception
 
 __all__ = ["GMAIL_SETTINGS_SCOPE", "GmailSettings", "gmail_endpoint"]
@@ -37,10 +37,7 @@ class GmailSettings:
         ca_file: str | None = None,
         timeout: float = 30.0,
     ) -> None:
-        import httplib2
-        from google.api_core.client_options import ClientOptions
         from google.oauth2 import service_account
-        from googleapiclient.discovery import build
 
         self._client = client
         self._ca_file = ca_file
@@ -48,14 +45,8 @@ class GmailSettings:
         self._base = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             service_account_info, scopes=[GMAIL_SETTINGS_SCOPE]
         )
-        options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
-        service = build(
-            "gmail",
-            "v1",
-            http=httplib2.Http(timeout=timeout, ca_certs=ca_file),
-            static_discovery=True,
-            cache_discovery=False,
-            client_options=options,
+        service = discovery_service(
+            "gmail", "v1", api_endpoint=api_endpoint, ca_file=ca_file, timeout=timeout
         )
         self._settings = service.users().settings()
         self._credentials = lru_cache(maxsize=1024)(self._base.with_subject)

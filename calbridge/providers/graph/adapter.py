@@ -348,15 +348,9 @@ def open_graph(
     """The adapter for a stored Graph connection, tuned by the process's settings. Pass the
     process's one `MailboxLimits` (the registry holds it): Outlook counts requests per app and
     mailbox, not per adapter; its calls spend `quota` (shared with the other replicas) when given."""
-    return GraphCalendar.connect(
-        connection.tenant_id,
-        connection.client_id,
-        connection.client_secret,
-        authority=connection.authority,
-        graph_url=connection.graph_url,
-        ca_file=connection.ca_file,
-        **graph_options(settings, limits, quota),
-    )
+    options = graph_options(settings, limits, quota)
+    client = GraphClient.for_connection(connection, timeout=options.pop("timeout"))
+    return GraphCalendar(client, **options)
 
 
 def graph_options(
